@@ -1,0 +1,283 @@
+//! Cryptographic operations with symmetric keys: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+//! GenerateDataKeyWithoutPlaintext and GenerateRandom. Key material never leaves this module's
+//! calls into `crypto`; only ciphertexts, data keys and random bytes are returned.
+
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::crypto::{self, blob};
+use crate::types::{DataKeySpec, EncryptionAlgorithm, KeyUsage};
+
+const MAX_PLAINTEXT: usize = 4096;
+const MAX_CIPHERTEXT_BLOB: usize = 6144;
+const MAX_DATA_KEY_BYTES: u32 = 1024;
+const MAX_RANDOM_BYTES: u32 = 1024;
+
+/// Checks that a requested algorithm (if any) is the one symmetric keys use.
+fn require_symmetric_algorithm(algorithm: Option<EncryptionAlgorithm>) -> KmsResult<EncryptionAlgorithm> {
+    match algorithm {
+        None | Some(EncryptionAlgorithm::SymmetricDefault) => Ok(EncryptionAlgorithm::SymmetricDefault),
+        Some(other) => Err(KmsError::InvalidKeyUsage(format!(
+            "Encryption algorithm {other} is not compatible with a SYMMETRIC_DEFAULT key"
+        ))),
+    }
+}
+
+/// The outcome of decrypting a blob inside the host.
+struct Opened {
+    record: KeyRecord,
+    plaintext: Zeroizing<Vec<u8>>,
+    material_id: String,
+}
+
+impl Service {
+    fn require_encrypt_usage(&self, record: &KeyRecord) -> KmsResult<()> {
+        if record.key_usage != KeyUsage::EncryptDecrypt {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} key usage is {}, not ENCRYPT_DECRYPT",
+                self.key_arn(&record.key_id),
+                record.key_usage
+            )));
+        }
+        Ok(())
+    }
+
+    /// Encrypts under the key's current backing version. Returns the blob and the material id.
+    fn seal_under(
+        &self,
+        record: &KeyRecord,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsResult<(Vec<u8>, String)> {
+        self.require_enabled(record)?;
+        self.require_encrypt_usage(record)?;
+        let material = self.vault.material(&record.key_id, record.current_version)?;
+        let ciphertext = blob::seal(&record.key_id, record.current_version, &material, plaintext, context)?;
+        let material_id = self
+            .vault
+            .store()
+            .version(&record.key_id, record.current_version)?
+            .map(|v| v.material_id)
+            .unwrap_or_default();
+        Ok((ciphertext, material_id))
+    }
+
+    /// Decrypts a blob: resolves the key named in its header, checks `expected_key` if given,
+    /// authorizes `action`, and opens it.
+    fn open_blob(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+        expected_key: Option<&str>,
+        action: &str,
+    ) -> KmsResult<Opened> {
+        if ciphertext.is_empty() || ciphertext.len() > MAX_CIPHERTEXT_BLOB {
+            return Err(KmsError::Validation(format!(
+                "CiphertextBlob must be between 1 and {MAX_CIPHERTEXT_BLOB} bytes"
+            )));
+        }
+        let header = blob::parse_header(ciphertext)?;
+        // A header naming a key that does not exist is just another invalid ciphertext.
+        let record = self
+            .resolve(&header.key_id.to_string())
+            .map_err(|e| match e {
+                KmsError::NotFound(_) => KmsError::invalid_ciphertext(),
+                other => other,
+            })?;
+        note.key(self.key_arn(&record.key_id));
+        if let Some(expected) = expected_key {
+            let expected_id = self.resolve_id(expected)?;
+            if expected_id != record.key_id {
+                return Err(KmsError::IncorrectKey(format!(
+                    "The key ID in the request ({expected}) does not identify the KMS key that was used to encrypt the ciphertext"
+                )));
+            }
+        }
+        self.authorize(caller, action, &record)?;
+        self.require_enabled(&record)?;
+        self.require_encrypt_usage(&record)?;
+        if header.version == 0 || header.version > record.current_version {
+            return Err(KmsError::invalid_ciphertext());
+        }
+        let material = self.vault.material(&record.key_id, header.version)?;
+        let plaintext = blob::open(ciphertext, &material, context)?;
+        let material_id = self
+            .vault
+            .store()
+            .version(&record.key_id, header.version)?
+            .map(|v| v.material_id)
+            .unwrap_or_default();
+        Ok(Opened {
+            record,
+            plaintext,
+            material_id,
+        })
+    }
+
+    /// Encrypt: up to 4096 bytes directly under a KMS key.
+    pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> KmsResult<EncryptResponse> {
+        self.audited(caller, "Encrypt", |note| {
+            note.context(&req.encryption_context);
+            let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
+            if req.plaintext.is_empty() || req.plaintext.len() > MAX_PLAINTEXT {
+                return Err(KmsError::Validation(format!(
+                    "Plaintext must be between 1 and {MAX_PLAINTEXT} bytes"
+                )));
+            }
+            let record = self.key_for(caller, note, &req.key_id, "kms:Encrypt")?;
+            let (ciphertext_blob, _) = self.seal_under(&record, &req.plaintext, &req.encryption_context)?;
+            Ok(EncryptResponse {
+                ciphertext_blob,
+                key_id: self.key_arn(&record.key_id),
+                encryption_algorithm: algorithm,
+            })
+        })
+    }
+
+    /// Decrypt: the key comes from the blob; `KeyId`, if given, must match it.
+    pub fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> KmsResult<DecryptResponse> {
+        self.audited(caller, "Decrypt", |note| {
+            note.context(&req.encryption_context);
+            let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
+            let opened = self.open_blob(
+                caller,
+                note,
+                &req.ciphertext_blob,
+                &req.encryption_context,
+                req.key_id.as_deref(),
+                "kms:Decrypt",
+            )?;
+            Ok(DecryptResponse {
+                key_id: self.key_arn(&opened.record.key_id),
+                plaintext: opened.plaintext,
+                encryption_algorithm: algorithm,
+                key_material_id: opened.material_id,
+            })
+        })
+    }
+
+    /// ReEncrypt: decrypts and re-encrypts inside the host; no plaintext is returned.
+    pub fn re_encrypt(&self, caller: &Caller, req: ReEncryptRequest) -> KmsResult<ReEncryptResponse> {
+        self.audited(caller, "ReEncrypt", |note| {
+            note.context(&req.destination_encryption_context);
+            let source_algorithm = require_symmetric_algorithm(req.source_encryption_algorithm)?;
+            let destination_algorithm = require_symmetric_algorithm(req.destination_encryption_algorithm)?;
+            let destination = self.resolve(&req.destination_key_id)?;
+            self.authorize(caller, "kms:ReEncryptTo", &destination)?;
+            let opened = self.open_blob(
+                caller,
+                note,
+                &req.ciphertext_blob,
+                &req.source_encryption_context,
+                req.source_key_id.as_deref(),
+                "kms:ReEncryptFrom",
+            )?;
+            let (ciphertext_blob, _) = self.seal_under(
+                &destination,
+                &opened.plaintext,
+                &req.destination_encryption_context,
+            )?;
+            Ok(ReEncryptResponse {
+                ciphertext_blob,
+                source_key_id: self.key_arn(&opened.record.key_id),
+                key_id: self.key_arn(&destination.key_id),
+                source_encryption_algorithm: source_algorithm,
+                destination_encryption_algorithm: destination_algorithm,
+            })
+        })
+    }
+
+    /// The shared body of GenerateDataKey and GenerateDataKeyWithoutPlaintext.
+    fn new_data_key(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        req: &GenerateDataKeyRequest,
+        action: &str,
+    ) -> KmsResult<(KeyRecord, Zeroizing<Vec<u8>>, Vec<u8>, String)> {
+        note.context(&req.encryption_context);
+        let len = match (req.key_spec, req.number_of_bytes) {
+            (Some(spec), None) => spec.len(),
+            (None, Some(n)) if (1..=MAX_DATA_KEY_BYTES).contains(&n) => n as usize,
+            (None, Some(n)) => {
+                return Err(KmsError::Validation(format!(
+                    "NumberOfBytes {n} is out of range; it must be between 1 and {MAX_DATA_KEY_BYTES}"
+                )));
+            }
+            (Some(_), Some(_)) => {
+                return Err(KmsError::Validation(
+                    "Specify either KeySpec or NumberOfBytes, not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(KmsError::Validation(format!(
+                    "Specify KeySpec ({} or {}) or NumberOfBytes",
+                    DataKeySpec::Aes128,
+                    DataKeySpec::Aes256
+                )));
+            }
+        };
+        let record = self.key_for(caller, note, &req.key_id, action)?;
+        let data_key = crypto::random_bytes(len)?;
+        let (blob, material_id) = self.seal_under(&record, &data_key, &req.encryption_context)?;
+        Ok((record, data_key, blob, material_id))
+    }
+
+    /// GenerateDataKey: a fresh data key, in plaintext and encrypted under the KMS key.
+    pub fn generate_data_key(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
+    ) -> KmsResult<GenerateDataKeyResponse> {
+        self.audited(caller, "GenerateDataKey", |note| {
+            let (record, plaintext, ciphertext_blob, key_material_id) =
+                self.new_data_key(caller, note, &req, "kms:GenerateDataKey")?;
+            Ok(GenerateDataKeyResponse {
+                ciphertext_blob,
+                plaintext,
+                key_id: self.key_arn(&record.key_id),
+                key_material_id,
+            })
+        })
+    }
+
+    /// GenerateDataKeyWithoutPlaintext: a fresh data key, only encrypted.
+    pub fn generate_data_key_without_plaintext(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
+    ) -> KmsResult<GenerateDataKeyWithoutPlaintextResponse> {
+        self.audited(caller, "GenerateDataKeyWithoutPlaintext", |note| {
+            let (record, _plaintext, ciphertext_blob, key_material_id) =
+                self.new_data_key(caller, note, &req, "kms:GenerateDataKeyWithoutPlaintext")?;
+            Ok(GenerateDataKeyWithoutPlaintextResponse {
+                ciphertext_blob,
+                key_id: self.key_arn(&record.key_id),
+                key_material_id,
+            })
+        })
+    }
+
+    /// GenerateRandom: 1–1024 bytes from the host's CSPRNG.
+    pub fn generate_random(
+        &self,
+        caller: &Caller,
+        req: GenerateRandomRequest,
+    ) -> KmsResult<GenerateRandomResponse> {
+        self.audited(caller, "GenerateRandom", |_| {
+            let n = req.number_of_bytes.ok_or_else(|| {
+                KmsError::Validation("NumberOfBytes is required".into())
+            })?;
+            if !(1..=MAX_RANDOM_BYTES).contains(&n) {
+                return Err(KmsError::Validation(format!(
+                    "NumberOfBytes {n} is out of range; it must be between 1 and {MAX_RANDOM_BYTES}"
+                )));
+            }
+            Ok(GenerateRandomResponse {
+                plaintext: crypto::random_bytes(n as usize)?,
+            })
+        })
+    }
+}

@@ -1,0 +1,508 @@
+//! The service façade: every KMS operation, once, as `caller + request -> response or KmsError`.
+//! Every front door (CLI, embedding API, guest host calls, HTTP) calls these methods and nothing
+//! else. Each operation resolves the key, asks `authz`, enforces the key state machine, uses
+//! `vault` and `crypto`, and records the call, whatever its outcome, in the audit trail.
+
+mod aliases;
+mod api;
+mod clock;
+mod crypto_ops;
+mod keys;
+mod rotation;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub use aliases::validate_alias_name;
+pub use api::*;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use rotation::MAX_ON_DEMAND_ROTATIONS;
+
+use crate::audit::{AuditEvent, AuditLog};
+use crate::authz;
+use crate::error::{KmsError, KmsResult};
+use crate::types::{EncryptionContext, KeyId, KeyState, RotationType};
+use crate::vault::{KeyRecord, MemoryStore, RootKey, SqliteStore, Vault};
+
+pub(crate) const SECONDS_PER_DAY: u64 = 86_400;
+/// Default account of a vault created without one (AWS's documentation account).
+pub const DEFAULT_ACCOUNT: &str = "111122223333";
+/// Default region of a vault created without one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// How often, at most, operations sweep for keys due for deletion or rotation.
+const SWEEP_INTERVAL_SECONDS: u64 = 60;
+
+/// Who is calling, as established by the front door that received the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// ARN of the principal (`arn:aws:iam::111122223333:root`, a user or role ARN, …).
+    pub principal: String,
+    /// The principal's 12-digit account.
+    pub account: String,
+    /// The front door the call came through.
+    pub source: CallSource,
+}
+
+/// The front door a call came through, recorded in the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallSource {
+    /// The Rust embedding API.
+    Embedded,
+    /// The `kms` command line.
+    Cli,
+    /// The HTTP API, with the client's address.
+    Api {
+        /// Client address, if known.
+        source_ip: Option<String>,
+    },
+    /// A host call from a guest component.
+    Guest {
+        /// SHA-256 of the component's bytes, hex.
+        component_digest: String,
+    },
+    /// The service's own scheduled work (deletions and automatic rotations that fell due).
+    Scheduler,
+}
+
+impl CallSource {
+    fn audit_name(&self) -> String {
+        match self {
+            CallSource::Embedded => "embedded".into(),
+            CallSource::Cli => "cli".into(),
+            CallSource::Api { source_ip: None } => "api".into(),
+            CallSource::Api { source_ip: Some(ip) } => format!("api:{ip}"),
+            CallSource::Guest { component_digest } => format!("guest:{component_digest}"),
+            CallSource::Scheduler => "kms".into(),
+        }
+    }
+}
+
+impl Caller {
+    /// The root principal of `account`, calling through the embedding API.
+    pub fn account_root(account: &str) -> Self {
+        Caller {
+            principal: format!("arn:aws:iam::{account}:root"),
+            account: account.to_string(),
+            source: CallSource::Embedded,
+        }
+    }
+
+    /// The same caller, arriving through another front door.
+    pub fn via(mut self, source: CallSource) -> Self {
+        self.source = source;
+        self
+    }
+}
+
+/// The KMS service over one vault.
+pub struct Service {
+    vault: Vault,
+    clock: Arc<dyn Clock>,
+    audit: AuditLog,
+    // Serialises read-modify-write of key records within this process, so that concurrent
+    // TagResource, rotations or state changes cannot lose each other's updates.
+    write_lock: Mutex<()>,
+    last_sweep: AtomicU64,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("vault", &self.vault)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks `Limit` of a List* request: `None` means `default`, otherwise 1..=`max`.
+fn page_limit(limit: Option<u32>, default: u32, max: u32) -> KmsResult<usize> {
+    match limit {
+        None => Ok(default as usize),
+        Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+        Some(n) => Err(KmsError::Validation(format!(
+            "Limit {n} is out of range; it must be between 1 and {max}"
+        ))),
+    }
+}
+
+/// An opaque pagination marker wrapping `position`.
+fn encode_marker(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position)
+}
+
+/// The position inside a marker this service issued.
+fn decode_marker(marker: &str) -> KmsResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| KmsError::InvalidMarker(format!("Marker '{marker}' is not valid")))
+}
+
+/// A marker holding a numeric offset (for lists that are small and belong to one key).
+fn decode_offset_marker(marker: Option<&str>) -> KmsResult<usize> {
+    match marker {
+        None => Ok(0),
+        Some(m) => decode_marker(m)?
+            .parse()
+            .map_err(|_| KmsError::InvalidMarker(format!("Marker '{m}' is not valid"))),
+    }
+}
+
+/// Cuts `items` (already starting at `offset`) into one page with its marker.
+fn paginate_by_offset<T>(mut items: Vec<T>, offset: usize, limit: usize) -> (Vec<T>, Option<String>) {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let marker = more.then(|| encode_marker(&(offset + limit).to_string()));
+    (items, marker)
+}
+
+/// What an operation tells the audit trail about itself while it runs.
+#[derive(Default)]
+struct AuditNote {
+    key_arn: Option<String>,
+    encryption_context: Option<Vec<(String, String)>>,
+}
+
+impl AuditNote {
+    fn key(&mut self, arn: String) {
+        self.key_arn = Some(arn);
+    }
+
+    fn context(&mut self, context: &EncryptionContext) {
+        if !context.is_empty() {
+            self.encryption_context = Some(
+                context
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+        }
+    }
+}
+
+impl Service {
+    /// A service over `vault`, telling time by `clock`. Applies deletions and rotations that fell
+    /// due while the vault was closed.
+    pub fn new(vault: Vault, clock: Arc<dyn Clock>) -> KmsResult<Self> {
+        let service = Service {
+            vault,
+            clock,
+            audit: AuditLog::new(),
+            write_lock: Mutex::new(()),
+            last_sweep: AtomicU64::new(0),
+        };
+        service.run_maintenance()?;
+        Ok(service)
+    }
+
+    /// A service over a fresh in-memory vault (account [`DEFAULT_ACCOUNT`], region
+    /// [`DEFAULT_REGION`], random root key): for tests and examples.
+    pub fn in_memory() -> KmsResult<Self> {
+        Self::in_memory_with_clock(Arc::new(SystemClock))
+    }
+
+    /// [`in_memory`](Self::in_memory) with a clock of the caller's choosing.
+    pub fn in_memory_with_clock(clock: Arc<dyn Clock>) -> KmsResult<Self> {
+        let vault = Vault::create(
+            Box::new(MemoryStore::new()),
+            RootKey::generate()?,
+            DEFAULT_ACCOUNT,
+            DEFAULT_REGION,
+        )?;
+        Self::new(vault, clock)
+    }
+
+    /// A service over the SQLite vault file at `path`, which must have been initialised.
+    pub fn open_sqlite(path: &Path, root: RootKey) -> KmsResult<Self> {
+        let store = SqliteStore::open(path)?;
+        Self::new(Vault::open(Box::new(store), root)?, Arc::new(SystemClock))
+    }
+
+    /// The account that owns this service's keys.
+    pub fn account(&self) -> &str {
+        self.vault.account()
+    }
+
+    /// The region this service's keys live in.
+    pub fn region(&self) -> &str {
+        self.vault.region()
+    }
+
+    /// The vault underneath (for audit queries and administration).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The ARN of a key of this vault.
+    pub fn key_arn(&self, key_id: &KeyId) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{key_id}",
+            self.vault.region(),
+            self.vault.account()
+        )
+    }
+
+    fn alias_arn(&self, alias_name: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:{alias_name}",
+            self.vault.region(),
+            self.vault.account()
+        )
+    }
+
+    /// Runs `op`, then records it in the audit trail with its outcome. If the record cannot be
+    /// written, the call fails: nothing happens unaudited.
+    fn audited<T>(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        op: impl FnOnce(&mut AuditNote) -> KmsResult<T>,
+    ) -> KmsResult<T> {
+        let mut note = AuditNote::default();
+        let result = op(&mut note);
+        self.record(caller, operation, note, result.as_ref().err())?;
+        result
+    }
+
+    fn record(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        note: AuditNote,
+        error: Option<&KmsError>,
+    ) -> KmsResult<()> {
+        let event = AuditEvent {
+            time: self.now(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            principal: caller.principal.clone(),
+            account: caller.account.clone(),
+            source: caller.source.audit_name(),
+            key_arn: note.key_arn,
+            encryption_context: note.encryption_context,
+            outcome: error.map_or("Success", KmsError::aws_type).to_string(),
+            error_message: error.map(|e| e.message().to_string()),
+        };
+        self.audit
+            .append(self.vault.store(), &event)
+            .map(|_| ())
+            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))
+    }
+
+    /// Resolves a key id, key ARN, alias name or alias ARN to its key record, applying any deletion
+    /// or automatic rotation that has fallen due.
+    fn resolve(&self, key: &str) -> KmsResult<KeyRecord> {
+        self.maybe_sweep();
+        let key_id = self.resolve_id(key)?;
+        let record = self.vault.store().key(&key_id)?;
+        let record = match record {
+            Some(record) => self.apply_due(record)?,
+            None => None,
+        };
+        record.ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id))))
+    }
+
+    /// Resolves a key reference to an id without reading the key record.
+    fn resolve_id(&self, key: &str) -> KmsResult<KeyId> {
+        if key.is_empty() || key.len() > 2048 {
+            return Err(KmsError::Validation(
+                "KeyId must be between 1 and 2048 characters".into(),
+            ));
+        }
+        let resource = if let Some(rest) = key.strip_prefix("arn:") {
+            self.arn_resource(key, rest)?
+        } else {
+            key
+        };
+        if resource.starts_with("alias/") {
+            return self
+                .vault
+                .store()
+                .alias(resource)?
+                .map(|a| a.key_id)
+                .ok_or_else(|| {
+                    KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(resource)))
+                });
+        }
+        let id = resource.strip_prefix("key/").unwrap_or(resource);
+        if key.starts_with("arn:") && !resource.starts_with("key/") {
+            return Err(KmsError::InvalidArn(format!("'{key}' is not a key or alias ARN")));
+        }
+        id.parse()
+    }
+
+    /// Checks a `arn:aws:kms:<region>:<account>:<resource>` ARN and returns its resource part.
+    /// Keys of other regions or accounts do not exist in this vault.
+    fn arn_resource<'a>(&self, arn: &str, after_arn: &'a str) -> KmsResult<&'a str> {
+        let parts: Vec<&str> = after_arn.splitn(5, ':').collect();
+        let [partition, service, region, account, resource] = parts[..] else {
+            return Err(KmsError::InvalidArn(format!("'{arn}' is not a valid ARN")));
+        };
+        if partition.is_empty() || service != "kms" || resource.is_empty() {
+            return Err(KmsError::InvalidArn(format!("'{arn}' is not a valid KMS ARN")));
+        }
+        if region != self.vault.region() || account != self.vault.account() {
+            return Err(KmsError::NotFound(format!("Key '{arn}' does not exist")));
+        }
+        Ok(resource)
+    }
+
+    /// Sweeps for due keys at most once per [`SWEEP_INTERVAL_SECONDS`].
+    fn maybe_sweep(&self) {
+        let now = self.now();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now >= last + SWEEP_INTERVAL_SECONDS
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // A failed sweep is retried at the next interval; the operation at hand does not
+            // depend on it, because `resolve` applies due work to its own key anyway.
+            let _ = self.run_maintenance();
+        }
+    }
+
+    /// Deletes every key whose waiting period has ended and rotates every key whose automatic
+    /// rotation is due. Returns how many keys were acted on. Runs by itself as operations
+    /// arrive; `kms serve` and embedders may also call it on a timer.
+    pub fn run_maintenance(&self) -> KmsResult<usize> {
+        let now = self.now();
+        self.last_sweep.store(now, Ordering::Relaxed);
+        let due = self.vault.store().keys_due(now)?;
+        let mut acted = 0;
+        for key_id in due {
+            if let Some(record) = self.vault.store().key(&key_id)? {
+                let before = record.clone();
+                if self.apply_due(record)?.as_ref() != Some(&before) {
+                    acted += 1;
+                }
+            }
+        }
+        Ok(acted)
+    }
+
+    /// Applies due work to one key: `None` if it was deleted.
+    fn apply_due(&self, record: KeyRecord) -> KmsResult<Option<KeyRecord>> {
+        let now = self.now();
+        if !record.due_at().is_some_and(|t| t <= now) {
+            return Ok(Some(record));
+        }
+        let _guard = self.lock_writes();
+        // Re-read under the lock: another thread may have done the work already.
+        let Some(mut record) = self.vault.store().key(&record.key_id)? else {
+            return Ok(None);
+        };
+        if !record.due_at().is_some_and(|t| t <= now) {
+            return Ok(Some(record));
+        }
+        let scheduler = Caller {
+            principal: "kms.amazonaws.com".into(),
+            account: record.account.clone(),
+            source: CallSource::Scheduler,
+        };
+        let mut note = AuditNote::default();
+        note.key(self.key_arn(&record.key_id));
+        if record.state == KeyState::PendingDeletion {
+            let result = self.vault.store().delete_key(&record.key_id);
+            self.vault.evict(&record.key_id);
+            self.record(&scheduler, "DeleteKey", note, result.as_ref().err())?;
+            result?;
+            return Ok(None);
+        }
+        let result = self.add_backing_version(&mut record, RotationType::Automatic, now);
+        self.record(&scheduler, "RotateKey", note, result.as_ref().err())?;
+        result?;
+        Ok(Some(record))
+    }
+
+    /// Adds a backing-key version to `record` and stores both. Callers hold the write lock.
+    fn add_backing_version(
+        &self,
+        record: &mut KeyRecord,
+        rotation_type: RotationType,
+        now: u64,
+    ) -> KmsResult<()> {
+        let version = record.current_version + 1;
+        let sealed = self
+            .vault
+            .new_version(&record.key_id, version, now, Some(rotation_type))?;
+        record.current_version = version;
+        match rotation_type {
+            RotationType::Automatic => {
+                if let Some(rotation) = record.rotation.as_mut() {
+                    rotation.next_rotation_at = now + u64::from(rotation.period_days) * SECONDS_PER_DAY;
+                }
+            }
+            RotationType::OnDemand => {
+                record.on_demand_rotations += 1;
+                record.last_on_demand_rotation = Some(now);
+            }
+        }
+        self.vault.store().add_version(record, &sealed)
+    }
+
+    /// Authorizes `caller` for `action` on `record`.
+    fn authorize(&self, caller: &Caller, action: &str, record: &KeyRecord) -> KmsResult<()> {
+        authz::authorize(caller, action, &self.key_arn(&record.key_id), &record.account)
+    }
+
+    /// Resolves, notes for the audit and authorizes in one step: the common start of a key
+    /// operation.
+    fn key_for(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        key: &str,
+        action: &str,
+    ) -> KmsResult<KeyRecord> {
+        let record = self.resolve(key)?;
+        note.key(self.key_arn(&record.key_id));
+        self.authorize(caller, action, &record)?;
+        Ok(record)
+    }
+
+    /// Refuses cryptographic use of a key that is not Enabled, with AWS's exception per state.
+    fn require_enabled(&self, record: &KeyRecord) -> KmsResult<()> {
+        let arn = self.key_arn(&record.key_id);
+        match record.state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
+            KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
+                "{arn} is pending deletion."
+            ))),
+            state => Err(KmsError::InvalidState(format!("{arn} is {state}."))),
+        }
+    }
+
+    /// Refuses management of a key pending deletion (and other non-usable states).
+    fn require_not_pending_deletion(&self, record: &KeyRecord) -> KmsResult<()> {
+        match record.state {
+            KeyState::Enabled | KeyState::Disabled => Ok(()),
+            state => Err(KmsError::InvalidState(format!(
+                "{} is {}.",
+                self.key_arn(&record.key_id),
+                if state == KeyState::PendingDeletion {
+                    "pending deletion".to_string()
+                } else {
+                    state.to_string()
+                }
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

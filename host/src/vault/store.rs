@@ -1,0 +1,176 @@
+//! The storage seam: what a vault backend must keep, and nothing about who is calling. Backends
+//! hold only sealed key material; records are plain metadata. Each method is atomic: a backend
+//! either applies all of it or none of it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::KmsResult;
+use crate::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
+
+/// Everything the vault keeps about a KMS key except its key material.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The key id.
+    pub key_id: KeyId,
+    /// The 12-digit account that owns the key.
+    pub account: String,
+    /// The region the key lives in.
+    pub region: String,
+    /// Free-form description (0–8192 characters).
+    pub description: String,
+    /// The type of key material.
+    pub key_spec: KeySpec,
+    /// What the key may be used for.
+    pub key_usage: KeyUsage,
+    /// Where the key material came from.
+    pub origin: Origin,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// When a key pending deletion will be deleted (seconds since the epoch).
+    pub deletion_date: Option<u64>,
+    /// The waiting period that was requested for the pending deletion, in days.
+    pub pending_window_days: Option<u32>,
+    /// Automatic rotation, when enabled.
+    pub rotation: Option<RotationSchedule>,
+    /// How many on-demand rotations this key has had (AWS caps it).
+    pub on_demand_rotations: u32,
+    /// Time the last on-demand rotation started.
+    pub last_on_demand_rotation: Option<u64>,
+    /// The backing-key version new ciphertexts are made with.
+    pub current_version: u32,
+    /// Tags, in insertion order, keys unique.
+    pub tags: Vec<Tag>,
+}
+
+/// Automatic rotation settings of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationSchedule {
+    /// Days between automatic rotations (90–2560).
+    pub period_days: u32,
+    /// When the next automatic rotation is due, seconds since the epoch.
+    pub next_rotation_at: u64,
+}
+
+impl KeyRecord {
+    /// The earliest time at which this key needs maintenance (deletion or automatic rotation).
+    /// Backends index this so that due keys are found without a scan.
+    pub fn due_at(&self) -> Option<u64> {
+        // Disabled keys are not rotated; their schedule resumes when they are enabled again.
+        match self.state {
+            KeyState::PendingDeletion => self.deletion_date,
+            KeyState::Enabled => self.rotation.as_ref().map(|r| r.next_rotation_at),
+            _ => None,
+        }
+    }
+}
+
+/// One version of a key's backing material, sealed under the vault's root key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedVersion {
+    /// The key this version belongs to.
+    pub key_id: KeyId,
+    /// Version number: 1 for the material made at creation, then one more per rotation.
+    pub version: u32,
+    /// Public identifier of this key material (64 hex characters), as AWS's KeyMaterialId.
+    pub material_id: String,
+    /// When this version was created, seconds since the epoch.
+    pub created_at: u64,
+    /// `None` for the original material, otherwise how the rotation was triggered.
+    pub rotation_type: Option<RotationType>,
+    /// The key material sealed with AES-256-GCM under the root key.
+    pub sealed_material: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedVersion")
+            .field("key_id", &self.key_id)
+            .field("version", &self.version)
+            .field("material_id", &self.material_id)
+            .field("created_at", &self.created_at)
+            .field("rotation_type", &self.rotation_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An alias: a friendly name (`alias/…`) pointing at one key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// Full alias name, starting with `alias/`.
+    pub name: String,
+    /// The key the alias points at.
+    pub key_id: KeyId,
+    /// Creation time, seconds since the epoch.
+    pub created_at: u64,
+    /// Last time the alias was pointed at a key, seconds since the epoch.
+    pub updated_at: u64,
+}
+
+/// One entry of the hash-chained audit trail, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAuditRecord {
+    /// Position in the trail, from 1, without gaps.
+    pub seq: u64,
+    /// The event, serialized as JSON.
+    pub event_json: String,
+    /// SHA-256 over the previous record's hash, `seq` and `event_json`.
+    pub hash: [u8; 32],
+}
+
+/// A vault backend. Implementations: [`SqliteStore`](super::SqliteStore) (the embedded default)
+/// and [`MemoryStore`](super::MemoryStore) (tests).
+///
+/// Every method is atomic. Methods that write a key record fail with `NotFound` if the key is
+/// gone, and alias writes fail with `AlreadyExists` / `NotFound` as their names say.
+pub trait Store: Send + Sync {
+    /// A vault-wide setting (root key check value, account id, region …).
+    fn meta(&self, name: &str) -> KmsResult<Option<String>>;
+    /// Sets a vault-wide setting.
+    fn set_meta(&self, name: &str, value: &str) -> KmsResult<()>;
+
+    /// Inserts a new key with its first backing-key version.
+    fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()>;
+    /// Reads a key record.
+    fn key(&self, key_id: &KeyId) -> KmsResult<Option<KeyRecord>>;
+    /// Up to `limit` keys with ids greater than `after`, in ascending key-id order.
+    fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>>;
+    /// Replaces a key record (metadata, state, tags, rotation settings).
+    fn update_key(&self, key: &KeyRecord) -> KmsResult<()>;
+    /// Replaces a key record and adds a backing-key version, atomically (rotation).
+    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<()>;
+    /// Reads one backing-key version.
+    fn version(&self, key_id: &KeyId, version: u32) -> KmsResult<Option<SealedVersion>>;
+    /// Every backing-key version of a key, oldest first.
+    fn versions(&self, key_id: &KeyId) -> KmsResult<Vec<SealedVersion>>;
+    /// Deletes a key, all its versions and every alias pointing at it.
+    fn delete_key(&self, key_id: &KeyId) -> KmsResult<()>;
+    /// Ids of keys whose [`KeyRecord::due_at`] is at or before `now`.
+    fn keys_due(&self, now: u64) -> KmsResult<Vec<KeyId>>;
+
+    /// Creates an alias; `AlreadyExists` if the name is taken.
+    fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
+    /// Repoints an existing alias; `NotFound` if it does not exist.
+    fn update_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
+    /// Deletes an alias; `NotFound` if it does not exist.
+    fn delete_alias(&self, name: &str) -> KmsResult<()>;
+    /// Reads an alias.
+    fn alias(&self, name: &str) -> KmsResult<Option<AliasRecord>>;
+    /// Up to `limit` aliases with names greater than `after`, in ascending name order, optionally
+    /// only those pointing at `key_id`.
+    fn aliases_after(
+        &self,
+        after: Option<&str>,
+        key_id: Option<&KeyId>,
+        limit: usize,
+    ) -> KmsResult<Vec<AliasRecord>>;
+
+    /// Appends to the audit trail. Fails (and writes nothing) unless `record.seq` is exactly one
+    /// more than the last stored sequence number.
+    fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()>;
+    /// The last audit record, if any.
+    fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;
+    /// Up to `limit` audit records with `seq > after`, in order.
+    fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>>;
+}
