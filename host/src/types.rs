@@ -83,7 +83,7 @@ macro_rules! aws_enum {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $aws)] $variant),+
+            $($(#[$vmeta])* #[doc = concat!("`", $aws, "`")] #[serde(rename = $aws)] $variant),+
         }
 
         impl $name {
