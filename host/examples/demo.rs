@@ -37,7 +37,11 @@ fn main() -> anyhow::Result<()> {
         "us-east-1",
     )?;
     let service = Service::new(vault, std::sync::Arc::new(kms_host::service::SystemClock))?;
-    println!("vault {} (root key fingerprint {})", vault_path.display(), root.fingerprint());
+    println!(
+        "vault {} (root key fingerprint {})",
+        vault_path.display(),
+        root.fingerprint()
+    );
     let me = Caller::account_root(service.account()).via(CallSource::Embedded);
 
     step("CreateKey and CreateAlias");
@@ -63,16 +67,23 @@ fn main() -> anyhow::Result<()> {
     let context = EncryptionContext::from_pairs([("tenant", "acme"), ("table", "orders")])?;
     let sealed = service.encrypt(
         &me,
-        EncryptRequest::new("alias/orders", b"card ending 4242".to_vec()).with_context(context.clone()),
+        EncryptRequest::new("alias/orders", b"card ending 4242".to_vec())
+            .with_context(context.clone()),
     )?;
     println!("ciphertext blob: {} bytes", sealed.ciphertext_blob.len());
     let opened = service.decrypt(
         &me,
         DecryptRequest::new(sealed.ciphertext_blob.clone()).with_context(context.clone()),
     )?;
-    println!("decrypted: {:?}", String::from_utf8_lossy(&opened.plaintext));
+    println!(
+        "decrypted: {:?}",
+        String::from_utf8_lossy(&opened.plaintext)
+    );
     let wrong = EncryptionContext::from_pairs([("tenant", "evil"), ("table", "orders")])?;
-    match service.decrypt(&me, DecryptRequest::new(sealed.ciphertext_blob.clone()).with_context(wrong)) {
+    match service.decrypt(
+        &me,
+        DecryptRequest::new(sealed.ciphertext_blob.clone()).with_context(wrong),
+    ) {
         Err(e) => println!("with another context: {}: {}", e.aws_type(), e.message()),
         Ok(_) => anyhow::bail!("decryption with the wrong context succeeded"),
     }
@@ -93,7 +104,14 @@ fn main() -> anyhow::Result<()> {
     )?;
     let seal_time = started.elapsed();
     let mut roundtrip = Vec::new();
-    envelope::open(&service, &me, Some(&context), &mut &envelope_bytes[..], &mut roundtrip, &mut |_| {})?;
+    envelope::open(
+        &service,
+        &me,
+        Some(&context),
+        &mut &envelope_bytes[..],
+        &mut roundtrip,
+        &mut |_| {},
+    )?;
     anyhow::ensure!(roundtrip == payload, "envelope round trip differs");
     println!(
         "sealed {} bytes into {} bytes in {:.1} ms; opened and compared",
@@ -106,8 +124,14 @@ fn main() -> anyhow::Result<()> {
     service.rotate_key_on_demand(&me, KeyRequest::new("alias/orders"))?;
     let rotations = service.list_key_rotations(&me, ListForKeyRequest::new("alias/orders"))?;
     println!("rotations: {}", rotations.rotations.len());
-    let old = service.decrypt(&me, DecryptRequest::new(sealed.ciphertext_blob.clone()).with_context(context.clone()))?;
-    println!("old ciphertext still decrypts: {:?}", String::from_utf8_lossy(&old.plaintext));
+    let old = service.decrypt(
+        &me,
+        DecryptRequest::new(sealed.ciphertext_blob.clone()).with_context(context.clone()),
+    )?;
+    println!(
+        "old ciphertext still decrypts: {:?}",
+        String::from_utf8_lossy(&old.plaintext)
+    );
 
     step("DisableKey, then ScheduleKeyDeletion (7 days)");
     service.disable_key(&me, KeyRequest::new(&key.key_id))?;
@@ -122,22 +146,33 @@ fn main() -> anyhow::Result<()> {
             pending_window_in_days: Some(7),
         },
     )?;
-    println!("state {} until {}", deletion.key_state, humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(deletion.deletion_date)
-    ));
+    println!(
+        "state {} until {}",
+        deletion.key_state,
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(deletion.deletion_date)
+        )
+    );
     service.cancel_key_deletion(&me, KeyRequest::new(&key.key_id))?;
     drop(service);
 
     step("Reopen the vault file and verify the audit trail");
     let service = Service::open_sqlite(&vault_path, RootKey::load_file(&root_path)?)?;
-    let meta = service.describe_key(&me, KeyRequest::new("alias/orders"))?.key_metadata;
+    let meta = service
+        .describe_key(&me, KeyRequest::new("alias/orders"))?
+        .key_metadata;
     println!("after reopen: {} is {}", meta.key_id, meta.key_state);
     match AuditLog::verify(service.vault().store())? {
         Verification::Intact { records } => println!("audit trail intact: {records} records"),
-        Verification::Broken { seq, reason } => anyhow::bail!("audit trail broken at {seq}: {reason}"),
+        Verification::Broken { seq, reason } => {
+            anyhow::bail!("audit trail broken at {seq}: {reason}")
+        }
     }
     for (seq, event) in AuditLog::events_after(service.vault().store(), 0, 1000)? {
-        println!("  #{seq:<3} {:<28} {:<26} {}", event.operation, event.outcome, event.source);
+        println!(
+            "  #{seq:<3} {:<28} {:<26} {}",
+            event.operation, event.outcome, event.source
+        );
     }
     Ok(())
 }

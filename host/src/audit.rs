@@ -138,14 +138,21 @@ impl AuditLog {
             .map(|r| {
                 serde_json::from_str(&r.event_json)
                     .map(|e| (r.seq, e))
-                    .map_err(|e| KmsError::Internal(format!("audit record {} is corrupt: {e}", r.seq)))
+                    .map_err(|e| {
+                        KmsError::Internal(format!("audit record {} is corrupt: {e}", r.seq))
+                    })
             })
             .collect()
     }
 }
 
 fn chain_hash(prev: &[u8; 32], seq: u64, event_json: &str) -> [u8; 32] {
-    crypto::sha256_parts(&[b"kms audit v1", prev, &seq.to_be_bytes(), event_json.as_bytes()])
+    crypto::sha256_parts(&[
+        b"kms audit v1",
+        prev,
+        &seq.to_be_bytes(),
+        event_json.as_bytes(),
+    ])
 }
 
 #[cfg(test)]
@@ -174,7 +181,10 @@ mod tests {
         let log = AuditLog::new();
         assert_eq!(log.append(&store, &event("CreateKey")).unwrap(), 1);
         assert_eq!(log.append(&store, &event("Encrypt")).unwrap(), 2);
-        assert_eq!(AuditLog::verify(&store).unwrap(), Verification::Intact { records: 2 });
+        assert_eq!(
+            AuditLog::verify(&store).unwrap(),
+            Verification::Intact { records: 2 }
+        );
         let events = AuditLog::events_after(&store, 0, 10).unwrap();
         assert_eq!(events[1].1.operation, "Encrypt");
     }

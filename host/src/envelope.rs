@@ -182,7 +182,11 @@ pub fn seal(
     })
 }
 
-fn take<'a>(input: &mut impl Read, header: &'a mut Vec<u8>, n: usize) -> Result<&'a [u8], EnvelopeError> {
+fn take<'a>(
+    input: &mut impl Read,
+    header: &'a mut Vec<u8>,
+    n: usize,
+) -> Result<&'a [u8], EnvelopeError> {
     let start = header.len();
     header.resize(start + n, 0);
     if read_full(input, &mut header[start..])? != n {
@@ -211,19 +215,27 @@ pub fn open(
     }
     let chunk_size = u32::from_be_bytes(take(input, &mut header, 4)?.try_into().expect("4 bytes"));
     if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
-        return Err(EnvelopeError::Malformed(format!("chunk size {chunk_size} is out of range")));
+        return Err(EnvelopeError::Malformed(format!(
+            "chunk size {chunk_size} is out of range"
+        )));
     }
     let context_len = u16::from_be_bytes(take(input, &mut header, 2)?.try_into().expect("2 bytes"));
-    let context = EncryptionContext::from_canonical_bytes(take(input, &mut header, context_len.into())?)
-        .ok_or_else(|| EnvelopeError::Malformed("the encryption context is malformed".into()))?;
+    let context =
+        EncryptionContext::from_canonical_bytes(take(input, &mut header, context_len.into())?)
+            .ok_or_else(|| {
+                EnvelopeError::Malformed("the encryption context is malformed".into())
+            })?;
     let wrapped_len = u16::from_be_bytes(take(input, &mut header, 2)?.try_into().expect("2 bytes"));
     if usize::from(wrapped_len) > MAX_WRAPPED_KEY {
-        return Err(EnvelopeError::Malformed("the wrapped data key is too long".into()));
+        return Err(EnvelopeError::Malformed(
+            "the wrapped data key is too long".into(),
+        ));
     }
     let wrapped = take(input, &mut header, wrapped_len.into())?.to_vec();
-    let nonce_prefix: [u8; STREAM_NONCE_PREFIX_LEN] = take(input, &mut header, STREAM_NONCE_PREFIX_LEN)?
-        .try_into()
-        .expect("prefix length");
+    let nonce_prefix: [u8; STREAM_NONCE_PREFIX_LEN] =
+        take(input, &mut header, STREAM_NONCE_PREFIX_LEN)?
+            .try_into()
+            .expect("prefix length");
 
     if let Some(required) = required_context {
         for (k, v) in required.iter() {
@@ -235,7 +247,10 @@ pub fn open(
             }
         }
     }
-    let data_key = service.decrypt(caller, DecryptRequest::new(wrapped).with_context(context.clone()))?;
+    let data_key = service.decrypt(
+        caller,
+        DecryptRequest::new(wrapped).with_context(context.clone()),
+    )?;
     let cipher = SymmetricKey::from_slice(&data_key.plaintext)
         .map_err(|_| EnvelopeError::Malformed("the data key has the wrong length".into()))?;
     let aad = crypto::sha256(&header);
@@ -256,7 +271,9 @@ pub fn open(
         if next_len == 0 {
             break;
         }
-        let plain = decryptor.decrypt_next(&current[..current_len], &aad).map_err(tampered)?;
+        let plain = decryptor
+            .decrypt_next(&current[..current_len], &aad)
+            .map_err(tampered)?;
         output.write_all(&plain)?;
         done += plain.len() as u64;
         progress(done);
@@ -266,7 +283,9 @@ pub fn open(
     if current_len < TAG_LEN {
         return Err(EnvelopeError::Malformed("the envelope is truncated".into()));
     }
-    let plain = decryptor.decrypt_last(&current[..current_len], &aad).map_err(tampered)?;
+    let plain = decryptor
+        .decrypt_last(&current[..current_len], &aad)
+        .map_err(tampered)?;
     output.write_all(&plain)?;
     done += plain.len() as u64;
     progress(done);
@@ -294,16 +313,43 @@ mod tests {
         (service, caller, key)
     }
 
-    fn seal_bytes(service: &Service, caller: &Caller, key: &str, data: &[u8], chunk: u32) -> Vec<u8> {
+    fn seal_bytes(
+        service: &Service,
+        caller: &Caller,
+        key: &str,
+        data: &[u8],
+        chunk: u32,
+    ) -> Vec<u8> {
         let ctx = EncryptionContext::from_pairs([("purpose", "test")]).unwrap();
         let mut out = Vec::new();
-        seal(service, caller, key, &ctx, &mut &data[..], &mut out, chunk, &mut |_| {}).unwrap();
+        seal(
+            service,
+            caller,
+            key,
+            &ctx,
+            &mut &data[..],
+            &mut out,
+            chunk,
+            &mut |_| {},
+        )
+        .unwrap();
         out
     }
 
-    fn open_bytes(service: &Service, caller: &Caller, sealed: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    fn open_bytes(
+        service: &Service,
+        caller: &Caller,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
         let mut out = Vec::new();
-        open(service, caller, None, &mut &sealed[..], &mut out, &mut |_| {})?;
+        open(
+            service,
+            caller,
+            None,
+            &mut &sealed[..],
+            &mut out,
+            &mut |_| {},
+        )?;
         Ok(out)
     }
 
@@ -313,7 +359,11 @@ mod tests {
         for len in [0usize, 1, 1023, 1024, 1025, 2048, 5000] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
             let sealed = seal_bytes(&service, &caller, &key, &data, 1024);
-            assert_eq!(open_bytes(&service, &caller, &sealed).unwrap(), data, "length {len}");
+            assert_eq!(
+                open_bytes(&service, &caller, &sealed).unwrap(),
+                data,
+                "length {len}"
+            );
         }
     }
 
@@ -324,7 +374,10 @@ mod tests {
         let sealed = seal_bytes(&service, &caller, &key, &data, 1024);
         // Drop the last chunk (1024 + 16 bytes): the new last chunk is not marked as last.
         let cut = &sealed[..sealed.len() - 1040];
-        assert!(matches!(open_bytes(&service, &caller, cut), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(
+            open_bytes(&service, &caller, cut),
+            Err(EnvelopeError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -346,7 +399,10 @@ mod tests {
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x80;
-            assert!(open_bytes(&service, &caller, &bad).is_err(), "flip at {i} accepted");
+            assert!(
+                open_bytes(&service, &caller, &bad).is_err(),
+                "flip at {i} accepted"
+            );
         }
     }
 
@@ -356,7 +412,15 @@ mod tests {
         let sealed = seal_bytes(&service, &caller, &key, b"x", 1024);
         let wrong = EncryptionContext::from_pairs([("purpose", "other")]).unwrap();
         let mut out = Vec::new();
-        let err = open(&service, &caller, Some(&wrong), &mut &sealed[..], &mut out, &mut |_| {}).unwrap_err();
+        let err = open(
+            &service,
+            &caller,
+            Some(&wrong),
+            &mut &sealed[..],
+            &mut out,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, EnvelopeError::ContextMismatch { .. }));
     }
 

@@ -198,7 +198,7 @@ aws_enum!(
 
 impl DataKeySpec {
     /// Length of the data key in bytes.
-    pub fn len(&self) -> usize {
+    pub fn byte_len(&self) -> usize {
         match self {
             DataKeySpec::Aes128 => 16,
             DataKeySpec::Aes256 => 32,
@@ -288,7 +288,8 @@ impl EncryptionContext {
     /// The unambiguous byte encoding bound as associated data: a big-endian `u16` pair count, then
     /// for each pair in key order a `u16` length and the UTF-8 bytes of the key, then of the value.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 + self.0.len() * 4 + MAX_ENCRYPTION_CONTEXT_BYTES.min(64));
+        let mut out =
+            Vec::with_capacity(2 + self.0.len() * 4 + MAX_ENCRYPTION_CONTEXT_BYTES.min(64));
         // Construction caps the total size at 8 KiB, so every length fits a u16.
         out.extend_from_slice(&(self.0.len() as u16).to_be_bytes());
         for (k, v) in &self.0 {
@@ -371,8 +372,7 @@ impl Tag {
                 self.tag_key
             )));
         }
-        let allowed =
-            |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+        let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
         if !self.tag_key.chars().all(allowed) || !self.tag_value.chars().all(allowed) {
             return Err(KmsError::Tag(format!(
                 "Tag '{}' contains characters other than letters, digits, spaces and _.:/=+-@",
@@ -389,7 +389,11 @@ mod tests {
 
     #[test]
     fn key_id_rejects_non_canonical_forms() {
-        assert!("{1234abcd-12ab-34cd-56ef-1234567890ab}".parse::<KeyId>().is_err());
+        assert!(
+            "{1234abcd-12ab-34cd-56ef-1234567890ab}"
+                .parse::<KeyId>()
+                .is_err()
+        );
         assert!("1234abcd12ab34cd56ef1234567890ab".parse::<KeyId>().is_err());
         assert!("".parse::<KeyId>().is_err());
     }
@@ -409,11 +413,16 @@ mod tests {
 
     #[test]
     fn encryption_context_canonical_bytes_reject_trailing_and_truncated_input() {
-        let bytes = EncryptionContext::from_pairs([("a", "b")]).unwrap().canonical_bytes();
+        let bytes = EncryptionContext::from_pairs([("a", "b")])
+            .unwrap()
+            .canonical_bytes();
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(EncryptionContext::from_canonical_bytes(&longer), None);
-        assert_eq!(EncryptionContext::from_canonical_bytes(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(
+            EncryptionContext::from_canonical_bytes(&bytes[..bytes.len() - 1]),
+            None
+        );
     }
 
     #[test]
@@ -441,7 +450,10 @@ mod tests {
 
     #[test]
     fn tags_follow_aws_rules() {
-        let tag = |k: &str, v: &str| Tag { tag_key: k.into(), tag_value: v.into() };
+        let tag = |k: &str, v: &str| Tag {
+            tag_key: k.into(),
+            tag_value: v.into(),
+        };
         assert!(tag("team", "payments").validate().is_ok());
         assert!(tag("", "x").validate().is_err());
         assert!(tag("aws:owner", "x").validate().is_err());

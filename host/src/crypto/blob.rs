@@ -102,7 +102,13 @@ mod tests {
     #[test]
     fn header_names_key_and_version() {
         let (id, _, _, blob) = fixture();
-        assert_eq!(parse_header(&blob).unwrap(), BlobHeader { key_id: id, version: 3 });
+        assert_eq!(
+            parse_header(&blob).unwrap(),
+            BlobHeader {
+                key_id: id,
+                version: 3
+            }
+        );
         assert_eq!(blob.len(), OVERHEAD + b"attack at dawn".len());
     }
 
@@ -131,7 +137,10 @@ mod tests {
     fn every_truncation_is_rejected() {
         let (_, key, ctx, blob) = fixture();
         for len in 0..blob.len() {
-            assert!(matches!(open(&blob[..len], &key, &ctx), Err(KmsError::InvalidCiphertext(_))));
+            assert!(matches!(
+                open(&blob[..len], &key, &ctx),
+                Err(KmsError::InvalidCiphertext(_))
+            ));
         }
     }
 
@@ -147,7 +156,10 @@ mod tests {
     fn foreign_blob_is_rejected() {
         let key = SymmetricKey::generate().unwrap();
         let foreign = vec![0x41u8; 80];
-        assert!(matches!(parse_header(&foreign), Err(KmsError::InvalidCiphertext(_))));
+        assert!(matches!(
+            parse_header(&foreign),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
         assert!(open(&foreign, &key, &EncryptionContext::new()).is_err());
     }
 }

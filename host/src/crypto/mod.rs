@@ -119,7 +119,10 @@ impl SymmetricKey {
 
     /// A STREAM encryptor (big-endian 32-bit counter) for chunked envelope encryption of large
     /// payloads; each chunk is authenticated with its position and whether it is the last.
-    pub fn stream_encryptor(&self, nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN]) -> StreamEncryptor {
+    pub fn stream_encryptor(
+        &self,
+        nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN],
+    ) -> StreamEncryptor {
         StreamEncryptor(aead_stream::EncryptorBE32::from_aead(
             self.cipher(),
             &(*nonce_prefix).into(),
@@ -127,7 +130,10 @@ impl SymmetricKey {
     }
 
     /// The STREAM decryptor matching [`stream_encryptor`](Self::stream_encryptor).
-    pub fn stream_decryptor(&self, nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN]) -> StreamDecryptor {
+    pub fn stream_decryptor(
+        &self,
+        nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN],
+    ) -> StreamDecryptor {
         StreamDecryptor(aead_stream::DecryptorBE32::from_aead(
             self.cipher(),
             &(*nonce_prefix).into(),
@@ -291,8 +297,15 @@ mod tests {
                 .unwrap();
             let mut expected = unhex(v.ciphertext);
             expected.extend(unhex(v.tag));
-            assert_eq!(hex::encode(&sealed), hex::encode(&expected), "key {}", v.key);
-            let opened = key.open_with_nonce(&nonce, &expected, &unhex(v.aad)).unwrap();
+            assert_eq!(
+                hex::encode(&sealed),
+                hex::encode(&expected),
+                "key {}",
+                v.key
+            );
+            let opened = key
+                .open_with_nonce(&nonce, &expected, &unhex(v.aad))
+                .unwrap();
             assert_eq!(*opened, unhex(v.plaintext));
         }
     }
@@ -323,7 +336,10 @@ mod tests {
     #[test]
     fn open_rejects_short_input() {
         let key = SymmetricKey::generate().unwrap();
-        assert!(matches!(key.open(&[0u8; 27], b""), Err(KmsError::InvalidCiphertext(_))));
+        assert!(matches!(
+            key.open(&[0u8; 27], b""),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
     }
 
     #[test]

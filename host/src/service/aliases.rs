@@ -40,7 +40,12 @@ pub fn validate_alias_name(name: &str) -> KmsResult<()> {
 
 impl Service {
     /// The key an alias may target: by id or ARN only (not another alias), and not pending deletion.
-    fn alias_target(&self, caller: &Caller, note: &mut AuditNote, target: &str) -> KmsResult<KeyRecord> {
+    fn alias_target(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        target: &str,
+    ) -> KmsResult<KeyRecord> {
         let is_alias = target.starts_with("alias/")
             || (target.starts_with("arn:") && target.contains(":alias/"));
         if is_alias {
@@ -73,7 +78,10 @@ impl Service {
         self.audited(caller, "UpdateAlias", |note| {
             validate_alias_name(&req.alias_name)?;
             let existing = self.vault.store().alias(&req.alias_name)?.ok_or_else(|| {
-                KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(&req.alias_name)))
+                KmsError::NotFound(format!(
+                    "Alias {} is not found.",
+                    self.alias_arn(&req.alias_name)
+                ))
             })?;
             let current = self.vault.store().key(&existing.key_id)?;
             if let Some(current) = &current {
@@ -101,7 +109,10 @@ impl Service {
         self.audited(caller, "DeleteAlias", |note| {
             validate_alias_name(&req.alias_name)?;
             let existing = self.vault.store().alias(&req.alias_name)?.ok_or_else(|| {
-                KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(&req.alias_name)))
+                KmsError::NotFound(format!(
+                    "Alias {} is not found.",
+                    self.alias_arn(&req.alias_name)
+                ))
             })?;
             note.key(self.key_arn(&existing.key_id));
             if let Some(record) = self.vault.store().key(&existing.key_id)? {
@@ -112,7 +123,11 @@ impl Service {
     }
 
     /// ListAliases: all aliases of the account, or of one key, in name order.
-    pub fn list_aliases(&self, caller: &Caller, req: ListAliasesRequest) -> KmsResult<ListAliasesResponse> {
+    pub fn list_aliases(
+        &self,
+        caller: &Caller,
+        req: ListAliasesRequest,
+    ) -> KmsResult<ListAliasesResponse> {
         self.audited(caller, "ListAliases", |note| {
             let limit = page_limit(req.limit, 50, 100)?;
             let after = match req.marker.as_deref() {
@@ -120,7 +135,9 @@ impl Service {
                 Some(m) => {
                     let position = decode_marker(m)?;
                     if !position.starts_with("alias/") {
-                        return Err(KmsError::InvalidMarker(format!("Marker '{m}' is not valid")));
+                        return Err(KmsError::InvalidMarker(format!(
+                            "Marker '{m}' is not valid"
+                        )));
                     }
                     Some(position)
                 }
@@ -136,10 +153,11 @@ impl Service {
                     truncated: false,
                 });
             }
-            let mut aliases =
-                self.vault
-                    .store()
-                    .aliases_after(after.as_deref(), key_filter.as_ref(), limit + 1)?;
+            let mut aliases = self.vault.store().aliases_after(
+                after.as_deref(),
+                key_filter.as_ref(),
+                limit + 1,
+            )?;
             let truncated = aliases.len() > limit;
             aliases.truncate(limit);
             let next_marker = truncated

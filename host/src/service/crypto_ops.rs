@@ -14,13 +14,25 @@ const MAX_DATA_KEY_BYTES: u32 = 1024;
 const MAX_RANDOM_BYTES: u32 = 1024;
 
 /// Checks that a requested algorithm (if any) is the one symmetric keys use.
-fn require_symmetric_algorithm(algorithm: Option<EncryptionAlgorithm>) -> KmsResult<EncryptionAlgorithm> {
+fn require_symmetric_algorithm(
+    algorithm: Option<EncryptionAlgorithm>,
+) -> KmsResult<EncryptionAlgorithm> {
     match algorithm {
-        None | Some(EncryptionAlgorithm::SymmetricDefault) => Ok(EncryptionAlgorithm::SymmetricDefault),
+        None | Some(EncryptionAlgorithm::SymmetricDefault) => {
+            Ok(EncryptionAlgorithm::SymmetricDefault)
+        }
         Some(other) => Err(KmsError::InvalidKeyUsage(format!(
             "Encryption algorithm {other} is not compatible with a SYMMETRIC_DEFAULT key"
         ))),
     }
+}
+
+/// A data key made by GenerateDataKey*: the key it is encrypted under, its plaintext and blob.
+struct NewDataKey {
+    record: KeyRecord,
+    plaintext: Zeroizing<Vec<u8>>,
+    blob: Vec<u8>,
+    material_id: String,
 }
 
 /// The outcome of decrypting a blob inside the host.
@@ -51,8 +63,16 @@ impl Service {
     ) -> KmsResult<(Vec<u8>, String)> {
         self.require_enabled(record)?;
         self.require_encrypt_usage(record)?;
-        let material = self.vault.material(&record.key_id, record.current_version)?;
-        let ciphertext = blob::seal(&record.key_id, record.current_version, &material, plaintext, context)?;
+        let material = self
+            .vault
+            .material(&record.key_id, record.current_version)?;
+        let ciphertext = blob::seal(
+            &record.key_id,
+            record.current_version,
+            &material,
+            plaintext,
+            context,
+        )?;
         let material_id = self
             .vault
             .store()
@@ -127,7 +147,8 @@ impl Service {
                 )));
             }
             let record = self.key_for(caller, note, &req.key_id, "kms:Encrypt")?;
-            let (ciphertext_blob, _) = self.seal_under(&record, &req.plaintext, &req.encryption_context)?;
+            let (ciphertext_blob, _) =
+                self.seal_under(&record, &req.plaintext, &req.encryption_context)?;
             Ok(EncryptResponse {
                 ciphertext_blob,
                 key_id: self.key_arn(&record.key_id),
@@ -159,11 +180,16 @@ impl Service {
     }
 
     /// ReEncrypt: decrypts and re-encrypts inside the host; no plaintext is returned.
-    pub fn re_encrypt(&self, caller: &Caller, req: ReEncryptRequest) -> KmsResult<ReEncryptResponse> {
+    pub fn re_encrypt(
+        &self,
+        caller: &Caller,
+        req: ReEncryptRequest,
+    ) -> KmsResult<ReEncryptResponse> {
         self.audited(caller, "ReEncrypt", |note| {
             note.context(&req.destination_encryption_context);
             let source_algorithm = require_symmetric_algorithm(req.source_encryption_algorithm)?;
-            let destination_algorithm = require_symmetric_algorithm(req.destination_encryption_algorithm)?;
+            let destination_algorithm =
+                require_symmetric_algorithm(req.destination_encryption_algorithm)?;
             let destination = self.resolve(&req.destination_key_id)?;
             self.authorize(caller, "kms:ReEncryptTo", &destination)?;
             let opened = self.open_blob(
@@ -196,10 +222,10 @@ impl Service {
         note: &mut AuditNote,
         req: &GenerateDataKeyRequest,
         action: &str,
-    ) -> KmsResult<(KeyRecord, Zeroizing<Vec<u8>>, Vec<u8>, String)> {
+    ) -> KmsResult<NewDataKey> {
         note.context(&req.encryption_context);
         let len = match (req.key_spec, req.number_of_bytes) {
-            (Some(spec), None) => spec.len(),
+            (Some(spec), None) => spec.byte_len(),
             (None, Some(n)) if (1..=MAX_DATA_KEY_BYTES).contains(&n) => n as usize,
             (None, Some(n)) => {
                 return Err(KmsError::Validation(format!(
@@ -222,7 +248,12 @@ impl Service {
         let record = self.key_for(caller, note, &req.key_id, action)?;
         let data_key = crypto::random_bytes(len)?;
         let (blob, material_id) = self.seal_under(&record, &data_key, &req.encryption_context)?;
-        Ok((record, data_key, blob, material_id))
+        Ok(NewDataKey {
+            record,
+            plaintext: data_key,
+            blob,
+            material_id,
+        })
     }
 
     /// GenerateDataKey: a fresh data key, in plaintext and encrypted under the KMS key.
@@ -232,13 +263,12 @@ impl Service {
         req: GenerateDataKeyRequest,
     ) -> KmsResult<GenerateDataKeyResponse> {
         self.audited(caller, "GenerateDataKey", |note| {
-            let (record, plaintext, ciphertext_blob, key_material_id) =
-                self.new_data_key(caller, note, &req, "kms:GenerateDataKey")?;
+            let key = self.new_data_key(caller, note, &req, "kms:GenerateDataKey")?;
             Ok(GenerateDataKeyResponse {
-                ciphertext_blob,
-                plaintext,
-                key_id: self.key_arn(&record.key_id),
-                key_material_id,
+                ciphertext_blob: key.blob,
+                plaintext: key.plaintext,
+                key_id: self.key_arn(&key.record.key_id),
+                key_material_id: key.material_id,
             })
         })
     }
@@ -250,12 +280,12 @@ impl Service {
         req: GenerateDataKeyRequest,
     ) -> KmsResult<GenerateDataKeyWithoutPlaintextResponse> {
         self.audited(caller, "GenerateDataKeyWithoutPlaintext", |note| {
-            let (record, _plaintext, ciphertext_blob, key_material_id) =
+            let key =
                 self.new_data_key(caller, note, &req, "kms:GenerateDataKeyWithoutPlaintext")?;
             Ok(GenerateDataKeyWithoutPlaintextResponse {
-                ciphertext_blob,
-                key_id: self.key_arn(&record.key_id),
-                key_material_id,
+                ciphertext_blob: key.blob,
+                key_id: self.key_arn(&key.record.key_id),
+                key_material_id: key.material_id,
             })
         })
     }
@@ -267,9 +297,9 @@ impl Service {
         req: GenerateRandomRequest,
     ) -> KmsResult<GenerateRandomResponse> {
         self.audited(caller, "GenerateRandom", |_| {
-            let n = req.number_of_bytes.ok_or_else(|| {
-                KmsError::Validation("NumberOfBytes is required".into())
-            })?;
+            let n = req
+                .number_of_bytes
+                .ok_or_else(|| KmsError::Validation("NumberOfBytes is required".into()))?;
             if !(1..=MAX_RANDOM_BYTES).contains(&n) {
                 return Err(KmsError::Validation(format!(
                     "NumberOfBytes {n} is out of range; it must be between 1 and {MAX_RANDOM_BYTES}"

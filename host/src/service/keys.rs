@@ -69,7 +69,11 @@ impl Service {
     }
 
     /// CreateKey: a new symmetric AES-256-GCM key in the caller's account.
-    pub fn create_key(&self, caller: &Caller, req: CreateKeyRequest) -> KmsResult<KeyMetadataResponse> {
+    pub fn create_key(
+        &self,
+        caller: &Caller,
+        req: CreateKeyRequest,
+    ) -> KmsResult<KeyMetadataResponse> {
         self.audited(caller, "CreateKey", |note| {
             if caller.account != self.vault.account() {
                 return Err(KmsError::AccessDenied(format!(
@@ -153,12 +157,13 @@ impl Service {
         self.audited(caller, "ListKeys", |_| {
             self.maybe_sweep();
             let limit = page_limit(req.limit, 100, 1000)?;
-            let after = match req.marker.as_deref() {
-                None => None,
-                Some(m) => Some(decode_marker(m)?.parse::<KeyId>().map_err(|_| {
-                    KmsError::InvalidMarker(format!("Marker '{m}' is not valid"))
-                })?),
-            };
+            let after =
+                match req.marker.as_deref() {
+                    None => None,
+                    Some(m) => Some(decode_marker(m)?.parse::<KeyId>().map_err(|_| {
+                        KmsError::InvalidMarker(format!("Marker '{m}' is not valid"))
+                    })?),
+                };
             if caller.account != self.vault.account() {
                 return Ok(ListKeysResponse {
                     keys: Vec::new(),
@@ -253,7 +258,9 @@ impl Service {
         req: ScheduleKeyDeletionRequest,
     ) -> KmsResult<ScheduleKeyDeletionResponse> {
         self.audited(caller, "ScheduleKeyDeletion", |note| {
-            let days = req.pending_window_in_days.unwrap_or(DEFAULT_PENDING_WINDOW_DAYS);
+            let days = req
+                .pending_window_in_days
+                .unwrap_or(DEFAULT_PENDING_WINDOW_DAYS);
             if !(7..=30).contains(&days) {
                 return Err(KmsError::Validation(format!(
                     "PendingWindowInDays {days} is out of range; it must be between 7 and 30"
@@ -276,7 +283,11 @@ impl Service {
     }
 
     /// CancelKeyDeletion: PendingDeletion → Disabled, as AWS does.
-    pub fn cancel_key_deletion(&self, caller: &Caller, req: KeyRequest) -> KmsResult<KeyIdResponse> {
+    pub fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        req: KeyRequest,
+    ) -> KmsResult<KeyIdResponse> {
         self.audited(caller, "CancelKeyDeletion", |note| {
             self.update_record(caller, note, &req.key_id, "kms:CancelKeyDeletion", |r| {
                 if r.state != KeyState::PendingDeletion {

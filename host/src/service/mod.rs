@@ -74,7 +74,9 @@ impl CallSource {
             CallSource::Embedded => "embedded".into(),
             CallSource::Cli => "cli".into(),
             CallSource::Api { source_ip: None } => "api".into(),
-            CallSource::Api { source_ip: Some(ip) } => format!("api:{ip}"),
+            CallSource::Api {
+                source_ip: Some(ip),
+            } => format!("api:{ip}"),
             CallSource::Guest { component_digest } => format!("guest:{component_digest}"),
             CallSource::Scheduler => "kms".into(),
         }
@@ -153,7 +155,11 @@ fn decode_offset_marker(marker: Option<&str>) -> KmsResult<usize> {
 }
 
 /// Cuts `items` (already starting at `offset`) into one page with its marker.
-fn paginate_by_offset<T>(mut items: Vec<T>, offset: usize, limit: usize) -> (Vec<T>, Option<String>) {
+fn paginate_by_offset<T>(
+    mut items: Vec<T>,
+    offset: usize,
+    limit: usize,
+) -> (Vec<T>, Option<String>) {
     let more = items.len() > limit;
     items.truncate(limit);
     let marker = more.then(|| encode_marker(&(offset + limit).to_string()));
@@ -311,7 +317,9 @@ impl Service {
             Some(record) => self.apply_due(record)?,
             None => None,
         };
-        record.ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id))))
+        record.ok_or_else(|| {
+            KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
+        })
     }
 
     /// Resolves a key reference to an id without reading the key record.
@@ -338,7 +346,9 @@ impl Service {
         }
         let id = resource.strip_prefix("key/").unwrap_or(resource);
         if key.starts_with("arn:") && !resource.starts_with("key/") {
-            return Err(KmsError::InvalidArn(format!("'{key}' is not a key or alias ARN")));
+            return Err(KmsError::InvalidArn(format!(
+                "'{key}' is not a key or alias ARN"
+            )));
         }
         id.parse()
     }
@@ -351,7 +361,9 @@ impl Service {
             return Err(KmsError::InvalidArn(format!("'{arn}' is not a valid ARN")));
         };
         if partition.is_empty() || service != "kms" || resource.is_empty() {
-            return Err(KmsError::InvalidArn(format!("'{arn}' is not a valid KMS ARN")));
+            return Err(KmsError::InvalidArn(format!(
+                "'{arn}' is not a valid KMS ARN"
+            )));
         }
         if region != self.vault.region() || account != self.vault.account() {
             return Err(KmsError::NotFound(format!("Key '{arn}' does not exist")));
@@ -397,7 +409,7 @@ impl Service {
     /// Applies due work to one key: `None` if it was deleted.
     fn apply_due(&self, record: KeyRecord) -> KmsResult<Option<KeyRecord>> {
         let now = self.now();
-        if !record.due_at().is_some_and(|t| t <= now) {
+        if record.due_at().is_none_or(|t| t > now) {
             return Ok(Some(record));
         }
         let _guard = self.lock_writes();
@@ -405,7 +417,7 @@ impl Service {
         let Some(mut record) = self.vault.store().key(&record.key_id)? else {
             return Ok(None);
         };
-        if !record.due_at().is_some_and(|t| t <= now) {
+        if record.due_at().is_none_or(|t| t > now) {
             return Ok(Some(record));
         }
         let scheduler = Caller {
@@ -443,7 +455,8 @@ impl Service {
         match rotation_type {
             RotationType::Automatic => {
                 if let Some(rotation) = record.rotation.as_mut() {
-                    rotation.next_rotation_at = now + u64::from(rotation.period_days) * SECONDS_PER_DAY;
+                    rotation.next_rotation_at =
+                        now + u64::from(rotation.period_days) * SECONDS_PER_DAY;
                 }
             }
             RotationType::OnDemand => {
@@ -456,7 +469,12 @@ impl Service {
 
     /// Authorizes `caller` for `action` on `record`.
     fn authorize(&self, caller: &Caller, action: &str, record: &KeyRecord) -> KmsResult<()> {
-        authz::authorize(caller, action, &self.key_arn(&record.key_id), &record.account)
+        authz::authorize(
+            caller,
+            action,
+            &self.key_arn(&record.key_id),
+            &record.account,
+        )
     }
 
     /// Resolves, notes for the audit and authorizes in one step: the common start of a key

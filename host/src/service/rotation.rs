@@ -25,7 +25,11 @@ impl Service {
     }
 
     /// EnableKeyRotation: rotate automatically every `RotationPeriodInDays` (90–2560, default 365).
-    pub fn enable_key_rotation(&self, caller: &Caller, req: EnableKeyRotationRequest) -> KmsResult<()> {
+    pub fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        req: EnableKeyRotationRequest,
+    ) -> KmsResult<()> {
         self.audited(caller, "EnableKeyRotation", |note| {
             let period_days = req
                 .rotation_period_in_days
@@ -79,7 +83,11 @@ impl Service {
     }
 
     /// RotateKeyOnDemand: adds a backing-key version now, whatever the automatic schedule.
-    pub fn rotate_key_on_demand(&self, caller: &Caller, req: KeyRequest) -> KmsResult<KeyIdResponse> {
+    pub fn rotate_key_on_demand(
+        &self,
+        caller: &Caller,
+        req: KeyRequest,
+    ) -> KmsResult<KeyIdResponse> {
         self.audited(caller, "RotateKeyOnDemand", |note| {
             let key_id = self
                 .key_for(caller, note, &req.key_id, "kms:RotateKeyOnDemand")?

@@ -52,7 +52,11 @@ impl Fixture {
             .map(|r| r.plaintext.to_vec())
     }
 
-    fn schedule_deletion(&self, key: &str, days: Option<u32>) -> KmsResult<ScheduleKeyDeletionResponse> {
+    fn schedule_deletion(
+        &self,
+        key: &str,
+        days: Option<u32>,
+    ) -> KmsResult<ScheduleKeyDeletionResponse> {
         self.service.schedule_key_deletion(
             &self.me,
             ScheduleKeyDeletionRequest {
@@ -98,7 +102,11 @@ macro_rules! assert_err {
     ($result:expr, $variant:path) => {
         match $result {
             Err($variant(_)) => {}
-            other => panic!("expected {}, got {:?}", stringify!($variant), other.map(|_| ())),
+            other => panic!(
+                "expected {}, got {:?}",
+                stringify!($variant),
+                other.map(|_| ())
+            ),
         }
     };
 }
@@ -124,7 +132,10 @@ fn create_key_makes_an_enabled_symmetric_key_in_the_callers_account() {
     assert_eq!(meta.key_spec, KeySpec::SymmetricDefault);
     assert_eq!(meta.description, "orders");
     assert_eq!(meta.creation_date, START);
-    assert_eq!(meta.arn, format!("arn:aws:kms:us-east-1:111122223333:key/{}", meta.key_id));
+    assert_eq!(
+        meta.arn,
+        format!("arn:aws:kms:us-east-1:111122223333:key/{}", meta.key_id)
+    );
     assert_eq!(meta.current_key_material_id.len(), 64);
 }
 
@@ -135,7 +146,10 @@ fn create_key_refuses_key_specs_this_vault_does_not_offer() {
         key_spec: Some(KeySpec::Rsa2048),
         ..Default::default()
     };
-    assert_err!(f.service.create_key(&f.me, req), KmsError::UnsupportedOperation);
+    assert_err!(
+        f.service.create_key(&f.me, req),
+        KmsError::UnsupportedOperation
+    );
 }
 
 #[test]
@@ -146,7 +160,11 @@ fn create_key_refuses_an_overlong_description_and_stores_nothing() {
         ..Default::default()
     };
     assert_err!(f.service.create_key(&f.me, req), KmsError::Validation);
-    let keys = f.service.list_keys(&f.me, ListKeysRequest::default()).unwrap().keys;
+    let keys = f
+        .service
+        .list_keys(&f.me, ListKeysRequest::default())
+        .unwrap()
+        .keys;
     assert!(keys.is_empty());
 }
 
@@ -158,7 +176,10 @@ fn keys_resolve_by_id_arn_alias_name_and_alias_arn() {
     let arn = f.service.key_arn(&key.parse().unwrap());
     let alias_arn = "arn:aws:kms:us-east-1:111122223333:alias/orders";
     for reference in [key.as_str(), arn.as_str(), "alias/orders", alias_arn] {
-        let meta = f.service.describe_key(&f.me, KeyRequest::new(reference)).unwrap();
+        let meta = f
+            .service
+            .describe_key(&f.me, KeyRequest::new(reference))
+            .unwrap();
         assert_eq!(meta.key_metadata.key_id, key, "via {reference}");
     }
 }
@@ -172,7 +193,10 @@ fn unknown_keys_are_not_found() {
         "alias/missing",
         "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     ] {
-        assert_err!(f.service.describe_key(&f.me, KeyRequest::new(reference)), KmsError::NotFound);
+        assert_err!(
+            f.service.describe_key(&f.me, KeyRequest::new(reference)),
+            KmsError::NotFound
+        );
     }
 }
 
@@ -180,10 +204,14 @@ fn unknown_keys_are_not_found() {
 fn malformed_arns_are_invalid_arn() {
     let f = fixture();
     assert_err!(
-        f.service.describe_key(&f.me, KeyRequest::new("arn:aws:s3:::bucket")),
+        f.service
+            .describe_key(&f.me, KeyRequest::new("arn:aws:s3:::bucket")),
         KmsError::InvalidArn
     );
-    assert_err!(f.service.describe_key(&f.me, KeyRequest::new("")), KmsError::Validation);
+    assert_err!(
+        f.service.describe_key(&f.me, KeyRequest::new("")),
+        KmsError::Validation
+    );
 }
 
 // ---- Encrypt / Decrypt and encryption context ----
@@ -194,11 +222,17 @@ fn encrypt_then_decrypt_returns_the_plaintext_and_key_arn() {
     let key = f.key();
     let out = f
         .service
-        .encrypt(&f.me, EncryptRequest::new(&key, b"secret".to_vec()).with_context(ctx(&[("a", "1")])))
+        .encrypt(
+            &f.me,
+            EncryptRequest::new(&key, b"secret".to_vec()).with_context(ctx(&[("a", "1")])),
+        )
         .unwrap();
     let back = f
         .service
-        .decrypt(&f.me, DecryptRequest::new(out.ciphertext_blob).with_context(ctx(&[("a", "1")])))
+        .decrypt(
+            &f.me,
+            DecryptRequest::new(out.ciphertext_blob).with_context(ctx(&[("a", "1")])),
+        )
         .unwrap();
     assert_eq!(back.plaintext.as_slice(), b"secret");
     assert_eq!(back.key_id, out.key_id);
@@ -211,7 +245,10 @@ fn decrypt_fails_with_incorrect_encryption_context() {
     let key = f.key();
     let blob = f
         .service
-        .encrypt(&f.me, EncryptRequest::new(&key, b"x".to_vec()).with_context(ctx(&[("tenant", "a")])))
+        .encrypt(
+            &f.me,
+            EncryptRequest::new(&key, b"x".to_vec()).with_context(ctx(&[("tenant", "a")])),
+        )
         .unwrap()
         .ciphertext_blob;
     for wrong in [
@@ -266,9 +303,14 @@ fn decrypt_with_the_right_key_id_succeeds_and_with_another_fails_as_incorrect_ke
     let (a, b) = (f.key(), f.key());
     f.alias("alias/a", &a).unwrap();
     let blob = f.encrypt(&a, b"x").unwrap();
-    assert!(f.service.decrypt(&f.me, DecryptRequest::new(blob.clone()).with_key("alias/a")).is_ok());
+    assert!(
+        f.service
+            .decrypt(&f.me, DecryptRequest::new(blob.clone()).with_key("alias/a"))
+            .is_ok()
+    );
     assert_err!(
-        f.service.decrypt(&f.me, DecryptRequest::new(blob).with_key(&b)),
+        f.service
+            .decrypt(&f.me, DecryptRequest::new(blob).with_key(&b)),
         KmsError::IncorrectKey
     );
 }
@@ -283,7 +325,10 @@ fn tampered_and_foreign_ciphertexts_are_invalid_ciphertext() {
         bad[i] ^= 0x01;
         assert_err!(f.decrypt(&bad), KmsError::InvalidCiphertext);
     }
-    assert_err!(f.decrypt(&blob[..blob.len() - 1]), KmsError::InvalidCiphertext);
+    assert_err!(
+        f.decrypt(&blob[..blob.len() - 1]),
+        KmsError::InvalidCiphertext
+    );
     let other = fixture();
     let foreign = other.encrypt(&other.key(), b"hello").unwrap();
     assert_err!(f.decrypt(&foreign), KmsError::InvalidCiphertext);
@@ -298,7 +343,10 @@ fn re_encrypt_moves_a_ciphertext_to_another_key_and_context() {
     let (a, b) = (f.key(), f.key());
     let blob = f
         .service
-        .encrypt(&f.me, EncryptRequest::new(&a, b"moved".to_vec()).with_context(ctx(&[("v", "1")])))
+        .encrypt(
+            &f.me,
+            EncryptRequest::new(&a, b"moved".to_vec()).with_context(ctx(&[("v", "1")])),
+        )
         .unwrap()
         .ciphertext_blob;
     let out = f
@@ -318,7 +366,10 @@ fn re_encrypt_moves_a_ciphertext_to_another_key_and_context() {
     assert!(out.key_id.ends_with(&b));
     let back = f
         .service
-        .decrypt(&f.me, DecryptRequest::new(out.ciphertext_blob).with_context(ctx(&[("v", "2")])))
+        .decrypt(
+            &f.me,
+            DecryptRequest::new(out.ciphertext_blob).with_context(ctx(&[("v", "2")])),
+        )
         .unwrap();
     assert_eq!(back.plaintext.as_slice(), b"moved");
     assert!(back.key_id.ends_with(&b));
@@ -330,7 +381,10 @@ fn re_encrypt_fails_with_the_wrong_source_context() {
     let (a, b) = (f.key(), f.key());
     let blob = f
         .service
-        .encrypt(&f.me, EncryptRequest::new(&a, b"x".to_vec()).with_context(ctx(&[("v", "1")])))
+        .encrypt(
+            &f.me,
+            EncryptRequest::new(&a, b"x".to_vec()).with_context(ctx(&[("v", "1")])),
+        )
         .unwrap()
         .ciphertext_blob;
     let req = ReEncryptRequest {
@@ -338,7 +392,10 @@ fn re_encrypt_fails_with_the_wrong_source_context() {
         destination_key_id: b,
         ..Default::default()
     };
-    assert_err!(f.service.re_encrypt(&f.me, req), KmsError::InvalidCiphertext);
+    assert_err!(
+        f.service.re_encrypt(&f.me, req),
+        KmsError::InvalidCiphertext
+    );
 }
 
 // ---- Data keys and random ----
@@ -350,12 +407,18 @@ fn generate_data_key_returns_a_key_whose_blob_decrypts_to_it() {
     for (spec, len) in [(DataKeySpec::Aes128, 16), (DataKeySpec::Aes256, 32)] {
         let out = f
             .service
-            .generate_data_key(&f.me, GenerateDataKeyRequest::new(&key, spec).with_context(ctx(&[("f", "x")])))
+            .generate_data_key(
+                &f.me,
+                GenerateDataKeyRequest::new(&key, spec).with_context(ctx(&[("f", "x")])),
+            )
             .unwrap();
         assert_eq!(out.plaintext.len(), len);
         let back = f
             .service
-            .decrypt(&f.me, DecryptRequest::new(out.ciphertext_blob).with_context(ctx(&[("f", "x")])))
+            .decrypt(
+                &f.me,
+                DecryptRequest::new(out.ciphertext_blob).with_context(ctx(&[("f", "x")])),
+            )
             .unwrap();
         assert_eq!(back.plaintext, out.plaintext);
     }
@@ -370,10 +433,30 @@ fn generate_data_key_takes_number_of_bytes_from_1_to_1024() {
         number_of_bytes: Some(n),
         ..Default::default()
     };
-    assert_eq!(f.service.generate_data_key(&f.me, req(1)).unwrap().plaintext.len(), 1);
-    assert_eq!(f.service.generate_data_key(&f.me, req(1024)).unwrap().plaintext.len(), 1024);
-    assert_err!(f.service.generate_data_key(&f.me, req(0)), KmsError::Validation);
-    assert_err!(f.service.generate_data_key(&f.me, req(1025)), KmsError::Validation);
+    assert_eq!(
+        f.service
+            .generate_data_key(&f.me, req(1))
+            .unwrap()
+            .plaintext
+            .len(),
+        1
+    );
+    assert_eq!(
+        f.service
+            .generate_data_key(&f.me, req(1024))
+            .unwrap()
+            .plaintext
+            .len(),
+        1024
+    );
+    assert_err!(
+        f.service.generate_data_key(&f.me, req(0)),
+        KmsError::Validation
+    );
+    assert_err!(
+        f.service.generate_data_key(&f.me, req(1025)),
+        KmsError::Validation
+    );
 }
 
 #[test]
@@ -390,8 +473,14 @@ fn generate_data_key_needs_exactly_one_of_key_spec_and_number_of_bytes() {
         key_id: key,
         ..Default::default()
     };
-    assert_err!(f.service.generate_data_key(&f.me, both), KmsError::Validation);
-    assert_err!(f.service.generate_data_key(&f.me, neither), KmsError::Validation);
+    assert_err!(
+        f.service.generate_data_key(&f.me, both),
+        KmsError::Validation
+    );
+    assert_err!(
+        f.service.generate_data_key(&f.me, neither),
+        KmsError::Validation
+    );
 }
 
 #[test]
@@ -400,7 +489,10 @@ fn generate_data_key_without_plaintext_returns_only_the_blob() {
     let key = f.key();
     let out = f
         .service
-        .generate_data_key_without_plaintext(&f.me, GenerateDataKeyRequest::new(&key, DataKeySpec::Aes256))
+        .generate_data_key_without_plaintext(
+            &f.me,
+            GenerateDataKeyRequest::new(&key, DataKeySpec::Aes256),
+        )
         .unwrap();
     let json = serde_json::to_value(&out).unwrap();
     assert!(json.get("Plaintext").is_none());
@@ -410,16 +502,32 @@ fn generate_data_key_without_plaintext_returns_only_the_blob() {
 #[test]
 fn generate_random_returns_1_to_1024_fresh_bytes() {
     let f = fixture();
-    let req = |n| GenerateRandomRequest { number_of_bytes: Some(n) };
+    let req = |n| GenerateRandomRequest {
+        number_of_bytes: Some(n),
+    };
     let a = f.service.generate_random(&f.me, req(32)).unwrap().plaintext;
     let b = f.service.generate_random(&f.me, req(32)).unwrap().plaintext;
     assert_eq!(a.len(), 32);
     assert_ne!(a, b);
-    assert_eq!(f.service.generate_random(&f.me, req(1024)).unwrap().plaintext.len(), 1024);
-    assert_err!(f.service.generate_random(&f.me, req(0)), KmsError::Validation);
-    assert_err!(f.service.generate_random(&f.me, req(1025)), KmsError::Validation);
+    assert_eq!(
+        f.service
+            .generate_random(&f.me, req(1024))
+            .unwrap()
+            .plaintext
+            .len(),
+        1024
+    );
     assert_err!(
-        f.service.generate_random(&f.me, GenerateRandomRequest::default()),
+        f.service.generate_random(&f.me, req(0)),
+        KmsError::Validation
+    );
+    assert_err!(
+        f.service.generate_random(&f.me, req(1025)),
+        KmsError::Validation
+    );
+    assert_err!(
+        f.service
+            .generate_random(&f.me, GenerateRandomRequest::default()),
         KmsError::Validation
     );
 }
@@ -449,7 +557,10 @@ fn a_disabled_key_refuses_cryptography_with_disabled_exception() {
     assert_err!(f.encrypt(&key, b"x"), KmsError::Disabled);
     assert_err!(f.decrypt(&blob), KmsError::Disabled);
     assert_err!(
-        f.service.generate_data_key(&f.me, GenerateDataKeyRequest::new(&key, DataKeySpec::Aes256)),
+        f.service.generate_data_key(
+            &f.me,
+            GenerateDataKeyRequest::new(&key, DataKeySpec::Aes256)
+        ),
         KmsError::Disabled
     );
     f.service.enable_key(&f.me, KeyRequest::new(&key)).unwrap();
@@ -465,8 +576,14 @@ fn a_key_pending_deletion_refuses_cryptography_and_state_changes() {
     assert_eq!(f.state(&key), KeyState::PendingDeletion);
     assert_err!(f.encrypt(&key, b"x"), KmsError::InvalidState);
     assert_err!(f.decrypt(&blob), KmsError::InvalidState);
-    assert_err!(f.service.enable_key(&f.me, KeyRequest::new(&key)), KmsError::InvalidState);
-    assert_err!(f.service.disable_key(&f.me, KeyRequest::new(&key)), KmsError::InvalidState);
+    assert_err!(
+        f.service.enable_key(&f.me, KeyRequest::new(&key)),
+        KmsError::InvalidState
+    );
+    assert_err!(
+        f.service.disable_key(&f.me, KeyRequest::new(&key)),
+        KmsError::InvalidState
+    );
     assert_err!(f.schedule_deletion(&key, Some(7)), KmsError::InvalidState);
     assert_err!(
         f.service.update_key_description(
@@ -487,7 +604,11 @@ fn schedule_key_deletion_accepts_7_to_30_days_and_defaults_to_30() {
     let key = f.key();
     assert_err!(f.schedule_deletion(&key, Some(6)), KmsError::Validation);
     assert_err!(f.schedule_deletion(&key, Some(31)), KmsError::Validation);
-    assert_eq!(f.state(&key), KeyState::Enabled, "a refused request changes nothing");
+    assert_eq!(
+        f.state(&key),
+        KeyState::Enabled,
+        "a refused request changes nothing"
+    );
     let out = f.schedule_deletion(&key, None).unwrap();
     assert_eq!(out.pending_window_in_days, 30);
     assert_eq!(out.deletion_date, START + 30 * SECONDS_PER_DAY);
@@ -499,8 +620,14 @@ fn cancel_key_deletion_leaves_the_key_disabled() {
     let f = fixture();
     let key = f.key();
     f.schedule_deletion(&key, Some(7)).unwrap();
-    f.service.cancel_key_deletion(&f.me, KeyRequest::new(&key)).unwrap();
-    let meta = f.service.describe_key(&f.me, KeyRequest::new(&key)).unwrap().key_metadata;
+    f.service
+        .cancel_key_deletion(&f.me, KeyRequest::new(&key))
+        .unwrap();
+    let meta = f
+        .service
+        .describe_key(&f.me, KeyRequest::new(&key))
+        .unwrap()
+        .key_metadata;
     assert_eq!(meta.key_state, KeyState::Disabled);
     assert_eq!(meta.deletion_date, None);
     assert_err!(
@@ -525,9 +652,19 @@ fn a_key_is_deleted_with_its_aliases_once_the_waiting_period_has_passed() {
     f.alias("alias/doomed", &key).unwrap();
     f.schedule_deletion(&key, Some(7)).unwrap();
     f.clock.advance_days(7);
-    assert_err!(f.service.describe_key(&f.me, KeyRequest::new(&key)), KmsError::NotFound);
-    assert_err!(f.service.describe_key(&f.me, KeyRequest::new("alias/doomed")), KmsError::NotFound);
-    let aliases = f.service.list_aliases(&f.me, ListAliasesRequest::default()).unwrap();
+    assert_err!(
+        f.service.describe_key(&f.me, KeyRequest::new(&key)),
+        KmsError::NotFound
+    );
+    assert_err!(
+        f.service
+            .describe_key(&f.me, KeyRequest::new("alias/doomed")),
+        KmsError::NotFound
+    );
+    let aliases = f
+        .service
+        .list_aliases(&f.me, ListAliasesRequest::default())
+        .unwrap();
     assert!(aliases.aliases.is_empty());
 }
 
@@ -547,7 +684,11 @@ fn due_deletions_are_swept_without_touching_the_key() {
     f.schedule_deletion(&key, Some(7)).unwrap();
     f.clock.advance_days(8);
     assert_eq!(f.service.run_maintenance().unwrap(), 1);
-    let keys = f.service.list_keys(&f.me, ListKeysRequest::default()).unwrap().keys;
+    let keys = f
+        .service
+        .list_keys(&f.me, ListKeysRequest::default())
+        .unwrap()
+        .keys;
     assert!(keys.is_empty());
     let id: KeyId = key.parse().unwrap();
     assert!(f.service.vault().store().versions(&id).unwrap().is_empty());
@@ -562,12 +703,23 @@ fn enable_key_rotation_accepts_90_to_2560_days_and_defaults_to_365() {
     assert_err!(f.enable_rotation(&key, Some(89)), KmsError::Validation);
     assert_err!(f.enable_rotation(&key, Some(2561)), KmsError::Validation);
     f.enable_rotation(&key, None).unwrap();
-    let status = f.service.get_key_rotation_status(&f.me, KeyRequest::new(&key)).unwrap();
+    let status = f
+        .service
+        .get_key_rotation_status(&f.me, KeyRequest::new(&key))
+        .unwrap();
     assert!(status.key_rotation_enabled);
     assert_eq!(status.rotation_period_in_days, Some(365));
-    assert_eq!(status.next_rotation_date, Some(START + 365 * SECONDS_PER_DAY));
-    f.service.disable_key_rotation(&f.me, KeyRequest::new(&key)).unwrap();
-    let status = f.service.get_key_rotation_status(&f.me, KeyRequest::new(&key)).unwrap();
+    assert_eq!(
+        status.next_rotation_date,
+        Some(START + 365 * SECONDS_PER_DAY)
+    );
+    f.service
+        .disable_key_rotation(&f.me, KeyRequest::new(&key))
+        .unwrap();
+    let status = f
+        .service
+        .get_key_rotation_status(&f.me, KeyRequest::new(&key))
+        .unwrap();
     assert!(!status.key_rotation_enabled);
 }
 
@@ -587,8 +739,14 @@ fn automatic_rotation_adds_a_version_when_due_and_old_ciphertexts_still_decrypt(
     let rotations = f.rotations(&key);
     assert_eq!(rotations.len(), 1);
     assert_eq!(rotations[0].rotation_type, RotationType::Automatic);
-    let status = f.service.get_key_rotation_status(&f.me, KeyRequest::new(&key)).unwrap();
-    assert_eq!(status.next_rotation_date, Some(START + 180 * SECONDS_PER_DAY));
+    let status = f
+        .service
+        .get_key_rotation_status(&f.me, KeyRequest::new(&key))
+        .unwrap();
+    assert_eq!(
+        status.next_rotation_date,
+        Some(START + 180 * SECONDS_PER_DAY)
+    );
 }
 
 #[test]
@@ -612,8 +770,13 @@ fn rotate_on_demand_keeps_id_and_aliases_and_is_capped_at_ten() {
     f.alias("alias/od", &key).unwrap();
     let mut blobs = vec![f.encrypt(&key, b"v1").unwrap()];
     for i in 0..MAX_ON_DEMAND_ROTATIONS {
-        f.service.rotate_key_on_demand(&f.me, KeyRequest::new("alias/od")).unwrap();
-        blobs.push(f.encrypt("alias/od", format!("v{}", i + 2).as_bytes()).unwrap());
+        f.service
+            .rotate_key_on_demand(&f.me, KeyRequest::new("alias/od"))
+            .unwrap();
+        blobs.push(
+            f.encrypt("alias/od", format!("v{}", i + 2).as_bytes())
+                .unwrap(),
+        );
     }
     assert_err!(
         f.service.rotate_key_on_demand(&f.me, KeyRequest::new(&key)),
@@ -624,8 +787,15 @@ fn rotate_on_demand_keeps_id_and_aliases_and_is_capped_at_ten() {
     }
     let rotations = f.rotations(&key);
     assert_eq!(rotations.len(), 10);
-    assert!(rotations.iter().all(|r| r.rotation_type == RotationType::OnDemand));
-    let status = f.service.get_key_rotation_status(&f.me, KeyRequest::new(&key)).unwrap();
+    assert!(
+        rotations
+            .iter()
+            .all(|r| r.rotation_type == RotationType::OnDemand)
+    );
+    let status = f
+        .service
+        .get_key_rotation_status(&f.me, KeyRequest::new(&key))
+        .unwrap();
     assert_eq!(status.on_demand_rotation_start_date, Some(START));
 }
 
@@ -634,7 +804,10 @@ fn rotation_of_a_disabled_key_is_refused() {
     let f = fixture();
     let key = f.key();
     f.service.disable_key(&f.me, KeyRequest::new(&key)).unwrap();
-    assert_err!(f.service.rotate_key_on_demand(&f.me, KeyRequest::new(&key)), KmsError::Disabled);
+    assert_err!(
+        f.service.rotate_key_on_demand(&f.me, KeyRequest::new(&key)),
+        KmsError::Disabled
+    );
     assert_err!(f.enable_rotation(&key, None), KmsError::Disabled);
 }
 
@@ -643,7 +816,9 @@ fn list_key_rotations_pages_through_rotations() {
     let f = fixture();
     let key = f.key();
     for _ in 0..3 {
-        f.service.rotate_key_on_demand(&f.me, KeyRequest::new(&key)).unwrap();
+        f.service
+            .rotate_key_on_demand(&f.me, KeyRequest::new(&key))
+            .unwrap();
     }
     let first = f
         .service
@@ -679,11 +854,21 @@ fn list_key_rotations_pages_through_rotations() {
 fn alias_names_follow_aws_rules() {
     let f = fixture();
     let key = f.key();
-    for bad in ["orders", "alias/", "alias/aws/s3", "alias/has space", "alias/é"] {
+    for bad in [
+        "orders",
+        "alias/",
+        "alias/aws/s3",
+        "alias/has space",
+        "alias/é",
+    ] {
         assert_err!(f.alias(bad, &key), KmsError::InvalidAliasName);
     }
-    assert_err!(f.alias(&format!("alias/{}", "a".repeat(251)), &key), KmsError::InvalidAliasName);
-    f.alias(&format!("alias/{}", "a".repeat(250)), &key).unwrap();
+    assert_err!(
+        f.alias(&format!("alias/{}", "a".repeat(251)), &key),
+        KmsError::InvalidAliasName
+    );
+    f.alias(&format!("alias/{}", "a".repeat(250)), &key)
+        .unwrap();
 }
 
 #[test]
@@ -716,7 +901,10 @@ fn update_alias_repoints_and_delete_alias_removes_only_the_alias() {
             },
         )
         .unwrap();
-    let meta = f.service.describe_key(&f.me, KeyRequest::new("alias/current")).unwrap();
+    let meta = f
+        .service
+        .describe_key(&f.me, KeyRequest::new("alias/current"))
+        .unwrap();
     assert_eq!(meta.key_metadata.key_id, b);
     f.service
         .delete_alias(
@@ -726,7 +914,11 @@ fn update_alias_repoints_and_delete_alias_removes_only_the_alias() {
             },
         )
         .unwrap();
-    assert_err!(f.service.describe_key(&f.me, KeyRequest::new("alias/current")), KmsError::NotFound);
+    assert_err!(
+        f.service
+            .describe_key(&f.me, KeyRequest::new("alias/current")),
+        KmsError::NotFound
+    );
     assert_eq!(f.state(&b), KeyState::Enabled);
     assert_err!(
         f.service.delete_alias(
@@ -860,7 +1052,11 @@ fn tags_are_added_overwritten_listed_and_removed() {
             },
         )
         .unwrap();
-    let tags = f.service.list_resource_tags(&f.me, ListForKeyRequest::new(&key)).unwrap().tags;
+    let tags = f
+        .service
+        .list_resource_tags(&f.me, ListForKeyRequest::new(&key))
+        .unwrap()
+        .tags;
     assert_eq!(tags, vec![tag("team", "b"), tag("env", "prod")]);
     f.service
         .untag_resource(
@@ -871,7 +1067,11 @@ fn tags_are_added_overwritten_listed_and_removed() {
             },
         )
         .unwrap();
-    let tags = f.service.list_resource_tags(&f.me, ListForKeyRequest::new(&key)).unwrap().tags;
+    let tags = f
+        .service
+        .list_resource_tags(&f.me, ListForKeyRequest::new(&key))
+        .unwrap()
+        .tags;
     assert_eq!(tags, vec![tag("env", "prod")]);
 }
 
@@ -897,7 +1097,11 @@ fn invalid_or_too_many_tags_change_nothing() {
             .collect(),
     };
     assert_err!(f.service.tag_resource(&f.me, many), KmsError::LimitExceeded);
-    let tags = f.service.list_resource_tags(&f.me, ListForKeyRequest::new(&key)).unwrap().tags;
+    let tags = f
+        .service
+        .list_resource_tags(&f.me, ListForKeyRequest::new(&key))
+        .unwrap()
+        .tags;
     assert!(tags.is_empty());
 }
 
@@ -914,7 +1118,11 @@ fn update_key_description_replaces_the_description() {
             },
         )
         .unwrap();
-    let meta = f.service.describe_key(&f.me, KeyRequest::new(&key)).unwrap().key_metadata;
+    let meta = f
+        .service
+        .describe_key(&f.me, KeyRequest::new(&key))
+        .unwrap()
+        .key_metadata;
     assert_eq!(meta.description, "new");
 }
 
@@ -932,8 +1140,14 @@ fn principals_of_another_account_are_denied_and_named_in_the_error() {
     assert!(matches!(err, KmsError::AccessDenied(_)));
     assert!(err.message().contains("arn:aws:iam::444455556666:root"));
     assert!(err.message().contains("kms:Encrypt"));
-    assert_err!(f.service.create_key(&stranger, CreateKeyRequest::default()), KmsError::AccessDenied);
-    let listed = f.service.list_keys(&stranger, ListKeysRequest::default()).unwrap();
+    assert_err!(
+        f.service.create_key(&stranger, CreateKeyRequest::default()),
+        KmsError::AccessDenied
+    );
+    let listed = f
+        .service
+        .list_keys(&stranger, ListKeysRequest::default())
+        .unwrap();
     assert!(listed.keys.is_empty());
 }
 
@@ -1006,7 +1220,12 @@ fn responses_never_carry_key_material() {
     let id: KeyId = key.parse().unwrap();
     let material = f.service.vault().material(&id, 1).unwrap();
     let secret = material.expose_secret();
-    let meta = serde_json::to_string(&f.service.describe_key(&f.me, KeyRequest::new(&key)).unwrap()).unwrap();
+    let meta = serde_json::to_string(
+        &f.service
+            .describe_key(&f.me, KeyRequest::new(&key))
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!meta.contains(&hex::encode(secret)));
     let blob = f.encrypt(&key, b"x").unwrap();
     assert!(!blob.windows(secret.len()).any(|w| w == secret));

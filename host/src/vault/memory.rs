@@ -49,7 +49,10 @@ impl Store for MemoryStore {
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
         let mut data = self.data();
         if data.keys.contains_key(&key.key_id) {
-            return Err(KmsError::AlreadyExists(format!("Key '{}' already exists", key.key_id)));
+            return Err(KmsError::AlreadyExists(format!(
+                "Key '{}' already exists",
+                key.key_id
+            )));
         }
         data.keys.insert(key.key_id, key.clone());
         data.versions
@@ -74,7 +77,10 @@ impl Store for MemoryStore {
 
     fn update_key(&self, key: &KeyRecord) -> KmsResult<()> {
         let mut data = self.data();
-        let slot = data.keys.get_mut(&key.key_id).ok_or_else(|| missing_key(&key.key_id))?;
+        let slot = data
+            .keys
+            .get_mut(&key.key_id)
+            .ok_or_else(|| missing_key(&key.key_id))?;
         *slot = key.clone();
         Ok(())
     }
@@ -91,7 +97,8 @@ impl Store for MemoryStore {
             )));
         }
         data.keys.insert(key.key_id, key.clone());
-        data.versions.insert((key.key_id, version.version), version.clone());
+        data.versions
+            .insert((key.key_id, version.version), version.clone());
         Ok(())
     }
 
@@ -110,7 +117,9 @@ impl Store for MemoryStore {
 
     fn delete_key(&self, key_id: &KeyId) -> KmsResult<()> {
         let mut data = self.data();
-        data.keys.remove(key_id).ok_or_else(|| missing_key(key_id))?;
+        data.keys
+            .remove(key_id)
+            .ok_or_else(|| missing_key(key_id))?;
         data.versions.retain(|(id, _), _| id != key_id);
         data.aliases.retain(|_, a| a.key_id != *key_id);
         Ok(())

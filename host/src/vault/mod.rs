@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 pub use memory::MemoryStore;
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
-pub use store::{AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord};
+pub use store::{
+    AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord,
+};
 
 use crate::crypto::{self, SymmetricKey};
 use crate::error::{KmsError, KmsResult};
@@ -52,7 +54,12 @@ impl std::fmt::Debug for Vault {
 impl Vault {
     /// Initialises a new, empty vault in `store`: records the account, the region and a check value
     /// for the root key. Refuses a store that already holds a vault.
-    pub fn create(store: Box<dyn Store>, root: RootKey, account: &str, region: &str) -> KmsResult<Self> {
+    pub fn create(
+        store: Box<dyn Store>,
+        root: RootKey,
+        account: &str,
+        region: &str,
+    ) -> KmsResult<Self> {
         validate_account(account)?;
         validate_region(region)?;
         if store.meta(META_ROOT_CHECK)?.is_some() {
@@ -60,7 +67,9 @@ impl Vault {
                 "This vault is already initialised".into(),
             ));
         }
-        let check = root.key().seal(ROOT_CHECK_PLAINTEXT, META_ROOT_CHECK.as_bytes())?;
+        let check = root
+            .key()
+            .seal(ROOT_CHECK_PLAINTEXT, META_ROOT_CHECK.as_bytes())?;
         store.set_meta(META_ACCOUNT, account)?;
         store.set_meta(META_REGION, region)?;
         store.set_meta(META_ROOT_CHECK, &hex::encode(check))?;
@@ -72,8 +81,9 @@ impl Vault {
         let check = store.meta(META_ROOT_CHECK)?.ok_or_else(|| {
             KmsError::InvalidState("The vault is not initialised; run `kms init` first".into())
         })?;
-        let check = hex::decode(check)
-            .map_err(|_| KmsError::Internal("The vault's root key check value is corrupt".into()))?;
+        let check = hex::decode(check).map_err(|_| {
+            KmsError::Internal("The vault's root key check value is corrupt".into())
+        })?;
         match root.key().open(&check, META_ROOT_CHECK.as_bytes()) {
             Ok(plain) if plain.as_slice() == ROOT_CHECK_PLAINTEXT => {}
             _ => {
@@ -232,15 +242,21 @@ mod tests {
     #[test]
     fn open_refuses_a_different_root_key() {
         let store = MemoryStore::new();
-        Vault::create(Box::new(store.clone()), RootKey::generate().unwrap(), "111122223333", "eu-west-1")
-            .unwrap();
+        Vault::create(
+            Box::new(store.clone()),
+            RootKey::generate().unwrap(),
+            "111122223333",
+            "eu-west-1",
+        )
+        .unwrap();
         let err = Vault::open(Box::new(store), RootKey::generate().unwrap()).unwrap_err();
         assert!(matches!(err, KmsError::AccessDenied(_)), "{err:?}");
     }
 
     #[test]
     fn open_refuses_an_uninitialised_store() {
-        let err = Vault::open(Box::new(MemoryStore::new()), RootKey::generate().unwrap()).unwrap_err();
+        let err =
+            Vault::open(Box::new(MemoryStore::new()), RootKey::generate().unwrap()).unwrap_err();
         assert!(matches!(err, KmsError::InvalidState(_)));
     }
 
@@ -248,7 +264,13 @@ mod tests {
     fn create_refuses_an_initialised_store() {
         let store = MemoryStore::new();
         let root = RootKey::generate().unwrap();
-        Vault::create(Box::new(store.clone()), root.clone(), "111122223333", "us-east-1").unwrap();
+        Vault::create(
+            Box::new(store.clone()),
+            root.clone(),
+            "111122223333",
+            "us-east-1",
+        )
+        .unwrap();
         assert!(Vault::create(Box::new(store), root, "111122223333", "us-east-1").is_err());
     }
 
@@ -257,8 +279,18 @@ mod tests {
         let v = vault();
         let id = KeyId::random();
         let sealed = v.new_version(&id, 1, 0, None).unwrap();
-        assert!(v.root.key().open(&sealed.sealed_material, &material_aad(&id, 1)).is_ok());
-        assert!(v.root.key().open(&sealed.sealed_material, &material_aad(&id, 2)).is_err());
+        assert!(
+            v.root
+                .key()
+                .open(&sealed.sealed_material, &material_aad(&id, 1))
+                .is_ok()
+        );
+        assert!(
+            v.root
+                .key()
+                .open(&sealed.sealed_material, &material_aad(&id, 2))
+                .is_err()
+        );
         assert!(
             v.root
                 .key()

@@ -55,13 +55,19 @@ impl RootKey {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(|e| {
-            KmsError::Validation(format!("Cannot create root key file {}: {e}", path.display()))
+            KmsError::Validation(format!(
+                "Cannot create root key file {}: {e}",
+                path.display()
+            ))
         })?;
         let text = Zeroizing::new(hex::encode(key.0.expose_secret()) + "\n");
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| {
-                KmsError::Internal(format!("Cannot write root key file {}: {e}", path.display()))
+                KmsError::Internal(format!(
+                    "Cannot write root key file {}: {e}",
+                    path.display()
+                ))
             })?;
         Ok(key)
     }
@@ -127,7 +133,10 @@ mod tests {
         let path = dir.path().join("root.key");
         RootKey::create_file(&path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(RootKey::load_file(&path), Err(KmsError::AccessDenied(_))));
+        assert!(matches!(
+            RootKey::load_file(&path),
+            Err(KmsError::AccessDenied(_))
+        ));
     }
 
     #[test]

@@ -185,14 +185,28 @@ fn put_version(tx: &Transaction<'_>, v: &SealedVersion) -> KmsResult<()> {
     Ok(())
 }
 
-fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, u32, String, i64, Option<String>, Vec<u8>)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+/// The columns of a `key_versions` row, in `VERSION_COLUMNS` order.
+type VersionRow = (String, u32, String, i64, Option<String>, Vec<u8>);
+
+fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
 }
 
 fn build_version(
-    (key_id, version, material_id, created_at, rotation_type, sealed_material): (String, u32, String, i64, Option<String>, Vec<u8>),
+    (key_id, version, material_id, created_at, rotation_type, sealed_material): VersionRow,
 ) -> KmsResult<SealedVersion> {
-    let corrupt = |what: &str| KmsError::Internal(format!("version {version} of key {key_id} has a corrupt {what}"));
+    let corrupt = |what: &str| {
+        KmsError::Internal(format!(
+            "version {version} of key {key_id} has a corrupt {what}"
+        ))
+    };
     Ok(SealedVersion {
         key_id: key_id.parse().map_err(|_| corrupt("key id"))?,
         version,
@@ -210,7 +224,9 @@ fn alias_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, 
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn build_alias((name, key_id, created_at, updated_at): (String, String, i64, i64)) -> KmsResult<AliasRecord> {
+fn build_alias(
+    (name, key_id, created_at, updated_at): (String, String, i64, i64),
+) -> KmsResult<AliasRecord> {
     Ok(AliasRecord {
         key_id: key_id
             .parse()
@@ -221,13 +237,16 @@ fn build_alias((name, key_id, created_at, updated_at): (String, String, i64, i64
     })
 }
 
-const VERSION_COLUMNS: &str = "key_id, version, material_id, created_at, rotation_type, sealed_material";
+const VERSION_COLUMNS: &str =
+    "key_id, version, material_id, created_at, rotation_type, sealed_material";
 
 impl Store for SqliteStore {
     fn meta(&self, name: &str) -> KmsResult<Option<String>> {
         Ok(self
             .conn()
-            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -251,7 +270,9 @@ impl Store for SqliteStore {
         let id = key_id.to_string();
         let json: Option<String> = self
             .conn()
-            .query_row("SELECT record FROM keys WHERE key_id = ?1", [&id], |r| r.get(0))
+            .query_row("SELECT record FROM keys WHERE key_id = ?1", [&id], |r| {
+                r.get(0)
+            })
             .optional()?;
         json.map(|j| parse_record(&id, &j)).transpose()
     }
@@ -366,7 +387,11 @@ impl Store for SqliteStore {
             let changed = tx
                 .execute(
                     "UPDATE aliases SET key_id = ?2, updated_at = ?3 WHERE name = ?1",
-                    params![alias.name, alias.key_id.to_string(), to_i64(alias.updated_at)],
+                    params![
+                        alias.name,
+                        alias.key_id.to_string(),
+                        to_i64(alias.updated_at)
+                    ],
                 )
                 .map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(f, _)
@@ -377,14 +402,21 @@ impl Store for SqliteStore {
                     other => other.into(),
                 })?;
             if changed == 0 {
-                return Err(KmsError::NotFound(format!("Alias {} is not found.", alias.name)));
+                return Err(KmsError::NotFound(format!(
+                    "Alias {} is not found.",
+                    alias.name
+                )));
             }
             Ok(())
         })
     }
 
     fn delete_alias(&self, name: &str) -> KmsResult<()> {
-        if self.conn().execute("DELETE FROM aliases WHERE name = ?1", [name])? == 0 {
+        if self
+            .conn()
+            .execute("DELETE FROM aliases WHERE name = ?1", [name])?
+            == 0
+        {
             return Err(KmsError::NotFound(format!("Alias {name} is not found.")));
         }
         Ok(())
@@ -426,7 +458,10 @@ impl Store for SqliteStore {
 
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {
         self.write(|tx| {
-            let last: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| r.get(0))?;
+            let last: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
+                    r.get(0)
+                })?;
             if to_i64(record.seq) != last + 1 {
                 return Err(KmsError::Internal(format!(
                     "audit record {} does not follow {last}",
@@ -435,14 +470,23 @@ impl Store for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO audit_log (seq, event, hash) VALUES (?1, ?2, ?3)",
-                params![to_i64(record.seq), record.event_json, record.hash.as_slice()],
+                params![
+                    to_i64(record.seq),
+                    record.event_json,
+                    record.hash.as_slice()
+                ],
             )?;
             Ok(())
         })
     }
 
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {
-        Ok(self.audit_query("SELECT seq, event, hash FROM audit_log ORDER BY seq DESC LIMIT 1", 0, 1)?
+        Ok(self
+            .audit_query(
+                "SELECT seq, event, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                0,
+                1,
+            )?
             .pop())
     }
 
@@ -456,12 +500,21 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    fn audit_query(&self, sql: &str, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>> {
+    fn audit_query(
+        &self,
+        sql: &str,
+        after: u64,
+        limit: usize,
+    ) -> KmsResult<Vec<StoredAuditRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(sql)?;
         let bind = stmt.parameter_count();
         let map = |r: &rusqlite::Row<'_>| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         };
         let rows: Vec<_> = if bind == 2 {
             stmt.query_map(params![to_i64(after), to_i64(limit as u64)], map)?
