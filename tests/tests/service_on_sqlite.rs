@@ -1,0 +1,310 @@
+//! The service façade over a real SQLite vault file: state survives a close and reopen, deletions
+//! and rotations that fell due while the vault was closed are applied when it opens, the audit
+//! trail detects tampering, and the file never holds key material in the clear.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kms_host::audit::{AuditLog, Verification};
+use kms_host::service::{
+    AliasRequest, CreateKeyRequest, DecryptRequest, EnableKeyRotationRequest, EncryptRequest,
+    KeyRequest, ListForKeyRequest, ManualClock, ScheduleKeyDeletionRequest, TagResourceRequest,
+};
+use kms_host::types::{KeyState, Tag};
+use kms_host::vault::{RootKey, SqliteStore, Vault};
+use kms_host::{Caller, EncryptionContext, KeyId, KmsError, Service};
+
+const START: u64 = 1_750_000_000;
+const DAY: u64 = 86_400;
+
+struct Files {
+    _dir: tempfile::TempDir,
+    vault: PathBuf,
+    root: RootKey,
+}
+
+fn files() -> Files {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault.db");
+    let root = RootKey::create_file(&dir.path().join("root.key")).unwrap();
+    let store = SqliteStore::open(&vault).unwrap();
+    Vault::create(Box::new(store), root.clone(), "111122223333", "eu-west-1").unwrap();
+    Files {
+        _dir: dir,
+        vault,
+        root,
+    }
+}
+
+fn open(files: &Files, clock: &Arc<ManualClock>) -> Service {
+    let store = SqliteStore::open(&files.vault).unwrap();
+    let vault = Vault::open(Box::new(store), files.root.clone()).unwrap();
+    Service::new(vault, clock.clone()).unwrap()
+}
+
+fn me() -> Caller {
+    Caller::account_root("111122223333")
+}
+
+fn create_key(service: &Service) -> String {
+    service
+        .create_key(&me(), CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata
+        .key_id
+}
+
+fn context() -> EncryptionContext {
+    EncryptionContext::from_pairs([("app", "billing")]).unwrap()
+}
+
+#[test]
+fn keys_versions_aliases_and_tags_survive_a_reopen() {
+    let files = files();
+    let clock = Arc::new(ManualClock::new(START));
+    let (key, blob_v1, blob_v2) = {
+        let service = open(&files, &clock);
+        let key = create_key(&service);
+        service
+            .create_alias(
+                &me(),
+                AliasRequest {
+                    alias_name: "alias/billing".into(),
+                    target_key_id: key.clone(),
+                },
+            )
+            .unwrap();
+        service
+            .tag_resource(
+                &me(),
+                TagResourceRequest {
+                    key_id: key.clone(),
+                    tags: vec![Tag {
+                        tag_key: "team".into(),
+                        tag_value: "payments".into(),
+                    }],
+                },
+            )
+            .unwrap();
+        let encrypt = |text: &[u8]| {
+            service
+                .encrypt(
+                    &me(),
+                    EncryptRequest::new("alias/billing", text.to_vec()).with_context(context()),
+                )
+                .unwrap()
+                .ciphertext_blob
+        };
+        let v1 = encrypt(b"one");
+        service
+            .rotate_key_on_demand(&me(), KeyRequest::new(&key))
+            .unwrap();
+        let v2 = encrypt(b"two");
+        (key, v1, v2)
+    };
+
+    let service = open(&files, &clock);
+    let meta = service
+        .describe_key(&me(), KeyRequest::new("alias/billing"))
+        .unwrap()
+        .key_metadata;
+    assert_eq!(meta.key_id, key);
+    assert!(
+        meta.arn
+            .starts_with("arn:aws:kms:eu-west-1:111122223333:key/")
+    );
+    let tags = service
+        .list_resource_tags(&me(), ListForKeyRequest::new(&key))
+        .unwrap()
+        .tags;
+    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        service
+            .list_key_rotations(&me(), ListForKeyRequest::new(&key))
+            .unwrap()
+            .rotations
+            .len(),
+        1
+    );
+    for (blob, text) in [(blob_v1, b"one"), (blob_v2, b"two")] {
+        let out = service
+            .decrypt(&me(), DecryptRequest::new(blob).with_context(context()))
+            .unwrap();
+        assert_eq!(out.plaintext.as_slice(), text);
+    }
+}
+
+#[test]
+fn deletions_and_rotations_that_fell_due_while_closed_apply_on_open() {
+    let files = files();
+    let clock = Arc::new(ManualClock::new(START));
+    let (doomed, rotating) = {
+        let service = open(&files, &clock);
+        let doomed = create_key(&service);
+        let rotating = create_key(&service);
+        service
+            .schedule_key_deletion(
+                &me(),
+                ScheduleKeyDeletionRequest {
+                    key_id: doomed.clone(),
+                    pending_window_in_days: Some(7),
+                },
+            )
+            .unwrap();
+        service
+            .enable_key_rotation(
+                &me(),
+                EnableKeyRotationRequest {
+                    key_id: rotating.clone(),
+                    rotation_period_in_days: Some(90),
+                },
+            )
+            .unwrap();
+        (doomed, rotating)
+    };
+    clock.advance(91 * DAY);
+    let service = open(&files, &clock);
+    // Looked at directly in the store: the open itself did the work, not a later lookup.
+    let store = service.vault().store();
+    assert!(
+        store
+            .key(&doomed.parse::<KeyId>().unwrap())
+            .unwrap()
+            .is_none()
+    );
+    let versions = store.versions(&rotating.parse::<KeyId>().unwrap()).unwrap();
+    assert_eq!(versions.len(), 2);
+}
+
+#[test]
+fn a_disabled_key_stays_disabled_after_reopen() {
+    let files = files();
+    let clock = Arc::new(ManualClock::new(START));
+    let key = {
+        let service = open(&files, &clock);
+        let key = create_key(&service);
+        service.disable_key(&me(), KeyRequest::new(&key)).unwrap();
+        key
+    };
+    let service = open(&files, &clock);
+    let meta = service.describe_key(&me(), KeyRequest::new(&key)).unwrap();
+    assert_eq!(meta.key_metadata.key_state, KeyState::Disabled);
+    let err = service
+        .encrypt(&me(), EncryptRequest::new(&key, b"x".to_vec()))
+        .unwrap_err();
+    assert!(matches!(err, KmsError::Disabled(_)));
+}
+
+/// Edits the vault file behind the service's back, as someone with access to the file would.
+fn tamper(vault: &Path, sql: &str) {
+    rusqlite::Connection::open(vault)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+}
+
+/// A vault whose audit trail holds 4 intact records (CreateKey and three Encrypts).
+fn audited_vault() -> Files {
+    let files = files();
+    let clock = Arc::new(ManualClock::new(START));
+    let service = open(&files, &clock);
+    let key = create_key(&service);
+    for _ in 0..3 {
+        service
+            .encrypt(&me(), EncryptRequest::new(&key, b"x".to_vec()))
+            .unwrap();
+    }
+    assert_eq!(
+        AuditLog::verify(service.vault().store()).unwrap(),
+        Verification::Intact { records: 4 }
+    );
+    files
+}
+
+fn verify(files: &Files) -> Verification {
+    AuditLog::verify(&SqliteStore::open(&files.vault).unwrap()).unwrap()
+}
+
+#[test]
+fn audit_verification_detects_an_edited_record() {
+    let files = audited_vault();
+    tamper(
+        &files.vault,
+        "UPDATE audit_log SET event = replace(event, 'Success', 'Failure') WHERE seq = 2",
+    );
+    assert!(matches!(
+        verify(&files),
+        Verification::Broken { seq: 2, .. }
+    ));
+}
+
+#[test]
+fn audit_verification_detects_a_removed_record() {
+    let files = audited_vault();
+    tamper(&files.vault, "DELETE FROM audit_log WHERE seq = 2");
+    assert!(matches!(
+        verify(&files),
+        Verification::Broken { seq: 2, .. }
+    ));
+}
+
+#[test]
+fn audit_verification_detects_reordered_records() {
+    let files = audited_vault();
+    tamper(
+        &files.vault,
+        "UPDATE audit_log SET seq = -1 WHERE seq = 2;
+         UPDATE audit_log SET seq = 2 WHERE seq = 3;
+         UPDATE audit_log SET seq = 3 WHERE seq = -1;",
+    );
+    assert!(matches!(
+        verify(&files),
+        Verification::Broken { seq: 2, .. }
+    ));
+}
+
+#[test]
+fn the_vault_file_never_holds_key_material_in_the_clear() {
+    let files = files();
+    let clock = Arc::new(ManualClock::new(START));
+    let mut secrets = Vec::new();
+    {
+        let service = open(&files, &clock);
+        for _ in 0..5 {
+            let key = create_key(&service);
+            service
+                .rotate_key_on_demand(&me(), KeyRequest::new(&key))
+                .unwrap();
+            let id: KeyId = key.parse().unwrap();
+            for version in 1..=2 {
+                let material = service.vault().material(&id, version).unwrap();
+                secrets.push(material.expose_secret().to_vec());
+            }
+        }
+    }
+    let mut bytes = Vec::new();
+    let dir = files.vault.parent().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("vault.db") {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(bytes.len() > 4096, "the vault file was read");
+    for secret in &secrets {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_slice()),
+            "raw key material found in the vault file"
+        );
+        let hex = hex_encode(secret);
+        assert!(
+            !bytes.windows(hex.len()).any(|w| w == hex.as_bytes()),
+            "hex key material found in the vault file"
+        );
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
