@@ -1,0 +1,420 @@
+//! The guest side of `kms:vault`: bindings to the host's key interfaces for WebAssembly
+//! components, and the small conveniences that make them pleasant to call.
+//!
+//! The modules [`keys`], [`data_keys`], [`reveal`], [`log`] and [`types`] are generated from
+//! the WIT contract in `wit/` (world `tenant-app-with-reveal`, which imports every interface a
+//! guest can be granted and exports nothing). A component imports only what it calls, so one
+//! that never calls [`reveal`] is not refused for want of that grant.
+//!
+//! ```no_run
+//! use kms_guest::{EncryptionContext, KmsError, keys};
+//!
+//! fn protect(card: &[u8]) -> Result<Vec<u8>, KmsError> {
+//!     let orders = keys::open("alias/orders")?;
+//!     let context = EncryptionContext::new().with("tenant", "acme");
+//!     orders.encrypt(card, &context)
+//! }
+//! ```
+//!
+//! A component that also exports an interface (a policy plugin, a data-key wrapper) generates
+//! its own world and maps the imports onto this crate, so that both agree on one set of types:
+//!
+//! ```no_run
+//! mod bindings {
+//!     wit_bindgen::generate!({
+//!         path: "../../wit", // the `kms:vault` WIT, relative to the component's Cargo.toml
+//!         world: "kms:vault/data-key-wrapper",
+//!         with: {
+//!             "kms:vault/types@0.1.0": kms_guest::types,
+//!             "kms:vault/keys@0.1.0": kms_guest::keys,
+//!             "kms:vault/data-keys@0.1.0": kms_guest::data_keys,
+//!             "kms:vault/log@0.1.0": kms_guest::log,
+//!         },
+//!     });
+//! }
+//!
+//! use bindings::exports::kms::vault::envelope::Guest;
+//! use kms_guest::types::{DataKeySpec, EncryptionContext};
+//! use kms_guest::{KmsError, data_keys, keys};
+//!
+//! /// Envelope: the wrapped data key's length (4 bytes, big-endian), the wrapped data key, the
+//! /// sealed data.
+//! struct Wrapper;
+//!
+//! impl Guest for Wrapper {
+//!     fn seal(
+//!         key: String,
+//!         plaintext: Vec<u8>,
+//!         context: EncryptionContext,
+//!     ) -> Result<Vec<u8>, KmsError> {
+//!         let key = keys::open(&key)?;
+//!         let data_key = data_keys::generate(&key, DataKeySpec::Aes256, &context)?;
+//!         let wrapped = data_key.wrapped();
+//!         let mut envelope = u32::try_from(wrapped.len()).unwrap().to_be_bytes().to_vec();
+//!         envelope.extend(wrapped);
+//!         envelope.extend(data_key.seal(&plaintext, &[])?);
+//!         Ok(envelope)
+//!     }
+//!
+//!     fn open(envelope: Vec<u8>, context: EncryptionContext) -> Result<Vec<u8>, KmsError> {
+//!         // One answer for every malformed envelope, as the contract asks.
+//!         let invalid = || KmsError::InvalidCiphertext("The envelope is invalid".into());
+//!         let (len, rest) = envelope.split_first_chunk::<4>().ok_or_else(invalid)?;
+//!         let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| invalid())?;
+//!         if rest.len() < len {
+//!             return Err(invalid());
+//!         }
+//!         let (wrapped, sealed) = rest.split_at(len);
+//!         data_keys::unwrap(wrapped, &context)?.open(sealed, &[])
+//!     }
+//! }
+//!
+//! bindings::export!(Wrapper with_types_in bindings);
+//! # fn main() {}
+//! ```
+
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::ops::Deref;
+
+// Generated code carries the WIT doc comments; the contract test in `tests/` checks that every
+// WIT item has one, so `missing_docs` here would only flag the generator's own helpers.
+#[allow(missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "tenant-app-with-reveal",
+        // Our own `KmsError`, for a readable `Display` (the generated one prints `Debug`).
+        with: {
+            "kms:vault/types@0.1.0/kms-error": crate::KmsError,
+        },
+    });
+}
+
+pub use bindings::kms::vault::{data_keys, keys, log, reveal};
+
+/// The vocabulary shared by every `kms:vault` interface: key specs, algorithms, key metadata
+/// and [`KmsError`].
+///
+/// [`types::EncryptionContext`] is the WIT list the host calls take; build one with the
+/// crate-level [`EncryptionContext`].
+pub mod types {
+    pub use crate::KmsError;
+    pub use crate::bindings::kms::vault::types::*;
+}
+
+/// Why a host call failed: the `kms-error` variant of the WIT contract. The cases are AWS KMS's
+/// exception names; each message is for people, never parsed, and never carries key material.
+///
+/// ```
+/// use kms_guest::KmsError;
+///
+/// let error = KmsError::NotFound("Key 'alias/orders' does not exist".into());
+/// assert_eq!(error.aws_type(), "NotFoundException");
+/// assert_eq!(error.to_string(), "NotFoundException: Key 'alias/orders' does not exist");
+/// ```
+// The shape must match `types.wit` exactly: the generated bindings lift and lower this type.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KmsError {
+    /// The key or alias does not exist, or is not in the caller's capability set: the two are
+    /// deliberately indistinguishable (`NotFoundException`).
+    NotFound(String),
+    /// The key is disabled (`DisabledException`).
+    Disabled(String),
+    /// The key's state (pending deletion, pending import, unavailable) does not allow the
+    /// operation (`KMSInvalidStateException`).
+    InvalidState(String),
+    /// The caller's key policy, grants, identity policies or policy plugins deny the operation,
+    /// or its capability set does not include the operation on this key (`AccessDeniedException`).
+    AccessDenied(String),
+    /// The ciphertext could not be decrypted. Every cause answers the same (altered or truncated
+    /// ciphertext, wrong encryption context, unknown key) so that it is no oracle
+    /// (`InvalidCiphertextException`).
+    InvalidCiphertext(String),
+    /// The operation named a key other than the one the ciphertext was made under
+    /// (`IncorrectKeyException`).
+    IncorrectKey(String),
+    /// The key's usage does not allow the operation, or the algorithm does not suit the key
+    /// (`InvalidKeyUsageException`).
+    InvalidKeyUsage(String),
+    /// An argument is malformed or out of range, including an invalid encryption context
+    /// (`ValidationException`).
+    Validation(String),
+    /// A quota would be exceeded (`LimitExceededException`).
+    LimitExceeded(String),
+    /// The caller is sending requests too fast; retry later (`ThrottlingException`).
+    Throttled(String),
+    /// The signature does not verify for this message, key and algorithm
+    /// (`KMSInvalidSignatureException`).
+    InvalidSignature,
+    /// The MAC does not verify for this message, key and algorithm (`KMSInvalidMacException`).
+    InvalidMac,
+    /// The host failed; never caused by the arguments (`KMSInternalException`).
+    Internal(String),
+}
+
+impl KmsError {
+    /// The AWS KMS exception name of this error, as the HTTP API reports it.
+    ///
+    /// ```
+    /// use kms_guest::KmsError;
+    ///
+    /// assert_eq!(KmsError::InvalidMac.aws_type(), "KMSInvalidMacException");
+    /// ```
+    pub fn aws_type(&self) -> &'static str {
+        match self {
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
+            KmsError::IncorrectKey(_) => "IncorrectKeyException",
+            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::Validation(_) => "ValidationException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::Throttled(_) => "ThrottlingException",
+            KmsError::InvalidSignature => "KMSInvalidSignatureException",
+            KmsError::InvalidMac => "KMSInvalidMacException",
+            KmsError::Internal(_) => "KMSInternalException",
+        }
+    }
+
+    /// The host's human-readable message; for the two cases that carry none, a fixed one.
+    ///
+    /// ```
+    /// use kms_guest::KmsError;
+    ///
+    /// assert_eq!(KmsError::Throttled("Slow down".into()).message(), "Slow down");
+    /// assert_eq!(KmsError::InvalidSignature.message(), "The signature is not valid");
+    /// ```
+    pub fn message(&self) -> &str {
+        match self {
+            KmsError::NotFound(m)
+            | KmsError::Disabled(m)
+            | KmsError::InvalidState(m)
+            | KmsError::AccessDenied(m)
+            | KmsError::InvalidCiphertext(m)
+            | KmsError::IncorrectKey(m)
+            | KmsError::InvalidKeyUsage(m)
+            | KmsError::Validation(m)
+            | KmsError::LimitExceeded(m)
+            | KmsError::Throttled(m)
+            | KmsError::Internal(m) => m,
+            KmsError::InvalidSignature => "The signature is not valid",
+            KmsError::InvalidMac => "The MAC is not valid",
+        }
+    }
+}
+
+impl fmt::Debug for KmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.aws_type(), self.message())
+    }
+}
+
+impl fmt::Display for KmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.aws_type(), self.message())
+    }
+}
+
+impl std::error::Error for KmsError {}
+
+/// An encryption context under construction, kept the way the host reads it: sorted by key, each
+/// key once. Dereferences to the pair slice that every host call taking a context accepts.
+///
+/// Setting a key again replaces its value, as inserting into a map does. The host still checks
+/// the rest of its rules (no empty keys, at most 8192 bytes) and answers
+/// [`KmsError::Validation`] when one is broken.
+///
+/// ```
+/// use kms_guest::EncryptionContext;
+///
+/// let context = EncryptionContext::new()
+///     .with("tenant", "acme")
+///     .with("purpose", "backup");
+/// assert_eq!(context.get("tenant"), Some("acme"));
+/// // Sorted by key, ready for `key.encrypt(plaintext, &context)`.
+/// let pairs: &[(String, String)] = &context;
+/// assert_eq!(pairs[0], ("purpose".to_string(), "backup".to_string()));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EncryptionContext {
+    /// Sorted by key, keys unique.
+    pairs: Vec<(String, String)>,
+}
+
+impl EncryptionContext {
+    /// The empty context.
+    ///
+    /// ```
+    /// assert!(kms_guest::EncryptionContext::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        EncryptionContext::default()
+    }
+
+    /// This context with `key` set to `value`.
+    ///
+    /// ```
+    /// use kms_guest::EncryptionContext;
+    ///
+    /// let context = EncryptionContext::new().with("tenant", "acme").with("tenant", "globex");
+    /// assert_eq!(context.get("tenant"), Some("globex"));
+    /// assert_eq!(context.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    /// Sets `key` to `value`, returning the value it replaces.
+    ///
+    /// ```
+    /// use kms_guest::EncryptionContext;
+    ///
+    /// let mut context = EncryptionContext::new();
+    /// assert_eq!(context.insert("tenant", "acme"), None);
+    /// assert_eq!(context.insert("tenant", "globex"), Some("acme".to_string()));
+    /// ```
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Option<String> {
+        let (key, value) = (key.into(), value.into());
+        match self.pairs.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(at) => Some(std::mem::replace(&mut self.pairs[at].1, value)),
+            Err(at) => {
+                self.pairs.insert(at, (key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`, if it is set.
+    ///
+    /// ```
+    /// use kms_guest::EncryptionContext;
+    ///
+    /// let context = EncryptionContext::new().with("tenant", "acme");
+    /// assert_eq!(context.get("tenant"), Some("acme"));
+    /// assert_eq!(context.get("purpose"), None);
+    /// ```
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|at| self.pairs[at].1.as_str())
+    }
+}
+
+// `Deref` to the slice lets `&context` go straight into the generated host calls, which take
+// `&[(String, String)]`; the sorted, duplicate-free invariant holds because no `&mut` is exposed.
+impl Deref for EncryptionContext {
+    type Target = [(String, String)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.pairs
+    }
+}
+
+impl From<EncryptionContext> for types::EncryptionContext {
+    /// The WIT list, sorted by key.
+    ///
+    /// ```
+    /// use kms_guest::{EncryptionContext, types};
+    ///
+    /// let context = EncryptionContext::new().with("b", "2").with("a", "1");
+    /// let list: types::EncryptionContext = context.into();
+    /// assert_eq!(list[0], ("a".to_string(), "1".to_string()));
+    /// ```
+    fn from(context: EncryptionContext) -> Self {
+        context.pairs
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EncryptionContext {
+    /// A context from pairs; a later pair with the same key wins.
+    ///
+    /// ```
+    /// use kms_guest::EncryptionContext;
+    ///
+    /// let pairs = [("tenant", "acme"), ("purpose", "backup")];
+    /// let context: EncryptionContext = pairs.into_iter().collect();
+    /// assert_eq!(context.get("purpose"), Some("backup"));
+    /// ```
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        let mut context = EncryptionContext::new();
+        context.extend(pairs);
+        context
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> Extend<(K, V)> for EncryptionContext {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, pairs: I) {
+        for (key, value) in pairs {
+            self.insert(key, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encryption_context_is_sorted_by_key_whatever_the_insertion_order() {
+        let context = EncryptionContext::new()
+            .with("tenant", "acme")
+            .with("a", "1")
+            .with("purpose", "backup");
+        let keys: Vec<&str> = context.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "purpose", "tenant"]);
+    }
+
+    #[test]
+    fn encryption_context_setting_a_key_again_replaces_its_value() {
+        let context = EncryptionContext::new()
+            .with("tenant", "acme")
+            .with("tenant", "globex");
+        assert_eq!(
+            &*context,
+            [("tenant".to_string(), "globex".to_string())].as_slice()
+        );
+    }
+
+    #[test]
+    fn encryption_contexts_with_the_same_pairs_are_equal_whatever_the_order() {
+        let a: EncryptionContext = [("a", "1"), ("b", "2")].into_iter().collect();
+        let b: EncryptionContext = [("b", "2"), ("a", "1")].into_iter().collect();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn empty_values_are_kept() {
+        let context = EncryptionContext::new().with("flag", "");
+        assert_eq!(context.get("flag"), Some(""));
+    }
+
+    #[test]
+    fn kms_error_display_names_the_aws_exception_and_the_message() {
+        let error = KmsError::InvalidCiphertext("The ciphertext is invalid".into());
+        assert_eq!(
+            error.to_string(),
+            "InvalidCiphertextException: The ciphertext is invalid"
+        );
+    }
+
+    #[test]
+    fn kms_error_without_a_message_still_displays_one() {
+        assert_eq!(
+            KmsError::InvalidSignature.to_string(),
+            "KMSInvalidSignatureException: The signature is not valid"
+        );
+    }
+
+    #[test]
+    fn kms_error_is_a_std_error() {
+        let error: Box<dyn std::error::Error> = Box::new(KmsError::InvalidMac);
+        assert!(error.to_string().starts_with("KMSInvalidMacException"));
+    }
+}
