@@ -1,5 +1,6 @@
 //! A test-only, in-memory [`Store`]. Clones share the same data, so a test can "reopen" a vault by
-//! handing a clone to a new [`Vault`](super::Vault). Nothing survives the process.
+//! handing a clone to a new [`Vault`](super::Vault). Nothing survives the process. Its tests hold
+//! the store specification every backend runs (`conformance`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,6 +9,7 @@ use super::store::{AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditReco
 use crate::error::{KmsError, KmsResult};
 use crate::types::KeyId;
 
+/// Everything the store holds. One lock over all of it makes every method atomic.
 #[derive(Default)]
 struct Data {
     meta: BTreeMap<String, String>,
@@ -17,9 +19,24 @@ struct Data {
     audit: Vec<StoredAuditRecord>,
 }
 
-/// An in-memory vault backend for tests.
+/// An in-memory vault backend, for tests only: nothing is persisted and nothing is sealed beyond
+/// what the [`Vault`](super::Vault) seals. Clones share one set of data.
+///
+/// ```
+/// use kms_host::vault::{MemoryStore, Store};
+/// let store = MemoryStore::new();
+/// let reopened = store.clone();
+/// store.set_meta("region", "eu-west-1").unwrap();
+/// assert_eq!(reopened.meta("region").unwrap().as_deref(), Some("eu-west-1"));
+/// ```
 #[derive(Clone, Default)]
 pub struct MemoryStore(Arc<Mutex<Data>>);
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
 
 impl MemoryStore {
     /// An empty store.
@@ -28,12 +45,29 @@ impl MemoryStore {
     }
 
     fn data(&self) -> MutexGuard<'_, Data> {
+        // Every method checks before it changes anything, so a panic cannot leave data half-written.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 fn missing_key(id: &KeyId) -> KmsError {
     KmsError::NotFound(format!("Key '{id}' does not exist"))
+}
+
+fn missing_alias(name: &str) -> KmsError {
+    KmsError::NotFound(format!("Alias {name} is not found."))
+}
+
+/// Refuses a version whose key id is not the record's: it would land under another key.
+fn check_same_key(key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+    if key.key_id == version.key_id {
+        Ok(())
+    } else {
+        Err(KmsError::Internal(format!(
+            "A version of key '{}' cannot be stored under key '{}'",
+            version.key_id, key.key_id
+        )))
+    }
 }
 
 impl Store for MemoryStore {
@@ -47,6 +81,7 @@ impl Store for MemoryStore {
     }
 
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
+        check_same_key(key, first_version)?;
         let mut data = self.data();
         if data.keys.contains_key(&key.key_id) {
             return Err(KmsError::AlreadyExists(format!(
@@ -86,6 +121,7 @@ impl Store for MemoryStore {
     }
 
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+        check_same_key(key, version)?;
         let mut data = self.data();
         if !data.keys.contains_key(&key.key_id) {
             return Err(missing_key(&key.key_id));
@@ -137,14 +173,14 @@ impl Store for MemoryStore {
 
     fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()> {
         let mut data = self.data();
-        if !data.keys.contains_key(&alias.key_id) {
-            return Err(missing_key(&alias.key_id));
-        }
         if data.aliases.contains_key(&alias.name) {
             return Err(KmsError::AlreadyExists(format!(
                 "An alias with the name {} already exists",
                 alias.name
             )));
+        }
+        if !data.keys.contains_key(&alias.key_id) {
+            return Err(missing_key(&alias.key_id));
         }
         data.aliases.insert(alias.name.clone(), alias.clone());
         Ok(())
@@ -152,14 +188,17 @@ impl Store for MemoryStore {
 
     fn update_alias(&self, alias: &AliasRecord) -> KmsResult<()> {
         let mut data = self.data();
-        if !data.keys.contains_key(&alias.key_id) {
-            return Err(missing_key(&alias.key_id));
-        }
+        let target_exists = data.keys.contains_key(&alias.key_id);
         let slot = data
             .aliases
             .get_mut(&alias.name)
-            .ok_or_else(|| KmsError::NotFound(format!("Alias {} is not found.", alias.name)))?;
-        *slot = alias.clone();
+            .ok_or_else(|| missing_alias(&alias.name))?;
+        if !target_exists {
+            return Err(missing_key(&alias.key_id));
+        }
+        // The creation time is the alias's, not the caller's to change.
+        slot.key_id = alias.key_id;
+        slot.updated_at = alias.updated_at;
         Ok(())
     }
 
@@ -168,7 +207,7 @@ impl Store for MemoryStore {
             .aliases
             .remove(name)
             .map(|_| ())
-            .ok_or_else(|| KmsError::NotFound(format!("Alias {name} is not found.")))
+            .ok_or_else(|| missing_alias(name))
     }
 
     fn alias(&self, name: &str) -> KmsResult<Option<AliasRecord>> {
@@ -197,7 +236,7 @@ impl Store for MemoryStore {
         let last = data.audit.last().map_or(0, |r| r.seq);
         if record.seq != last + 1 {
             return Err(KmsError::Internal(format!(
-                "audit record {} does not follow {last}",
+                "Audit record {} does not follow {last}",
                 record.seq
             )));
         }
@@ -218,5 +257,682 @@ impl Store for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conformance::{key_record, sealed_version};
+
+    fn run(test: fn(&dyn Store)) {
+        test(&MemoryStore::new());
+    }
+
+    conformance::store_conformance_tests!(run);
+
+    #[test]
+    fn clones_share_one_set_of_data() {
+        let store = MemoryStore::new();
+        let reopened = store.clone();
+        let id = KeyId::random();
+        store
+            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .unwrap();
+        assert_eq!(reopened.key(&id).unwrap(), Some(key_record(id)));
+    }
+}
+
+/// The store specification, written once over `&dyn Store` and run against every backend by
+/// [`store_conformance_tests!`], so that the backends cannot drift apart. Each function checks one
+/// behaviour on an empty store; the macro turns each into a `#[test]` of the same name. A function
+/// left out of the macro's list is dead code, which the build refuses (`-D warnings`).
+#[cfg(test)]
+pub(crate) mod conformance {
+    use super::super::store::{
+        AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord,
+    };
+    use crate::error::KmsError;
+    use crate::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
+
+    /// Generates one `#[test]` per behaviour, each calling `$run` with that behaviour; `$run`
+    /// hands the behaviour a fresh, empty store of the backend under test.
+    macro_rules! store_conformance_tests {
+        ($run:path) => {
+            $crate::vault::memory::conformance::store_conformance_tests!(@each $run;
+                meta_is_none_until_set,
+                set_meta_replaces_the_previous_value,
+                inserted_key_and_first_version_read_back,
+                missing_key_and_version_read_as_none,
+                insert_key_fails_for_existing_key,
+                insert_key_refuses_a_version_of_another_key,
+                keys_after_pages_in_ascending_key_id_order,
+                update_key_replaces_the_record,
+                update_key_fails_for_missing_key,
+                add_version_replaces_the_record_and_adds_the_version,
+                add_version_fails_for_missing_key_and_writes_nothing,
+                add_version_fails_for_existing_version_and_keeps_the_record,
+                add_version_refuses_a_version_of_another_key,
+                versions_are_listed_oldest_first,
+                versions_keep_their_rotation_type,
+                delete_key_removes_its_versions_and_aliases,
+                delete_key_fails_for_missing_key,
+                keys_due_lists_keys_due_at_or_before_now,
+                keys_due_follows_record_updates,
+                add_version_moves_the_next_rotation_off_the_due_list,
+                inserted_alias_reads_back,
+                insert_alias_fails_for_existing_name,
+                insert_alias_fails_for_missing_key,
+                update_alias_repoints_and_keeps_the_creation_time,
+                update_alias_fails_for_missing_alias,
+                update_alias_fails_for_missing_target_key,
+                delete_alias_removes_only_that_alias,
+                delete_alias_fails_for_missing_alias,
+                aliases_after_pages_in_name_order,
+                aliases_after_filters_by_key,
+                audit_records_read_back_in_sequence,
+                last_audit_is_none_for_an_empty_trail,
+                append_audit_refuses_a_sequence_gap,
+                append_audit_refuses_a_repeated_sequence,
+            );
+        };
+        (@each $run:path; $($behaviour:ident),+ $(,)?) => {
+            $(
+                #[test]
+                fn $behaviour() {
+                    $run($crate::vault::memory::conformance::$behaviour);
+                }
+            )+
+        };
+    }
+    pub(crate) use store_conformance_tests;
+
+    const T0: u64 = 1_750_000_000;
+    const DAY: u64 = 86_400;
+
+    /// An enabled symmetric key with a description, a tag and a rotation schedule, so that every
+    /// kind of field makes the round trip.
+    pub(crate) fn key_record(key_id: KeyId) -> KeyRecord {
+        KeyRecord {
+            key_id,
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            description: "orders database".into(),
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            state: KeyState::Enabled,
+            created_at: T0,
+            deletion_date: None,
+            pending_window_days: None,
+            rotation: Some(RotationSchedule {
+                period_days: 365,
+                next_rotation_at: T0 + 365 * DAY,
+            }),
+            on_demand_rotations: 0,
+            last_on_demand_rotation: None,
+            current_version: 1,
+            tags: vec![tag("team", "payments"), tag("env", "prod")],
+        }
+    }
+
+    /// A stand-in for sealed material: stores never look inside it.
+    pub(crate) fn sealed_version(key_id: KeyId, version: u32) -> SealedVersion {
+        SealedVersion {
+            key_id,
+            version,
+            material_id: format!("{version:064x}"),
+            created_at: T0 + u64::from(version),
+            rotation_type: None,
+            sealed_material: vec![version as u8; 60],
+        }
+    }
+
+    pub(crate) fn audit_record(seq: u64) -> StoredAuditRecord {
+        StoredAuditRecord {
+            seq,
+            event_json: format!("{{\"seq\":{seq}}}"),
+            hash: [seq as u8; 32],
+        }
+    }
+
+    fn tag(key: &str, value: &str) -> Tag {
+        Tag {
+            tag_key: key.into(),
+            tag_value: value.into(),
+        }
+    }
+
+    fn alias(name: &str, key_id: KeyId) -> AliasRecord {
+        AliasRecord {
+            name: name.into(),
+            key_id,
+            created_at: T0,
+            updated_at: T0,
+        }
+    }
+
+    fn missing_key(id: KeyId) -> KmsError {
+        KmsError::NotFound(format!("Key '{id}' does not exist"))
+    }
+
+    /// Inserts `key` with its first version and hands it back.
+    fn stored(store: &dyn Store, key: KeyRecord) -> KeyRecord {
+        store
+            .insert_key(&key, &sealed_version(key.key_id, 1))
+            .unwrap();
+        key
+    }
+
+    fn stored_key(store: &dyn Store) -> KeyRecord {
+        stored(store, key_record(KeyId::random()))
+    }
+
+    fn rotated(key: &KeyRecord, version: u32) -> KeyRecord {
+        KeyRecord {
+            current_version: version,
+            ..key.clone()
+        }
+    }
+
+    fn scheduled(
+        state: KeyState,
+        deletion_date: Option<u64>,
+        next_rotation: Option<u64>,
+    ) -> KeyRecord {
+        KeyRecord {
+            state,
+            deletion_date,
+            rotation: next_rotation.map(|at| RotationSchedule {
+                period_days: 90,
+                next_rotation_at: at,
+            }),
+            ..key_record(KeyId::random())
+        }
+    }
+
+    fn alias_names(aliases: Vec<AliasRecord>) -> Vec<String> {
+        aliases.into_iter().map(|a| a.name).collect()
+    }
+
+    pub(crate) fn meta_is_none_until_set(store: &dyn Store) {
+        assert_eq!(store.meta("account").unwrap(), None);
+        store.set_meta("account", "111122223333").unwrap();
+        assert_eq!(
+            store.meta("account").unwrap().as_deref(),
+            Some("111122223333")
+        );
+    }
+
+    pub(crate) fn set_meta_replaces_the_previous_value(store: &dyn Store) {
+        store.set_meta("region", "eu-west-1").unwrap();
+        store.set_meta("region", "us-east-2").unwrap();
+        assert_eq!(store.meta("region").unwrap().as_deref(), Some("us-east-2"));
+    }
+
+    pub(crate) fn inserted_key_and_first_version_read_back(store: &dyn Store) {
+        let key = stored_key(store);
+        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+        assert_eq!(
+            store.version(&key.key_id, 1).unwrap(),
+            Some(sealed_version(key.key_id, 1))
+        );
+    }
+
+    pub(crate) fn missing_key_and_version_read_as_none(store: &dyn Store) {
+        stored_key(store);
+        let id = KeyId::random();
+        assert_eq!(store.key(&id).unwrap(), None);
+        assert_eq!(store.version(&id, 1).unwrap(), None);
+        assert!(store.versions(&id).unwrap().is_empty());
+    }
+
+    pub(crate) fn insert_key_fails_for_existing_key(store: &dyn Store) {
+        let key = stored_key(store);
+        let again = KeyRecord {
+            description: "impostor".into(),
+            ..key.clone()
+        };
+        let other_material = SealedVersion {
+            sealed_material: vec![0xee; 60],
+            ..sealed_version(key.key_id, 1)
+        };
+        let err = store.insert_key(&again, &other_material).unwrap_err();
+        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
+        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+        assert_eq!(
+            store.versions(&key.key_id).unwrap(),
+            [sealed_version(key.key_id, 1)]
+        );
+    }
+
+    pub(crate) fn insert_key_refuses_a_version_of_another_key(store: &dyn Store) {
+        let key = key_record(KeyId::random());
+        let other = KeyId::random();
+        let err = store
+            .insert_key(&key, &sealed_version(other, 1))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
+        assert_eq!(store.key(&key.key_id).unwrap(), None);
+        assert!(store.versions(&other).unwrap().is_empty());
+    }
+
+    pub(crate) fn keys_after_pages_in_ascending_key_id_order(store: &dyn Store) {
+        // Fixed ids pin the edges of the order (digits before letters, all-zero, all-f).
+        let fixed = [
+            "ffffffff-ffff-4fff-bfff-ffffffffffff",
+            "0000000a-0000-4000-8000-000000000000",
+            "00000009-0000-4000-8000-000000000000",
+            "00000000-0000-4000-8000-000000000000",
+        ];
+        let mut ids: Vec<KeyId> = fixed.iter().map(|s| s.parse().unwrap()).collect();
+        ids.extend((0..5).map(|_| KeyId::random()));
+        for id in &ids {
+            stored(store, key_record(*id));
+        }
+        ids.sort();
+        assert_eq!(store.keys_after(None, 3).unwrap().len(), 3);
+        let mut listed = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.keys_after(after.as_ref(), 3).unwrap();
+            assert!(page.len() <= 3, "a page holds at most `limit` keys");
+            let Some(last) = page.last() else { break };
+            after = Some(last.key_id);
+            listed.extend(page.iter().map(|k| k.key_id));
+        }
+        assert_eq!(listed, ids);
+    }
+
+    pub(crate) fn update_key_replaces_the_record(store: &dyn Store) {
+        let key = stored_key(store);
+        let updated = KeyRecord {
+            description: "retired".into(),
+            state: KeyState::Disabled,
+            tags: vec![tag("env", "staging")],
+            rotation: None,
+            ..key.clone()
+        };
+        store.update_key(&updated).unwrap();
+        assert_eq!(store.key(&key.key_id).unwrap(), Some(updated));
+    }
+
+    pub(crate) fn update_key_fails_for_missing_key(store: &dyn Store) {
+        let key = key_record(KeyId::random());
+        assert_eq!(store.update_key(&key).unwrap_err(), missing_key(key.key_id));
+        assert_eq!(store.key(&key.key_id).unwrap(), None);
+    }
+
+    pub(crate) fn add_version_replaces_the_record_and_adds_the_version(store: &dyn Store) {
+        let key = stored_key(store);
+        let after_rotation = KeyRecord {
+            on_demand_rotations: 1,
+            last_on_demand_rotation: Some(T0 + 10),
+            ..rotated(&key, 2)
+        };
+        let v2 = SealedVersion {
+            rotation_type: Some(RotationType::OnDemand),
+            ..sealed_version(key.key_id, 2)
+        };
+        store.add_version(&after_rotation, &v2).unwrap();
+        assert_eq!(store.key(&key.key_id).unwrap(), Some(after_rotation));
+        assert_eq!(store.version(&key.key_id, 2).unwrap(), Some(v2));
+    }
+
+    pub(crate) fn add_version_fails_for_missing_key_and_writes_nothing(store: &dyn Store) {
+        let key = key_record(KeyId::random());
+        let err = store
+            .add_version(&rotated(&key, 2), &sealed_version(key.key_id, 2))
+            .unwrap_err();
+        assert_eq!(err, missing_key(key.key_id));
+        assert_eq!(store.key(&key.key_id).unwrap(), None);
+        assert!(store.versions(&key.key_id).unwrap().is_empty());
+    }
+
+    pub(crate) fn add_version_fails_for_existing_version_and_keeps_the_record(store: &dyn Store) {
+        let key = stored_key(store);
+        let replacement = SealedVersion {
+            sealed_material: vec![0xee; 60],
+            ..sealed_version(key.key_id, 1)
+        };
+        let changed = KeyRecord {
+            description: "must not be written".into(),
+            ..key.clone()
+        };
+        let err = store.add_version(&changed, &replacement).unwrap_err();
+        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
+        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+        assert_eq!(
+            store.versions(&key.key_id).unwrap(),
+            [sealed_version(key.key_id, 1)]
+        );
+    }
+
+    pub(crate) fn add_version_refuses_a_version_of_another_key(store: &dyn Store) {
+        let key = stored_key(store);
+        let other = stored_key(store);
+        let err = store
+            .add_version(&rotated(&key, 2), &sealed_version(other.key_id, 2))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
+        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+        assert_eq!(store.versions(&other.key_id).unwrap().len(), 1);
+    }
+
+    pub(crate) fn versions_are_listed_oldest_first(store: &dyn Store) {
+        let key = stored_key(store);
+        let other = stored_key(store);
+        // Out of order, and 10 after 3 so that a text sort would show.
+        for version in [3, 10, 2] {
+            store
+                .add_version(
+                    &rotated(&key, version),
+                    &sealed_version(key.key_id, version),
+                )
+                .unwrap();
+        }
+        let listed: Vec<u32> = store
+            .versions(&key.key_id)
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(listed, [1, 2, 3, 10]);
+        assert_eq!(store.versions(&other.key_id).unwrap().len(), 1);
+    }
+
+    pub(crate) fn versions_keep_their_rotation_type(store: &dyn Store) {
+        let key = stored_key(store);
+        for (version, rotation_type) in [(2, RotationType::Automatic), (3, RotationType::OnDemand)]
+        {
+            let sealed = SealedVersion {
+                rotation_type: Some(rotation_type),
+                ..sealed_version(key.key_id, version)
+            };
+            store.add_version(&rotated(&key, version), &sealed).unwrap();
+        }
+        let types: Vec<Option<RotationType>> = store
+            .versions(&key.key_id)
+            .unwrap()
+            .iter()
+            .map(|v| v.rotation_type)
+            .collect();
+        assert_eq!(
+            types,
+            [
+                None,
+                Some(RotationType::Automatic),
+                Some(RotationType::OnDemand)
+            ]
+        );
+    }
+
+    pub(crate) fn delete_key_removes_its_versions_and_aliases(store: &dyn Store) {
+        let doomed = stored_key(store);
+        let kept = stored_key(store);
+        store
+            .add_version(&rotated(&doomed, 2), &sealed_version(doomed.key_id, 2))
+            .unwrap();
+        for (name, key) in [
+            ("alias/doomed-a", &doomed),
+            ("alias/doomed-b", &doomed),
+            ("alias/kept", &kept),
+        ] {
+            store.insert_alias(&alias(name, key.key_id)).unwrap();
+        }
+        store.delete_key(&doomed.key_id).unwrap();
+        assert_eq!(store.key(&doomed.key_id).unwrap(), None);
+        assert!(store.versions(&doomed.key_id).unwrap().is_empty());
+        assert_eq!(
+            alias_names(store.aliases_after(None, None, 10).unwrap()),
+            ["alias/kept"]
+        );
+        assert_eq!(store.key(&kept.key_id).unwrap(), Some(kept.clone()));
+        assert_eq!(store.versions(&kept.key_id).unwrap().len(), 1);
+    }
+
+    pub(crate) fn delete_key_fails_for_missing_key(store: &dyn Store) {
+        let id = KeyId::random();
+        assert_eq!(store.delete_key(&id).unwrap_err(), missing_key(id));
+    }
+
+    pub(crate) fn keys_due_lists_keys_due_at_or_before_now(store: &dyn Store) {
+        let now = T0 + 1000;
+        let pending = |date| scheduled(KeyState::PendingDeletion, Some(date), None);
+        let enabled = |at| scheduled(KeyState::Enabled, None, at);
+        let deleting_now = stored(store, pending(now)).key_id;
+        let rotating_overdue = stored(store, enabled(Some(now - 1))).key_id;
+        stored(store, pending(now + 1));
+        stored(store, enabled(Some(now + 1)));
+        stored(store, enabled(None));
+        // A disabled key's rotation waits until it is enabled again.
+        stored(store, scheduled(KeyState::Disabled, None, Some(now - 1)));
+        let mut due = store.keys_due(now).unwrap();
+        due.sort();
+        let mut expected = vec![deleting_now, rotating_overdue];
+        expected.sort();
+        assert_eq!(due, expected);
+    }
+
+    pub(crate) fn keys_due_follows_record_updates(store: &dyn Store) {
+        let key = stored(store, scheduled(KeyState::Enabled, None, Some(T0)));
+        assert_eq!(store.keys_due(T0).unwrap(), [key.key_id]);
+        store
+            .update_key(&KeyRecord {
+                state: KeyState::Disabled,
+                ..key.clone()
+            })
+            .unwrap();
+        assert!(store.keys_due(T0).unwrap().is_empty());
+        store
+            .update_key(&KeyRecord {
+                state: KeyState::PendingDeletion,
+                deletion_date: Some(T0 + 7 * DAY),
+                ..key.clone()
+            })
+            .unwrap();
+        assert!(store.keys_due(T0).unwrap().is_empty());
+        assert_eq!(store.keys_due(T0 + 7 * DAY).unwrap(), [key.key_id]);
+    }
+
+    pub(crate) fn add_version_moves_the_next_rotation_off_the_due_list(store: &dyn Store) {
+        let key = stored(store, scheduled(KeyState::Enabled, None, Some(T0)));
+        let after_rotation = KeyRecord {
+            rotation: Some(RotationSchedule {
+                period_days: 90,
+                next_rotation_at: T0 + 90 * DAY,
+            }),
+            ..rotated(&key, 2)
+        };
+        store
+            .add_version(&after_rotation, &sealed_version(key.key_id, 2))
+            .unwrap();
+        assert!(store.keys_due(T0).unwrap().is_empty());
+        assert_eq!(store.keys_due(T0 + 90 * DAY).unwrap(), [key.key_id]);
+    }
+
+    pub(crate) fn inserted_alias_reads_back(store: &dyn Store) {
+        let key = stored_key(store);
+        let orders = AliasRecord {
+            updated_at: T0 + 5,
+            ..alias("alias/orders", key.key_id)
+        };
+        store.insert_alias(&orders).unwrap();
+        assert_eq!(store.alias("alias/orders").unwrap(), Some(orders));
+        assert_eq!(store.alias("alias/other").unwrap(), None);
+    }
+
+    pub(crate) fn insert_alias_fails_for_existing_name(store: &dyn Store) {
+        let first = stored_key(store);
+        let second = stored_key(store);
+        store
+            .insert_alias(&alias("alias/orders", first.key_id))
+            .unwrap();
+        let err = store
+            .insert_alias(&alias("alias/orders", second.key_id))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            KmsError::AlreadyExists("An alias with the name alias/orders already exists".into())
+        );
+        assert_eq!(
+            store.alias("alias/orders").unwrap().unwrap().key_id,
+            first.key_id
+        );
+    }
+
+    pub(crate) fn insert_alias_fails_for_missing_key(store: &dyn Store) {
+        let id = KeyId::random();
+        let err = store.insert_alias(&alias("alias/orphan", id)).unwrap_err();
+        assert_eq!(err, missing_key(id));
+        assert_eq!(store.alias("alias/orphan").unwrap(), None);
+    }
+
+    pub(crate) fn update_alias_repoints_and_keeps_the_creation_time(store: &dyn Store) {
+        let first = stored_key(store);
+        let second = stored_key(store);
+        store
+            .insert_alias(&alias("alias/orders", first.key_id))
+            .unwrap();
+        store
+            .update_alias(&AliasRecord {
+                name: "alias/orders".into(),
+                key_id: second.key_id,
+                created_at: T0 + 99,
+                updated_at: T0 + 60,
+            })
+            .unwrap();
+        assert_eq!(
+            store.alias("alias/orders").unwrap(),
+            Some(AliasRecord {
+                name: "alias/orders".into(),
+                key_id: second.key_id,
+                created_at: T0,
+                updated_at: T0 + 60,
+            })
+        );
+    }
+
+    pub(crate) fn update_alias_fails_for_missing_alias(store: &dyn Store) {
+        let key = stored_key(store);
+        let err = store
+            .update_alias(&alias("alias/missing", key.key_id))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+        assert_eq!(store.alias("alias/missing").unwrap(), None);
+    }
+
+    pub(crate) fn update_alias_fails_for_missing_target_key(store: &dyn Store) {
+        let key = stored_key(store);
+        store
+            .insert_alias(&alias("alias/orders", key.key_id))
+            .unwrap();
+        let gone = KeyId::random();
+        let err = store
+            .update_alias(&alias("alias/orders", gone))
+            .unwrap_err();
+        assert_eq!(err, missing_key(gone));
+        assert_eq!(
+            store.alias("alias/orders").unwrap().unwrap().key_id,
+            key.key_id
+        );
+    }
+
+    pub(crate) fn delete_alias_removes_only_that_alias(store: &dyn Store) {
+        let key = stored_key(store);
+        for name in ["alias/a", "alias/b"] {
+            store.insert_alias(&alias(name, key.key_id)).unwrap();
+        }
+        store.delete_alias("alias/a").unwrap();
+        assert_eq!(store.alias("alias/a").unwrap(), None);
+        assert!(store.alias("alias/b").unwrap().is_some());
+        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+    }
+
+    pub(crate) fn delete_alias_fails_for_missing_alias(store: &dyn Store) {
+        let err = store.delete_alias("alias/missing").unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+    }
+
+    pub(crate) fn aliases_after_pages_in_name_order(store: &dyn Store) {
+        let key = stored_key(store);
+        for name in ["alias/b", "alias/a-1", "alias/B", "alias/c", "alias/a"] {
+            store.insert_alias(&alias(name, key.key_id)).unwrap();
+        }
+        let mut listed = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.aliases_after(after.as_deref(), None, 2).unwrap();
+            assert!(page.len() <= 2, "a page holds at most `limit` aliases");
+            let Some(last) = page.last() else { break };
+            after = Some(last.name.clone());
+            listed.extend(alias_names(page));
+        }
+        // Byte order, as AWS lists them: upper case before lower case.
+        assert_eq!(
+            listed,
+            ["alias/B", "alias/a", "alias/a-1", "alias/b", "alias/c"]
+        );
+    }
+
+    pub(crate) fn aliases_after_filters_by_key(store: &dyn Store) {
+        let first = stored_key(store);
+        let second = stored_key(store);
+        for (name, key) in [
+            ("alias/a", &first),
+            ("alias/b", &second),
+            ("alias/c", &first),
+            ("alias/d", &first),
+        ] {
+            store.insert_alias(&alias(name, key.key_id)).unwrap();
+        }
+        let page = store.aliases_after(None, Some(&first.key_id), 2).unwrap();
+        assert_eq!(alias_names(page), ["alias/a", "alias/c"]);
+        let page = store
+            .aliases_after(Some("alias/c"), Some(&first.key_id), 2)
+            .unwrap();
+        assert_eq!(alias_names(page), ["alias/d"]);
+        let page = store.aliases_after(None, Some(&second.key_id), 10).unwrap();
+        assert_eq!(alias_names(page), ["alias/b"]);
+    }
+
+    pub(crate) fn audit_records_read_back_in_sequence(store: &dyn Store) {
+        for seq in 1..=5 {
+            store.append_audit(&audit_record(seq)).unwrap();
+        }
+        assert_eq!(store.last_audit().unwrap(), Some(audit_record(5)));
+        assert_eq!(
+            store.audit_after(0, 2).unwrap(),
+            [audit_record(1), audit_record(2)]
+        );
+        assert_eq!(
+            store.audit_after(3, 10).unwrap(),
+            [audit_record(4), audit_record(5)]
+        );
+        assert!(store.audit_after(5, 10).unwrap().is_empty());
+    }
+
+    pub(crate) fn last_audit_is_none_for_an_empty_trail(store: &dyn Store) {
+        assert_eq!(store.last_audit().unwrap(), None);
+        assert!(store.audit_after(0, 10).unwrap().is_empty());
+    }
+
+    pub(crate) fn append_audit_refuses_a_sequence_gap(store: &dyn Store) {
+        assert!(store.append_audit(&audit_record(2)).is_err(), "starts at 1");
+        store.append_audit(&audit_record(1)).unwrap();
+        let err = store.append_audit(&audit_record(3)).unwrap_err();
+        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
+        assert_eq!(store.audit_after(0, 10).unwrap(), [audit_record(1)]);
+    }
+
+    pub(crate) fn append_audit_refuses_a_repeated_sequence(store: &dyn Store) {
+        store.append_audit(&audit_record(1)).unwrap();
+        store.append_audit(&audit_record(2)).unwrap();
+        let rewrite = StoredAuditRecord {
+            event_json: "{\"forged\":true}".into(),
+            ..audit_record(2)
+        };
+        assert!(store.append_audit(&rewrite).is_err());
+        assert_eq!(store.last_audit().unwrap(), Some(audit_record(2)));
     }
 }

@@ -6,14 +6,15 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, ffi, params};
 
 use super::store::{AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditRecord};
 use crate::error::{KmsError, KmsResult};
 use crate::types::{KeyId, RotationType};
 
-/// The schema version this code writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
+/// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +39,9 @@ CREATE INDEX aliases_key_id ON aliases(key_id);
 CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, hash BLOB NOT NULL);
 ";
 
+/// How long a write waits for another process holding the vault file before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A vault backed by a SQLite file.
 ///
 /// ```
@@ -59,19 +63,12 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn missing_key(id: &KeyId) -> KmsError {
-    KmsError::NotFound(format!("Key '{id}' does not exist"))
-}
-
-fn to_i64(v: u64) -> i64 {
-    // Times and sequence numbers stay far below 2^63.
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
 impl SqliteStore {
     /// Opens the vault file at `path`, creating it (owner-only on Unix) and its schema if needed.
+    /// Refuses a file written by a newer `kms` whose schema this one does not know.
     pub fn open(path: &Path) -> KmsResult<Self> {
         if !path.exists() {
+            // SQLite gives the -wal and -shm files the main file's mode, so this covers them too.
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
@@ -81,6 +78,7 @@ impl SqliteStore {
             }
             match options.open(path) {
                 Ok(_) => {}
+                // Another process created it in between: open theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => {
                     return Err(KmsError::Validation(format!(
@@ -102,24 +100,13 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> KmsResult<Self> {
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // journal_mode answers with a row, so it is read rather than executed.
         let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        // Immediate, so that two processes opening a new file do not both create the schema.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        match version {
-            0 => {
-                tx.execute_batch(SCHEMA_V1)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-            }
-            SCHEMA_VERSION => {}
-            newer => {
-                return Err(KmsError::Internal(format!(
-                    "The vault file has schema version {newer}, newer than this kms understands ({SCHEMA_VERSION}); upgrade kms"
-                )));
-            }
-        }
+        migrate(&tx)?;
         tx.commit()?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -127,6 +114,7 @@ impl SqliteStore {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock drops its open transaction, which rolls it back.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -140,6 +128,53 @@ impl SqliteStore {
     }
 }
 
+/// Brings the schema up to the last of [`MIGRATIONS`], inside the caller's transaction.
+fn migrate(tx: &Transaction<'_>) -> KmsResult<()> {
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len();
+    let from = usize::try_from(found)
+        .ok()
+        .filter(|v| *v <= known)
+        .ok_or_else(|| {
+            KmsError::Internal(format!(
+                "The vault file has schema version {found}, newer than this kms understands \
+                 ({known}); upgrade kms to open it"
+            ))
+        })?;
+    for (done, step) in MIGRATIONS.iter().enumerate().skip(from) {
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", done as i64 + 1)?;
+    }
+    Ok(())
+}
+
+fn missing_key(id: &KeyId) -> KmsError {
+    KmsError::NotFound(format!("Key '{id}' does not exist"))
+}
+
+fn to_i64(v: u64) -> i64 {
+    // Times, sequence numbers and limits stay far below 2^63.
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Whether `err` is the given extended SQLite constraint failure (e.g. a foreign key).
+fn is_constraint(err: &rusqlite::Error, extended_code: i32) -> bool {
+    err.sqlite_error()
+        .is_some_and(|e| e.extended_code == extended_code)
+}
+
+/// Refuses a version whose key id is not the record's: it would land under another key.
+fn check_same_key(key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+    if key.key_id == version.key_id {
+        Ok(())
+    } else {
+        Err(KmsError::Internal(format!(
+            "A version of key '{}' cannot be stored under key '{}'",
+            version.key_id, key.key_id
+        )))
+    }
+}
+
 fn record_json(key: &KeyRecord) -> KmsResult<String> {
     serde_json::to_string(key)
         .map_err(|e| KmsError::Internal(format!("cannot encode key {}: {e}", key.key_id)))
@@ -147,29 +182,48 @@ fn record_json(key: &KeyRecord) -> KmsResult<String> {
 
 fn parse_record(key_id: &str, json: &str) -> KmsResult<KeyRecord> {
     serde_json::from_str(json)
-        .map_err(|e| KmsError::Internal(format!("the record of key {key_id} is corrupt: {e}")))
+        .map_err(|e| KmsError::Internal(format!("The record of key {key_id} is corrupt: {e}")))
 }
 
-fn put_record(tx: &Transaction<'_>, key: &KeyRecord, insert: bool) -> KmsResult<()> {
-    let json = record_json(key)?;
-    let due = key.due_at().map(to_i64);
-    let id = key.key_id.to_string();
-    if insert {
-        tx.execute(
-            "INSERT INTO keys (key_id, due_at, record) VALUES (?1, ?2, ?3)",
-            params![id, due, json],
-        )?;
-    } else if tx.execute(
+fn insert_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<()> {
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
+        [key.key_id.to_string()],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Err(KmsError::AlreadyExists(format!(
+            "Key '{}' already exists",
+            key.key_id
+        )));
+    }
+    tx.execute(
+        "INSERT INTO keys (key_id, due_at, record) VALUES (?1, ?2, ?3)",
+        params![
+            key.key_id.to_string(),
+            key.due_at().map(to_i64),
+            record_json(key)?
+        ],
+    )?;
+    Ok(())
+}
+
+fn replace_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<()> {
+    let changed = tx.execute(
         "UPDATE keys SET due_at = ?2, record = ?3 WHERE key_id = ?1",
-        params![id, due, json],
-    )? == 0
-    {
+        params![
+            key.key_id.to_string(),
+            key.due_at().map(to_i64),
+            record_json(key)?
+        ],
+    )?;
+    if changed == 0 {
         return Err(missing_key(&key.key_id));
     }
     Ok(())
 }
 
-fn put_version(tx: &Transaction<'_>, v: &SealedVersion) -> KmsResult<()> {
+fn insert_version(tx: &Transaction<'_>, v: &SealedVersion) -> KmsResult<()> {
     tx.execute(
         "INSERT INTO key_versions (key_id, version, material_id, created_at, rotation_type, sealed_material)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -181,9 +235,22 @@ fn put_version(tx: &Transaction<'_>, v: &SealedVersion) -> KmsResult<()> {
             v.rotation_type.map(|t| t.as_aws_str()),
             v.sealed_material
         ],
-    )?;
+    )
+    .map_err(|e| {
+        if is_constraint(&e, ffi::SQLITE_CONSTRAINT_PRIMARYKEY) {
+            KmsError::Internal(format!(
+                "Key '{}' already has version {}",
+                v.key_id, v.version
+            ))
+        } else {
+            e.into()
+        }
+    })?;
     Ok(())
 }
+
+const VERSION_COLUMNS: &str =
+    "key_id, version, material_id, created_at, rotation_type, sealed_material";
 
 /// The columns of a `key_versions` row, in `VERSION_COLUMNS` order.
 type VersionRow = (String, u32, String, i64, Option<String>, Vec<u8>);
@@ -204,7 +271,7 @@ fn build_version(
 ) -> KmsResult<SealedVersion> {
     let corrupt = |what: &str| {
         KmsError::Internal(format!(
-            "version {version} of key {key_id} has a corrupt {what}"
+            "Version {version} of key {key_id} has a corrupt {what}"
         ))
     };
     Ok(SealedVersion {
@@ -220,25 +287,54 @@ fn build_version(
     })
 }
 
-fn alias_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, i64)> {
+const ALIAS_COLUMNS: &str = "name, key_id, created_at, updated_at";
+
+type AliasRow = (String, String, i64, i64);
+
+fn alias_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRow> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn build_alias(
-    (name, key_id, created_at, updated_at): (String, String, i64, i64),
-) -> KmsResult<AliasRecord> {
+fn build_alias((name, key_id, created_at, updated_at): AliasRow) -> KmsResult<AliasRecord> {
+    let corrupt = |what: &str| KmsError::Internal(format!("Alias {name} has a corrupt {what}"));
     Ok(AliasRecord {
-        key_id: key_id
-            .parse()
-            .map_err(|_| KmsError::Internal(format!("alias {name} has a corrupt key id")))?,
+        key_id: key_id.parse().map_err(|_| corrupt("key id"))?,
+        created_at: u64::try_from(created_at).map_err(|_| corrupt("creation time"))?,
+        updated_at: u64::try_from(updated_at).map_err(|_| corrupt("update time"))?,
         name,
-        created_at: created_at.max(0) as u64,
-        updated_at: updated_at.max(0) as u64,
     })
 }
 
-const VERSION_COLUMNS: &str =
-    "key_id, version, material_id, created_at, rotation_type, sealed_material";
+/// Maps a failed alias write: the only foreign key an alias has is its target key.
+fn alias_write_error(alias: &AliasRecord) -> impl FnOnce(rusqlite::Error) -> KmsError + '_ {
+    move |e| {
+        if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) {
+            missing_key(&alias.key_id)
+        } else {
+            e.into()
+        }
+    }
+}
+
+fn missing_alias(name: &str) -> KmsError {
+    KmsError::NotFound(format!("Alias {name} is not found."))
+}
+
+type AuditRow = (i64, String, Vec<u8>);
+
+fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+fn build_audit((seq, event_json, hash): AuditRow) -> KmsResult<StoredAuditRecord> {
+    let corrupt =
+        |what: &str| KmsError::Internal(format!("Audit record {seq} has a corrupt {what}"));
+    Ok(StoredAuditRecord {
+        seq: u64::try_from(seq).map_err(|_| corrupt("sequence number"))?,
+        event_json,
+        hash: hash.try_into().map_err(|_| corrupt("hash"))?,
+    })
+}
 
 impl Store for SqliteStore {
     fn meta(&self, name: &str) -> KmsResult<Option<String>> {
@@ -260,9 +356,10 @@ impl Store for SqliteStore {
     }
 
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
+        check_same_key(key, first_version)?;
         self.write(|tx| {
-            put_record(tx, key, true)?;
-            put_version(tx, first_version)
+            insert_record(tx, key)?;
+            insert_version(tx, first_version)
         })
     }
 
@@ -282,7 +379,9 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(
             "SELECT key_id, record FROM keys WHERE key_id > ?1 ORDER BY key_id LIMIT ?2",
         )?;
-        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        // Every key id sorts after the empty string, and text order is KeyId order: the
+        // canonical form is fixed-width lowercase hex with hyphens in fixed places.
+        let after = after.map(KeyId::to_string).unwrap_or_default();
         let rows = stmt.query_map(params![after, to_i64(limit as u64)], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
@@ -294,13 +393,14 @@ impl Store for SqliteStore {
     }
 
     fn update_key(&self, key: &KeyRecord) -> KmsResult<()> {
-        self.write(|tx| put_record(tx, key, false))
+        self.write(|tx| replace_record(tx, key))
     }
 
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+        check_same_key(key, version)?;
         self.write(|tx| {
-            put_record(tx, key, false)?;
-            put_version(tx, version)
+            replace_record(tx, key)?;
+            insert_version(tx, version)
         })
     }
 
@@ -343,7 +443,7 @@ impl Store for SqliteStore {
         rows.map(|r| {
             let id = r?;
             id.parse()
-                .map_err(|_| KmsError::Internal(format!("key id '{id}' in the vault is corrupt")))
+                .map_err(|_| KmsError::Internal(format!("Key id '{id}' in the vault is corrupt")))
         })
         .collect()
     }
@@ -362,7 +462,7 @@ impl Store for SqliteStore {
                 )));
             }
             tx.execute(
-                "INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                &format!("INSERT INTO aliases ({ALIAS_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
                 params![
                     alias.name,
                     alias.key_id.to_string(),
@@ -370,20 +470,14 @@ impl Store for SqliteStore {
                     to_i64(alias.updated_at)
                 ],
             )
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    missing_key(&alias.key_id)
-                }
-                other => other.into(),
-            })?;
+            .map_err(alias_write_error(alias))?;
             Ok(())
         })
     }
 
     fn update_alias(&self, alias: &AliasRecord) -> KmsResult<()> {
         self.write(|tx| {
+            // The creation time is the alias's, not the caller's to change.
             let changed = tx
                 .execute(
                     "UPDATE aliases SET key_id = ?2, updated_at = ?3 WHERE name = ?1",
@@ -393,19 +487,9 @@ impl Store for SqliteStore {
                         to_i64(alias.updated_at)
                     ],
                 )
-                .map_err(|e| match e {
-                    rusqlite::Error::SqliteFailure(f, _)
-                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        missing_key(&alias.key_id)
-                    }
-                    other => other.into(),
-                })?;
+                .map_err(alias_write_error(alias))?;
             if changed == 0 {
-                return Err(KmsError::NotFound(format!(
-                    "Alias {} is not found.",
-                    alias.name
-                )));
+                return Err(missing_alias(&alias.name));
             }
             Ok(())
         })
@@ -417,7 +501,7 @@ impl Store for SqliteStore {
             .execute("DELETE FROM aliases WHERE name = ?1", [name])?
             == 0
         {
-            return Err(KmsError::NotFound(format!("Alias {name} is not found.")));
+            return Err(missing_alias(name));
         }
         Ok(())
     }
@@ -426,7 +510,7 @@ impl Store for SqliteStore {
         let row = self
             .conn()
             .query_row(
-                "SELECT name, key_id, created_at, updated_at FROM aliases WHERE name = ?1",
+                &format!("SELECT {ALIAS_COLUMNS} FROM aliases WHERE name = ?1"),
                 [name],
                 alias_from_row,
             )
@@ -441,14 +525,14 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> KmsResult<Vec<AliasRecord>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT name, key_id, created_at, updated_at FROM aliases
-             WHERE name > ?1 AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ALIAS_COLUMNS} FROM aliases
+             WHERE name > ?1 AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3"
+        ))?;
         let rows = stmt.query_map(
             params![
                 after.unwrap_or(""),
-                key_id.map(|k| k.to_string()),
+                key_id.map(KeyId::to_string),
                 to_i64(limit as u64)
             ],
             alias_from_row,
@@ -458,13 +542,14 @@ impl Store for SqliteStore {
 
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {
         self.write(|tx| {
+            // Checked inside the write lock, so two processes cannot both append the same seq.
             let last: i64 =
                 tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
                     r.get(0)
                 })?;
             if to_i64(record.seq) != last + 1 {
                 return Err(KmsError::Internal(format!(
-                    "audit record {} does not follow {last}",
+                    "Audit record {} does not follow {last}",
                     record.seq
                 )));
             }
@@ -481,64 +566,80 @@ impl Store for SqliteStore {
     }
 
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {
-        Ok(self
-            .audit_query(
+        let row = self
+            .conn()
+            .query_row(
                 "SELECT seq, event, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                0,
-                1,
-            )?
-            .pop())
+                [],
+                audit_from_row,
+            )
+            .optional()?;
+        row.map(build_audit).transpose()
     }
 
     fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>> {
-        self.audit_query(
-            "SELECT seq, event, hash FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            after,
-            limit,
-        )
-    }
-}
-
-impl SqliteStore {
-    fn audit_query(
-        &self,
-        sql: &str,
-        after: u64,
-        limit: usize,
-    ) -> KmsResult<Vec<StoredAuditRecord>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(sql)?;
-        let bind = stmt.parameter_count();
-        let map = |r: &rusqlite::Row<'_>| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        };
-        let rows: Vec<_> = if bind == 2 {
-            stmt.query_map(params![to_i64(after), to_i64(limit as u64)], map)?
-                .collect::<Result<_, _>>()?
-        } else {
-            stmt.query_map([], map)?.collect::<Result<_, _>>()?
-        };
-        rows.into_iter()
-            .map(|(seq, event_json, hash)| {
-                Ok(StoredAuditRecord {
-                    seq: seq.max(0) as u64,
-                    event_json,
-                    hash: hash.try_into().map_err(|_| {
-                        KmsError::Internal(format!("audit record {seq} has a corrupt hash"))
-                    })?,
-                })
-            })
-            .collect()
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, event, hash FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![to_i64(after), to_i64(limit as u64)], audit_from_row)?;
+        rows.map(|r| build_audit(r?)).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vault::memory::conformance::{self, key_record, sealed_version};
+
+    fn run_on_file(test: fn(&dyn Store)) {
+        let dir = tempfile::tempdir().unwrap();
+        test(&SqliteStore::open(&dir.path().join("vault.db")).unwrap());
+    }
+
+    fn run_in_memory(test: fn(&dyn Store)) {
+        test(&SqliteStore::open_in_memory().unwrap());
+    }
+
+    /// The shared store specification, against the real file-backed vault.
+    mod on_file {
+        crate::vault::memory::conformance::store_conformance_tests!(super::run_on_file);
+    }
+
+    /// The shared store specification, against the in-memory database tests may use.
+    mod in_memory {
+        crate::vault::memory::conformance::store_conformance_tests!(super::run_in_memory);
+    }
+
+    fn user_version(store: &SqliteStore) -> i64 {
+        store
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_vault_file_gets_the_current_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("v.db")).unwrap();
+        assert_eq!(user_version(&store), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn reopening_a_current_vault_file_migrates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        SqliteStore::open(&path)
+            .unwrap()
+            .set_meta("account", "111122223333")
+            .unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(user_version(&store), MIGRATIONS.len() as i64);
+        assert_eq!(
+            store.meta("account").unwrap().as_deref(),
+            Some("111122223333")
+        );
+    }
 
     #[test]
     fn a_newer_schema_is_refused() {
@@ -550,7 +651,38 @@ mod tests {
             .execute_batch("PRAGMA user_version = 99")
             .unwrap();
         let err = SqliteStore::open(&path).unwrap_err();
+        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
         assert!(err.message().contains("newer"), "{err:?}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_vault_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        assert!(SqliteStore::open(&path).is_err());
+    }
+
+    #[test]
+    fn the_connection_uses_wal_full_sync_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("v.db")).unwrap();
+        let conn = store.conn();
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| match v {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })
+            .unwrap()
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("synchronous"), "2", "FULL");
+        assert_eq!(pragma("foreign_keys"), "1");
+        assert!(pragma("busy_timeout").parse::<u64>().unwrap() >= 1000);
     }
 
     #[test]
@@ -562,5 +694,81 @@ mod tests {
         drop(SqliteStore::open(&path).unwrap());
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_write_ahead_log_is_owner_only_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.set_meta("account", "111122223333").unwrap();
+        for sibling in ["v.db-wal", "v.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(sibling))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{sibling}");
+        }
+    }
+
+    #[test]
+    fn two_stores_on_one_file_see_each_others_writes() {
+        // As two `kms` processes sharing one vault file would.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let first = SqliteStore::open(&path).unwrap();
+        let second = SqliteStore::open(&path).unwrap();
+        let id = KeyId::random();
+        first
+            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .unwrap();
+        assert_eq!(second.key(&id).unwrap(), Some(key_record(id)));
+        second.append_audit(&conformance::audit_record(1)).unwrap();
+        assert!(first.append_audit(&conformance::audit_record(1)).is_err());
+    }
+
+    #[test]
+    fn rotation_type_is_stored_as_its_aws_name() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let id = KeyId::random();
+        store
+            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .unwrap();
+        let v2 = SealedVersion {
+            rotation_type: Some(RotationType::Automatic),
+            ..sealed_version(id, 2)
+        };
+        store.add_version(&key_record(id), &v2).unwrap();
+        let stored: Vec<Option<String>> = store
+            .conn()
+            .prepare("SELECT rotation_type FROM key_versions ORDER BY version")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(stored, [None, Some("AUTOMATIC".to_string())]);
+    }
+
+    #[test]
+    fn a_corrupt_key_record_is_reported_with_its_key_id() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let id = KeyId::random();
+        store
+            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .unwrap();
+        store
+            .conn()
+            .execute("UPDATE keys SET record = '{\"key_id\": 7'", [])
+            .unwrap();
+        for err in [
+            store.key(&id).unwrap_err(),
+            store.keys_after(None, 10).unwrap_err(),
+        ] {
+            assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
+            assert!(err.message().contains(&id.to_string()), "{err:?}");
+        }
     }
 }
