@@ -1,1 +1,812 @@
-//! The kms command line.
+//! The `kms` command line: parses arguments, calls the service façade, prints the answer. Command
+//! names mirror `aws kms`; `--output json` prints the AWS-shaped response. No KMS logic lives here.
+
+mod render;
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::KmsError;
+use crate::envelope::{self, EnvelopeError};
+use crate::service::{self as svc, CallSource, Caller, Service};
+use crate::types::{DataKeySpec, EncryptionContext, Tag};
+use crate::vault::{RootKey, SqliteStore, Vault};
+
+/// Files larger than this get a progress bar on a terminal.
+const PROGRESS_THRESHOLD: u64 = 8 << 20;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kms",
+    version,
+    about = "A self-hostable key management service modelled on AWS KMS"
+)]
+struct Cli {
+    /// Directory holding the vault and root key (default ~/.kms).
+    #[arg(long, env = "KMS_HOME", global = true)]
+    home: Option<PathBuf>,
+    /// The SQLite vault file (default $KMS_HOME/vault.db).
+    #[arg(long, env = "KMS_VAULT", global = true)]
+    vault: Option<PathBuf>,
+    /// The root key file (default $KMS_HOME/root.key). The KMS_ROOT_KEY environment variable
+    /// (64 hex characters) takes precedence.
+    #[arg(long, env = "KMS_ROOT_KEY_FILE", global = true)]
+    root_key_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the root key file (mode 600) and an empty vault.
+    Init {
+        /// 12-digit account id that owns the vault's keys.
+        #[arg(long, default_value = svc::DEFAULT_ACCOUNT)]
+        account: String,
+        /// Region of the vault's keys.
+        #[arg(long, default_value = svc::DEFAULT_REGION)]
+        region: String,
+    },
+    /// Create a symmetric AES-256-GCM key.
+    CreateKey {
+        #[arg(long)]
+        description: Option<String>,
+        /// Tag as key=value (repeatable).
+        #[arg(long = "tag", value_parser = parse_pair)]
+        tags: Vec<(String, String)>,
+    },
+    /// Show a key's metadata.
+    DescribeKey { key: String },
+    /// List keys.
+    ListKeys {
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        marker: Option<String>,
+        /// Follow markers and list every key.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Replace a key's description.
+    UpdateKeyDescription { key: String, description: String },
+    /// Enable a disabled key.
+    EnableKey { key: String },
+    /// Disable a key.
+    DisableKey { key: String },
+    /// Schedule a key's deletion after 7–30 days (default 30).
+    ScheduleKeyDeletion {
+        key: String,
+        #[arg(long)]
+        pending_window_in_days: Option<u32>,
+    },
+    /// Cancel a scheduled deletion; the key becomes Disabled.
+    CancelKeyDeletion { key: String },
+    /// Add or overwrite tags (key=value ...).
+    TagResource {
+        key: String,
+        #[arg(required = true, value_parser = parse_pair)]
+        tags: Vec<(String, String)>,
+    },
+    /// Remove tags by key.
+    UntagResource {
+        key: String,
+        #[arg(required = true)]
+        tag_keys: Vec<String>,
+    },
+    /// List a key's tags.
+    ListResourceTags { key: String },
+    /// Create an alias (alias/...) for a key.
+    CreateAlias { alias: String, key: String },
+    /// Point an alias at another key.
+    UpdateAlias { alias: String, key: String },
+    /// Delete an alias.
+    DeleteAlias { alias: String },
+    /// List aliases.
+    ListAliases {
+        #[arg(long)]
+        key_id: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        marker: Option<String>,
+    },
+    /// Encrypt up to 4096 bytes; prints the ciphertext blob in base64.
+    Encrypt {
+        key: String,
+        /// Read the plaintext from this file (default: standard input).
+        #[arg(long)]
+        plaintext_file: Option<PathBuf>,
+        #[arg(long = "context", value_parser = parse_pair)]
+        context: Vec<(String, String)>,
+        /// Write the raw ciphertext blob to this file instead.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Decrypt a ciphertext blob (raw or base64); prints the plaintext.
+    Decrypt {
+        /// Read the blob from this file (default: standard input).
+        #[arg(long)]
+        ciphertext_file: Option<PathBuf>,
+        #[arg(long)]
+        key_id: Option<String>,
+        #[arg(long = "context", value_parser = parse_pair)]
+        context: Vec<(String, String)>,
+        /// Write the plaintext to this file instead.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Re-encrypt a ciphertext blob under another key without revealing the plaintext.
+    ReEncrypt {
+        #[arg(long)]
+        destination_key_id: String,
+        #[arg(long)]
+        ciphertext_file: Option<PathBuf>,
+        #[arg(long)]
+        source_key_id: Option<String>,
+        #[arg(long = "source-context", value_parser = parse_pair)]
+        source_context: Vec<(String, String)>,
+        #[arg(long = "destination-context", value_parser = parse_pair)]
+        destination_context: Vec<(String, String)>,
+    },
+    /// Generate a data key: plaintext and encrypted copy.
+    GenerateDataKey(DataKeyArgs),
+    /// Generate a data key, encrypted copy only.
+    GenerateDataKeyWithoutPlaintext(DataKeyArgs),
+    /// Random bytes (1–1024), printed in base64.
+    GenerateRandom { number_of_bytes: u32 },
+    /// Rotate a key automatically every N days (90–2560, default 365).
+    EnableKeyRotation {
+        key: String,
+        #[arg(long)]
+        rotation_period_in_days: Option<u32>,
+    },
+    /// Stop automatic rotation.
+    DisableKeyRotation { key: String },
+    /// Show a key's rotation settings.
+    GetKeyRotationStatus { key: String },
+    /// Rotate a key now.
+    RotateKeyOnDemand { key: String },
+    /// List a key's completed rotations.
+    ListKeyRotations { key: String },
+    /// Envelope-encrypt a file of any size (`-` for standard input/output).
+    Seal {
+        key: String,
+        #[arg(value_name = "INPUT")]
+        source: PathBuf,
+        #[arg(value_name = "OUTPUT")]
+        destination: PathBuf,
+        #[arg(long = "context", value_parser = parse_pair)]
+        context: Vec<(String, String)>,
+        #[arg(long, default_value_t = envelope::DEFAULT_CHUNK_SIZE)]
+        chunk_size: u32,
+    },
+    /// Decrypt an envelope made by `seal`; the output appears only if all of it authenticates.
+    Open {
+        #[arg(value_name = "INPUT")]
+        source: PathBuf,
+        #[arg(value_name = "OUTPUT")]
+        destination: PathBuf,
+        /// Pairs the envelope's encryption context must contain.
+        #[arg(long = "context", value_parser = parse_pair)]
+        context: Vec<(String, String)>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct DataKeyArgs {
+    key: String,
+    #[arg(long, conflicts_with = "number_of_bytes")]
+    key_spec: Option<String>,
+    #[arg(long)]
+    number_of_bytes: Option<u32>,
+    #[arg(long = "context", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected key=value, got '{s}'"))
+}
+
+fn context_of(pairs: Vec<(String, String)>) -> anyhow::Result<EncryptionContext> {
+    Ok(EncryptionContext::from_pairs(pairs)?)
+}
+
+/// Runs the command line with the process's arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    run(std::env::args_os())
+}
+
+/// Runs the command line with `args` (the first is the program name).
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if let Some(kms) = err.downcast_ref::<KmsError>() {
+                eprintln!("error: {}: {}", kms.aws_type(), kms.message());
+            } else {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct Paths {
+    home: PathBuf,
+    vault: PathBuf,
+    root_key: PathBuf,
+}
+
+fn paths(cli: &Cli) -> anyhow::Result<Paths> {
+    let home = match &cli.home {
+        Some(h) => h.clone(),
+        None => {
+            let user_home =
+                std::env::var_os("HOME").context("HOME is not set; pass --home or set KMS_HOME")?;
+            PathBuf::from(user_home).join(".kms")
+        }
+    };
+    Ok(Paths {
+        vault: cli.vault.clone().unwrap_or_else(|| home.join("vault.db")),
+        root_key: cli
+            .root_key_file
+            .clone()
+            .unwrap_or_else(|| home.join("root.key")),
+        home,
+    })
+}
+
+fn root_key_from_env() -> anyhow::Result<Option<RootKey>> {
+    match std::env::var("KMS_ROOT_KEY") {
+        Ok(hex) => Ok(Some(RootKey::from_hex(&Zeroizing::new(hex))?)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => bail!("KMS_ROOT_KEY: {e}"),
+    }
+}
+
+fn open_service(paths: &Paths) -> anyhow::Result<Service> {
+    if !paths.vault.exists() {
+        return Err(KmsError::InvalidState(format!(
+            "There is no vault at {}; run `kms init` first",
+            paths.vault.display()
+        ))
+        .into());
+    }
+    let root = match root_key_from_env()? {
+        Some(root) => root,
+        None => RootKey::load_file(&paths.root_key)?,
+    };
+    Ok(Service::open_sqlite(&paths.vault, root)?)
+}
+
+fn init(paths: &Paths, account: &str, region: &str, out: Output) -> anyhow::Result<()> {
+    crate::vault::validate_account(account)?;
+    crate::vault::validate_region(region)?;
+    if !paths.home.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(&paths.home)
+            .with_context(|| format!("cannot create {}", paths.home.display()))?;
+    }
+    let (root, root_source) = match root_key_from_env()? {
+        Some(root) => (root, "KMS_ROOT_KEY".to_string()),
+        None if paths.root_key.exists() => (
+            RootKey::load_file(&paths.root_key)?,
+            format!("{} (existing)", paths.root_key.display()),
+        ),
+        None => (
+            RootKey::create_file(&paths.root_key)?,
+            paths.root_key.display().to_string(),
+        ),
+    };
+    let store = SqliteStore::open(&paths.vault)?;
+    Vault::create(Box::new(store), root.clone(), account, region)?;
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Initialised {
+        vault: String,
+        root_key: String,
+        root_key_fingerprint: String,
+        account: String,
+        region: String,
+    }
+    print(
+        out,
+        &Initialised {
+            vault: paths.vault.display().to_string(),
+            root_key: root_source,
+            root_key_fingerprint: root.fingerprint(),
+            account: account.into(),
+            region: region.into(),
+        },
+    )
+}
+
+fn print(out: Output, value: &impl Serialize) -> anyhow::Result<()> {
+    let json = serde_json::to_value(value)?;
+    let text = match out {
+        Output::Json => serde_json::to_string_pretty(&json)?,
+        Output::Text => render::text(&json),
+    };
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{}", text.trim_end())?;
+    Ok(())
+}
+
+/// Reads a whole (small) input: a file, or standard input.
+fn read_input(file: Option<&Path>) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    match file {
+        Some(path) => {
+            File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?
+                .read_to_end(&mut buf)?;
+        }
+        None => {
+            io::stdin().lock().read_to_end(&mut buf)?;
+        }
+    }
+    Ok(buf)
+}
+
+/// A ciphertext blob given raw or in base64 (whitespace ignored).
+fn read_blob(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    let raw = read_input(file)?;
+    if let Ok(text) = std::str::from_utf8(&raw) {
+        let compact: String = text.split_whitespace().collect();
+        if let Ok(decoded) = B64.decode(compact.as_bytes()) {
+            return Ok(decoded);
+        }
+    }
+    Ok(raw.to_vec())
+}
+
+fn write_bytes(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match out {
+        Some(path) => atomic_write(path, |w| Ok(w.write_all(bytes)?)),
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(bytes)?;
+            stdout.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// Writes `path` through a temporary file in the same directory, renamed into place only if
+/// `fill` succeeds; on failure the temporary file is removed and `path` is untouched.
+fn atomic_write(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .context("the output path has no file name")?;
+    let temp = dir.join(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let file =
+            File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let mut writer = BufWriter::new(file);
+        fill(&mut writer)?;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn progress_bar(input: &Path) -> indicatif::ProgressBar {
+    let len = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+    if input == Path::new("-") || len < PROGRESS_THRESHOLD {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::default_bar()
+        .template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn open_reader(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+    if path == Path::new("-") {
+        Ok(Box::new(io::stdin().lock()))
+    } else {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(Box::new(BufReader::with_capacity(1 << 20, file)))
+    }
+}
+
+/// Runs a streaming envelope operation into `output` (a file written atomically, or stdout).
+fn stream_to(
+    output: &Path,
+    run: impl FnOnce(&mut dyn Write) -> Result<(), EnvelopeError>,
+) -> anyhow::Result<()> {
+    if output == Path::new("-") {
+        let mut stdout = io::stdout().lock();
+        run(&mut stdout).map_err(envelope_error)?;
+        return Ok(());
+    }
+    atomic_write(output, |w| run(w).map_err(envelope_error))
+}
+
+fn envelope_error(e: EnvelopeError) -> anyhow::Error {
+    match e {
+        EnvelopeError::Kms(kms) => kms.into(),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+fn data_key_request(args: DataKeyArgs) -> anyhow::Result<svc::GenerateDataKeyRequest> {
+    let key_spec = args
+        .key_spec
+        .map(|s| s.parse::<DataKeySpec>())
+        .transpose()?;
+    let key_spec = if key_spec.is_none() && args.number_of_bytes.is_none() {
+        Some(DataKeySpec::Aes256)
+    } else {
+        key_spec
+    };
+    Ok(svc::GenerateDataKeyRequest {
+        key_id: args.key,
+        key_spec,
+        number_of_bytes: args.number_of_bytes,
+        encryption_context: context_of(args.context)?,
+    })
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    let paths = paths(&cli)?;
+    let out = cli.output;
+    if let Command::Init { account, region } = &cli.command {
+        return init(&paths, account, region, out);
+    }
+    let service = open_service(&paths)?;
+    let me = Caller::account_root(service.account()).via(CallSource::Cli);
+    let me = &me;
+    let key_req = |key: String| svc::KeyRequest::new(key);
+    match cli.command {
+        Command::Init { .. } => unreachable!("handled above"),
+        Command::CreateKey { description, tags } => print(
+            out,
+            &service.create_key(
+                me,
+                svc::CreateKeyRequest {
+                    description,
+                    tags: tags
+                        .into_iter()
+                        .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
+                        .collect(),
+                    ..Default::default()
+                },
+            )?,
+        ),
+        Command::DescribeKey { key } => print(out, &service.describe_key(me, key_req(key))?),
+        Command::ListKeys { limit, marker, all } => {
+            let mut page = service.list_keys(me, svc::ListKeysRequest { limit, marker })?;
+            if all {
+                while page.truncated {
+                    let next = service.list_keys(
+                        me,
+                        svc::ListKeysRequest {
+                            limit,
+                            marker: page.next_marker.take(),
+                        },
+                    )?;
+                    page.keys.extend(next.keys);
+                    page.truncated = next.truncated;
+                    page.next_marker = next.next_marker;
+                }
+            }
+            print(out, &page)
+        }
+        Command::UpdateKeyDescription { key, description } => {
+            service.update_key_description(
+                me,
+                svc::UpdateKeyDescriptionRequest {
+                    key_id: key,
+                    description,
+                },
+            )?;
+            Ok(())
+        }
+        Command::EnableKey { key } => Ok(service.enable_key(me, key_req(key))?),
+        Command::DisableKey { key } => Ok(service.disable_key(me, key_req(key))?),
+        Command::ScheduleKeyDeletion {
+            key,
+            pending_window_in_days,
+        } => print(
+            out,
+            &service.schedule_key_deletion(
+                me,
+                svc::ScheduleKeyDeletionRequest {
+                    key_id: key,
+                    pending_window_in_days,
+                },
+            )?,
+        ),
+        Command::CancelKeyDeletion { key } => {
+            print(out, &service.cancel_key_deletion(me, key_req(key))?)
+        }
+        Command::TagResource { key, tags } => Ok(service.tag_resource(
+            me,
+            svc::TagResourceRequest {
+                key_id: key,
+                tags: tags
+                    .into_iter()
+                    .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
+                    .collect(),
+            },
+        )?),
+        Command::UntagResource { key, tag_keys } => Ok(service.untag_resource(
+            me,
+            svc::UntagResourceRequest {
+                key_id: key,
+                tag_keys,
+            },
+        )?),
+        Command::ListResourceTags { key } => print(
+            out,
+            &service.list_resource_tags(me, svc::ListForKeyRequest::new(key))?,
+        ),
+        Command::CreateAlias { alias, key } => Ok(service.create_alias(
+            me,
+            svc::AliasRequest {
+                alias_name: alias,
+                target_key_id: key,
+            },
+        )?),
+        Command::UpdateAlias { alias, key } => Ok(service.update_alias(
+            me,
+            svc::AliasRequest {
+                alias_name: alias,
+                target_key_id: key,
+            },
+        )?),
+        Command::DeleteAlias { alias } => {
+            Ok(service.delete_alias(me, svc::DeleteAliasRequest { alias_name: alias })?)
+        }
+        Command::ListAliases {
+            key_id,
+            limit,
+            marker,
+        } => print(
+            out,
+            &service.list_aliases(
+                me,
+                svc::ListAliasesRequest {
+                    key_id,
+                    limit,
+                    marker,
+                },
+            )?,
+        ),
+        Command::Encrypt {
+            key,
+            plaintext_file,
+            context,
+            out: out_file,
+        } => {
+            let plaintext = read_input(plaintext_file.as_deref())?;
+            let req = svc::EncryptRequest {
+                key_id: key,
+                plaintext,
+                encryption_context: context_of(context)?,
+                encryption_algorithm: None,
+            };
+            let resp = service.encrypt(me, req)?;
+            match (out_file, out) {
+                (Some(path), _) => write_bytes(Some(&path), &resp.ciphertext_blob),
+                (None, Output::Json) => print(out, &resp),
+                (None, Output::Text) => write_bytes(
+                    None,
+                    format!("{}\n", B64.encode(&resp.ciphertext_blob)).as_bytes(),
+                ),
+            }
+        }
+        Command::Decrypt {
+            ciphertext_file,
+            key_id,
+            context,
+            out: out_file,
+        } => {
+            let req = svc::DecryptRequest {
+                ciphertext_blob: read_blob(ciphertext_file.as_deref())?,
+                encryption_context: context_of(context)?,
+                key_id,
+                encryption_algorithm: None,
+            };
+            let resp = service.decrypt(me, req)?;
+            match (out_file, out) {
+                (Some(path), _) => write_bytes(Some(&path), &resp.plaintext),
+                (None, Output::Json) => print(out, &resp),
+                (None, Output::Text) => write_bytes(None, &resp.plaintext),
+            }
+        }
+        Command::ReEncrypt {
+            destination_key_id,
+            ciphertext_file,
+            source_key_id,
+            source_context,
+            destination_context,
+        } => {
+            let resp = service.re_encrypt(
+                me,
+                svc::ReEncryptRequest {
+                    ciphertext_blob: read_blob(ciphertext_file.as_deref())?,
+                    source_encryption_context: context_of(source_context)?,
+                    source_key_id,
+                    destination_key_id,
+                    destination_encryption_context: context_of(destination_context)?,
+                    ..Default::default()
+                },
+            )?;
+            match out {
+                Output::Json => print(out, &resp),
+                Output::Text => write_bytes(
+                    None,
+                    format!("{}\n", B64.encode(&resp.ciphertext_blob)).as_bytes(),
+                ),
+            }
+        }
+        Command::GenerateDataKey(args) => print(
+            out,
+            &service.generate_data_key(me, data_key_request(args)?)?,
+        ),
+        Command::GenerateDataKeyWithoutPlaintext(args) => print(
+            out,
+            &service.generate_data_key_without_plaintext(me, data_key_request(args)?)?,
+        ),
+        Command::GenerateRandom { number_of_bytes } => {
+            let resp = service.generate_random(
+                me,
+                svc::GenerateRandomRequest {
+                    number_of_bytes: Some(number_of_bytes),
+                },
+            )?;
+            match out {
+                Output::Json => print(out, &resp),
+                Output::Text => write_bytes(
+                    None,
+                    format!("{}\n", B64.encode(&resp.plaintext)).as_bytes(),
+                ),
+            }
+        }
+        Command::EnableKeyRotation {
+            key,
+            rotation_period_in_days,
+        } => Ok(service.enable_key_rotation(
+            me,
+            svc::EnableKeyRotationRequest {
+                key_id: key,
+                rotation_period_in_days,
+            },
+        )?),
+        Command::DisableKeyRotation { key } => Ok(service.disable_key_rotation(me, key_req(key))?),
+        Command::GetKeyRotationStatus { key } => {
+            print(out, &service.get_key_rotation_status(me, key_req(key))?)
+        }
+        Command::RotateKeyOnDemand { key } => {
+            print(out, &service.rotate_key_on_demand(me, key_req(key))?)
+        }
+        Command::ListKeyRotations { key } => print(
+            out,
+            &service.list_key_rotations(me, svc::ListForKeyRequest::new(key))?,
+        ),
+        Command::Seal {
+            key,
+            source: input,
+            destination: output,
+            context,
+            chunk_size,
+        } => {
+            let context = context_of(context)?;
+            let bar = progress_bar(&input);
+            let mut reader = open_reader(&input)?;
+            let mut summary = None;
+            stream_to(&output, |w| {
+                let mut w = w;
+                summary = Some(envelope::seal(
+                    &service,
+                    me,
+                    &key,
+                    &context,
+                    &mut reader,
+                    &mut w,
+                    chunk_size,
+                    &mut |done| bar.set_position(done),
+                )?);
+                Ok(())
+            })?;
+            bar.finish_and_clear();
+            if let Some(s) = summary {
+                eprintln!(
+                    "sealed {} bytes under {} into {} bytes",
+                    s.plaintext_bytes, s.key_arn, s.envelope_bytes
+                );
+            }
+            Ok(())
+        }
+        Command::Open {
+            source: input,
+            destination: output,
+            context,
+        } => {
+            let required = context_of(context)?;
+            let required = (!required.is_empty()).then_some(required);
+            let bar = progress_bar(&input);
+            let mut reader = open_reader(&input)?;
+            let mut summary = None;
+            stream_to(&output, |w| {
+                let mut w = w;
+                summary = Some(envelope::open(
+                    &service,
+                    me,
+                    required.as_ref(),
+                    &mut reader,
+                    &mut w,
+                    &mut |done| bar.set_position(done),
+                )?);
+                Ok(())
+            })?;
+            bar.finish_and_clear();
+            if let Some(s) = summary {
+                eprintln!(
+                    "opened {} bytes sealed under {}",
+                    s.plaintext_bytes, s.key_arn
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -151,7 +151,8 @@ pub trait Store: Send + Sync {
 
     /// Creates an alias; `AlreadyExists` if the name is taken.
     fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
-    /// Repoints an existing alias; `NotFound` if it does not exist.
+    /// Repoints an existing alias (its key and `updated_at`; `created_at` is kept); `NotFound` if
+    /// it does not exist.
     fn update_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
     /// Deletes an alias; `NotFound` if it does not exist.
     fn delete_alias(&self, name: &str) -> KmsResult<()>;
