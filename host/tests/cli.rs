@@ -1,0 +1,366 @@
+//! The real `kms` binary, driven as a user would, against a vault in a temporary KMS_HOME.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use std::io::Write;
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        let home = Home {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        home.ok(&["init"]);
+        home
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kms"));
+        cmd.args(args)
+            .env("KMS_HOME", self.path("home"))
+            .env_remove("KMS_VAULT")
+            .env_remove("KMS_ROOT_KEY_FILE")
+            .env_remove("KMS_ROOT_KEY")
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a command that must succeed and returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kms {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail with status 1 and the given AWS exception.
+    fn fails_with(&self, args: &[&str], exception: &str) {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "kms {args:?}: {stderr}");
+        assert!(stderr.contains(exception), "kms {args:?}: {stderr}");
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    fn create_key(&self) -> String {
+        self.json(&["create-key"])["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn encrypt(&self, key: &str, plaintext: &[u8], context: &str) -> PathBuf {
+        let file = self.path(&format!("ct-{}", rand_name()));
+        let out = self.run_with_stdin(&["encrypt", key, "--context", context], plaintext);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&file, out.stdout).unwrap();
+        file
+    }
+
+    fn state(&self, key: &str) -> String {
+        self.json(&["describe-key", key])["KeyMetadata"]["KeyState"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn rand_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::SeqCst).to_string()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn init_creates_an_owner_only_root_key_and_refuses_to_run_twice() {
+    let home = Home::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path("home/root.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    home.fails_with(&["init"], "AlreadyExistsException");
+}
+
+#[test]
+fn commands_before_init_explain_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(["list-keys"])
+        .env("KMS_HOME", dir.path().join("nothing"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kms init"));
+}
+
+#[test]
+fn create_key_then_describe_key_shows_an_enabled_key() {
+    let home = Home::new();
+    let key = home.create_key();
+    assert_eq!(home.state(&key), "Enabled");
+    let text = home.ok(&["describe-key", &key]);
+    assert!(text.contains("KeyState: Enabled"), "{text}");
+}
+
+#[test]
+fn encrypt_through_an_alias_and_decrypt_with_the_same_context() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&["create-alias", "alias/app", &key]);
+    let ct = home.encrypt("alias/app", b"hello cli", "tenant=acme");
+    let plain = home.ok(&[
+        "decrypt",
+        "--ciphertext-file",
+        s(&ct),
+        "--context",
+        "tenant=acme",
+    ]);
+    assert_eq!(plain, "hello cli");
+}
+
+#[test]
+fn decrypt_with_the_wrong_context_fails_with_invalid_ciphertext() {
+    let home = Home::new();
+    let key = home.create_key();
+    let ct = home.encrypt(&key, b"x", "tenant=acme");
+    home.fails_with(
+        &[
+            "decrypt",
+            "--ciphertext-file",
+            s(&ct),
+            "--context",
+            "tenant=evil",
+        ],
+        "InvalidCiphertextException",
+    );
+}
+
+#[test]
+fn a_disabled_key_refuses_encryption() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&["disable-key", &key]);
+    let out = home.run_with_stdin(&["encrypt", &key], b"x");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DisabledException"));
+}
+
+#[test]
+fn scheduled_deletion_blocks_use_and_cancelling_leaves_the_key_disabled() {
+    let home = Home::new();
+    let key = home.create_key();
+    let out = home.json(&[
+        "schedule-key-deletion",
+        &key,
+        "--pending-window-in-days",
+        "7",
+    ]);
+    assert_eq!(out["PendingWindowInDays"], 7);
+    let refused = home.run_with_stdin(&["encrypt", &key], b"x");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("KMSInvalidStateException"));
+    home.ok(&["cancel-key-deletion", &key]);
+    assert_eq!(home.state(&key), "Disabled");
+}
+
+#[test]
+fn old_ciphertexts_decrypt_after_rotation_and_the_rotation_is_listed() {
+    let home = Home::new();
+    let key = home.create_key();
+    let ct = home.encrypt(&key, b"before", "v=1");
+    home.ok(&["rotate-key-on-demand", &key]);
+    let plain = home.ok(&["decrypt", "--ciphertext-file", s(&ct), "--context", "v=1"]);
+    assert_eq!(plain, "before");
+    let rotations = home.json(&["list-key-rotations", &key]);
+    let list = rotations["Rotations"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["RotationType"], "ON_DEMAND");
+}
+
+#[test]
+fn seal_and_open_round_trip_a_large_file() {
+    let home = Home::new();
+    let key = home.create_key();
+    let data: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(home.path("in.bin"), &data).unwrap();
+    let (input, sealed, opened) = (
+        home.path("in.bin"),
+        home.path("in.kms"),
+        home.path("out.bin"),
+    );
+    home.ok(&[
+        "seal",
+        &key,
+        s(&input),
+        s(&sealed),
+        "--context",
+        "file=in.bin",
+    ]);
+    home.ok(&["open", s(&sealed), s(&opened), "--context", "file=in.bin"]);
+    assert_eq!(std::fs::read(&opened).unwrap(), data);
+}
+
+#[test]
+fn open_of_a_tampered_envelope_fails_and_leaves_no_output() {
+    let home = Home::new();
+    let key = home.create_key();
+    std::fs::write(home.path("in.bin"), vec![7u8; 300_000]).unwrap();
+    let (input, sealed, opened) = (
+        home.path("in.bin"),
+        home.path("in.kms"),
+        home.path("out.bin"),
+    );
+    home.ok(&["seal", &key, s(&input), s(&sealed)]);
+    let mut bytes = std::fs::read(&sealed).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&sealed, bytes).unwrap();
+    let out = home.run(&["open", s(&sealed), s(&opened)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!opened.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(home.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn list_keys_pages_with_limit_and_marker() {
+    let home = Home::new();
+    for _ in 0..3 {
+        home.create_key();
+    }
+    let first = home.json(&["list-keys", "--limit", "2"]);
+    assert_eq!(first["Keys"].as_array().unwrap().len(), 2);
+    assert_eq!(first["Truncated"], true);
+    let marker = first["NextMarker"].as_str().unwrap();
+    let second = home.json(&["list-keys", "--limit", "2", "--marker", marker]);
+    assert_eq!(second["Keys"].as_array().unwrap().len(), 1);
+    let all = home.json(&["list-keys", "--limit", "1", "--all"]);
+    assert_eq!(all["Keys"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn tags_are_added_listed_and_removed() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&["tag-resource", &key, "team=payments", "env=prod"]);
+    let tags = home.json(&["list-resource-tags", &key]);
+    assert_eq!(tags["Tags"].as_array().unwrap().len(), 2);
+    home.ok(&["untag-resource", &key, "env"]);
+    let tags = home.json(&["list-resource-tags", &key]);
+    assert_eq!(tags["Tags"][0]["TagKey"], "team");
+    assert_eq!(tags["Tags"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn generate_random_prints_the_requested_number_of_bytes_in_base64() {
+    use base64::Engine;
+    let home = Home::new();
+    let out = home.ok(&["generate-random", "32"]);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(out.trim())
+        .unwrap();
+    assert_eq!(bytes.len(), 32);
+    home.fails_with(&["generate-random", "2000"], "ValidationException");
+}
+
+#[test]
+fn generate_data_key_returns_a_blob_that_decrypts_to_its_plaintext() {
+    let home = Home::new();
+    let key = home.create_key();
+    let out = home.json(&[
+        "generate-data-key",
+        &key,
+        "--key-spec",
+        "AES_256",
+        "--context",
+        "p=1",
+    ]);
+    let blob = out["CiphertextBlob"].as_str().unwrap();
+    std::fs::write(home.path("dk.b64"), blob).unwrap();
+    let back = home.json(&[
+        "decrypt",
+        "--ciphertext-file",
+        s(&home.path("dk.b64")),
+        "--context",
+        "p=1",
+    ]);
+    assert_eq!(back["Plaintext"], out["Plaintext"]);
+}
+
+#[test]
+fn a_wrong_root_key_is_refused() {
+    let home = Home::new();
+    home.create_key();
+    let root = home.path("home/root.key");
+    std::fs::write(&root, format!("{}\n", "ab".repeat(32))).unwrap();
+    home.fails_with(&["list-keys"], "AccessDeniedException");
+}
+
+#[test]
+fn duplicate_context_keys_are_a_validation_error() {
+    let home = Home::new();
+    let key = home.create_key();
+    let out = home.run_with_stdin(
+        &["encrypt", &key, "--context", "a=1", "--context", "a=2"],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ValidationException"));
+}
+
+#[test]
+fn usage_errors_exit_with_status_2() {
+    let home = Home::new();
+    let out = home.run(&["encrypt"]);
+    assert_eq!(out.status.code(), Some(2));
+}
