@@ -76,7 +76,7 @@ pub struct OpenSummary {
 }
 
 /// Reads until `buf` is full or the input ends; returns the number of bytes read.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(input: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {
@@ -111,8 +111,8 @@ pub fn seal(
     caller: &Caller,
     key: &str,
     context: &EncryptionContext,
-    input: &mut impl Read,
-    output: &mut impl Write,
+    input: &mut (impl Read + ?Sized),
+    output: &mut (impl Write + ?Sized),
     chunk_size: u32,
     progress: &mut dyn FnMut(u64),
 ) -> Result<SealSummary, EnvelopeError> {
@@ -183,7 +183,7 @@ pub fn seal(
 }
 
 fn take<'a>(
-    input: &mut impl Read,
+    input: &mut (impl Read + ?Sized),
     header: &'a mut Vec<u8>,
     n: usize,
 ) -> Result<&'a [u8], EnvelopeError> {
@@ -203,8 +203,8 @@ pub fn open(
     service: &Service,
     caller: &Caller,
     required_context: Option<&EncryptionContext>,
-    input: &mut impl Read,
-    output: &mut impl Write,
+    input: &mut (impl Read + ?Sized),
+    output: &mut (impl Write + ?Sized),
     progress: &mut dyn FnMut(u64),
 ) -> Result<OpenSummary, EnvelopeError> {
     let mut header = Vec::with_capacity(256);

@@ -467,17 +467,30 @@ fn open_reader(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     }
 }
 
-/// Runs a streaming envelope operation into `output` (a file written atomically, or stdout).
-fn stream_to(
-    output: &Path,
-    run: impl FnOnce(&mut dyn Write) -> Result<(), EnvelopeError>,
+/// Runs a streaming envelope operation from `source` into `destination` (a file written
+/// atomically, or stdout for `-`), with a progress bar for large files; prints its summary.
+fn run_envelope(
+    source: &Path,
+    destination: &Path,
+    op: impl FnOnce(&mut dyn Read, &mut dyn Write, &mut dyn FnMut(u64)) -> Result<String, EnvelopeError>,
 ) -> anyhow::Result<()> {
-    if output == Path::new("-") {
+    let bar = progress_bar(source);
+    let mut reader = open_reader(source)?;
+    let mut progress = |done| bar.set_position(done);
+    let summary = if destination == Path::new("-") {
         let mut stdout = io::stdout().lock();
-        run(&mut stdout).map_err(envelope_error)?;
-        return Ok(());
-    }
-    atomic_write(output, |w| run(w).map_err(envelope_error))
+        op(&mut reader, &mut stdout, &mut progress).map_err(envelope_error)?
+    } else {
+        let mut summary = String::new();
+        atomic_write(destination, |w| {
+            summary = op(&mut reader, w, &mut progress).map_err(envelope_error)?;
+            Ok(())
+        })?;
+        summary
+    };
+    bar.finish_and_clear();
+    eprintln!("{summary}");
+    Ok(())
 }
 
 fn envelope_error(e: EnvelopeError) -> anyhow::Error {
@@ -745,68 +758,36 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         ),
         Command::Seal {
             key,
-            source: input,
-            destination: output,
+            source,
+            destination,
             context,
             chunk_size,
         } => {
             let context = context_of(context)?;
-            let bar = progress_bar(&input);
-            let mut reader = open_reader(&input)?;
-            let mut summary = None;
-            stream_to(&output, |w| {
-                let mut w = w;
-                summary = Some(envelope::seal(
-                    &service,
-                    me,
-                    &key,
-                    &context,
-                    &mut reader,
-                    &mut w,
-                    chunk_size,
-                    &mut |done| bar.set_position(done),
-                )?);
-                Ok(())
-            })?;
-            bar.finish_and_clear();
-            if let Some(s) = summary {
-                eprintln!(
+            run_envelope(&source, &destination, |reader, writer, progress| {
+                let s = envelope::seal(
+                    &service, me, &key, &context, reader, writer, chunk_size, progress,
+                )?;
+                Ok(format!(
                     "sealed {} bytes under {} into {} bytes",
                     s.plaintext_bytes, s.key_arn, s.envelope_bytes
-                );
-            }
-            Ok(())
+                ))
+            })
         }
         Command::Open {
-            source: input,
-            destination: output,
+            source,
+            destination,
             context,
         } => {
             let required = context_of(context)?;
             let required = (!required.is_empty()).then_some(required);
-            let bar = progress_bar(&input);
-            let mut reader = open_reader(&input)?;
-            let mut summary = None;
-            stream_to(&output, |w| {
-                let mut w = w;
-                summary = Some(envelope::open(
-                    &service,
-                    me,
-                    required.as_ref(),
-                    &mut reader,
-                    &mut w,
-                    &mut |done| bar.set_position(done),
-                )?);
-                Ok(())
-            })?;
-            bar.finish_and_clear();
-            if let Some(s) = summary {
-                eprintln!(
+            run_envelope(&source, &destination, |reader, writer, progress| {
+                let s = envelope::open(&service, me, required.as_ref(), reader, writer, progress)?;
+                Ok(format!(
                     "opened {} bytes sealed under {}",
                     s.plaintext_bytes, s.key_arn
-                );
-            }
-            Ok(())
+                ))
+            })
         }
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::store::{AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditRecord};
+use super::store::{
+    AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditRecord, check_same_key,
+};
 use crate::error::{KmsError, KmsResult};
 use crate::types::KeyId;
 
@@ -56,18 +58,6 @@ fn missing_key(id: &KeyId) -> KmsError {
 
 fn missing_alias(name: &str) -> KmsError {
     KmsError::NotFound(format!("Alias {name} is not found."))
-}
-
-/// Refuses a version whose key id is not the record's: it would land under another key.
-fn check_same_key(key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
-    if key.key_id == version.key_id {
-        Ok(())
-    } else {
-        Err(KmsError::Internal(format!(
-            "A version of key '{}' cannot be stored under key '{}'",
-            version.key_id, key.key_id
-        )))
-    }
 }
 
 impl Store for MemoryStore {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, ffi, params};
 
-use super::store::{AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditRecord};
+use super::store::{
+    AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditRecord, check_same_key,
+};
 use crate::error::{KmsError, KmsResult};
 use crate::types::{KeyId, RotationType};
 
@@ -161,18 +163,6 @@ fn to_i64(v: u64) -> i64 {
 fn is_constraint(err: &rusqlite::Error, extended_code: i32) -> bool {
     err.sqlite_error()
         .is_some_and(|e| e.extended_code == extended_code)
-}
-
-/// Refuses a version whose key id is not the record's: it would land under another key.
-fn check_same_key(key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
-    if key.key_id == version.key_id {
-        Ok(())
-    } else {
-        Err(KmsError::Internal(format!(
-            "A version of key '{}' cannot be stored under key '{}'",
-            version.key_id, key.key_id
-        )))
-    }
 }
 
 fn record_json(key: &KeyRecord) -> KmsResult<String> {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::KmsResult;
+use crate::error::{KmsError, KmsResult};
 use crate::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
 
 /// Everything the vault keeps about a KMS key except its key material.
@@ -174,4 +174,16 @@ pub trait Store: Send + Sync {
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;
     /// Up to `limit` audit records with `seq > after`, in order.
     fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>>;
+}
+
+/// Refuses a version whose key id is not the record's: it would land under another key.
+pub(super) fn check_same_key(key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+    if key.key_id == version.key_id {
+        Ok(())
+    } else {
+        Err(KmsError::Internal(format!(
+            "A version of key '{}' cannot be stored under key '{}'",
+            version.key_id, key.key_id
+        )))
+    }
 }
