@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use kms_host::types::{KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
+use kms_host::types::{RotationType, Tag};
 use kms_host::vault::{
     AliasRecord, KeyRecord, RootKey, RotationSchedule, SealedVersion, SqliteStore, Vault,
 };
@@ -67,24 +67,11 @@ fn root() -> RootKey {
 
 fn key_record(key_id: KeyId, tags: &[(&str, &str)]) -> KeyRecord {
     KeyRecord {
-        key_id,
-        account: ACCOUNT.into(),
-        region: REGION.into(),
         description: format!("key {key_id}"),
-        key_spec: KeySpec::SymmetricDefault,
-        key_usage: KeyUsage::EncryptDecrypt,
-        origin: Origin::AwsKms,
-        state: KeyState::Enabled,
-        created_at: T0,
-        deletion_date: None,
-        pending_window_days: None,
         rotation: Some(RotationSchedule {
             period_days: 365,
             next_rotation_at: T0 + 365 * DAY,
         }),
-        on_demand_rotations: 0,
-        last_on_demand_rotation: None,
-        current_version: 1,
         tags: tags
             .iter()
             .map(|(k, v)| Tag {
@@ -92,6 +79,7 @@ fn key_record(key_id: KeyId, tags: &[(&str, &str)]) -> KeyRecord {
                 tag_value: (*v).into(),
             })
             .collect(),
+        ..KeyRecord::new_symmetric(key_id, ACCOUNT, REGION, T0)
     }
 }
 

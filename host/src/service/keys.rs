@@ -117,22 +117,12 @@ impl Service {
             let key_id = KeyId::random();
             note.key(self.key_arn(&key_id));
             let record = KeyRecord {
-                key_id,
-                account: self.vault.account().to_string(),
-                region: self.vault.region().to_string(),
                 description,
                 key_spec,
                 key_usage,
                 origin,
-                state: KeyState::Enabled,
-                created_at: now,
-                deletion_date: None,
-                pending_window_days: None,
-                rotation: None,
-                on_demand_rotations: 0,
-                last_on_demand_rotation: None,
-                current_version: 1,
                 tags,
+                ..KeyRecord::new_symmetric(key_id, self.vault.account(), self.vault.region(), now)
             };
             let first = self.vault.new_version(&key_id, 1, now, None)?;
             self.vault.store().insert_key(&record, &first)?;

@@ -283,7 +283,7 @@ pub(crate) mod conformance {
         AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord,
     };
     use crate::error::KmsError;
-    use crate::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
+    use crate::types::{KeyId, KeyState, RotationType, Tag};
 
     /// Generates one `#[test]` per behaviour, each calling `$run` with that behaviour; `$run`
     /// hands the behaviour a fresh, empty store of the backend under test.
@@ -344,25 +344,13 @@ pub(crate) mod conformance {
     /// kind of field makes the round trip.
     pub(crate) fn key_record(key_id: KeyId) -> KeyRecord {
         KeyRecord {
-            key_id,
-            account: "111122223333".into(),
-            region: "eu-west-1".into(),
             description: "orders database".into(),
-            key_spec: KeySpec::SymmetricDefault,
-            key_usage: KeyUsage::EncryptDecrypt,
-            origin: Origin::AwsKms,
-            state: KeyState::Enabled,
-            created_at: T0,
-            deletion_date: None,
-            pending_window_days: None,
             rotation: Some(RotationSchedule {
                 period_days: 365,
                 next_rotation_at: T0 + 365 * DAY,
             }),
-            on_demand_rotations: 0,
-            last_on_demand_rotation: None,
-            current_version: 1,
             tags: vec![tag("team", "payments"), tag("env", "prod")],
+            ..KeyRecord::new_symmetric(key_id, "111122223333", "eu-west-1", T0)
         }
     }
 

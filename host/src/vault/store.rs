@@ -54,6 +54,29 @@ pub struct RotationSchedule {
 }
 
 impl KeyRecord {
+    /// A new, enabled SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT key with AWS_KMS origin, its first
+    /// backing-key version current, no rotation schedule and no tags: what CreateKey makes.
+    pub fn new_symmetric(key_id: KeyId, account: &str, region: &str, created_at: u64) -> Self {
+        KeyRecord {
+            key_id,
+            account: account.to_string(),
+            region: region.to_string(),
+            description: String::new(),
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            state: KeyState::Enabled,
+            created_at,
+            deletion_date: None,
+            pending_window_days: None,
+            rotation: None,
+            on_demand_rotations: 0,
+            last_on_demand_rotation: None,
+            current_version: 1,
+            tags: Vec::new(),
+        }
+    }
+
     /// The earliest time at which this key needs maintenance (deletion or automatic rotation).
     /// Backends index this so that due keys are found without a scan.
     pub fn due_at(&self) -> Option<u64> {
