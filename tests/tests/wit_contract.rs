@@ -12,15 +12,17 @@ use wit_parser::{
 const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit");
 
 /// Every world the contract promises.
-const WORLDS: [&str; 4] = [
+const WORLDS: [&str; 6] = [
     "policy-plugin",
     "data-key-wrapper",
     "tenant-app",
     "tenant-app-with-reveal",
+    "tenant-command",
+    "tenant-command-with-reveal",
 ];
 
 /// Every interface the contract promises.
-const INTERFACES: [&str; 7] = [
+const INTERFACES: [&str; 9] = [
     "types",
     "keys",
     "data-keys",
@@ -28,6 +30,8 @@ const INTERFACES: [&str; 7] = [
     "policy",
     "envelope",
     "log",
+    "config",
+    "app",
 ];
 
 /// The `kms:vault` package, parsed and resolved.
@@ -155,11 +159,11 @@ fn every_world_of_the_contract_exists() {
 }
 
 #[test]
-fn policy_plugin_imports_nothing_but_log_and_the_types_policy_needs() {
+fn policy_plugin_imports_nothing_but_log_config_and_the_types_policy_needs() {
     let contract = Contract::load();
     assert_eq!(
         contract.imports("policy-plugin"),
-        vault_set(&["log", "types"])
+        vault_set(&["log", "config", "types"])
     );
 }
 
@@ -174,7 +178,7 @@ fn data_key_wrapper_imports_keys_data_keys_and_log_without_reveal() {
     let contract = Contract::load();
     assert_eq!(
         contract.imports("data-key-wrapper"),
-        vault_set(&["types", "keys", "data-keys", "log"])
+        vault_set(&["types", "keys", "data-keys", "log", "config"])
     );
 }
 
@@ -232,7 +236,24 @@ fn only_tenant_app_with_reveal_imports_reveal() {
         .into_iter()
         .filter(|world| contract.imports(world).contains(&vault("reveal")))
         .collect();
-    assert_eq!(importers, ["tenant-app-with-reveal"]);
+    assert_eq!(
+        importers,
+        ["tenant-app-with-reveal", "tenant-command-with-reveal"]
+    );
+}
+
+#[test]
+fn tenant_commands_are_tenant_apps_that_export_app() {
+    let contract = Contract::load();
+    for (command, app) in [
+        ("tenant-command", "tenant-app"),
+        ("tenant-command-with-reveal", "tenant-app-with-reveal"),
+    ] {
+        let mut expected = contract.imports(app);
+        expected.insert(vault("types"));
+        assert_eq!(contract.imports(command), expected, "{command}");
+        assert_eq!(contract.exports(command), vault_set(&["app"]), "{command}");
+    }
 }
 
 #[test]
@@ -278,6 +299,7 @@ fn data_keys_offers_no_plaintext_export() {
         contract.functions("data-keys"),
         BTreeSet::from([
             "[method]data-key.wrapped",
+            "[method]data-key.age-ms",
             "[method]data-key.seal",
             "[method]data-key.open",
             "generate",

@@ -74,9 +74,61 @@
 //! ```
 
 #![warn(missing_docs)]
+// Components are built without `std`: a `std` guest imports thirteen WASI interfaces (stdio,
+// environment, clocks) that the host would have to refuse or stub. On the host (unit tests,
+// docs) the crate is an ordinary `std` library.
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
-use std::fmt;
-use std::ops::Deref;
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::Deref;
+
+/// The runtime a `no_std` component needs: a global allocator and a panic handler. A panic
+/// aborts the instance with a trap, which the host audits and reports as a failed call.
+#[cfg(target_arch = "wasm32")]
+mod wasm_runtime {
+    #[global_allocator]
+    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+    #[panic_handler]
+    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+        core::arch::wasm32::unreachable()
+    }
+
+    /// The canonical ABI's allocator: the host calls it to place arguments and results in
+    /// linear memory. Written here because wit-bindgen's own copy is not linked into a `no_std`
+    /// component.
+    ///
+    /// # Safety
+    /// Called by the host as the canonical ABI specifies: `old_ptr`/`old_len`/`align` describe
+    /// an allocation made by this function (or are 0 for a new one).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn cabi_realloc(
+        old_ptr: *mut u8,
+        old_len: usize,
+        align: usize,
+        new_len: usize,
+    ) -> *mut u8 {
+        use alloc::alloc::{Layout, alloc, realloc};
+        let ptr = if old_len == 0 {
+            if new_len == 0 {
+                return align as *mut u8;
+            }
+            // SAFETY: the canonical ABI passes a power-of-two alignment and a non-zero size.
+            unsafe { alloc(Layout::from_size_align_unchecked(new_len, align)) }
+        } else {
+            // SAFETY: `old_ptr` was allocated here with this size and alignment.
+            unsafe { realloc(old_ptr, Layout::from_size_align_unchecked(old_len, align), new_len) }
+        };
+        if ptr.is_null() {
+            core::arch::wasm32::unreachable();
+        }
+        ptr
+    }
+}
 
 // Generated code carries the WIT doc comments; the contract test in `tests/` checks that every
 // WIT item has one, so `missing_docs` here would only flag the generator's own helpers.
@@ -102,6 +154,50 @@ pub use bindings::kms::vault::{data_keys, keys, log, reveal};
 pub mod types {
     pub use crate::KmsError;
     pub use crate::bindings::kms::vault::types::*;
+}
+
+/// State that lives as long as the component instance, such as a data-key cache, kept in a
+/// `static`. A component instance runs on one thread and is never re-entered while a call is
+/// running, which is what makes this sound; it exists only when building for wasm32.
+///
+/// ```ignore
+/// static CACHE: kms_guest::InstanceState<Vec<u8>> = kms_guest::InstanceState::new(Vec::new());
+/// CACHE.with(|cache| cache.push(1));
+/// ```
+#[cfg(target_arch = "wasm32")]
+pub struct InstanceState<T>(core::cell::RefCell<T>);
+
+// SAFETY: wasm32 component instances are single-threaded (no `threads` proposal in the
+// component model) and the host never runs two calls on one instance at once.
+#[cfg(target_arch = "wasm32")]
+unsafe impl<T> Sync for InstanceState<T> {}
+
+#[cfg(target_arch = "wasm32")]
+impl<T> InstanceState<T> {
+    /// State starting at `value`.
+    pub const fn new(value: T) -> Self {
+        InstanceState(core::cell::RefCell::new(value))
+    }
+
+    /// Runs `f` on the state. Calling `with` again from inside `f` panics (traps).
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.0.borrow_mut())
+    }
+}
+
+/// Lower-case hex of `bytes`, for reports a guest returns as text.
+///
+/// ```
+/// assert_eq!(kms_guest::hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+/// ```
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// Why a host call failed: the `kms-error` variant of the WIT contract. The cases are AWS KMS's
@@ -219,7 +315,7 @@ impl fmt::Display for KmsError {
     }
 }
 
-impl std::error::Error for KmsError {}
+impl core::error::Error for KmsError {}
 
 /// An encryption context under construction, kept the way the host reads it: sorted by key, each
 /// key once. Dereferences to the pair slice that every host call taking a context accepts.
@@ -282,7 +378,7 @@ impl EncryptionContext {
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Option<String> {
         let (key, value) = (key.into(), value.into());
         match self.pairs.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
-            Ok(at) => Some(std::mem::replace(&mut self.pairs[at].1, value)),
+            Ok(at) => Some(core::mem::replace(&mut self.pairs[at].1, value)),
             Err(at) => {
                 self.pairs.insert(at, (key, value));
                 None
