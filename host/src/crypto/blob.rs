@@ -3,7 +3,8 @@
 //! ```text
 //! offset  size  field
 //!      0     1  magic 0x6B ('k')
-//!      1     1  format version, 0x01
+//!      1     1  format version and kind: 0x01 a ciphertext (Encrypt), 0x02 a data key
+//!               (GenerateDataKey*)
 //!      2    16  KMS key id (UUID bytes)
 //!     18     4  backing-key version, big-endian u32
 //!     22    12  AES-GCM nonce (random)
@@ -11,7 +12,9 @@
 //!   34+n    16  AES-GCM tag
 //! ```
 //!
-//! The associated data is the 34-byte header followed by the canonical encryption context, so
+//! The kind lets the host keep wrapped data keys from guests that were not granted `reveal`:
+//! such a guest can turn a data key into a handle but cannot `decrypt` it. ReEncrypt keeps the
+//! kind. The associated data is the 34-byte header followed by the canonical encryption context, so
 //! changing any header byte, the key, the version or the context makes decryption fail. Every
 //! malformed, truncated, altered or foreign blob yields the same `InvalidCiphertextException`.
 
@@ -22,7 +25,31 @@ use crate::error::{KmsError, KmsResult};
 use crate::types::{EncryptionContext, KeyId};
 
 const MAGIC: u8 = 0x6B;
-const FORMAT_V1: u8 = 0x01;
+/// What a blob holds; authenticated, because it is part of the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobKind {
+    /// Data a caller encrypted (Encrypt).
+    Ciphertext,
+    /// A data key the service generated (GenerateDataKey*).
+    DataKey,
+}
+
+impl BlobKind {
+    fn byte(self) -> u8 {
+        match self {
+            BlobKind::Ciphertext => 0x01,
+            BlobKind::DataKey => 0x02,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0x01 => Some(BlobKind::Ciphertext),
+            0x02 => Some(BlobKind::DataKey),
+            _ => None,
+        }
+    }
+}
 /// Bytes before the AES-GCM body.
 pub const HEADER_LEN: usize = 2 + 16 + 4 + NONCE_LEN;
 /// Bytes a blob adds to its plaintext.
@@ -36,10 +63,13 @@ pub struct BlobHeader {
     pub key_id: KeyId,
     /// The backing-key version the blob claims.
     pub version: u32,
+    /// What the blob claims to hold.
+    pub kind: BlobKind,
 }
 
 /// Encrypts `plaintext` under a backing-key version of `key_id`, binding the context.
 pub fn seal(
+    kind: BlobKind,
     key_id: &KeyId,
     version: u32,
     material: &SymmetricKey,
@@ -50,7 +80,7 @@ pub fn seal(
     super::fill_random(&mut nonce)?;
     let mut blob = Vec::with_capacity(OVERHEAD + plaintext.len());
     blob.push(MAGIC);
-    blob.push(FORMAT_V1);
+    blob.push(kind.byte());
     blob.extend_from_slice(key_id.as_bytes());
     blob.extend_from_slice(&version.to_be_bytes());
     blob.extend_from_slice(&nonce);
@@ -61,12 +91,17 @@ pub fn seal(
 
 /// Reads the header of a blob, refusing anything that is not a version-1 blob of plausible length.
 pub fn parse_header(blob: &[u8]) -> KmsResult<BlobHeader> {
-    if blob.len() < OVERHEAD || blob[0] != MAGIC || blob[1] != FORMAT_V1 {
+    if blob.len() < OVERHEAD || blob[0] != MAGIC {
         return Err(KmsError::invalid_ciphertext());
     }
+    let kind = BlobKind::from_byte(blob[1]).ok_or_else(KmsError::invalid_ciphertext)?;
     let key_id = KeyId::from_bytes(blob[2..18].try_into().expect("16 bytes"));
     let version = u32::from_be_bytes(blob[18..22].try_into().expect("4 bytes"));
-    Ok(BlobHeader { key_id, version })
+    Ok(BlobHeader {
+        key_id,
+        version,
+        kind,
+    })
 }
 
 /// Decrypts a blob with the backing-key material its header names.
@@ -95,7 +130,7 @@ mod tests {
         let id = KeyId::random();
         let key = SymmetricKey::generate().unwrap();
         let ctx = EncryptionContext::from_pairs([("tenant", "acme")]).unwrap();
-        let blob = seal(&id, 3, &key, b"attack at dawn", &ctx).unwrap();
+        let blob = seal(BlobKind::Ciphertext, &id, 3, &key, b"attack at dawn", &ctx).unwrap();
         (id, key, ctx, blob)
     }
 
@@ -106,10 +141,26 @@ mod tests {
             parse_header(&blob).unwrap(),
             BlobHeader {
                 key_id: id,
-                version: 3
+                version: 3,
+                kind: BlobKind::Ciphertext,
             }
         );
         assert_eq!(blob.len(), OVERHEAD + b"attack at dawn".len());
+    }
+
+    #[test]
+    fn kind_is_authenticated() {
+        let (id, key, ctx, _) = fixture();
+        let blob = seal(BlobKind::DataKey, &id, 1, &key, &[9; 32], &ctx).unwrap();
+        assert_eq!(parse_header(&blob).unwrap().kind, BlobKind::DataKey);
+        let mut relabelled = blob.clone();
+        relabelled[1] = BlobKind::Ciphertext.byte();
+        assert!(matches!(
+            open(&relabelled, &key, &ctx),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
+        relabelled[1] = 0x03;
+        assert!(parse_header(&relabelled).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::crypto::{self, blob};
+use crate::crypto::{self, blob, blob::BlobKind};
 use crate::types::{DataKeySpec, EncryptionAlgorithm, KeyUsage};
 
 const MAX_PLAINTEXT: usize = 4096;
@@ -40,6 +40,29 @@ struct Opened {
     record: KeyRecord,
     plaintext: Zeroizing<Vec<u8>>,
     material_id: String,
+    kind: BlobKind,
+}
+
+/// Which kinds of blob a decryption accepts; any other answers `InvalidCiphertextException`,
+/// exactly as an altered blob does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Accept {
+    /// Ciphertexts and data keys (the AWS API's Decrypt).
+    Any,
+    /// Only ciphertexts: a guest without `reveal` may not read a data key's bytes.
+    CiphertextOnly,
+    /// Only data keys: what `data-keys.unwrap` turns into a handle.
+    DataKeyOnly,
+}
+
+impl Accept {
+    fn allows(self, kind: BlobKind) -> bool {
+        match self {
+            Accept::Any => true,
+            Accept::CiphertextOnly => kind == BlobKind::Ciphertext,
+            Accept::DataKeyOnly => kind == BlobKind::DataKey,
+        }
+    }
 }
 
 impl Service {
@@ -60,6 +83,7 @@ impl Service {
         record: &KeyRecord,
         plaintext: &[u8],
         context: &EncryptionContext,
+        kind: BlobKind,
     ) -> KmsResult<(Vec<u8>, String)> {
         self.require_enabled(record)?;
         self.require_encrypt_usage(record)?;
@@ -67,6 +91,7 @@ impl Service {
             .vault
             .material(&record.key_id, record.current_version)?;
         let ciphertext = blob::seal(
+            kind,
             &record.key_id,
             record.current_version,
             &material,
@@ -92,6 +117,7 @@ impl Service {
         context: &EncryptionContext,
         expected_key: Option<&str>,
         action: &str,
+        accept: Accept,
     ) -> KmsResult<Opened> {
         if ciphertext.is_empty() || ciphertext.len() > MAX_CIPHERTEXT_BLOB {
             return Err(KmsError::Validation(format!(
@@ -123,6 +149,10 @@ impl Service {
         }
         let material = self.vault.material(&record.key_id, header.version)?;
         let plaintext = blob::open(ciphertext, &material, context)?;
+        // Judged only now that the header is authenticated; refused like any bad blob.
+        if !accept.allows(header.kind) {
+            return Err(KmsError::invalid_ciphertext());
+        }
         let material_id = self
             .vault
             .store()
@@ -133,6 +163,7 @@ impl Service {
             record,
             plaintext,
             material_id,
+            kind: header.kind,
         })
     }
 
@@ -147,8 +178,12 @@ impl Service {
                 )));
             }
             let record = self.key_for(caller, note, &req.key_id, "kms:Encrypt")?;
-            let (ciphertext_blob, _) =
-                self.seal_under(&record, &req.plaintext, &req.encryption_context)?;
+            let (ciphertext_blob, _) = self.seal_under(
+                &record,
+                &req.plaintext,
+                &req.encryption_context,
+                BlobKind::Ciphertext,
+            )?;
             Ok(EncryptResponse {
                 ciphertext_blob,
                 key_id: self.key_arn(&record.key_id),
@@ -159,6 +194,16 @@ impl Service {
 
     /// Decrypt: the key comes from the blob; `KeyId`, if given, must match it.
     pub fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> KmsResult<DecryptResponse> {
+        self.decrypt_accepting(caller, req, Accept::Any)
+    }
+
+    /// Decrypt, answering `InvalidCiphertextException` for blobs of a kind `accept` excludes.
+    pub(crate) fn decrypt_accepting(
+        &self,
+        caller: &Caller,
+        req: DecryptRequest,
+        accept: Accept,
+    ) -> KmsResult<DecryptResponse> {
         self.audited(caller, "Decrypt", |note| {
             note.context(&req.encryption_context);
             let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
@@ -169,6 +214,7 @@ impl Service {
                 &req.encryption_context,
                 req.key_id.as_deref(),
                 "kms:Decrypt",
+                accept,
             )?;
             Ok(DecryptResponse {
                 key_id: self.key_arn(&opened.record.key_id),
@@ -199,11 +245,15 @@ impl Service {
                 &req.source_encryption_context,
                 req.source_key_id.as_deref(),
                 "kms:ReEncryptFrom",
+                Accept::Any,
             )?;
+            // A data key stays a data key: re-encrypting must not launder it into a ciphertext
+            // that guests without `reveal` could decrypt.
             let (ciphertext_blob, _) = self.seal_under(
                 &destination,
                 &opened.plaintext,
                 &req.destination_encryption_context,
+                opened.kind,
             )?;
             Ok(ReEncryptResponse {
                 ciphertext_blob,
@@ -247,7 +297,12 @@ impl Service {
         };
         let record = self.key_for(caller, note, &req.key_id, action)?;
         let data_key = crypto::random_bytes(len)?;
-        let (blob, material_id) = self.seal_under(&record, &data_key, &req.encryption_context)?;
+        let (blob, material_id) = self.seal_under(
+            &record,
+            &data_key,
+            &req.encryption_context,
+            BlobKind::DataKey,
+        )?;
         Ok(NewDataKey {
             record,
             plaintext: data_key,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::store::{
-    AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditRecord, check_same_key,
+    self, AliasRecord, KeyRecord, PluginAttachment, PluginScope, SealedVersion, Store,
+    StoredAuditRecord, check_same_key,
 };
 use crate::error::{KmsError, KmsResult};
 use crate::types::KeyId;
@@ -19,6 +20,7 @@ struct Data {
     versions: BTreeMap<(KeyId, u32), SealedVersion>,
     aliases: BTreeMap<String, AliasRecord>,
     audit: Vec<StoredAuditRecord>,
+    plugins: BTreeMap<(PluginScope, String), PluginAttachment>,
 }
 
 /// An in-memory vault backend, for tests only: nothing is persisted and nothing is sealed beyond
@@ -148,6 +150,8 @@ impl Store for MemoryStore {
             .ok_or_else(|| missing_key(key_id))?;
         data.versions.retain(|(id, _), _| id != key_id);
         data.aliases.retain(|_, a| a.key_id != *key_id);
+        let scope = PluginScope::Key(*key_id);
+        data.plugins.retain(|(s, _), _| *s != scope);
         Ok(())
     }
 
@@ -248,6 +252,38 @@ impl Store for MemoryStore {
             .cloned()
             .collect())
     }
+
+    fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()> {
+        let mut data = self.data();
+        if let PluginScope::Key(id) = &plugin.scope
+            && !data.keys.contains_key(id)
+        {
+            return Err(missing_key(id));
+        }
+        data.plugins.insert(
+            (plugin.scope.clone(), plugin.name.clone()),
+            plugin.clone(),
+        );
+        Ok(())
+    }
+
+    fn delete_plugin(&self, scope: &PluginScope, name: &str) -> KmsResult<()> {
+        self.data()
+            .plugins
+            .remove(&(scope.clone(), name.to_string()))
+            .map(|_| ())
+            .ok_or_else(|| store::missing_plugin(scope, name))
+    }
+
+    fn plugins(&self, scope: &PluginScope) -> KmsResult<Vec<PluginAttachment>> {
+        Ok(self
+            .data()
+            .plugins
+            .iter()
+            .filter(|((s, _), _)| s == scope)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +360,11 @@ pub(crate) mod conformance {
                 last_audit_is_none_for_an_empty_trail,
                 append_audit_refuses_a_sequence_gap,
                 append_audit_refuses_a_repeated_sequence,
+                plugins_read_back_by_scope_sorted_by_name,
+                put_plugin_replaces_the_same_name,
+                put_plugin_fails_for_missing_key,
+                delete_plugin_removes_only_that_plugin,
+                delete_key_removes_its_plugins,
             );
         };
         (@each $run:path; $($behaviour:ident),+ $(,)?) => {
@@ -431,6 +472,91 @@ pub(crate) mod conformance {
 
     fn alias_names(aliases: Vec<AliasRecord>) -> Vec<String> {
         aliases.into_iter().map(|a| a.name).collect()
+    }
+
+    fn plugin(scope: super::PluginScope, name: &str, setting: &str) -> super::PluginAttachment {
+        super::PluginAttachment {
+            scope,
+            name: name.to_string(),
+            component: vec![0, 97, 115, 109, 13, 0, 1, 0],
+            digest: "ab".repeat(32),
+            config: [("mode".to_string(), setting.to_string())].into(),
+            attached_at: T0,
+        }
+    }
+
+    fn plugin_names(store: &dyn Store, scope: &super::PluginScope) -> Vec<String> {
+        store
+            .plugins(scope)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    }
+
+    pub(crate) fn plugins_read_back_by_scope_sorted_by_name(store: &dyn Store) {
+        use super::PluginScope;
+        let key = stored_key(store);
+        let on_key = PluginScope::Key(key.key_id);
+        let on_account = PluginScope::Account("111122223333".into());
+        store.put_plugin(&plugin(on_key.clone(), "zeta", "a")).unwrap();
+        store.put_plugin(&plugin(on_key.clone(), "alpha", "b")).unwrap();
+        store.put_plugin(&plugin(on_account.clone(), "guard", "c")).unwrap();
+        assert_eq!(plugin_names(store, &on_key), ["alpha", "zeta"]);
+        assert_eq!(
+            store.plugins(&on_account).unwrap(),
+            [plugin(on_account.clone(), "guard", "c")]
+        );
+        assert!(
+            store
+                .plugins(&PluginScope::Account("444455556666".into()))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub(crate) fn put_plugin_replaces_the_same_name(store: &dyn Store) {
+        let scope = super::PluginScope::Account("111122223333".into());
+        store.put_plugin(&plugin(scope.clone(), "guard", "old")).unwrap();
+        store.put_plugin(&plugin(scope.clone(), "guard", "new")).unwrap();
+        assert_eq!(
+            store.plugins(&scope).unwrap(),
+            [plugin(scope.clone(), "guard", "new")]
+        );
+    }
+
+    pub(crate) fn put_plugin_fails_for_missing_key(store: &dyn Store) {
+        let id = KeyId::random();
+        let scope = super::PluginScope::Key(id);
+        assert_eq!(
+            store.put_plugin(&plugin(scope.clone(), "p", "x")).unwrap_err(),
+            missing_key(id)
+        );
+        assert!(store.plugins(&scope).unwrap().is_empty());
+    }
+
+    pub(crate) fn delete_plugin_removes_only_that_plugin(store: &dyn Store) {
+        let scope = super::PluginScope::Account("111122223333".into());
+        store.put_plugin(&plugin(scope.clone(), "a", "x")).unwrap();
+        store.put_plugin(&plugin(scope.clone(), "b", "x")).unwrap();
+        store.delete_plugin(&scope, "a").unwrap();
+        assert_eq!(plugin_names(store, &scope), ["b"]);
+        assert!(matches!(
+            store.delete_plugin(&scope, "a"),
+            Err(KmsError::NotFound(_))
+        ));
+    }
+
+    pub(crate) fn delete_key_removes_its_plugins(store: &dyn Store) {
+        let doomed = stored_key(store);
+        let kept = stored_key(store);
+        let doomed_scope = super::PluginScope::Key(doomed.key_id);
+        let kept_scope = super::PluginScope::Key(kept.key_id);
+        store.put_plugin(&plugin(doomed_scope.clone(), "p", "x")).unwrap();
+        store.put_plugin(&plugin(kept_scope.clone(), "p", "x")).unwrap();
+        store.delete_key(&doomed.key_id).unwrap();
+        assert!(store.plugins(&doomed_scope).unwrap().is_empty());
+        assert_eq!(plugin_names(store, &kept_scope), ["p"]);
     }
 
     pub(crate) fn meta_is_none_until_set(store: &dyn Store) {

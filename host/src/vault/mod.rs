@@ -14,6 +14,7 @@ pub use memory::MemoryStore;
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
+    PluginAttachment, PluginScope,
     AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord,
 };
 

@@ -9,14 +9,15 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, ffi, params};
 
 use super::store::{
-    AliasRecord, KeyRecord, SealedVersion, Store, StoredAuditRecord, check_same_key,
+    self, AliasRecord, KeyRecord, PluginAttachment, PluginScope, SealedVersion, Store,
+    StoredAuditRecord, check_same_key,
 };
 use crate::error::{KmsError, KmsResult};
 use crate::types::{KeyId, RotationType};
 
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,6 +40,19 @@ CREATE TABLE aliases (
 );
 CREATE INDEX aliases_key_id ON aliases(key_id);
 CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, hash BLOB NOT NULL);
+";
+
+/// Policy plugins attached to keys and accounts.
+const SCHEMA_V2: &str = "
+CREATE TABLE policy_plugins (
+    scope TEXT NOT NULL,
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    config TEXT NOT NULL,
+    attached_at INTEGER NOT NULL,
+    component BLOB NOT NULL,
+    PRIMARY KEY (scope, name)
+);
 ";
 
 /// How long a write waits for another process holding the vault file before giving up.
@@ -420,6 +434,10 @@ impl Store for SqliteStore {
             if tx.execute("DELETE FROM keys WHERE key_id = ?1", [key_id.to_string()])? == 0 {
                 return Err(missing_key(key_id));
             }
+            tx.execute(
+                "DELETE FROM policy_plugins WHERE scope = ?1",
+                [PluginScope::Key(*key_id).as_stored()],
+            )?;
             Ok(())
         })
     }
@@ -528,6 +546,79 @@ impl Store for SqliteStore {
             alias_from_row,
         )?;
         rows.map(|r| build_alias(r?)).collect()
+    }
+
+    fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()> {
+        let config = serde_json::to_string(&plugin.config)
+            .map_err(|e| KmsError::Internal(format!("plugin settings: {e}")))?;
+        self.write(|tx| {
+            if let PluginScope::Key(id) = &plugin.scope {
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )?;
+                if !exists {
+                    return Err(missing_key(id));
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO policy_plugins
+                 (scope, name, digest, config, attached_at, component)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    plugin.scope.as_stored(),
+                    plugin.name,
+                    plugin.digest,
+                    config,
+                    to_i64(plugin.attached_at),
+                    plugin.component
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_plugin(&self, scope: &PluginScope, name: &str) -> KmsResult<()> {
+        let deleted = self.conn().execute(
+            "DELETE FROM policy_plugins WHERE scope = ?1 AND name = ?2",
+            params![scope.as_stored(), name],
+        )?;
+        if deleted == 0 {
+            return Err(store::missing_plugin(scope, name));
+        }
+        Ok(())
+    }
+
+    fn plugins(&self, scope: &PluginScope) -> KmsResult<Vec<PluginAttachment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT scope, name, digest, config, attached_at, component FROM policy_plugins
+             WHERE scope = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([scope.as_stored()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (scope, name, digest, config, attached_at, component) = row?;
+            Ok(PluginAttachment {
+                scope: PluginScope::from_stored(&scope)?,
+                name,
+                digest,
+                config: serde_json::from_str(&config)
+                    .map_err(|e| KmsError::Internal(format!("plugin settings: {e}")))?,
+                attached_at: u64::try_from(attached_at).unwrap_or_default(),
+                component,
+            })
+        })
+        .collect()
     }
 
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {

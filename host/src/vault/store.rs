@@ -131,6 +131,69 @@ pub struct AliasRecord {
     pub updated_at: u64,
 }
 
+/// What a policy plugin is attached to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PluginScope {
+    /// One KMS key: the plugin may allow or deny requests on it.
+    Key(KeyId),
+    /// Every key of an account: a guard-rail, which may only deny.
+    Account(String),
+}
+
+impl PluginScope {
+    /// The scope as stored: `key/<key id>` or `account/<account id>`.
+    pub fn as_stored(&self) -> String {
+        match self {
+            PluginScope::Key(id) => format!("key/{id}"),
+            PluginScope::Account(account) => format!("account/{account}"),
+        }
+    }
+
+    /// Reads a stored scope back.
+    pub fn from_stored(stored: &str) -> KmsResult<Self> {
+        if let Some(id) = stored.strip_prefix("key/") {
+            return Ok(PluginScope::Key(id.parse()?));
+        }
+        if let Some(account) = stored.strip_prefix("account/") {
+            return Ok(PluginScope::Account(account.to_string()));
+        }
+        Err(KmsError::Internal(format!(
+            "'{stored}' is not a policy plugin scope"
+        )))
+    }
+}
+
+/// A policy plugin attached to a key or an account: the component itself (so every node sharing
+/// the vault runs the same code), its digest and the operator's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PluginAttachment {
+    /// Where the plugin applies.
+    pub scope: PluginScope,
+    /// The operator's name for the attachment, unique within its scope.
+    pub name: String,
+    /// The component's bytes (WebAssembly component binary).
+    pub component: Vec<u8>,
+    /// SHA-256 of `component`, hex.
+    pub digest: String,
+    /// Settings the plugin reads through `kms:vault/config`.
+    pub config: std::collections::BTreeMap<String, String>,
+    /// When it was attached, seconds since the epoch.
+    pub attached_at: u64,
+}
+
+impl std::fmt::Debug for PluginAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginAttachment")
+            .field("scope", &self.scope)
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("component_len", &self.component.len())
+            .field("config", &self.config)
+            .field("attached_at", &self.attached_at)
+            .finish()
+    }
+}
+
 /// One entry of the hash-chained audit trail, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredAuditRecord {
@@ -197,6 +260,22 @@ pub trait Store: Send + Sync {
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;
     /// Up to `limit` audit records with `seq > after`, in order.
     fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>>;
+
+    /// Attaches a policy plugin, replacing the one of the same scope and name. A key scope must
+    /// name an existing key (`NotFound` otherwise). Deleting the key removes its plugins.
+    fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()>;
+    /// Detaches a policy plugin; `NotFound` if there is none of that scope and name.
+    fn delete_plugin(&self, scope: &PluginScope, name: &str) -> KmsResult<()>;
+    /// The plugins attached to `scope`, sorted by name.
+    fn plugins(&self, scope: &PluginScope) -> KmsResult<Vec<PluginAttachment>>;
+}
+
+/// The error for a plugin attachment that does not exist.
+pub(super) fn missing_plugin(scope: &PluginScope, name: &str) -> KmsError {
+    KmsError::NotFound(format!(
+        "No policy plugin named '{name}' is attached to {}",
+        scope.as_stored()
+    ))
 }
 
 /// Refuses a version whose key id is not the record's: it would land under another key.
