@@ -20,7 +20,7 @@
 //!     .unwrap();
 //! assert_eq!(opened.plaintext.as_slice(), b"hello");
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod audit;
@@ -28,6 +28,7 @@ pub mod authz;
 pub mod cli;
 pub mod crypto;
 pub mod envelope;
+pub mod runtime;
 mod error;
 pub mod service;
 pub mod types;

@@ -7,7 +7,7 @@ pub mod blob;
 use std::fmt;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -187,6 +187,86 @@ impl StreamDecryptor {
             .decrypt_last(Payload { msg: chunk, aad })
             .map(Zeroizing::new)
             .map_err(|_| KmsError::invalid_ciphertext())
+    }
+}
+
+/// AES-GCM under a data key of 16 or 32 bytes, as guests use data keys through handles. The key
+/// schedule is built once; the cipher is zeroized when dropped.
+pub enum DataKeyCipher {
+    /// AES-128-GCM.
+    Aes128(Box<Aes128Gcm>),
+    /// AES-256-GCM.
+    Aes256(Box<Aes256Gcm>),
+}
+
+impl DataKeyCipher {
+    /// The cipher for a data key, or `InvalidKeyUsage` for a length AES cannot use.
+    pub fn new(key: &[u8]) -> KmsResult<Self> {
+        match key.len() {
+            16 => Ok(DataKeyCipher::Aes128(Box::new(
+                Aes128Gcm::new_from_slice(key).expect("16 bytes"),
+            ))),
+            32 => Ok(DataKeyCipher::Aes256(Box::new(
+                Aes256Gcm::new_from_slice(key).expect("32 bytes"),
+            ))),
+            n => Err(KmsError::InvalidKeyUsage(format!(
+                "a {n}-byte data key cannot be used with AES-GCM; use AES_128 or AES_256"
+            ))),
+        }
+    }
+
+    /// Encrypts under a fresh random nonce: `nonce || ciphertext || tag`.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> KmsResult<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        fill_random(&mut nonce)?;
+        self.seal_with_nonce(&nonce, plaintext, aad)
+    }
+
+    fn seal_with_nonce(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> KmsResult<Vec<u8>> {
+        let payload = Payload {
+            msg: plaintext,
+            aad,
+        };
+        let nonce_ref = Nonce::from(*nonce);
+        let body = match self {
+            DataKeyCipher::Aes128(c) => c.encrypt(&nonce_ref, payload),
+            DataKeyCipher::Aes256(c) => c.encrypt(&nonce_ref, payload),
+        }
+        .map_err(|_| KmsError::Internal("AES-GCM encryption failed".into()))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+        out.extend_from_slice(nonce);
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Opens what [`seal`](Self::seal) produced; every failure is the same invalid ciphertext.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(KmsError::invalid_ciphertext());
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).expect("split at NONCE_LEN"));
+        let payload = Payload { msg: body, aad };
+        match self {
+            DataKeyCipher::Aes128(c) => c.decrypt(&nonce, payload),
+            DataKeyCipher::Aes256(c) => c.decrypt(&nonce, payload),
+        }
+        .map(Zeroizing::new)
+        .map_err(|_| KmsError::invalid_ciphertext())
+    }
+}
+
+impl fmt::Debug for DataKeyCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DataKeyCipher::Aes128(_) => "DataKeyCipher::Aes128(..redacted..)",
+            DataKeyCipher::Aes256(_) => "DataKeyCipher::Aes256(..redacted..)",
+        })
     }
 }
 
@@ -378,5 +458,42 @@ mod tests {
             hex::encode(sha256(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    /// McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 2 (AES-128) and 14
+    /// (AES-256): zero key, zero nonce, one zero block.
+    #[test]
+    fn data_key_cipher_matches_the_gcm_specification_vectors() {
+        for (key_len, expected) in [
+            (
+                16,
+                "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
+            ),
+            (
+                32,
+                "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919",
+            ),
+        ] {
+            let cipher = DataKeyCipher::new(&vec![0u8; key_len]).unwrap();
+            let sealed = cipher.seal_with_nonce(&[0; NONCE_LEN], &[0; 16], b"").unwrap();
+            assert_eq!(hex::encode(&sealed[NONCE_LEN..]), expected, "AES-{}", key_len * 8);
+            assert_eq!(*cipher.open(&sealed, b"").unwrap(), [0; 16]);
+        }
+    }
+
+    #[test]
+    fn data_key_cipher_refuses_other_lengths_and_altered_input() {
+        assert!(matches!(
+            DataKeyCipher::new(&[0; 24]),
+            Err(KmsError::InvalidKeyUsage(_))
+        ));
+        let cipher = DataKeyCipher::new(&[7; 32]).unwrap();
+        let sealed = cipher.seal(b"bulk", b"aad").unwrap();
+        assert!(cipher.open(&sealed, b"other").is_err());
+        let mut flipped = sealed.clone();
+        flipped[NONCE_LEN] ^= 1;
+        assert!(cipher.open(&flipped, b"aad").is_err());
+        assert!(cipher.open(&sealed[..NONCE_LEN + TAG_LEN - 1], b"aad").is_err());
+        assert_ne!(cipher.seal(b"bulk", b"aad").unwrap(), sealed, "nonces repeat");
     }
 }

@@ -85,7 +85,7 @@ impl Service {
             })?;
             let current = self.vault.store().key(&existing.key_id)?;
             if let Some(current) = &current {
-                self.authorize(caller, "kms:UpdateAlias", current)?;
+                self.authorize(caller, "kms:UpdateAlias", current, note)?;
             }
             let target = self.alias_target(caller, note, &req.target_key_id)?;
             if let Some(current) = current
@@ -116,7 +116,7 @@ impl Service {
             })?;
             note.key(self.key_arn(&existing.key_id));
             if let Some(record) = self.vault.store().key(&existing.key_id)? {
-                self.authorize(caller, "kms:DeleteAlias", &record)?;
+                self.authorize(caller, "kms:DeleteAlias", &record, note)?;
             }
             self.vault.store().delete_alias(&req.alias_name)
         })

@@ -65,6 +65,14 @@ impl Accept {
     }
 }
 
+/// The context as the plain pairs policy plugins see.
+fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
+    context
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 impl Service {
     fn require_encrypt_usage(&self, record: &KeyRecord) -> KmsResult<()> {
         if record.key_usage != KeyUsage::EncryptDecrypt {
@@ -141,7 +149,8 @@ impl Service {
                 )));
             }
         }
-        self.authorize(caller, action, &record)?;
+        let pairs = context_pairs(context);
+        self.authorize_with_plugins(caller, action, &record, Some(&pairs))?;
         self.require_enabled(&record)?;
         self.require_encrypt_usage(&record)?;
         if header.version == 0 || header.version > record.current_version {
@@ -237,7 +246,7 @@ impl Service {
             let destination_algorithm =
                 require_symmetric_algorithm(req.destination_encryption_algorithm)?;
             let destination = self.resolve(&req.destination_key_id)?;
-            self.authorize(caller, "kms:ReEncryptTo", &destination)?;
+            self.authorize(caller, "kms:ReEncryptTo", &destination, note)?;
             let opened = self.open_blob(
                 caller,
                 note,

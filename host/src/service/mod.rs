@@ -8,11 +8,12 @@ mod api;
 mod clock;
 mod crypto_ops;
 mod keys;
+mod plugins;
 mod rotation;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +21,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub use aliases::validate_alias_name;
 pub use api::*;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use plugins::{
+    AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,
+    PolicyPluginScopeRequest,
+};
+pub(crate) use crypto_ops::Accept;
+pub(crate) use plugins::KeyFacts;
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
 use crate::audit::{AuditEvent, AuditLog};
@@ -109,6 +116,7 @@ pub struct Service {
     // TagResource, rotations or state changes cannot lose each other's updates.
     write_lock: Mutex<()>,
     last_sweep: AtomicU64,
+    policy_engine: RwLock<Option<Arc<dyn authz::PolicyEngine>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -200,6 +208,7 @@ impl Service {
             audit: AuditLog::new(),
             write_lock: Mutex::new(()),
             last_sweep: AtomicU64::new(0),
+            policy_engine: RwLock::new(None),
         };
         service.run_maintenance()?;
         Ok(service)
@@ -467,14 +476,16 @@ impl Service {
         self.vault.store().add_version(record, &sealed)
     }
 
-    /// Authorizes `caller` for `action` on `record`.
-    fn authorize(&self, caller: &Caller, action: &str, record: &KeyRecord) -> KmsResult<()> {
-        authz::authorize(
-            caller,
-            action,
-            &self.key_arn(&record.key_id),
-            &record.account,
-        )
+    /// Authorizes `caller` for `action` on `record`, policy plugins included; `note` supplies
+    /// the request's encryption context.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        record: &KeyRecord,
+        note: &AuditNote,
+    ) -> KmsResult<()> {
+        self.authorize_with_plugins(caller, action, record, note.encryption_context.as_deref())
     }
 
     /// Resolves, notes for the audit and authorizes in one step: the common start of a key
@@ -488,7 +499,7 @@ impl Service {
     ) -> KmsResult<KeyRecord> {
         let record = self.resolve(key)?;
         note.key(self.key_arn(&record.key_id));
-        self.authorize(caller, action, &record)?;
+        self.authorize(caller, action, &record, note)?;
         Ok(record)
     }
 
