@@ -536,20 +536,33 @@ impl KmsCtxView<'_> {
     /// The key a ciphertext names, if the capability set allows `op` on it; otherwise the same
     /// `invalid-ciphertext` as any undecryptable blob.
     fn ciphertext_key(&self, ciphertext: &[u8], op: KeyOperation) -> KmsResult<KeyFacts> {
-        let invalid = |service: &Service, caller: &Caller, arn: Option<String>| {
+        // The guest sees one undifferentiated error; the audit record says why.
+        let invalid = |arn: Option<String>, why: String| {
             let error = KmsError::invalid_ciphertext();
-            match service.record_refusal(caller, op.aws_operation(), arn, &error) {
+            match self.ctx.service.record_outcome(
+                self.caller(),
+                op.aws_operation(),
+                arn,
+                error.aws_type(),
+                Some(why),
+            ) {
                 Ok(()) => error,
                 Err(audit_failure) => audit_failure,
             }
         };
-        let service = &self.ctx.service;
-        let header = blob::parse_header(ciphertext).map_err(|_| invalid(service, self.caller(), None))?;
-        let facts = service
+        let header = blob::parse_header(ciphertext)
+            .map_err(|_| invalid(None, "the ciphertext is malformed".into()))?;
+        let facts = self
+            .ctx
+            .service
             .key_facts(&header.key_id.to_string())
-            .map_err(|_| invalid(service, self.caller(), None))?;
+            .map_err(|e| invalid(None, format!("the ciphertext's key: {e}")))?;
         if !self.ctx.capabilities.allowed(&facts).contains(op) {
-            return Err(invalid(service, self.caller(), Some(facts.arn)));
+            let why = format!(
+                "the ciphertext's key {} is outside this component's capability set for {op}",
+                facts.arn
+            );
+            return Err(invalid(Some(facts.arn), why));
         }
         Ok(facts)
     }

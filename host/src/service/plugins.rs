@@ -309,6 +309,8 @@ impl Service {
         self.authorize_with_plugins(caller, action, &record, None)
     }
 
+    /// The scope a plugin request names. Authorized by the default rule alone: plugins do not
+    /// govern their own attachment, so that a broken or hostile plugin can always be detached.
     fn plugin_scope(
         &self,
         caller: &Caller,
@@ -318,7 +320,10 @@ impl Service {
     ) -> KmsResult<PluginScope> {
         match key {
             Some(key) => {
-                let record = self.key_for(caller, note, key, action)?;
+                let record = self.resolve(key)?;
+                let arn = self.key_arn(&record.key_id);
+                note.key(arn.clone());
+                authz::authorize(caller, action, &arn, &record.account)?;
                 Ok(PluginScope::Key(record.key_id))
             }
             None if caller.account == self.vault.account() => {

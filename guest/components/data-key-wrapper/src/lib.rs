@@ -177,6 +177,8 @@ impl Guest for Wrapper {
             let kms_key = keys::open(&key)?;
             let data_key = data_keys::generate(&kms_key, DataKeySpec::Aes256, &context)?;
             let envelope = seal_with(&data_key, &data_key.wrapped(), &plaintext)?;
+            // The new data key replaces any spent one for the same key and context.
+            cache.seal.retain(|e| !(e.kms_key == key && e.context == context));
             if limits.max_messages > 1 && length < limits.max_bytes && limits.capacity > 0 {
                 if cache.seal.len() >= limits.capacity {
                     cache.seal.remove(0);

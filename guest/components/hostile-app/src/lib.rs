@@ -11,7 +11,7 @@
 //! | `huge-arg KEY MIB` | passes a MIB-mebibyte plaintext to `encrypt` |
 //! | `handles KEY N` | opens N handles and keeps them all |
 //! | `decrypt-data-key KEY` | tries `keys.decrypt` on a wrapped data key, without `reveal` |
-//! | `dump-after-seal KEY` | seals with a data key, then returns its whole linear memory as hex |
+//! | `dump-after-seal KEY` | seals with a data key, then returns the wrapped key and its whole linear memory, as hex |
 //! | `encrypt KEY N` | encrypts 4 KiB N times (the benchmark's guest side) |
 #![no_std]
 
@@ -133,7 +133,9 @@ impl bindings::exports::kms::vault::app::Guest for HostileApp {
                 let sealed = data_key.seal(&[0x5a; 4096], b"").map_err(|e| format!("{e}"))?;
                 let opened = data_key.open(&sealed, b"").map_err(|e| format!("{e}"))?;
                 core::hint::black_box((&sealed, &opened, &data_key));
-                Ok(kms_guest::hex(&linear_memory()))
+                let wrapped = data_key.wrapped();
+                let memory = linear_memory();
+                Ok(format!("{} {}", kms_guest::hex(&wrapped), kms_guest::hex(&memory)))
             }
             "encrypt" => {
                 let key = open(arg(&args, 1)?)?;

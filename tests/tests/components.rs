@@ -1,0 +1,918 @@
+//! Real guest components, built from `guest/components` for wasm32-wasip2, in the real host: the
+//! stock tenant application, data-key wrapper and ABAC policy plugin, and hostile guests that
+//! attack the sandbox. Every attack must be stopped, denied and audited while the host goes on
+//! serving.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kms_guest_components as stock;
+use kms_host::audit::{AuditEvent, AuditLog};
+use kms_host::runtime::{
+    Capabilities, GuestComponent, KeyOperation, KeySelector, MemoryLog, RunError, Runtime,
+    RuntimeConfig, Tenant, TrapReason,
+};
+use kms_host::service::{
+    AliasRequest, AttachPolicyPluginRequest, CreateKeyRequest, DecryptRequest, EncryptRequest,
+    KeyRequest, PolicyPluginScopeRequest,
+};
+use kms_host::types::Tag;
+use kms_host::{Caller, EncryptionContext, KmsError, Service};
+
+const OTHER_ACCOUNT: &str = "444455556666";
+
+struct Host {
+    service: Arc<Service>,
+    runtime: Runtime,
+    log: Arc<MemoryLog>,
+}
+
+fn config() -> RuntimeConfig {
+    RuntimeConfig {
+        call_time_limit: Duration::from_millis(500),
+        plugin_time_limit: Duration::from_millis(100),
+        pool_instances: 32,
+        ..RuntimeConfig::default()
+    }
+}
+
+fn host_with(config: RuntimeConfig) -> Host {
+    let service = Arc::new(Service::in_memory().unwrap());
+    let log = Arc::new(MemoryLog::default());
+    let runtime = Runtime::with_log(Arc::clone(&service), config, log.clone()).unwrap();
+    Host {
+        service,
+        runtime,
+        log,
+    }
+}
+
+fn host() -> Host {
+    host_with(config())
+}
+
+impl Host {
+    fn admin(&self) -> Caller {
+        Caller::account_root(self.service.account())
+    }
+
+    /// A new symmetric key behind `alias`, with `tags`; returns its id.
+    fn key(&self, alias: &str, tags: &[(&str, &str)]) -> String {
+        let req = CreateKeyRequest {
+            tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    tag_key: k.to_string(),
+                    tag_value: v.to_string(),
+                })
+                .collect(),
+            ..CreateKeyRequest::default()
+        };
+        let key_id = self
+            .service
+            .create_key(&self.admin(), req)
+            .unwrap()
+            .key_metadata
+            .key_id;
+        self.service
+            .create_alias(
+                &self.admin(),
+                AliasRequest {
+                    alias_name: alias.into(),
+                    target_key_id: key_id.clone(),
+                },
+            )
+            .unwrap();
+        key_id
+    }
+
+    fn load(&self, path: &str) -> GuestComponent {
+        self.runtime.load(&stock::bytes(path)).unwrap()
+    }
+
+    fn tenant(&self, capabilities: Capabilities) -> Tenant {
+        Tenant::new(self.admin(), capabilities)
+    }
+
+    fn audit(&self) -> Vec<AuditEvent> {
+        AuditLog::events_after(self.service.vault().store(), 0, 1_000_000)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    fn audited(&self, operation: &str, outcome: &str) -> Vec<AuditEvent> {
+        self.audit()
+            .into_iter()
+            .filter(|e| e.operation == operation && e.outcome == outcome)
+            .collect()
+    }
+
+    fn attach(&self, key_id: Option<&str>, name: &str, path: &str, config: &[(&str, &str)]) {
+        self.service
+            .attach_policy_plugin(
+                &self.admin(),
+                AttachPolicyPluginRequest {
+                    key_id: key_id.map(str::to_string),
+                    plugin_name: name.into(),
+                    component: stock::bytes(path),
+                    config: config
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect::<BTreeMap<_, _>>(),
+                },
+            )
+            .unwrap();
+    }
+
+    fn encrypt_as(&self, caller: &Caller, key: &str, context: &[(&str, &str)]) -> Result<Vec<u8>, KmsError> {
+        let req = EncryptRequest::new(key, b"payload".to_vec())
+            .with_context(EncryptionContext::from_pairs(context.iter().copied()).unwrap());
+        self.service.encrypt(caller, req).map(|r| r.ciphertext_blob)
+    }
+}
+
+fn all_on(selector: &str) -> Capabilities {
+    Capabilities::builder()
+        .grant(format!("{selector}=all").parse().unwrap())
+        .build()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn trapped(result: Result<Result<String, String>, RunError>) -> TrapReason {
+    match result {
+        Err(RunError::Trapped { reason, .. }) => reason,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+/// A well-behaved guest still gets served: the proof that an attack hurt no one else.
+fn still_serving(host: &Host) {
+    let app = host.load(stock::TENANT_APP);
+    let report = host
+        .runtime
+        .run(&app, &host.tenant(all_on("alias/app")), &args(&["alias/app"]))
+        .unwrap()
+        .unwrap();
+    assert!(report.contains("encrypt/decrypt: ok"), "{report}");
+}
+
+fn vault_interfaces(names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| format!("kms:vault/{n}@0.1.0"))
+        .collect()
+}
+
+#[test]
+fn stock_components_import_nothing_but_kms_vault() {
+    let host = host();
+    for (path, imports, exports) in [
+        (
+            stock::TENANT_APP,
+            vec!["data-keys", "keys", "log", "types"],
+            vec!["app"],
+        ),
+        (
+            stock::DATA_KEY_WRAPPER,
+            vec!["config", "data-keys", "keys", "types"],
+            vec!["envelope"],
+        ),
+        (stock::ABAC_POLICY, vec!["config", "types"], vec!["policy"]),
+    ] {
+        let component = host.load(path);
+        assert_eq!(component.imports(), vault_interfaces(&imports), "{path}");
+        assert_eq!(component.exports(), vault_interfaces(&exports), "{path}");
+        assert!(
+            component.imports().iter().all(|i| !i.starts_with("wasi:")),
+            "{path} imports WASI: {:?}",
+            component.imports()
+        );
+    }
+}
+
+#[test]
+fn tenant_app_round_trips_through_the_host() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let app = host.load(stock::TENANT_APP);
+    let report = host
+        .runtime
+        .run(&app, &host.tenant(all_on("alias/app")), &args(&["alias/app", "alias/app", "alias/app"]))
+        .unwrap()
+        .unwrap();
+    for line in [
+        "encrypt/decrypt: ok",
+        "decrypt with another context: refused",
+        "re-encrypt: ok",
+        "data key seal/open: ok (10240 bytes",
+        "sign: skipped",
+        "mac: skipped",
+    ] {
+        assert!(report.contains(line), "missing '{line}' in:\n{report}");
+    }
+    // Every host call is in the audit trail under the component's digest.
+    let source = format!("guest:{}", app.digest());
+    let by_guest: Vec<_> = host.audit().into_iter().filter(|e| e.source == source).collect();
+    for operation in ["OpenKey", "DescribeKey", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey"] {
+        assert!(
+            by_guest.iter().any(|e| e.operation == operation && e.outcome == "Success"),
+            "no successful {operation} by the guest"
+        );
+    }
+    assert!(
+        by_guest
+            .iter()
+            .any(|e| e.operation == "Decrypt" && e.outcome == "InvalidCiphertextException"),
+        "the refused decrypt was not audited"
+    );
+    let logged = host.log.lines();
+    assert!(logged.iter().any(|l| l.message.contains("tenant-app starting")
+        && l.component_digest == app.digest()
+        && l.principal == host.admin().principal));
+}
+
+#[test]
+fn the_same_app_runs_without_the_pooling_allocator() {
+    let host = host_with(RuntimeConfig {
+        pooling: false,
+        ..config()
+    });
+    host.key("alias/app", &[]);
+    still_serving(&host);
+}
+
+#[test]
+fn a_capability_narrows_what_the_instance_may_do() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let app = host.load(stock::TENANT_APP);
+    let encrypt_only = Capabilities::builder()
+        .allow(
+            KeySelector::Alias("alias/app".into()),
+            [KeyOperation::Describe, KeyOperation::Encrypt],
+        )
+        .build();
+    let failure = host
+        .runtime
+        .run(&app, &host.tenant(encrypt_only), &args(&["alias/app"]))
+        .unwrap()
+        .unwrap_err();
+    // Decrypting under a key outside the capability answers like any bad ciphertext; the audit
+    // trail tells the operator why.
+    assert!(failure.starts_with("decrypt: InvalidCiphertextException"), "{failure}");
+    assert_eq!(host.audited("Encrypt", "Success").len(), 1);
+    let refused = host.audited("Decrypt", "InvalidCiphertextException");
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].error_message.as_deref().unwrap().contains("outside this component's capability set"),
+        "{:?}",
+        refused[0]
+    );
+}
+
+#[test]
+fn a_capability_cannot_widen_what_the_principal_may_do() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let app = host.load(stock::TENANT_APP);
+    let outsider = Tenant::new(Caller::account_root(OTHER_ACCOUNT), all_on("alias/app"));
+    let failure = host
+        .runtime
+        .run(&app, &outsider, &args(&["alias/app"]))
+        .unwrap()
+        .unwrap_err();
+    assert!(failure.contains("AccessDeniedException"), "{failure}");
+    assert!(failure.contains(OTHER_ACCOUNT), "{failure}");
+}
+
+#[test]
+fn a_key_outside_the_capability_is_indistinguishable_from_a_missing_one() {
+    let host = host();
+    host.key("alias/app", &[]);
+    host.key("alias/secret", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let tenant = host.tenant(all_on("alias/app"));
+    let outside = host
+        .runtime
+        .run(&hostile, &tenant, &args(&["open", "alias/secret"]))
+        .unwrap()
+        .unwrap_err();
+    let missing = host
+        .runtime
+        .run(&hostile, &tenant, &args(&["open", "alias/nowhere"]))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        outside.replace("alias/secret", "NAME"),
+        missing.replace("alias/nowhere", "NAME")
+    );
+    assert!(outside.starts_with("NotFoundException"), "{outside}");
+    // The operator sees why.
+    let refused = host.audited("OpenKey", "NotFoundException");
+    assert_eq!(refused.len(), 2);
+    assert!(refused.iter().any(|e| e.key_arn.is_some()
+        && e.error_message.as_deref().unwrap().contains("outside this component's capability set")));
+    assert_eq!(
+        host.runtime
+            .run(&hostile, &tenant, &args(&["open", "alias/app"]))
+            .unwrap(),
+        Ok("opened".to_string())
+    );
+}
+
+#[test]
+fn selectors_follow_aliases_and_tags_as_they_change() {
+    let host = host();
+    let key = host.key("alias/app", &[("tenant", "acme")]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let by_tag = host.tenant(
+        Capabilities::builder()
+            .allow(
+                KeySelector::Tag {
+                    key: "tenant".into(),
+                    value: "acme".into(),
+                },
+                [KeyOperation::Encrypt],
+            )
+            .build(),
+    );
+    let mut session = host.runtime.command(&hostile, &by_tag).unwrap();
+    assert_eq!(session.run(&args(&["keep", &key])).unwrap(), Ok("kept".into()));
+    assert_eq!(session.run(&args(&["use-kept"])).unwrap(), Ok("encrypted".into()));
+    // Retagging the key takes it out of the capability, even for the handle already open.
+    host.service
+        .tag_resource(
+            &host.admin(),
+            kms_host::service::TagResourceRequest {
+                key_id: key.clone(),
+                tags: vec![Tag {
+                    tag_key: "tenant".into(),
+                    tag_value: "globex".into(),
+                }],
+            },
+        )
+        .unwrap();
+    let refused = session.run(&args(&["use-kept"])).unwrap().unwrap_err();
+    assert!(refused.starts_with("AccessDeniedException"), "{refused}");
+
+    let by_prefix = host.tenant(all_on("alias/ap*"));
+    assert_eq!(
+        host.runtime.run(&hostile, &by_prefix, &args(&["open", "alias/app"])).unwrap(),
+        Ok("opened".into())
+    );
+}
+
+#[test]
+fn a_handle_opened_before_the_key_was_disabled_is_refused_after() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let mut session = host.runtime.command(&hostile, &host.tenant(all_on("alias/app"))).unwrap();
+    assert_eq!(session.run(&args(&["keep", "alias/app"])).unwrap(), Ok("kept".into()));
+    host.service
+        .disable_key(&host.admin(), KeyRequest::new(&key))
+        .unwrap();
+    let refused = session.run(&args(&["use-kept"])).unwrap().unwrap_err();
+    assert!(refused.starts_with("DisabledException"), "{refused}");
+    assert!(!host.audited("Encrypt", "DisabledException").is_empty());
+    host.service
+        .enable_key(&host.admin(), KeyRequest::new(&key))
+        .unwrap();
+    assert_eq!(session.run(&args(&["use-kept"])).unwrap(), Ok("encrypted".into()));
+}
+
+#[test]
+fn reusing_a_dropped_handle_traps_and_is_audited() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let tenant = host.tenant(all_on("alias/app"));
+    let reason = trapped(host.runtime.run(&hostile, &tenant, &args(&["reuse-dropped", "alias/app"])));
+    assert_eq!(reason, TrapReason::InvalidHandle);
+    let traps = host.audited("kms:vault/app#run", "GuestTrap");
+    assert_eq!(traps.len(), 1);
+    assert!(traps[0].source.ends_with(hostile.digest()));
+    assert!(traps[0].error_message.as_deref().unwrap().starts_with("InvalidHandle"));
+    still_serving(&host);
+}
+
+#[test]
+fn a_session_that_trapped_is_dead() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let mut session = host.runtime.command(&hostile, &host.tenant(all_on("alias/app"))).unwrap();
+    assert!(matches!(
+        session.run(&args(&["reuse-dropped", "alias/app"])),
+        Err(RunError::Trapped { .. })
+    ));
+    assert_eq!(session.run(&args(&["open", "alias/app"])), Err(RunError::Dead));
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_while_another_tenant_is_served() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let tenant = host.tenant(all_on("alias/app"));
+    std::thread::scope(|scope| {
+        let spinner = scope.spawn(|| {
+            let started = Instant::now();
+            let reason = trapped(host.runtime.run(&hostile, &tenant, &args(&["spin"])));
+            (reason, started.elapsed())
+        });
+        // Served while the spinner is spinning.
+        for _ in 0..3 {
+            still_serving(&host);
+        }
+        let (reason, took) = spinner.join().unwrap();
+        assert_eq!(reason, TrapReason::TimeLimit);
+        assert!(took < Duration::from_secs(10), "stopped only after {took:?}");
+    });
+    assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 1);
+    still_serving(&host);
+}
+
+#[test]
+fn unbounded_memory_growth_traps_at_the_cap() {
+    let host = host_with(RuntimeConfig {
+        max_memory_bytes: 16 << 20,
+        ..config()
+    });
+    host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let reason = trapped(host.runtime.run(&hostile, &host.tenant(all_on("alias/app")), &args(&["grow"])));
+    assert_eq!(reason, TrapReason::MemoryLimit);
+    let trap = &host.audited("kms:vault/app#run", "GuestTrap")[0];
+    assert!(trap.error_message.as_deref().unwrap().starts_with("MemoryLimit"));
+    still_serving(&host);
+}
+
+#[test]
+fn a_100_mib_argument_is_refused_before_the_host_copies_it() {
+    // Memory enough for the guest to build the argument, so that the argument limit is what
+    // stops it.
+    let host = host_with(RuntimeConfig {
+        max_memory_bytes: 256 << 20,
+        ..config()
+    });
+    host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let reason = trapped(host.runtime.run(
+        &hostile,
+        &host.tenant(all_on("alias/app")),
+        &args(&["huge-arg", "alias/app", "100"]),
+    ));
+    assert_eq!(reason, TrapReason::ArgumentLimit);
+    assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 1);
+    assert!(host.audited("Encrypt", "Success").is_empty());
+    still_serving(&host);
+}
+
+#[test]
+fn open_handles_are_capped() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let max = host.runtime.config().host.max_handles;
+    let failure = host
+        .runtime
+        .run(&hostile, &host.tenant(all_on("alias/app")), &args(&["handles", "alias/app", &(max + 10).to_string()]))
+        .unwrap()
+        .unwrap_err();
+    assert!(failure.starts_with(&format!("after {max} handles: LimitExceededException")), "{failure}");
+    assert_eq!(host.audited("OpenKey", "LimitExceededException").len(), 1);
+}
+
+#[test]
+fn decrypt_is_no_way_around_reveal() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let without = host
+        .runtime
+        .run(&hostile, &host.tenant(all_on("alias/app")), &args(&["decrypt-data-key", "alias/app"]))
+        .unwrap()
+        .unwrap_err();
+    assert!(without.starts_with("InvalidCiphertextException"), "{without}");
+    let with_reveal = Capabilities::builder()
+        .grant("alias/app=all".parse().unwrap())
+        .allow_reveal()
+        .build();
+    assert_eq!(
+        host.runtime
+            .run(&hostile, &host.tenant(with_reveal), &args(&["decrypt-data-key", "alias/app"]))
+            .unwrap(),
+        Ok("revealed 32 bytes".into())
+    );
+}
+
+#[test]
+fn a_component_importing_reveal_runs_only_for_tenants_granted_it() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let reveal_app = host.load(stock::REVEAL_APP);
+    assert!(reveal_app.imports().contains(&"kms:vault/reveal@0.1.0".to_string()));
+    let refused = host
+        .runtime
+        .run(&reveal_app, &host.tenant(all_on("alias/app")), &args(&["alias/app"]));
+    assert!(matches!(&refused, Err(RunError::Refused(m)) if m.contains("reveal")), "{refused:?}");
+    assert_eq!(host.audited("StartComponent", "ComponentRefused").len(), 1);
+
+    let granted = Capabilities::builder()
+        .grant("alias/app=all".parse().unwrap())
+        .allow_reveal()
+        .build();
+    let report = host
+        .runtime
+        .run(&reveal_app, &host.tenant(granted), &args(&["alias/app"]))
+        .unwrap()
+        .unwrap();
+    let (len, hex_key) = report.split_once(' ').unwrap();
+    assert_eq!((len, hex_key.len()), ("32", 64));
+    assert_eq!(host.audited("RevealDataKey", "Success").len(), 1);
+}
+
+#[test]
+fn key_bytes_never_enter_guest_memory_when_only_handles_are_granted() {
+    // The guest returns its whole memory as hex: let that much data out.
+    let host = host_with(RuntimeConfig {
+        max_argument_bytes: 256 << 20,
+        ..config()
+    });
+    let key_id = host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let report = host
+        .runtime
+        .run(&hostile, &host.tenant(all_on("alias/app")), &args(&["dump-after-seal", "alias/app"]))
+        .unwrap()
+        .unwrap();
+    let (wrapped, memory) = report.split_once(' ').unwrap();
+    let memory = hex::decode(memory).unwrap();
+    assert!(memory.len() >= 64 * 1024);
+    let data_key = host
+        .service
+        .decrypt(&host.admin(), DecryptRequest::new(hex::decode(wrapped).unwrap()))
+        .unwrap()
+        .plaintext;
+    assert_eq!(data_key.len(), 32);
+    let contains = |needle: &[u8]| memory.windows(needle.len()).any(|w| w == needle);
+    // Positive control: the scan finds what the guest did hold (its plaintext, 0x5a × 4096).
+    assert!(contains(&[0x5a; 64]));
+    assert!(!contains(&data_key), "the data key's bytes are in guest memory");
+    let kms_key = host
+        .service
+        .vault()
+        .material(&key_id.parse().unwrap(), 1)
+        .unwrap();
+    assert!(!contains(kms_key.expose_secret()), "the KMS key's bytes are in guest memory");
+}
+
+#[test]
+fn two_tenants_at_once_do_not_see_each_others_keys() {
+    let host = host();
+    host.key("alias/tenant-a/main", &[]);
+    host.key("alias/tenant-b/main", &[]);
+    let app = host.load(stock::TENANT_APP);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let run = |me: &str, other: &str| {
+        let tenant = host.tenant(all_on(&format!("alias/tenant-{me}/*")));
+        for _ in 0..5 {
+            let report = host
+                .runtime
+                .run(&app, &tenant, &args(&[&format!("alias/tenant-{me}/main")]))
+                .unwrap()
+                .unwrap();
+            assert!(report.contains("data key seal/open: ok"), "{report}");
+            let peek = host
+                .runtime
+                .run(&hostile, &tenant, &args(&["open", &format!("alias/tenant-{other}/main")]))
+                .unwrap();
+            assert!(peek.unwrap_err().starts_with("NotFoundException"));
+        }
+    };
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| run("a", "b"));
+        let b = scope.spawn(|| run("b", "a"));
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}
+
+// ----- policy plugins -----
+
+#[test]
+fn a_plugin_that_traps_denies_and_is_audited() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    host.attach(Some(&key), "broken", stock::HOSTILE_PLUGIN, &[("mode", "trap")]);
+    let err = host.encrypt_as(&host.admin(), &key, &[]).unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied(_)), "{err}");
+    assert!(err.to_string().contains("policy plugin 'broken'"), "{err}");
+    let verdicts = host.audited("EvaluatePolicyPlugin", "DenyPluginFailed");
+    assert_eq!(verdicts.len(), 1);
+    assert!(verdicts[0].error_message.as_deref().unwrap().contains("GuestFault"));
+    // Detached, the key works again.
+    host.service
+        .detach_policy_plugin(
+            &host.admin(),
+            PolicyPluginScopeRequest {
+                key_id: Some(key.clone()),
+                plugin_name: "broken".into(),
+            },
+        )
+        .unwrap();
+    host.encrypt_as(&host.admin(), &key, &[]).unwrap();
+}
+
+#[test]
+fn plugins_that_spin_or_hoard_memory_fail_closed_quickly() {
+    let host = host();
+    for mode in ["loop", "grow"] {
+        let key = host.key(&format!("alias/{mode}"), &[]);
+        host.attach(Some(&key), mode, stock::HOSTILE_PLUGIN, &[("mode", mode)]);
+        let started = Instant::now();
+        let err = host.encrypt_as(&host.admin(), &key, &[]).unwrap_err();
+        assert!(matches!(err, KmsError::AccessDenied(_)), "{mode}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{mode} took {:?}", started.elapsed());
+    }
+    let failures = host.audited("EvaluatePolicyPlugin", "DenyPluginFailed");
+    assert!(failures[0].error_message.as_deref().unwrap().contains("TimeLimit"));
+    assert!(failures[1].error_message.as_deref().unwrap().contains("MemoryLimit"));
+}
+
+#[test]
+fn abac_plugin_allows_only_the_tenant_the_key_is_tagged_with() {
+    let host = host();
+    let key = host.key("alias/acme", &[("tenant", "acme")]);
+    host.attach(Some(&key), "abac", stock::ABAC_POLICY, &[]);
+    host.encrypt_as(&host.admin(), &key, &[("tenant", "acme")]).unwrap();
+    for context in [&[("tenant", "globex")][..], &[][..]] {
+        let err = host.encrypt_as(&host.admin(), &key, context).unwrap_err();
+        assert!(matches!(err, KmsError::AccessDenied(_)), "{context:?}: {err}");
+    }
+    // DescribeKey is not governed by the default settings: the plugin abstains.
+    host.service
+        .describe_key(&host.admin(), KeyRequest::new(&key))
+        .unwrap();
+    assert_eq!(host.audited("EvaluatePolicyPlugin", "Allow").len(), 1);
+    assert_eq!(host.audited("EvaluatePolicyPlugin", "Deny").len(), 2);
+    assert_eq!(host.audited("EvaluatePolicyPlugin", "Abstain").len(), 1);
+
+    // Decrypt is governed too, with the context of the request.
+    let blob = host.encrypt_as(&host.admin(), &key, &[("tenant", "acme")]).unwrap();
+    let wrong = DecryptRequest::new(blob)
+        .with_context(EncryptionContext::from_pairs([("tenant", "globex")]).unwrap());
+    assert!(matches!(
+        host.service.decrypt(&host.admin(), wrong),
+        Err(KmsError::AccessDenied(_))
+    ));
+}
+
+#[test]
+fn abac_plugin_is_configured_without_recompiling() {
+    let host = host();
+    let key = host.key("alias/blue", &[("team", "blue")]);
+    host.attach(
+        Some(&key),
+        "abac",
+        stock::ABAC_POLICY,
+        &[("tag-key", "team"), ("context-key", "department"), ("actions", "kms:Encrypt")],
+    );
+    host.encrypt_as(&host.admin(), &key, &[("department", "blue")]).unwrap();
+    assert!(host.encrypt_as(&host.admin(), &key, &[("team", "blue")]).is_err());
+    let listed = host
+        .service
+        .list_policy_plugins(
+            &host.admin(),
+            PolicyPluginScopeRequest {
+                key_id: Some("alias/blue".into()),
+                plugin_name: String::new(),
+            },
+        )
+        .unwrap()
+        .plugins;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].config["tag-key"], "team");
+    assert_eq!(listed[0].component_digest, host.load(stock::ABAC_POLICY).digest());
+}
+
+#[test]
+fn an_account_plugin_may_deny_but_never_allow() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    host.attach(None, "allow-all", stock::HOSTILE_PLUGIN, &[("mode", "allow")]);
+    let outsider = Caller::account_root(OTHER_ACCOUNT);
+    assert!(matches!(
+        host.encrypt_as(&outsider, &key, &[]),
+        Err(KmsError::AccessDenied(_))
+    ));
+    host.encrypt_as(&host.admin(), &key, &[]).unwrap();
+    host.attach(None, "deny-all", stock::HOSTILE_PLUGIN, &[("mode", "deny")]);
+    assert!(matches!(
+        host.encrypt_as(&host.admin(), &key, &[]),
+        Err(KmsError::AccessDenied(_))
+    ));
+}
+
+#[test]
+fn a_key_plugin_allow_counts_as_an_allow_statement() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    let outsider = Caller::account_root(OTHER_ACCOUNT);
+    assert!(host.encrypt_as(&outsider, &key, &[]).is_err());
+    host.attach(Some(&key), "share", stock::HOSTILE_PLUGIN, &[("mode", "allow")]);
+    host.encrypt_as(&outsider, &key, &[]).unwrap();
+}
+
+#[test]
+fn plugins_also_guard_guest_calls() {
+    let host = host();
+    let key = host.key("alias/app", &[("tenant", "acme")]);
+    host.attach(Some(&key), "abac", stock::ABAC_POLICY, &[]);
+    let app = host.load(stock::TENANT_APP);
+    // The tenant app encrypts with context app=tenant-app, which names no tenant: denied.
+    let failure = host
+        .runtime
+        .run(&app, &host.tenant(all_on("alias/app")), &args(&["alias/app"]))
+        .unwrap()
+        .unwrap_err();
+    assert!(failure.starts_with("encrypt: AccessDeniedException"), "{failure}");
+}
+
+#[test]
+fn attaching_something_that_is_not_a_policy_plugin_is_refused() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    for (component, why) in [
+        (b"not wasm".to_vec(), "valid WebAssembly component"),
+        (stock::bytes(stock::TENANT_APP), "which this host does not provide"),
+    ] {
+        let err = host
+            .service
+            .attach_policy_plugin(
+                &host.admin(),
+                AttachPolicyPluginRequest {
+                    key_id: Some(key.clone()),
+                    plugin_name: "bad".into(),
+                    component,
+                    config: BTreeMap::new(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, KmsError::Validation(_)), "{err}");
+        assert!(err.to_string().contains(why), "{err}");
+    }
+    host.encrypt_as(&host.admin(), &key, &[]).unwrap();
+}
+
+// ----- data-key wrapper -----
+
+fn context(pairs: &[(&str, &str)]) -> EncryptionContext {
+    EncryptionContext::from_pairs(pairs.iter().copied()).unwrap()
+}
+
+fn wrapper_tenant(host: &Host, settings: &[(&str, &str)]) -> Tenant {
+    settings
+        .iter()
+        .fold(host.tenant(all_on("alias/data")), |t, (k, v)| t.with_config(*k, *v))
+}
+
+#[test]
+fn wrapper_seals_and_opens_payloads_of_any_size() {
+    let host = host();
+    host.key("alias/data", &[]);
+    let wrapper = host.load(stock::DATA_KEY_WRAPPER);
+    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let ctx = context(&[("tenant", "acme")]);
+    for len in [0usize, 1, 65_535, 65_536, 65_537, 3 * 65_536, 1 << 20] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+        let envelope = session.seal("alias/data", &payload, &ctx).unwrap().unwrap();
+        let chunks = len.div_ceil(65_536).max(1);
+        assert!(envelope.len() <= len + chunks * 28 + 200, "{len}: {} bytes", envelope.len());
+        assert_eq!(session.open(&envelope, &ctx).unwrap().unwrap(), payload, "{len}");
+    }
+}
+
+#[test]
+fn wrapper_envelopes_fail_alike_when_altered_truncated_or_opened_with_another_context() {
+    let host = host();
+    host.key("alias/data", &[]);
+    let wrapper = host.load(stock::DATA_KEY_WRAPPER);
+    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let ctx = context(&[("tenant", "acme")]);
+    let payload = vec![3u8; 2 * 65_536 + 10];
+    let envelope = session.seal("alias/data", &payload, &ctx).unwrap().unwrap();
+    let invalid = |result: Result<Result<Vec<u8>, KmsError>, RunError>| {
+        matches!(result, Ok(Err(KmsError::InvalidCiphertext(_))))
+    };
+    assert!(invalid(session.open(&envelope, &context(&[("tenant", "globex")]))));
+    let header_len = 11 + usize::from(u16::from_be_bytes([envelope[5], envelope[6]]));
+    let chunk = 65_536 + 28;
+    for at in [0, 4, 6, 20, header_len - 1, header_len + 5, header_len + chunk + 3, envelope.len() - 1] {
+        let mut altered = envelope.clone();
+        altered[at] ^= 0x01;
+        assert!(invalid(session.open(&altered, &ctx)), "flip at {at}");
+    }
+    for cut in [3, header_len, header_len + chunk, header_len + 2 * chunk, envelope.len() - 1] {
+        assert!(invalid(session.open(&envelope[..cut], &ctx)), "cut at {cut}");
+    }
+    let mut appended = envelope.clone();
+    appended.extend_from_slice(&envelope[header_len..header_len + chunk]);
+    assert!(invalid(session.open(&appended, &ctx)));
+    assert_eq!(session.open(&envelope, &ctx).unwrap().unwrap(), payload);
+}
+
+fn data_keys_generated(host: &Host) -> usize {
+    host.audited("GenerateDataKey", "Success").len()
+}
+
+#[test]
+fn wrapper_caches_data_keys_within_their_bounds() {
+    let host = host();
+    host.key("alias/data", &[]);
+    let wrapper = host.load(stock::DATA_KEY_WRAPPER);
+    let ctx = context(&[("tenant", "acme")]);
+
+    // At most 3 messages per data key: 7 seals need 3 data keys.
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[("cache-max-messages", "3")]))
+        .unwrap();
+    for _ in 0..7 {
+        session.seal("alias/data", b"m", &ctx).unwrap().unwrap();
+    }
+    assert_eq!(data_keys_generated(&host), 3);
+
+    // At most 130 bytes per data key: 60-byte messages need a new key every second seal.
+    let before = data_keys_generated(&host);
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[("cache-max-bytes", "130")]))
+        .unwrap();
+    for _ in 0..4 {
+        session.seal("alias/data", &[0; 60], &ctx).unwrap().unwrap();
+    }
+    assert_eq!(data_keys_generated(&host) - before, 2);
+
+    // Another context never shares a data key.
+    let before = data_keys_generated(&host);
+    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    session.seal("alias/data", b"a", &ctx).unwrap().unwrap();
+    session.seal("alias/data", b"b", &context(&[("tenant", "globex")])).unwrap().unwrap();
+    session.seal("alias/data", b"c", &ctx).unwrap().unwrap();
+    assert_eq!(data_keys_generated(&host) - before, 2);
+
+    // Max age 0: no reuse at all.
+    let before = data_keys_generated(&host);
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[("cache-max-age-ms", "0")]))
+        .unwrap();
+    for _ in 0..3 {
+        session.seal("alias/data", b"m", &ctx).unwrap().unwrap();
+    }
+    assert_eq!(data_keys_generated(&host) - before, 3);
+}
+
+#[test]
+fn wrapper_caches_unwrapped_data_keys_for_opening() {
+    let host = host();
+    host.key("alias/data", &[]);
+    let wrapper = host.load(stock::DATA_KEY_WRAPPER);
+    let ctx = context(&[("tenant", "acme")]);
+    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let envelope = session.seal("alias/data", b"cached", &ctx).unwrap().unwrap();
+    let decrypts = || host.audited("Decrypt", "Success").len();
+    let mut reader = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    for _ in 0..3 {
+        assert_eq!(reader.open(&envelope, &ctx).unwrap().unwrap(), b"cached");
+    }
+    assert_eq!(decrypts(), 1);
+}
+
+#[test]
+fn wrapper_envelope_names_its_key_and_hides_the_data_key() {
+    let host = host();
+    let key_id = host.key("alias/data", &[]);
+    let wrapper = host.load(stock::DATA_KEY_WRAPPER);
+    let ctx = context(&[("tenant", "acme")]);
+    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let envelope = session.seal("alias/data", b"secret payload", &ctx).unwrap().unwrap();
+    assert_eq!(&envelope[..5], b"KMSW\x01");
+    let wrapped_len = usize::from(u16::from_be_bytes([envelope[5], envelope[6]]));
+    let wrapped = &envelope[7..7 + wrapped_len];
+    // The wrapped data key is an ordinary kms:vault blob under the KMS key, bound to the context.
+    let response = host
+        .service
+        .decrypt(&host.admin(), DecryptRequest::new(wrapped.to_vec()).with_context(ctx))
+        .unwrap();
+    assert!(response.key_id.ends_with(&key_id));
+    assert_eq!(response.plaintext.len(), 32);
+}
