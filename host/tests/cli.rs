@@ -364,3 +364,100 @@ fn usage_errors_exit_with_status_2() {
     let out = home.run(&["encrypt"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+// ----- components -----
+
+use kms_guest_components as stock;
+
+#[test]
+fn run_executes_a_tenant_app_with_the_granted_keys() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&["create-alias", "alias/app", &key]);
+    let report = home.ok(&[
+        "run",
+        stock::TENANT_APP,
+        "--allow",
+        "alias/app=all",
+        "--",
+        "alias/app",
+    ]);
+    assert!(report.contains("encrypt/decrypt: ok"), "{report}");
+    assert!(report.contains("data key seal/open: ok"), "{report}");
+}
+
+#[test]
+fn run_grants_nothing_by_default() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&["create-alias", "alias/app", &key]);
+    home.fails_with(&["run", stock::TENANT_APP, "--", "alias/app"], "NotFoundException");
+}
+
+#[test]
+fn run_stops_a_guest_at_its_time_limit() {
+    let home = Home::new();
+    home.fails_with(
+        &["run", stock::HOSTILE_APP, "--time-limit-ms", "200", "--", "spin"],
+        "TimeLimit",
+    );
+}
+
+#[test]
+fn run_refuses_malformed_grants_and_principals() {
+    let home = Home::new();
+    home.fails_with(&["run", stock::TENANT_APP, "--allow", "alias/app"], "SELECTOR=OPERATIONS");
+    home.fails_with(
+        &["run", stock::TENANT_APP, "--allow", "alias/app=fly"],
+        "not a key operation",
+    );
+    home.fails_with(
+        &["run", stock::TENANT_APP, "--principal", "bob"],
+        "not an IAM principal ARN",
+    );
+}
+
+#[test]
+fn policy_plugins_are_attached_listed_and_detached() {
+    let home = Home::new();
+    let key = home.json(&["create-key", "--tag", "tenant=acme"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    home.ok(&["attach-policy-plugin", "--key", &key, "--name", "abac", stock::ABAC_POLICY]);
+    home.encrypt(&key, b"x", "tenant=acme");
+    let refused = home.run_with_stdin(&["encrypt", &key, "--context", "tenant=globex"], b"x");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("AccessDeniedException"));
+
+    let listed = home.json(&["list-policy-plugins", "--key", &key]);
+    assert_eq!(listed["Plugins"][0]["PluginName"], "abac");
+    assert!(home.json(&["list-policy-plugins"])["Plugins"].as_array().unwrap().is_empty());
+
+    home.ok(&["detach-policy-plugin", "--key", &key, "--name", "abac"]);
+    home.encrypt(&key, b"x", "tenant=globex");
+    home.fails_with(
+        &["detach-policy-plugin", "--key", &key, "--name", "abac"],
+        "NotFoundException",
+    );
+}
+
+#[test]
+fn an_account_guard_rail_applies_to_every_key() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&[
+        "attach-policy-plugin",
+        "--name",
+        "freeze",
+        "--config",
+        "mode=deny",
+        stock::HOSTILE_PLUGIN,
+    ]);
+    let refused = home.run_with_stdin(&["encrypt", &key], b"x");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("AccessDeniedException"));
+    home.fails_with(
+        &["attach-policy-plugin", "--name", "bad", stock::TENANT_APP],
+        "ValidationException",
+    );
+}

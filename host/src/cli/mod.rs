@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -18,6 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::KmsError;
 use crate::envelope::{self, EnvelopeError};
+use crate::runtime::{Capabilities, KeyGrant, Runtime, RuntimeConfig, Tenant};
 use crate::service::{self as svc, CallSource, Caller, Service};
 use crate::types::{DataKeySpec, EncryptionContext, Tag};
 use crate::vault::{RootKey, SqliteStore, Vault};
@@ -209,6 +212,74 @@ enum Command {
         #[arg(long = "context", value_parser = parse_pair)]
         context: Vec<(String, String)>,
     },
+    /// Run a tenant application component (world kms:vault/tenant-command) in a fresh sandboxed
+    /// instance and print what its `run` returns. Arguments after `--` are passed to it.
+    Run {
+        /// The component file (.wasm).
+        component: PathBuf,
+        /// The principal it acts for (default: the account's root).
+        #[arg(long)]
+        principal: Option<String>,
+        /// A grant SELECTOR=OPERATIONS, repeatable. Selectors: alias/NAME, alias/PREFIX*,
+        /// key/KEY-ID, tag:KEY:VALUE. Operations: all, or a comma list of describe, encrypt,
+        /// decrypt, re-encrypt-from, re-encrypt-to, generate-data-key, sign, verify,
+        /// get-public-key, generate-mac, verify-mac. Nothing is granted by default.
+        #[arg(long = "allow", value_name = "GRANT")]
+        grants: Vec<String>,
+        /// Let it read data keys' plaintext (kms:vault/reveal).
+        #[arg(long)]
+        reveal: bool,
+        /// Let it call generate-random.
+        #[arg(long)]
+        random: bool,
+        /// A setting name=value it reads through kms:vault/config, repeatable.
+        #[arg(long = "config", value_parser = parse_pair)]
+        config: Vec<(String, String)>,
+        /// Time limit of the call, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        time_limit_ms: u64,
+        /// Linear memory limit, in MiB.
+        #[arg(long, default_value_t = 64)]
+        memory_mib: usize,
+        /// Arguments for the component.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Attach a policy plugin (world kms:vault/policy-plugin) to a key, or to the account as a
+    /// guard-rail that can only deny.
+    AttachPolicyPlugin {
+        #[command(flatten)]
+        scope: PluginScopeArgs,
+        /// The attachment's name.
+        #[arg(long)]
+        name: String,
+        /// The component file (.wasm).
+        component: PathBuf,
+        /// A setting name=value the plugin reads through kms:vault/config, repeatable.
+        #[arg(long = "config", value_parser = parse_pair)]
+        config: Vec<(String, String)>,
+    },
+    /// Detach a policy plugin.
+    DetachPolicyPlugin {
+        #[command(flatten)]
+        scope: PluginScopeArgs,
+        /// The attachment's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the policy plugins of a key, or of the account.
+    ListPolicyPlugins {
+        #[command(flatten)]
+        scope: PluginScopeArgs,
+    },
+}
+
+/// Which key a policy-plugin command is about; none means the account.
+#[derive(clap::Args, Debug)]
+struct PluginScopeArgs {
+    /// The key (id, ARN, alias); leave out for the account's guard-rails.
+    #[arg(long = "key")]
+    key: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -226,6 +297,24 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected key=value, got '{s}'"))
+}
+
+/// The caller for an IAM principal ARN (`arn:aws:iam::<account>:…`).
+fn principal_caller(arn: &str) -> anyhow::Result<Caller> {
+    let account = arn
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.split(':').next())
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            KmsError::Validation(format!(
+                "'{arn}' is not an IAM principal ARN (arn:aws:iam::<12-digit account>:<name>)"
+            ))
+        })?;
+    Ok(Caller {
+        principal: arn.to_string(),
+        account: account.to_string(),
+        source: CallSource::Cli,
+    })
 }
 
 fn context_of(pairs: Vec<(String, String)>) -> anyhow::Result<EncryptionContext> {
@@ -774,6 +863,91 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 ))
             })
         }
+        Command::Run {
+            component,
+            principal,
+            grants,
+            reveal,
+            random,
+            config,
+            time_limit_ms,
+            memory_mib,
+            args,
+        } => {
+            let caller = match principal {
+                Some(arn) => principal_caller(&arn)?,
+                None => Caller::account_root(service.account()),
+            };
+            let mut capabilities = Capabilities::builder();
+            for grant in grants {
+                capabilities = capabilities.grant(grant.parse::<KeyGrant>()?);
+            }
+            if reveal {
+                capabilities = capabilities.allow_reveal();
+            }
+            if random {
+                capabilities = capabilities.allow_random();
+            }
+            let mut tenant = Tenant::new(caller, capabilities.build());
+            tenant.config = config.into_iter().collect();
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("reading {}", component.display()))?;
+            let runtime = Runtime::new(
+                Arc::new(service),
+                RuntimeConfig {
+                    call_time_limit: Duration::from_millis(time_limit_ms),
+                    max_memory_bytes: memory_mib << 20,
+                    pooling: false,
+                    ..RuntimeConfig::default()
+                },
+            )?;
+            let loaded = runtime.load(&bytes)?;
+            match runtime.run(&loaded, &tenant, &args)? {
+                Ok(report) => {
+                    println!("{report}");
+                    Ok(())
+                }
+                Err(message) => bail!("the component failed: {message}"),
+            }
+        }
+        Command::AttachPolicyPlugin {
+            scope,
+            name,
+            component,
+            config,
+        } => {
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("reading {}", component.display()))?;
+            print(
+                out,
+                &service.attach_policy_plugin(
+                    me,
+                    svc::AttachPolicyPluginRequest {
+                        key_id: scope.key,
+                        plugin_name: name,
+                        component: bytes,
+                        config: config.into_iter().collect(),
+                    },
+                )?,
+            )
+        }
+        Command::DetachPolicyPlugin { scope, name } => Ok(service.detach_policy_plugin(
+            me,
+            svc::PolicyPluginScopeRequest {
+                key_id: scope.key,
+                plugin_name: name,
+            },
+        )?),
+        Command::ListPolicyPlugins { scope } => print(
+            out,
+            &service.list_policy_plugins(
+                me,
+                svc::PolicyPluginScopeRequest {
+                    key_id: scope.key,
+                    plugin_name: String::new(),
+                },
+            )?,
+        ),
         Command::Open {
             source,
             destination,

@@ -354,3 +354,148 @@ impl CapabilitiesBuilder {
         self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{KeyUsage, Tag};
+
+    fn facts(aliases: &[&str], tags: &[(&str, &str)]) -> KeyFacts {
+        let key_id = KeyId::random();
+        KeyFacts {
+            arn: format!("arn:aws:kms:us-east-1:111122223333:key/{key_id}"),
+            key_id,
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    tag_key: k.to_string(),
+                    tag_value: v.to_string(),
+                })
+                .collect(),
+            usage: KeyUsage::EncryptDecrypt,
+        }
+    }
+
+    #[test]
+    fn nothing_is_granted_by_default() {
+        let key = facts(&["alias/a"], &[("tenant", "acme")]);
+        let caps = Capabilities::builder().build();
+        assert!(caps.allowed(&key).is_empty());
+        assert!(!caps.reveal());
+        assert!(!caps.random());
+    }
+
+    #[test]
+    fn each_selector_matches_what_it_names_and_nothing_else() {
+        let key = facts(&["alias/tenant-a/orders"], &[("tenant", "acme")]);
+        let matching: [KeySelector; 4] = [
+            KeySelector::KeyId(key.key_id),
+            KeySelector::Alias("alias/tenant-a/orders".into()),
+            KeySelector::AliasPrefix("alias/tenant-a/".into()),
+            KeySelector::Tag {
+                key: "tenant".into(),
+                value: "acme".into(),
+            },
+        ];
+        for selector in matching {
+            let caps = Capabilities::builder()
+                .allow(selector.clone(), [KeyOperation::Encrypt])
+                .build();
+            assert!(caps.allowed(&key).contains(KeyOperation::Encrypt), "{selector}");
+            assert!(!caps.allowed(&key).contains(KeyOperation::Decrypt), "{selector}");
+        }
+        let missing: [KeySelector; 5] = [
+            KeySelector::KeyId(KeyId::random()),
+            KeySelector::Alias("alias/tenant-a".into()),
+            KeySelector::AliasPrefix("alias/tenant-b/".into()),
+            KeySelector::Tag {
+                key: "tenant".into(),
+                value: "globex".into(),
+            },
+            KeySelector::Tag {
+                key: "owner".into(),
+                value: "acme".into(),
+            },
+        ];
+        for selector in missing {
+            let caps = Capabilities::builder().allow(selector.clone(), Operations::all()).build();
+            assert!(caps.allowed(&key).is_empty(), "{selector}");
+        }
+    }
+
+    #[test]
+    fn grants_on_the_same_key_add_up() {
+        let key = facts(&["alias/a"], &[("tenant", "acme")]);
+        let caps = Capabilities::builder()
+            .allow(KeySelector::Alias("alias/a".into()), [KeyOperation::Encrypt])
+            .grant("tag:tenant:acme=decrypt,describe".parse().unwrap())
+            .build();
+        let ops = caps.allowed(&key);
+        for op in [KeyOperation::Encrypt, KeyOperation::Decrypt, KeyOperation::Describe] {
+            assert!(ops.contains(op), "{op}");
+        }
+        assert!(!ops.contains(KeyOperation::GenerateDataKey));
+    }
+
+    #[test]
+    fn grants_parse_from_the_command_line_form() {
+        let id = KeyId::random();
+        for (text, selector) in [
+            ("alias/orders=encrypt", KeySelector::Alias("alias/orders".into())),
+            ("alias/tenant-a/*=encrypt", KeySelector::AliasPrefix("alias/tenant-a/".into())),
+            (&format!("key/{id}=encrypt"), KeySelector::KeyId(id)),
+            (&format!("{id}=encrypt"), KeySelector::KeyId(id)),
+            (
+                "tag:tenant:acme=encrypt",
+                KeySelector::Tag {
+                    key: "tenant".into(),
+                    value: "acme".into(),
+                },
+            ),
+            (
+                "tag:env:a=b=encrypt",
+                KeySelector::Tag {
+                    key: "env".into(),
+                    value: "a=b".into(),
+                },
+            ),
+        ] {
+            let grant: KeyGrant = text.parse().unwrap();
+            assert_eq!(grant.selector, selector, "{text}");
+            assert_eq!(grant.operations, Operations::from([KeyOperation::Encrypt]));
+        }
+        let all: KeyGrant = "alias/x=all".parse().unwrap();
+        assert_eq!(all.operations, Operations::all());
+        let several: Operations = "encrypt, re-encrypt-to,generate-data-key".parse().unwrap();
+        assert_eq!(
+            several,
+            Operations::from([
+                KeyOperation::Encrypt,
+                KeyOperation::ReEncryptTo,
+                KeyOperation::GenerateDataKey
+            ])
+        );
+    }
+
+    #[test]
+    fn malformed_grants_are_refused_with_a_reason() {
+        for text in [
+            "alias/orders",
+            "alias/orders=encrypt,explode",
+            "not-a-key-id=encrypt",
+            "tag:tenant=encrypt",
+            "tag::acme=encrypt",
+        ] {
+            let err = text.parse::<KeyGrant>().unwrap_err();
+            assert!(matches!(err, KmsError::Validation(_) | KmsError::NotFound(_)), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_operation_name_round_trips() {
+        for op in KeyOperation::ALL {
+            assert_eq!(op.name().parse::<KeyOperation>().unwrap(), op);
+        }
+    }
+}

@@ -1054,3 +1054,79 @@ impl config::Host for KmsCtxView<'_> {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller() -> Caller {
+        Caller::account_root("111122223333").via(CallSource::Guest {
+            component_digest: "ab".repeat(32),
+        })
+    }
+
+    #[test]
+    fn log_lines_are_tagged_cleaned_capped_and_rate_limited() {
+        let sink = Arc::new(MemoryLog::default());
+        let mut diagnostics = Diagnostics::new(sink.clone());
+        let limits = HostLimits {
+            max_log_lines: 3,
+            max_log_line_bytes: 8,
+            ..HostLimits::default()
+        };
+        diagnostics.write(&limits, &caller(), log::Level::Warn, "forged\n[guest Info other]\x1b[2J");
+        diagnostics.write(&limits, &caller(), log::Level::Info, "ééééé");
+        diagnostics.write(&limits, &caller(), log::Level::Info, "short");
+        for _ in 0..5 {
+            diagnostics.write(&limits, &caller(), log::Level::Error, "flood");
+        }
+        let lines = sink.lines();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(diagnostics.dropped(), 5);
+        assert_eq!(lines[0].message, "forged[g…");
+        assert_eq!(lines[0].level, LogLevel::Warn);
+        assert_eq!(lines[0].component_digest, "ab".repeat(32));
+        assert_eq!(lines[0].principal, "arn:aws:iam::111122223333:root");
+        // Cut at a character boundary, never inside one.
+        assert_eq!(lines[1].message, "éééé…");
+        assert_eq!(lines[2].message, "short");
+    }
+
+    #[test]
+    fn every_service_error_has_a_wit_case() {
+        let cases = [
+            (KmsError::NotFound("m".into()), "NotFound"),
+            (KmsError::Disabled("m".into()), "Disabled"),
+            (KmsError::InvalidState("m".into()), "InvalidState"),
+            (KmsError::InvalidCiphertext("m".into()), "InvalidCiphertext"),
+            (KmsError::IncorrectKey("m".into()), "IncorrectKey"),
+            (KmsError::InvalidKeyUsage("m".into()), "InvalidKeyUsage"),
+            (KmsError::InvalidArn("m".into()), "Validation"),
+            (KmsError::AlreadyExists("m".into()), "Validation"),
+            (KmsError::LimitExceeded("m".into()), "LimitExceeded"),
+            (KmsError::AccessDenied("m".into()), "AccessDenied"),
+            (KmsError::Throttling("m".into()), "Throttled"),
+            (KmsError::InvalidSignature("m".into()), "InvalidSignature"),
+            (KmsError::InvalidMac("m".into()), "InvalidMac"),
+            (KmsError::Internal("m".into()), "Internal"),
+        ];
+        for (error, case) in cases {
+            let wit = format!("{:?}", to_wit_error(error));
+            assert!(wit.starts_with(&format!("KmsError::{case}")), "{wit} is not {case}");
+        }
+    }
+
+    #[test]
+    fn the_builder_grants_nothing_and_records_the_guest_as_the_front_door() {
+        let service = Arc::new(Service::in_memory().unwrap());
+        let ctx = KmsCtx::builder(service).component_digest("cd").build();
+        assert_eq!(ctx.capabilities(), &Capabilities::default());
+        assert_eq!(
+            ctx.caller().source,
+            CallSource::Guest {
+                component_digest: "cd".into()
+            }
+        );
+        assert_eq!(ctx.open_handles(), 0);
+    }
+}
