@@ -37,7 +37,9 @@ fn main() {
     };
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
+    // From inside the guest workspace, so that its `.cargo/config.toml` applies.
     command
+        .current_dir(&workspace)
         .arg("build")
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
@@ -61,7 +63,10 @@ fn main() {
         .status()
         .unwrap_or_else(|e| panic!("could not run cargo to build the guest components: {e}"));
     if !status.success() {
-        panic!("building the guest components in {} failed", workspace.display());
+        panic!(
+            "building the guest components in {} failed",
+            workspace.display()
+        );
     }
 
     let out_dir = target_dir.join(TARGET).join("guest");
@@ -84,7 +89,9 @@ fn ensure_target() {
     if target_installed() {
         return;
     }
-    println!("cargo:warning=installing the {TARGET} target with rustup (needed to build the guest components)");
+    println!(
+        "cargo:warning=installing the {TARGET} target with rustup (needed to build the guest components)"
+    );
     let added = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status()

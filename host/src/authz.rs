@@ -108,9 +108,7 @@ pub fn combine(
             plugin.name
         )));
     }
-    let allowed_by_key_plugin = key_verdicts
-        .iter()
-        .any(|(_, v)| *v == PluginVerdict::Allow);
+    let allowed_by_key_plugin = key_verdicts.iter().any(|(_, v)| *v == PluginVerdict::Allow);
     if allowed_by_key_plugin {
         return Ok(());
     }
@@ -139,27 +137,80 @@ mod tests {
     #[test]
     fn any_deny_or_failure_wins_over_every_allow() {
         let (a, b) = (plugin("a"), plugin("b"));
-        for bad in [PluginVerdict::Deny("no".into()), PluginVerdict::Failed("trap".into())] {
+        for bad in [
+            PluginVerdict::Deny("no".into()),
+            PluginVerdict::Failed("trap".into()),
+        ] {
             let key = [(&a, PluginVerdict::Allow), (&b, bad.clone())];
             let err = combine(Ok(()), &key, &[], "kms:Encrypt", "k", "p").unwrap_err();
             assert!(err.to_string().contains("policy plugin 'b'"), "{err}");
             let account = [(&b, bad)];
-            assert!(combine(Ok(()), &[(&a, PluginVerdict::Allow)], &account, "kms:Encrypt", "k", "p").is_err());
+            assert!(
+                combine(
+                    Ok(()),
+                    &[(&a, PluginVerdict::Allow)],
+                    &account,
+                    "kms:Encrypt",
+                    "k",
+                    "p"
+                )
+                .is_err()
+            );
         }
     }
 
     #[test]
     fn a_key_plugin_allow_grants_what_the_default_refuses() {
         let a = plugin("a");
-        assert!(combine(denied(), &[(&a, PluginVerdict::Allow)], &[], "kms:Encrypt", "k", "p").is_ok());
-        assert!(combine(denied(), &[(&a, PluginVerdict::Abstain)], &[], "kms:Encrypt", "k", "p").is_err());
+        assert!(
+            combine(
+                denied(),
+                &[(&a, PluginVerdict::Allow)],
+                &[],
+                "kms:Encrypt",
+                "k",
+                "p"
+            )
+            .is_ok()
+        );
+        assert!(
+            combine(
+                denied(),
+                &[(&a, PluginVerdict::Abstain)],
+                &[],
+                "kms:Encrypt",
+                "k",
+                "p"
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn an_account_plugin_allow_is_only_an_abstention() {
         let a = plugin("a");
-        assert!(combine(denied(), &[], &[(&a, PluginVerdict::Allow)], "kms:Encrypt", "k", "p").is_err());
-        assert!(combine(Ok(()), &[], &[(&a, PluginVerdict::Allow)], "kms:Encrypt", "k", "p").is_ok());
+        assert!(
+            combine(
+                denied(),
+                &[],
+                &[(&a, PluginVerdict::Allow)],
+                "kms:Encrypt",
+                "k",
+                "p"
+            )
+            .is_err()
+        );
+        assert!(
+            combine(
+                Ok(()),
+                &[],
+                &[(&a, PluginVerdict::Allow)],
+                "kms:Encrypt",
+                "k",
+                "p"
+            )
+            .is_ok()
+        );
     }
 
     #[test]

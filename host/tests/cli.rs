@@ -391,14 +391,24 @@ fn run_grants_nothing_by_default() {
     let home = Home::new();
     let key = home.create_key();
     home.ok(&["create-alias", "alias/app", &key]);
-    home.fails_with(&["run", stock::TENANT_APP, "--", "alias/app"], "NotFoundException");
+    home.fails_with(
+        &["run", stock::TENANT_APP, "--", "alias/app"],
+        "NotFoundException",
+    );
 }
 
 #[test]
 fn run_stops_a_guest_at_its_time_limit() {
     let home = Home::new();
     home.fails_with(
-        &["run", stock::HOSTILE_APP, "--time-limit-ms", "200", "--", "spin"],
+        &[
+            "run",
+            stock::HOSTILE_APP,
+            "--time-limit-ms",
+            "200",
+            "--",
+            "spin",
+        ],
         "TimeLimit",
     );
 }
@@ -406,7 +416,10 @@ fn run_stops_a_guest_at_its_time_limit() {
 #[test]
 fn run_refuses_malformed_grants_and_principals() {
     let home = Home::new();
-    home.fails_with(&["run", stock::TENANT_APP, "--allow", "alias/app"], "SELECTOR=OPERATIONS");
+    home.fails_with(
+        &["run", stock::TENANT_APP, "--allow", "alias/app"],
+        "SELECTOR=OPERATIONS",
+    );
     home.fails_with(
         &["run", stock::TENANT_APP, "--allow", "alias/app=fly"],
         "not a key operation",
@@ -424,7 +437,14 @@ fn policy_plugins_are_attached_listed_and_detached() {
         .as_str()
         .unwrap()
         .to_string();
-    home.ok(&["attach-policy-plugin", "--key", &key, "--name", "abac", stock::ABAC_POLICY]);
+    home.ok(&[
+        "attach-policy-plugin",
+        "--key",
+        &key,
+        "--name",
+        "abac",
+        stock::ABAC_POLICY,
+    ]);
     home.encrypt(&key, b"x", "tenant=acme");
     let refused = home.run_with_stdin(&["encrypt", &key, "--context", "tenant=globex"], b"x");
     assert_eq!(refused.status.code(), Some(1));
@@ -432,7 +452,12 @@ fn policy_plugins_are_attached_listed_and_detached() {
 
     let listed = home.json(&["list-policy-plugins", "--key", &key]);
     assert_eq!(listed["Plugins"][0]["PluginName"], "abac");
-    assert!(home.json(&["list-policy-plugins"])["Plugins"].as_array().unwrap().is_empty());
+    assert!(
+        home.json(&["list-policy-plugins"])["Plugins"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     home.ok(&["detach-policy-plugin", "--key", &key, "--name", "abac"]);
     home.encrypt(&key, b"x", "tenant=globex");

@@ -127,7 +127,12 @@ impl Host {
             .unwrap();
     }
 
-    fn encrypt_as(&self, caller: &Caller, key: &str, context: &[(&str, &str)]) -> Result<Vec<u8>, KmsError> {
+    fn encrypt_as(
+        &self,
+        caller: &Caller,
+        key: &str,
+        context: &[(&str, &str)],
+    ) -> Result<Vec<u8>, KmsError> {
         let req = EncryptRequest::new(key, b"payload".to_vec())
             .with_context(EncryptionContext::from_pairs(context.iter().copied()).unwrap());
         self.service.encrypt(caller, req).map(|r| r.ciphertext_blob)
@@ -156,7 +161,11 @@ fn still_serving(host: &Host) {
     let app = host.load(stock::TENANT_APP);
     let report = host
         .runtime
-        .run(&app, &host.tenant(all_on("alias/app")), &args(&["alias/app"]))
+        .run(
+            &app,
+            &host.tenant(all_on("alias/app")),
+            &args(&["alias/app"]),
+        )
         .unwrap()
         .unwrap();
     assert!(report.contains("encrypt/decrypt: ok"), "{report}");
@@ -203,7 +212,11 @@ fn tenant_app_round_trips_through_the_host() {
     let app = host.load(stock::TENANT_APP);
     let report = host
         .runtime
-        .run(&app, &host.tenant(all_on("alias/app")), &args(&["alias/app", "alias/app", "alias/app"]))
+        .run(
+            &app,
+            &host.tenant(all_on("alias/app")),
+            &args(&["alias/app", "alias/app", "alias/app"]),
+        )
         .unwrap()
         .unwrap();
     for line in [
@@ -218,10 +231,23 @@ fn tenant_app_round_trips_through_the_host() {
     }
     // Every host call is in the audit trail under the component's digest.
     let source = format!("guest:{}", app.digest());
-    let by_guest: Vec<_> = host.audit().into_iter().filter(|e| e.source == source).collect();
-    for operation in ["OpenKey", "DescribeKey", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey"] {
+    let by_guest: Vec<_> = host
+        .audit()
+        .into_iter()
+        .filter(|e| e.source == source)
+        .collect();
+    for operation in [
+        "OpenKey",
+        "DescribeKey",
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+    ] {
         assert!(
-            by_guest.iter().any(|e| e.operation == operation && e.outcome == "Success"),
+            by_guest
+                .iter()
+                .any(|e| e.operation == operation && e.outcome == "Success"),
             "no successful {operation} by the guest"
         );
     }
@@ -232,9 +258,13 @@ fn tenant_app_round_trips_through_the_host() {
         "the refused decrypt was not audited"
     );
     let logged = host.log.lines();
-    assert!(logged.iter().any(|l| l.message.contains("tenant-app starting")
-        && l.component_digest == app.digest()
-        && l.principal == host.admin().principal));
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.message.contains("tenant-app starting")
+                && l.component_digest == app.digest()
+                && l.principal == host.admin().principal)
+    );
 }
 
 #[test]
@@ -265,12 +295,19 @@ fn a_capability_narrows_what_the_instance_may_do() {
         .unwrap_err();
     // Decrypting under a key outside the capability answers like any bad ciphertext; the audit
     // trail tells the operator why.
-    assert!(failure.starts_with("decrypt: InvalidCiphertextException"), "{failure}");
+    assert!(
+        failure.starts_with("decrypt: InvalidCiphertextException"),
+        "{failure}"
+    );
     assert_eq!(host.audited("Encrypt", "Success").len(), 1);
     let refused = host.audited("Decrypt", "InvalidCiphertextException");
     assert_eq!(refused.len(), 1);
     assert!(
-        refused[0].error_message.as_deref().unwrap().contains("outside this component's capability set"),
+        refused[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("outside this component's capability set"),
         "{:?}",
         refused[0]
     );
@@ -316,8 +353,13 @@ fn a_key_outside_the_capability_is_indistinguishable_from_a_missing_one() {
     // The operator sees why.
     let refused = host.audited("OpenKey", "NotFoundException");
     assert_eq!(refused.len(), 2);
-    assert!(refused.iter().any(|e| e.key_arn.is_some()
-        && e.error_message.as_deref().unwrap().contains("outside this component's capability set")));
+    assert!(refused.iter().any(|e| {
+        e.key_arn.is_some()
+            && e.error_message
+                .as_deref()
+                .unwrap()
+                .contains("outside this component's capability set")
+    }));
     assert_eq!(
         host.runtime
             .run(&hostile, &tenant, &args(&["open", "alias/app"]))
@@ -343,8 +385,14 @@ fn selectors_follow_aliases_and_tags_as_they_change() {
             .build(),
     );
     let mut session = host.runtime.command(&hostile, &by_tag).unwrap();
-    assert_eq!(session.run(&args(&["keep", &key])).unwrap(), Ok("kept".into()));
-    assert_eq!(session.run(&args(&["use-kept"])).unwrap(), Ok("encrypted".into()));
+    assert_eq!(
+        session.run(&args(&["keep", &key])).unwrap(),
+        Ok("kept".into())
+    );
+    assert_eq!(
+        session.run(&args(&["use-kept"])).unwrap(),
+        Ok("encrypted".into())
+    );
     // Retagging the key takes it out of the capability, even for the handle already open.
     host.service
         .tag_resource(
@@ -363,7 +411,9 @@ fn selectors_follow_aliases_and_tags_as_they_change() {
 
     let by_prefix = host.tenant(all_on("alias/ap*"));
     assert_eq!(
-        host.runtime.run(&hostile, &by_prefix, &args(&["open", "alias/app"])).unwrap(),
+        host.runtime
+            .run(&hostile, &by_prefix, &args(&["open", "alias/app"]))
+            .unwrap(),
         Ok("opened".into())
     );
 }
@@ -373,8 +423,14 @@ fn a_handle_opened_before_the_key_was_disabled_is_refused_after() {
     let host = host();
     let key = host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
-    let mut session = host.runtime.command(&hostile, &host.tenant(all_on("alias/app"))).unwrap();
-    assert_eq!(session.run(&args(&["keep", "alias/app"])).unwrap(), Ok("kept".into()));
+    let mut session = host
+        .runtime
+        .command(&hostile, &host.tenant(all_on("alias/app")))
+        .unwrap();
+    assert_eq!(
+        session.run(&args(&["keep", "alias/app"])).unwrap(),
+        Ok("kept".into())
+    );
     host.service
         .disable_key(&host.admin(), KeyRequest::new(&key))
         .unwrap();
@@ -384,7 +440,10 @@ fn a_handle_opened_before_the_key_was_disabled_is_refused_after() {
     host.service
         .enable_key(&host.admin(), KeyRequest::new(&key))
         .unwrap();
-    assert_eq!(session.run(&args(&["use-kept"])).unwrap(), Ok("encrypted".into()));
+    assert_eq!(
+        session.run(&args(&["use-kept"])).unwrap(),
+        Ok("encrypted".into())
+    );
 }
 
 #[test]
@@ -393,12 +452,22 @@ fn reusing_a_dropped_handle_traps_and_is_audited() {
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
     let tenant = host.tenant(all_on("alias/app"));
-    let reason = trapped(host.runtime.run(&hostile, &tenant, &args(&["reuse-dropped", "alias/app"])));
+    let reason = trapped(host.runtime.run(
+        &hostile,
+        &tenant,
+        &args(&["reuse-dropped", "alias/app"]),
+    ));
     assert_eq!(reason, TrapReason::InvalidHandle);
     let traps = host.audited("kms:vault/app#run", "GuestTrap");
     assert_eq!(traps.len(), 1);
     assert!(traps[0].source.ends_with(hostile.digest()));
-    assert!(traps[0].error_message.as_deref().unwrap().starts_with("InvalidHandle"));
+    assert!(
+        traps[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .starts_with("InvalidHandle")
+    );
     still_serving(&host);
 }
 
@@ -407,12 +476,18 @@ fn a_session_that_trapped_is_dead() {
     let host = host();
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
-    let mut session = host.runtime.command(&hostile, &host.tenant(all_on("alias/app"))).unwrap();
+    let mut session = host
+        .runtime
+        .command(&hostile, &host.tenant(all_on("alias/app")))
+        .unwrap();
     assert!(matches!(
         session.run(&args(&["reuse-dropped", "alias/app"])),
         Err(RunError::Trapped { .. })
     ));
-    assert_eq!(session.run(&args(&["open", "alias/app"])), Err(RunError::Dead));
+    assert_eq!(
+        session.run(&args(&["open", "alias/app"])),
+        Err(RunError::Dead)
+    );
 }
 
 #[test]
@@ -433,7 +508,10 @@ fn an_infinite_loop_is_stopped_while_another_tenant_is_served() {
         }
         let (reason, took) = spinner.join().unwrap();
         assert_eq!(reason, TrapReason::TimeLimit);
-        assert!(took < Duration::from_secs(10), "stopped only after {took:?}");
+        assert!(
+            took < Duration::from_secs(10),
+            "stopped only after {took:?}"
+        );
     });
     assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 1);
     still_serving(&host);
@@ -447,10 +525,19 @@ fn unbounded_memory_growth_traps_at_the_cap() {
     });
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
-    let reason = trapped(host.runtime.run(&hostile, &host.tenant(all_on("alias/app")), &args(&["grow"])));
+    let reason = trapped(host.runtime.run(
+        &hostile,
+        &host.tenant(all_on("alias/app")),
+        &args(&["grow"]),
+    ));
     assert_eq!(reason, TrapReason::MemoryLimit);
     let trap = &host.audited("kms:vault/app#run", "GuestTrap")[0];
-    assert!(trap.error_message.as_deref().unwrap().starts_with("MemoryLimit"));
+    assert!(
+        trap.error_message
+            .as_deref()
+            .unwrap()
+            .starts_with("MemoryLimit")
+    );
     still_serving(&host);
 }
 
@@ -483,10 +570,17 @@ fn open_handles_are_capped() {
     let max = host.runtime.config().host.max_handles;
     let failure = host
         .runtime
-        .run(&hostile, &host.tenant(all_on("alias/app")), &args(&["handles", "alias/app", &(max + 10).to_string()]))
+        .run(
+            &hostile,
+            &host.tenant(all_on("alias/app")),
+            &args(&["handles", "alias/app", &(max + 10).to_string()]),
+        )
         .unwrap()
         .unwrap_err();
-    assert!(failure.starts_with(&format!("after {max} handles: LimitExceededException")), "{failure}");
+    assert!(
+        failure.starts_with(&format!("after {max} handles: LimitExceededException")),
+        "{failure}"
+    );
     assert_eq!(host.audited("OpenKey", "LimitExceededException").len(), 1);
 }
 
@@ -497,17 +591,28 @@ fn decrypt_is_no_way_around_reveal() {
     let hostile = host.load(stock::HOSTILE_APP);
     let without = host
         .runtime
-        .run(&hostile, &host.tenant(all_on("alias/app")), &args(&["decrypt-data-key", "alias/app"]))
+        .run(
+            &hostile,
+            &host.tenant(all_on("alias/app")),
+            &args(&["decrypt-data-key", "alias/app"]),
+        )
         .unwrap()
         .unwrap_err();
-    assert!(without.starts_with("InvalidCiphertextException"), "{without}");
+    assert!(
+        without.starts_with("InvalidCiphertextException"),
+        "{without}"
+    );
     let with_reveal = Capabilities::builder()
         .grant("alias/app=all".parse().unwrap())
         .allow_reveal()
         .build();
     assert_eq!(
         host.runtime
-            .run(&hostile, &host.tenant(with_reveal), &args(&["decrypt-data-key", "alias/app"]))
+            .run(
+                &hostile,
+                &host.tenant(with_reveal),
+                &args(&["decrypt-data-key", "alias/app"])
+            )
             .unwrap(),
         Ok("revealed 32 bytes".into())
     );
@@ -518,11 +623,20 @@ fn a_component_importing_reveal_runs_only_for_tenants_granted_it() {
     let host = host();
     host.key("alias/app", &[]);
     let reveal_app = host.load(stock::REVEAL_APP);
-    assert!(reveal_app.imports().contains(&"kms:vault/reveal@0.1.0".to_string()));
-    let refused = host
-        .runtime
-        .run(&reveal_app, &host.tenant(all_on("alias/app")), &args(&["alias/app"]));
-    assert!(matches!(&refused, Err(RunError::Refused(m)) if m.contains("reveal")), "{refused:?}");
+    assert!(
+        reveal_app
+            .imports()
+            .contains(&"kms:vault/reveal@0.1.0".to_string())
+    );
+    let refused = host.runtime.run(
+        &reveal_app,
+        &host.tenant(all_on("alias/app")),
+        &args(&["alias/app"]),
+    );
+    assert!(
+        matches!(&refused, Err(RunError::Refused(m)) if m.contains("reveal")),
+        "{refused:?}"
+    );
     assert_eq!(host.audited("StartComponent", "ComponentRefused").len(), 1);
 
     let granted = Capabilities::builder()
@@ -550,7 +664,11 @@ fn key_bytes_never_enter_guest_memory_when_only_handles_are_granted() {
     let hostile = host.load(stock::HOSTILE_APP);
     let report = host
         .runtime
-        .run(&hostile, &host.tenant(all_on("alias/app")), &args(&["dump-after-seal", "alias/app"]))
+        .run(
+            &hostile,
+            &host.tenant(all_on("alias/app")),
+            &args(&["dump-after-seal", "alias/app"]),
+        )
         .unwrap()
         .unwrap();
     let (wrapped, memory) = report.split_once(' ').unwrap();
@@ -558,20 +676,29 @@ fn key_bytes_never_enter_guest_memory_when_only_handles_are_granted() {
     assert!(memory.len() >= 64 * 1024);
     let data_key = host
         .service
-        .decrypt(&host.admin(), DecryptRequest::new(hex::decode(wrapped).unwrap()))
+        .decrypt(
+            &host.admin(),
+            DecryptRequest::new(hex::decode(wrapped).unwrap()),
+        )
         .unwrap()
         .plaintext;
     assert_eq!(data_key.len(), 32);
     let contains = |needle: &[u8]| memory.windows(needle.len()).any(|w| w == needle);
     // Positive control: the scan finds what the guest did hold (its plaintext, 0x5a × 4096).
     assert!(contains(&[0x5a; 64]));
-    assert!(!contains(&data_key), "the data key's bytes are in guest memory");
+    assert!(
+        !contains(&data_key),
+        "the data key's bytes are in guest memory"
+    );
     let kms_key = host
         .service
         .vault()
         .material(&key_id.parse().unwrap(), 1)
         .unwrap();
-    assert!(!contains(kms_key.expose_secret()), "the KMS key's bytes are in guest memory");
+    assert!(
+        !contains(kms_key.expose_secret()),
+        "the KMS key's bytes are in guest memory"
+    );
 }
 
 #[test]
@@ -592,7 +719,11 @@ fn two_tenants_at_once_do_not_see_each_others_keys() {
             assert!(report.contains("data key seal/open: ok"), "{report}");
             let peek = host
                 .runtime
-                .run(&hostile, &tenant, &args(&["open", &format!("alias/tenant-{other}/main")]))
+                .run(
+                    &hostile,
+                    &tenant,
+                    &args(&["open", &format!("alias/tenant-{other}/main")]),
+                )
                 .unwrap();
             assert!(peek.unwrap_err().starts_with("NotFoundException"));
         }
@@ -611,13 +742,24 @@ fn two_tenants_at_once_do_not_see_each_others_keys() {
 fn a_plugin_that_traps_denies_and_is_audited() {
     let host = host();
     let key = host.key("alias/app", &[]);
-    host.attach(Some(&key), "broken", stock::HOSTILE_PLUGIN, &[("mode", "trap")]);
+    host.attach(
+        Some(&key),
+        "broken",
+        stock::HOSTILE_PLUGIN,
+        &[("mode", "trap")],
+    );
     let err = host.encrypt_as(&host.admin(), &key, &[]).unwrap_err();
     assert!(matches!(err, KmsError::AccessDenied(_)), "{err}");
     assert!(err.to_string().contains("policy plugin 'broken'"), "{err}");
     let verdicts = host.audited("EvaluatePolicyPlugin", "DenyPluginFailed");
     assert_eq!(verdicts.len(), 1);
-    assert!(verdicts[0].error_message.as_deref().unwrap().contains("GuestFault"));
+    assert!(
+        verdicts[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("GuestFault")
+    );
     // Detached, the key works again.
     host.service
         .detach_policy_plugin(
@@ -640,11 +782,27 @@ fn plugins_that_spin_or_hoard_memory_fail_closed_quickly() {
         let started = Instant::now();
         let err = host.encrypt_as(&host.admin(), &key, &[]).unwrap_err();
         assert!(matches!(err, KmsError::AccessDenied(_)), "{mode}: {err}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{mode} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{mode} took {:?}",
+            started.elapsed()
+        );
     }
     let failures = host.audited("EvaluatePolicyPlugin", "DenyPluginFailed");
-    assert!(failures[0].error_message.as_deref().unwrap().contains("TimeLimit"));
-    assert!(failures[1].error_message.as_deref().unwrap().contains("MemoryLimit"));
+    assert!(
+        failures[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("TimeLimit")
+    );
+    assert!(
+        failures[1]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("MemoryLimit")
+    );
 }
 
 #[test]
@@ -652,10 +810,14 @@ fn abac_plugin_allows_only_the_tenant_the_key_is_tagged_with() {
     let host = host();
     let key = host.key("alias/acme", &[("tenant", "acme")]);
     host.attach(Some(&key), "abac", stock::ABAC_POLICY, &[]);
-    host.encrypt_as(&host.admin(), &key, &[("tenant", "acme")]).unwrap();
+    host.encrypt_as(&host.admin(), &key, &[("tenant", "acme")])
+        .unwrap();
     for context in [&[("tenant", "globex")][..], &[][..]] {
         let err = host.encrypt_as(&host.admin(), &key, context).unwrap_err();
-        assert!(matches!(err, KmsError::AccessDenied(_)), "{context:?}: {err}");
+        assert!(
+            matches!(err, KmsError::AccessDenied(_)),
+            "{context:?}: {err}"
+        );
     }
     // DescribeKey is not governed by the default settings: the plugin abstains.
     host.service
@@ -666,7 +828,9 @@ fn abac_plugin_allows_only_the_tenant_the_key_is_tagged_with() {
     assert_eq!(host.audited("EvaluatePolicyPlugin", "Abstain").len(), 1);
 
     // Decrypt is governed too, with the context of the request.
-    let blob = host.encrypt_as(&host.admin(), &key, &[("tenant", "acme")]).unwrap();
+    let blob = host
+        .encrypt_as(&host.admin(), &key, &[("tenant", "acme")])
+        .unwrap();
     let wrong = DecryptRequest::new(blob)
         .with_context(EncryptionContext::from_pairs([("tenant", "globex")]).unwrap());
     assert!(matches!(
@@ -683,10 +847,18 @@ fn abac_plugin_is_configured_without_recompiling() {
         Some(&key),
         "abac",
         stock::ABAC_POLICY,
-        &[("tag-key", "team"), ("context-key", "department"), ("actions", "kms:Encrypt")],
+        &[
+            ("tag-key", "team"),
+            ("context-key", "department"),
+            ("actions", "kms:Encrypt"),
+        ],
     );
-    host.encrypt_as(&host.admin(), &key, &[("department", "blue")]).unwrap();
-    assert!(host.encrypt_as(&host.admin(), &key, &[("team", "blue")]).is_err());
+    host.encrypt_as(&host.admin(), &key, &[("department", "blue")])
+        .unwrap();
+    assert!(
+        host.encrypt_as(&host.admin(), &key, &[("team", "blue")])
+            .is_err()
+    );
     let listed = host
         .service
         .list_policy_plugins(
@@ -700,14 +872,22 @@ fn abac_plugin_is_configured_without_recompiling() {
         .plugins;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].config["tag-key"], "team");
-    assert_eq!(listed[0].component_digest, host.load(stock::ABAC_POLICY).digest());
+    assert_eq!(
+        listed[0].component_digest,
+        host.load(stock::ABAC_POLICY).digest()
+    );
 }
 
 #[test]
 fn an_account_plugin_may_deny_but_never_allow() {
     let host = host();
     let key = host.key("alias/app", &[]);
-    host.attach(None, "allow-all", stock::HOSTILE_PLUGIN, &[("mode", "allow")]);
+    host.attach(
+        None,
+        "allow-all",
+        stock::HOSTILE_PLUGIN,
+        &[("mode", "allow")],
+    );
     let outsider = Caller::account_root(OTHER_ACCOUNT);
     assert!(matches!(
         host.encrypt_as(&outsider, &key, &[]),
@@ -727,7 +907,12 @@ fn a_key_plugin_allow_counts_as_an_allow_statement() {
     let key = host.key("alias/app", &[]);
     let outsider = Caller::account_root(OTHER_ACCOUNT);
     assert!(host.encrypt_as(&outsider, &key, &[]).is_err());
-    host.attach(Some(&key), "share", stock::HOSTILE_PLUGIN, &[("mode", "allow")]);
+    host.attach(
+        Some(&key),
+        "share",
+        stock::HOSTILE_PLUGIN,
+        &[("mode", "allow")],
+    );
     host.encrypt_as(&outsider, &key, &[]).unwrap();
 }
 
@@ -740,10 +925,17 @@ fn plugins_also_guard_guest_calls() {
     // The tenant app encrypts with context app=tenant-app, which names no tenant: denied.
     let failure = host
         .runtime
-        .run(&app, &host.tenant(all_on("alias/app")), &args(&["alias/app"]))
+        .run(
+            &app,
+            &host.tenant(all_on("alias/app")),
+            &args(&["alias/app"]),
+        )
         .unwrap()
         .unwrap_err();
-    assert!(failure.starts_with("encrypt: AccessDeniedException"), "{failure}");
+    assert!(
+        failure.starts_with("encrypt: AccessDeniedException"),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -752,7 +944,10 @@ fn attaching_something_that_is_not_a_policy_plugin_is_refused() {
     let key = host.key("alias/app", &[]);
     for (component, why) in [
         (b"not wasm".to_vec(), "valid WebAssembly component"),
-        (stock::bytes(stock::TENANT_APP), "which this host does not provide"),
+        (
+            stock::bytes(stock::TENANT_APP),
+            "which this host does not provide",
+        ),
     ] {
         let err = host
             .service
@@ -781,7 +976,9 @@ fn context(pairs: &[(&str, &str)]) -> EncryptionContext {
 fn wrapper_tenant(host: &Host, settings: &[(&str, &str)]) -> Tenant {
     settings
         .iter()
-        .fold(host.tenant(all_on("alias/data")), |t, (k, v)| t.with_config(*k, *v))
+        .fold(host.tenant(all_on("alias/data")), |t, (k, v)| {
+            t.with_config(*k, *v)
+        })
 }
 
 #[test]
@@ -789,14 +986,25 @@ fn wrapper_seals_and_opens_payloads_of_any_size() {
     let host = host();
     host.key("alias/data", &[]);
     let wrapper = host.load(stock::DATA_KEY_WRAPPER);
-    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[]))
+        .unwrap();
     let ctx = context(&[("tenant", "acme")]);
     for len in [0usize, 1, 65_535, 65_536, 65_537, 3 * 65_536, 1 << 20] {
         let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
         let envelope = session.seal("alias/data", &payload, &ctx).unwrap().unwrap();
         let chunks = len.div_ceil(65_536).max(1);
-        assert!(envelope.len() <= len + chunks * 28 + 200, "{len}: {} bytes", envelope.len());
-        assert_eq!(session.open(&envelope, &ctx).unwrap().unwrap(), payload, "{len}");
+        assert!(
+            envelope.len() <= len + chunks * 28 + 200,
+            "{len}: {} bytes",
+            envelope.len()
+        );
+        assert_eq!(
+            session.open(&envelope, &ctx).unwrap().unwrap(),
+            payload,
+            "{len}"
+        );
     }
 }
 
@@ -805,23 +1013,46 @@ fn wrapper_envelopes_fail_alike_when_altered_truncated_or_opened_with_another_co
     let host = host();
     host.key("alias/data", &[]);
     let wrapper = host.load(stock::DATA_KEY_WRAPPER);
-    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[]))
+        .unwrap();
     let ctx = context(&[("tenant", "acme")]);
     let payload = vec![3u8; 2 * 65_536 + 10];
     let envelope = session.seal("alias/data", &payload, &ctx).unwrap().unwrap();
     let invalid = |result: Result<Result<Vec<u8>, KmsError>, RunError>| {
         matches!(result, Ok(Err(KmsError::InvalidCiphertext(_))))
     };
-    assert!(invalid(session.open(&envelope, &context(&[("tenant", "globex")]))));
+    assert!(invalid(
+        session.open(&envelope, &context(&[("tenant", "globex")]))
+    ));
     let header_len = 11 + usize::from(u16::from_be_bytes([envelope[5], envelope[6]]));
     let chunk = 65_536 + 28;
-    for at in [0, 4, 6, 20, header_len - 1, header_len + 5, header_len + chunk + 3, envelope.len() - 1] {
+    for at in [
+        0,
+        4,
+        6,
+        20,
+        header_len - 1,
+        header_len + 5,
+        header_len + chunk + 3,
+        envelope.len() - 1,
+    ] {
         let mut altered = envelope.clone();
         altered[at] ^= 0x01;
         assert!(invalid(session.open(&altered, &ctx)), "flip at {at}");
     }
-    for cut in [3, header_len, header_len + chunk, header_len + 2 * chunk, envelope.len() - 1] {
-        assert!(invalid(session.open(&envelope[..cut], &ctx)), "cut at {cut}");
+    for cut in [
+        3,
+        header_len,
+        header_len + chunk,
+        header_len + 2 * chunk,
+        envelope.len() - 1,
+    ] {
+        assert!(
+            invalid(session.open(&envelope[..cut], &ctx)),
+            "cut at {cut}"
+        );
     }
     let mut appended = envelope.clone();
     appended.extend_from_slice(&envelope[header_len..header_len + chunk]);
@@ -843,7 +1074,10 @@ fn wrapper_caches_data_keys_within_their_bounds() {
     // At most 3 messages per data key: 7 seals need 3 data keys.
     let mut session = host
         .runtime
-        .wrapper(&wrapper, &wrapper_tenant(&host, &[("cache-max-messages", "3")]))
+        .wrapper(
+            &wrapper,
+            &wrapper_tenant(&host, &[("cache-max-messages", "3")]),
+        )
         .unwrap();
     for _ in 0..7 {
         session.seal("alias/data", b"m", &ctx).unwrap().unwrap();
@@ -854,7 +1088,10 @@ fn wrapper_caches_data_keys_within_their_bounds() {
     let before = data_keys_generated(&host);
     let mut session = host
         .runtime
-        .wrapper(&wrapper, &wrapper_tenant(&host, &[("cache-max-bytes", "130")]))
+        .wrapper(
+            &wrapper,
+            &wrapper_tenant(&host, &[("cache-max-bytes", "130")]),
+        )
         .unwrap();
     for _ in 0..4 {
         session.seal("alias/data", &[0; 60], &ctx).unwrap().unwrap();
@@ -863,9 +1100,15 @@ fn wrapper_caches_data_keys_within_their_bounds() {
 
     // Another context never shares a data key.
     let before = data_keys_generated(&host);
-    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[]))
+        .unwrap();
     session.seal("alias/data", b"a", &ctx).unwrap().unwrap();
-    session.seal("alias/data", b"b", &context(&[("tenant", "globex")])).unwrap().unwrap();
+    session
+        .seal("alias/data", b"b", &context(&[("tenant", "globex")]))
+        .unwrap()
+        .unwrap();
     session.seal("alias/data", b"c", &ctx).unwrap().unwrap();
     assert_eq!(data_keys_generated(&host) - before, 2);
 
@@ -873,7 +1116,10 @@ fn wrapper_caches_data_keys_within_their_bounds() {
     let before = data_keys_generated(&host);
     let mut session = host
         .runtime
-        .wrapper(&wrapper, &wrapper_tenant(&host, &[("cache-max-age-ms", "0")]))
+        .wrapper(
+            &wrapper,
+            &wrapper_tenant(&host, &[("cache-max-age-ms", "0")]),
+        )
         .unwrap();
     for _ in 0..3 {
         session.seal("alias/data", b"m", &ctx).unwrap().unwrap();
@@ -887,10 +1133,19 @@ fn wrapper_caches_unwrapped_data_keys_for_opening() {
     host.key("alias/data", &[]);
     let wrapper = host.load(stock::DATA_KEY_WRAPPER);
     let ctx = context(&[("tenant", "acme")]);
-    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
-    let envelope = session.seal("alias/data", b"cached", &ctx).unwrap().unwrap();
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[]))
+        .unwrap();
+    let envelope = session
+        .seal("alias/data", b"cached", &ctx)
+        .unwrap()
+        .unwrap();
     let decrypts = || host.audited("Decrypt", "Success").len();
-    let mut reader = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
+    let mut reader = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[]))
+        .unwrap();
     for _ in 0..3 {
         assert_eq!(reader.open(&envelope, &ctx).unwrap().unwrap(), b"cached");
     }
@@ -903,15 +1158,24 @@ fn wrapper_envelope_names_its_key_and_hides_the_data_key() {
     let key_id = host.key("alias/data", &[]);
     let wrapper = host.load(stock::DATA_KEY_WRAPPER);
     let ctx = context(&[("tenant", "acme")]);
-    let mut session = host.runtime.wrapper(&wrapper, &wrapper_tenant(&host, &[])).unwrap();
-    let envelope = session.seal("alias/data", b"secret payload", &ctx).unwrap().unwrap();
+    let mut session = host
+        .runtime
+        .wrapper(&wrapper, &wrapper_tenant(&host, &[]))
+        .unwrap();
+    let envelope = session
+        .seal("alias/data", b"secret payload", &ctx)
+        .unwrap()
+        .unwrap();
     assert_eq!(&envelope[..5], b"KMSW\x01");
     let wrapped_len = usize::from(u16::from_be_bytes([envelope[5], envelope[6]]));
     let wrapped = &envelope[7..7 + wrapped_len];
     // The wrapped data key is an ordinary kms:vault blob under the KMS key, bound to the context.
     let response = host
         .service
-        .decrypt(&host.admin(), DecryptRequest::new(wrapped.to_vec()).with_context(ctx))
+        .decrypt(
+            &host.admin(),
+            DecryptRequest::new(wrapped.to_vec()).with_context(ctx),
+        )
         .unwrap();
     assert!(response.key_id.ends_with(&key_id));
     assert_eq!(response.plaintext.len(), 32);

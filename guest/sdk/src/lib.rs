@@ -121,7 +121,13 @@ mod wasm_runtime {
             unsafe { alloc(Layout::from_size_align_unchecked(new_len, align)) }
         } else {
             // SAFETY: `old_ptr` was allocated here with this size and alignment.
-            unsafe { realloc(old_ptr, Layout::from_size_align_unchecked(old_len, align), new_len) }
+            unsafe {
+                realloc(
+                    old_ptr,
+                    Layout::from_size_align_unchecked(old_len, align),
+                    new_len,
+                )
+            }
         };
         if ptr.is_null() {
             core::arch::wasm32::unreachable();

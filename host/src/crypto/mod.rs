@@ -475,8 +475,15 @@ mod tests {
             ),
         ] {
             let cipher = DataKeyCipher::new(&vec![0u8; key_len]).unwrap();
-            let sealed = cipher.seal_with_nonce(&[0; NONCE_LEN], &[0; 16], b"").unwrap();
-            assert_eq!(hex::encode(&sealed[NONCE_LEN..]), expected, "AES-{}", key_len * 8);
+            let sealed = cipher
+                .seal_with_nonce(&[0; NONCE_LEN], &[0; 16], b"")
+                .unwrap();
+            assert_eq!(
+                hex::encode(&sealed[NONCE_LEN..]),
+                expected,
+                "AES-{}",
+                key_len * 8
+            );
             assert_eq!(*cipher.open(&sealed, b"").unwrap(), [0; 16]);
         }
     }
@@ -493,7 +500,15 @@ mod tests {
         let mut flipped = sealed.clone();
         flipped[NONCE_LEN] ^= 1;
         assert!(cipher.open(&flipped, b"aad").is_err());
-        assert!(cipher.open(&sealed[..NONCE_LEN + TAG_LEN - 1], b"aad").is_err());
-        assert_ne!(cipher.seal(b"bulk", b"aad").unwrap(), sealed, "nonces repeat");
+        assert!(
+            cipher
+                .open(&sealed[..NONCE_LEN + TAG_LEN - 1], b"aad")
+                .is_err()
+        );
+        assert_ne!(
+            cipher.seal(b"bulk", b"aad").unwrap(),
+            sealed,
+            "nonces repeat"
+        );
     }
 }

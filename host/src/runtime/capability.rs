@@ -223,7 +223,9 @@ impl FromStr for KeySelector {
     fn from_str(s: &str) -> KmsResult<Self> {
         if let Some(rest) = s.strip_prefix("tag:") {
             let (key, value) = rest.split_once(':').ok_or_else(|| {
-                KmsError::Validation(format!("'{s}' is not a tag selector; write tag:<key>:<value>"))
+                KmsError::Validation(format!(
+                    "'{s}' is not a tag selector; write tag:<key>:<value>"
+                ))
             })?;
             if key.is_empty() {
                 return Err(KmsError::Validation(format!("'{s}' names no tag key")));
@@ -239,7 +241,9 @@ impl FromStr for KeySelector {
                 None => KeySelector::Alias(s.into()),
             });
         }
-        Ok(KeySelector::KeyId(s.strip_prefix("key/").unwrap_or(s).parse()?))
+        Ok(KeySelector::KeyId(
+            s.strip_prefix("key/").unwrap_or(s).parse()?,
+        ))
     }
 }
 
@@ -402,8 +406,14 @@ mod tests {
             let caps = Capabilities::builder()
                 .allow(selector.clone(), [KeyOperation::Encrypt])
                 .build();
-            assert!(caps.allowed(&key).contains(KeyOperation::Encrypt), "{selector}");
-            assert!(!caps.allowed(&key).contains(KeyOperation::Decrypt), "{selector}");
+            assert!(
+                caps.allowed(&key).contains(KeyOperation::Encrypt),
+                "{selector}"
+            );
+            assert!(
+                !caps.allowed(&key).contains(KeyOperation::Decrypt),
+                "{selector}"
+            );
         }
         let missing: [KeySelector; 5] = [
             KeySelector::KeyId(KeyId::random()),
@@ -419,7 +429,9 @@ mod tests {
             },
         ];
         for selector in missing {
-            let caps = Capabilities::builder().allow(selector.clone(), Operations::all()).build();
+            let caps = Capabilities::builder()
+                .allow(selector.clone(), Operations::all())
+                .build();
             assert!(caps.allowed(&key).is_empty(), "{selector}");
         }
     }
@@ -428,11 +440,18 @@ mod tests {
     fn grants_on_the_same_key_add_up() {
         let key = facts(&["alias/a"], &[("tenant", "acme")]);
         let caps = Capabilities::builder()
-            .allow(KeySelector::Alias("alias/a".into()), [KeyOperation::Encrypt])
+            .allow(
+                KeySelector::Alias("alias/a".into()),
+                [KeyOperation::Encrypt],
+            )
             .grant("tag:tenant:acme=decrypt,describe".parse().unwrap())
             .build();
         let ops = caps.allowed(&key);
-        for op in [KeyOperation::Encrypt, KeyOperation::Decrypt, KeyOperation::Describe] {
+        for op in [
+            KeyOperation::Encrypt,
+            KeyOperation::Decrypt,
+            KeyOperation::Describe,
+        ] {
             assert!(ops.contains(op), "{op}");
         }
         assert!(!ops.contains(KeyOperation::GenerateDataKey));
@@ -442,8 +461,14 @@ mod tests {
     fn grants_parse_from_the_command_line_form() {
         let id = KeyId::random();
         for (text, selector) in [
-            ("alias/orders=encrypt", KeySelector::Alias("alias/orders".into())),
-            ("alias/tenant-a/*=encrypt", KeySelector::AliasPrefix("alias/tenant-a/".into())),
+            (
+                "alias/orders=encrypt",
+                KeySelector::Alias("alias/orders".into()),
+            ),
+            (
+                "alias/tenant-a/*=encrypt",
+                KeySelector::AliasPrefix("alias/tenant-a/".into()),
+            ),
             (&format!("key/{id}=encrypt"), KeySelector::KeyId(id)),
             (&format!("{id}=encrypt"), KeySelector::KeyId(id)),
             (
@@ -488,7 +513,10 @@ mod tests {
             "tag::acme=encrypt",
         ] {
             let err = text.parse::<KeyGrant>().unwrap_err();
-            assert!(matches!(err, KmsError::Validation(_) | KmsError::NotFound(_)), "{text}: {err}");
+            assert!(
+                matches!(err, KmsError::Validation(_) | KmsError::NotFound(_)),
+                "{text}: {err}"
+            );
         }
     }
 

@@ -23,8 +23,7 @@ use crate::service::{
     KeyMetadata, KeyRequest, ReEncryptRequest, Service,
 };
 use crate::types::{
-    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage,
-    Origin,
+    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage, Origin,
 };
 
 /// A guest's handle on a KMS key: only the key's id; what it may do is decided at each call.
@@ -512,7 +511,11 @@ impl KmsCtxView<'_> {
     }
 
     /// The key behind a handle, checked against the capability set for `op` now.
-    fn checked_key(&self, handle: &Resource<KeyHandle>, op: KeyOperation) -> wasmtime::Result<KmsResult<KeyFacts>> {
+    fn checked_key(
+        &self,
+        handle: &Resource<KeyHandle>,
+        op: KeyOperation,
+    ) -> wasmtime::Result<KmsResult<KeyFacts>> {
         let key_id = self.table.get(handle)?.key_id;
         Ok(self.check_capability(&key_id.to_string(), op))
     }
@@ -721,7 +724,11 @@ impl keys::HostKey for KmsCtxView<'_> {
         _algorithm: wit::SigningAlgorithm,
     ) -> HostResult<Vec<u8>> {
         let facts = self.checked_key(&handle, KeyOperation::Sign)?;
-        done(facts.and_then(|f| Err(self.require_usage(&f, KeyUsage::SignVerify, KeyOperation::Sign))))
+        done(
+            facts.and_then(|f| {
+                Err(self.require_usage(&f, KeyUsage::SignVerify, KeyOperation::Sign))
+            }),
+        )
     }
 
     fn verify(
@@ -733,7 +740,11 @@ impl keys::HostKey for KmsCtxView<'_> {
         _algorithm: wit::SigningAlgorithm,
     ) -> HostResult<()> {
         let facts = self.checked_key(&handle, KeyOperation::Verify)?;
-        done(facts.and_then(|f| Err(self.require_usage(&f, KeyUsage::SignVerify, KeyOperation::Verify))))
+        done(
+            facts.and_then(|f| {
+                Err(self.require_usage(&f, KeyUsage::SignVerify, KeyOperation::Verify))
+            }),
+        )
     }
 
     fn public_key(&mut self, handle: Resource<KeyHandle>) -> HostResult<Vec<u8>> {
@@ -807,7 +818,9 @@ impl keys::Host for KmsCtxView<'_> {
         if let Err(e) = self.reserve_handle("OpenKey", Some(facts.arn.clone())) {
             return done(Err(e));
         }
-        if let Err(e) = service.record_outcome(self.caller(), "OpenKey", Some(facts.arn), "Success", None) {
+        if let Err(e) =
+            service.record_outcome(self.caller(), "OpenKey", Some(facts.arn), "Success", None)
+        {
             return done(Err(e));
         }
         let handle = self.table.push(KeyHandle {
@@ -971,7 +984,8 @@ impl data_keys::Host for KmsCtxView<'_> {
         });
         match generated {
             Ok((key_id, response)) => {
-                let handle = self.push_data_key(key_id, response.plaintext, response.ciphertext_blob)?;
+                let handle =
+                    self.push_data_key(key_id, response.plaintext, response.ciphertext_blob)?;
                 done(Ok(handle))
             }
             Err(e) => done(Err(e)),
@@ -990,10 +1004,10 @@ impl data_keys::Host for KmsCtxView<'_> {
             let req = DecryptRequest::new(wrapped.clone())
                 .with_context(encryption_context)
                 .with_key(facts.key_id.to_string());
-            let response = self
-                .ctx
-                .service
-                .decrypt_accepting(self.caller(), req, Accept::DataKeyOnly)?;
+            let response =
+                self.ctx
+                    .service
+                    .decrypt_accepting(self.caller(), req, Accept::DataKeyOnly)?;
             Ok((facts.key_id, response.plaintext))
         })();
         match unwrapped {
@@ -1019,7 +1033,9 @@ impl reveal::Host for KmsCtxView<'_> {
             service.authorize_key(self.caller(), "kms:GenerateDataKey", &key_id)
         };
         let audited = match &outcome {
-            Ok(()) => service.record_outcome(self.caller(), "RevealDataKey", Some(arn), "Success", None),
+            Ok(()) => {
+                service.record_outcome(self.caller(), "RevealDataKey", Some(arn), "Success", None)
+            }
             Err(e) => service.record_refusal(self.caller(), "RevealDataKey", Some(arn), e),
         };
         done(outcome.and(audited).map(|()| {
@@ -1074,7 +1090,12 @@ mod tests {
             max_log_line_bytes: 8,
             ..HostLimits::default()
         };
-        diagnostics.write(&limits, &caller(), log::Level::Warn, "forged\n[guest Info other]\x1b[2J");
+        diagnostics.write(
+            &limits,
+            &caller(),
+            log::Level::Warn,
+            "forged\n[guest Info other]\x1b[2J",
+        );
         diagnostics.write(&limits, &caller(), log::Level::Info, "ééééé");
         diagnostics.write(&limits, &caller(), log::Level::Info, "short");
         for _ in 0..5 {
@@ -1112,7 +1133,10 @@ mod tests {
         ];
         for (error, case) in cases {
             let wit = format!("{:?}", to_wit_error(error));
-            assert!(wit.starts_with(&format!("KmsError::{case}")), "{wit} is not {case}");
+            assert!(
+                wit.starts_with(&format!("KmsError::{case}")),
+                "{wit} is not {case}"
+            );
         }
     }
 

@@ -120,13 +120,32 @@ impl PluginRunner {
         })
     }
 
-    /// The pre-instantiated plugin, compiled and linked once per distinct component.
-    fn pre(&self, bytes: &[u8]) -> Result<PolicyPluginPre<PluginState>, RunError> {
-        let component = compile(&self.inner.engine, &self.inner.compiled, bytes)?;
-        let digest = component.digest().to_string();
-        if let Some(pre) = self.inner.pres.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
+    /// The pre-instantiated plugin, compiled and linked once per distinct component. `digest` is
+    /// the one recorded when the plugin was attached: a hit skips hashing the bytes again, and a
+    /// miss checks it against the bytes, so altered bytes are never run under another's digest.
+    fn pre(
+        &self,
+        digest: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<PolicyPluginPre<PluginState>, RunError> {
+        if let Some(digest) = digest
+            && let Some(pre) = self
+                .inner
+                .pres
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(digest)
+        {
             return Ok(pre.clone());
         }
+        let component = compile(&self.inner.engine, &self.inner.compiled, bytes)?;
+        let digest_now = component.digest().to_string();
+        if digest.is_some_and(|d| d != digest_now) {
+            return Err(RunError::Refused(format!(
+                "the plugin's bytes no longer match the digest recorded when it was attached ({digest_now})"
+            )));
+        }
+        let digest = digest_now;
         check_imports(&component, &["types", "log", "config"])?;
         let mut linker = self.inner.linker.clone();
         if component.imports().iter().any(|i| i.starts_with("wasi:")) {
@@ -151,7 +170,7 @@ impl PluginRunner {
         plugin: &PluginAttachment,
         request: &PolicyRequest,
     ) -> Result<Decision, RunError> {
-        let pre = self.pre(&plugin.component)?;
+        let pre = self.pre(Some(&plugin.digest), &plugin.component)?;
         let config = &self.inner.config;
         let caller = Caller {
             principal: request.principal.clone(),
@@ -188,7 +207,11 @@ impl PluginRunner {
             time: request.time,
         };
         pre.instantiate(&mut store)
-            .and_then(|instance| instance.kms_vault_policy().call_evaluate(&mut store, &wit_request))
+            .and_then(|instance| {
+                instance
+                    .kms_vault_policy()
+                    .call_evaluate(&mut store, &wit_request)
+            })
             .map_err(|e| {
                 let (reason, detail) = classify(&e, store.data().limiter.exceeded);
                 RunError::Trapped { reason, detail }
@@ -207,6 +230,8 @@ impl PolicyEngine for PluginRunner {
     }
 
     fn check(&self, component: &[u8]) -> Result<(), String> {
-        self.pre(component).map(|_| ()).map_err(|e| e.to_string())
+        self.pre(None, component)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

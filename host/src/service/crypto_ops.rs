@@ -65,6 +65,14 @@ impl Accept {
     }
 }
 
+/// How a blob is to be opened: the key the caller expects (if it named one), the action to
+/// authorize, and the kinds of blob accepted.
+struct OpenAs<'a> {
+    expected_key: Option<&'a str>,
+    action: &'a str,
+    accept: Accept,
+}
+
 /// The context as the plain pairs policy plugins see.
 fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
     context
@@ -123,10 +131,13 @@ impl Service {
         note: &mut AuditNote,
         ciphertext: &[u8],
         context: &EncryptionContext,
-        expected_key: Option<&str>,
-        action: &str,
-        accept: Accept,
+        how: OpenAs<'_>,
     ) -> KmsResult<Opened> {
+        let OpenAs {
+            expected_key,
+            action,
+            accept,
+        } = how;
         if ciphertext.is_empty() || ciphertext.len() > MAX_CIPHERTEXT_BLOB {
             return Err(KmsError::Validation(format!(
                 "CiphertextBlob must be between 1 and {MAX_CIPHERTEXT_BLOB} bytes"
@@ -221,9 +232,11 @@ impl Service {
                 note,
                 &req.ciphertext_blob,
                 &req.encryption_context,
-                req.key_id.as_deref(),
-                "kms:Decrypt",
-                accept,
+                OpenAs {
+                    expected_key: req.key_id.as_deref(),
+                    action: "kms:Decrypt",
+                    accept,
+                },
             )?;
             Ok(DecryptResponse {
                 key_id: self.key_arn(&opened.record.key_id),
@@ -252,9 +265,11 @@ impl Service {
                 note,
                 &req.ciphertext_blob,
                 &req.source_encryption_context,
-                req.source_key_id.as_deref(),
-                "kms:ReEncryptFrom",
-                Accept::Any,
+                OpenAs {
+                    expected_key: req.source_key_id.as_deref(),
+                    action: "kms:ReEncryptFrom",
+                    accept: Accept::Any,
+                },
             )?;
             // A data key stays a data key: re-encrypting must not launder it into a ciphertext
             // that guests without `reveal` could decrypt.

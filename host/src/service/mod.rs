@@ -21,12 +21,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub use aliases::validate_alias_name;
 pub use api::*;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub(crate) use crypto_ops::Accept;
+pub(crate) use plugins::KeyFacts;
 pub use plugins::{
     AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,
     PolicyPluginScopeRequest,
 };
-pub(crate) use crypto_ops::Accept;
-pub(crate) use plugins::KeyFacts;
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
 use crate::audit::{AuditEvent, AuditLog};

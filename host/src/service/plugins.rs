@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::authz::{PolicyEngine, PolicyRequest, PluginVerdict};
+use crate::authz::{PluginVerdict, PolicyEngine, PolicyRequest};
 use crate::crypto;
 use crate::types::{KeyUsage, Tag};
 use crate::vault::{PluginAttachment, PluginScope};
@@ -277,8 +277,10 @@ impl Service {
         key_arn: Option<String>,
         error: &KmsError,
     ) -> KmsResult<()> {
-        let mut note = AuditNote::default();
-        note.key_arn = key_arn;
+        let note = AuditNote {
+            key_arn,
+            ..AuditNote::default()
+        };
         self.record(caller, operation, note, Some(error))
     }
 
@@ -304,7 +306,12 @@ impl Service {
 
     /// Authorizes `caller` for `action` on an existing key, plugins included (for host calls
     /// that are no AWS operation of their own, such as revealing a data key).
-    pub(crate) fn authorize_key(&self, caller: &Caller, action: &str, key_id: &KeyId) -> KmsResult<()> {
+    pub(crate) fn authorize_key(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: &KeyId,
+    ) -> KmsResult<()> {
         let record = self.resolve(&key_id.to_string())?;
         self.authorize_with_plugins(caller, action, &record, None)
     }
@@ -354,9 +361,9 @@ impl Service {
             }
             let scope =
                 self.plugin_scope(caller, note, req.key_id.as_deref(), "kms:PutKeyPolicy")?;
-            self.policy_engine()
-                .check(&req.component)
-                .map_err(|e| KmsError::Validation(format!("Component is not a policy plugin: {e}")))?;
+            self.policy_engine().check(&req.component).map_err(|e| {
+                KmsError::Validation(format!("Component is not a policy plugin: {e}"))
+            })?;
             let attachment = PluginAttachment {
                 scope,
                 name: req.plugin_name,

@@ -260,10 +260,8 @@ impl Store for MemoryStore {
         {
             return Err(missing_key(id));
         }
-        data.plugins.insert(
-            (plugin.scope.clone(), plugin.name.clone()),
-            plugin.clone(),
-        );
+        data.plugins
+            .insert((plugin.scope.clone(), plugin.name.clone()), plugin.clone());
         Ok(())
     }
 
@@ -499,9 +497,15 @@ pub(crate) mod conformance {
         let key = stored_key(store);
         let on_key = PluginScope::Key(key.key_id);
         let on_account = PluginScope::Account("111122223333".into());
-        store.put_plugin(&plugin(on_key.clone(), "zeta", "a")).unwrap();
-        store.put_plugin(&plugin(on_key.clone(), "alpha", "b")).unwrap();
-        store.put_plugin(&plugin(on_account.clone(), "guard", "c")).unwrap();
+        store
+            .put_plugin(&plugin(on_key.clone(), "zeta", "a"))
+            .unwrap();
+        store
+            .put_plugin(&plugin(on_key.clone(), "alpha", "b"))
+            .unwrap();
+        store
+            .put_plugin(&plugin(on_account.clone(), "guard", "c"))
+            .unwrap();
         assert_eq!(plugin_names(store, &on_key), ["alpha", "zeta"]);
         assert_eq!(
             store.plugins(&on_account).unwrap(),
@@ -517,8 +521,12 @@ pub(crate) mod conformance {
 
     pub(crate) fn put_plugin_replaces_the_same_name(store: &dyn Store) {
         let scope = super::PluginScope::Account("111122223333".into());
-        store.put_plugin(&plugin(scope.clone(), "guard", "old")).unwrap();
-        store.put_plugin(&plugin(scope.clone(), "guard", "new")).unwrap();
+        store
+            .put_plugin(&plugin(scope.clone(), "guard", "old"))
+            .unwrap();
+        store
+            .put_plugin(&plugin(scope.clone(), "guard", "new"))
+            .unwrap();
         assert_eq!(
             store.plugins(&scope).unwrap(),
             [plugin(scope.clone(), "guard", "new")]
@@ -529,7 +537,9 @@ pub(crate) mod conformance {
         let id = KeyId::random();
         let scope = super::PluginScope::Key(id);
         assert_eq!(
-            store.put_plugin(&plugin(scope.clone(), "p", "x")).unwrap_err(),
+            store
+                .put_plugin(&plugin(scope.clone(), "p", "x"))
+                .unwrap_err(),
             missing_key(id)
         );
         assert!(store.plugins(&scope).unwrap().is_empty());
@@ -552,8 +562,12 @@ pub(crate) mod conformance {
         let kept = stored_key(store);
         let doomed_scope = super::PluginScope::Key(doomed.key_id);
         let kept_scope = super::PluginScope::Key(kept.key_id);
-        store.put_plugin(&plugin(doomed_scope.clone(), "p", "x")).unwrap();
-        store.put_plugin(&plugin(kept_scope.clone(), "p", "x")).unwrap();
+        store
+            .put_plugin(&plugin(doomed_scope.clone(), "p", "x"))
+            .unwrap();
+        store
+            .put_plugin(&plugin(kept_scope.clone(), "p", "x"))
+            .unwrap();
         store.delete_key(&doomed.key_id).unwrap();
         assert!(store.plugins(&doomed_scope).unwrap().is_empty());
         assert_eq!(plugin_names(store, &kept_scope), ["p"]);

@@ -14,8 +14,8 @@ pub use memory::MemoryStore;
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
-    PluginAttachment, PluginScope,
-    AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord,
+    AliasRecord, KeyRecord, PluginAttachment, PluginScope, RotationSchedule, SealedVersion, Store,
+    StoredAuditRecord,
 };
 
 use crate::crypto::{self, SymmetricKey};

@@ -18,7 +18,7 @@
 extern crate alloc;
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 
 use bindings::exports::kms::vault::policy::{Decision, Guest, Request};
 use bindings::kms::vault::config;
@@ -38,12 +38,13 @@ const DEFAULT_ACTIONS: &str = "kms:Encrypt,kms:Decrypt,kms:ReEncrypt*,kms:Genera
 
 /// Whether `action` is one of the comma-separated `patterns` (a trailing `*` matches a prefix).
 fn governs(patterns: &str, action: &str) -> bool {
-    patterns.split(',').map(str::trim).any(|pattern| {
-        match pattern.strip_suffix('*') {
+    patterns
+        .split(',')
+        .map(str::trim)
+        .any(|pattern| match pattern.strip_suffix('*') {
             Some(prefix) => action.starts_with(prefix),
             None => action == pattern,
-        }
-    })
+        })
 }
 
 struct AbacPolicy;
@@ -62,7 +63,11 @@ impl Guest for AbacPolicy {
                 _ => Decision::Abstain,
             };
         };
-        match request.encryption_context.iter().find(|(k, _)| *k == context_key) {
+        match request
+            .encryption_context
+            .iter()
+            .find(|(k, _)| *k == context_key)
+        {
             Some((_, value)) if value == tenant => Decision::Allow,
             Some((_, value)) => Decision::Deny(format!(
                 "encryption context {context_key}={value} does not match the key's {tag_key} tag"

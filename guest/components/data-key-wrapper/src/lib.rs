@@ -155,7 +155,11 @@ fn seal_with(
 struct Wrapper;
 
 impl Guest for Wrapper {
-    fn seal(key: String, plaintext: Vec<u8>, context: EncryptionContext) -> Result<Vec<u8>, KmsError> {
+    fn seal(
+        key: String,
+        plaintext: Vec<u8>,
+        context: EncryptionContext,
+    ) -> Result<Vec<u8>, KmsError> {
         let limits = Limits::from_config();
         let length = plaintext.len() as u64;
         CACHE.with(|cache| {
@@ -178,7 +182,9 @@ impl Guest for Wrapper {
             let data_key = data_keys::generate(&kms_key, DataKeySpec::Aes256, &context)?;
             let envelope = seal_with(&data_key, &data_key.wrapped(), &plaintext)?;
             // The new data key replaces any spent one for the same key and context.
-            cache.seal.retain(|e| !(e.kms_key == key && e.context == context));
+            cache
+                .seal
+                .retain(|e| !(e.kms_key == key && e.context == context));
             if limits.max_messages > 1 && length < limits.max_bytes && limits.capacity > 0 {
                 if cache.seal.len() >= limits.capacity {
                     cache.seal.remove(0);
@@ -206,7 +212,8 @@ impl Guest for Wrapper {
             return Err(invalid());
         }
         let wrapped = &envelope[7..7 + wrapped_len];
-        let chunk_size = u32::from_be_bytes(envelope[7 + wrapped_len..header_len].try_into().unwrap());
+        let chunk_size =
+            u32::from_be_bytes(envelope[7 + wrapped_len..header_len].try_into().unwrap());
         if chunk_size as usize != CHUNK {
             return Err(invalid());
         }
@@ -214,7 +221,11 @@ impl Guest for Wrapper {
         let body = &envelope[header_len..];
         // Every chunk but the last is exactly CHUNK + overhead; the last is what remains.
         let sealed_chunk = CHUNK + SEAL_OVERHEAD;
-        let chunks = if body.len() <= sealed_chunk { 1 } else { body.len().div_ceil(sealed_chunk) };
+        let chunks = if body.len() <= sealed_chunk {
+            1
+        } else {
+            body.len().div_ceil(sealed_chunk)
+        };
         if body.len() < SEAL_OVERHEAD + (chunks - 1) * sealed_chunk {
             return Err(invalid());
         }

@@ -130,12 +130,18 @@ impl bindings::exports::kms::vault::app::Guest for HostileApp {
                 let key = open(arg(&args, 1)?)?;
                 let data_key = data_keys::generate(&key, DataKeySpec::Aes256, &context)
                     .map_err(|e| format!("{e}"))?;
-                let sealed = data_key.seal(&[0x5a; 4096], b"").map_err(|e| format!("{e}"))?;
+                let sealed = data_key
+                    .seal(&[0x5a; 4096], b"")
+                    .map_err(|e| format!("{e}"))?;
                 let opened = data_key.open(&sealed, b"").map_err(|e| format!("{e}"))?;
                 core::hint::black_box((&sealed, &opened, &data_key));
                 let wrapped = data_key.wrapped();
                 let memory = linear_memory();
-                Ok(format!("{} {}", kms_guest::hex(&wrapped), kms_guest::hex(&memory)))
+                Ok(format!(
+                    "{} {}",
+                    kms_guest::hex(&wrapped),
+                    kms_guest::hex(&memory)
+                ))
             }
             "encrypt" => {
                 let key = open(arg(&args, 1)?)?;

@@ -41,7 +41,10 @@ fn encrypt_round_trip(key: &keys::Key, report: &mut Vec<String>) -> Result<(), S
     if decrypted.plaintext != secret {
         return Err("decrypt returned other bytes than were encrypted".into());
     }
-    report.push(format!("encrypt/decrypt: ok ({} byte ciphertext)", blob.len()));
+    report.push(format!(
+        "encrypt/decrypt: ok ({} byte ciphertext)",
+        blob.len()
+    ));
 
     let wrong = EncryptionContext::new().with("app", "someone-else");
     match keys::decrypt(&blob, &wrong) {
@@ -51,7 +54,8 @@ fn encrypt_round_trip(key: &keys::Key, report: &mut Vec<String>) -> Result<(), S
         other => return Err(format!("decrypt with another context answered {other:?}")),
     }
 
-    let re_encrypted = keys::re_encrypt(&blob, &context, key, &context).map_err(fail("re-encrypt"))?;
+    let re_encrypted =
+        keys::re_encrypt(&blob, &context, key, &context).map_err(fail("re-encrypt"))?;
     let again = keys::decrypt(&re_encrypted, &context).map_err(fail("decrypt re-encrypted"))?;
     if again.plaintext != secret {
         return Err("re-encrypt changed the plaintext".into());
@@ -62,8 +66,8 @@ fn encrypt_round_trip(key: &keys::Key, report: &mut Vec<String>) -> Result<(), S
 
 fn data_key_round_trip(key: &keys::Key, report: &mut Vec<String>) -> Result<(), String> {
     let context = EncryptionContext::new().with("app", "tenant-app");
-    let data_key =
-        data_keys::generate(key, DataKeySpec::Aes256, &context).map_err(fail("generate data key"))?;
+    let data_key = data_keys::generate(key, DataKeySpec::Aes256, &context)
+        .map_err(fail("generate data key"))?;
     let bulk: Vec<u8> = (0..10_240u32).map(|i| (i % 251) as u8).collect();
     let sealed = data_key.seal(&bulk, b"bulk").map_err(fail("seal"))?;
     let wrapped = data_key.wrapped();
@@ -83,7 +87,10 @@ fn data_key_round_trip(key: &keys::Key, report: &mut Vec<String>) -> Result<(), 
 
 fn sign_round_trip(name: &str, report: &mut Vec<String>) -> Result<(), String> {
     let key = keys::open(name).map_err(fail("open signing key"))?;
-    let usage = key.metadata().map_err(fail("describe signing key"))?.key_usage;
+    let usage = key
+        .metadata()
+        .map_err(fail("describe signing key"))?
+        .key_usage;
     if usage != KeyUsage::SignVerify {
         report.push(format!("sign: skipped, {name} is not a signing key"));
         return Ok(());
@@ -95,7 +102,10 @@ fn sign_round_trip(name: &str, report: &mut Vec<String>) -> Result<(), String> {
         .map_err(fail("sign"))?;
     key.verify(message, MessageType::Raw, &signature, algorithm)
         .map_err(fail("verify"))?;
-    report.push(format!("sign/verify: ok ({} byte signature)", signature.len()));
+    report.push(format!(
+        "sign/verify: ok ({} byte signature)",
+        signature.len()
+    ));
     Ok(())
 }
 
@@ -120,8 +130,14 @@ struct TenantApp;
 
 impl bindings::exports::kms::vault::app::Guest for TenantApp {
     fn run(args: Vec<String>) -> Result<String, String> {
-        let encrypt_key = args.first().cloned().unwrap_or_else(|| "alias/app".to_string());
-        log::log(log::Level::Info, &format!("tenant-app starting with {encrypt_key}"));
+        let encrypt_key = args
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "alias/app".to_string());
+        log::log(
+            log::Level::Info,
+            &format!("tenant-app starting with {encrypt_key}"),
+        );
         let key = keys::open(&encrypt_key).map_err(fail("open"))?;
         let metadata = key.metadata().map_err(fail("describe"))?;
         let mut report = vec![format!("key {}: {:?}", metadata.arn, metadata.key_state)];
