@@ -1,18 +1,114 @@
 //! End-to-end walk-through of the vault on a real SQLite vault file: create a key and an alias,
 //! encrypt with an encryption context, envelope-encrypt a large payload, rotate, disable,
-//! schedule deletion, reopen the vault, and verify the audit trail.
+//! schedule deletion, reopen the vault, run the stock guest components (tenant app, data-key
+//! wrapper, ABAC policy plugin) and a hostile one, and verify the audit trail.
 //!
 //! `cargo run --release -p kms-host --example demo` (pass a directory to keep the vault there).
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use kms_guest_components as stock;
+
 use kms_host::audit::{AuditLog, Verification};
+use kms_host::runtime::{Capabilities, RunError, Runtime, RuntimeConfig, Tenant};
 use kms_host::service::{
-    AliasRequest, CreateKeyRequest, DecryptRequest, EncryptRequest, KeyRequest, ListForKeyRequest,
-    ScheduleKeyDeletionRequest,
+    AliasRequest, AttachPolicyPluginRequest, CreateKeyRequest, DecryptRequest, EncryptRequest,
+    KeyRequest, ListForKeyRequest, PolicyPluginScopeRequest, ScheduleKeyDeletionRequest,
 };
 use kms_host::vault::{RootKey, SqliteStore, Vault};
 use kms_host::{CallSource, Caller, EncryptionContext, KmsError, Service, envelope};
+
+/// Runs the stock guest components (built from `guest/components` by the build) against the
+/// vault: a tenant application, the data-key wrapper, the ABAC policy plugin, and a hostile guest.
+fn components(service: &Arc<Service>, me: &Caller) -> anyhow::Result<()> {
+    step("Run the stock tenant application, sandboxed, with a capability on alias/orders only");
+    let runtime = Runtime::new(Arc::clone(service), RuntimeConfig::default())?;
+    let app = runtime.load(&stock::bytes(stock::TENANT_APP))?;
+    println!(
+        "component {} imports {:?}",
+        &app.digest()[..16],
+        app.imports()
+    );
+    let tenant = Tenant::new(
+        me.clone(),
+        Capabilities::builder()
+            .grant("alias/orders=all".parse()?)
+            .build(),
+    );
+    let started = Instant::now();
+    match runtime.run(&app, &tenant, &["alias/orders".to_string()])? {
+        Ok(report) => println!("{report}"),
+        Err(failure) => anyhow::bail!("the tenant app failed: {failure}"),
+    }
+    println!("(fresh instance and run: {:?})", started.elapsed());
+
+    step(
+        "Envelope-encrypt 4 MiB through the data-key wrapper; its data key never enters the guest",
+    );
+    let wrapper = runtime.load(&stock::bytes(stock::DATA_KEY_WRAPPER))?;
+    let mut session = runtime.wrapper(&wrapper, &tenant)?;
+    let context = EncryptionContext::from_pairs([("tenant", "acme")])?;
+    let payload = vec![0x42u8; 4 << 20];
+    let sealed = session.seal("alias/orders", &payload, &context)??;
+    let opened = session.open(&sealed, &context)??;
+    println!(
+        "sealed {} bytes into {} and opened them again: {}",
+        payload.len(),
+        sealed.len(),
+        opened == payload
+    );
+
+    step("Attach the ABAC policy plugin: only requests naming the key's tenant are allowed");
+    service.tag_resource(
+        me,
+        kms_host::service::TagResourceRequest {
+            key_id: "alias/orders".into(),
+            tags: vec![kms_host::types::Tag {
+                tag_key: "tenant".into(),
+                tag_value: "acme".into(),
+            }],
+        },
+    )?;
+    service.attach_policy_plugin(
+        me,
+        AttachPolicyPluginRequest {
+            key_id: Some("alias/orders".into()),
+            plugin_name: "abac".into(),
+            component: stock::bytes(stock::ABAC_POLICY),
+            config: Default::default(),
+        },
+    )?;
+    for tenant_name in ["acme", "globex"] {
+        let context = EncryptionContext::from_pairs([("tenant", tenant_name)])?;
+        let outcome = service.encrypt(
+            me,
+            EncryptRequest::new("alias/orders", b"hello".to_vec()).with_context(context),
+        );
+        println!(
+            "Encrypt with tenant={tenant_name}: {}",
+            outcome.map_or_else(|e| e.aws_type().to_string(), |_| "allowed".into())
+        );
+    }
+    service.detach_policy_plugin(
+        me,
+        PolicyPluginScopeRequest {
+            key_id: Some("alias/orders".into()),
+            plugin_name: "abac".into(),
+        },
+    )?;
+
+    step("A hostile guest that loops forever is stopped at its time limit");
+    let hostile = runtime.load(&stock::bytes(stock::HOSTILE_APP))?;
+    let started = Instant::now();
+    match runtime.run(&hostile, &tenant, &["spin".to_string()]) {
+        Err(RunError::Trapped { reason, .. }) => {
+            println!("stopped ({reason}) after {:?}", started.elapsed())
+        }
+        other => anyhow::bail!("the spinning guest was not stopped: {other:?}"),
+    }
+    Ok(())
+}
 
 fn step(text: &str) {
     println!("\n== {text}");
@@ -156,12 +252,20 @@ fn main() -> anyhow::Result<()> {
     service.cancel_key_deletion(&me, KeyRequest::new(&key.key_id))?;
     drop(service);
 
-    step("Reopen the vault file and verify the audit trail");
-    let service = Service::open_sqlite(&vault_path, RootKey::load_file(&root_path)?)?;
+    step("Reopen the vault file");
+    let service = Arc::new(Service::open_sqlite(
+        &vault_path,
+        RootKey::load_file(&root_path)?,
+    )?);
     let meta = service
         .describe_key(&me, KeyRequest::new("alias/orders"))?
         .key_metadata;
     println!("after reopen: {} is {}", meta.key_id, meta.key_state);
+    service.enable_key(&me, KeyRequest::new("alias/orders"))?;
+
+    components(&service, &me)?;
+
+    step("Verify the audit trail");
     match AuditLog::verify(service.vault().store())? {
         Verification::Intact { records } => println!("audit trail intact: {records} records"),
         Verification::Broken { seq, reason } => {

@@ -691,12 +691,17 @@ impl Runtime {
 }
 
 /// Runs one guest export under the store's limits; a trap kills the session and is audited.
+///
+/// `result_bytes` is how much the export may legitimately return: wasmtime counts the bytes of
+/// an export's result against the same per-call hostcall fuel as a host call's arguments, so an
+/// envelope of a large payload needs that much more. The allowance is proportional to what the
+/// host itself handed the guest, and is reset after the call.
 fn guarded<R>(
     runtime: &Runtime,
     caller: &Caller,
     store: &mut Store<GuestState>,
     dead: &mut bool,
-    export: &str,
+    (export, result_bytes): (&str, usize),
     call: impl FnOnce(&mut Store<GuestState>) -> wasmtime::Result<R>,
 ) -> Result<R, RunError> {
     if *dead {
@@ -704,7 +709,10 @@ fn guarded<R>(
     }
     let config = &runtime.shared.config;
     store.set_epoch_deadline(config.ticks(config.call_time_limit));
-    match call(store) {
+    store.set_hostcall_fuel(config.max_argument_bytes.saturating_add(result_bytes));
+    let outcome = call(store);
+    store.set_hostcall_fuel(config.max_argument_bytes);
+    match outcome {
         Ok(result) => Ok(result),
         Err(error) => {
             *dead = true;
@@ -732,7 +740,7 @@ impl CommandSession {
             &self.caller,
             &mut self.store,
             &mut self.dead,
-            "kms:vault/app#run",
+            ("kms:vault/app#run", 0),
             |store| app.call_run(store, args),
         )
     }
@@ -798,7 +806,11 @@ impl WrapperSession {
             &self.caller,
             &mut self.store,
             &mut self.dead,
-            "kms:vault/envelope#seal",
+            // The envelope: the payload, 28 bytes per 64 KiB chunk, and its header.
+            (
+                "kms:vault/envelope#seal",
+                plaintext.len() + plaintext.len() / 2048 + (64 << 10),
+            ),
             |store| envelope.call_seal(store, key, plaintext, &context),
         )
         .map(|r| r.map_err(from_wit))
@@ -817,7 +829,7 @@ impl WrapperSession {
             &self.caller,
             &mut self.store,
             &mut self.dead,
-            "kms:vault/envelope#open",
+            ("kms:vault/envelope#open", sealed.len()),
             |store| envelope.call_open(store, sealed, &context),
         )
         .map(|r| r.map_err(from_wit))

@@ -73,6 +73,7 @@ pub struct PolicyPluginEntry {
     /// The plugin's settings.
     pub config: BTreeMap<String, String>,
     /// When it was attached, seconds since the epoch.
+    #[serde(rename = "AttachedDate")]
     pub attached_at: u64,
 }
 
