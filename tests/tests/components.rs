@@ -156,7 +156,21 @@ fn trapped(result: Result<Result<String, String>, RunError>) -> TrapReason {
     }
 }
 
-/// A well-behaved guest still gets served: the proof that an attack hurt no one else.
+/// Runs `attack` on another thread while a well-behaved tenant is served here, at least once and
+/// until the attack is over: the proof that the attack hurt no one else. Returns its outcome.
+fn while_serving<R: Send>(host: &Host, attack: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| {
+        let attacker = scope.spawn(attack);
+        let mut served = 0;
+        while served == 0 || !attacker.is_finished() {
+            still_serving(host);
+            served += 1;
+        }
+        attacker.join().unwrap()
+    })
+}
+
+/// A well-behaved guest still gets served.
 fn still_serving(host: &Host) {
     let app = host.load(stock::TENANT_APP);
     let report = host
@@ -452,11 +466,12 @@ fn reusing_a_dropped_handle_traps_and_is_audited() {
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
     let tenant = host.tenant(all_on("alias/app"));
-    let reason = trapped(host.runtime.run(
-        &hostile,
-        &tenant,
-        &args(&["reuse-dropped", "alias/app"]),
-    ));
+    let reason = while_serving(&host, || {
+        trapped(
+            host.runtime
+                .run(&hostile, &tenant, &args(&["reuse-dropped", "alias/app"])),
+        )
+    });
     assert_eq!(reason, TrapReason::InvalidHandle);
     let traps = host.audited("kms:vault/app#run", "GuestTrap");
     assert_eq!(traps.len(), 1);
@@ -496,23 +511,16 @@ fn an_infinite_loop_is_stopped_while_another_tenant_is_served() {
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
     let tenant = host.tenant(all_on("alias/app"));
-    std::thread::scope(|scope| {
-        let spinner = scope.spawn(|| {
-            let started = Instant::now();
-            let reason = trapped(host.runtime.run(&hostile, &tenant, &args(&["spin"])));
-            (reason, started.elapsed())
-        });
-        // Served while the spinner is spinning.
-        for _ in 0..3 {
-            still_serving(&host);
-        }
-        let (reason, took) = spinner.join().unwrap();
-        assert_eq!(reason, TrapReason::TimeLimit);
-        assert!(
-            took < Duration::from_secs(10),
-            "stopped only after {took:?}"
-        );
+    let (reason, took) = while_serving(&host, || {
+        let started = Instant::now();
+        let reason = trapped(host.runtime.run(&hostile, &tenant, &args(&["spin"])));
+        (reason, started.elapsed())
     });
+    assert_eq!(reason, TrapReason::TimeLimit);
+    assert!(
+        took < Duration::from_secs(10),
+        "stopped only after {took:?}"
+    );
     assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 1);
     still_serving(&host);
 }
@@ -525,11 +533,10 @@ fn unbounded_memory_growth_traps_at_the_cap() {
     });
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
-    let reason = trapped(host.runtime.run(
-        &hostile,
-        &host.tenant(all_on("alias/app")),
-        &args(&["grow"]),
-    ));
+    let tenant = host.tenant(all_on("alias/app"));
+    let reason = while_serving(&host, || {
+        trapped(host.runtime.run(&hostile, &tenant, &args(&["grow"])))
+    });
     assert_eq!(reason, TrapReason::MemoryLimit);
     let trap = &host.audited("kms:vault/app#run", "GuestTrap")[0];
     assert!(
@@ -551,14 +558,23 @@ fn a_100_mib_argument_is_refused_before_the_host_copies_it() {
     });
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
-    let reason = trapped(host.runtime.run(
-        &hostile,
-        &host.tenant(all_on("alias/app")),
-        &args(&["huge-arg", "alias/app", "100"]),
-    ));
+    let tenant = host.tenant(all_on("alias/app"));
+    let reason = while_serving(&host, || {
+        trapped(
+            host.runtime
+                .run(&hostile, &tenant, &args(&["huge-arg", "alias/app", "100"])),
+        )
+    });
     assert_eq!(reason, TrapReason::ArgumentLimit);
     assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 1);
-    assert!(host.audited("Encrypt", "Success").is_empty());
+    let hostile_source = format!("guest:{}", hostile.digest());
+    assert!(
+        !host
+            .audited("Encrypt", "Success")
+            .iter()
+            .any(|e| e.source == hostile_source),
+        "the oversized encrypt reached the service"
+    );
     still_serving(&host);
 }
 
@@ -741,14 +757,17 @@ fn two_tenants_at_once_do_not_see_each_others_keys() {
 #[test]
 fn a_plugin_that_traps_denies_and_is_audited() {
     let host = host();
-    let key = host.key("alias/app", &[]);
+    host.key("alias/app", &[]);
+    let key = host.key("alias/guarded", &[]);
     host.attach(
         Some(&key),
         "broken",
         stock::HOSTILE_PLUGIN,
         &[("mode", "trap")],
     );
-    let err = host.encrypt_as(&host.admin(), &key, &[]).unwrap_err();
+    let err = while_serving(&host, || {
+        host.encrypt_as(&host.admin(), &key, &[]).unwrap_err()
+    });
     assert!(matches!(err, KmsError::AccessDenied(_)), "{err}");
     assert!(err.to_string().contains("policy plugin 'broken'"), "{err}");
     let verdicts = host.audited("EvaluatePolicyPlugin", "DenyPluginFailed");
@@ -776,11 +795,14 @@ fn a_plugin_that_traps_denies_and_is_audited() {
 #[test]
 fn plugins_that_spin_or_hoard_memory_fail_closed_quickly() {
     let host = host();
+    host.key("alias/app", &[]);
     for mode in ["loop", "grow"] {
         let key = host.key(&format!("alias/{mode}"), &[]);
         host.attach(Some(&key), mode, stock::HOSTILE_PLUGIN, &[("mode", mode)]);
         let started = Instant::now();
-        let err = host.encrypt_as(&host.admin(), &key, &[]).unwrap_err();
+        let err = while_serving(&host, || {
+            host.encrypt_as(&host.admin(), &key, &[]).unwrap_err()
+        });
         assert!(matches!(err, KmsError::AccessDenied(_)), "{mode}: {err}");
         assert!(
             started.elapsed() < Duration::from_secs(5),
