@@ -91,6 +91,15 @@ impl Host {
         self.runtime.load(&stock::bytes(path)).unwrap()
     }
 
+    fn run(
+        &self,
+        component: &GuestComponent,
+        tenant: &Tenant,
+        arguments: &[&str],
+    ) -> Result<Result<String, String>, RunError> {
+        self.runtime.run(component, tenant, &args(arguments))
+    }
+
     fn tenant(&self, capabilities: Capabilities) -> Tenant {
         Tenant::new(self.admin(), capabilities)
     }
@@ -174,12 +183,7 @@ fn while_serving<R: Send>(host: &Host, attack: impl FnOnce() -> R + Send) -> R {
 fn still_serving(host: &Host) {
     let app = host.load(stock::TENANT_APP);
     let report = host
-        .runtime
-        .run(
-            &app,
-            &host.tenant(all_on("alias/app")),
-            &args(&["alias/app"]),
-        )
+        .run(&app, &host.tenant(all_on("alias/app")), &["alias/app"])
         .unwrap()
         .unwrap();
     assert!(report.contains("encrypt/decrypt: ok"), "{report}");
@@ -225,11 +229,10 @@ fn tenant_app_round_trips_through_the_host() {
     host.key("alias/app", &[]);
     let app = host.load(stock::TENANT_APP);
     let report = host
-        .runtime
         .run(
             &app,
             &host.tenant(all_on("alias/app")),
-            &args(&["alias/app", "alias/app", "alias/app"]),
+            &["alias/app", "alias/app", "alias/app"],
         )
         .unwrap()
         .unwrap();
@@ -303,8 +306,7 @@ fn a_capability_narrows_what_the_instance_may_do() {
         )
         .build();
     let failure = host
-        .runtime
-        .run(&app, &host.tenant(encrypt_only), &args(&["alias/app"]))
+        .run(&app, &host.tenant(encrypt_only), &["alias/app"])
         .unwrap()
         .unwrap_err();
     // Decrypting under a key outside the capability answers like any bad ciphertext; the audit
@@ -334,8 +336,7 @@ fn a_capability_cannot_widen_what_the_principal_may_do() {
     let app = host.load(stock::TENANT_APP);
     let outsider = Tenant::new(Caller::account_root(OTHER_ACCOUNT), all_on("alias/app"));
     let failure = host
-        .runtime
-        .run(&app, &outsider, &args(&["alias/app"]))
+        .run(&app, &outsider, &["alias/app"])
         .unwrap()
         .unwrap_err();
     assert!(failure.contains("AccessDeniedException"), "{failure}");
@@ -350,13 +351,11 @@ fn a_key_outside_the_capability_is_indistinguishable_from_a_missing_one() {
     let hostile = host.load(stock::HOSTILE_APP);
     let tenant = host.tenant(all_on("alias/app"));
     let outside = host
-        .runtime
-        .run(&hostile, &tenant, &args(&["open", "alias/secret"]))
+        .run(&hostile, &tenant, &["open", "alias/secret"])
         .unwrap()
         .unwrap_err();
     let missing = host
-        .runtime
-        .run(&hostile, &tenant, &args(&["open", "alias/nowhere"]))
+        .run(&hostile, &tenant, &["open", "alias/nowhere"])
         .unwrap()
         .unwrap_err();
     assert_eq!(
@@ -375,9 +374,7 @@ fn a_key_outside_the_capability_is_indistinguishable_from_a_missing_one() {
                 .contains("outside this component's capability set")
     }));
     assert_eq!(
-        host.runtime
-            .run(&hostile, &tenant, &args(&["open", "alias/app"]))
-            .unwrap(),
+        host.run(&hostile, &tenant, &["open", "alias/app"]).unwrap(),
         Ok("opened".to_string())
     );
 }
@@ -425,8 +422,7 @@ fn selectors_follow_aliases_and_tags_as_they_change() {
 
     let by_prefix = host.tenant(all_on("alias/ap*"));
     assert_eq!(
-        host.runtime
-            .run(&hostile, &by_prefix, &args(&["open", "alias/app"]))
+        host.run(&hostile, &by_prefix, &["open", "alias/app"])
             .unwrap(),
         Ok("opened".into())
     );
@@ -467,10 +463,7 @@ fn reusing_a_dropped_handle_traps_and_is_audited() {
     let hostile = host.load(stock::HOSTILE_APP);
     let tenant = host.tenant(all_on("alias/app"));
     let reason = while_serving(&host, || {
-        trapped(
-            host.runtime
-                .run(&hostile, &tenant, &args(&["reuse-dropped", "alias/app"])),
-        )
+        trapped(host.run(&hostile, &tenant, &["reuse-dropped", "alias/app"]))
     });
     assert_eq!(reason, TrapReason::InvalidHandle);
     let traps = host.audited("kms:vault/app#run", "GuestTrap");
@@ -513,7 +506,7 @@ fn an_infinite_loop_is_stopped_while_another_tenant_is_served() {
     let tenant = host.tenant(all_on("alias/app"));
     let (reason, took) = while_serving(&host, || {
         let started = Instant::now();
-        let reason = trapped(host.runtime.run(&hostile, &tenant, &args(&["spin"])));
+        let reason = trapped(host.run(&hostile, &tenant, &["spin"]));
         (reason, started.elapsed())
     });
     assert_eq!(reason, TrapReason::TimeLimit);
@@ -534,9 +527,7 @@ fn unbounded_memory_growth_traps_at_the_cap() {
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
     let tenant = host.tenant(all_on("alias/app"));
-    let reason = while_serving(&host, || {
-        trapped(host.runtime.run(&hostile, &tenant, &args(&["grow"])))
-    });
+    let reason = while_serving(&host, || trapped(host.run(&hostile, &tenant, &["grow"])));
     assert_eq!(reason, TrapReason::MemoryLimit);
     let trap = &host.audited("kms:vault/app#run", "GuestTrap")[0];
     assert!(
@@ -560,10 +551,7 @@ fn a_100_mib_argument_is_refused_before_the_host_copies_it() {
     let hostile = host.load(stock::HOSTILE_APP);
     let tenant = host.tenant(all_on("alias/app"));
     let reason = while_serving(&host, || {
-        trapped(
-            host.runtime
-                .run(&hostile, &tenant, &args(&["huge-arg", "alias/app", "100"])),
-        )
+        trapped(host.run(&hostile, &tenant, &["huge-arg", "alias/app", "100"]))
     });
     assert_eq!(reason, TrapReason::ArgumentLimit);
     assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 1);
@@ -585,11 +573,10 @@ fn open_handles_are_capped() {
     let hostile = host.load(stock::HOSTILE_APP);
     let max = host.runtime.config().host.max_handles;
     let failure = host
-        .runtime
         .run(
             &hostile,
             &host.tenant(all_on("alias/app")),
-            &args(&["handles", "alias/app", &(max + 10).to_string()]),
+            &["handles", "alias/app", &(max + 10).to_string()],
         )
         .unwrap()
         .unwrap_err();
@@ -606,11 +593,10 @@ fn decrypt_is_no_way_around_reveal() {
     host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
     let without = host
-        .runtime
         .run(
             &hostile,
             &host.tenant(all_on("alias/app")),
-            &args(&["decrypt-data-key", "alias/app"]),
+            &["decrypt-data-key", "alias/app"],
         )
         .unwrap()
         .unwrap_err();
@@ -623,13 +609,12 @@ fn decrypt_is_no_way_around_reveal() {
         .allow_reveal()
         .build();
     assert_eq!(
-        host.runtime
-            .run(
-                &hostile,
-                &host.tenant(with_reveal),
-                &args(&["decrypt-data-key", "alias/app"])
-            )
-            .unwrap(),
+        host.run(
+            &hostile,
+            &host.tenant(with_reveal),
+            &["decrypt-data-key", "alias/app"]
+        )
+        .unwrap(),
         Ok("revealed 32 bytes".into())
     );
 }
@@ -644,10 +629,10 @@ fn a_component_importing_reveal_runs_only_for_tenants_granted_it() {
             .imports()
             .contains(&"kms:vault/reveal@0.1.0".to_string())
     );
-    let refused = host.runtime.run(
+    let refused = host.run(
         &reveal_app,
         &host.tenant(all_on("alias/app")),
-        &args(&["alias/app"]),
+        &["alias/app"],
     );
     assert!(
         matches!(&refused, Err(RunError::Refused(m)) if m.contains("reveal")),
@@ -660,8 +645,7 @@ fn a_component_importing_reveal_runs_only_for_tenants_granted_it() {
         .allow_reveal()
         .build();
     let report = host
-        .runtime
-        .run(&reveal_app, &host.tenant(granted), &args(&["alias/app"]))
+        .run(&reveal_app, &host.tenant(granted), &["alias/app"])
         .unwrap()
         .unwrap();
     let (len, hex_key) = report.split_once(' ').unwrap();
@@ -679,11 +663,10 @@ fn key_bytes_never_enter_guest_memory_when_only_handles_are_granted() {
     let key_id = host.key("alias/app", &[]);
     let hostile = host.load(stock::HOSTILE_APP);
     let report = host
-        .runtime
         .run(
             &hostile,
             &host.tenant(all_on("alias/app")),
-            &args(&["dump-after-seal", "alias/app"]),
+            &["dump-after-seal", "alias/app"],
         )
         .unwrap()
         .unwrap();
@@ -728,17 +711,15 @@ fn two_tenants_at_once_do_not_see_each_others_keys() {
         let tenant = host.tenant(all_on(&format!("alias/tenant-{me}/*")));
         for _ in 0..5 {
             let report = host
-                .runtime
-                .run(&app, &tenant, &args(&[&format!("alias/tenant-{me}/main")]))
+                .run(&app, &tenant, &[&format!("alias/tenant-{me}/main")])
                 .unwrap()
                 .unwrap();
             assert!(report.contains("data key seal/open: ok"), "{report}");
             let peek = host
-                .runtime
                 .run(
                     &hostile,
                     &tenant,
-                    &args(&["open", &format!("alias/tenant-{other}/main")]),
+                    &["open", &format!("alias/tenant-{other}/main")],
                 )
                 .unwrap();
             assert!(peek.unwrap_err().starts_with("NotFoundException"));
@@ -946,12 +927,7 @@ fn plugins_also_guard_guest_calls() {
     let app = host.load(stock::TENANT_APP);
     // The tenant app encrypts with context app=tenant-app, which names no tenant: denied.
     let failure = host
-        .runtime
-        .run(
-            &app,
-            &host.tenant(all_on("alias/app")),
-            &args(&["alias/app"]),
-        )
+        .run(&app, &host.tenant(all_on("alias/app")), &["alias/app"])
         .unwrap()
         .unwrap_err();
     assert!(

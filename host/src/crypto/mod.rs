@@ -63,11 +63,10 @@ impl SymmetricKey {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> KmsResult<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         fill_random(&mut nonce)?;
-        let body = self.seal_with_nonce(&nonce, plaintext, aad)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + body.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&body);
-        Ok(out)
+        Ok(nonce_prefixed(
+            &nonce,
+            self.seal_with_nonce(&nonce, plaintext, aad)?,
+        ))
     }
 
     /// Opens what [`seal`](Self::seal) produced. Every failure is the same undifferentiated error.
@@ -190,6 +189,14 @@ impl StreamDecryptor {
     }
 }
 
+/// `nonce || body`: the layout of everything sealed under a random nonce.
+fn nonce_prefixed(nonce: &[u8; NONCE_LEN], body: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&body);
+    out
+}
+
 /// AES-GCM under a data key of 16 or 32 bytes, as guests use data keys through handles. The key
 /// schedule is built once; the cipher is zeroized when dropped.
 pub enum DataKeyCipher {
@@ -238,10 +245,7 @@ impl DataKeyCipher {
             DataKeyCipher::Aes256(c) => c.encrypt(&nonce_ref, payload),
         }
         .map_err(|_| KmsError::Internal("AES-GCM encryption failed".into()))?;
-        let mut out = Vec::with_capacity(NONCE_LEN + body.len());
-        out.extend_from_slice(nonce);
-        out.extend_from_slice(&body);
-        Ok(out)
+        Ok(nonce_prefixed(nonce, body))
     }
 
     /// Opens what [`seal`](Self::seal) produced; every failure is the same invalid ciphertext.

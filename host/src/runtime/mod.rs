@@ -46,7 +46,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
     Trap,
@@ -593,19 +593,20 @@ impl Runtime {
             })
     }
 
-    /// Starts a session with a tenant application (world `tenant-command`): one fresh instance
-    /// whose `run` may be called repeatedly.
-    pub fn command(
+    /// A fresh instance of `component` for `tenant`: the component's imports checked once and
+    /// pre-instantiated into `slot`, then a new store with the tenant's limits.
+    fn start<P: Clone, I>(
         &self,
         component: &GuestComponent,
         tenant: &Tenant,
-    ) -> Result<CommandSession, RunError> {
+        slot: &OnceLock<Result<P, String>>,
+        new_pre: fn(InstancePre<GuestState>) -> wasmtime::Result<P>,
+        instantiate: fn(&P, &mut Store<GuestState>) -> wasmtime::Result<I>,
+    ) -> Result<Session<I>, RunError> {
         let caller = Self::guest_caller(component, tenant);
         let audit = |e| self.audit_failure(&caller, "StartComponent", e);
         self.check_reveal(component, tenant).map_err(audit)?;
-        let pre = component
-            .inner
-            .command
+        let pre = slot
             .get_or_init(|| {
                 check_imports(
                     component,
@@ -615,7 +616,7 @@ impl Runtime {
                 .and_then(|linker| {
                     linker
                         .instantiate_pre(&component.inner.component)
-                        .and_then(TenantCommandWithRevealPre::new)
+                        .and_then(new_pre)
                         .map_err(|e| RunError::Refused(format!("{e:#}")))
                 })
                 .map_err(|e| e.to_string())
@@ -623,17 +624,33 @@ impl Runtime {
             .clone()
             .map_err(|e| audit(RunError::Refused(e)))?;
         let mut store = self.store(component, tenant);
-        let instance = pre.instantiate(&mut store).map_err(|e| {
+        let instance = instantiate(&pre, &mut store).map_err(|e| {
             let (reason, detail) = classify(&e, store.data().limiter.exceeded);
             audit(RunError::Trapped { reason, detail })
         })?;
-        Ok(CommandSession {
+        Ok(Session {
             runtime: self.clone(),
             caller,
             store,
             instance,
             dead: false,
         })
+    }
+
+    /// Starts a session with a tenant application (world `tenant-command`): one fresh instance
+    /// whose `run` may be called repeatedly.
+    pub fn command(
+        &self,
+        component: &GuestComponent,
+        tenant: &Tenant,
+    ) -> Result<CommandSession, RunError> {
+        self.start(
+            component,
+            tenant,
+            &component.inner.command,
+            TenantCommandWithRevealPre::new,
+            |pre, store| pre.instantiate(store),
+        )
     }
 
     /// Runs a tenant application once in a fresh instance and returns what its `run` returned.
@@ -653,40 +670,13 @@ impl Runtime {
         component: &GuestComponent,
         tenant: &Tenant,
     ) -> Result<WrapperSession, RunError> {
-        let caller = Self::guest_caller(component, tenant);
-        let audit = |e| self.audit_failure(&caller, "StartComponent", e);
-        self.check_reveal(component, tenant).map_err(audit)?;
-        let pre = component
-            .inner
-            .wrapper
-            .get_or_init(|| {
-                check_imports(
-                    component,
-                    &["types", "keys", "data-keys", "log", "config", "reveal"],
-                )
-                .and_then(|()| linker_for(&self.shared.linker, component))
-                .and_then(|linker| {
-                    linker
-                        .instantiate_pre(&component.inner.component)
-                        .and_then(DataKeyWrapperPre::new)
-                        .map_err(|e| RunError::Refused(format!("{e:#}")))
-                })
-                .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|e| audit(RunError::Refused(e)))?;
-        let mut store = self.store(component, tenant);
-        let instance = pre.instantiate(&mut store).map_err(|e| {
-            let (reason, detail) = classify(&e, store.data().limiter.exceeded);
-            audit(RunError::Trapped { reason, detail })
-        })?;
-        Ok(WrapperSession {
-            runtime: self.clone(),
-            caller,
-            store,
-            instance,
-            dead: false,
-        })
+        self.start(
+            component,
+            tenant,
+            &component.inner.wrapper,
+            DataKeyWrapperPre::new,
+            |pre, store| pre.instantiate(store),
+        )
     }
 }
 
@@ -722,14 +712,33 @@ fn guarded<R>(
     }
 }
 
-/// A live tenant-application instance.
-pub struct CommandSession {
+/// A live instance of one component for one tenant; `I` is the world's bindings. A trap kills
+/// it: every later call answers [`RunError::Dead`].
+pub struct Session<I> {
     runtime: Runtime,
     caller: Caller,
     store: Store<GuestState>,
-    instance: bindings::command::TenantCommandWithReveal,
+    instance: I,
     dead: bool,
 }
+
+impl<I> Session<I> {
+    /// Key and data-key handles the instance holds now.
+    pub fn open_handles(&self) -> usize {
+        self.store.data().kms.open_handles()
+    }
+
+    /// Log lines dropped because the instance wrote more than its allowance.
+    pub fn dropped_log_lines(&self) -> u64 {
+        self.store.data().kms.dropped_log_lines()
+    }
+}
+
+/// A live tenant-application instance.
+pub type CommandSession = Session<bindings::command::TenantCommandWithReveal>;
+
+/// A live data-key-wrapper instance.
+pub type WrapperSession = Session<bindings::wrapper::DataKeyWrapper>;
 
 impl CommandSession {
     /// Calls the application's `run`.
@@ -744,25 +753,6 @@ impl CommandSession {
             |store| app.call_run(store, args),
         )
     }
-
-    /// Key and data-key handles the instance holds now.
-    pub fn open_handles(&self) -> usize {
-        self.store.data().kms.open_handles()
-    }
-
-    /// Log lines dropped because the instance wrote more than its allowance.
-    pub fn dropped_log_lines(&self) -> u64 {
-        self.store.data().kms.dropped_log_lines()
-    }
-}
-
-/// A live data-key-wrapper instance.
-pub struct WrapperSession {
-    runtime: Runtime,
-    caller: Caller,
-    store: Store<GuestState>,
-    instance: bindings::wrapper::DataKeyWrapper,
-    dead: bool,
 }
 
 fn pairs(context: &EncryptionContext) -> Vec<(String, String)> {
@@ -833,10 +823,5 @@ impl WrapperSession {
             |store| envelope.call_open(store, sealed, &context),
         )
         .map(|r| r.map_err(from_wit))
-    }
-
-    /// Key and data-key handles the instance holds now (its cache).
-    pub fn open_handles(&self) -> usize {
-        self.store.data().kms.open_handles()
     }
 }

@@ -298,6 +298,24 @@ impl Service {
         note: AuditNote,
         error: Option<&KmsError>,
     ) -> KmsResult<()> {
+        self.append_event(
+            caller,
+            operation,
+            note,
+            error.map_or("Success", KmsError::aws_type),
+            error.map(|e| e.message().to_string()),
+        )
+    }
+
+    /// Appends one event to the audit trail; a failure to write it is an internal error.
+    fn append_event(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        note: AuditNote,
+        outcome: &str,
+        message: Option<String>,
+    ) -> KmsResult<()> {
         let event = AuditEvent {
             time: self.now(),
             request_id: uuid::Uuid::new_v4().to_string(),
@@ -307,8 +325,8 @@ impl Service {
             source: caller.source.audit_name(),
             key_arn: note.key_arn,
             encryption_context: note.encryption_context,
-            outcome: error.map_or("Success", KmsError::aws_type).to_string(),
-            error_message: error.map(|e| e.message().to_string()),
+            outcome: outcome.to_string(),
+            error_message: message,
         };
         self.audit
             .append(self.vault.store(), &event)

@@ -251,22 +251,11 @@ impl Service {
         outcome: &str,
         message: Option<String>,
     ) -> KmsResult<()> {
-        let event = AuditEvent {
-            time: self.now(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            operation: operation.to_string(),
-            principal: caller.principal.clone(),
-            account: caller.account.clone(),
-            source: caller.source.audit_name(),
+        let note = AuditNote {
             key_arn,
-            encryption_context: None,
-            outcome: outcome.to_string(),
-            error_message: message,
+            ..AuditNote::default()
         };
-        self.audit
-            .append(self.vault.store(), &event)
-            .map(|_| ())
-            .map_err(|e| KmsError::Internal(format!("the event could not be audited: {e}")))
+        self.append_event(caller, operation, note, outcome, message)
     }
 
     /// Writes the audit record of an operation that the runtime refused before reaching the
