@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
-const COMPONENTS: [&str; 6] = [
+const COMPONENTS: [&str; 7] = [
     "data-key-wrapper",
     "abac-policy",
     "tenant-app",
     "hostile-app",
     "hostile-plugin",
     "reveal-app",
+    "std-app",
 ];
 
 fn main() {

@@ -1192,3 +1192,32 @@ fn wrapper_envelope_names_its_key_and_hides_the_data_key() {
     assert!(response.key_id.ends_with(&key_id));
     assert_eq!(response.plaintext.len(), 32);
 }
+
+// ----- guests built with std -----
+
+#[test]
+fn wasi_imports_of_a_std_guest_trap_and_kms_vault_still_works() {
+    let host = host();
+    host.key("alias/app", &[]);
+    let std_app = host.load(stock::STD_APP);
+    let wasi: Vec<_> = std_app
+        .imports()
+        .iter()
+        .filter(|i| i.starts_with("wasi:"))
+        .collect();
+    assert!(
+        !wasi.is_empty(),
+        "expected WASI imports: {:?}",
+        std_app.imports()
+    );
+    let tenant = host.tenant(all_on("alias/app"));
+    let encrypted = host
+        .run(&std_app, &tenant, &["encrypt", "alias/app"])
+        .unwrap();
+    assert_eq!(encrypted, Ok("58 byte ciphertext".into()));
+    for ambient in ["print", "time"] {
+        let reason = trapped(host.run(&std_app, &tenant, &[ambient]));
+        assert_eq!(reason, TrapReason::GuestFault, "{ambient}");
+    }
+    assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 2);
+}

@@ -1,8 +1,8 @@
 //! Paths of the guest components built from `guest/components` for wasm32-wasip2.
 //!
 //! The stock components (`DATA_KEY_WRAPPER`, `ABAC_POLICY`, `TENANT_APP`) are what operators
-//! run; `HOSTILE_APP`, `HOSTILE_PLUGIN` and `REVEAL_APP` exist for the tests that attack the
-//! sandbox.
+//! run; `HOSTILE_APP`, `HOSTILE_PLUGIN`, `REVEAL_APP` and `STD_APP` (a guest built with `std`,
+//! which imports WASI) exist for the tests that attack the sandbox.
 
 include!(concat!(env!("OUT_DIR"), "/paths.rs"));
 
