@@ -2,6 +2,7 @@
 //! crypto crate. It owns secret-key types (zeroized on drop, redacted in `Debug`), AES-256-GCM, the
 //! randomness source and the ciphertext blob format. It knows nothing of storage, callers or wasm.
 
+pub mod asymmetric;
 pub mod blob;
 
 use std::fmt;
