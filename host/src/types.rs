@@ -181,6 +181,76 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// Signing algorithms (`SigningAlgorithmSpec`).
+    SigningAlgorithmSpec {
+        RsassaPssSha256 = "RSASSA_PSS_SHA_256",
+        RsassaPssSha384 = "RSASSA_PSS_SHA_384",
+        RsassaPssSha512 = "RSASSA_PSS_SHA_512",
+        RsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256",
+        RsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384",
+        RsassaPkcs1V15Sha512 = "RSASSA_PKCS1_V1_5_SHA_512",
+        EcdsaSha256 = "ECDSA_SHA_256",
+        EcdsaSha384 = "ECDSA_SHA_384",
+        EcdsaSha512 = "ECDSA_SHA_512",
+        MlDsaShake256 = "ML_DSA_SHAKE_256",
+    }
+);
+
+aws_enum!(
+    /// MAC algorithms (`MacAlgorithmSpec`).
+    MacAlgorithmSpec {
+        HmacSha224 = "HMAC_SHA_224",
+        HmacSha256 = "HMAC_SHA_256",
+        HmacSha384 = "HMAC_SHA_384",
+        HmacSha512 = "HMAC_SHA_512",
+    }
+);
+
+aws_enum!(
+    /// How Sign and Verify read their message (`MessageType`).
+    MessageType {
+        Raw = "RAW",
+        Digest = "DIGEST",
+        ExternalMu = "EXTERNAL_MU",
+    }
+);
+
+aws_enum!(
+    /// Key agreement algorithms (`KeyAgreementAlgorithmSpec`).
+    KeyAgreementAlgorithmSpec {
+        Ecdh = "ECDH",
+    }
+);
+
+aws_enum!(
+    /// The key pairs GenerateDataKeyPair makes (`DataKeyPairSpec`).
+    DataKeyPairSpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        EccNistP256 = "ECC_NIST_P256",
+        EccNistP384 = "ECC_NIST_P384",
+        EccNistP521 = "ECC_NIST_P521",
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+    }
+);
+
+impl DataKeyPairSpec {
+    /// The key spec of the pair.
+    pub fn key_spec(self) -> KeySpec {
+        match self {
+            DataKeyPairSpec::Rsa2048 => KeySpec::Rsa2048,
+            DataKeyPairSpec::Rsa3072 => KeySpec::Rsa3072,
+            DataKeyPairSpec::Rsa4096 => KeySpec::Rsa4096,
+            DataKeyPairSpec::EccNistP256 => KeySpec::EccNistP256,
+            DataKeyPairSpec::EccNistP384 => KeySpec::EccNistP384,
+            DataKeyPairSpec::EccNistP521 => KeySpec::EccNistP521,
+            DataKeyPairSpec::EccSecgP256k1 => KeySpec::EccSecgP256k1,
+        }
+    }
+}
+
+aws_enum!(
     /// Length of a data key named by spec rather than by byte count.
     DataKeySpec {
         Aes128 = "AES_128",

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use kms_host::types::{RotationType, Tag};
+use kms_host::types::{KeySpec, RotationType, Tag};
 use kms_host::vault::{
     AliasRecord, KeyRecord, RootKey, RotationSchedule, SealedVersion, SqliteStore, Vault,
 };
@@ -86,7 +86,9 @@ fn key_record(key_id: KeyId, tags: &[(&str, &str)]) -> KeyRecord {
 /// Creates a key with freshly generated, sealed material, as CreateKey does.
 fn create_key(vault: &Vault, tags: &[(&str, &str)]) -> KeyRecord {
     let record = key_record(KeyId::random(), tags);
-    let first = vault.new_version(&record.key_id, 1, T0, None).unwrap();
+    let first = vault
+        .new_version(&record.key_id, KeySpec::SymmetricDefault, 1, T0, None)
+        .unwrap();
     vault.store().insert_key(&record, &first).unwrap();
     record
 }
@@ -103,6 +105,7 @@ fn rotate(vault: &Vault, key: &KeyRecord) -> KeyRecord {
     let sealed = vault
         .new_version(
             &key.key_id,
+            KeySpec::SymmetricDefault,
             version,
             T0 + u64::from(version),
             Some(RotationType::OnDemand),
@@ -268,7 +271,9 @@ fn add_version_for_a_missing_key_leaves_no_orphan_version() {
     let vault = file.open();
     let kept = create_key(&vault, &[]);
     let missing = key_record(KeyId::random(), &[]);
-    let sealed = vault.new_version(&missing.key_id, 1, T0, None).unwrap();
+    let sealed = vault
+        .new_version(&missing.key_id, KeySpec::SymmetricDefault, 1, T0, None)
+        .unwrap();
     let err = vault.store().add_version(&missing, &sealed).unwrap_err();
     assert_eq!(
         err,
@@ -294,7 +299,9 @@ fn a_rotation_that_fails_midway_keeps_the_old_record() {
         description: "this update must not survive".into(),
         ..key.clone()
     };
-    let clash = vault.new_version(&key.key_id, 1, T0 + 1, None).unwrap();
+    let clash = vault
+        .new_version(&key.key_id, KeySpec::SymmetricDefault, 1, T0 + 1, None)
+        .unwrap();
     assert!(vault.store().add_version(&half_rotated, &clash).is_err());
     drop(vault);
 

@@ -23,54 +23,9 @@ fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
 
-/// A signing algorithm, as AWS names it (`SigningAlgorithmSpec`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SigningAlgorithm {
-    /// RSASSA-PSS, SHA-256, salt as long as the hash.
-    RsassaPssSha256,
-    /// RSASSA-PSS, SHA-384.
-    RsassaPssSha384,
-    /// RSASSA-PSS, SHA-512.
-    RsassaPssSha512,
-    /// RSASSA-PKCS1-v1_5, SHA-256.
-    RsassaPkcs1V15Sha256,
-    /// RSASSA-PKCS1-v1_5, SHA-384.
-    RsassaPkcs1V15Sha384,
-    /// RSASSA-PKCS1-v1_5, SHA-512.
-    RsassaPkcs1V15Sha512,
-    /// ECDSA with SHA-256 (P-256, secp256k1).
-    EcdsaSha256,
-    /// ECDSA with SHA-384 (P-384).
-    EcdsaSha384,
-    /// ECDSA with SHA-512 (P-521).
-    EcdsaSha512,
-    /// ML-DSA (FIPS 204), pure mode with an empty context.
-    MlDsaShake256,
-}
-
-/// How a `sign`/`verify` message is to be read (`MessageType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MessageType {
-    /// The message itself.
-    Raw,
-    /// Its digest under the algorithm's hash.
-    Digest,
-    /// ML-DSA's 64-byte external mu.
-    ExternalMu,
-}
-
-/// A MAC algorithm (`MacAlgorithmSpec`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MacAlgorithm {
-    /// HMAC-SHA-224.
-    HmacSha224,
-    /// HMAC-SHA-256.
-    HmacSha256,
-    /// HMAC-SHA-384.
-    HmacSha384,
-    /// HMAC-SHA-512.
-    HmacSha512,
-}
+pub use crate::types::{
+    MacAlgorithmSpec as MacAlgorithm, MessageType, SigningAlgorithmSpec as SigningAlgorithm,
+};
 
 /// An RSA encryption padding (`EncryptionAlgorithmSpec` other than SYMMETRIC_DEFAULT).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,22 +318,7 @@ impl KeyMaterial {
 
     /// The algorithms `sign` accepts for this key.
     pub fn signing_algorithms(&self) -> &'static [SigningAlgorithm] {
-        use SigningAlgorithm::*;
-        match self {
-            KeyMaterial::Rsa(_) => &[
-                RsassaPssSha256,
-                RsassaPssSha384,
-                RsassaPssSha512,
-                RsassaPkcs1V15Sha256,
-                RsassaPkcs1V15Sha384,
-                RsassaPkcs1V15Sha512,
-            ],
-            KeyMaterial::P256(_) | KeyMaterial::K256(_) => &[EcdsaSha256],
-            KeyMaterial::P384(_) => &[EcdsaSha384],
-            KeyMaterial::P521(_) => &[EcdsaSha512],
-            KeyMaterial::MlDsa(..) => &[MlDsaShake256],
-            KeyMaterial::Symmetric(_) | KeyMaterial::Hmac(..) => &[],
-        }
+        signing_algorithms_for(self.spec())
     }
 
     fn prehash(
@@ -463,13 +403,7 @@ impl KeyMaterial {
 
     /// The MAC algorithm of an HMAC key.
     pub fn mac_algorithm(&self) -> Option<MacAlgorithm> {
-        match self {
-            KeyMaterial::Hmac(KeySpec::Hmac224, _) => Some(MacAlgorithm::HmacSha224),
-            KeyMaterial::Hmac(KeySpec::Hmac256, _) => Some(MacAlgorithm::HmacSha256),
-            KeyMaterial::Hmac(KeySpec::Hmac384, _) => Some(MacAlgorithm::HmacSha384),
-            KeyMaterial::Hmac(KeySpec::Hmac512, _) => Some(MacAlgorithm::HmacSha512),
-            _ => None,
-        }
+        mac_algorithm_for(self.spec())
     }
 
     /// `GenerateMac`.
@@ -575,6 +509,37 @@ impl KeyMaterial {
                 other.spec()
             ))),
         }
+    }
+}
+
+/// The signing algorithms a key of `spec` supports, as AWS pairs them.
+pub fn signing_algorithms_for(spec: KeySpec) -> &'static [SigningAlgorithm] {
+    use SigningAlgorithm::*;
+    match spec {
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => &[
+            RsassaPssSha256,
+            RsassaPssSha384,
+            RsassaPssSha512,
+            RsassaPkcs1V15Sha256,
+            RsassaPkcs1V15Sha384,
+            RsassaPkcs1V15Sha512,
+        ],
+        KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => &[EcdsaSha256],
+        KeySpec::EccNistP384 => &[EcdsaSha384],
+        KeySpec::EccNistP521 => &[EcdsaSha512],
+        KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => &[MlDsaShake256],
+        _ => &[],
+    }
+}
+
+/// The MAC algorithm of an HMAC key spec.
+pub fn mac_algorithm_for(spec: KeySpec) -> Option<MacAlgorithm> {
+    match spec {
+        KeySpec::Hmac224 => Some(MacAlgorithm::HmacSha224),
+        KeySpec::Hmac256 => Some(MacAlgorithm::HmacSha256),
+        KeySpec::Hmac384 => Some(MacAlgorithm::HmacSha384),
+        KeySpec::Hmac512 => Some(MacAlgorithm::HmacSha512),
+        _ => None,
     }
 }
 

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::types::{
-    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeySpec, KeyState, KeyUsage, Origin,
-    RotationType, Tag,
+    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyAgreementAlgorithmSpec, KeySpec,
+    KeyState, KeyUsage, MacAlgorithmSpec, Origin, RotationType, SigningAlgorithmSpec, Tag,
 };
 
 /// Base64 (standard alphabet, padded) for blob fields, as the AWS JSON protocol carries them.
@@ -82,8 +82,18 @@ pub struct KeyMetadata {
     pub customer_master_key_spec: KeySpec,
     /// Key spec.
     pub key_spec: KeySpec,
-    /// Encryption algorithms the key supports.
+    /// Encryption algorithms the key supports (ENCRYPT_DECRYPT keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encryption_algorithms: Vec<EncryptionAlgorithm>,
+    /// Signing algorithms the key supports (SIGN_VERIFY keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signing_algorithms: Vec<SigningAlgorithmSpec>,
+    /// MAC algorithms the key supports (GENERATE_VERIFY_MAC keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mac_algorithms: Vec<MacAlgorithmSpec>,
+    /// Key agreement algorithms the key supports (KEY_AGREEMENT keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_agreement_algorithms: Vec<KeyAgreementAlgorithmSpec>,
     /// Always false: this vault has no multi-Region keys.
     pub multi_region: bool,
     /// The waiting period of a pending deletion.

@@ -5,8 +5,9 @@
 use zeroize::Zeroizing;
 
 use super::*;
+use crate::crypto::asymmetric::OaepHash;
 use crate::crypto::{self, blob, blob::BlobKind};
-use crate::types::{DataKeySpec, EncryptionAlgorithm, KeyUsage};
+use crate::types::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage};
 
 const MAX_PLAINTEXT: usize = 4096;
 const MAX_CIPHERTEXT_BLOB: usize = 6144;
@@ -81,7 +82,82 @@ fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The RSAES-OAEP hash an RSA key is asked to use; SYMMETRIC_DEFAULT or none is refused.
+fn require_rsa_algorithm(
+    spec: KeySpec,
+    algorithm: Option<EncryptionAlgorithm>,
+) -> KmsResult<(EncryptionAlgorithm, OaepHash)> {
+    let algorithm = algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
+    asymmetric_ops::oaep_hash(algorithm)
+        .map(|hash| (algorithm, hash))
+        .ok_or_else(|| {
+            KmsError::InvalidKeyUsage(format!(
+                "Encryption algorithm {algorithm} is not compatible with a {spec} key; use {} or {}",
+                EncryptionAlgorithm::RsaesOaepSha1,
+                EncryptionAlgorithm::RsaesOaepSha256
+            ))
+        })
+}
+
+fn refuse_context_for_rsa(context: &EncryptionContext) -> KmsResult<()> {
+    if context.is_empty() {
+        Ok(())
+    } else {
+        Err(KmsError::Validation(
+            "EncryptionContext is not supported with asymmetric KMS keys".into(),
+        ))
+    }
+}
+
 impl Service {
+    /// RSAES-OAEP encryption with the public half of an RSA ENCRYPT_DECRYPT key.
+    fn rsa_encrypt(
+        &self,
+        record: &KeyRecord,
+        algorithm: Option<EncryptionAlgorithm>,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsResult<(Vec<u8>, EncryptionAlgorithm)> {
+        self.require_enabled(record)?;
+        self.require_encrypt_usage(record)?;
+        let (algorithm, hash) = require_rsa_algorithm(record.key_spec, algorithm)?;
+        refuse_context_for_rsa(context)?;
+        let material =
+            self.vault
+                .key_material(&record.key_id, record.key_spec, record.current_version)?;
+        Ok((material.oaep_encrypt(hash, plaintext)?, algorithm))
+    }
+
+    /// Decrypt under the RSA key `req` names.
+    fn rsa_decrypt(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        req: &DecryptRequest,
+    ) -> KmsResult<DecryptResponse> {
+        let key = req.key_id.as_deref().unwrap_or_default();
+        let record = self.key_for(caller, note, key, "kms:Decrypt")?;
+        self.require_enabled(&record)?;
+        self.require_encrypt_usage(&record)?;
+        let (algorithm, hash) = require_rsa_algorithm(record.key_spec, req.encryption_algorithm)?;
+        refuse_context_for_rsa(&req.encryption_context)?;
+        let material =
+            self.vault
+                .key_material(&record.key_id, record.key_spec, record.current_version)?;
+        let material_id = self
+            .vault
+            .store()
+            .version(&record.key_id, record.current_version)?
+            .map(|v| v.material_id)
+            .unwrap_or_default();
+        Ok(DecryptResponse {
+            key_id: self.key_arn(&record.key_id),
+            plaintext: material.oaep_decrypt(hash, &req.ciphertext_blob)?,
+            encryption_algorithm: algorithm,
+            key_material_id: material_id,
+        })
+    }
+
     fn require_encrypt_usage(&self, record: &KeyRecord) -> KmsResult<()> {
         if record.key_usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::InvalidKeyUsage(format!(
@@ -94,7 +170,7 @@ impl Service {
     }
 
     /// Encrypts under the key's current backing version. Returns the blob and the material id.
-    fn seal_under(
+    pub(super) fn seal_under(
         &self,
         record: &KeyRecord,
         plaintext: &[u8],
@@ -191,13 +267,26 @@ impl Service {
     pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> KmsResult<EncryptResponse> {
         self.audited(caller, "Encrypt", |note| {
             note.context(&req.encryption_context);
-            let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
             if req.plaintext.is_empty() || req.plaintext.len() > MAX_PLAINTEXT {
                 return Err(KmsError::Validation(format!(
                     "Plaintext must be between 1 and {MAX_PLAINTEXT} bytes"
                 )));
             }
             let record = self.key_for(caller, note, &req.key_id, "kms:Encrypt")?;
+            if record.key_spec != KeySpec::SymmetricDefault {
+                let (ciphertext_blob, encryption_algorithm) = self.rsa_encrypt(
+                    &record,
+                    req.encryption_algorithm,
+                    &req.plaintext,
+                    &req.encryption_context,
+                )?;
+                return Ok(EncryptResponse {
+                    ciphertext_blob,
+                    key_id: self.key_arn(&record.key_id),
+                    encryption_algorithm,
+                });
+            }
+            let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
             let (ciphertext_blob, _) = self.seal_under(
                 &record,
                 &req.plaintext,
@@ -226,6 +315,16 @@ impl Service {
     ) -> KmsResult<DecryptResponse> {
         self.audited(caller, "Decrypt", |note| {
             note.context(&req.encryption_context);
+            // An RSA ciphertext names no key: the caller names it, and only then is it RSA.
+            if let Some(key) = req.key_id.as_deref() {
+                let record = self.resolve(key)?;
+                if record.key_spec != KeySpec::SymmetricDefault {
+                    if accept == Accept::DataKeyOnly {
+                        return Err(KmsError::invalid_ciphertext());
+                    }
+                    return self.rsa_decrypt(caller, note, &req);
+                }
+            }
             let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
             let opened = self.open_blob(
                 caller,

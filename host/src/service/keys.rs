@@ -2,7 +2,7 @@
 //! Enable/DisableKey, Schedule/CancelKeyDeletion and tagging.
 
 use super::*;
-use crate::types::{EncryptionAlgorithm, KeySpec, KeyUsage, Origin, Tag};
+use crate::types::{KeySpec, KeyUsage, Origin, Tag};
 
 const MAX_DESCRIPTION_CHARS: usize = 8192;
 const MAX_TAGS_PER_KEY: usize = 50;
@@ -47,6 +47,7 @@ impl Service {
                     record.key_id
                 ))
             })?;
+        let algorithms = asymmetric_ops::algorithms_of(record.key_spec, record.key_usage);
         Ok(KeyMetadata {
             aws_account_id: record.account.clone(),
             key_id: record.key_id.to_string(),
@@ -61,14 +62,18 @@ impl Service {
             key_manager: "CUSTOMER".into(),
             customer_master_key_spec: record.key_spec,
             key_spec: record.key_spec,
-            encryption_algorithms: vec![EncryptionAlgorithm::SymmetricDefault],
+            encryption_algorithms: algorithms.encryption,
+            signing_algorithms: algorithms.signing,
+            mac_algorithms: algorithms.mac,
+            key_agreement_algorithms: algorithms.key_agreement,
             multi_region: false,
             pending_deletion_window_in_days: record.pending_window_days,
             current_key_material_id: current.material_id,
         })
     }
 
-    /// CreateKey: a new symmetric AES-256-GCM key in the caller's account.
+    /// CreateKey: a new key of any spec AWS offers (AES-256-GCM, RSA, ECC, HMAC, ML-DSA) in the
+    /// caller's account.
     pub fn create_key(
         &self,
         caller: &Caller,
@@ -83,15 +88,15 @@ impl Service {
                 )));
             }
             let key_spec = req.key_spec.unwrap_or(KeySpec::SymmetricDefault);
+            // AWS's default usage, ENCRYPT_DECRYPT, whatever the spec: HMAC and ECC keys must
+            // name theirs.
             let key_usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
-            if key_spec != KeySpec::SymmetricDefault {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "KeySpec {key_spec} is not supported by this vault; use SYMMETRIC_DEFAULT"
-                )));
-            }
-            if key_usage != KeyUsage::EncryptDecrypt {
+            let allowed = asymmetric_ops::usages_of(key_spec);
+            if !allowed.contains(&key_usage) {
+                let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
                 return Err(KmsError::Validation(format!(
-                    "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}"
+                    "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}; use {}",
+                    names.join(" or ")
                 )));
             }
             let origin = req.origin.unwrap_or(Origin::AwsKms);
@@ -124,7 +129,7 @@ impl Service {
                 tags,
                 ..KeyRecord::new_symmetric(key_id, self.vault.account(), self.vault.region(), now)
             };
-            let first = self.vault.new_version(&key_id, 1, now, None)?;
+            let first = self.vault.new_version(&key_id, key_spec, 1, now, None)?;
             self.vault.store().insert_key(&record, &first)?;
             Ok(KeyMetadataResponse {
                 key_metadata: self.metadata(&record)?,

@@ -5,6 +5,7 @@
 
 mod aliases;
 mod api;
+mod asymmetric_ops;
 mod clock;
 mod crypto_ops;
 mod keys;
@@ -20,6 +21,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use aliases::validate_alias_name;
 pub use api::*;
+pub use asymmetric_ops::{
+    DeriveSharedSecretRequest, DeriveSharedSecretResponse, GenerateDataKeyPairRequest,
+    GenerateDataKeyPairResponse, GenerateMacRequest, GenerateMacResponse, GetPublicKeyResponse,
+    SignRequest, SignResponse, VerifyMacRequest, VerifyMacResponse, VerifyRequest, VerifyResponse,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub(crate) use crypto_ops::Accept;
 pub(crate) use plugins::KeyFacts;
@@ -475,9 +481,13 @@ impl Service {
         now: u64,
     ) -> KmsResult<()> {
         let version = record.current_version + 1;
-        let sealed = self
-            .vault
-            .new_version(&record.key_id, version, now, Some(rotation_type))?;
+        let sealed = self.vault.new_version(
+            &record.key_id,
+            record.key_spec,
+            version,
+            now,
+            Some(rotation_type),
+        )?;
         record.current_version = version;
         match rotation_type {
             RotationType::Automatic => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::*;
 use crate::audit::{AuditLog, Verification};
 use crate::crypto::blob;
-use crate::types::{DataKeySpec, KeySpec, Tag};
+use crate::types::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage, Origin, Tag};
 
 struct Fixture {
     service: Service,
@@ -140,14 +140,33 @@ fn create_key_makes_an_enabled_symmetric_key_in_the_callers_account() {
 }
 
 #[test]
-fn create_key_refuses_key_specs_this_vault_does_not_offer() {
+fn create_key_takes_encrypt_decrypt_as_the_default_usage_whatever_the_spec() {
     let f = fixture();
-    let req = CreateKeyRequest {
+    let rsa = CreateKeyRequest {
         key_spec: Some(KeySpec::Rsa2048),
         ..Default::default()
     };
+    let meta = f.service.create_key(&f.me, rsa).unwrap().key_metadata;
+    assert_eq!(meta.key_usage, KeyUsage::EncryptDecrypt);
+    assert_eq!(
+        meta.encryption_algorithms,
+        [
+            EncryptionAlgorithm::RsaesOaepSha1,
+            EncryptionAlgorithm::RsaesOaepSha256
+        ]
+    );
+    // An HMAC key has no ENCRYPT_DECRYPT usage: it must name GENERATE_VERIFY_MAC.
+    let hmac = CreateKeyRequest {
+        key_spec: Some(KeySpec::Hmac256),
+        ..Default::default()
+    };
+    assert_err!(f.service.create_key(&f.me, hmac), KmsError::Validation);
+    let imported = CreateKeyRequest {
+        origin: Some(Origin::External),
+        ..Default::default()
+    };
     assert_err!(
-        f.service.create_key(&f.me, req),
+        f.service.create_key(&f.me, imported),
         KmsError::UnsupportedOperation
     );
 }

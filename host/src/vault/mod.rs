@@ -18,9 +18,10 @@ pub use store::{
     StoredAuditRecord,
 };
 
+use crate::crypto::asymmetric::KeyMaterial;
 use crate::crypto::{self, SymmetricKey};
 use crate::error::{KmsError, KmsResult};
-use crate::types::{KeyId, RotationType};
+use crate::types::{KeyId, KeySpec, RotationType};
 
 /// Meta entry holding a value sealed under the root key, to tell a wrong root key at open time.
 const META_ROOT_CHECK: &str = "root_key_check";
@@ -40,7 +41,7 @@ pub struct Vault {
     root: RootKey,
     account: String,
     region: String,
-    material_cache: Mutex<HashMap<(KeyId, u32), Arc<SymmetricKey>>>,
+    material_cache: Mutex<HashMap<(KeyId, u32), Arc<KeyMaterial>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -123,19 +124,20 @@ impl Vault {
         self.store.as_ref()
     }
 
-    /// Seals freshly generated material as a new version of `key_id`.
+    /// Seals freshly generated material of `spec` as a new version of `key_id`.
     pub fn new_version(
         &self,
         key_id: &KeyId,
+        spec: KeySpec,
         version: u32,
         created_at: u64,
         rotation_type: Option<RotationType>,
     ) -> KmsResult<SealedVersion> {
-        let material = SymmetricKey::generate()?;
+        let material = KeyMaterial::generate(spec)?;
         let sealed_material = self
             .root
             .key()
-            .seal(material.expose_secret(), &material_aad(key_id, version))?;
+            .seal(&material.to_sealable()?, &material_aad(key_id, version))?;
         let material_id = hex::encode(crypto::sha256_parts(&[
             b"kms key material id v1",
             key_id.as_bytes(),
@@ -152,9 +154,22 @@ impl Vault {
         })
     }
 
-    /// The unsealed material of one backing-key version. `InvalidCiphertext` if the version does
-    /// not exist (callers reach this from ciphertext headers, which may be forged).
+    /// The unsealed material of one backing-key version of a SYMMETRIC_DEFAULT key.
+    /// `InvalidCiphertext` if the version does not exist (callers reach this from ciphertext
+    /// headers, which may be forged).
     pub fn material(&self, key_id: &KeyId, version: u32) -> KmsResult<Arc<SymmetricKey>> {
+        let material = self.key_material(key_id, KeySpec::SymmetricDefault, version)?;
+        Ok(Arc::new(material.symmetric()?.clone()))
+    }
+
+    /// The unsealed material of one backing-key version of a key of `spec`. `InvalidCiphertext`
+    /// if the version does not exist.
+    pub fn key_material(
+        &self,
+        key_id: &KeyId,
+        spec: KeySpec,
+        version: u32,
+    ) -> KmsResult<Arc<KeyMaterial>> {
         if let Some(hit) = self.cache().get(&(*key_id, version)) {
             return Ok(hit.clone());
         }
@@ -171,7 +186,7 @@ impl Vault {
                     "Key material of {key_id} version {version} failed to unseal: the vault is corrupt"
                 ))
             })?;
-        let material = Arc::new(SymmetricKey::from_slice(&plain)?);
+        let material = Arc::new(KeyMaterial::from_sealed(spec, &plain)?);
         self.cache().insert((*key_id, version), material.clone());
         Ok(material)
     }
@@ -181,7 +196,7 @@ impl Vault {
         self.cache().retain(|(id, _), _| id != key_id);
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(KeyId, u32), Arc<SymmetricKey>>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(KeyId, u32), Arc<KeyMaterial>>> {
         // A panic while holding this lock cannot leave the map half-updated, so poison is harmless.
         self.material_cache
             .lock()
@@ -279,7 +294,9 @@ mod tests {
     fn sealed_material_unseals_only_for_its_own_key_and_version() {
         let v = vault();
         let id = KeyId::random();
-        let sealed = v.new_version(&id, 1, 0, None).unwrap();
+        let sealed = v
+            .new_version(&id, KeySpec::SymmetricDefault, 1, 0, None)
+            .unwrap();
         assert!(
             v.root
                 .key()
