@@ -1221,3 +1221,75 @@ fn wasi_imports_of_a_std_guest_trap_and_kms_vault_still_works() {
     }
     assert_eq!(host.audited("kms:vault/app#run", "GuestTrap").len(), 2);
 }
+
+// ----- key pairs and MAC keys through the guest interface -----
+
+#[test]
+fn tenant_app_signs_and_macs_with_keys_of_those_usages() {
+    use kms_host::types::{KeySpec, KeyUsage};
+    let host = host();
+    host.key("alias/app", &[]);
+    for (alias, spec, usage) in [
+        ("alias/signer", KeySpec::EccNistP256, KeyUsage::SignVerify),
+        ("alias/mac", KeySpec::Hmac256, KeyUsage::GenerateVerifyMac),
+    ] {
+        let key_id = host
+            .service
+            .create_key(
+                &host.admin(),
+                CreateKeyRequest {
+                    key_spec: Some(spec),
+                    key_usage: Some(usage),
+                    ..CreateKeyRequest::default()
+                },
+            )
+            .unwrap()
+            .key_metadata
+            .key_id;
+        host.service
+            .create_alias(
+                &host.admin(),
+                AliasRequest {
+                    alias_name: alias.into(),
+                    target_key_id: key_id,
+                },
+            )
+            .unwrap();
+    }
+    let app = host.load(stock::TENANT_APP);
+    let tenant = host.tenant(
+        Capabilities::builder()
+            .grant("alias/app=all".parse().unwrap())
+            .grant("alias/signer=describe,sign,verify".parse().unwrap())
+            .grant(
+                "alias/mac=describe,generate-mac,verify-mac"
+                    .parse()
+                    .unwrap(),
+            )
+            .build(),
+    );
+    let report = host
+        .run(&app, &tenant, &["alias/app", "alias/signer", "alias/mac"])
+        .unwrap()
+        .unwrap();
+    assert!(report.contains("sign/verify: ok ("), "{report}");
+    assert!(
+        report.contains("generate/verify mac: ok (32 byte MAC)"),
+        "{report}"
+    );
+    // Without the sign operation in the capability, the same app is refused.
+    let no_sign = host.tenant(
+        Capabilities::builder()
+            .grant("alias/app=all".parse().unwrap())
+            .grant("alias/signer=describe,verify".parse().unwrap())
+            .build(),
+    );
+    let failure = host
+        .run(&app, &no_sign, &["alias/app", "alias/signer"])
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        failure.starts_with("sign: AccessDeniedException"),
+        "{failure}"
+    );
+}

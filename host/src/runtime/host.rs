@@ -19,11 +19,13 @@ use super::capability::{Capabilities, KeyOperation};
 use crate::crypto::{DataKeyCipher, blob};
 use crate::error::{KmsError, KmsResult};
 use crate::service::{
-    Accept, CallSource, Caller, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, KeyFacts,
-    KeyMetadata, KeyRequest, ReEncryptRequest, Service,
+    Accept, CallSource, Caller, DecryptRequest, EncryptRequest, GenerateDataKeyRequest,
+    GenerateMacRequest, KeyFacts, KeyMetadata, KeyRequest, ReEncryptRequest, Service, SignRequest,
+    VerifyMacRequest, VerifyRequest,
 };
 use crate::types::{
-    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage, Origin,
+    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage,
+    MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
 };
 
 /// A guest's handle on a KMS key: only the key's id; what it may do is decided at each call.
@@ -595,23 +597,47 @@ impl KmsCtxView<'_> {
             .describe_key(self.caller(), KeyRequest::new(key_id.to_string()))
             .map(|r| r.key_metadata)
     }
-
-    /// For the operations of key usages this host does not create yet (sign, verify, MACs):
-    /// refuses with AWS's `InvalidKeyUsageException` when the key's usage is not `required`.
-    fn require_usage(&self, facts: &KeyFacts, required: KeyUsage, op: KeyOperation) -> KmsError {
-        let error = if facts.usage == required {
-            KmsError::UnsupportedOperation(format!(
-                "{op} with {required} keys is not available in this host"
-            ))
-        } else {
-            KmsError::InvalidKeyUsage(format!(
-                "{} key usage is {}, not {required}",
-                facts.arn, facts.usage
-            ))
-        };
-        self.refuse(op.aws_operation(), Some(facts.arn.clone()), error)
-    }
 }
+
+macro_rules! same_cases {
+    ($(#[$meta:meta])* $name:ident: $from:ty => $to:ty { $($case:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        fn $name(value: $from) -> $to {
+            match value {
+                $(<$from>::$case => <$to>::$case),+
+            }
+        }
+    };
+}
+
+same_cases!(
+    /// WIT signing algorithm to AWS's.
+    from_wit_signing: wit::SigningAlgorithm => SigningAlgorithmSpec {
+        RsassaPssSha256, RsassaPssSha384, RsassaPssSha512, RsassaPkcs1V15Sha256,
+        RsassaPkcs1V15Sha384, RsassaPkcs1V15Sha512, EcdsaSha256, EcdsaSha384, EcdsaSha512,
+        MlDsaShake256,
+    }
+);
+same_cases!(
+    /// AWS signing algorithm to WIT's.
+    to_wit_signing: SigningAlgorithmSpec => wit::SigningAlgorithm {
+        RsassaPssSha256, RsassaPssSha384, RsassaPssSha512, RsassaPkcs1V15Sha256,
+        RsassaPkcs1V15Sha384, RsassaPkcs1V15Sha512, EcdsaSha256, EcdsaSha384, EcdsaSha512,
+        MlDsaShake256,
+    }
+);
+same_cases!(
+    /// WIT MAC algorithm to AWS's.
+    from_wit_mac: wit::MacAlgorithm => MacAlgorithmSpec { HmacSha224, HmacSha256, HmacSha384, HmacSha512 }
+);
+same_cases!(
+    /// AWS MAC algorithm to WIT's.
+    to_wit_mac: MacAlgorithmSpec => wit::MacAlgorithm { HmacSha224, HmacSha256, HmacSha384, HmacSha512 }
+);
+same_cases!(
+    /// WIT message type to AWS's.
+    from_wit_message_type: wit::MessageType => MessageType { Raw, Digest, ExternalMu }
+);
 
 fn wit_metadata(m: KeyMetadata) -> wit::KeyMetadata {
     wit::KeyMetadata {
@@ -667,8 +693,12 @@ fn wit_metadata(m: KeyMetadata) -> wit::KeyMetadata {
                 EncryptionAlgorithm::RsaesOaepSha256 => wit::EncryptionAlgorithm::RsaesOaepSha256,
             })
             .collect(),
-        signing_algorithms: Vec::new(),
-        mac_algorithms: Vec::new(),
+        signing_algorithms: m
+            .signing_algorithms
+            .iter()
+            .map(|a| to_wit_signing(*a))
+            .collect(),
+        mac_algorithms: m.mac_algorithms.iter().map(|a| to_wit_mac(*a)).collect(),
     }
 }
 
@@ -719,63 +749,92 @@ impl keys::HostKey for KmsCtxView<'_> {
     fn sign(
         &mut self,
         handle: Resource<KeyHandle>,
-        _message: Vec<u8>,
-        _message_type: wit::MessageType,
-        _algorithm: wit::SigningAlgorithm,
+        message: Vec<u8>,
+        message_type: wit::MessageType,
+        algorithm: wit::SigningAlgorithm,
     ) -> HostResult<Vec<u8>> {
         let facts = self.checked_key(&handle, KeyOperation::Sign)?;
-        done(
-            facts.and_then(|f| {
-                Err(self.require_usage(&f, KeyUsage::SignVerify, KeyOperation::Sign))
-            }),
-        )
+        done(facts.and_then(|facts| {
+            let req = SignRequest {
+                key_id: facts.key_id.to_string(),
+                message,
+                message_type: Some(from_wit_message_type(message_type)),
+                signing_algorithm: Some(from_wit_signing(algorithm)),
+            };
+            self.ctx
+                .service
+                .sign(self.caller(), req)
+                .map(|r| r.signature)
+        }))
     }
 
     fn verify(
         &mut self,
         handle: Resource<KeyHandle>,
-        _message: Vec<u8>,
-        _message_type: wit::MessageType,
-        _signature: Vec<u8>,
-        _algorithm: wit::SigningAlgorithm,
+        message: Vec<u8>,
+        message_type: wit::MessageType,
+        signature: Vec<u8>,
+        algorithm: wit::SigningAlgorithm,
     ) -> HostResult<()> {
         let facts = self.checked_key(&handle, KeyOperation::Verify)?;
-        done(
-            facts.and_then(|f| {
-                Err(self.require_usage(&f, KeyUsage::SignVerify, KeyOperation::Verify))
-            }),
-        )
+        done(facts.and_then(|facts| {
+            let req = VerifyRequest {
+                key_id: facts.key_id.to_string(),
+                message,
+                message_type: Some(from_wit_message_type(message_type)),
+                signature,
+                signing_algorithm: Some(from_wit_signing(algorithm)),
+            };
+            self.ctx.service.verify(self.caller(), req).map(|_| ())
+        }))
     }
 
     fn public_key(&mut self, handle: Resource<KeyHandle>) -> HostResult<Vec<u8>> {
         let facts = self.checked_key(&handle, KeyOperation::GetPublicKey)?;
-        done(facts.and_then(|f| {
-            Err(self.require_usage(&f, KeyUsage::SignVerify, KeyOperation::GetPublicKey))
+        done(facts.and_then(|facts| {
+            self.ctx
+                .service
+                .get_public_key(self.caller(), KeyRequest::new(facts.key_id.to_string()))
+                .map(|r| r.public_key)
         }))
     }
 
     fn generate_mac(
         &mut self,
         handle: Resource<KeyHandle>,
-        _message: Vec<u8>,
-        _algorithm: wit::MacAlgorithm,
+        message: Vec<u8>,
+        algorithm: wit::MacAlgorithm,
     ) -> HostResult<Vec<u8>> {
         let facts = self.checked_key(&handle, KeyOperation::GenerateMac)?;
-        done(facts.and_then(|f| {
-            Err(self.require_usage(&f, KeyUsage::GenerateVerifyMac, KeyOperation::GenerateMac))
+        done(facts.and_then(|facts| {
+            let req = GenerateMacRequest {
+                key_id: facts.key_id.to_string(),
+                message,
+                mac_algorithm: Some(from_wit_mac(algorithm)),
+            };
+            self.ctx
+                .service
+                .generate_mac(self.caller(), req)
+                .map(|r| r.mac)
         }))
     }
 
     fn verify_mac(
         &mut self,
         handle: Resource<KeyHandle>,
-        _message: Vec<u8>,
-        _mac: Vec<u8>,
-        _algorithm: wit::MacAlgorithm,
+        message: Vec<u8>,
+        mac: Vec<u8>,
+        algorithm: wit::MacAlgorithm,
     ) -> HostResult<()> {
         let facts = self.checked_key(&handle, KeyOperation::VerifyMac)?;
-        done(facts.and_then(|f| {
-            Err(self.require_usage(&f, KeyUsage::GenerateVerifyMac, KeyOperation::VerifyMac))
+        done(facts.and_then(|facts| {
+            let req = VerifyMacRequest {
+                key_id: facts.key_id.to_string(),
+                message,
+                mac,
+                mac_algorithm: Some(from_wit_mac(algorithm)),
+            };
+            self.ctx.service.verify_mac(self.caller(), req).map(|_| ())
         }))
     }
 

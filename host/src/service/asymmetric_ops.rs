@@ -500,8 +500,12 @@ impl Service {
         }
         let pair = KeyMaterial::generate(spec.key_spec())?;
         let private = pair.private_key_pkcs8()?;
-        let (blob, _) =
-            self.seal_under(&record, &private, &req.encryption_context, BlobKind::DataKey)?;
+        let (blob, _) = self.seal_under(
+            &record,
+            &private,
+            &req.encryption_context,
+            BlobKind::DataKey,
+        )?;
         Ok(GenerateDataKeyPairResponse {
             key_id: self.key_arn(&record.key_id),
             key_pair_spec: spec,
