@@ -486,3 +486,180 @@ fn an_account_guard_rail_applies_to_every_key() {
         "ValidationException",
     );
 }
+
+// ----- key pairs and MAC keys -----
+
+fn key_of(home: &Home, spec: &str, usage: &str) -> String {
+    home.json(&["create-key", "--key-spec", spec, "--key-usage", usage])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn sign_verify_and_get_public_key_interoperate_with_openssl() {
+    let home = Home::new();
+    let key = key_of(&home, "ECC_NIST_P256", "SIGN_VERIFY");
+    std::fs::write(home.path("message"), b"release 1.0").unwrap();
+    let message = home.path("message");
+    let message = message.to_str().unwrap();
+    let signature = home.ok(&[
+        "sign",
+        &key,
+        "--message-file",
+        message,
+        "--signing-algorithm",
+        "ECDSA_SHA_256",
+    ]);
+    std::fs::write(home.path("signature.b64"), &signature).unwrap();
+    let verified = home.json(&[
+        "verify",
+        &key,
+        "--message-file",
+        message,
+        "--signing-algorithm",
+        "ECDSA_SHA_256",
+        "--signature-file",
+        home.path("signature.b64").to_str().unwrap(),
+    ]);
+    assert_eq!(verified["SignatureValid"], true);
+    std::fs::write(home.path("other"), b"release 1.1").unwrap();
+    home.fails_with(
+        &[
+            "verify",
+            &key,
+            "--message-file",
+            home.path("other").to_str().unwrap(),
+            "--signing-algorithm",
+            "ECDSA_SHA_256",
+            "--signature-file",
+            home.path("signature.b64").to_str().unwrap(),
+        ],
+        "KMSInvalidSignatureException",
+    );
+    home.ok(&[
+        "get-public-key",
+        &key,
+        "--out",
+        home.path("public.der").to_str().unwrap(),
+    ]);
+    home.ok(&[
+        "sign",
+        &key,
+        "--message-file",
+        message,
+        "--signing-algorithm",
+        "ECDSA_SHA_256",
+        "--out",
+        home.path("signature.bin").to_str().unwrap(),
+    ]);
+    let openssl = Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-keyform",
+            "DER",
+            "-verify",
+            "public.der",
+            "-signature",
+        ])
+        .args(["signature.bin", "message"])
+        .current_dir(home.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&openssl.stdout).trim(),
+        "Verified OK"
+    );
+    home.fails_with(
+        &[
+            "sign",
+            &key,
+            "--message-file",
+            message,
+            "--signing-algorithm",
+            "RSASSA_PSS_SHA_256",
+        ],
+        "InvalidKeyUsageException",
+    );
+    home.fails_with(
+        &["create-key", "--key-spec", "ECC_NIST_P256"],
+        "ValidationException",
+    );
+    let unknown = home.run(&["create-key", "--key-spec", "RSA_1024"]);
+    assert_eq!(unknown.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a valid KeySpec"));
+}
+
+#[test]
+fn macs_rsa_encryption_and_data_key_pairs_from_the_command_line() {
+    let home = Home::new();
+    let mac_key = key_of(&home, "HMAC_384", "GENERATE_VERIFY_MAC");
+    std::fs::write(home.path("message"), b"session=42").unwrap();
+    let message = home.path("message");
+    let message = message.to_str().unwrap();
+    let mac = home.ok(&[
+        "generate-mac",
+        &mac_key,
+        "--message-file",
+        message,
+        "--mac-algorithm",
+        "HMAC_SHA_384",
+    ]);
+    std::fs::write(home.path("mac"), &mac).unwrap();
+    let verified = home.json(&[
+        "verify-mac",
+        &mac_key,
+        "--message-file",
+        message,
+        "--mac-algorithm",
+        "HMAC_SHA_384",
+        "--mac-file",
+        home.path("mac").to_str().unwrap(),
+    ]);
+    assert_eq!(verified["MacValid"], true);
+
+    let rsa = key_of(&home, "RSA_2048", "ENCRYPT_DECRYPT");
+    let out = home.run_with_stdin(
+        &[
+            "encrypt",
+            &rsa,
+            "--encryption-algorithm",
+            "RSAES_OAEP_SHA_256",
+        ],
+        b"card 4242",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(home.path("ct"), &out.stdout).unwrap();
+    let plaintext = home.ok(&[
+        "decrypt",
+        "--ciphertext-file",
+        home.path("ct").to_str().unwrap(),
+        "--key-id",
+        &rsa,
+        "--encryption-algorithm",
+        "RSAES_OAEP_SHA_256",
+    ]);
+    assert_eq!(plaintext, "card 4242");
+
+    let symmetric = home.create_key();
+    let pair = home.json(&[
+        "generate-data-key-pair",
+        &symmetric,
+        "--key-pair-spec",
+        "ECC_NIST_P384",
+    ]);
+    assert_eq!(pair["KeyPairSpec"], "ECC_NIST_P384");
+    assert!(pair["PrivateKeyPlaintext"].is_string());
+    let without = home.json(&[
+        "generate-data-key-pair-without-plaintext",
+        &symmetric,
+        "--key-pair-spec",
+        "RSA_2048",
+    ]);
+    assert!(without.get("PrivateKeyPlaintext").is_none());
+}

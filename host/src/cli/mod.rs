@@ -22,7 +22,10 @@ use crate::KmsError;
 use crate::envelope::{self, EnvelopeError};
 use crate::runtime::{Capabilities, KeyGrant, Runtime, RuntimeConfig, Tenant};
 use crate::service::{self as svc, CallSource, Caller, Service};
-use crate::types::{DataKeySpec, EncryptionContext, Tag};
+use crate::types::{
+    DataKeyPairSpec, DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeySpec, KeyUsage,
+    MacAlgorithmSpec, MessageType, SigningAlgorithmSpec, Tag,
+};
 use crate::vault::{RootKey, SqliteStore, Vault};
 
 /// Files larger than this get a progress bar on a terminal.
@@ -76,6 +79,13 @@ enum Command {
         /// Tag as key=value (repeatable).
         #[arg(long = "tag", value_parser = parse_pair)]
         tags: Vec<(String, String)>,
+        /// SYMMETRIC_DEFAULT (default), RSA_2048/3072/4096, ECC_NIST_P256/P384/P521,
+        /// ECC_SECG_P256K1, HMAC_224/256/384/512, ML_DSA_44/65/87.
+        #[arg(long, value_parser = parse_aws::<KeySpec>)]
+        key_spec: Option<KeySpec>,
+        /// ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT.
+        #[arg(long, value_parser = parse_aws::<KeyUsage>)]
+        key_usage: Option<KeyUsage>,
     },
     /// Show a key's metadata.
     DescribeKey { key: String },
@@ -140,6 +150,9 @@ enum Command {
         plaintext_file: Option<PathBuf>,
         #[arg(long = "context", value_parser = parse_pair)]
         context: Vec<(String, String)>,
+        /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys.
+        #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
+        encryption_algorithm: Option<EncryptionAlgorithm>,
         /// Write the raw ciphertext blob to this file instead.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -153,6 +166,9 @@ enum Command {
         key_id: Option<String>,
         #[arg(long = "context", value_parser = parse_pair)]
         context: Vec<(String, String)>,
+        /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys (which need --key-id too).
+        #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
+        encryption_algorithm: Option<EncryptionAlgorithm>,
         /// Write the plaintext to this file instead.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -212,6 +228,62 @@ enum Command {
         #[arg(long = "context", value_parser = parse_pair)]
         context: Vec<(String, String)>,
     },
+    /// Sign a message (up to 4096 bytes), a digest or an ML-DSA mu; prints the signature.
+    Sign {
+        key: String,
+        #[command(flatten)]
+        message: MessageArgs,
+        #[arg(long, value_parser = parse_aws::<SigningAlgorithmSpec>)]
+        signing_algorithm: SigningAlgorithmSpec,
+        /// Write the raw signature to this file instead.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify a signature (raw or base64); fails with KMSInvalidSignatureException if it does not.
+    Verify {
+        key: String,
+        #[command(flatten)]
+        message: MessageArgs,
+        #[arg(long, value_parser = parse_aws::<SigningAlgorithmSpec>)]
+        signing_algorithm: SigningAlgorithmSpec,
+        #[arg(long)]
+        signature_file: PathBuf,
+    },
+    /// Print a key pair's public key and algorithms (`--out` writes the DER).
+    GetPublicKey {
+        key: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compute the MAC of a message with an HMAC key; prints it.
+    GenerateMac {
+        key: String,
+        /// Read the message from this file (default: standard input).
+        #[arg(long)]
+        message_file: Option<PathBuf>,
+        #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
+        mac_algorithm: MacAlgorithmSpec,
+    },
+    /// Check a MAC (raw or base64); fails with KMSInvalidMacException if it does not match.
+    VerifyMac {
+        key: String,
+        #[arg(long)]
+        message_file: Option<PathBuf>,
+        #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
+        mac_algorithm: MacAlgorithmSpec,
+        #[arg(long)]
+        mac_file: PathBuf,
+    },
+    /// ECDH between a KEY_AGREEMENT key and a peer's public key (DER file, raw or base64).
+    DeriveSharedSecret {
+        key: String,
+        #[arg(long)]
+        public_key_file: PathBuf,
+    },
+    /// A data key pair: the private key in plaintext and encrypted under a symmetric key.
+    GenerateDataKeyPair(DataKeyPairArgs),
+    /// A data key pair whose private key is returned only encrypted.
+    GenerateDataKeyPairWithoutPlaintext(DataKeyPairArgs),
     /// Run a tenant application component (world kms:vault/tenant-command) in a fresh sandboxed
     /// instance and print what its `run` returns. Arguments after `--` are passed to it.
     Run {
@@ -274,6 +346,32 @@ enum Command {
     },
 }
 
+/// The message of Sign and Verify.
+#[derive(clap::Args, Debug)]
+struct MessageArgs {
+    /// Read the message from this file (default: standard input).
+    #[arg(long)]
+    message_file: Option<PathBuf>,
+    /// RAW (default), DIGEST or EXTERNAL_MU.
+    #[arg(long, value_parser = parse_aws::<MessageType>)]
+    message_type: Option<MessageType>,
+}
+
+#[derive(clap::Args, Debug)]
+struct DataKeyPairArgs {
+    key: String,
+    /// RSA_2048/3072/4096, ECC_NIST_P256/P384/P521 or ECC_SECG_P256K1.
+    #[arg(long, value_parser = parse_aws::<DataKeyPairSpec>)]
+    key_pair_spec: DataKeyPairSpec,
+    #[arg(long = "context", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+}
+
+/// Parses an AWS enum value (`RSA_2048`, `ECDSA_SHA_256`, …).
+fn parse_aws<T: std::str::FromStr<Err = KmsError>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: KmsError| e.message().to_string())
+}
+
 /// Which key a policy-plugin command is about; none means the account.
 #[derive(clap::Args, Debug)]
 struct PluginScopeArgs {
@@ -297,6 +395,29 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected key=value, got '{s}'"))
+}
+
+fn data_key_pair_request(args: DataKeyPairArgs) -> anyhow::Result<svc::GenerateDataKeyPairRequest> {
+    Ok(svc::GenerateDataKeyPairRequest {
+        key_id: args.key,
+        key_pair_spec: Some(args.key_pair_spec),
+        encryption_context: context_of(args.context)?,
+    })
+}
+
+/// Prints one binary result: raw to `file` if given, the whole response with `--output json`,
+/// else base64 on a line.
+fn emit_blob(
+    out: Output,
+    file: Option<&Path>,
+    response: &impl Serialize,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
+    match (file, out) {
+        (Some(path), _) => write_bytes(Some(path), bytes),
+        (None, Output::Json) => print(out, response),
+        (None, Output::Text) => write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes()),
+    }
 }
 
 /// The caller for an IAM principal ARN (`arn:aws:iam::<account>:…`).
@@ -619,12 +740,19 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     let key_req = |key: String| svc::KeyRequest::new(key);
     match cli.command {
         Command::Init { .. } => unreachable!("handled above"),
-        Command::CreateKey { description, tags } => print(
+        Command::CreateKey {
+            description,
+            tags,
+            key_spec,
+            key_usage,
+        } => print(
             out,
             &service.create_key(
                 me,
                 svc::CreateKeyRequest {
                     description,
+                    key_spec,
+                    key_usage,
                     tags: tags
                         .into_iter()
                         .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
@@ -737,6 +865,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             key,
             plaintext_file,
             context,
+            encryption_algorithm,
             out: out_file,
         } => {
             let plaintext = read_input(plaintext_file.as_deref())?;
@@ -744,7 +873,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 key_id: key,
                 plaintext,
                 encryption_context: context_of(context)?,
-                encryption_algorithm: None,
+                encryption_algorithm,
             };
             let resp = service.encrypt(me, req)?;
             match (out_file, out) {
@@ -760,13 +889,14 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             ciphertext_file,
             key_id,
             context,
+            encryption_algorithm,
             out: out_file,
         } => {
             let req = svc::DecryptRequest {
                 ciphertext_blob: read_blob(ciphertext_file.as_deref())?,
                 encryption_context: context_of(context)?,
                 key_id,
-                encryption_algorithm: None,
+                encryption_algorithm,
             };
             let resp = service.decrypt(me, req)?;
             match (out_file, out) {
@@ -863,6 +993,102 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 ))
             })
         }
+        Command::Sign {
+            key,
+            message,
+            signing_algorithm,
+            out: out_file,
+        } => {
+            let resp = service.sign(
+                me,
+                svc::SignRequest {
+                    key_id: key,
+                    message: read_input(message.message_file.as_deref())?.to_vec(),
+                    message_type: message.message_type,
+                    signing_algorithm: Some(signing_algorithm),
+                },
+            )?;
+            emit_blob(out, out_file.as_deref(), &resp, &resp.signature)
+        }
+        Command::Verify {
+            key,
+            message,
+            signing_algorithm,
+            signature_file,
+        } => print(
+            out,
+            &service.verify(
+                me,
+                svc::VerifyRequest {
+                    key_id: key,
+                    message: read_input(message.message_file.as_deref())?.to_vec(),
+                    message_type: message.message_type,
+                    signature: read_blob(Some(&signature_file))?,
+                    signing_algorithm: Some(signing_algorithm),
+                },
+            )?,
+        ),
+        Command::GetPublicKey { key, out: out_file } => {
+            let resp = service.get_public_key(me, key_req(key))?;
+            match out_file {
+                Some(path) => write_bytes(Some(&path), &resp.public_key),
+                None => print(out, &resp),
+            }
+        }
+        Command::GenerateMac {
+            key,
+            message_file,
+            mac_algorithm,
+        } => {
+            let resp = service.generate_mac(
+                me,
+                svc::GenerateMacRequest {
+                    key_id: key,
+                    message: read_input(message_file.as_deref())?.to_vec(),
+                    mac_algorithm: Some(mac_algorithm),
+                },
+            )?;
+            emit_blob(out, None, &resp, &resp.mac)
+        }
+        Command::VerifyMac {
+            key,
+            message_file,
+            mac_algorithm,
+            mac_file,
+        } => print(
+            out,
+            &service.verify_mac(
+                me,
+                svc::VerifyMacRequest {
+                    key_id: key,
+                    message: read_input(message_file.as_deref())?.to_vec(),
+                    mac: read_blob(Some(&mac_file))?,
+                    mac_algorithm: Some(mac_algorithm),
+                },
+            )?,
+        ),
+        Command::DeriveSharedSecret {
+            key,
+            public_key_file,
+        } => {
+            let resp = service.derive_shared_secret(
+                me,
+                svc::DeriveSharedSecretRequest {
+                    key_id: key,
+                    key_agreement_algorithm: Some(crate::types::KeyAgreementAlgorithmSpec::Ecdh),
+                    public_key: read_blob(Some(&public_key_file))?,
+                },
+            )?;
+            emit_blob(out, None, &resp, &resp.shared_secret)
+        }
+        Command::GenerateDataKeyPair(args) => print(
+            out,
+            &service.generate_data_key_pair(me, data_key_pair_request(args)?)?,
+        ),
+        Command::GenerateDataKeyPairWithoutPlaintext(args) => print(
+            out,
+            &service.generate_data_key_pair_without_plaintext(me, data_key_pair_request(args)?)?,
+        ),
         Command::Run {
             component,
             principal,
