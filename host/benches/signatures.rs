@@ -25,7 +25,14 @@ fn ops_per_second(budget: Duration, mut op: impl FnMut()) -> f64 {
 
 /// `openssl speed -mr` sign/s and verify/s, by (kind, bits): kind 2 is RSA, 4 is ECDSA.
 fn openssl_speed(seconds: u32) -> HashMap<(u32, u32), (f64, f64)> {
-    let algorithms = ["rsa2048", "rsa3072", "rsa4096", "ecdsap256", "ecdsap384", "ecdsap521"];
+    let algorithms = [
+        "rsa2048",
+        "rsa3072",
+        "rsa4096",
+        "ecdsap256",
+        "ecdsap384",
+        "ecdsap521",
+    ];
     let output = Command::new("openssl")
         .args(["speed", "-mr", "-seconds", &seconds.to_string()])
         .args(algorithms)
@@ -36,7 +43,9 @@ fn openssl_speed(seconds: u32) -> HashMap<(u32, u32), (f64, f64)> {
         return figures;
     };
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Some(rest) = line.strip_prefix("+F") else { continue };
+        let Some(rest) = line.strip_prefix("+F") else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split(':').collect();
         if let [kind, _, bits, sign, verify] = fields[..]
             && let (Ok(kind), Ok(bits), Ok(sign), Ok(verify)) =
@@ -62,7 +71,11 @@ fn openssl_key(spec: KeySpec) -> Option<(u32, u32)> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let budget = if quick { Duration::from_millis(300) } else { Duration::from_secs(1) };
+    let budget = if quick {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(1)
+    };
     let baseline = openssl_speed(if quick { 1 } else { 2 });
     println!(
         "{:<16} {:<28} {:>12} {:>12} {:>14} {:>14}",

@@ -667,3 +667,80 @@ fn openssl_derives_the_same_ecdh_secret() {
         .shared_secret;
     assert_eq!(ours.as_slice(), theirs.as_slice());
 }
+
+#[test]
+fn re_encrypt_moves_ciphertexts_between_symmetric_and_rsa_keys() {
+    use kms_host::service::ReEncryptRequest;
+    let f = fixture();
+    let symmetric = f.key(KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt);
+    let rsa = f.key(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
+    let context = EncryptionContext::from_pairs([("tenant", "acme")]).unwrap();
+    let blob = f
+        .service
+        .encrypt(
+            &f.me,
+            EncryptRequest::new(&symmetric, b"moving".to_vec()).with_context(context.clone()),
+        )
+        .unwrap()
+        .ciphertext_blob;
+    // Symmetric to RSA.
+    let to_rsa = f
+        .service
+        .re_encrypt(
+            &f.me,
+            ReEncryptRequest {
+                ciphertext_blob: blob,
+                source_encryption_context: context.clone(),
+                destination_key_id: rsa.clone(),
+                destination_encryption_algorithm: Some(EncryptionAlgorithm::RsaesOaepSha256),
+                ..ReEncryptRequest::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        to_rsa.destination_encryption_algorithm,
+        EncryptionAlgorithm::RsaesOaepSha256
+    );
+    // RSA back to symmetric, with a new context.
+    let back = f
+        .service
+        .re_encrypt(
+            &f.me,
+            ReEncryptRequest {
+                ciphertext_blob: to_rsa.ciphertext_blob,
+                source_key_id: Some(rsa.clone()),
+                source_encryption_algorithm: Some(EncryptionAlgorithm::RsaesOaepSha256),
+                destination_key_id: symmetric.clone(),
+                destination_encryption_context: context.clone(),
+                ..ReEncryptRequest::default()
+            },
+        )
+        .unwrap();
+    let plaintext = f
+        .service
+        .decrypt(
+            &f.me,
+            DecryptRequest::new(back.ciphertext_blob).with_context(context),
+        )
+        .unwrap()
+        .plaintext;
+    assert_eq!(plaintext.as_slice(), b"moving");
+    // An RSA destination needs an RSAES algorithm.
+    let blob = f
+        .service
+        .encrypt(&f.me, EncryptRequest::new(&symmetric, b"x".to_vec()))
+        .unwrap()
+        .ciphertext_blob;
+    let refused = f.service.re_encrypt(
+        &f.me,
+        ReEncryptRequest {
+            ciphertext_blob: blob,
+            destination_key_id: rsa,
+            ..ReEncryptRequest::default()
+        },
+    );
+    assert!(
+        matches!(refused, Err(KmsError::InvalidKeyUsage(_))),
+        "{refused:?}"
+    );
+}

@@ -99,6 +99,14 @@ fn require_rsa_algorithm(
         })
 }
 
+/// What an RSAES-OAEP decryption needs besides the key.
+struct RsaOpen<'a> {
+    action: &'a str,
+    algorithm: Option<EncryptionAlgorithm>,
+    context: &'a EncryptionContext,
+    ciphertext: &'a [u8],
+}
+
 fn refuse_context_for_rsa(context: &EncryptionContext) -> KmsResult<()> {
     if context.is_empty() {
         Ok(())
@@ -128,6 +136,26 @@ impl Service {
         Ok((material.oaep_encrypt(hash, plaintext)?, algorithm))
     }
 
+    /// RSAES-OAEP decryption under the RSA key `key`, authorized for `action`.
+    fn rsa_open(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        key: &str,
+        how: RsaOpen<'_>,
+    ) -> KmsResult<(KeyRecord, Zeroizing<Vec<u8>>, EncryptionAlgorithm)> {
+        let record = self.key_for(caller, note, key, how.action)?;
+        self.require_enabled(&record)?;
+        self.require_encrypt_usage(&record)?;
+        let (algorithm, hash) = require_rsa_algorithm(record.key_spec, how.algorithm)?;
+        refuse_context_for_rsa(how.context)?;
+        let material =
+            self.vault
+                .key_material(&record.key_id, record.key_spec, record.current_version)?;
+        let plaintext = material.oaep_decrypt(hash, how.ciphertext)?;
+        Ok((record, plaintext, algorithm))
+    }
+
     /// Decrypt under the RSA key `req` names.
     fn rsa_decrypt(
         &self,
@@ -136,14 +164,17 @@ impl Service {
         req: &DecryptRequest,
     ) -> KmsResult<DecryptResponse> {
         let key = req.key_id.as_deref().unwrap_or_default();
-        let record = self.key_for(caller, note, key, "kms:Decrypt")?;
-        self.require_enabled(&record)?;
-        self.require_encrypt_usage(&record)?;
-        let (algorithm, hash) = require_rsa_algorithm(record.key_spec, req.encryption_algorithm)?;
-        refuse_context_for_rsa(&req.encryption_context)?;
-        let material =
-            self.vault
-                .key_material(&record.key_id, record.key_spec, record.current_version)?;
+        let (record, plaintext, algorithm) = self.rsa_open(
+            caller,
+            note,
+            key,
+            RsaOpen {
+                action: "kms:Decrypt",
+                algorithm: req.encryption_algorithm,
+                context: &req.encryption_context,
+                ciphertext: &req.ciphertext_blob,
+            },
+        )?;
         let material_id = self
             .vault
             .store()
@@ -152,7 +183,7 @@ impl Service {
             .unwrap_or_default();
         Ok(DecryptResponse {
             key_id: self.key_arn(&record.key_id),
-            plaintext: material.oaep_decrypt(hash, &req.ciphertext_blob)?,
+            plaintext,
             encryption_algorithm: algorithm,
             key_material_id: material_id,
         })
@@ -354,33 +385,65 @@ impl Service {
     ) -> KmsResult<ReEncryptResponse> {
         self.audited(caller, "ReEncrypt", |note| {
             note.context(&req.destination_encryption_context);
-            let source_algorithm = require_symmetric_algorithm(req.source_encryption_algorithm)?;
-            let destination_algorithm =
-                require_symmetric_algorithm(req.destination_encryption_algorithm)?;
             let destination = self.resolve(&req.destination_key_id)?;
             self.authorize(caller, "kms:ReEncryptTo", &destination, note)?;
-            let opened = self.open_blob(
-                caller,
-                note,
-                &req.ciphertext_blob,
-                &req.source_encryption_context,
-                OpenAs {
-                    expected_key: req.source_key_id.as_deref(),
-                    action: "kms:ReEncryptFrom",
-                    accept: Accept::Any,
-                },
-            )?;
-            // A data key stays a data key: re-encrypting must not launder it into a ciphertext
-            // that guests without `reveal` could decrypt.
-            let (ciphertext_blob, _) = self.seal_under(
-                &destination,
-                &opened.plaintext,
-                &req.destination_encryption_context,
-                opened.kind,
-            )?;
+            // The source is an RSA ciphertext when the caller names an RSA source key.
+            let rsa_source = match req.source_key_id.as_deref() {
+                Some(key) => self.resolve(key)?.key_spec != KeySpec::SymmetricDefault,
+                None => false,
+            };
+            let (source, plaintext, source_algorithm, kind) = if rsa_source {
+                let (record, plaintext, algorithm) = self.rsa_open(
+                    caller,
+                    note,
+                    req.source_key_id.as_deref().unwrap_or_default(),
+                    RsaOpen {
+                        action: "kms:ReEncryptFrom",
+                        algorithm: req.source_encryption_algorithm,
+                        context: &req.source_encryption_context,
+                        ciphertext: &req.ciphertext_blob,
+                    },
+                )?;
+                (record, plaintext, algorithm, BlobKind::Ciphertext)
+            } else {
+                let algorithm = require_symmetric_algorithm(req.source_encryption_algorithm)?;
+                let opened = self.open_blob(
+                    caller,
+                    note,
+                    &req.ciphertext_blob,
+                    &req.source_encryption_context,
+                    OpenAs {
+                        expected_key: req.source_key_id.as_deref(),
+                        action: "kms:ReEncryptFrom",
+                        accept: Accept::Any,
+                    },
+                )?;
+                (opened.record, opened.plaintext, algorithm, opened.kind)
+            };
+            let (ciphertext_blob, destination_algorithm) = if destination.key_spec
+                != KeySpec::SymmetricDefault
+            {
+                self.rsa_encrypt(
+                    &destination,
+                    req.destination_encryption_algorithm,
+                    &plaintext,
+                    &req.destination_encryption_context,
+                )?
+            } else {
+                let algorithm = require_symmetric_algorithm(req.destination_encryption_algorithm)?;
+                // A data key stays a data key: re-encrypting must not launder it into a
+                // ciphertext that guests without `reveal` could decrypt.
+                let (blob, _) = self.seal_under(
+                    &destination,
+                    &plaintext,
+                    &req.destination_encryption_context,
+                    kind,
+                )?;
+                (blob, algorithm)
+            };
             Ok(ReEncryptResponse {
                 ciphertext_blob,
-                source_key_id: self.key_arn(&opened.record.key_id),
+                source_key_id: self.key_arn(&source.key_id),
                 key_id: self.key_arn(&destination.key_id),
                 source_encryption_algorithm: source_algorithm,
                 destination_encryption_algorithm: destination_algorithm,
