@@ -6,6 +6,8 @@
 //! blinded (the `rsa` crate's RUSTSEC-2023-0071 mitigation), and MACs are compared in constant
 //! time.
 
+use std::sync::OnceLock;
+
 use hmac::{KeyInit, Mac};
 use p256::elliptic_curve::Generate;
 use rand_core::UnwrapErr;
@@ -74,8 +76,16 @@ impl SigningAlgorithm {
     }
 }
 
-/// The material of one backing-key version of any key spec.
-pub enum KeyMaterial {
+/// The material of one backing-key version of any key spec, with what is derived from it (the
+/// public key, ML-DSA's expanded key) computed once, on first use.
+pub struct KeyMaterial {
+    secret: Secret,
+    public: OnceLock<Option<PublicKey>>,
+    ml_dsa: OnceLock<MlDsaKey>,
+}
+
+/// The secret itself.
+enum Secret {
     /// AES-256-GCM.
     Symmetric(SymmetricKey),
     /// An HMAC key of the spec's length.
@@ -174,36 +184,45 @@ macro_rules! ecdh {
 }
 
 impl KeyMaterial {
+    fn new(secret: Secret) -> Self {
+        KeyMaterial {
+            secret,
+            public: OnceLock::new(),
+            ml_dsa: OnceLock::new(),
+        }
+    }
+
     /// Fresh material for `spec`.
     pub fn generate(spec: KeySpec) -> KmsResult<Self> {
+        Self::generate_secret(spec).map(Self::new)
+    }
+
+    /// Reads back what [`to_sealable`](Self::to_sealable) produced for `spec`.
+    pub fn from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Self> {
+        Self::secret_from_sealed(spec, bytes).map(Self::new)
+    }
+
+    fn generate_secret(spec: KeySpec) -> KmsResult<Secret> {
         if let Some(bits) = rsa_bits(spec) {
             let key = RsaPrivateKey::new(&mut rng(), bits)
                 .map_err(|e| internal("RSA key generation failed")(e.to_string()))?;
-            return Ok(KeyMaterial::Rsa(Box::new(key)));
+            return Ok(Secret::Rsa(Box::new(key)));
         }
         if let Some(len) = hmac_len(spec) {
             let mut key = Zeroizing::new(vec![0u8; len]);
             fill_random(&mut key)?;
-            return Ok(KeyMaterial::Hmac(spec, key));
+            return Ok(Secret::Hmac(spec, key));
         }
         Ok(match spec {
-            KeySpec::SymmetricDefault => KeyMaterial::Symmetric(SymmetricKey::generate()?),
-            KeySpec::EccNistP256 => {
-                KeyMaterial::P256(p256::SecretKey::generate_from_rng(&mut rng()))
-            }
-            KeySpec::EccNistP384 => {
-                KeyMaterial::P384(p384::SecretKey::generate_from_rng(&mut rng()))
-            }
-            KeySpec::EccNistP521 => {
-                KeyMaterial::P521(p521::SecretKey::generate_from_rng(&mut rng()))
-            }
-            KeySpec::EccSecgP256k1 => {
-                KeyMaterial::K256(k256::SecretKey::generate_from_rng(&mut rng()))
-            }
+            KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::generate()?),
+            KeySpec::EccNistP256 => Secret::P256(p256::SecretKey::generate_from_rng(&mut rng())),
+            KeySpec::EccNistP384 => Secret::P384(p384::SecretKey::generate_from_rng(&mut rng())),
+            KeySpec::EccNistP521 => Secret::P521(p521::SecretKey::generate_from_rng(&mut rng())),
+            KeySpec::EccSecgP256k1 => Secret::K256(k256::SecretKey::generate_from_rng(&mut rng())),
             KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 fill_random(seed.as_mut())?;
-                KeyMaterial::MlDsa(spec, seed)
+                Secret::MlDsa(spec, seed)
             }
             other => {
                 return Err(KmsError::UnsupportedOperation(format!(
@@ -215,18 +234,18 @@ impl KeyMaterial {
 
     /// The spec this material belongs to.
     pub fn spec(&self) -> KeySpec {
-        match self {
-            KeyMaterial::Symmetric(_) => KeySpec::SymmetricDefault,
-            KeyMaterial::Hmac(spec, _) | KeyMaterial::MlDsa(spec, _) => *spec,
-            KeyMaterial::Rsa(key) => match rsa::traits::PublicKeyParts::size(key.as_ref()) * 8 {
+        match &self.secret {
+            Secret::Symmetric(_) => KeySpec::SymmetricDefault,
+            Secret::Hmac(spec, _) | Secret::MlDsa(spec, _) => *spec,
+            Secret::Rsa(key) => match rsa::traits::PublicKeyParts::size(key.as_ref()) * 8 {
                 3072 => KeySpec::Rsa3072,
                 4096 => KeySpec::Rsa4096,
                 _ => KeySpec::Rsa2048,
             },
-            KeyMaterial::P256(_) => KeySpec::EccNistP256,
-            KeyMaterial::P384(_) => KeySpec::EccNistP384,
-            KeyMaterial::P521(_) => KeySpec::EccNistP521,
-            KeyMaterial::K256(_) => KeySpec::EccSecgP256k1,
+            Secret::P256(_) => KeySpec::EccNistP256,
+            Secret::P384(_) => KeySpec::EccNistP384,
+            Secret::P521(_) => KeySpec::EccNistP521,
+            Secret::K256(_) => KeySpec::EccSecgP256k1,
         }
     }
 
@@ -237,51 +256,50 @@ impl KeyMaterial {
             r.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
                 .map_err(|e| internal("encoding a private key")(e.to_string()))
         };
-        match self {
-            KeyMaterial::Symmetric(key) => Ok(Zeroizing::new(key.expose_secret().to_vec())),
-            KeyMaterial::Hmac(_, key) => Ok(Zeroizing::new(key.to_vec())),
-            KeyMaterial::MlDsa(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
-            KeyMaterial::Rsa(key) => der(key.to_pkcs8_der()),
-            KeyMaterial::P256(key) => der(key.to_pkcs8_der()),
-            KeyMaterial::P384(key) => der(key.to_pkcs8_der()),
-            KeyMaterial::P521(key) => der(key.to_pkcs8_der()),
-            KeyMaterial::K256(key) => der(key.to_pkcs8_der()),
+        match &self.secret {
+            Secret::Symmetric(key) => Ok(Zeroizing::new(key.expose_secret().to_vec())),
+            Secret::Hmac(_, key) => Ok(Zeroizing::new(key.to_vec())),
+            Secret::MlDsa(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
+            Secret::Rsa(key) => der(key.to_pkcs8_der()),
+            Secret::P256(key) => der(key.to_pkcs8_der()),
+            Secret::P384(key) => der(key.to_pkcs8_der()),
+            Secret::P521(key) => der(key.to_pkcs8_der()),
+            Secret::K256(key) => der(key.to_pkcs8_der()),
         }
     }
 
-    /// Reads back what [`to_sealable`](Self::to_sealable) produced for `spec`.
-    pub fn from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Self> {
+    fn secret_from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Secret> {
         let corrupt =
             |e: String| KmsError::Internal(format!("stored {spec} key material is not valid: {e}"));
         if rsa_bits(spec).is_some() {
             let key = RsaPrivateKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?;
-            return Ok(KeyMaterial::Rsa(Box::new(key)));
+            return Ok(Secret::Rsa(Box::new(key)));
         }
         if let Some(len) = hmac_len(spec) {
             if bytes.len() != len {
                 return Err(corrupt(format!("{} bytes", bytes.len())));
             }
-            return Ok(KeyMaterial::Hmac(spec, Zeroizing::new(bytes.to_vec())));
+            return Ok(Secret::Hmac(spec, Zeroizing::new(bytes.to_vec())));
         }
         Ok(match spec {
-            KeySpec::SymmetricDefault => KeyMaterial::Symmetric(SymmetricKey::from_slice(bytes)?),
-            KeySpec::EccNistP256 => KeyMaterial::P256(
+            KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::from_slice(bytes)?),
+            KeySpec::EccNistP256 => Secret::P256(
                 p256::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
             ),
-            KeySpec::EccNistP384 => KeyMaterial::P384(
+            KeySpec::EccNistP384 => Secret::P384(
                 p384::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
             ),
-            KeySpec::EccNistP521 => KeyMaterial::P521(
+            KeySpec::EccNistP521 => Secret::P521(
                 p521::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
             ),
-            KeySpec::EccSecgP256k1 => KeyMaterial::K256(
+            KeySpec::EccSecgP256k1 => Secret::K256(
                 k256::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
             ),
             KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
                 let seed: [u8; 32] = bytes
                     .try_into()
                     .map_err(|_| corrupt(format!("{} bytes", bytes.len())))?;
-                KeyMaterial::MlDsa(spec, Zeroizing::new(seed))
+                Secret::MlDsa(spec, Zeroizing::new(seed))
             }
             other => return Err(corrupt(format!("unsupported spec {other}"))),
         })
@@ -289,9 +307,9 @@ impl KeyMaterial {
 
     /// The symmetric key, or `InvalidKeyUsage` for any other spec.
     pub fn symmetric(&self) -> KmsResult<&SymmetricKey> {
-        match self {
-            KeyMaterial::Symmetric(key) => Ok(key),
-            other => Err(usage_error(other.spec(), "encrypt with AES-GCM")),
+        match &self.secret {
+            Secret::Symmetric(key) => Ok(key),
+            _ => Err(usage_error(self.spec(), "encrypt with AES-GCM")),
         }
     }
 
@@ -302,16 +320,16 @@ impl KeyMaterial {
             r.map(|d| d.as_bytes().to_vec())
                 .map_err(|e| internal("encoding a public key")(e.to_string()))
         };
-        match self {
-            KeyMaterial::Rsa(key) => encode(RsaPublicKey::from(key.as_ref()).to_public_key_der()),
-            KeyMaterial::P256(key) => encode(key.public_key().to_public_key_der()),
-            KeyMaterial::P384(key) => encode(key.public_key().to_public_key_der()),
-            KeyMaterial::P521(key) => encode(key.public_key().to_public_key_der()),
-            KeyMaterial::K256(key) => encode(key.public_key().to_public_key_der()),
-            KeyMaterial::MlDsa(spec, seed) => ml_dsa_call(*spec, seed, |k| k.public_key_der()),
-            other => Err(KmsError::UnsupportedOperation(format!(
+        match &self.secret {
+            Secret::Rsa(key) => encode(RsaPublicKey::from(key.as_ref()).to_public_key_der()),
+            Secret::P256(key) => encode(key.public_key().to_public_key_der()),
+            Secret::P384(key) => encode(key.public_key().to_public_key_der()),
+            Secret::P521(key) => encode(key.public_key().to_public_key_der()),
+            Secret::K256(key) => encode(key.public_key().to_public_key_der()),
+            Secret::MlDsa(..) => self.with_ml_dsa(|k| k.public_key_der()),
+            _ => Err(KmsError::UnsupportedOperation(format!(
                 "A {} key has no public key",
-                other.spec()
+                self.spec()
             ))),
         }
     }
@@ -352,16 +370,16 @@ impl KeyMaterial {
         message: &[u8],
     ) -> KmsResult<Vec<u8>> {
         self.check_algorithm(algorithm)?;
-        if let KeyMaterial::MlDsa(spec, seed) = self {
-            return ml_dsa_call(*spec, seed, |k| k.sign(message_type, message));
+        if let Secret::MlDsa(..) = &self.secret {
+            return self.with_ml_dsa(|k| k.sign(message_type, message));
         }
         let prehash = self.prehash(algorithm, message_type, message)?;
-        match self {
-            KeyMaterial::Rsa(key) => rsa_sign(key, algorithm, &prehash),
-            KeyMaterial::P256(key) => ecdsa_sign!(p256, key, &prehash),
-            KeyMaterial::P384(key) => ecdsa_sign!(p384, key, &prehash),
-            KeyMaterial::P521(key) => ecdsa_sign!(p521, key, &prehash),
-            KeyMaterial::K256(key) => ecdsa_sign!(k256, key, &prehash),
+        match &self.secret {
+            Secret::Rsa(key) => rsa_sign(key, algorithm, &prehash),
+            Secret::P256(key) => ecdsa_sign!(p256, key, &prehash),
+            Secret::P384(key) => ecdsa_sign!(p384, key, &prehash),
+            Secret::P521(key) => ecdsa_sign!(p521, key, &prehash),
+            Secret::K256(key) => ecdsa_sign!(k256, key, &prehash),
             _ => Err(usage_error(self.spec(), "sign")),
         }
     }
@@ -380,25 +398,47 @@ impl KeyMaterial {
             .verify(algorithm, message_type, message, signature)
     }
 
-    /// The public half of a key pair.
-    pub fn public(&self) -> KmsResult<PublicKey> {
-        Ok(match self {
-            KeyMaterial::Rsa(key) => PublicKey::Rsa(RsaPublicKey::from(key.as_ref())),
-            KeyMaterial::P256(key) => PublicKey::P256(key.public_key()),
-            KeyMaterial::P384(key) => PublicKey::P384(key.public_key()),
-            KeyMaterial::P521(key) => PublicKey::P521(key.public_key()),
-            KeyMaterial::K256(key) => PublicKey::K256(key.public_key()),
-            KeyMaterial::MlDsa(spec, seed) => PublicKey::MlDsa(
+    /// The public half of a key pair, derived once.
+    pub fn public(&self) -> KmsResult<&PublicKey> {
+        self.public
+            .get_or_init(|| self.derive_public())
+            .as_ref()
+            .ok_or_else(|| {
+                KmsError::UnsupportedOperation(format!("A {} key has no public key", self.spec()))
+            })
+    }
+
+    fn derive_public(&self) -> Option<PublicKey> {
+        Some(match &self.secret {
+            Secret::Rsa(key) => PublicKey::Rsa(RsaPublicKey::from(key.as_ref())),
+            Secret::P256(key) => PublicKey::P256(key.public_key()),
+            Secret::P384(key) => PublicKey::P384(key.public_key()),
+            Secret::P521(key) => PublicKey::P521(key.public_key()),
+            Secret::K256(key) => PublicKey::K256(key.public_key()),
+            Secret::MlDsa(spec, _) => PublicKey::MlDsa(
                 *spec,
-                ml_dsa_call(*spec, seed, |k| Ok(k.encoded_public_key()))?,
+                self.with_ml_dsa(|k| Ok(k.encoded_public_key())).ok()?,
             ),
-            other => {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "A {} key has no public key",
-                    other.spec()
-                )));
-            }
+            Secret::Symmetric(_) | Secret::Hmac(..) => return None,
         })
+    }
+
+    /// Runs `f` on the ML-DSA signing key, expanded from its seed once.
+    fn with_ml_dsa<T>(&self, f: impl FnOnce(&dyn MlDsaOps) -> KmsResult<T>) -> KmsResult<T> {
+        let Secret::MlDsa(spec, seed) = &self.secret else {
+            return Err(usage_error(self.spec(), "sign with ML-DSA"));
+        };
+        let seed = ml_dsa::Seed::from(**seed);
+        let key = self.ml_dsa.get_or_init(|| match spec {
+            KeySpec::MlDsa44 => MlDsaKey::P44(Box::new(ml_dsa::SigningKey::from_seed(&seed))),
+            KeySpec::MlDsa65 => MlDsaKey::P65(Box::new(ml_dsa::SigningKey::from_seed(&seed))),
+            _ => MlDsaKey::P87(Box::new(ml_dsa::SigningKey::from_seed(&seed))),
+        });
+        match key {
+            MlDsaKey::P44(k) => f(k.as_ref()),
+            MlDsaKey::P65(k) => f(k.as_ref()),
+            MlDsaKey::P87(k) => f(k.as_ref()),
+        }
     }
 
     /// The MAC algorithm of an HMAC key.
@@ -408,8 +448,8 @@ impl KeyMaterial {
 
     /// `GenerateMac`.
     pub fn generate_mac(&self, algorithm: MacAlgorithm, message: &[u8]) -> KmsResult<Vec<u8>> {
-        match (self, self.mac_algorithm()) {
-            (KeyMaterial::Hmac(_, key), Some(own)) if own == algorithm => {
+        match (&self.secret, self.mac_algorithm()) {
+            (Secret::Hmac(_, key), Some(own)) if own == algorithm => {
                 Ok(hmac_tag(algorithm, key, message))
             }
             (_, Some(_)) => Err(KmsError::InvalidKeyUsage(format!(
@@ -434,22 +474,22 @@ impl KeyMaterial {
 
     /// The most plaintext RSAES-OAEP takes under this key with `hash`.
     pub fn oaep_max_plaintext(&self, hash: OaepHash) -> KmsResult<usize> {
-        match self {
-            KeyMaterial::Rsa(key) => {
+        match &self.secret {
+            Secret::Rsa(key) => {
                 let hash_len = match hash {
                     OaepHash::Sha1 => 20,
                     OaepHash::Sha256 => 32,
                 };
                 Ok(rsa::traits::PublicKeyParts::size(key.as_ref()) - 2 * hash_len - 2)
             }
-            other => Err(usage_error(other.spec(), "encrypt with RSAES-OAEP")),
+            _ => Err(usage_error(self.spec(), "encrypt with RSAES-OAEP")),
         }
     }
 
     /// RSAES-OAEP encryption with the public key (`Encrypt` under an RSA key).
     pub fn oaep_encrypt(&self, hash: OaepHash, plaintext: &[u8]) -> KmsResult<Vec<u8>> {
         let max = self.oaep_max_plaintext(hash)?;
-        let KeyMaterial::Rsa(key) = self else {
+        let Secret::Rsa(key) = &self.secret else {
             unreachable!("oaep_max_plaintext refuses other keys")
         };
         if plaintext.is_empty() || plaintext.len() > max {
@@ -468,7 +508,7 @@ impl KeyMaterial {
 
     /// Blinded RSAES-OAEP decryption; every failure is the same invalid ciphertext.
     pub fn oaep_decrypt(&self, hash: OaepHash, ciphertext: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
-        let KeyMaterial::Rsa(key) = self else {
+        let Secret::Rsa(key) = &self.secret else {
             return Err(usage_error(self.spec(), "decrypt with RSAES-OAEP"));
         };
         match hash {
@@ -487,26 +527,26 @@ impl KeyMaterial {
         &self,
         peer_public_key_der: &[u8],
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
-        match self {
-            KeyMaterial::P256(key) => ecdh!(p256, key, peer_public_key_der),
-            KeyMaterial::P384(key) => ecdh!(p384, key, peer_public_key_der),
-            KeyMaterial::P521(key) => ecdh!(p521, key, peer_public_key_der),
-            KeyMaterial::K256(key) => ecdh!(k256, key, peer_public_key_der),
-            other => Err(usage_error(other.spec(), "derive shared secrets")),
+        match &self.secret {
+            Secret::P256(key) => ecdh!(p256, key, peer_public_key_der),
+            Secret::P384(key) => ecdh!(p384, key, peer_public_key_der),
+            Secret::P521(key) => ecdh!(p521, key, peer_public_key_der),
+            Secret::K256(key) => ecdh!(k256, key, peer_public_key_der),
+            _ => Err(usage_error(self.spec(), "derive shared secrets")),
         }
     }
 
     /// The private key as PKCS#8 DER (for GenerateDataKeyPair, whose pairs leave the host).
     pub fn private_key_pkcs8(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
-        match self {
-            KeyMaterial::Rsa(_)
-            | KeyMaterial::P256(_)
-            | KeyMaterial::P384(_)
-            | KeyMaterial::P521(_)
-            | KeyMaterial::K256(_) => self.to_sealable(),
-            other => Err(KmsError::UnsupportedOperation(format!(
+        match &self.secret {
+            Secret::Rsa(_)
+            | Secret::P256(_)
+            | Secret::P384(_)
+            | Secret::P521(_)
+            | Secret::K256(_) => self.to_sealable(),
+            _ => Err(KmsError::UnsupportedOperation(format!(
                 "A {} key is not a data key pair",
-                other.spec()
+                self.spec()
             ))),
         }
     }
@@ -813,18 +853,11 @@ fn external_mu(message: &[u8]) -> KmsResult<Mu> {
     })
 }
 
-fn ml_dsa_call<T>(
-    spec: KeySpec,
-    seed: &[u8; 32],
-    f: impl FnOnce(&dyn MlDsaOps) -> KmsResult<T>,
-) -> KmsResult<T> {
-    let seed = ml_dsa::Seed::from(*seed);
-    match spec {
-        KeySpec::MlDsa44 => f(&ml_dsa::SigningKey::<ml_dsa::MlDsa44>::from_seed(&seed)),
-        KeySpec::MlDsa65 => f(&ml_dsa::SigningKey::<ml_dsa::MlDsa65>::from_seed(&seed)),
-        KeySpec::MlDsa87 => f(&ml_dsa::SigningKey::<ml_dsa::MlDsa87>::from_seed(&seed)),
-        other => Err(usage_error(other, "sign with ML-DSA")),
-    }
+/// An ML-DSA signing key of one of the three parameter sets (zeroized on drop by the crate).
+enum MlDsaKey {
+    P44(Box<ml_dsa::SigningKey<ml_dsa::MlDsa44>>),
+    P65(Box<ml_dsa::SigningKey<ml_dsa::MlDsa65>>),
+    P87(Box<ml_dsa::SigningKey<ml_dsa::MlDsa87>>),
 }
 
 #[cfg(test)]
