@@ -92,14 +92,14 @@ enum Secret {
     Hmac(KeySpec, Zeroizing<Vec<u8>>),
     /// An RSA private key.
     Rsa(Box<RsaPrivateKey>),
-    /// A P-256 private key.
-    P256(p256::SecretKey),
-    /// A P-384 private key.
-    P384(p384::SecretKey),
-    /// A P-521 private key.
-    P521(p521::SecretKey),
-    /// A secp256k1 private key.
-    K256(k256::SecretKey),
+    /// P-256 private key.
+    P256(p256::ecdsa::SigningKey),
+    /// P-384 private key.
+    P384(p384::ecdsa::SigningKey),
+    /// P-521 private key.
+    P521(p521::ecdsa::SigningKey),
+    /// secp256k1 private key.
+    K256(k256::ecdsa::SigningKey),
     /// An ML-DSA private key, kept as its 32-byte seed.
     MlDsa(KeySpec, Zeroizing<[u8; 32]>),
 }
@@ -143,10 +143,9 @@ fn internal(what: &str) -> impl FnOnce(String) -> KmsError + '_ {
 }
 
 macro_rules! ecdsa_sign {
-    ($curve:ident, $secret:expr, $prehash:expr) => {{
+    ($curve:ident, $signing:expr, $prehash:expr) => {{
         use $curve::ecdsa::signature::hazmat::PrehashSigner;
-        let signing = $curve::ecdsa::SigningKey::from($secret.clone());
-        let signature: $curve::ecdsa::Signature = signing
+        let signature: $curve::ecdsa::Signature = $signing
             .sign_prehash($prehash)
             .map_err(|e| KmsError::Validation(format!("cannot sign this digest: {e}")))?;
         Ok(signature.to_der().as_bytes().to_vec())
@@ -178,7 +177,7 @@ macro_rules! ecdh {
                 stringify!($curve)
             ))
         })?;
-        let shared = $curve::ecdh::diffie_hellman($secret.to_nonzero_scalar(), peer.as_affine());
+        let shared = $curve::ecdh::diffie_hellman($secret.as_nonzero_scalar(), peer.as_affine());
         Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
     }};
 }
@@ -215,10 +214,18 @@ impl KeyMaterial {
         }
         Ok(match spec {
             KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::generate()?),
-            KeySpec::EccNistP256 => Secret::P256(p256::SecretKey::generate_from_rng(&mut rng())),
-            KeySpec::EccNistP384 => Secret::P384(p384::SecretKey::generate_from_rng(&mut rng())),
-            KeySpec::EccNistP521 => Secret::P521(p521::SecretKey::generate_from_rng(&mut rng())),
-            KeySpec::EccSecgP256k1 => Secret::K256(k256::SecretKey::generate_from_rng(&mut rng())),
+            KeySpec::EccNistP256 => {
+                Secret::P256(p256::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
+            KeySpec::EccNistP384 => {
+                Secret::P384(p384::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
+            KeySpec::EccNistP521 => {
+                Secret::P521(p521::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
+            KeySpec::EccSecgP256k1 => {
+                Secret::K256(k256::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
             KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 fill_random(seed.as_mut())?;
@@ -284,16 +291,20 @@ impl KeyMaterial {
         Ok(match spec {
             KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::from_slice(bytes)?),
             KeySpec::EccNistP256 => Secret::P256(
-                p256::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
+                p256::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
             ),
             KeySpec::EccNistP384 => Secret::P384(
-                p384::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
+                p384::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
             ),
             KeySpec::EccNistP521 => Secret::P521(
-                p521::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
+                p521::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
             ),
             KeySpec::EccSecgP256k1 => Secret::K256(
-                k256::SecretKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?,
+                k256::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
             ),
             KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
                 let seed: [u8; 32] = bytes
@@ -322,10 +333,10 @@ impl KeyMaterial {
         };
         match &self.secret {
             Secret::Rsa(key) => encode(RsaPublicKey::from(key.as_ref()).to_public_key_der()),
-            Secret::P256(key) => encode(key.public_key().to_public_key_der()),
-            Secret::P384(key) => encode(key.public_key().to_public_key_der()),
-            Secret::P521(key) => encode(key.public_key().to_public_key_der()),
-            Secret::K256(key) => encode(key.public_key().to_public_key_der()),
+            Secret::P256(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::P384(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::P521(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::K256(key) => encode(key.verifying_key().to_public_key_der()),
             Secret::MlDsa(..) => self.with_ml_dsa(|k| k.public_key_der()),
             _ => Err(KmsError::UnsupportedOperation(format!(
                 "A {} key has no public key",
@@ -411,10 +422,10 @@ impl KeyMaterial {
     fn derive_public(&self) -> Option<PublicKey> {
         Some(match &self.secret {
             Secret::Rsa(key) => PublicKey::Rsa(RsaPublicKey::from(key.as_ref())),
-            Secret::P256(key) => PublicKey::P256(key.public_key()),
-            Secret::P384(key) => PublicKey::P384(key.public_key()),
-            Secret::P521(key) => PublicKey::P521(key.public_key()),
-            Secret::K256(key) => PublicKey::K256(key.public_key()),
+            Secret::P256(key) => PublicKey::P256(p256::PublicKey::from(key.verifying_key())),
+            Secret::P384(key) => PublicKey::P384(p384::PublicKey::from(key.verifying_key())),
+            Secret::P521(key) => PublicKey::P521(p521::PublicKey::from(key.verifying_key())),
+            Secret::K256(key) => PublicKey::K256(k256::PublicKey::from(key.verifying_key())),
             Secret::MlDsa(spec, _) => PublicKey::MlDsa(
                 *spec,
                 self.with_ml_dsa(|k| Ok(k.encoded_public_key())).ok()?,
@@ -621,7 +632,7 @@ pub enum PublicKey {
 }
 
 impl PublicKey {
-    /// A public key of `spec` from a DER SubjectPublicKeyInfo.
+    /// public key of `spec` from a DER SubjectPublicKeyInfo.
     pub fn from_der(spec: KeySpec, der: &[u8]) -> KmsResult<Self> {
         use rsa::pkcs8::DecodePublicKey;
         let invalid = |e: String| KmsError::Validation(format!("not a DER {spec} public key: {e}"));
