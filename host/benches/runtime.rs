@@ -11,7 +11,11 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "util.rs"]
+mod util;
+use util::seconds_per_op;
 
 use kms_guest_components as stock;
 use kms_host::authz::{PluginVerdict, PolicyEngine, PolicyRequest};
@@ -22,21 +26,6 @@ use kms_host::service::{
 use kms_host::types::Tag;
 use kms_host::vault::{PluginAttachment, PluginScope};
 use kms_host::{Caller, EncryptionContext, Service};
-
-/// Runs `op` repeatedly for about `budget`; returns seconds per operation.
-fn seconds_per_op(budget: Duration, mut op: impl FnMut()) -> f64 {
-    let warm = Instant::now();
-    while warm.elapsed() < budget / 10 {
-        op();
-    }
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget {
-        op();
-        n += 1;
-    }
-    start.elapsed().as_secs_f64() / n as f64
-}
 
 fn service_with_key(alias: &str, tags: Vec<Tag>) -> (Arc<Service>, Caller, String) {
     let service = Arc::new(Service::in_memory().unwrap());

@@ -7,21 +7,14 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "util.rs"]
+mod util;
+use util::ops_per_second;
 
 use kms_host::crypto::asymmetric::{KeyMaterial, MessageType, signing_algorithms_for};
 use kms_host::types::KeySpec;
-
-fn ops_per_second(budget: Duration, mut op: impl FnMut()) -> f64 {
-    op();
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget {
-        op();
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
 
 /// `openssl speed -mr` sign/s and verify/s, by (kind, bits): kind 2 is RSA, 4 is ECDSA.
 fn openssl_speed(seconds: u32) -> HashMap<(u32, u32), (f64, f64)> {

@@ -118,6 +118,16 @@ fn refuse_context_for_rsa(context: &EncryptionContext) -> KmsResult<()> {
 }
 
 impl Service {
+    /// The identifier of one backing-key version's material (empty if the version is gone).
+    fn material_id(&self, key_id: &KeyId, version: u32) -> KmsResult<String> {
+        Ok(self
+            .vault
+            .store()
+            .version(key_id, version)?
+            .map(|v| v.material_id)
+            .unwrap_or_default())
+    }
+
     /// RSAES-OAEP encryption with the public half of an RSA ENCRYPT_DECRYPT key.
     fn rsa_encrypt(
         &self,
@@ -175,12 +185,7 @@ impl Service {
                 ciphertext: &req.ciphertext_blob,
             },
         )?;
-        let material_id = self
-            .vault
-            .store()
-            .version(&record.key_id, record.current_version)?
-            .map(|v| v.material_id)
-            .unwrap_or_default();
+        let material_id = self.material_id(&record.key_id, record.current_version)?;
         Ok(DecryptResponse {
             key_id: self.key_arn(&record.key_id),
             plaintext,
@@ -221,12 +226,7 @@ impl Service {
             plaintext,
             context,
         )?;
-        let material_id = self
-            .vault
-            .store()
-            .version(&record.key_id, record.current_version)?
-            .map(|v| v.material_id)
-            .unwrap_or_default();
+        let material_id = self.material_id(&record.key_id, record.current_version)?;
         Ok((ciphertext, material_id))
     }
 
@@ -280,12 +280,7 @@ impl Service {
         if !accept.allows(header.kind) {
             return Err(KmsError::invalid_ciphertext());
         }
-        let material_id = self
-            .vault
-            .store()
-            .version(&record.key_id, header.version)?
-            .map(|v| v.material_id)
-            .unwrap_or_default();
+        let material_id = self.material_id(&record.key_id, header.version)?;
         Ok(Opened {
             record,
             plaintext,
