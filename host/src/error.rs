@@ -57,6 +57,9 @@ pub enum KmsError {
     /// The operation is not supported for this key.
     #[error("{0}")]
     UnsupportedOperation(String),
+    /// A key policy or identity policy is not a valid IAM policy document.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
     /// The caller is not allowed to perform the operation.
     #[error("{0}")]
     AccessDenied(String),
@@ -92,6 +95,7 @@ impl KmsError {
             KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::Tag(_) => "TagException",
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             KmsError::AccessDenied(_) => "AccessDeniedException",
             KmsError::Throttling(_) => "ThrottlingException",
             KmsError::InvalidSignature(_) => "KMSInvalidSignatureException",
@@ -117,6 +121,7 @@ impl KmsError {
             | KmsError::LimitExceeded(m)
             | KmsError::Tag(m)
             | KmsError::UnsupportedOperation(m)
+            | KmsError::MalformedPolicyDocument(m)
             | KmsError::AccessDenied(m)
             | KmsError::Throttling(m)
             | KmsError::InvalidSignature(m)

@@ -435,7 +435,8 @@ pub(crate) fn to_wit_error(error: KmsError) -> wit::KmsError {
         | KmsError::InvalidMarker(m)
         | KmsError::AlreadyExists(m)
         | KmsError::Tag(m)
-        | KmsError::UnsupportedOperation(m) => W::Validation(m),
+        | KmsError::UnsupportedOperation(m)
+        | KmsError::MalformedPolicyDocument(m) => W::Validation(m),
         KmsError::LimitExceeded(m) => W::LimitExceeded(m),
         KmsError::AccessDenied(m) => W::AccessDenied(m),
         KmsError::Throttling(m) => W::Throttled(m),

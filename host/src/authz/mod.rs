@@ -8,6 +8,8 @@
 //! an account is a guard-rail that may only deny. An explicit deny always wins, and a plugin that
 //! fails (traps, runs out of time or memory) counts as a deny.
 
+pub mod policy;
+
 use crate::error::{KmsError, KmsResult};
 use crate::service::Caller;
 use crate::vault::PluginAttachment;

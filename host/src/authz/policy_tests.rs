@@ -1,0 +1,507 @@
+//! Table-driven policy cases: AWS KMS documentation examples and each operator family, with the
+//! expected decision for each request.
+
+use super::*;
+
+const ACCOUNT: &str = "111122223333";
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn request(principal: &str, action: &str) -> RequestContext {
+    RequestContext {
+        principal_arn: principal.to_string(),
+        principal_account: principal
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.split(':').next())
+            .unwrap_or(ACCOUNT)
+            .to_string(),
+        service: None,
+        action: action.to_string(),
+        resource: KEY.to_string(),
+        keys: BTreeMap::new(),
+    }
+}
+
+fn alice() -> RequestContext {
+    request("arn:aws:iam::111122223333:user/alice", "kms:Encrypt")
+}
+
+fn decide(policy: &str, ctx: &RequestContext) -> Decision {
+    PolicyDocument::parse(policy)
+        .unwrap_or_else(|e| panic!("{e}: {policy}"))
+        .evaluate(ctx, true)
+}
+
+/// One statement with a condition block, allowing kms:* on * to alice.
+fn allow_if(condition: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"c","Effect":"Allow",
+        "Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/alice"}},"Action":"kms:*","Resource":"*",
+        "Condition":{condition}}}]}}"#
+    )
+}
+
+#[test]
+fn the_default_key_policy_gives_the_account_root_everything() {
+    let policy = r#"{"Version":"2012-10-17","Id":"key-default-1","Statement":[{
+        "Sid":"Enable IAM User Permissions","Effect":"Allow",
+        "Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    let root = request("arn:aws:iam::111122223333:root", "kms:ScheduleKeyDeletion");
+    assert_eq!(
+        decide(policy, &root),
+        Decision::Allow(Some("Enable IAM User Permissions".into()))
+    );
+    // For everyone else in the account, the root ARN delegates to their identity policies.
+    assert_eq!(
+        decide(policy, &alice()),
+        Decision::AllowIfIdentityAllows(Some("Enable IAM User Permissions".into()))
+    );
+    let outsider = request("arn:aws:iam::444455556666:root", "kms:Encrypt");
+    assert_eq!(decide(policy, &outsider), Decision::NotApplicable);
+}
+
+#[test]
+fn an_account_principal_delegates_an_allow_but_applies_a_deny_to_everyone() {
+    let allow = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}}"#;
+    assert_eq!(
+        decide(allow, &alice()),
+        Decision::AllowIfIdentityAllows(None)
+    );
+    let deny = r#"{"Statement":[
+        {"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+        {"Sid":"no","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+    let decrypt = request("arn:aws:iam::111122223333:user/alice", "kms:Decrypt");
+    assert_eq!(decide(deny, &decrypt), Decision::Deny(Some("no".into())));
+    let outsider = request("arn:aws:iam::444455556666:user/eve", "kms:Decrypt");
+    assert_eq!(decide(deny, &outsider), Decision::Allow(None));
+    // A named user is allowed directly, whatever the account statement says.
+    let both = r#"{"Statement":[
+        {"Sid":"acct","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"alice","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:Encrypt","Resource":"*"}]}"#;
+    assert_eq!(
+        decide(both, &alice()),
+        Decision::Allow(Some("alice".into()))
+    );
+}
+
+#[test]
+fn actions_match_with_wildcards_case_insensitively() {
+    let policy = r#"{"Statement":{"Effect":"Allow","Principal":"*",
+        "Action":["kms:Encrypt","kms:GenerateDataKey*","KMS:describe?ey"],"Resource":"*"}}"#;
+    for (action, allowed) in [
+        ("kms:Encrypt", true),
+        ("kms:encrypt", true),
+        ("kms:GenerateDataKeyWithoutPlaintext", true),
+        ("kms:GenerateDataKey", true),
+        ("kms:DescribeKey", true),
+        ("kms:Decrypt", false),
+        ("kms:EncryptX", false),
+    ] {
+        let ctx = request("arn:aws:iam::111122223333:user/a", action);
+        assert_eq!(
+            decide(policy, &ctx) != Decision::NotApplicable,
+            allowed,
+            "{action}"
+        );
+    }
+}
+
+#[test]
+fn not_action_not_principal_and_not_resource_invert_their_match() {
+    let policy = r#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/admin"},
+        "NotAction":["kms:Encrypt","kms:Decrypt"],"Resource":"*"},
+        {"Effect":"Allow","Principal":"*","Action":"kms:*","NotResource":"arn:aws:kms:*:*:key/other"}]}"#;
+    let admin = request("arn:aws:iam::111122223333:role/admin", "kms:DisableKey");
+    assert_eq!(decide(policy, &admin), Decision::Allow(None));
+    let user_disable = request("arn:aws:iam::111122223333:user/u", "kms:DisableKey");
+    assert_eq!(decide(policy, &user_disable), Decision::Deny(None));
+    let user_encrypt = request("arn:aws:iam::111122223333:user/u", "kms:Encrypt");
+    assert_eq!(decide(policy, &user_encrypt), Decision::Allow(None));
+}
+
+#[test]
+fn an_explicit_deny_wins_over_an_allow() {
+    let policy = r#"{"Statement":[
+        {"Sid":"a","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+        {"Sid":"d","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#;
+    let decrypt = request("arn:aws:iam::111122223333:user/u", "kms:Decrypt");
+    assert_eq!(decide(policy, &decrypt), Decision::Deny(Some("d".into())));
+    assert_eq!(decide(policy, &alice()), Decision::Allow(Some("a".into())));
+}
+
+#[test]
+fn condition_operators_decide_as_iam_does() {
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static [&'static str])],
+        bool,
+    );
+    let cases: &[Case] = &[
+        // AWS docs: kms:EncryptionContext:<key> with StringEquals.
+        (
+            r#"{"StringEquals":{"kms:EncryptionContext:Department":"IT"}}"#,
+            &[("kms:EncryptionContext:Department", &["IT"])],
+            true,
+        ),
+        (
+            r#"{"StringEquals":{"kms:EncryptionContext:Department":"IT"}}"#,
+            &[("kms:EncryptionContext:Department", &["HR"])],
+            false,
+        ),
+        (
+            r#"{"StringEquals":{"kms:EncryptionContext:Department":"IT"}}"#,
+            &[],
+            false,
+        ),
+        // Condition keys are case-insensitive; values are not.
+        (
+            r#"{"StringEquals":{"KMS:ENCRYPTIONCONTEXT:department":"IT"}}"#,
+            &[("kms:EncryptionContext:Department", &["IT"])],
+            true,
+        ),
+        (
+            r#"{"StringEquals":{"kms:EncryptionContext:Department":"IT"}}"#,
+            &[("kms:EncryptionContext:Department", &["it"])],
+            false,
+        ),
+        (
+            r#"{"StringEqualsIgnoreCase":{"kms:EncryptionContext:Department":"IT"}}"#,
+            &[("kms:EncryptionContext:Department", &["it"])],
+            true,
+        ),
+        (
+            r#"{"StringNotEquals":{"kms:CallerAccount":"111122223333"}}"#,
+            &[("kms:CallerAccount", &["444455556666"])],
+            true,
+        ),
+        (
+            r#"{"StringNotEquals":{"kms:CallerAccount":"111122223333"}}"#,
+            &[("kms:CallerAccount", &["111122223333"])],
+            false,
+        ),
+        // A negated operator holds when the key is absent.
+        (
+            r#"{"StringNotEquals":{"kms:ViaService":"ec2.us-east-1.amazonaws.com"}}"#,
+            &[],
+            true,
+        ),
+        (
+            r#"{"StringLike":{"kms:RequestAlias":"alias/finance-*"}}"#,
+            &[("kms:RequestAlias", &["alias/finance-key"])],
+            true,
+        ),
+        (
+            r#"{"StringLike":{"kms:RequestAlias":"alias/finance-?"}}"#,
+            &[("kms:RequestAlias", &["alias/finance-key"])],
+            false,
+        ),
+        (
+            r#"{"StringNotLike":{"kms:RequestAlias":"alias/finance-*"}}"#,
+            &[("kms:RequestAlias", &["alias/hr"])],
+            true,
+        ),
+        // Multiple values in the policy: any of them.
+        (
+            r#"{"StringEquals":{"kms:KeySpec":["RSA_2048","RSA_3072"]}}"#,
+            &[("kms:KeySpec", &["RSA_3072"])],
+            true,
+        ),
+        // AWS docs: ForAnyValue / ForAllValues with kms:EncryptionContextKeys.
+        (
+            r#"{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"AppName"}}"#,
+            &[("kms:EncryptionContextKeys", &["AppName", "FilePath"])],
+            true,
+        ),
+        (
+            r#"{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"AppName"}}"#,
+            &[("kms:EncryptionContextKeys", &["FilePath"])],
+            false,
+        ),
+        (
+            r#"{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["AppName","FilePath"]}}"#,
+            &[("kms:EncryptionContextKeys", &["AppName"])],
+            true,
+        ),
+        (
+            r#"{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["AppName","FilePath"]}}"#,
+            &[("kms:EncryptionContextKeys", &["AppName", "Other"])],
+            false,
+        ),
+        // ForAllValues holds vacuously for an absent key, which is why AWS pairs it with Null.
+        (
+            r#"{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":"AppName"}}"#,
+            &[],
+            true,
+        ),
+        (
+            r#"{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":"AppName"},"Null":{"kms:EncryptionContextKeys":"false"}}"#,
+            &[],
+            false,
+        ),
+        // Null.
+        (
+            r#"{"Null":{"kms:EncryptionContextKeys":"true"}}"#,
+            &[],
+            true,
+        ),
+        (
+            r#"{"Null":{"kms:EncryptionContextKeys":"true"}}"#,
+            &[("kms:EncryptionContextKeys", &["a"])],
+            false,
+        ),
+        // Bool, AWS docs: kms:GrantIsForAWSResource.
+        (
+            r#"{"Bool":{"kms:GrantIsForAWSResource":"true"}}"#,
+            &[("kms:GrantIsForAWSResource", &["true"])],
+            true,
+        ),
+        (
+            r#"{"Bool":{"kms:GrantIsForAWSResource":"true"}}"#,
+            &[("kms:GrantIsForAWSResource", &["false"])],
+            false,
+        ),
+        (
+            r#"{"Bool":{"kms:GrantIsForAWSResource":true}}"#,
+            &[("kms:GrantIsForAWSResource", &["true"])],
+            true,
+        ),
+        // …IfExists holds when the key is absent, and compares when present.
+        (
+            r#"{"StringEqualsIfExists":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#,
+            &[],
+            true,
+        ),
+        (
+            r#"{"StringEqualsIfExists":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#,
+            &[("kms:ViaService", &["ec2.us-east-1.amazonaws.com"])],
+            false,
+        ),
+        // Numeric.
+        (
+            r#"{"NumericLessThanEquals":{"kms:ScheduleKeyDeletionPendingWindowInDays":"14"}}"#,
+            &[("kms:ScheduleKeyDeletionPendingWindowInDays", &["7"])],
+            true,
+        ),
+        (
+            r#"{"NumericLessThanEquals":{"kms:ScheduleKeyDeletionPendingWindowInDays":"14"}}"#,
+            &[("kms:ScheduleKeyDeletionPendingWindowInDays", &["30"])],
+            false,
+        ),
+        (
+            r#"{"NumericGreaterThan":{"kms:RotationPeriodInDays":"90"}}"#,
+            &[("kms:RotationPeriodInDays", &["365"])],
+            true,
+        ),
+        (
+            r#"{"NumericEquals":{"kms:RotationPeriodInDays":"90"}}"#,
+            &[("kms:RotationPeriodInDays", &["ninety"])],
+            false,
+        ),
+        (
+            r#"{"NumericNotEquals":{"kms:RotationPeriodInDays":"90"}}"#,
+            &[("kms:RotationPeriodInDays", &["91"])],
+            true,
+        ),
+        // Dates, ISO 8601 or epoch seconds.
+        (
+            r#"{"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}"#,
+            &[("aws:CurrentTime", &["2026-11-23T10:00:00Z"])],
+            true,
+        ),
+        (
+            r#"{"DateGreaterThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}"#,
+            &[("aws:CurrentTime", &["2026-11-23T10:00:00Z"])],
+            false,
+        ),
+        (
+            r#"{"DateGreaterThanEquals":{"aws:EpochTime":"1700000000"}}"#,
+            &[("aws:EpochTime", &["1795400000"])],
+            true,
+        ),
+        // ARNs.
+        (
+            r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/app-*"}}"#,
+            &[(
+                "aws:PrincipalArn",
+                &["arn:aws:iam::111122223333:role/app-web"],
+            )],
+            true,
+        ),
+        (
+            r#"{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/app"}}"#,
+            &[(
+                "aws:PrincipalArn",
+                &["arn:aws:iam::111122223333:role/app-web"],
+            )],
+            false,
+        ),
+        (
+            r#"{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/admin"}}"#,
+            &[("aws:PrincipalArn", &["arn:aws:iam::111122223333:role/app"])],
+            true,
+        ),
+        // IP addresses, v4 and v6.
+        (
+            r#"{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#,
+            &[("aws:SourceIp", &["203.0.113.77"])],
+            true,
+        ),
+        (
+            r#"{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#,
+            &[("aws:SourceIp", &["198.51.100.1"])],
+            false,
+        ),
+        (
+            r#"{"NotIpAddress":{"aws:SourceIp":["203.0.113.0/24","2001:db8::/32"]}}"#,
+            &[("aws:SourceIp", &["2001:db8::1"])],
+            false,
+        ),
+        (
+            r#"{"IpAddress":{"aws:SourceIp":"2001:db8::/32"}}"#,
+            &[("aws:SourceIp", &["2001:db8:ffff::9"])],
+            true,
+        ),
+        // ABAC: resource and principal tags.
+        (
+            r#"{"StringEquals":{"aws:ResourceTag/Project":"Alpha"}}"#,
+            &[("aws:ResourceTag/Project", &["Alpha"])],
+            true,
+        ),
+        (
+            r#"{"StringEquals":{"aws:ResourceTag/Project":"Alpha"}}"#,
+            &[("aws:ResourceTag/Project", &["Beta"])],
+            false,
+        ),
+        // Several operators and keys in one block: all must hold.
+        (
+            r#"{"StringEquals":{"kms:CallerAccount":"111122223333","kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#,
+            &[("kms:CallerAccount", &["111122223333"])],
+            false,
+        ),
+        (
+            r#"{"StringEquals":{"kms:CallerAccount":"111122223333"},"Bool":{"aws:SecureTransport":"true"}}"#,
+            &[
+                ("kms:CallerAccount", &["111122223333"]),
+                ("aws:SecureTransport", &["true"]),
+            ],
+            true,
+        ),
+    ];
+    for (condition, keys, expected) in cases {
+        let mut ctx = alice();
+        for (key, values) in keys.iter() {
+            ctx = ctx.with(key, values);
+        }
+        let decision = decide(&allow_if(condition), &ctx);
+        assert_eq!(
+            decision == Decision::Allow(Some("c".into())),
+            *expected,
+            "{condition} with {keys:?} gave {decision:?}"
+        );
+    }
+}
+
+#[test]
+fn service_principals_match_the_calling_service() {
+    let policy = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},
+        "Action":"kms:GenerateDataKey*","Resource":"*"}}"#;
+    let mut ctx = request("arn:aws:iam::111122223333:root", "kms:GenerateDataKey");
+    assert_eq!(decide(policy, &ctx), Decision::NotApplicable);
+    ctx.service = Some("logs.amazonaws.com".into());
+    assert_eq!(decide(policy, &ctx), Decision::Allow(None));
+}
+
+#[test]
+fn identity_policies_are_evaluated_without_a_principal() {
+    let policy = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
+        "Action":["kms:Encrypt","kms:Decrypt"],"Resource":"arn:aws:kms:us-east-1:111122223333:key/*"}}"#;
+    let doc = PolicyDocument::parse(policy).unwrap();
+    assert_eq!(doc.evaluate(&alice(), false), Decision::Allow(None));
+    let mut elsewhere = alice();
+    elsewhere.resource = "arn:aws:kms:eu-west-1:111122223333:key/x".into();
+    assert_eq!(doc.evaluate(&elsewhere, false), Decision::NotApplicable);
+}
+
+#[test]
+fn malformed_documents_are_refused_with_the_aws_exception() {
+    for (policy, why) in [
+        ("", "1 to"),
+        ("not json", "not valid JSON"),
+        ("[]", "JSON object"),
+        (r#"{"Version":"2012-10-17"}"#, "needs a Statement"),
+        (r#"{"Version":"2019-01-01","Statement":[]}"#, "Version"),
+        (r#"{"Statement":[]}"#, "needs a Statement"),
+        (
+            r#"{"Statement":[{"Effect":"Maybe","Action":"kms:*","Resource":"*"}]}"#,
+            "Effect",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Resource":"*"}]}"#,
+            "Action and NotAction",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","NotAction":"b"}]}"#,
+            "Action and NotAction",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","Resource":"*","NotResource":"x"}]}"#,
+            "Resource and NotResource",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","Condition":{"StringSorta":{"k":"v"}}}]}"#,
+            "not a condition operator",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","Condition":{"Bool":{"k":"yes"}}}]}"#,
+            "true or false",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","Principal":{"Federated":"x"}}]}"#,
+            "not supported",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","Principal":{"AWS":"bob"}}]}"#,
+            "not an account id",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","Colour":"blue"}]}"#,
+            "unknown element",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":[]}]}"#,
+            "non-empty list",
+        ),
+    ] {
+        let err = PolicyDocument::parse(policy).unwrap_err();
+        assert_eq!(
+            err.aws_type(),
+            "MalformedPolicyDocumentException",
+            "{policy}"
+        );
+        assert!(err.message().contains(why), "{policy}: {err}");
+    }
+    let huge = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*","Sid":"{}"}}]}}"#,
+        "x".repeat(MAX_POLICY_BYTES)
+    );
+    assert!(PolicyDocument::parse(&huge).is_err());
+}
+
+#[test]
+fn wildcards_backtrack_correctly() {
+    for (pattern, text, expected) in [
+        ("*", "", true),
+        ("a*b*c", "aXXbYYc", true),
+        ("a*b*c", "aXXbYY", false),
+        ("*abc", "ababc", true),
+        ("a?c", "abc", true),
+        ("a?c", "ac", false),
+        ("**", "anything", true),
+        ("alias/*/prod", "alias/team/x/prod", true),
+    ] {
+        assert_eq!(
+            wildcard_match(pattern, text, false),
+            expected,
+            "{pattern} ~ {text}"
+        );
+    }
+}
