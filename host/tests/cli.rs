@@ -663,3 +663,56 @@ fn macs_rsa_encryption_and_data_key_pairs_from_the_command_line() {
     ]);
     assert!(without.get("PrivateKeyPlaintext").is_none());
 }
+
+#[test]
+fn key_policies_from_the_command_line() {
+    let home = Home::new();
+    let key = home.create_key();
+    let default = home.ok(&["get-key-policy", &key]);
+    assert!(
+        default.contains("arn:aws:iam::111122223333:root"),
+        "{default}"
+    );
+    assert_eq!(
+        home.json(&["list-key-policies", &key])["PolicyNames"][0],
+        "default"
+    );
+    // A policy that locks the CLI's own principal (the account root) out is refused...
+    std::fs::write(
+        home.path("policy.json"),
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/other"},"Action":"kms:*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let policy = home.path("policy.json");
+    let policy = policy.to_str().unwrap();
+    home.fails_with(
+        &["put-key-policy", &key, "--policy-file", policy],
+        "MalformedPolicyDocumentException",
+    );
+    // ...and a malformed one too.
+    std::fs::write(home.path("bad.json"), "{").unwrap();
+    home.fails_with(
+        &[
+            "create-key",
+            "--policy-file",
+            home.path("bad.json").to_str().unwrap(),
+        ],
+        "MalformedPolicyDocumentException",
+    );
+    // One that keeps the root in is stored and read back.
+    std::fs::write(
+        home.path("keep.json"),
+        r#"{"Statement":[{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    home.ok(&[
+        "put-key-policy",
+        &key,
+        "--policy-file",
+        home.path("keep.json").to_str().unwrap(),
+    ]);
+    assert!(
+        home.ok(&["get-key-policy", &key])
+            .contains("\"Sid\":\"Root\"")
+    );
+}

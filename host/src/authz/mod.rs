@@ -93,7 +93,7 @@ pub trait PolicyEngine: Send + Sync {
 /// deny wins; otherwise the default allow or a key plugin's allow lets the request through.
 /// Account plugins (guard-rails) cannot allow.
 pub fn combine(
-    default: KmsResult<()>,
+    default: Result<(), Refusal>,
     key_verdicts: &[(&PluginAttachment, PluginVerdict)],
     account_verdicts: &[(&PluginAttachment, PluginVerdict)],
     action: &str,
@@ -111,10 +111,162 @@ pub fn combine(
         )));
     }
     let allowed_by_key_plugin = key_verdicts.iter().any(|(_, v)| *v == PluginVerdict::Allow);
-    if allowed_by_key_plugin {
-        return Ok(());
+    match default {
+        Ok(()) => Ok(()),
+        // A plugin's allow is one more allow statement: it cannot lift an explicit deny.
+        Err(refusal) if refusal.explicit || !allowed_by_key_plugin => Err(refusal.error),
+        Err(_) => Ok(()),
     }
-    default
+}
+
+/// Why the policies refused a request: an explicit deny (which nothing overrides) or no allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The AccessDeniedException to answer.
+    pub error: KmsError,
+    /// Whether a Deny statement matched.
+    pub explicit: bool,
+}
+
+/// What the key policy is asked about one request.
+pub struct KeyRequestFacts<'a> {
+    /// The key's ARN.
+    pub key_arn: &'a str,
+    /// The account that owns the key.
+    pub key_account: &'a str,
+    /// The key policy document, or `None` for the default policy.
+    pub policy: Option<&'a str>,
+    /// Condition keys of the key: `kms:KeySpec`, `aws:ResourceTag/…`, and so on.
+    pub key_conditions: Vec<(String, Vec<String>)>,
+    /// The request's encryption context.
+    pub encryption_context: &'a [(String, String)],
+    /// Seconds since the epoch.
+    pub now: u64,
+}
+
+/// AWS's default key policy for a key of `account`.
+pub fn default_key_policy(account: &str) -> String {
+    format!(
+        r#"{{
+  "Version": "2012-10-17",
+  "Id": "key-default-1",
+  "Statement": [
+    {{
+      "Sid": "Enable IAM User Permissions",
+      "Effect": "Allow",
+      "Principal": {{"AWS": "arn:aws:iam::{account}:root"}},
+      "Action": "kms:*",
+      "Resource": "*"
+    }}
+  ]
+}}"#
+    )
+}
+
+/// Decides `action` on a key by its key policy. An allow that names the caller's account rather
+/// than the caller delegates to the caller's identity policies; those are not modelled yet, so a
+/// principal of the key's own account is taken to hold an identity policy allowing `kms:*`, and a
+/// principal of any other account to hold none.
+pub fn key_policy_decision(
+    caller: &Caller,
+    action: &str,
+    key: &KeyRequestFacts<'_>,
+) -> Result<(), Refusal> {
+    let parsed;
+    let document = match key.policy {
+        Some(text) => {
+            parsed = policy::PolicyDocument::parse(text).map_err(|e| Refusal {
+                error: KmsError::Internal(format!("the stored key policy is unreadable: {e}")),
+                explicit: true,
+            })?;
+            &parsed
+        }
+        None => {
+            // The default policy's decision, without parsing it on every call.
+            return if caller.account == key.key_account {
+                Ok(())
+            } else {
+                Err(Refusal {
+                    error: not_authorized(
+                        caller,
+                        action,
+                        key.key_arn,
+                        "no resource-based policy allows the action",
+                    ),
+                    explicit: false,
+                })
+            };
+        }
+    };
+    let mut ctx = policy::RequestContext {
+        principal_arn: caller.principal.clone(),
+        principal_account: caller.account.clone(),
+        service: None,
+        action: action.to_string(),
+        resource: key.key_arn.to_string(),
+        keys: Default::default(),
+    };
+    let mut set = |name: &str, values: Vec<String>| {
+        ctx.keys.insert(name.to_ascii_lowercase(), values);
+    };
+    set("kms:CallerAccount", vec![caller.account.clone()]);
+    set("aws:PrincipalArn", vec![caller.principal.clone()]);
+    set("aws:PrincipalAccount", vec![caller.account.clone()]);
+    set("aws:CurrentTime", vec![rfc3339(key.now)]);
+    set("aws:EpochTime", vec![key.now.to_string()]);
+    for (name, values) in &key.key_conditions {
+        set(name, values.clone());
+    }
+    if !key.encryption_context.is_empty() {
+        set(
+            "kms:EncryptionContextKeys",
+            key.encryption_context
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect(),
+        );
+        for (k, v) in key.encryption_context {
+            set(&format!("kms:EncryptionContext:{k}"), vec![v.clone()]);
+        }
+    }
+    match document.evaluate(&ctx, true) {
+        policy::Decision::Allow(_) => Ok(()),
+        policy::Decision::AllowIfIdentityAllows(_) if caller.account == key.key_account => Ok(()),
+        policy::Decision::Deny(sid) => Err(Refusal {
+            error: not_authorized(
+                caller,
+                action,
+                key.key_arn,
+                &format!(
+                    "an explicit deny in the key policy{}",
+                    sid.map(|s| format!(" (statement '{s}')"))
+                        .unwrap_or_default()
+                ),
+            ),
+            explicit: true,
+        }),
+        _ => Err(Refusal {
+            error: not_authorized(
+                caller,
+                action,
+                key.key_arn,
+                "the key policy does not allow the action",
+            ),
+            explicit: false,
+        }),
+    }
+}
+
+fn not_authorized(caller: &Caller, action: &str, key_arn: &str, why: &str) -> KmsError {
+    KmsError::AccessDenied(format!(
+        "User: {} is not authorized to perform: {action} on resource: {key_arn} because {why}",
+        caller.principal
+    ))
+}
+
+fn rfc3339(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
 }
 
 #[cfg(test)]
@@ -132,8 +284,31 @@ mod tests {
         }
     }
 
-    fn denied() -> KmsResult<()> {
-        Err(KmsError::AccessDenied("no policy allows it".into()))
+    fn denied() -> Result<(), Refusal> {
+        Err(Refusal {
+            error: KmsError::AccessDenied("no policy allows it".into()),
+            explicit: false,
+        })
+    }
+
+    #[test]
+    fn a_key_plugin_allow_cannot_lift_an_explicit_deny() {
+        let a = plugin("a");
+        let explicit = Err(Refusal {
+            error: KmsError::AccessDenied("explicit".into()),
+            explicit: true,
+        });
+        assert!(
+            combine(
+                explicit,
+                &[(&a, PluginVerdict::Allow)],
+                &[],
+                "kms:Encrypt",
+                "k",
+                "p"
+            )
+            .is_err()
+        );
     }
 
     #[test]

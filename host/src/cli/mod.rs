@@ -86,7 +86,26 @@ enum Command {
         /// ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT.
         #[arg(long, value_parser = parse_aws::<KeyUsage>)]
         key_usage: Option<KeyUsage>,
+        /// A key policy document (JSON) instead of the default policy.
+        #[arg(long)]
+        policy_file: Option<PathBuf>,
+        /// Skip the check that you could change the policy later.
+        #[arg(long)]
+        bypass_policy_lockout_safety_check: bool,
     },
+    /// Print a key's policy.
+    GetKeyPolicy { key: String },
+    /// Replace a key's policy with a JSON document.
+    PutKeyPolicy {
+        key: String,
+        #[arg(long)]
+        policy_file: PathBuf,
+        /// Skip the check that you could change the policy again.
+        #[arg(long)]
+        bypass_policy_lockout_safety_check: bool,
+    },
+    /// List a key's policy names (always `default`).
+    ListKeyPolicies { key: String },
     /// Show a key's metadata.
     DescribeKey { key: String },
     /// List keys.
@@ -395,6 +414,10 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected key=value, got '{s}'"))
+}
+
+fn read_policy(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 fn data_key_pair_request(args: DataKeyPairArgs) -> anyhow::Result<svc::GenerateDataKeyPairRequest> {
@@ -745,6 +768,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             tags,
             key_spec,
             key_usage,
+            policy_file,
+            bypass_policy_lockout_safety_check,
         } => print(
             out,
             &service.create_key(
@@ -753,6 +778,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                     description,
                     key_spec,
                     key_usage,
+                    policy: policy_file.as_deref().map(read_policy).transpose()?,
+                    bypass_policy_lockout_safety_check: Some(bypass_policy_lockout_safety_check),
                     tags: tags
                         .into_iter()
                         .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
@@ -762,6 +789,42 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             )?,
         ),
         Command::DescribeKey { key } => print(out, &service.describe_key(me, key_req(key))?),
+        Command::GetKeyPolicy { key } => {
+            let policy = service.get_key_policy(
+                me,
+                svc::KeyPolicyRequest {
+                    key_id: key,
+                    policy_name: None,
+                },
+            )?;
+            match out {
+                Output::Json => print(out, &policy),
+                Output::Text => write_bytes(None, format!("{}\n", policy.policy).as_bytes()),
+            }
+        }
+        Command::PutKeyPolicy {
+            key,
+            policy_file,
+            bypass_policy_lockout_safety_check,
+        } => Ok(service.put_key_policy(
+            me,
+            svc::PutKeyPolicyRequest {
+                key_id: key,
+                policy_name: None,
+                policy: read_policy(&policy_file)?,
+                bypass_policy_lockout_safety_check,
+            },
+        )?),
+        Command::ListKeyPolicies { key } => print(
+            out,
+            &service.list_key_policies(
+                me,
+                svc::KeyPolicyRequest {
+                    key_id: key,
+                    policy_name: None,
+                },
+            )?,
+        ),
         Command::ListKeys { limit, marker, all } => {
             let mut page = service.list_keys(me, svc::ListKeysRequest { limit, marker })?;
             if all {

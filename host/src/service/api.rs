@@ -48,6 +48,12 @@ pub struct CreateKeyRequest {
     pub tags: Vec<Tag>,
     /// Multi-Region keys are not offered by this vault; `true` is refused.
     pub multi_region: Option<bool>,
+    /// The key policy; AWS's default policy when absent.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Skips the check that the caller could change `policy` later.
+    #[serde(default)]
+    pub bypass_policy_lockout_safety_check: Option<bool>,
 }
 
 /// The metadata of a KMS key, as DescribeKey returns it.

@@ -121,7 +121,7 @@ impl Service {
             let now = self.now();
             let key_id = KeyId::random();
             note.key(self.key_arn(&key_id));
-            let record = KeyRecord {
+            let mut record = KeyRecord {
                 description,
                 key_spec,
                 key_usage,
@@ -129,6 +129,14 @@ impl Service {
                 tags,
                 ..KeyRecord::new_symmetric(key_id, self.vault.account(), self.vault.region(), now)
             };
+            if let Some(policy) = &req.policy {
+                record.policy = Some(self.checked_key_policy(
+                    caller,
+                    &record,
+                    policy,
+                    req.bypass_policy_lockout_safety_check.unwrap_or(false),
+                )?);
+            }
             let first = self.vault.new_version(&key_id, key_spec, 1, now, None)?;
             self.vault.store().insert_key(&record, &first)?;
             Ok(KeyMetadataResponse {

@@ -8,6 +8,7 @@ mod api;
 mod asymmetric_ops;
 mod clock;
 mod crypto_ops;
+mod key_policies;
 mod keys;
 mod plugins;
 mod rotation;
@@ -28,6 +29,9 @@ pub use asymmetric_ops::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub(crate) use crypto_ops::Accept;
+pub use key_policies::{
+    GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
+};
 pub(crate) use plugins::KeyFacts;
 pub use plugins::{
     AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,

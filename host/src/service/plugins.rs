@@ -162,12 +162,12 @@ impl Service {
         context: Option<&[(String, String)]>,
     ) -> KmsResult<()> {
         let key_arn = self.key_arn(&record.key_id);
-        let default = authz::authorize(caller, action, &key_arn, &record.account);
+        let default = self.key_policy_decision(caller, action, record, context.unwrap_or(&[]));
         let store = self.vault.store();
         let key_plugins = store.plugins(&PluginScope::Key(record.key_id))?;
         let account_plugins = store.plugins(&PluginScope::Account(record.account.clone()))?;
         if key_plugins.is_empty() && account_plugins.is_empty() {
-            return default;
+            return default.map_err(|refusal| refusal.error);
         }
         let request = PolicyRequest {
             principal: caller.principal.clone(),
@@ -204,6 +204,43 @@ impl Service {
             action,
             &key_arn,
             &caller.principal,
+        )
+    }
+
+    /// The key policy's decision on `action` for `caller`, with the key's condition keys.
+    pub(super) fn key_policy_decision(
+        &self,
+        caller: &Caller,
+        action: &str,
+        record: &KeyRecord,
+        context: &[(String, String)],
+    ) -> Result<(), authz::Refusal> {
+        let key_arn = self.key_arn(&record.key_id);
+        let mut key_conditions = vec![
+            ("kms:KeySpec".to_string(), vec![record.key_spec.to_string()]),
+            (
+                "kms:KeyUsage".to_string(),
+                vec![record.key_usage.to_string()],
+            ),
+            ("kms:KeyOrigin".to_string(), vec![record.origin.to_string()]),
+        ];
+        for tag in &record.tags {
+            key_conditions.push((
+                format!("aws:ResourceTag/{}", tag.tag_key),
+                vec![tag.tag_value.clone()],
+            ));
+        }
+        authz::key_policy_decision(
+            caller,
+            action,
+            &authz::KeyRequestFacts {
+                key_arn: &key_arn,
+                key_account: &record.account,
+                policy: record.policy.as_deref(),
+                key_conditions,
+                encryption_context: context,
+                now: self.now(),
+            },
         )
     }
 

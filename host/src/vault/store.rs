@@ -42,6 +42,10 @@ pub struct KeyRecord {
     pub current_version: u32,
     /// Tags, in insertion order, keys unique.
     pub tags: Vec<Tag>,
+    /// The key policy document; `None` is AWS's default policy (the account root may do
+    /// everything, which delegates to the account's principals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// Automatic rotation settings of a key.
@@ -74,6 +78,7 @@ impl KeyRecord {
             last_on_demand_rotation: None,
             current_version: 1,
             tags: Vec::new(),
+            policy: None,
         }
     }
 
