@@ -716,3 +716,40 @@ fn key_policies_from_the_command_line() {
             .contains("\"Sid\":\"Root\"")
     );
 }
+
+#[test]
+fn audit_verify_and_query_from_the_command_line() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.encrypt(&key, b"x", "a=1");
+    home.fails_with(&["disable-key", "no-such-key"], "");
+    let intact = home.ok(&["audit", "verify"]);
+    assert!(intact.starts_with("audit trail intact:"), "{intact}");
+    let encrypts = home.json(&["audit", "query", "--operation", "Encrypt"]);
+    let encrypts = encrypts.as_array().unwrap();
+    assert_eq!(encrypts.len(), 1);
+    assert!(encrypts[0]["Seq"].as_u64().unwrap() > 1);
+    let for_key = home.ok(&["audit", "query", "--key", &key]);
+    assert!(for_key.lines().count() >= 2, "{for_key}");
+    assert!(
+        for_key.contains("CreateKey") && for_key.contains("Encrypt"),
+        "{for_key}"
+    );
+    let last = home.ok(&["audit", "query", "--limit", "1"]);
+    assert_eq!(last.lines().count(), 1);
+    assert!(
+        home.ok(&["audit", "query", "--since", "2999-01-01T00:00:00Z"])
+            .is_empty()
+    );
+
+    // Edit one record in the vault file: verification fails at it.
+    let vault = home.path("home").join("vault.db");
+    let db = rusqlite::Connection::open(&vault).unwrap();
+    db.execute(
+        "UPDATE audit_log SET event = replace(event, 'Encrypt', 'Decrypt') WHERE seq = ?1",
+        [encrypts[0]["Seq"].as_i64().unwrap()],
+    )
+    .unwrap();
+    drop(db);
+    home.fails_with(&["audit", "verify"], "audit trail broken at record");
+}

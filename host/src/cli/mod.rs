@@ -225,6 +225,11 @@ enum Command {
     RotateKeyOnDemand { key: String },
     /// List a key's completed rotations.
     ListKeyRotations { key: String },
+    /// Check or search the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Envelope-encrypt a file of any size (`-` for standard input/output).
     Seal {
         key: String,
@@ -365,6 +370,44 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Walk the hash chain; fails (status 1) at the first edited, removed or reordered record.
+    Verify,
+    /// Print audit records, oldest first, filtered by any of the options.
+    Query {
+        /// Key id or ARN (matches the end of the record's key ARN).
+        #[arg(long)]
+        key: Option<String>,
+        /// Principal ARN.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Operation (`Encrypt`, `CreateKey`, `EvaluatePolicyPlugin`, …).
+        #[arg(long)]
+        operation: Option<String>,
+        /// Outcome (`Success`, `AccessDeniedException`, `GuestTrap`, …).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only records at or after this time (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<u64>,
+        /// Only records before this time (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        until: Option<u64>,
+        /// At most this many records (the newest ones matching).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+fn parse_time(s: &str) -> Result<u64, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("'{s}' is not an RFC 3339 time: {e}"))?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|e| e.to_string())
+}
+
 /// The message of Sign and Verify.
 #[derive(clap::Args, Debug)]
 struct MessageArgs {
@@ -414,6 +457,81 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected key=value, got '{s}'"))
+}
+
+fn audit(service: &Service, out: Output, command: AuditCommand) -> anyhow::Result<()> {
+    use crate::audit::{AuditLog, Verification};
+    let store = service.vault().store();
+    match command {
+        AuditCommand::Verify => match AuditLog::verify(store)? {
+            Verification::Intact { records } => {
+                println!("audit trail intact: {records} records");
+                Ok(())
+            }
+            Verification::Broken { seq, reason } => {
+                bail!("audit trail broken at record {seq}: {reason}")
+            }
+        },
+        AuditCommand::Query {
+            key,
+            principal,
+            operation,
+            outcome,
+            since,
+            until,
+            limit,
+        } => {
+            let mut matches = Vec::new();
+            let mut after = 0;
+            loop {
+                let batch = AuditLog::events_after(store, after, 1000)?;
+                let Some((last, _)) = batch.last() else { break };
+                after = *last;
+                matches.extend(batch.into_iter().filter(|(_, e)| {
+                    key.as_deref()
+                        .is_none_or(|k| e.key_arn.as_deref().is_some_and(|arn| arn.ends_with(k)))
+                        && principal.as_deref().is_none_or(|p| e.principal == p)
+                        && operation.as_deref().is_none_or(|o| e.operation == o)
+                        && outcome.as_deref().is_none_or(|o| e.outcome == o)
+                        && since.is_none_or(|t| e.time >= t)
+                        && until.is_none_or(|t| e.time < t)
+                }));
+            }
+            if let Some(limit) = limit {
+                let skip = matches.len().saturating_sub(limit);
+                matches.drain(..skip);
+            }
+            match out {
+                Output::Json => {
+                    let records: Vec<serde_json::Value> = matches
+                        .iter()
+                        .map(|(seq, e)| {
+                            let mut v = serde_json::to_value(e).unwrap_or_default();
+                            v["Seq"] = (*seq).into();
+                            v
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&records)?);
+                }
+                Output::Text => {
+                    for (seq, e) in &matches {
+                        let when = humantime::format_rfc3339_seconds(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.time),
+                        );
+                        println!(
+                            "#{seq} {when} {} {} {} {} {}",
+                            e.operation,
+                            e.outcome,
+                            e.principal,
+                            e.key_arn.as_deref().unwrap_or("-"),
+                            e.source
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn read_policy(path: &Path) -> anyhow::Result<String> {
@@ -1038,6 +1156,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             out,
             &service.list_key_rotations(me, svc::ListForKeyRequest::new(key))?,
         ),
+        Command::Audit { command } => audit(&service, out, command),
         Command::Seal {
             key,
             source,
