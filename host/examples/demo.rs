@@ -266,7 +266,7 @@ fn main() -> anyhow::Result<()> {
     components(&service, &me)?;
 
     step("Verify the audit trail");
-    match AuditLog::verify(service.vault().store())? {
+    match service.verify_audit()? {
         Verification::Intact { records } => println!("audit trail intact: {records} records"),
         Verification::Broken { seq, reason } => {
             anyhow::bail!("audit trail broken at {seq}: {reason}")

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto;
 use crate::error::{KmsError, KmsResult};
-use crate::vault::{Store, StoredAuditRecord};
+use crate::vault::{AUDIT_HEAD_META, Store, StoredAuditRecord};
 
 /// One audited call.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,19 +54,46 @@ pub enum Verification {
 }
 
 /// Appends events to and verifies the trail held by a [`Store`].
-#[derive(Debug, Default)]
+///
+/// A keyed log (the service's, keyed from the root key, which lives outside the vault) chains
+/// records with HMAC-SHA-256 instead of SHA-256, so that whoever can write the vault file still
+/// cannot recompute the chain after an edit, and anchors the head: every append also records
+/// the last sequence number and hash with their own MAC, so that removing records from the end
+/// is detected too. (Restoring an older copy of the whole vault, anchor included, is not.)
+#[derive(Default)]
 pub struct AuditLog {
     // Serialises appends from this process; the store's own sequence check catches other processes.
     append_lock: Mutex<()>,
+    key: Option<zeroize::Zeroizing<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("keyed", &self.key.is_some())
+            .finish()
+    }
 }
 
 const GENESIS: [u8; 32] = [0u8; 32];
 const APPEND_ATTEMPTS: usize = 8;
 
 impl AuditLog {
-    /// An audit log writer.
+    /// An unkeyed audit log writer (plain SHA-256 chain, no anchor).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A keyed audit log writer: HMAC chain and anchored head under `key`.
+    pub fn keyed(key: [u8; 32]) -> Self {
+        AuditLog {
+            append_lock: Mutex::new(()),
+            key: Some(zeroize::Zeroizing::new(key)),
+        }
+    }
+
+    fn key(&self) -> Option<&[u8; 32]> {
+        self.key.as_deref()
     }
 
     /// Appends `event`, returning its sequence number.
@@ -83,11 +110,15 @@ impl AuditLog {
             let seq = prev_seq + 1;
             let record = StoredAuditRecord {
                 seq,
-                hash: chain_hash(&prev_hash, seq, &event_json),
+                hash: chain_hash(self.key(), &prev_hash, seq, &event_json),
                 event_json: event_json.clone(),
             };
             // Another process may have appended in between: then re-read the tail and retry.
-            match store.append_audit(&record) {
+            let appended = match self.key() {
+                Some(key) => store.append_audit_anchored(&record, &anchor(key, seq, &record.hash)),
+                None => store.append_audit(&record),
+            };
+            match appended {
                 Ok(()) => return Ok(seq),
                 Err(e) => last_err = Some(e),
             }
@@ -95,16 +126,30 @@ impl AuditLog {
         Err(last_err.unwrap_or_else(|| KmsError::Internal("audit append failed".into())))
     }
 
-    /// Walks the whole trail and checks every link.
-    pub fn verify(store: &dyn Store) -> KmsResult<Verification> {
+    /// Walks the whole trail and checks every link; a keyed log also checks its anchored head.
+    pub fn verify_trail(&self, store: &dyn Store) -> KmsResult<Verification> {
+        let key = self.key();
         let mut prev_hash = GENESIS;
         let mut expected_seq = 1;
+        let mut hashes_seen = std::collections::HashMap::new();
+        let anchored = match key {
+            Some(_) => store.meta(AUDIT_HEAD_META)?,
+            None => None,
+        };
+        let anchored_seq = anchored
+            .as_deref()
+            .and_then(|a| a.split(':').next())
+            .and_then(|s| s.parse::<u64>().ok());
         loop {
             let batch = store.audit_after(expected_seq - 1, 1000)?;
             if batch.is_empty() {
-                return Ok(Verification::Intact {
-                    records: expected_seq - 1,
-                });
+                let records = expected_seq - 1;
+                if let (Some(key), Some(head)) = (key, anchored.as_deref())
+                    && let Some(broken) = check_anchor(key, head, records, &hashes_seen)
+                {
+                    return Ok(broken);
+                }
+                return Ok(Verification::Intact { records });
             }
             for record in batch {
                 if record.seq != expected_seq {
@@ -113,17 +158,25 @@ impl AuditLog {
                         reason: format!("expected record {expected_seq}, found {}", record.seq),
                     });
                 }
-                let hash = chain_hash(&prev_hash, record.seq, &record.event_json);
+                let hash = chain_hash(key, &prev_hash, record.seq, &record.event_json);
                 if !crypto::constant_time_eq(&hash, &record.hash) {
                     return Ok(Verification::Broken {
                         seq: record.seq,
                         reason: "hash does not match its content and predecessor".into(),
                     });
                 }
+                if Some(record.seq) == anchored_seq {
+                    hashes_seen.insert(record.seq, record.hash);
+                }
                 prev_hash = record.hash;
                 expected_seq += 1;
             }
         }
+    }
+
+    /// [`verify_trail`](Self::verify_trail) of an unkeyed log.
+    pub fn verify(store: &dyn Store) -> KmsResult<Verification> {
+        AuditLog::new().verify_trail(store)
     }
 
     /// Reads up to `limit` events after sequence number `after`.
@@ -146,13 +199,79 @@ impl AuditLog {
     }
 }
 
-fn chain_hash(prev: &[u8; 32], seq: u64, event_json: &str) -> [u8; 32] {
-    crypto::sha256_parts(&[
-        b"kms audit v1",
-        prev,
-        &seq.to_be_bytes(),
-        event_json.as_bytes(),
-    ])
+fn chain_hash(key: Option<&[u8; 32]>, prev: &[u8; 32], seq: u64, event_json: &str) -> [u8; 32] {
+    match key {
+        Some(key) => crypto::hmac_sha256_parts(
+            key,
+            &[
+                b"kms audit v2",
+                prev,
+                &seq.to_be_bytes(),
+                event_json.as_bytes(),
+            ],
+        ),
+        None => crypto::sha256_parts(&[
+            b"kms audit v1",
+            prev,
+            &seq.to_be_bytes(),
+            event_json.as_bytes(),
+        ]),
+    }
+}
+
+/// `seq:hash:mac`, the anchored head after appending record `seq`.
+fn anchor(key: &[u8; 32], seq: u64, hash: &[u8; 32]) -> String {
+    let mac = crypto::hmac_sha256_parts(key, &[b"kms audit head v1", &seq.to_be_bytes(), hash]);
+    format!("{seq}:{}:{}", hex::encode(hash), hex::encode(mac))
+}
+
+/// Checks the anchored head against a trail of `records` whose hash at the anchored sequence
+/// number (if reached) is in `seen`.
+fn check_anchor(
+    key: &[u8; 32],
+    head: &str,
+    records: u64,
+    seen: &std::collections::HashMap<u64, [u8; 32]>,
+) -> Option<Verification> {
+    let broken = |seq, reason: &str| {
+        Some(Verification::Broken {
+            seq,
+            reason: reason.to_string(),
+        })
+    };
+    let mut parts = head.split(':');
+    let (Some(seq), Some(hash), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return broken(records + 1, "the anchored head is malformed");
+    };
+    let Ok(seq) = seq.parse::<u64>() else {
+        return broken(records + 1, "the anchored head is malformed");
+    };
+    let Ok(hash) = <[u8; 32]>::try_from(hex::decode(hash).unwrap_or_default()) else {
+        return broken(records + 1, "the anchored head is malformed");
+    };
+    if !crypto::constant_time_eq(anchor(key, seq, &hash).as_bytes(), head.as_bytes()) {
+        return broken(seq, "the anchored head was altered");
+    }
+    if seq > records {
+        return broken(
+            records + 1,
+            &format!(
+                "records {} to {seq} are missing: the trail was truncated",
+                records + 1
+            ),
+        );
+    }
+    // A head that lags behind the trail is what a crash between two steps leaves; the chain
+    // still covers the newer records.
+    match seen.get(&seq) {
+        Some(found) if found == &hash => None,
+        _ => broken(
+            seq,
+            "the anchored head does not match the record it anchors",
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -191,9 +310,9 @@ mod tests {
 
     #[test]
     fn chain_hash_depends_on_predecessor_and_sequence() {
-        let a = chain_hash(&GENESIS, 1, "{}");
-        assert_ne!(a, chain_hash(&GENESIS, 2, "{}"));
-        assert_ne!(a, chain_hash(&[1u8; 32], 1, "{}"));
-        assert_ne!(a, chain_hash(&GENESIS, 1, "{ }"));
+        let a = chain_hash(None, &GENESIS, 1, "{}");
+        assert_ne!(a, chain_hash(None, &GENESIS, 2, "{}"));
+        assert_ne!(a, chain_hash(None, &[1u8; 32], 1, "{}"));
+        assert_ne!(a, chain_hash(None, &GENESIS, 1, "{ }"));
     }
 }

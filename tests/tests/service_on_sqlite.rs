@@ -215,14 +215,18 @@ fn audited_vault() -> Files {
             .unwrap();
     }
     assert_eq!(
-        AuditLog::verify(service.vault().store()).unwrap(),
+        service.verify_audit().unwrap(),
         Verification::Intact { records: 4 }
     );
     files
 }
 
 fn verify(files: &Files) -> Verification {
-    AuditLog::verify(&SqliteStore::open(&files.vault).unwrap()).unwrap()
+    let store = SqliteStore::open(&files.vault).unwrap();
+    let vault = Vault::open(Box::new(store), files.root.clone()).unwrap();
+    AuditLog::keyed(vault.audit_key())
+        .verify_trail(vault.store())
+        .unwrap()
 }
 
 #[test]
@@ -260,6 +264,74 @@ fn audit_verification_detects_reordered_records() {
     assert!(matches!(
         verify(&files),
         Verification::Broken { seq: 2, .. }
+    ));
+}
+
+#[test]
+fn audit_verification_detects_a_truncated_tail() {
+    let files = audited_vault();
+    tamper(&files.vault, "DELETE FROM audit_log WHERE seq >= 3");
+    match verify(&files) {
+        Verification::Broken { seq: 3, reason } => {
+            assert!(reason.contains("truncated"), "{reason}")
+        }
+        other => panic!("truncation went unnoticed: {other:?}"),
+    }
+}
+
+#[test]
+fn audit_verification_detects_a_rolled_back_or_forged_anchor() {
+    let files = audited_vault();
+    // Pointing the anchor at an earlier record (with the hash it really has) needs the MAC.
+    let conn = rusqlite::Connection::open(&files.vault).unwrap();
+    let hash: Vec<u8> = conn
+        .query_row("SELECT hash FROM audit_log WHERE seq = 2", [], |r| r.get(0))
+        .unwrap();
+    let forged = format!("2:{}:{}", hex::encode(&hash), "00".repeat(32));
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'audit_head'",
+        [forged],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM audit_log WHERE seq > 2", [])
+        .unwrap();
+    drop(conn);
+    assert!(matches!(verify(&files), Verification::Broken { .. }));
+}
+
+#[test]
+fn an_edit_with_a_recomputed_sha256_chain_is_still_detected() {
+    // Someone who can write the vault file recomputes the chain the way an unkeyed log would:
+    // the keyed chain does not accept it.
+    let files = audited_vault();
+    let conn = rusqlite::Connection::open(&files.vault).unwrap();
+    let events: Vec<(i64, String)> = conn
+        .prepare("SELECT seq, event FROM audit_log ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut prev = [0u8; 32];
+    for (seq, event) in events {
+        let event = event.replace("Success", "Failure");
+        let hash = kms_host::crypto::sha256_parts(&[
+            b"kms audit v1",
+            &prev,
+            &(seq as u64).to_be_bytes(),
+            event.as_bytes(),
+        ]);
+        conn.execute(
+            "UPDATE audit_log SET event = ?1, hash = ?2 WHERE seq = ?3",
+            rusqlite::params![event, hash.as_slice(), seq],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    drop(conn);
+    assert!(matches!(
+        verify(&files),
+        Verification::Broken { seq: 1, .. }
     ));
 }
 

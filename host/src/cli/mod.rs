@@ -463,7 +463,7 @@ fn audit(service: &Service, out: Output, command: AuditCommand) -> anyhow::Resul
     use crate::audit::{AuditLog, Verification};
     let store = service.vault().store();
     match command {
-        AuditCommand::Verify => match AuditLog::verify(store)? {
+        AuditCommand::Verify => match service.verify_audit()? {
             Verification::Intact { records } => {
                 println!("audit trail intact: {records} records");
                 Ok(())

@@ -212,10 +212,11 @@ impl Service {
     /// A service over `vault`, telling time by `clock`. Applies deletions and rotations that fell
     /// due while the vault was closed.
     pub fn new(vault: Vault, clock: Arc<dyn Clock>) -> KmsResult<Self> {
+        let audit_key = vault.audit_key();
         let service = Service {
             vault,
             clock,
-            audit: AuditLog::new(),
+            audit: AuditLog::keyed(audit_key),
             write_lock: Mutex::new(()),
             last_sweep: AtomicU64::new(0),
             policy_engine: RwLock::new(None),
@@ -245,6 +246,11 @@ impl Service {
     pub fn open_sqlite(path: &Path, root: RootKey) -> KmsResult<Self> {
         let store = SqliteStore::open(path)?;
         Self::new(Vault::open(Box::new(store), root)?, Arc::new(SystemClock))
+    }
+
+    /// Verifies the audit trail: its keyed hash chain and its anchored head.
+    pub fn verify_audit(&self) -> KmsResult<crate::audit::Verification> {
+        self.audit.verify_trail(self.vault.store())
     }
 
     /// The account that owns this service's keys.

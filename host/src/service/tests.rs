@@ -1196,7 +1196,7 @@ fn every_call_is_audited_with_its_outcome_and_the_chain_verifies() {
     assert_eq!(encrypt.principal, "arn:aws:iam::111122223333:root");
     assert_eq!(encrypt.source, "embedded");
     assert_eq!(
-        AuditLog::verify(f.service.vault().store()).unwrap(),
+        f.service.verify_audit().unwrap(),
         Verification::Intact { records: 4 }
     );
 }

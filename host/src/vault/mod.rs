@@ -14,8 +14,8 @@ pub use memory::MemoryStore;
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
-    AliasRecord, KeyRecord, PluginAttachment, PluginScope, RotationSchedule, SealedVersion, Store,
-    StoredAuditRecord,
+    AUDIT_HEAD_META, AliasRecord, KeyRecord, PluginAttachment, PluginScope, RotationSchedule,
+    SealedVersion, Store, StoredAuditRecord,
 };
 
 use crate::crypto::asymmetric::KeyMaterial;
@@ -117,6 +117,15 @@ impl Vault {
     /// The region this vault's keys live in.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The key that chains and anchors this vault's audit trail, derived from the root key (which
+    /// lives outside the vault file).
+    pub fn audit_key(&self) -> [u8; 32] {
+        crypto::hmac_sha256_parts(
+            self.root.key().expose_secret(),
+            &[b"kms audit chain key v1"],
+        )
     }
 
     /// The backend, for reads and writes that involve no key material.

@@ -168,6 +168,29 @@ fn missing_key(id: &KeyId) -> KmsError {
     KmsError::NotFound(format!("Key '{id}' does not exist"))
 }
 
+/// Appends one audit record inside `tx`, refusing anything but the next sequence number
+/// (checked inside the write lock, so two processes cannot both append the same one).
+fn append_audit_in(tx: &Transaction<'_>, record: &StoredAuditRecord) -> KmsResult<()> {
+    let last: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
+        r.get(0)
+    })?;
+    if to_i64(record.seq) != last + 1 {
+        return Err(KmsError::Internal(format!(
+            "Audit record {} does not follow {last}",
+            record.seq
+        )));
+    }
+    tx.execute(
+        "INSERT INTO audit_log (seq, event, hash) VALUES (?1, ?2, ?3)",
+        params![
+            to_i64(record.seq),
+            record.event_json,
+            record.hash.as_slice()
+        ],
+    )?;
+    Ok(())
+}
+
 fn to_i64(v: u64) -> i64 {
     // Times, sequence numbers and limits stay far below 2^63.
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -622,25 +645,15 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {
+        self.write(|tx| append_audit_in(tx, record))
+    }
+
+    fn append_audit_anchored(&self, record: &StoredAuditRecord, head: &str) -> KmsResult<()> {
         self.write(|tx| {
-            // Checked inside the write lock, so two processes cannot both append the same seq.
-            let last: i64 =
-                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
-                    r.get(0)
-                })?;
-            if to_i64(record.seq) != last + 1 {
-                return Err(KmsError::Internal(format!(
-                    "Audit record {} does not follow {last}",
-                    record.seq
-                )));
-            }
+            append_audit_in(tx, record)?;
             tx.execute(
-                "INSERT INTO audit_log (seq, event, hash) VALUES (?1, ?2, ?3)",
-                params![
-                    to_i64(record.seq),
-                    record.event_json,
-                    record.hash.as_slice()
-                ],
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+                params![store::AUDIT_HEAD_META, head],
             )?;
             Ok(())
         })

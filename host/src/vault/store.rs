@@ -261,6 +261,12 @@ pub trait Store: Send + Sync {
     /// Appends to the audit trail. Fails (and writes nothing) unless `record.seq` is exactly one
     /// more than the last stored sequence number.
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()>;
+    /// Appends to the audit trail and records `head` (the trail's anchored head) under
+    /// [`AUDIT_HEAD_META`], as one change where the backend can. The default does it in two.
+    fn append_audit_anchored(&self, record: &StoredAuditRecord, head: &str) -> KmsResult<()> {
+        self.append_audit(record)?;
+        self.set_meta(AUDIT_HEAD_META, head)
+    }
     /// The last audit record, if any.
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;
     /// Up to `limit` audit records with `seq > after`, in order.
@@ -274,6 +280,9 @@ pub trait Store: Send + Sync {
     /// The plugins attached to `scope`, sorted by name.
     fn plugins(&self, scope: &PluginScope) -> KmsResult<Vec<PluginAttachment>>;
 }
+
+/// The meta entry that holds the audit trail's anchored head.
+pub const AUDIT_HEAD_META: &str = "audit_head";
 
 /// The error for a plugin attachment that does not exist.
 pub(super) fn missing_plugin(scope: &PluginScope, name: &str) -> KmsError {
