@@ -350,15 +350,6 @@ impl KeyMaterial {
         signing_algorithms_for(self.spec())
     }
 
-    fn prehash(
-        &self,
-        algorithm: SigningAlgorithm,
-        message_type: MessageType,
-        message: &[u8],
-    ) -> KmsResult<Vec<u8>> {
-        prehash(algorithm, message_type, message)
-    }
-
     fn check_algorithm(&self, algorithm: SigningAlgorithm) -> KmsResult<()> {
         if self.signing_algorithms().contains(&algorithm) {
             Ok(())
@@ -384,7 +375,7 @@ impl KeyMaterial {
         if let Secret::MlDsa(..) = &self.secret {
             return self.with_ml_dsa(|k| k.sign(message_type, message));
         }
-        let prehash = self.prehash(algorithm, message_type, message)?;
+        let prehash = prehash(algorithm, message_type, message)?;
         match &self.secret {
             Secret::Rsa(key) => rsa_sign(key, algorithm, &prehash),
             Secret::P256(key) => ecdsa_sign!(p256, key, &prehash),

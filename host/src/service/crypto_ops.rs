@@ -215,14 +215,16 @@ impl Service {
     ) -> KmsResult<(Vec<u8>, String)> {
         self.require_enabled(record)?;
         self.require_encrypt_usage(record)?;
-        let material = self
-            .vault
-            .material(&record.key_id, record.current_version)?;
+        let material = self.vault.key_material(
+            &record.key_id,
+            KeySpec::SymmetricDefault,
+            record.current_version,
+        )?;
         let ciphertext = blob::seal(
             kind,
             &record.key_id,
             record.current_version,
-            &material,
+            material.symmetric()?,
             plaintext,
             context,
         )?;
@@ -274,8 +276,10 @@ impl Service {
         if header.version == 0 || header.version > record.current_version {
             return Err(KmsError::invalid_ciphertext());
         }
-        let material = self.vault.material(&record.key_id, header.version)?;
-        let plaintext = blob::open(ciphertext, &material, context)?;
+        let material =
+            self.vault
+                .key_material(&record.key_id, KeySpec::SymmetricDefault, header.version)?;
+        let plaintext = blob::open(ciphertext, material.symmetric()?, context)?;
         // Judged only now that the header is authenticated; refused like any bad blob.
         if !accept.allows(header.kind) {
             return Err(KmsError::invalid_ciphertext());

@@ -163,9 +163,10 @@ impl Vault {
         })
     }
 
-    /// The unsealed material of one backing-key version of a SYMMETRIC_DEFAULT key.
-    /// `InvalidCiphertext` if the version does not exist (callers reach this from ciphertext
-    /// headers, which may be forged).
+    /// A copy of the unsealed material of one backing-key version of a SYMMETRIC_DEFAULT key,
+    /// for callers outside the crate (tests that look for key bytes). The service itself uses
+    /// [`key_material`](Self::key_material), which copies nothing. `InvalidCiphertext` if the
+    /// version does not exist.
     pub fn material(&self, key_id: &KeyId, version: u32) -> KmsResult<Arc<SymmetricKey>> {
         let material = self.key_material(key_id, KeySpec::SymmetricDefault, version)?;
         Ok(Arc::new(material.symmetric()?.clone()))
