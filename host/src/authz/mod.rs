@@ -134,8 +134,8 @@ pub struct KeyRequestFacts<'a> {
     pub key_arn: &'a str,
     /// The account that owns the key.
     pub key_account: &'a str,
-    /// The key policy document, or `None` for the default policy.
-    pub policy: Option<&'a str>,
+    /// The key policy, or `None` for the default policy.
+    pub policy: Option<&'a policy::PolicyDocument>,
     /// Condition keys of the key: `kms:KeySpec`, `aws:ResourceTag/…`, and so on.
     pub key_conditions: Vec<(String, Vec<String>)>,
     /// The request's encryption context.
@@ -172,31 +172,21 @@ pub fn key_policy_decision(
     action: &str,
     key: &KeyRequestFacts<'_>,
 ) -> Result<(), Refusal> {
-    let parsed;
-    let document = match key.policy {
-        Some(text) => {
-            parsed = policy::PolicyDocument::parse(text).map_err(|e| Refusal {
-                error: KmsError::Internal(format!("the stored key policy is unreadable: {e}")),
-                explicit: true,
-            })?;
-            &parsed
-        }
-        None => {
-            // The default policy's decision, without parsing it on every call.
-            return if caller.account == key.key_account {
-                Ok(())
-            } else {
-                Err(Refusal {
-                    error: not_authorized(
-                        caller,
-                        action,
-                        key.key_arn,
-                        "no resource-based policy allows the action",
-                    ),
-                    explicit: false,
-                })
-            };
-        }
+    let Some(document) = key.policy else {
+        // The default policy's decision, without evaluating its one statement on every call.
+        return if caller.account == key.key_account {
+            Ok(())
+        } else {
+            Err(Refusal {
+                error: not_authorized(
+                    caller,
+                    action,
+                    key.key_arn,
+                    "no resource-based policy allows the action",
+                ),
+                explicit: false,
+            })
+        };
     };
     let mut ctx = policy::RequestContext {
         principal_arn: caller.principal.clone(),

@@ -127,6 +127,8 @@ pub struct Service {
     write_lock: Mutex<()>,
     last_sweep: AtomicU64,
     policy_engine: RwLock<Option<Arc<dyn authz::PolicyEngine>>>,
+    // Key policy documents already parsed, by their text.
+    key_policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -220,6 +222,7 @@ impl Service {
             write_lock: Mutex::new(()),
             last_sweep: AtomicU64::new(0),
             policy_engine: RwLock::new(None),
+            key_policies: Mutex::new(std::collections::HashMap::new()),
         };
         service.run_maintenance()?;
         Ok(service)

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::authz::policy::PolicyDocument;
 use crate::authz::{PluginVerdict, PolicyEngine, PolicyRequest};
 use crate::crypto;
 use crate::types::{KeyUsage, Tag};
@@ -216,19 +217,28 @@ impl Service {
         context: &[(String, String)],
     ) -> Result<(), authz::Refusal> {
         let key_arn = self.key_arn(&record.key_id);
-        let mut key_conditions = vec![
-            ("kms:KeySpec".to_string(), vec![record.key_spec.to_string()]),
-            (
-                "kms:KeyUsage".to_string(),
-                vec![record.key_usage.to_string()],
-            ),
-            ("kms:KeyOrigin".to_string(), vec![record.origin.to_string()]),
-        ];
-        for tag in &record.tags {
-            key_conditions.push((
-                format!("aws:ResourceTag/{}", tag.tag_key),
-                vec![tag.tag_value.clone()],
-            ));
+        let policy = record
+            .policy
+            .as_deref()
+            .map(|text| self.parsed_key_policy(text))
+            .transpose()?;
+        // The key's condition keys matter only to a policy document; the default has none.
+        let mut key_conditions = Vec::new();
+        if policy.is_some() {
+            key_conditions.extend([
+                ("kms:KeySpec".to_string(), vec![record.key_spec.to_string()]),
+                (
+                    "kms:KeyUsage".to_string(),
+                    vec![record.key_usage.to_string()],
+                ),
+                ("kms:KeyOrigin".to_string(), vec![record.origin.to_string()]),
+            ]);
+            for tag in &record.tags {
+                key_conditions.push((
+                    format!("aws:ResourceTag/{}", tag.tag_key),
+                    vec![tag.tag_value.clone()],
+                ));
+            }
         }
         authz::key_policy_decision(
             caller,
@@ -236,12 +246,31 @@ impl Service {
             &authz::KeyRequestFacts {
                 key_arn: &key_arn,
                 key_account: &record.account,
-                policy: record.policy.as_deref(),
+                policy: policy.as_deref(),
                 key_conditions,
                 encryption_context: context,
                 now: self.now(),
             },
         )
+    }
+
+    /// A key policy, parsed once per distinct document rather than on every key operation.
+    fn parsed_key_policy(&self, text: &str) -> Result<Arc<PolicyDocument>, authz::Refusal> {
+        /// Distinct documents kept; past this the cache starts over.
+        const MAX_CACHED_POLICIES: usize = 1024;
+        let mut cache = self.key_policies.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(parsed) = cache.get(text) {
+            return Ok(Arc::clone(parsed));
+        }
+        let parsed = Arc::new(PolicyDocument::parse(text).map_err(|e| authz::Refusal {
+            error: KmsError::Internal(format!("the stored key policy is unreadable: {e}")),
+            explicit: true,
+        })?);
+        if cache.len() >= MAX_CACHED_POLICIES {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), Arc::clone(&parsed));
+        Ok(parsed)
     }
 
     fn record_plugin_verdict(
