@@ -59,16 +59,23 @@ impl Host {
 
     /// A new symmetric key behind `alias`, with `tags`; returns its id.
     fn key(&self, alias: &str, tags: &[(&str, &str)]) -> String {
-        let req = CreateKeyRequest {
-            tags: tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    tag_key: k.to_string(),
-                    tag_value: v.to_string(),
-                })
-                .collect(),
-            ..CreateKeyRequest::default()
-        };
+        self.key_from(
+            alias,
+            CreateKeyRequest {
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| Tag {
+                        tag_key: k.to_string(),
+                        tag_value: v.to_string(),
+                    })
+                    .collect(),
+                ..CreateKeyRequest::default()
+            },
+        )
+    }
+
+    /// The key `req` creates, behind `alias`; returns its id.
+    fn key_from(&self, alias: &str, req: CreateKeyRequest) -> String {
         let key_id = self
             .service
             .create_key(&self.admin(), req)
@@ -1233,28 +1240,14 @@ fn tenant_app_signs_and_macs_with_keys_of_those_usages() {
         ("alias/signer", KeySpec::EccNistP256, KeyUsage::SignVerify),
         ("alias/mac", KeySpec::Hmac256, KeyUsage::GenerateVerifyMac),
     ] {
-        let key_id = host
-            .service
-            .create_key(
-                &host.admin(),
-                CreateKeyRequest {
-                    key_spec: Some(spec),
-                    key_usage: Some(usage),
-                    ..CreateKeyRequest::default()
-                },
-            )
-            .unwrap()
-            .key_metadata
-            .key_id;
-        host.service
-            .create_alias(
-                &host.admin(),
-                AliasRequest {
-                    alias_name: alias.into(),
-                    target_key_id: key_id,
-                },
-            )
-            .unwrap();
+        host.key_from(
+            alias,
+            CreateKeyRequest {
+                key_spec: Some(spec),
+                key_usage: Some(usage),
+                ..CreateKeyRequest::default()
+            },
+        );
     }
     let app = host.load(stock::TENANT_APP);
     let tenant = host.tenant(
