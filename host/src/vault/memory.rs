@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::identity::{
+    AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
+};
 use super::store::{
     self, AliasRecord, KeyRecord, PluginAttachment, PluginScope, SealedVersion, Store,
     StoredAuditRecord, check_same_key,
@@ -21,6 +24,15 @@ struct Data {
     aliases: BTreeMap<String, AliasRecord>,
     audit: Vec<StoredAuditRecord>,
     plugins: BTreeMap<(PluginScope, String), PluginAttachment>,
+    accounts: BTreeMap<String, AccountRecord>,
+    principals: BTreeMap<String, PrincipalRecord>,
+    access_keys: BTreeMap<String, AccessKeyRecord>,
+    grants: BTreeMap<String, GrantRecord>,
+}
+
+fn oldest_first(mut grants: Vec<GrantRecord>) -> Vec<GrantRecord> {
+    grants.sort_by(|a, b| (a.created_at, &a.grant_id).cmp(&(b.created_at, &b.grant_id)));
+    grants
 }
 
 /// An in-memory vault backend, for tests only: nothing is persisted and nothing is sealed beyond
@@ -152,6 +164,7 @@ impl Store for MemoryStore {
         data.aliases.retain(|_, a| a.key_id != *key_id);
         let scope = PluginScope::Key(*key_id);
         data.plugins.retain(|(s, _), _| *s != scope);
+        data.grants.retain(|_, g| g.key_id != *key_id);
         Ok(())
     }
 
@@ -282,6 +295,176 @@ impl Store for MemoryStore {
             .map(|(_, p)| p.clone())
             .collect())
     }
+
+    fn insert_account(&self, account: &AccountRecord) -> KmsResult<()> {
+        let mut data = self.data();
+        if data.accounts.contains_key(&account.account_id) {
+            return Err(KmsError::AlreadyExists(format!(
+                "Account {} already exists",
+                account.account_id
+            )));
+        }
+        data.accounts
+            .insert(account.account_id.clone(), account.clone());
+        Ok(())
+    }
+
+    fn accounts(&self) -> KmsResult<Vec<AccountRecord>> {
+        Ok(self.data().accounts.values().cloned().collect())
+    }
+
+    fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
+        let mut data = self.data();
+        if !data.accounts.contains_key(&principal.account) {
+            return Err(KmsError::NotFound(format!(
+                "Account {} does not exist",
+                principal.account
+            )));
+        }
+        if data.principals.contains_key(&principal.arn) {
+            return Err(KmsError::AlreadyExists(format!(
+                "The principal '{}' already exists",
+                principal.arn
+            )));
+        }
+        data.principals
+            .insert(principal.arn.clone(), principal.clone());
+        Ok(())
+    }
+
+    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
+        let mut data = self.data();
+        let slot = data
+            .principals
+            .get_mut(&principal.arn)
+            .ok_or_else(|| store::missing_principal(&principal.arn))?;
+        *slot = principal.clone();
+        Ok(())
+    }
+
+    fn delete_principal(&self, arn: &str) -> KmsResult<()> {
+        let mut data = self.data();
+        data.principals
+            .remove(arn)
+            .ok_or_else(|| store::missing_principal(arn))?;
+        data.access_keys.retain(|_, k| k.principal_arn != arn);
+        Ok(())
+    }
+
+    fn principal(&self, arn: &str) -> KmsResult<Option<PrincipalRecord>> {
+        Ok(self.data().principals.get(arn).cloned())
+    }
+
+    fn principals(&self, account: &str) -> KmsResult<Vec<PrincipalRecord>> {
+        Ok(self
+            .data()
+            .principals
+            .values()
+            .filter(|p| p.account == account)
+            .cloned()
+            .collect())
+    }
+
+    fn insert_access_key(&self, key: &AccessKeyRecord) -> KmsResult<()> {
+        let mut data = self.data();
+        if !data.principals.contains_key(&key.principal_arn) {
+            return Err(store::missing_principal(&key.principal_arn));
+        }
+        if data.access_keys.contains_key(&key.access_key_id) {
+            return Err(KmsError::AlreadyExists(format!(
+                "The access key '{}' already exists",
+                key.access_key_id
+            )));
+        }
+        data.access_keys
+            .insert(key.access_key_id.clone(), key.clone());
+        Ok(())
+    }
+
+    fn set_access_key_status(&self, access_key_id: &str, status: AccessKeyStatus) -> KmsResult<()> {
+        let mut data = self.data();
+        let slot = data
+            .access_keys
+            .get_mut(access_key_id)
+            .ok_or_else(|| store::missing_access_key(access_key_id))?;
+        slot.status = status;
+        Ok(())
+    }
+
+    fn delete_access_key(&self, access_key_id: &str) -> KmsResult<()> {
+        self.data()
+            .access_keys
+            .remove(access_key_id)
+            .map(|_| ())
+            .ok_or_else(|| store::missing_access_key(access_key_id))
+    }
+
+    fn access_key(&self, access_key_id: &str) -> KmsResult<Option<AccessKeyRecord>> {
+        Ok(self.data().access_keys.get(access_key_id).cloned())
+    }
+
+    fn access_keys(&self, principal_arn: &str) -> KmsResult<Vec<AccessKeyRecord>> {
+        let mut keys: Vec<_> = self
+            .data()
+            .access_keys
+            .values()
+            .filter(|k| k.principal_arn == principal_arn)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| {
+            (a.created_at, &a.access_key_id).cmp(&(b.created_at, &b.access_key_id))
+        });
+        Ok(keys)
+    }
+
+    fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
+        let mut data = self.data();
+        if !data.keys.contains_key(&grant.key_id) {
+            return Err(missing_key(&grant.key_id));
+        }
+        if data.grants.contains_key(&grant.grant_id) {
+            return Err(KmsError::AlreadyExists(format!(
+                "Grant '{}' already exists",
+                grant.grant_id
+            )));
+        }
+        data.grants.insert(grant.grant_id.clone(), grant.clone());
+        Ok(())
+    }
+
+    fn delete_grant(&self, grant_id: &str) -> KmsResult<()> {
+        self.data()
+            .grants
+            .remove(grant_id)
+            .map(|_| ())
+            .ok_or_else(|| store::missing_grant(grant_id))
+    }
+
+    fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>> {
+        Ok(self.data().grants.get(grant_id).cloned())
+    }
+
+    fn grants(&self, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>> {
+        Ok(oldest_first(
+            self.data()
+                .grants
+                .values()
+                .filter(|g| g.key_id == *key_id)
+                .cloned()
+                .collect(),
+        ))
+    }
+
+    fn retirable_grants(&self, principal: &str) -> KmsResult<Vec<GrantRecord>> {
+        Ok(oldest_first(
+            self.data()
+                .grants
+                .values()
+                .filter(|g| g.retiring_principal.as_deref() == Some(principal))
+                .cloned()
+                .collect(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -363,6 +546,14 @@ pub(crate) mod conformance {
                 put_plugin_fails_for_missing_key,
                 delete_plugin_removes_only_that_plugin,
                 delete_key_removes_its_plugins,
+                accounts_and_principals_read_back,
+                insert_principal_needs_its_account_and_a_free_arn,
+                update_and_delete_principal,
+                access_keys_follow_their_principal,
+                access_key_status_changes,
+                grants_read_back_by_key_and_retiring_principal,
+                grant_writes_fail_for_missing_key_or_grant,
+                delete_key_removes_its_grants,
             );
         };
         (@each $run:path; $($behaviour:ident),+ $(,)?) => {
@@ -1052,5 +1243,226 @@ pub(crate) mod conformance {
         };
         assert!(store.append_audit(&rewrite).is_err());
         assert_eq!(store.last_audit().unwrap(), Some(audit_record(2)));
+    }
+
+    fn account(id: &str) -> super::AccountRecord {
+        super::AccountRecord {
+            account_id: id.into(),
+            name: format!("acct-{id}"),
+            created_at: T0,
+        }
+    }
+
+    fn principal(account: &str, name: &str) -> super::PrincipalRecord {
+        super::PrincipalRecord {
+            arn: format!("arn:aws:iam::{account}:user/{name}"),
+            account: account.into(),
+            kind: crate::vault::PrincipalKind::User,
+            name: name.into(),
+            tags: vec![tag("team", "blue")],
+            policies: [("p".to_string(), "{}".to_string())].into(),
+            created_at: T0,
+        }
+    }
+
+    fn access_key(id: &str, principal_arn: &str, at: u64) -> super::AccessKeyRecord {
+        super::AccessKeyRecord {
+            access_key_id: id.into(),
+            principal_arn: principal_arn.into(),
+            status: crate::vault::AccessKeyStatus::Active,
+            sealed_secret: vec![1, 2, 3, at as u8],
+            created_at: at,
+        }
+    }
+
+    fn grant(id: &str, key_id: KeyId, retiring: Option<&str>, at: u64) -> super::GrantRecord {
+        super::GrantRecord {
+            grant_id: id.into(),
+            key_id,
+            name: Some("n".into()),
+            grantee_principal: "arn:aws:iam::111122223333:user/a".into(),
+            retiring_principal: retiring.map(Into::into),
+            operations: vec!["Encrypt".into(), "Decrypt".into()],
+            constraints: Some(crate::vault::GrantConstraints {
+                encryption_context_subset: Some([("k".to_string(), "v".to_string())].into()),
+                ..Default::default()
+            }),
+            issuing_principal: "arn:aws:iam::111122223333:root".into(),
+            issuing_account: "111122223333".into(),
+            created_at: at,
+        }
+    }
+
+    pub(crate) fn accounts_and_principals_read_back(store: &dyn Store) {
+        store.insert_account(&account("222233334444")).unwrap();
+        store.insert_account(&account("111122223333")).unwrap();
+        assert_eq!(
+            store.accounts().unwrap(),
+            [account("111122223333"), account("222233334444")]
+        );
+        let bob = principal("111122223333", "bob");
+        let alice = principal("111122223333", "alice");
+        store.insert_principal(&bob).unwrap();
+        store.insert_principal(&alice).unwrap();
+        store
+            .insert_principal(&principal("222233334444", "carol"))
+            .unwrap();
+        assert_eq!(store.principal(&bob.arn).unwrap(), Some(bob.clone()));
+        assert_eq!(store.principals("111122223333").unwrap(), [alice, bob]);
+        assert_eq!(
+            store.principal("arn:aws:iam::111122223333:user/x").unwrap(),
+            None
+        );
+    }
+
+    pub(crate) fn insert_principal_needs_its_account_and_a_free_arn(store: &dyn Store) {
+        let err = store
+            .insert_principal(&principal("111122223333", "bob"))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+        store.insert_account(&account("111122223333")).unwrap();
+        let err = store.insert_account(&account("111122223333")).unwrap_err();
+        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
+        store
+            .insert_principal(&principal("111122223333", "bob"))
+            .unwrap();
+        let mut again = principal("111122223333", "bob");
+        again.tags.clear();
+        let err = store.insert_principal(&again).unwrap_err();
+        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
+        assert_eq!(
+            store.principal(&again.arn).unwrap(),
+            Some(principal("111122223333", "bob"))
+        );
+    }
+
+    pub(crate) fn update_and_delete_principal(store: &dyn Store) {
+        store.insert_account(&account("111122223333")).unwrap();
+        let mut bob = principal("111122223333", "bob");
+        let err = store.update_principal(&bob).unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+        store.insert_principal(&bob).unwrap();
+        bob.policies
+            .insert("second".into(), "{\"Statement\":[]}".into());
+        store.update_principal(&bob).unwrap();
+        assert_eq!(store.principal(&bob.arn).unwrap(), Some(bob.clone()));
+        store.delete_principal(&bob.arn).unwrap();
+        assert_eq!(store.principal(&bob.arn).unwrap(), None);
+        let err = store.delete_principal(&bob.arn).unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+    }
+
+    pub(crate) fn access_keys_follow_their_principal(store: &dyn Store) {
+        store.insert_account(&account("111122223333")).unwrap();
+        let bob = principal("111122223333", "bob");
+        let err = store
+            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+        store.insert_principal(&bob).unwrap();
+        store
+            .insert_access_key(&access_key("AKIA2", &bob.arn, T0 + 5))
+            .unwrap();
+        store
+            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
+            .unwrap();
+        let err = store
+            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
+        assert_eq!(
+            store.access_key("AKIA2").unwrap(),
+            Some(access_key("AKIA2", &bob.arn, T0 + 5))
+        );
+        assert_eq!(
+            store.access_keys(&bob.arn).unwrap(),
+            [
+                access_key("AKIA1", &bob.arn, T0),
+                access_key("AKIA2", &bob.arn, T0 + 5)
+            ]
+        );
+        store.delete_access_key("AKIA1").unwrap();
+        assert!(store.delete_access_key("AKIA1").is_err());
+        store.delete_principal(&bob.arn).unwrap();
+        assert_eq!(store.access_key("AKIA2").unwrap(), None);
+    }
+
+    pub(crate) fn access_key_status_changes(store: &dyn Store) {
+        store.insert_account(&account("111122223333")).unwrap();
+        let bob = principal("111122223333", "bob");
+        store.insert_principal(&bob).unwrap();
+        store
+            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
+            .unwrap();
+        store
+            .set_access_key_status("AKIA1", crate::vault::AccessKeyStatus::Inactive)
+            .unwrap();
+        assert_eq!(
+            store.access_key("AKIA1").unwrap().unwrap().status,
+            crate::vault::AccessKeyStatus::Inactive
+        );
+        let err = store
+            .set_access_key_status("AKIA9", crate::vault::AccessKeyStatus::Active)
+            .unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+    }
+
+    pub(crate) fn grants_read_back_by_key_and_retiring_principal(store: &dyn Store) {
+        let (k1, k2) = (stored_key(store), stored_key(store));
+        let retiring = "arn:aws:iam::111122223333:role/r";
+        store
+            .insert_grant(&grant("b", k1.key_id, Some(retiring), T0 + 1))
+            .unwrap();
+        store
+            .insert_grant(&grant("a", k1.key_id, None, T0 + 1))
+            .unwrap();
+        store
+            .insert_grant(&grant("c", k1.key_id, None, T0))
+            .unwrap();
+        store
+            .insert_grant(&grant("d", k2.key_id, Some(retiring), T0))
+            .unwrap();
+        let ids =
+            |gs: Vec<super::GrantRecord>| gs.into_iter().map(|g| g.grant_id).collect::<Vec<_>>();
+        assert_eq!(ids(store.grants(&k1.key_id).unwrap()), ["c", "a", "b"]);
+        assert_eq!(ids(store.retirable_grants(retiring).unwrap()), ["d", "b"]);
+        assert_eq!(
+            store.grant("b").unwrap(),
+            Some(grant("b", k1.key_id, Some(retiring), T0 + 1))
+        );
+        store.delete_grant("b").unwrap();
+        assert_eq!(ids(store.grants(&k1.key_id).unwrap()), ["c", "a"]);
+        assert_eq!(store.grant("b").unwrap(), None);
+    }
+
+    pub(crate) fn grant_writes_fail_for_missing_key_or_grant(store: &dyn Store) {
+        let err = store
+            .insert_grant(&grant("a", KeyId::random(), None, T0))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+        let key = stored_key(store);
+        store
+            .insert_grant(&grant("a", key.key_id, None, T0))
+            .unwrap();
+        let err = store
+            .insert_grant(&grant("a", key.key_id, None, T0))
+            .unwrap_err();
+        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
+        let err = store.delete_grant("zzz").unwrap_err();
+        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+    }
+
+    pub(crate) fn delete_key_removes_its_grants(store: &dyn Store) {
+        let (k1, k2) = (stored_key(store), stored_key(store));
+        store
+            .insert_grant(&grant("a", k1.key_id, Some("r"), T0))
+            .unwrap();
+        store
+            .insert_grant(&grant("b", k2.key_id, Some("r"), T0))
+            .unwrap();
+        store.delete_key(&k1.key_id).unwrap();
+        assert_eq!(store.grant("a").unwrap(), None);
+        assert!(store.grants(&k1.key_id).unwrap().is_empty());
+        assert_eq!(store.retirable_grants("r").unwrap().len(), 1);
     }
 }

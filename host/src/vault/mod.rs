@@ -2,6 +2,7 @@
 //! rest under a root key. It checks nothing about who is calling: that is `authz`'s job, and the
 //! `service` façade composes the two. Backends implement [`Store`].
 
+mod identity;
 mod memory;
 mod root_key;
 mod sqlite;
@@ -10,6 +11,10 @@ mod store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use identity::{
+    AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantConstraints, GrantRecord, PrincipalKind,
+    PrincipalRecord, parse_principal_arn,
+};
 pub use memory::MemoryStore;
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, ffi, params};
 
+use super::identity::{
+    AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
+};
 use super::store::{
     self, AliasRecord, KeyRecord, PluginAttachment, PluginScope, SealedVersion, Store,
     StoredAuditRecord, check_same_key,
@@ -17,7 +20,7 @@ use crate::types::{KeyId, RotationType};
 
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +56,34 @@ CREATE TABLE policy_plugins (
     component BLOB NOT NULL,
     PRIMARY KEY (scope, name)
 );
+";
+
+/// Accounts, principals, access keys and grants.
+const SCHEMA_V3: &str = "
+CREATE TABLE accounts (account_id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE principals (
+    arn TEXT PRIMARY KEY,
+    account TEXT NOT NULL REFERENCES accounts(account_id),
+    record TEXT NOT NULL
+);
+CREATE INDEX principals_account ON principals(account);
+CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    principal_arn TEXT NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    sealed_secret BLOB NOT NULL
+);
+CREATE INDEX access_keys_principal ON access_keys(principal_arn);
+CREATE TABLE grants (
+    grant_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    retiring_principal TEXT,
+    created_at INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX grants_key ON grants(key_id, created_at);
+CREATE INDEX grants_retiring ON grants(retiring_principal) WHERE retiring_principal IS NOT NULL;
 ";
 
 /// How long a write waits for another process holding the vault file before giving up.
@@ -201,6 +232,52 @@ fn is_constraint(err: &rusqlite::Error, extended_code: i32) -> bool {
     err.sqlite_error()
         .is_some_and(|e| e.extended_code == extended_code)
 }
+
+fn to_json<T: serde::Serialize>(what: &str, value: &T) -> KmsResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| KmsError::Internal(format!("cannot encode {what}: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> KmsResult<T> {
+    serde_json::from_str(json)
+        .map_err(|e| KmsError::Internal(format!("The record of {what} is corrupt: {e}")))
+}
+
+/// Runs a query whose rows are single JSON records and decodes them.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    what: &str,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> KmsResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(args, |r| r.get::<_, String>(0))?;
+    rows.map(|json| from_json(what, &json?)).collect()
+}
+
+fn access_key_status_name(status: AccessKeyStatus) -> &'static str {
+    match status {
+        AccessKeyStatus::Active => "Active",
+        AccessKeyStatus::Inactive => "Inactive",
+    }
+}
+
+fn access_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessKeyRecord> {
+    let status: String = r.get(2)?;
+    Ok(AccessKeyRecord {
+        access_key_id: r.get(0)?,
+        principal_arn: r.get(1)?,
+        status: if status == "Active" {
+            AccessKeyStatus::Active
+        } else {
+            AccessKeyStatus::Inactive
+        },
+        created_at: u64::try_from(r.get::<_, i64>(3)?).unwrap_or_default(),
+        sealed_secret: r.get(4)?,
+    })
+}
+
+const ACCESS_KEY_COLUMNS: &str = "access_key_id, principal_arn, status, created_at, sealed_secret";
 
 fn record_json(key: &KeyRecord) -> KmsResult<String> {
     serde_json::to_string(key)
@@ -678,6 +755,226 @@ impl Store for SqliteStore {
         )?;
         let rows = stmt.query_map(params![to_i64(after), to_i64(limit as u64)], audit_from_row)?;
         rows.map(|r| build_audit(r?)).collect()
+    }
+
+    fn insert_account(&self, account: &AccountRecord) -> KmsResult<()> {
+        let json = to_json("account", account)?;
+        let result = self.conn().execute(
+            "INSERT INTO accounts (account_id, record) VALUES (?1, ?2)",
+            params![account.account_id, json],
+        );
+        match result {
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => Err(
+                KmsError::AlreadyExists(format!("Account {} already exists", account.account_id)),
+            ),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    fn accounts(&self) -> KmsResult<Vec<AccountRecord>> {
+        json_rows(
+            &self.conn(),
+            "an account",
+            "SELECT record FROM accounts ORDER BY account_id",
+            [],
+        )
+    }
+
+    fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
+        let json = to_json("principal", principal)?;
+        let result = self.conn().execute(
+            "INSERT INTO principals (arn, account, record) VALUES (?1, ?2, ?3)",
+            params![principal.arn, principal.account, json],
+        );
+        match result {
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                Err(KmsError::AlreadyExists(format!(
+                    "The principal '{}' already exists",
+                    principal.arn
+                )))
+            }
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => Err(
+                KmsError::NotFound(format!("Account {} does not exist", principal.account)),
+            ),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
+        let json = to_json("principal", principal)?;
+        let changed = self.conn().execute(
+            "UPDATE principals SET record = ?2 WHERE arn = ?1",
+            params![principal.arn, json],
+        )?;
+        if changed == 0 {
+            return Err(store::missing_principal(&principal.arn));
+        }
+        Ok(())
+    }
+
+    fn delete_principal(&self, arn: &str) -> KmsResult<()> {
+        // Its access keys go with it through ON DELETE CASCADE.
+        if self
+            .conn()
+            .execute("DELETE FROM principals WHERE arn = ?1", [arn])?
+            == 0
+        {
+            return Err(store::missing_principal(arn));
+        }
+        Ok(())
+    }
+
+    fn principal(&self, arn: &str) -> KmsResult<Option<PrincipalRecord>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT record FROM principals WHERE arn = ?1", [arn], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        json.map(|j| from_json(arn, &j)).transpose()
+    }
+
+    fn principals(&self, account: &str) -> KmsResult<Vec<PrincipalRecord>> {
+        json_rows(
+            &self.conn(),
+            "a principal",
+            "SELECT record FROM principals WHERE account = ?1 ORDER BY arn",
+            [account],
+        )
+    }
+
+    fn insert_access_key(&self, key: &AccessKeyRecord) -> KmsResult<()> {
+        let result = self.conn().execute(
+            "INSERT INTO access_keys (access_key_id, principal_arn, status, created_at, sealed_secret)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                key.access_key_id,
+                key.principal_arn,
+                access_key_status_name(key.status),
+                to_i64(key.created_at),
+                key.sealed_secret
+            ],
+        );
+        match result {
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                Err(KmsError::AlreadyExists(format!(
+                    "The access key '{}' already exists",
+                    key.access_key_id
+                )))
+            }
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                Err(store::missing_principal(&key.principal_arn))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    fn set_access_key_status(&self, access_key_id: &str, status: AccessKeyStatus) -> KmsResult<()> {
+        let changed = self.conn().execute(
+            "UPDATE access_keys SET status = ?2 WHERE access_key_id = ?1",
+            params![access_key_id, access_key_status_name(status)],
+        )?;
+        if changed == 0 {
+            return Err(store::missing_access_key(access_key_id));
+        }
+        Ok(())
+    }
+
+    fn delete_access_key(&self, access_key_id: &str) -> KmsResult<()> {
+        if self.conn().execute(
+            "DELETE FROM access_keys WHERE access_key_id = ?1",
+            [access_key_id],
+        )? == 0
+        {
+            return Err(store::missing_access_key(access_key_id));
+        }
+        Ok(())
+    }
+
+    fn access_key(&self, access_key_id: &str) -> KmsResult<Option<AccessKeyRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"),
+                [access_key_id],
+                access_key_from_row,
+            )
+            .optional()?)
+    }
+
+    fn access_keys(&self, principal_arn: &str) -> KmsResult<Vec<AccessKeyRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE principal_arn = ?1
+             ORDER BY created_at, access_key_id"
+        ))?;
+        let rows = stmt.query_map([principal_arn], access_key_from_row)?;
+        rows.map(|r| r.map_err(Into::into)).collect()
+    }
+
+    fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
+        let json = to_json("grant", grant)?;
+        let result = self.conn().execute(
+            "INSERT INTO grants (grant_id, key_id, retiring_principal, created_at, record)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                grant.grant_id,
+                grant.key_id.to_string(),
+                grant.retiring_principal,
+                to_i64(grant.created_at),
+                json
+            ],
+        );
+        match result {
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => Err(
+                KmsError::AlreadyExists(format!("Grant '{}' already exists", grant.grant_id)),
+            ),
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                Err(missing_key(&grant.key_id))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    fn delete_grant(&self, grant_id: &str) -> KmsResult<()> {
+        if self
+            .conn()
+            .execute("DELETE FROM grants WHERE grant_id = ?1", [grant_id])?
+            == 0
+        {
+            return Err(store::missing_grant(grant_id));
+        }
+        Ok(())
+    }
+
+    fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM grants WHERE grant_id = ?1",
+                [grant_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| from_json(grant_id, &j)).transpose()
+    }
+
+    fn grants(&self, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>> {
+        json_rows(
+            &self.conn(),
+            "a grant",
+            "SELECT record FROM grants WHERE key_id = ?1 ORDER BY created_at, grant_id",
+            [key_id.to_string()],
+        )
+    }
+
+    fn retirable_grants(&self, principal: &str) -> KmsResult<Vec<GrantRecord>> {
+        json_rows(
+            &self.conn(),
+            "a grant",
+            "SELECT record FROM grants WHERE retiring_principal = ?1 ORDER BY created_at, grant_id",
+            [principal],
+        )
     }
 }
 

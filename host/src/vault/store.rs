@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::identity::{AccessKeyRecord, AccountRecord, GrantRecord, PrincipalRecord};
 use crate::error::{KmsError, KmsResult};
 use crate::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
 
@@ -279,6 +280,66 @@ pub trait Store: Send + Sync {
     fn delete_plugin(&self, scope: &PluginScope, name: &str) -> KmsResult<()>;
     /// The plugins attached to `scope`, sorted by name.
     fn plugins(&self, scope: &PluginScope) -> KmsResult<Vec<PluginAttachment>>;
+
+    /// Adds an account; `AlreadyExists` if its id is taken.
+    fn insert_account(&self, account: &AccountRecord) -> KmsResult<()>;
+    /// Every account, by id.
+    fn accounts(&self) -> KmsResult<Vec<AccountRecord>>;
+
+    /// Adds a principal; `AlreadyExists` if its ARN is taken, `NotFound` if its account is not
+    /// stored.
+    fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()>;
+    /// Replaces a principal's record (tags, policies); `NotFound` if it does not exist.
+    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<()>;
+    /// Deletes a principal and its access keys; `NotFound` if it does not exist.
+    fn delete_principal(&self, arn: &str) -> KmsResult<()>;
+    /// Reads a principal.
+    fn principal(&self, arn: &str) -> KmsResult<Option<PrincipalRecord>>;
+    /// The principals of `account`, by ARN.
+    fn principals(&self, account: &str) -> KmsResult<Vec<PrincipalRecord>>;
+
+    /// Adds an access key; `AlreadyExists` if its id is taken, `NotFound` if its principal is not
+    /// stored.
+    fn insert_access_key(&self, key: &AccessKeyRecord) -> KmsResult<()>;
+    /// Changes an access key's status; `NotFound` if it does not exist.
+    fn set_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: super::AccessKeyStatus,
+    ) -> KmsResult<()>;
+    /// Deletes an access key; `NotFound` if it does not exist.
+    fn delete_access_key(&self, access_key_id: &str) -> KmsResult<()>;
+    /// Reads an access key.
+    fn access_key(&self, access_key_id: &str) -> KmsResult<Option<AccessKeyRecord>>;
+    /// The access keys of a principal, by creation time.
+    fn access_keys(&self, principal_arn: &str) -> KmsResult<Vec<AccessKeyRecord>>;
+
+    /// Adds a grant; `NotFound` if its key does not exist, `AlreadyExists` if its id is taken.
+    /// Deleting the key removes its grants.
+    fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()>;
+    /// Deletes a grant; `NotFound` if it does not exist.
+    fn delete_grant(&self, grant_id: &str) -> KmsResult<()>;
+    /// Reads a grant.
+    fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>>;
+    /// The grants of a key, oldest first (ties by grant id).
+    fn grants(&self, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>>;
+    /// The grants `principal` may retire (as their retiring principal), oldest first.
+    fn retirable_grants(&self, principal: &str) -> KmsResult<Vec<GrantRecord>>;
+}
+
+/// The error for a principal that does not exist.
+pub(super) fn missing_principal(arn: &str) -> KmsError {
+    KmsError::NotFound(format!("The principal '{arn}' does not exist"))
+}
+
+/// The error for an access key that does not exist.
+pub(super) fn missing_access_key(id: &str) -> KmsError {
+    KmsError::NotFound(format!("The access key '{id}' does not exist"))
+}
+
+/// The error for a grant that does not exist.
+pub(super) fn missing_grant(grant_id: &str) -> KmsError {
+    KmsError::NotFound(format!("Grant '{grant_id}' does not exist"))
 }
 
 /// The meta entry that holds the audit trail's anchored head.
