@@ -34,6 +34,9 @@ pub struct AuditEvent {
     pub outcome: String,
     /// The failure message, if it failed.
     pub error_message: Option<String>,
+    /// The grant that allowed the call, if a grant did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 /// What [`AuditLog::verify`] found.
@@ -291,6 +294,7 @@ mod tests {
             encryption_context: None,
             outcome: "Success".into(),
             error_message: None,
+            grant_id: None,
         }
     }
 

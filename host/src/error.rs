@@ -63,6 +63,12 @@ pub enum KmsError {
     /// The caller is not allowed to perform the operation.
     #[error("{0}")]
     AccessDenied(String),
+    /// A grant token is not one this service issued.
+    #[error("{0}")]
+    InvalidGrantToken(String),
+    /// A grant id does not name a grant of the key.
+    #[error("{0}")]
+    InvalidGrantId(String),
     /// The request rate is too high.
     #[error("{0}")]
     Throttling(String),
@@ -97,6 +103,8 @@ impl KmsError {
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
             KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
             KmsError::Throttling(_) => "ThrottlingException",
             KmsError::InvalidSignature(_) => "KMSInvalidSignatureException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
@@ -126,6 +134,8 @@ impl KmsError {
             | KmsError::Throttling(m)
             | KmsError::InvalidSignature(m)
             | KmsError::InvalidMac(m)
+            | KmsError::InvalidGrantToken(m)
+            | KmsError::InvalidGrantId(m)
             | KmsError::Internal(m) => m,
         }
     }

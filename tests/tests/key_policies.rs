@@ -1,29 +1,55 @@
 //! Key policies through the service: the default policy, custom policies with conditions, explicit
 //! denies, the lockout safety check and malformed documents.
 
+use kms_host::service::{CreateAccountRequest, CreatePrincipalRequest, PutPrincipalPolicyRequest};
 use kms_host::service::{
     CreateKeyRequest, DecryptRequest, EncryptRequest, KeyPolicyRequest, ListKeysRequest,
     PutKeyPolicyRequest,
 };
 use kms_host::types::Tag;
-use kms_host::{CallSource, Caller, EncryptionContext, KmsError, Service};
+use kms_host::{Caller, EncryptionContext, KmsError, Service};
 
 const ACCOUNT: &str = "111122223333";
 
 fn principal(name: &str) -> Caller {
-    Caller {
-        principal: format!("arn:aws:iam::{ACCOUNT}:{name}"),
-        account: ACCOUNT.into(),
-        source: CallSource::Embedded,
-    }
+    Caller::principal(&format!("arn:aws:iam::{ACCOUNT}:{name}")).unwrap()
 }
 
 fn outsider() -> Caller {
-    Caller {
-        principal: "arn:aws:iam::444455556666:user/eve".into(),
-        account: "444455556666".into(),
-        source: CallSource::Embedded,
-    }
+    Caller::principal("arn:aws:iam::444455556666:user/eve").unwrap()
+}
+
+/// Stores `caller` (and its account) with one identity policy allowing `actions` on every key.
+fn with_identity_policy(service: &Service, caller: &Caller, actions: &[&str]) {
+    let operator = Caller::account_root(ACCOUNT);
+    let _ = service.create_account(
+        &operator,
+        CreateAccountRequest {
+            account_id: caller.account.clone(),
+            name: String::new(),
+        },
+    );
+    let _ = service.create_principal(
+        &operator,
+        CreatePrincipalRequest {
+            arn: caller.principal.clone(),
+            tags: Vec::new(),
+        },
+    );
+    service
+        .put_principal_policy(
+            &operator,
+            PutPrincipalPolicyRequest {
+                arn: caller.principal.clone(),
+                policy_name: "kms".into(),
+                policy_document: serde_json::json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+                })
+                .to_string(),
+            },
+        )
+        .unwrap();
 }
 
 /// Admin may do everything; alice may encrypt for tenant acme; nobody may decrypt for tenant
@@ -66,6 +92,7 @@ fn encrypt(
 }
 
 fn key_with_policy(service: &Service, policy: &str) -> String {
+    with_identity_policy(service, &principal("role/admin"), &["kms:CreateKey"]);
     service
         .create_key(
             &principal("role/admin"),
@@ -110,7 +137,17 @@ fn the_default_policy_is_reported_and_lets_the_account_in() {
         )
         .unwrap();
     assert_eq!(names.policy_names, ["default"]);
-    encrypt(&service, &principal("user/anyone"), &key, "x").unwrap();
+    // The default policy delegates to the account's identity policies.
+    let anyone = principal("user/anyone");
+    let refused = encrypt(&service, &anyone, &key, "x").unwrap_err();
+    assert!(
+        refused.to_string().contains("no identity-based policy"),
+        "{refused}"
+    );
+    with_identity_policy(&service, &anyone, &["kms:Encrypt"]);
+    encrypt(&service, &anyone, &key, "x").unwrap();
+    // Another account's identity policy cannot reach a key whose policy does not name it.
+    with_identity_policy(&service, &outsider(), &["kms:*"]);
     assert!(matches!(
         encrypt(&service, &outsider(), &key, "x"),
         Err(KmsError::AccessDenied(_))
@@ -147,12 +184,22 @@ fn a_custom_policy_decides_by_principal_action_and_context() {
     let denied = encrypt(&service, &principal("role/admin"), &key, "blocked").unwrap_err();
     assert!(denied.to_string().contains("explicit deny"), "{denied}");
     assert!(denied.to_string().contains("NoBlocked"), "{denied}");
-    // Another account's principal named in the policy.
+    // Another account's principal named in the policy needs its own account's permission too.
+    let refused = encrypt(&service, &outsider(), &key, "acme").unwrap_err();
+    assert!(
+        refused.to_string().contains("no identity-based policy"),
+        "{refused}"
+    );
+    with_identity_policy(&service, &outsider(), &["kms:Encrypt"]);
     encrypt(&service, &outsider(), &key, "acme").unwrap();
-    // ListKeys is not a key operation and stays with the account.
-    service
-        .list_keys(&principal("user/bob"), ListKeysRequest::default())
-        .unwrap();
+    // ListKeys is not a key operation: identity policies decide it.
+    let bob = principal("user/bob");
+    assert!(matches!(
+        service.list_keys(&bob, ListKeysRequest::default()),
+        Err(KmsError::AccessDenied(_))
+    ));
+    with_identity_policy(&service, &bob, &["kms:ListKeys"]);
+    service.list_keys(&bob, ListKeysRequest::default()).unwrap();
 }
 
 #[test]

@@ -1,37 +1,22 @@
-//! Authorization: may this caller perform this action on this key? For now the rule is the one
-//! AWS applies to a key with the default key policy and no grants: principals of the key's own
-//! account may use and manage it; principals of any other account may not. Key policies, grants,
-//! identity policies extend this one decision point later.
+//! Authorization: may this caller perform this action on this key? Decided as AWS KMS decides
+//! it (see [`decide`]): an explicit deny in any policy wins; then the key policy, which may allow
+//! the caller itself or delegate to the identity policies of the caller's account; then grants;
+//! otherwise the request is refused. Cross-account use needs both the key policy and an identity
+//! policy in the caller's account, or a grant.
 //!
 //! Policy plugins (WebAssembly components exporting `kms:vault/policy`) join the decision through
-//! [`PolicyEngine`]: a plugin attached to a key may allow or deny requests on it; one attached to
-//! an account is a guard-rail that may only deny. An explicit deny always wins, and a plugin that
-//! fails (traps, runs out of time or memory) counts as a deny.
+//! [`PolicyEngine`] and [`combine`]: a plugin attached to a key may allow or deny requests on it;
+//! one attached to an account is a guard-rail that may only deny. An explicit deny always wins, and
+//! a plugin that fails (traps, runs out of time or memory) counts as a deny.
 
 pub mod policy;
 
+use std::sync::Arc;
+
 use crate::error::{KmsError, KmsResult};
 use crate::service::Caller;
-use crate::vault::PluginAttachment;
-
-/// Decides whether `caller` may perform `action` (e.g. `kms:Encrypt`) on the resource `arn`
-/// owned by `owner_account`.
-///
-/// ```
-/// use kms_host::{authz, Caller};
-/// let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-/// assert!(authz::authorize(&Caller::account_root("111122223333"), "kms:Encrypt", arn, "111122223333").is_ok());
-/// assert!(authz::authorize(&Caller::account_root("444455556666"), "kms:Encrypt", arn, "111122223333").is_err());
-/// ```
-pub fn authorize(caller: &Caller, action: &str, arn: &str, owner_account: &str) -> KmsResult<()> {
-    if caller.account == owner_account {
-        return Ok(());
-    }
-    Err(KmsError::AccessDenied(format!(
-        "User: {} is not authorized to perform: {action} on resource: {arn} because no resource-based policy allows the {action} action",
-        caller.principal
-    )))
-}
+use crate::vault::{GrantRecord, PluginAttachment};
+use policy::{Decision, PolicyDocument, RequestContext};
 
 /// The request a policy plugin decides: what `kms:vault/policy.request` carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,15 +113,15 @@ pub struct Refusal {
     pub explicit: bool,
 }
 
-/// What the key policy is asked about one request.
+/// What authorization is told about the key of one request.
 pub struct KeyRequestFacts<'a> {
     /// The key's ARN.
     pub key_arn: &'a str,
     /// The account that owns the key.
     pub key_account: &'a str,
     /// The key policy, or `None` for the default policy.
-    pub policy: Option<&'a policy::PolicyDocument>,
-    /// Condition keys of the key: `kms:KeySpec`, `aws:ResourceTag/…`, and so on.
+    pub policy: Option<&'a PolicyDocument>,
+    /// Condition keys of the key: `kms:KeySpec`, `aws:ResourceTag/…`, `kms:ResourceAliases`, …
     pub key_conditions: Vec<(String, Vec<String>)>,
     /// The request's encryption context.
     pub encryption_context: &'a [(String, String)],
@@ -144,55 +129,125 @@ pub struct KeyRequestFacts<'a> {
     pub now: u64,
 }
 
-/// AWS's default key policy for a key of `account`.
-pub fn default_key_policy(account: &str) -> String {
-    format!(
-        r#"{{
-  "Version": "2012-10-17",
-  "Id": "key-default-1",
-  "Statement": [
-    {{
-      "Sid": "Enable IAM User Permissions",
-      "Effect": "Allow",
-      "Principal": {{"AWS": "arn:aws:iam::{account}:root"}},
-      "Action": "kms:*",
-      "Resource": "*"
-    }}
-  ]
-}}"#
-    )
+/// What authorization knows about a stored principal: its tags and identity policies.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    /// `aws:PrincipalTag/<key>` values.
+    pub tags: Vec<(String, String)>,
+    /// Identity policies by name, parsed.
+    pub policies: Vec<(String, Arc<PolicyDocument>)>,
+    /// The user name (`aws:username`), for users.
+    pub username: Option<String>,
 }
 
-/// Decides `action` on a key by its key policy. An allow that names the caller's account rather
-/// than the caller delegates to the caller's identity policies; those are not modelled yet, so a
-/// principal of the key's own account is taken to hold an identity policy allowing `kms:*`, and a
-/// principal of any other account to hold none.
-pub fn key_policy_decision(
-    caller: &Caller,
-    action: &str,
-    key: &KeyRequestFacts<'_>,
-) -> Result<(), Refusal> {
-    let Some(document) = key.policy else {
-        // The default policy's decision, without evaluating its one statement on every call.
-        return if caller.account == key.key_account {
-            Ok(())
-        } else {
-            Err(Refusal {
-                error: not_authorized(
-                    caller,
-                    action,
-                    key.key_arn,
-                    "no resource-based policy allows the action",
-                ),
-                explicit: false,
-            })
+/// One request on one key, with everything that decides it.
+pub struct Request<'a> {
+    /// Who is calling.
+    pub caller: &'a Caller,
+    /// The action, `kms:Encrypt`.
+    pub action: &'a str,
+    /// The key.
+    pub key: &'a KeyRequestFacts<'a>,
+    /// The caller's stored identity; `None` for an account root or an unknown principal.
+    pub identity: Option<&'a Identity>,
+    /// The key's grants.
+    pub grants: &'a [GrantRecord],
+    /// Condition keys of the request itself (`kms:RequestAlias`, `kms:GrantOperations`, …).
+    pub request_conditions: &'a [(String, Vec<String>)],
+}
+
+/// Why a request was allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// A key policy statement (its Sid) names the caller.
+    KeyPolicy(Option<String>),
+    /// The key policy delegates to the caller's account (its Sid) and the identity policy named
+    /// here allows.
+    IdentityPolicy {
+        /// The key policy statement that delegates or allows.
+        key_statement: Option<String>,
+        /// The identity policy that allows.
+        policy: String,
+    },
+    /// The key policy delegates to the caller's account and the caller is that account's root,
+    /// which holds every permission of its account.
+    AccountRoot(Option<String>),
+    /// A grant (its id) allows the operation.
+    Grant(String),
+    /// The policies did not allow, but a policy plugin attached to the key did.
+    PolicyPlugin,
+}
+
+/// Why a request was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// A Deny statement of the key policy matched (its Sid).
+    KeyPolicyDeny(Option<String>),
+    /// A Deny statement of an identity policy matched.
+    IdentityPolicyDeny {
+        /// The identity policy.
+        policy: String,
+        /// The statement's Sid.
+        sid: Option<String>,
+    },
+    /// The key policy neither allows the caller nor delegates to the caller's account, and no
+    /// grant allows.
+    NoKeyPolicyAllow,
+    /// The key policy delegates (or, across accounts, allows), but no identity policy of the
+    /// caller allows, and no grant allows.
+    NoIdentityPolicyAllow,
+}
+
+impl Denial {
+    /// Whether nothing can lift this refusal (a Deny statement matched).
+    pub fn explicit(&self) -> bool {
+        matches!(
+            self,
+            Denial::KeyPolicyDeny(_) | Denial::IdentityPolicyDeny { .. }
+        )
+    }
+
+    /// The refusal to answer, naming the principal, the action and the key.
+    pub fn refusal(&self, caller: &Caller, action: &str, key_arn: &str) -> Refusal {
+        let sid = |s: &Option<String>| {
+            s.as_ref()
+                .map(|s| format!(" (statement '{s}')"))
+                .unwrap_or_default()
         };
-    };
-    let mut ctx = policy::RequestContext {
+        let why = match self {
+            Denial::KeyPolicyDeny(s) => format!("an explicit deny in the key policy{}", sid(s)),
+            Denial::IdentityPolicyDeny { policy, sid: s } => format!(
+                "an explicit deny in the identity-based policy '{policy}'{}",
+                sid(s)
+            ),
+            Denial::NoKeyPolicyAllow => "no resource-based policy allows the action".into(),
+            Denial::NoIdentityPolicyAllow => "no identity-based policy allows the action".into(),
+        };
+        Refusal {
+            error: not_authorized(caller, action, key_arn, &why),
+            explicit: self.explicit(),
+        }
+    }
+}
+
+/// The account root's ARN.
+pub fn root_arn(account: &str) -> String {
+    format!("arn:aws:iam::{account}:root")
+}
+
+fn is_root(caller: &Caller) -> bool {
+    caller.principal == root_arn(&caller.account)
+}
+
+/// The request context every document of one request is evaluated against.
+fn request_context(req: &Request<'_>) -> RequestContext {
+    let caller = req.caller;
+    let key = req.key;
+    let mut ctx = RequestContext {
         principal_arn: caller.principal.clone(),
         principal_account: caller.account.clone(),
         service: None,
-        action: action.to_string(),
+        action: req.action.to_string(),
         resource: key.key_arn.to_string(),
         keys: Default::default(),
     };
@@ -202,9 +257,27 @@ pub fn key_policy_decision(
     set("kms:CallerAccount", vec![caller.account.clone()]);
     set("aws:PrincipalArn", vec![caller.principal.clone()]);
     set("aws:PrincipalAccount", vec![caller.account.clone()]);
+    set(
+        "aws:PrincipalType",
+        vec![if is_root(caller) { "Account" } else { "User" }.to_string()],
+    );
     set("aws:CurrentTime", vec![rfc3339(key.now)]);
     set("aws:EpochTime", vec![key.now.to_string()]);
-    for (name, values) in &key.key_conditions {
+    if let Some(ip) = caller.source_ip() {
+        set("aws:SourceIp", vec![ip.to_string()]);
+    }
+    if let Some(service) = &caller.via_service {
+        set("kms:ViaService", vec![service.clone()]);
+    }
+    if let Some(identity) = req.identity {
+        for (k, v) in &identity.tags {
+            set(&format!("aws:PrincipalTag/{k}"), vec![v.clone()]);
+        }
+        if let Some(name) = &identity.username {
+            set("aws:username", vec![name.clone()]);
+        }
+    }
+    for (name, values) in key.key_conditions.iter().chain(req.request_conditions) {
         set(name, values.clone());
     }
     if !key.encryption_context.is_empty() {
@@ -219,32 +292,174 @@ pub fn key_policy_decision(
             set(&format!("kms:EncryptionContext:{k}"), vec![v.clone()]);
         }
     }
-    match document.evaluate(&ctx, true) {
-        policy::Decision::Allow(_) => Ok(()),
-        policy::Decision::AllowIfIdentityAllows(_) if caller.account == key.key_account => Ok(()),
-        policy::Decision::Deny(sid) => Err(Refusal {
-            error: not_authorized(
-                caller,
-                action,
-                key.key_arn,
-                &format!(
-                    "an explicit deny in the key policy{}",
-                    sid.map(|s| format!(" (statement '{s}')"))
-                        .unwrap_or_default()
-                ),
-            ),
-            explicit: true,
-        }),
-        _ => Err(Refusal {
-            error: not_authorized(
-                caller,
-                action,
-                key.key_arn,
-                "the key policy does not allow the action",
-            ),
-            explicit: false,
-        }),
+    ctx
+}
+
+/// The grant that allows this request, if any: one for the caller, naming the operation, whose
+/// constraints the request's encryption context satisfies.
+pub fn matching_grant<'g>(
+    grants: &'g [GrantRecord],
+    caller: &Caller,
+    action: &str,
+    context: &[(String, String)],
+) -> Option<&'g GrantRecord> {
+    let operation = action.strip_prefix("kms:")?;
+    grants.iter().find(|g| {
+        g.grantee_principal == caller.principal
+            && g.operations.iter().any(|o| o == operation)
+            && g.constraints.as_ref().is_none_or(|c| c.allow(context))
+    })
+}
+
+/// Decides one request on a key, as AWS KMS does: an explicit deny in the key policy or an
+/// identity policy wins; then an allow in the key policy that names the caller (same account);
+/// then the key policy's delegation to the caller's account together with an identity policy
+/// that allows (required across accounts); then a grant; otherwise no.
+pub fn decide(req: &Request<'_>) -> Result<Basis, Denial> {
+    let caller = req.caller;
+    let key = req.key;
+    let same_account = caller.account == key.key_account;
+    let evaluate_documents = key.policy.is_some()
+        || req
+            .identity
+            .is_some_and(|identity| !identity.policies.is_empty());
+    let ctx = evaluate_documents.then(|| request_context(req));
+
+    let key_decision = match (key.policy, &ctx) {
+        (Some(document), Some(ctx)) => document.evaluate(ctx, true),
+        // The default policy: one statement allowing the account root `kms:*`.
+        _ if same_account && is_root(caller) => {
+            Decision::Allow(Some(DEFAULT_POLICY_SID.to_string()))
+        }
+        _ if same_account => Decision::AllowIfIdentityAllows(Some(DEFAULT_POLICY_SID.to_string())),
+        _ => Decision::NotApplicable,
+    };
+    if let Decision::Deny(sid) = key_decision {
+        return Err(Denial::KeyPolicyDeny(sid));
     }
+
+    let mut identity_allow = None;
+    if let (Some(identity), Some(ctx)) = (req.identity, &ctx) {
+        for (name, document) in &identity.policies {
+            match document.evaluate(ctx, false) {
+                Decision::Deny(sid) => {
+                    return Err(Denial::IdentityPolicyDeny {
+                        policy: name.clone(),
+                        sid,
+                    });
+                }
+                Decision::Allow(_) | Decision::AllowIfIdentityAllows(_) => {
+                    identity_allow.get_or_insert_with(|| name.clone());
+                }
+                Decision::NotApplicable => {}
+            }
+        }
+    }
+
+    let delegated_basis = |sid: Option<String>| match &identity_allow {
+        _ if is_root(caller) => Some(Basis::AccountRoot(sid)),
+        Some(policy) => Some(Basis::IdentityPolicy {
+            key_statement: sid,
+            policy: policy.clone(),
+        }),
+        None => None,
+    };
+    let by_policy = match &key_decision {
+        // Within the account, a statement naming the caller suffices; across accounts, the
+        // caller's account must also allow it.
+        Decision::Allow(sid) if same_account => Some(Basis::KeyPolicy(sid.clone())),
+        Decision::Allow(sid) | Decision::AllowIfIdentityAllows(sid) => delegated_basis(sid.clone()),
+        _ => None,
+    };
+    if let Some(basis) = by_policy {
+        return Ok(basis);
+    }
+    if let Some(grant) = matching_grant(req.grants, caller, req.action, key.encryption_context) {
+        return Ok(Basis::Grant(grant.grant_id.clone()));
+    }
+    match key_decision {
+        Decision::NotApplicable => Err(Denial::NoKeyPolicyAllow),
+        _ => Err(Denial::NoIdentityPolicyAllow),
+    }
+}
+
+/// Decides an action that is not about one key (CreateKey, ListKeys, ListRetirableGrants, the
+/// identity operations …): only identity policies can allow it, within the caller's own account.
+pub fn decide_account_action(
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    account: &str,
+    identity: Option<&Identity>,
+    now: u64,
+) -> KmsResult<()> {
+    let refuse = |why: &str| {
+        Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} because {why}",
+            caller.principal
+        )))
+    };
+    if caller.account != account {
+        return refuse("the resource belongs to another account");
+    }
+    let facts = KeyRequestFacts {
+        key_arn: resource,
+        key_account: account,
+        policy: None,
+        key_conditions: Vec::new(),
+        encryption_context: &[],
+        now,
+    };
+    let req = Request {
+        caller,
+        action,
+        key: &facts,
+        identity,
+        grants: &[],
+        request_conditions: &[],
+    };
+    let mut allowed = is_root(caller);
+    if let Some(identity) = identity {
+        let ctx = request_context(&req);
+        for (name, document) in &identity.policies {
+            match document.evaluate(&ctx, false) {
+                Decision::Deny(_) => {
+                    return refuse(&format!(
+                        "an explicit deny in the identity-based policy '{name}'"
+                    ));
+                }
+                Decision::NotApplicable => {}
+                _ => allowed = true,
+            }
+        }
+    }
+    if allowed {
+        Ok(())
+    } else {
+        refuse("no identity-based policy allows the action")
+    }
+}
+
+/// The Sid of the default key policy's one statement.
+pub const DEFAULT_POLICY_SID: &str = "Enable IAM User Permissions";
+
+/// AWS's default key policy for a key of `account`.
+pub fn default_key_policy(account: &str) -> String {
+    format!(
+        r#"{{
+  "Version": "2012-10-17",
+  "Id": "key-default-1",
+  "Statement": [
+    {{
+      "Sid": "{DEFAULT_POLICY_SID}",
+      "Effect": "Allow",
+      "Principal": {{"AWS": "arn:aws:iam::{account}:root"}},
+      "Action": "kms:*",
+      "Resource": "*"
+    }}
+  ]
+}}"#
+    )
 }
 
 fn not_authorized(caller: &Caller, action: &str, key_arn: &str, why: &str) -> KmsError {
@@ -382,16 +597,16 @@ mod tests {
 
     #[test]
     fn denial_names_principal_action_and_resource() {
-        let err = authorize(
-            &Caller::account_root("444455556666"),
+        let caller = Caller::account_root("444455556666");
+        let refusal = Denial::NoKeyPolicyAllow.refusal(
+            &caller,
             "kms:Decrypt",
             "arn:aws:kms:us-east-1:111122223333:key/k",
-            "111122223333",
-        )
-        .unwrap_err();
-        let msg = err.to_string();
+        );
+        let msg = refusal.error.to_string();
         assert!(msg.contains("arn:aws:iam::444455556666:root"), "{msg}");
         assert!(msg.contains("kms:Decrypt"), "{msg}");
         assert!(msg.contains("key/k"), "{msg}");
+        assert!(!refusal.explicit);
     }
 }

@@ -649,7 +649,54 @@ fn value_matches(operator: Operator, policy: &str, request: &str) -> bool {
     }
 }
 
-fn condition_holds(condition: &Condition, ctx: &RequestContext) -> bool {
+/// Replaces the policy variables (`${aws:username}`, `${aws:PrincipalTag/team}`, `${key, 'default'}`,
+/// and the escapes `${*}`, `${?}`, `${$}`) in `text` with the request's values. `None` when a
+/// variable has no single value and no default: the value then matches nothing, as in IAM.
+pub fn substitute(text: &str, ctx: &RequestContext) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}')?;
+        let inner = after[..end].trim();
+        match inner {
+            "*" | "?" | "$" => out.push_str(inner),
+            _ => {
+                let (name, default) = match inner.split_once(',') {
+                    Some((name, default)) => (
+                        name.trim(),
+                        Some(default.trim().trim_matches('\'').to_string()),
+                    ),
+                    None => (inner, None),
+                };
+                let value = match ctx.keys.get(&name.to_ascii_lowercase()) {
+                    Some(values) if values.len() == 1 => Some(values[0].clone()),
+                    _ => default,
+                };
+                out.push_str(&value?);
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The policy's values of `condition`, with policy variables replaced when `variables` holds.
+fn policy_values<'a>(
+    values: &'a [String],
+    ctx: &RequestContext,
+    variables: bool,
+) -> std::borrow::Cow<'a, [String]> {
+    if !variables || !values.iter().any(|v| v.contains("${")) {
+        return std::borrow::Cow::Borrowed(values);
+    }
+    std::borrow::Cow::Owned(values.iter().filter_map(|v| substitute(v, ctx)).collect())
+}
+
+fn condition_holds(condition: &Condition, ctx: &RequestContext, variables: bool) -> bool {
+    let policy = policy_values(&condition.values, ctx, variables);
     let present = ctx.keys.get(&condition.key).filter(|v| !v.is_empty());
     if condition.operator == Operator::Null {
         let wants_absent = condition.values.iter().any(|v| v == "true");
@@ -662,12 +709,7 @@ fn condition_holds(condition: &Condition, ctx: &RequestContext) -> bool {
             || condition.qualifier == Some(SetQualifier::ForAllValues);
     };
     let positive = condition.operator.positive();
-    let any_policy = |request: &str| {
-        condition
-            .values
-            .iter()
-            .any(|p| value_matches(positive, p, request))
-    };
+    let any_policy = |request: &str| policy.iter().any(|p| value_matches(positive, p, request));
     let matched = match condition.qualifier {
         Some(SetQualifier::ForAllValues) => values.iter().all(|v| any_policy(v)),
         // Single-valued keys and ForAnyValue: some request value matches some policy value.
@@ -685,6 +727,7 @@ fn statement_applies(
     statement: &Statement,
     ctx: &RequestContext,
     check_principal: bool,
+    variables: bool,
 ) -> Option<PrincipalMatch> {
     let mut how = PrincipalMatch::Exact;
     if check_principal {
@@ -697,10 +740,10 @@ fn statement_applies(
             return None;
         }
     }
-    statement_matches_request(statement, ctx).then_some(how)
+    statement_matches_request(statement, ctx, variables).then_some(how)
 }
 
-fn statement_matches_request(statement: &Statement, ctx: &RequestContext) -> bool {
+fn statement_matches_request(statement: &Statement, ctx: &RequestContext, variables: bool) -> bool {
     let action_in = |patterns: &Vec<String>| {
         patterns
             .iter()
@@ -717,7 +760,7 @@ fn statement_matches_request(statement: &Statement, ctx: &RequestContext) -> boo
         return false;
     }
     let resource_in = |patterns: &Vec<String>| {
-        patterns
+        policy_values(patterns, ctx, variables)
             .iter()
             .any(|p| wildcard_match(p, &ctx.resource, false))
     };
@@ -731,17 +774,32 @@ fn statement_matches_request(statement: &Statement, ctx: &RequestContext) -> boo
     {
         return false;
     }
-    statement.conditions.iter().all(|c| condition_holds(c, ctx))
+    statement
+        .conditions
+        .iter()
+        .all(|c| condition_holds(c, ctx, variables))
 }
 
 impl PolicyDocument {
+    /// Whether any condition of the document reads `key` (case-insensitive), so that costly
+    /// condition keys are computed only for documents that use them.
+    pub fn reads_condition_key(&self, key: &str) -> bool {
+        let key = key.to_ascii_lowercase();
+        self.statements
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .any(|c| c.key == key)
+    }
+
     /// Evaluates the document for `ctx`: a matching Deny wins over any Allow. Key policies
     /// match principals; identity policies (which have none) pass `check_principal = false`.
     pub fn evaluate(&self, ctx: &RequestContext, check_principal: bool) -> Decision {
         let mut allowed = None;
         let mut delegated = None;
+        // Policy variables exist only in the 2012-10-17 language.
+        let variables = self.version.as_deref() == Some("2012-10-17");
         for statement in &self.statements {
-            let Some(how) = statement_applies(statement, ctx, check_principal) else {
+            let Some(how) = statement_applies(statement, ctx, check_principal, variables) else {
                 continue;
             };
             match (statement.effect, how) {

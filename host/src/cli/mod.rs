@@ -576,6 +576,7 @@ fn principal_caller(arn: &str) -> anyhow::Result<Caller> {
         principal: arn.to_string(),
         account: account.to_string(),
         source: CallSource::Cli,
+        via_service: None,
     })
 }
 

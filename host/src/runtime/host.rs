@@ -436,7 +436,9 @@ pub(crate) fn to_wit_error(error: KmsError) -> wit::KmsError {
         | KmsError::AlreadyExists(m)
         | KmsError::Tag(m)
         | KmsError::UnsupportedOperation(m)
-        | KmsError::MalformedPolicyDocument(m) => W::Validation(m),
+        | KmsError::MalformedPolicyDocument(m)
+        | KmsError::InvalidGrantToken(m)
+        | KmsError::InvalidGrantId(m) => W::Validation(m),
         KmsError::LimitExceeded(m) => W::LimitExceeded(m),
         KmsError::AccessDenied(m) => W::AccessDenied(m),
         KmsError::Throttling(m) => W::Throttled(m),

@@ -178,6 +178,7 @@ impl PluginRunner {
             source: CallSource::Guest {
                 component_digest: plugin.digest.clone(),
             },
+            via_service: request.via_service.clone(),
         };
         let mut store = Store::new(
             &self.inner.engine,

@@ -153,6 +153,9 @@ impl Service {
                     truncated: false,
                 });
             }
+            if key_filter.is_none() {
+                self.authorize_account_action(caller, "kms:ListAliases")?;
+            }
             let mut aliases = self.vault.store().aliases_after(
                 after.as_deref(),
                 key_filter.as_ref(),

@@ -270,7 +270,12 @@ impl Service {
             }
         }
         let pairs = context_pairs(context);
-        self.authorize_with_plugins(caller, action, &record, Some(&pairs))?;
+        let facts = authorization::RequestFacts {
+            context: &pairs,
+            ..Default::default()
+        };
+        let basis = self.authorize_with_plugins(caller, action, &record, &facts)?;
+        note.allowed_by(basis);
         self.require_enabled(&record)?;
         self.require_encrypt_usage(&record)?;
         if header.version == 0 || header.version > record.current_version {
@@ -537,6 +542,15 @@ impl Service {
         req: GenerateRandomRequest,
     ) -> KmsResult<GenerateRandomResponse> {
         self.audited(caller, "GenerateRandom", |_| {
+            // Not about any key: the caller's own account decides.
+            authz::decide_account_action(
+                caller,
+                "kms:GenerateRandom",
+                "*",
+                &caller.account,
+                self.identity_of(caller)?.as_ref(),
+                self.now(),
+            )?;
             let n = req
                 .number_of_bytes
                 .ok_or_else(|| KmsError::Validation("NumberOfBytes is required".into()))?;

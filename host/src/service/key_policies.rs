@@ -82,7 +82,7 @@ impl Service {
                 ..record.clone()
             };
             if self
-                .key_policy_decision(caller, "kms:PutKeyPolicy", &candidate, &[])
+                .policy_decision(caller, "kms:PutKeyPolicy", &candidate, &Default::default())
                 .is_err()
             {
                 return Err(KmsError::MalformedPolicyDocument(

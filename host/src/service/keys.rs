@@ -18,7 +18,7 @@ fn validate_description(description: &str) -> KmsResult<()> {
 }
 
 /// Adds or overwrites `new` tags in `tags`, keeping insertion order.
-fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> KmsResult<()> {
+pub(super) fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> KmsResult<()> {
     for tag in new {
         tag.validate()?;
         match tags.iter_mut().find(|t| t.tag_key == tag.tag_key) {
@@ -80,13 +80,7 @@ impl Service {
         req: CreateKeyRequest,
     ) -> KmsResult<KeyMetadataResponse> {
         self.audited(caller, "CreateKey", |note| {
-            if caller.account != self.vault.account() {
-                return Err(KmsError::AccessDenied(format!(
-                    "User: {} is not authorized to perform: kms:CreateKey in account {}",
-                    caller.principal,
-                    self.vault.account()
-                )));
-            }
+            self.authorize_account_action(caller, "kms:CreateKey")?;
             let key_spec = req.key_spec.unwrap_or(KeySpec::SymmetricDefault);
             // AWS's default usage, ENCRYPT_DECRYPT, whatever the spec: HMAC and ECC keys must
             // name theirs.
@@ -174,6 +168,7 @@ impl Service {
                     truncated: false,
                 });
             }
+            self.authorize_account_action(caller, "kms:ListKeys")?;
             let mut records = self.vault.store().keys_after(after.as_ref(), limit + 1)?;
             let truncated = records.len() > limit;
             records.truncate(limit);

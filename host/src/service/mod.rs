@@ -6,8 +6,10 @@
 mod aliases;
 mod api;
 mod asymmetric_ops;
+mod authorization;
 mod clock;
 mod crypto_ops;
+mod identities;
 mod key_policies;
 mod keys;
 mod plugins;
@@ -29,6 +31,11 @@ pub use asymmetric_ops::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub(crate) use crypto_ops::Accept;
+pub use identities::{
+    AccessKeyCreated, AccessKeyEntry, AccountEntry, CreateAccountRequest, CreatePrincipalRequest,
+    Credential, MAX_ACCESS_KEYS, MAX_IDENTITY_POLICIES, PrincipalEntry, PutPrincipalPolicyRequest,
+    validate_identity_policy,
+};
 pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
@@ -62,6 +69,9 @@ pub struct Caller {
     pub account: String,
     /// The front door the call came through.
     pub source: CallSource,
+    /// The AWS service acting for the principal (`s3.us-east-1.amazonaws.com`), if any: the
+    /// value of `kms:ViaService`, and what may use `alias/aws/<service>` keys.
+    pub via_service: Option<String>,
 }
 
 /// The front door a call came through, recorded in the audit trail.
@@ -104,9 +114,54 @@ impl Caller {
     /// The root principal of `account`, calling through the embedding API.
     pub fn account_root(account: &str) -> Self {
         Caller {
-            principal: format!("arn:aws:iam::{account}:root"),
+            principal: authz::root_arn(account),
             account: account.to_string(),
             source: CallSource::Embedded,
+            via_service: None,
+        }
+    }
+
+    /// The principal with this ARN (`arn:aws:iam::<account>:root`, `…:user/<name>`,
+    /// `…:role/<name>`), calling through the embedding API.
+    ///
+    /// ```
+    /// use kms_host::Caller;
+    /// let alice = Caller::principal("arn:aws:iam::111122223333:user/alice").unwrap();
+    /// assert_eq!(alice.account, "111122223333");
+    /// assert!(Caller::principal("alice").is_err());
+    /// ```
+    pub fn principal(arn: &str) -> KmsResult<Self> {
+        let account = arn
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|rest| rest.split(':').next())
+            .filter(|a| crate::vault::validate_account(a).is_ok())
+            .ok_or_else(|| {
+                KmsError::Validation(format!(
+                    "'{arn}' is not an IAM principal ARN (arn:aws:iam::<12-digit account>:<name>)"
+                ))
+            })?;
+        if arn != authz::root_arn(account) {
+            crate::vault::parse_principal_arn(arn)?;
+        }
+        Ok(Caller {
+            principal: arn.to_string(),
+            account: account.to_string(),
+            source: CallSource::Embedded,
+            via_service: None,
+        })
+    }
+
+    /// The same caller, with an AWS service acting for it (`kms:ViaService`).
+    pub fn via_service(mut self, service: &str) -> Self {
+        self.via_service = Some(service.to_string());
+        self
+    }
+
+    /// The client address of an HTTP call (`aws:SourceIp`).
+    pub fn source_ip(&self) -> Option<&str> {
+        match &self.source {
+            CallSource::Api { source_ip } => source_ip.as_deref(),
+            _ => None,
         }
     }
 
@@ -127,8 +182,8 @@ pub struct Service {
     write_lock: Mutex<()>,
     last_sweep: AtomicU64,
     policy_engine: RwLock<Option<Arc<dyn authz::PolicyEngine>>>,
-    // Key policy documents already parsed, by their text.
-    key_policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
+    // Key and identity policy documents already parsed, by their text.
+    policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -186,14 +241,36 @@ fn paginate_by_offset<T>(
     (items, marker)
 }
 
+/// The alias name a key reference uses, if it is an alias name or alias ARN.
+fn request_alias(key: &str) -> Option<String> {
+    let resource = match key.strip_prefix("arn:") {
+        Some(rest) => rest.splitn(5, ':').nth(4)?,
+        None => key,
+    };
+    resource.starts_with("alias/").then(|| resource.to_string())
+}
+
 /// What an operation tells the audit trail about itself while it runs.
 #[derive(Default)]
 struct AuditNote {
     key_arn: Option<String>,
     encryption_context: Option<Vec<(String, String)>>,
+    /// The alias the request named its key by, for `kms:RequestAlias`.
+    request_alias: Option<String>,
+    /// Further condition keys of the request, for the policies.
+    conditions: Vec<(String, Vec<String>)>,
+    /// The grant that allowed the call, if one did.
+    grant_id: Option<String>,
 }
 
 impl AuditNote {
+    /// Notes what allowed the call: the audit trail names the grant, when one did.
+    fn allowed_by(&mut self, basis: authz::Basis) {
+        if let authz::Basis::Grant(id) = basis {
+            self.grant_id = Some(id);
+        }
+    }
+
     fn key(&mut self, arn: String) {
         self.key_arn = Some(arn);
     }
@@ -222,8 +299,9 @@ impl Service {
             write_lock: Mutex::new(()),
             last_sweep: AtomicU64::new(0),
             policy_engine: RwLock::new(None),
-            key_policies: Mutex::new(std::collections::HashMap::new()),
+            policies: Mutex::new(std::collections::HashMap::new()),
         };
+        service.ensure_own_account()?;
         service.run_maintenance()?;
         Ok(service)
     }
@@ -344,6 +422,7 @@ impl Service {
             source: caller.source.audit_name(),
             key_arn: note.key_arn,
             encryption_context: note.encryption_context,
+            grant_id: note.grant_id,
             outcome: outcome.to_string(),
             error_message: message,
         };
@@ -470,6 +549,7 @@ impl Service {
             principal: "kms.amazonaws.com".into(),
             account: record.account.clone(),
             source: CallSource::Scheduler,
+            via_service: None,
         };
         let mut note = AuditNote::default();
         note.key(self.key_arn(&record.key_id));
@@ -524,9 +604,16 @@ impl Service {
         caller: &Caller,
         action: &str,
         record: &KeyRecord,
-        note: &AuditNote,
+        note: &mut AuditNote,
     ) -> KmsResult<()> {
-        self.authorize_with_plugins(caller, action, record, note.encryption_context.as_deref())
+        let basis = self.authorize_with_plugins(
+            caller,
+            action,
+            record,
+            &authorization::RequestFacts::of(note),
+        )?;
+        note.allowed_by(basis);
+        Ok(())
     }
 
     /// Resolves, notes for the audit and authorizes in one step: the common start of a key
@@ -540,6 +627,7 @@ impl Service {
     ) -> KmsResult<KeyRecord> {
         let record = self.resolve(key)?;
         note.key(self.key_arn(&record.key_id));
+        note.request_alias = request_alias(key);
         self.authorize(caller, action, &record, note)?;
         Ok(record)
     }

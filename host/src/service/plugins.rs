@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::authz::policy::PolicyDocument;
 use crate::authz::{PluginVerdict, PolicyEngine, PolicyRequest};
 use crate::crypto;
 use crate::types::{KeyUsage, Tag};
@@ -137,7 +136,7 @@ impl Service {
             .unwrap_or_else(|p| p.into_inner()) = Some(engine);
     }
 
-    fn policy_engine(&self) -> Arc<dyn PolicyEngine> {
+    pub(super) fn policy_engine(&self) -> Arc<dyn PolicyEngine> {
         if let Some(engine) = self
             .policy_engine
             .read()
@@ -153,127 +152,7 @@ impl Service {
         Arc::clone(slot.get_or_insert_with(crate::runtime::PluginRunner::default_engine))
     }
 
-    /// Authorizes `caller` for `action` on `record`: the default decision, then every policy
-    /// plugin attached to the key or its account, each verdict audited.
-    pub(super) fn authorize_with_plugins(
-        &self,
-        caller: &Caller,
-        action: &str,
-        record: &KeyRecord,
-        context: Option<&[(String, String)]>,
-    ) -> KmsResult<()> {
-        let key_arn = self.key_arn(&record.key_id);
-        let default = self.key_policy_decision(caller, action, record, context.unwrap_or(&[]));
-        let store = self.vault.store();
-        let key_plugins = store.plugins(&PluginScope::Key(record.key_id))?;
-        let account_plugins = store.plugins(&PluginScope::Account(record.account.clone()))?;
-        if key_plugins.is_empty() && account_plugins.is_empty() {
-            return default.map_err(|refusal| refusal.error);
-        }
-        let request = PolicyRequest {
-            principal: caller.principal.clone(),
-            account: caller.account.clone(),
-            action: action.to_string(),
-            key_arn: key_arn.clone(),
-            key_tags: record
-                .tags
-                .iter()
-                .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
-                .collect(),
-            encryption_context: context.map(<[_]>::to_vec).unwrap_or_default(),
-            via_service: None,
-            time: self.now(),
-        };
-        let engine = self.policy_engine();
-        let decide = |plugins: &[PluginAttachment]| -> KmsResult<Vec<_>> {
-            let mut verdicts = Vec::with_capacity(plugins.len());
-            for plugin in plugins {
-                let verdict = engine.evaluate(plugin, &request);
-                self.record_plugin_verdict(caller, plugin, &request, &verdict)?;
-                verdicts.push(verdict);
-            }
-            Ok(verdicts)
-        };
-        let key_verdicts = decide(&key_plugins)?;
-        let account_verdicts = decide(&account_plugins)?;
-        let key_pairs: Vec<_> = key_plugins.iter().zip(key_verdicts).collect();
-        let account_pairs: Vec<_> = account_plugins.iter().zip(account_verdicts).collect();
-        authz::combine(
-            default,
-            &key_pairs,
-            &account_pairs,
-            action,
-            &key_arn,
-            &caller.principal,
-        )
-    }
-
-    /// The key policy's decision on `action` for `caller`, with the key's condition keys.
-    pub(super) fn key_policy_decision(
-        &self,
-        caller: &Caller,
-        action: &str,
-        record: &KeyRecord,
-        context: &[(String, String)],
-    ) -> Result<(), authz::Refusal> {
-        let key_arn = self.key_arn(&record.key_id);
-        let policy = record
-            .policy
-            .as_deref()
-            .map(|text| self.parsed_key_policy(text))
-            .transpose()?;
-        // The key's condition keys matter only to a policy document; the default has none.
-        let mut key_conditions = Vec::new();
-        if policy.is_some() {
-            key_conditions.extend([
-                ("kms:KeySpec".to_string(), vec![record.key_spec.to_string()]),
-                (
-                    "kms:KeyUsage".to_string(),
-                    vec![record.key_usage.to_string()],
-                ),
-                ("kms:KeyOrigin".to_string(), vec![record.origin.to_string()]),
-            ]);
-            for tag in &record.tags {
-                key_conditions.push((
-                    format!("aws:ResourceTag/{}", tag.tag_key),
-                    vec![tag.tag_value.clone()],
-                ));
-            }
-        }
-        authz::key_policy_decision(
-            caller,
-            action,
-            &authz::KeyRequestFacts {
-                key_arn: &key_arn,
-                key_account: &record.account,
-                policy: policy.as_deref(),
-                key_conditions,
-                encryption_context: context,
-                now: self.now(),
-            },
-        )
-    }
-
-    /// A key policy, parsed once per distinct document rather than on every key operation.
-    fn parsed_key_policy(&self, text: &str) -> Result<Arc<PolicyDocument>, authz::Refusal> {
-        /// Distinct documents kept; past this the cache starts over.
-        const MAX_CACHED_POLICIES: usize = 1024;
-        let mut cache = self.key_policies.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(parsed) = cache.get(text) {
-            return Ok(Arc::clone(parsed));
-        }
-        let parsed = Arc::new(PolicyDocument::parse(text).map_err(|e| authz::Refusal {
-            error: KmsError::Internal(format!("the stored key policy is unreadable: {e}")),
-            explicit: true,
-        })?);
-        if cache.len() >= MAX_CACHED_POLICIES {
-            cache.clear();
-        }
-        cache.insert(text.to_string(), Arc::clone(&parsed));
-        Ok(parsed)
-    }
-
-    fn record_plugin_verdict(
+    pub(super) fn record_plugin_verdict(
         &self,
         caller: &Caller,
         plugin: &PluginAttachment,
@@ -369,7 +248,8 @@ impl Service {
         key_id: &KeyId,
     ) -> KmsResult<()> {
         let record = self.resolve(&key_id.to_string())?;
-        self.authorize_with_plugins(caller, action, &record, None)
+        self.authorize_with_plugins(caller, action, &record, &Default::default())
+            .map(|_| ())
     }
 
     /// The scope a plugin request names. Authorized by the default rule alone: plugins do not
@@ -384,19 +264,20 @@ impl Service {
         match key {
             Some(key) => {
                 let record = self.resolve(key)?;
-                let arn = self.key_arn(&record.key_id);
-                note.key(arn.clone());
-                authz::authorize(caller, action, &arn, &record.account)?;
+                note.key(self.key_arn(&record.key_id));
+                self.policy_decision(
+                    caller,
+                    action,
+                    &record,
+                    &authorization::RequestFacts::default(),
+                )
+                .map_err(|refusal| refusal.error)?;
                 Ok(PluginScope::Key(record.key_id))
             }
-            None if caller.account == self.vault.account() => {
+            None => {
+                self.authorize_account_action(caller, action)?;
                 Ok(PluginScope::Account(caller.account.clone()))
             }
-            None => Err(KmsError::AccessDenied(format!(
-                "User: {} is not authorized to perform: {action} in account {}",
-                caller.principal,
-                self.vault.account()
-            ))),
         }
     }
 

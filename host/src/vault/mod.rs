@@ -206,6 +206,37 @@ impl Vault {
         Ok(material)
     }
 
+    /// Seals the secret of an access key under the root key, bound to its id and principal.
+    pub fn seal_access_secret(
+        &self,
+        access_key_id: &str,
+        principal_arn: &str,
+        secret: &[u8],
+    ) -> KmsResult<Vec<u8>> {
+        self.root
+            .key()
+            .seal(secret, &access_secret_aad(access_key_id, principal_arn))
+    }
+
+    /// The secret of an access key.
+    pub fn open_access_secret(
+        &self,
+        key: &AccessKeyRecord,
+    ) -> KmsResult<zeroize::Zeroizing<Vec<u8>>> {
+        self.root
+            .key()
+            .open(
+                &key.sealed_secret,
+                &access_secret_aad(&key.access_key_id, &key.principal_arn),
+            )
+            .map_err(|_| {
+                KmsError::Internal(format!(
+                    "The secret of access key {} failed to unseal: the vault is corrupt",
+                    key.access_key_id
+                ))
+            })
+    }
+
     /// Forgets cached material of a key (called when the key is deleted).
     pub fn evict(&self, key_id: &KeyId) {
         self.cache().retain(|(id, _), _| id != key_id);
@@ -224,6 +255,14 @@ fn material_aad(key_id: &KeyId, version: u32) -> Vec<u8> {
     let mut aad = b"kms key material v1".to_vec();
     aad.extend_from_slice(key_id.as_bytes());
     aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+fn access_secret_aad(access_key_id: &str, principal_arn: &str) -> Vec<u8> {
+    let mut aad = b"kms access key secret v1\0".to_vec();
+    aad.extend_from_slice(access_key_id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(principal_arn.as_bytes());
     aad
 }
 

@@ -47,6 +47,10 @@ pub struct KeyRecord {
     /// everything, which delegates to the account's principals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// For an AWS managed key (`alias/aws/<service>`), the service it belongs to; `None` for a
+    /// customer managed key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// Automatic rotation settings of a key.
@@ -80,6 +84,7 @@ impl KeyRecord {
             current_version: 1,
             tags: Vec::new(),
             policy: None,
+            managed_by: None,
         }
     }
 
