@@ -69,6 +69,9 @@ pub enum KmsError {
     /// A grant id does not name a grant of the key.
     #[error("{0}")]
     InvalidGrantId(String),
+    /// The request had `DryRun` set and would have succeeded.
+    #[error("{0}")]
+    DryRunOperation(String),
     /// The request rate is too high.
     #[error("{0}")]
     Throttling(String),
@@ -105,6 +108,7 @@ impl KmsError {
             KmsError::AccessDenied(_) => "AccessDeniedException",
             KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
             KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
+            KmsError::DryRunOperation(_) => "DryRunOperationException",
             KmsError::Throttling(_) => "ThrottlingException",
             KmsError::InvalidSignature(_) => "KMSInvalidSignatureException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
@@ -136,6 +140,7 @@ impl KmsError {
             | KmsError::InvalidMac(m)
             | KmsError::InvalidGrantToken(m)
             | KmsError::InvalidGrantId(m)
+            | KmsError::DryRunOperation(m)
             | KmsError::Internal(m) => m,
         }
     }

@@ -52,6 +52,7 @@ impl Fixture {
             .sign(
                 &self.me,
                 SignRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key.into(),
                     message: message.to_vec(),
                     message_type: None,
@@ -73,6 +74,7 @@ impl Fixture {
             .verify(
                 &self.me,
                 VerifyRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key.into(),
                     message: message.to_vec(),
                     message_type: Some(message_type),
@@ -232,6 +234,7 @@ fn digest_signatures_verify_as_raw_ones() {
         .sign(
             &f.me,
             SignRequest {
+                grant_tokens: Vec::new(),
                 key_id: key.clone(),
                 message: sha384(b"release"),
                 message_type: Some(MessageType::Digest),
@@ -275,6 +278,7 @@ fn ml_dsa_signs_an_external_mu() {
         .sign(
             &f.me,
             SignRequest {
+                grant_tokens: Vec::new(),
                 key_id: key.clone(),
                 message: mu.to_vec(),
                 message_type: Some(MessageType::ExternalMu),
@@ -324,6 +328,7 @@ fn hmac_keys_generate_and_verify_macs() {
             .generate_mac(
                 &f.me,
                 GenerateMacRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key.clone(),
                     message: b"session=42".to_vec(),
                     mac_algorithm: Some(algorithm),
@@ -336,6 +341,7 @@ fn hmac_keys_generate_and_verify_macs() {
             f.service.verify_mac(
                 &f.me,
                 VerifyMacRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key.clone(),
                     message: message.to_vec(),
                     mac: mac.to_vec(),
@@ -370,6 +376,7 @@ fn ecdh_key_agreement_matches_the_peer() {
             .derive_shared_secret(
                 &f.me,
                 DeriveSharedSecretRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key.into(),
                     key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
                     public_key: peer,
@@ -437,6 +444,7 @@ fn data_key_pairs_come_encrypted_under_a_symmetric_key() {
             .generate_data_key_pair(
                 &f.me,
                 GenerateDataKeyPairRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key.clone(),
                     key_pair_spec: Some(spec),
                     encryption_context: context.clone(),
@@ -476,6 +484,7 @@ fn data_key_pairs_come_encrypted_under_a_symmetric_key() {
         .generate_data_key_pair_without_plaintext(
             &f.me,
             GenerateDataKeyPairRequest {
+                grant_tokens: Vec::new(),
                 key_id: key.clone(),
                 key_pair_spec: Some(DataKeyPairSpec::EccSecgP256k1),
                 encryption_context: context,
@@ -489,6 +498,7 @@ fn data_key_pairs_come_encrypted_under_a_symmetric_key() {
     let refused = f.service.generate_data_key_pair(
         &f.me,
         GenerateDataKeyPairRequest {
+            grant_tokens: Vec::new(),
             key_id: signer,
             key_pair_spec: Some(DataKeyPairSpec::EccNistP256),
             encryption_context: EncryptionContext::new(),
@@ -658,6 +668,7 @@ fn openssl_derives_the_same_ecdh_secret() {
         .derive_shared_secret(
             &f.me,
             DeriveSharedSecretRequest {
+                grant_tokens: Vec::new(),
                 key_id: key,
                 key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
                 public_key: peer_public,

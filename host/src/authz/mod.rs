@@ -295,6 +295,18 @@ fn request_context(req: &Request<'_>) -> RequestContext {
     ctx
 }
 
+/// The grant operations that take an encryption context, which grant constraints bind.
+pub const CONTEXT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+];
+
 /// The grant that allows this request, if any: one for the caller, naming the operation, whose
 /// constraints the request's encryption context satisfies.
 pub fn matching_grant<'g>(
@@ -304,10 +316,13 @@ pub fn matching_grant<'g>(
     context: &[(String, String)],
 ) -> Option<&'g GrantRecord> {
     let operation = action.strip_prefix("kms:")?;
+    // Constraints bind only operations that take an encryption context (AWS: they do not apply
+    // to DescribeKey, CreateGrant, RetireGrant).
+    let takes_context = CONTEXT_OPERATIONS.contains(&operation);
     grants.iter().find(|g| {
         g.grantee_principal == caller.principal
             && g.operations.iter().any(|o| o == operation)
-            && g.constraints.as_ref().is_none_or(|c| c.allow(context))
+            && (!takes_context || g.constraints.as_ref().is_none_or(|c| c.allow(context)))
     })
 }
 
@@ -610,3 +625,7 @@ mod tests {
         assert!(!refusal.explicit);
     }
 }
+
+#[cfg(test)]
+#[path = "decision_tests.rs"]
+mod decision_tests;

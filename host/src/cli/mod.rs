@@ -540,6 +540,7 @@ fn read_policy(path: &Path) -> anyhow::Result<String> {
 
 fn data_key_pair_request(args: DataKeyPairArgs) -> anyhow::Result<svc::GenerateDataKeyPairRequest> {
     Ok(svc::GenerateDataKeyPairRequest {
+        grant_tokens: Vec::new(),
         key_id: args.key,
         key_pair_spec: Some(args.key_pair_spec),
         encryption_context: context_of(args.context)?,
@@ -863,6 +864,7 @@ fn data_key_request(args: DataKeyArgs) -> anyhow::Result<svc::GenerateDataKeyReq
         key_spec
     };
     Ok(svc::GenerateDataKeyRequest {
+        grant_tokens: Vec::new(),
         key_id: args.key,
         key_spec,
         number_of_bytes: args.number_of_bytes,
@@ -1052,6 +1054,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         } => {
             let plaintext = read_input(plaintext_file.as_deref())?;
             let req = svc::EncryptRequest {
+                grant_tokens: Vec::new(),
                 key_id: key,
                 plaintext,
                 encryption_context: context_of(context)?,
@@ -1075,6 +1078,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             out: out_file,
         } => {
             let req = svc::DecryptRequest {
+                grant_tokens: Vec::new(),
                 ciphertext_blob: read_blob(ciphertext_file.as_deref())?,
                 encryption_context: context_of(context)?,
                 key_id,
@@ -1185,6 +1189,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let resp = service.sign(
                 me,
                 svc::SignRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key,
                     message: read_input(message.message_file.as_deref())?.to_vec(),
                     message_type: message.message_type,
@@ -1203,6 +1208,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             &service.verify(
                 me,
                 svc::VerifyRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key,
                     message: read_input(message.message_file.as_deref())?.to_vec(),
                     message_type: message.message_type,
@@ -1226,6 +1232,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let resp = service.generate_mac(
                 me,
                 svc::GenerateMacRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key,
                     message: read_input(message_file.as_deref())?.to_vec(),
                     mac_algorithm: Some(mac_algorithm),
@@ -1243,6 +1250,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             &service.verify_mac(
                 me,
                 svc::VerifyMacRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key,
                     message: read_input(message_file.as_deref())?.to_vec(),
                     mac: read_blob(Some(&mac_file))?,
@@ -1257,6 +1265,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let resp = service.derive_shared_secret(
                 me,
                 svc::DeriveSharedSecretRequest {
+                    grant_tokens: Vec::new(),
                     key_id: key,
                     key_agreement_algorithm: Some(crate::types::KeyAgreementAlgorithmSpec::Ecdh),
                     public_key: read_blob(Some(&public_key_file))?,

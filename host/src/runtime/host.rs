@@ -438,7 +438,8 @@ pub(crate) fn to_wit_error(error: KmsError) -> wit::KmsError {
         | KmsError::UnsupportedOperation(m)
         | KmsError::MalformedPolicyDocument(m)
         | KmsError::InvalidGrantToken(m)
-        | KmsError::InvalidGrantId(m) => W::Validation(m),
+        | KmsError::InvalidGrantId(m)
+        | KmsError::DryRunOperation(m) => W::Validation(m),
         KmsError::LimitExceeded(m) => W::LimitExceeded(m),
         KmsError::AccessDenied(m) => W::AccessDenied(m),
         KmsError::Throttling(m) => W::Throttled(m),
@@ -759,6 +760,7 @@ impl keys::HostKey for KmsCtxView<'_> {
         let facts = self.checked_key(&handle, KeyOperation::Sign)?;
         done(facts.and_then(|facts| {
             let req = SignRequest {
+                grant_tokens: Vec::new(),
                 key_id: facts.key_id.to_string(),
                 message,
                 message_type: Some(from_wit_message_type(message_type)),
@@ -782,6 +784,7 @@ impl keys::HostKey for KmsCtxView<'_> {
         let facts = self.checked_key(&handle, KeyOperation::Verify)?;
         done(facts.and_then(|facts| {
             let req = VerifyRequest {
+                grant_tokens: Vec::new(),
                 key_id: facts.key_id.to_string(),
                 message,
                 message_type: Some(from_wit_message_type(message_type)),
@@ -811,6 +814,7 @@ impl keys::HostKey for KmsCtxView<'_> {
         let facts = self.checked_key(&handle, KeyOperation::GenerateMac)?;
         done(facts.and_then(|facts| {
             let req = GenerateMacRequest {
+                grant_tokens: Vec::new(),
                 key_id: facts.key_id.to_string(),
                 message,
                 mac_algorithm: Some(from_wit_mac(algorithm)),
@@ -832,6 +836,7 @@ impl keys::HostKey for KmsCtxView<'_> {
         let facts = self.checked_key(&handle, KeyOperation::VerifyMac)?;
         done(facts.and_then(|facts| {
             let req = VerifyMacRequest {
+                grant_tokens: Vec::new(),
                 key_id: facts.key_id.to_string(),
                 message,
                 mac,
@@ -931,6 +936,7 @@ impl keys::Host for KmsCtxView<'_> {
             let destination = destination?;
             let source = self.ciphertext_key(&ciphertext, KeyOperation::ReEncryptFrom)?;
             let req = ReEncryptRequest {
+                grant_tokens: Vec::new(),
                 ciphertext_blob: ciphertext,
                 source_encryption_context: context(source_context)?,
                 source_key_id: Some(source.key_id.to_string()),

@@ -124,12 +124,18 @@ pub struct KeyMetadataResponse {
 pub struct KeyRequest {
     /// Key id, key ARN, alias name or alias ARN.
     pub key_id: String,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 impl KeyRequest {
     /// A request for `key`.
     pub fn new(key: impl Into<String>) -> Self {
-        KeyRequest { key_id: key.into() }
+        KeyRequest {
+            key_id: key.into(),
+            grant_tokens: Vec::new(),
+        }
     }
 }
 
@@ -340,6 +346,9 @@ pub struct EncryptRequest {
     /// Must be SYMMETRIC_DEFAULT for symmetric keys.
     #[serde(default)]
     pub encryption_algorithm: Option<EncryptionAlgorithm>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 impl EncryptRequest {
@@ -388,6 +397,9 @@ pub struct DecryptRequest {
     /// Must be SYMMETRIC_DEFAULT for symmetric keys.
     #[serde(default)]
     pub encryption_algorithm: Option<EncryptionAlgorithm>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 impl DecryptRequest {
@@ -451,6 +463,9 @@ pub struct ReEncryptRequest {
     /// Must be SYMMETRIC_DEFAULT for symmetric keys.
     #[serde(default)]
     pub destination_encryption_algorithm: Option<EncryptionAlgorithm>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 /// ReEncrypt's response.
@@ -486,6 +501,9 @@ pub struct GenerateDataKeyRequest {
     /// Bound to the encrypted data key.
     #[serde(default)]
     pub encryption_context: EncryptionContext,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 impl GenerateDataKeyRequest {

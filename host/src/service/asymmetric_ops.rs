@@ -32,6 +32,9 @@ pub struct SignRequest {
     pub message_type: Option<MessageType>,
     /// Must suit the key.
     pub signing_algorithm: Option<SigningAlgorithmSpec>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 /// Sign's response.
@@ -64,6 +67,9 @@ pub struct VerifyRequest {
     pub signature: Vec<u8>,
     /// Must suit the key.
     pub signing_algorithm: Option<SigningAlgorithmSpec>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 /// Verify's response; an invalid signature is `KMSInvalidSignatureException` instead.
@@ -115,6 +121,9 @@ pub struct GenerateMacRequest {
     pub message: Vec<u8>,
     /// Must match the key.
     pub mac_algorithm: Option<MacAlgorithmSpec>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 /// GenerateMac's response.
@@ -144,6 +153,9 @@ pub struct VerifyMacRequest {
     pub mac: Vec<u8>,
     /// Must match the key.
     pub mac_algorithm: Option<MacAlgorithmSpec>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 /// VerifyMac's response; an invalid MAC is `KMSInvalidMacException` instead.
@@ -169,6 +181,9 @@ pub struct DeriveSharedSecretRequest {
     /// The other party's public key, DER SubjectPublicKeyInfo on the same curve.
     #[serde(with = "b64")]
     pub public_key: Vec<u8>,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 /// DeriveSharedSecret's response.
@@ -197,6 +212,9 @@ pub struct GenerateDataKeyPairRequest {
     /// Bound to the encrypted private key.
     #[serde(default)]
     pub encryption_context: EncryptionContext,
+    /// Grant tokens for grants not yet visible (accepted if this service issued them).
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
 }
 
 /// GenerateDataKeyPair(WithoutPlaintext)'s response.
@@ -326,6 +344,7 @@ impl Service {
     /// Sign.
     pub fn sign(&self, caller: &Caller, req: SignRequest) -> KmsResult<SignResponse> {
         self.audited(caller, "Sign", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let message_type = req.message_type.unwrap_or(MessageType::Raw);
             check_message(&req.message, message_type)?;
             let algorithm = req
@@ -344,6 +363,7 @@ impl Service {
     /// Verify.
     pub fn verify(&self, caller: &Caller, req: VerifyRequest) -> KmsResult<VerifyResponse> {
         self.audited(caller, "Verify", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let message_type = req.message_type.unwrap_or(MessageType::Raw);
             check_message(&req.message, message_type)?;
             let algorithm = req
@@ -372,6 +392,7 @@ impl Service {
         req: KeyRequest,
     ) -> KmsResult<GetPublicKeyResponse> {
         self.audited(caller, "GetPublicKey", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let record = self.key_for(caller, note, &req.key_id, "kms:GetPublicKey")?;
             self.require_enabled(&record)?;
             let material =
@@ -405,6 +426,7 @@ impl Service {
         req: GenerateMacRequest,
     ) -> KmsResult<GenerateMacResponse> {
         self.audited(caller, "GenerateMac", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             check_message(&req.message, MessageType::Raw)?;
             let algorithm = req
                 .mac_algorithm
@@ -431,6 +453,7 @@ impl Service {
         req: VerifyMacRequest,
     ) -> KmsResult<VerifyMacResponse> {
         self.audited(caller, "VerifyMac", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             check_message(&req.message, MessageType::Raw)?;
             let algorithm = req
                 .mac_algorithm
@@ -458,6 +481,7 @@ impl Service {
         req: DeriveSharedSecretRequest,
     ) -> KmsResult<DeriveSharedSecretResponse> {
         self.audited(caller, "DeriveSharedSecret", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let algorithm = req
                 .key_agreement_algorithm
                 .ok_or_else(|| KmsError::Validation("KeyAgreementAlgorithm is required".into()))?;
@@ -522,6 +546,7 @@ impl Service {
         req: GenerateDataKeyPairRequest,
     ) -> KmsResult<GenerateDataKeyPairResponse> {
         self.audited(caller, "GenerateDataKeyPair", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             self.data_key_pair(caller, note, &req, "kms:GenerateDataKeyPair")
         })
     }
@@ -533,6 +558,7 @@ impl Service {
         req: GenerateDataKeyPairRequest,
     ) -> KmsResult<GenerateDataKeyPairResponse> {
         self.audited(caller, "GenerateDataKeyPairWithoutPlaintext", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let pair = self.data_key_pair(
                 caller,
                 note,

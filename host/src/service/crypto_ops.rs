@@ -301,6 +301,7 @@ impl Service {
     /// Encrypt: up to 4096 bytes directly under a KMS key.
     pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> KmsResult<EncryptResponse> {
         self.audited(caller, "Encrypt", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             note.context(&req.encryption_context);
             if req.plaintext.is_empty() || req.plaintext.len() > MAX_PLAINTEXT {
                 return Err(KmsError::Validation(format!(
@@ -349,6 +350,7 @@ impl Service {
         accept: Accept,
     ) -> KmsResult<DecryptResponse> {
         self.audited(caller, "Decrypt", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             note.context(&req.encryption_context);
             // An RSA ciphertext names no key: the caller names it, and only then is it RSA.
             if let Some(key) = req.key_id.as_deref() {
@@ -388,6 +390,7 @@ impl Service {
         req: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
         self.audited(caller, "ReEncrypt", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             note.context(&req.destination_encryption_context);
             let destination = self.resolve(&req.destination_key_id)?;
             self.authorize(caller, "kms:ReEncryptTo", &destination, note)?;
@@ -508,6 +511,7 @@ impl Service {
         req: GenerateDataKeyRequest,
     ) -> KmsResult<GenerateDataKeyResponse> {
         self.audited(caller, "GenerateDataKey", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let key = self.new_data_key(caller, note, &req, "kms:GenerateDataKey")?;
             Ok(GenerateDataKeyResponse {
                 ciphertext_blob: key.blob,
@@ -525,6 +529,7 @@ impl Service {
         req: GenerateDataKeyRequest,
     ) -> KmsResult<GenerateDataKeyWithoutPlaintextResponse> {
         self.audited(caller, "GenerateDataKeyWithoutPlaintext", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let key =
                 self.new_data_key(caller, note, &req, "kms:GenerateDataKeyWithoutPlaintext")?;
             Ok(GenerateDataKeyWithoutPlaintextResponse {

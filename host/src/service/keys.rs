@@ -142,6 +142,7 @@ impl Service {
     /// DescribeKey.
     pub fn describe_key(&self, caller: &Caller, req: KeyRequest) -> KmsResult<KeyMetadataResponse> {
         self.audited(caller, "DescribeKey", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
             let record = self.key_for(caller, note, &req.key_id, "kms:DescribeKey")?;
             Ok(KeyMetadataResponse {
                 key_metadata: self.metadata(&record)?,

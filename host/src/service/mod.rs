@@ -9,6 +9,7 @@ mod asymmetric_ops;
 mod authorization;
 mod clock;
 mod crypto_ops;
+mod grants;
 mod identities;
 mod key_policies;
 mod keys;
@@ -31,6 +32,10 @@ pub use asymmetric_ops::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub(crate) use crypto_ops::Accept;
+pub use grants::{
+    CreateGrantRequest, CreateGrantResponse, GRANT_OPERATIONS, GrantListEntry, ListGrantsRequest,
+    ListGrantsResponse, ListRetirableGrantsRequest, RetireGrantRequest, RevokeGrantRequest,
+};
 pub use identities::{
     AccessKeyCreated, AccessKeyEntry, AccountEntry, CreateAccountRequest, CreatePrincipalRequest,
     Credential, MAX_ACCESS_KEYS, MAX_IDENTITY_POLICIES, PrincipalEntry, PutPrincipalPolicyRequest,

@@ -127,10 +127,12 @@ impl Vault {
     /// The key that chains and anchors this vault's audit trail, derived from the root key (which
     /// lives outside the vault file).
     pub fn audit_key(&self) -> [u8; 32] {
-        crypto::hmac_sha256_parts(
-            self.root.key().expose_secret(),
-            &[b"kms audit chain key v1"],
-        )
+        self.derived_key(b"kms audit chain key v1")
+    }
+
+    /// A key for one purpose (named by `label`), derived from the root key with HMAC-SHA-256.
+    pub fn derived_key(&self, label: &[u8]) -> [u8; 32] {
+        crypto::hmac_sha256_parts(self.root.key().expose_secret(), &[label])
     }
 
     /// The backend, for reads and writes that involve no key material.
