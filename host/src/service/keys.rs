@@ -59,7 +59,12 @@ impl Service {
             key_state: record.state,
             deletion_date: record.deletion_date,
             origin: record.origin,
-            key_manager: "CUSTOMER".into(),
+            key_manager: if record.managed_by.is_some() {
+                "AWS"
+            } else {
+                "CUSTOMER"
+            }
+            .into(),
             customer_master_key_spec: record.key_spec,
             key_spec: record.key_spec,
             encryption_algorithms: algorithms.encryption,

@@ -13,6 +13,7 @@ mod grants;
 mod identities;
 mod key_policies;
 mod keys;
+mod managed;
 mod plugins;
 mod rotation;
 
@@ -44,6 +45,7 @@ pub use identities::{
 pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
+pub use managed::{MANAGED_KEY_ROTATION_DAYS, managed_key_policy};
 pub(crate) use plugins::KeyFacts;
 pub use plugins::{
     AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,
@@ -630,7 +632,7 @@ impl Service {
         key: &str,
         action: &str,
     ) -> KmsResult<KeyRecord> {
-        let record = self.resolve(key)?;
+        let record = self.resolve_creating_managed(caller, key, action)?;
         note.key(self.key_arn(&record.key_id));
         note.request_alias = request_alias(key);
         self.authorize(caller, action, &record, note)?;
