@@ -753,3 +753,215 @@ fn audit_verify_and_query_from_the_command_line() {
     drop(db);
     home.fails_with(&["audit", "verify"], "audit trail broken at record");
 }
+
+#[test]
+fn init_creates_an_administrator_with_an_access_key() {
+    let home = Home::new();
+    let credentials = std::fs::read_to_string(home.path("home/credentials")).unwrap();
+    assert!(credentials.starts_with("[default]\naws_access_key_id = AKIA"));
+    assert!(credentials.contains("aws_secret_access_key = "));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path("home/credentials"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let admin = home.json(&["principal", "show", "arn:aws:iam::111122223333:user/admin"]);
+    assert_eq!(
+        admin["PolicyNames"],
+        serde_json::json!(["AdministratorAccess"])
+    );
+    let keys = home.json(&["access-key", "list", "arn:aws:iam::111122223333:user/admin"]);
+    let id = keys["Items"][0]["AccessKeyId"].as_str().unwrap();
+    assert!(credentials.contains(id));
+    // The listing never shows the secret.
+    assert!(!keys.to_string().contains("Secret"));
+    // The administrator may act, through its identity policy.
+    home.ok(&["--as", "arn:aws:iam::111122223333:user/admin", "create-key"]);
+}
+
+const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+
+#[test]
+fn identity_policies_grants_and_analyze_from_the_command_line() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&["create-alias", "alias/app", &key]);
+    home.ok(&["principal", "create", ALICE, "--tag", "team=blue"]);
+    home.ok(&["principal", "create", BOB]);
+    let plaintext = home.path("p.txt");
+    std::fs::write(&plaintext, b"hello").unwrap();
+    let encrypt_as = |who: &str, extra: &[&str]| {
+        let mut args = vec!["--as", who, "encrypt", "alias/app", "--plaintext-file"];
+        args.push(s(&plaintext));
+        args.extend(extra);
+        home.run(&args)
+    };
+    assert!(!encrypt_as(ALICE, &[]).status.success());
+    home.fails_with(
+        &[
+            "--as",
+            ALICE,
+            "encrypt",
+            "alias/app",
+            "--plaintext-file",
+            s(&plaintext),
+        ],
+        "AccessDeniedException",
+    );
+    // An identity policy conditioned on the principal's tag.
+    let policy = home.path("alice.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*",
+            "Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue"}}}]}"#,
+    )
+    .unwrap();
+    home.ok(&[
+        "principal",
+        "put-policy",
+        ALICE,
+        "--name",
+        "enc",
+        "--policy-file",
+        s(&policy),
+    ]);
+    assert!(encrypt_as(ALICE, &[]).status.success());
+    home.ok(&["principal", "tag", ALICE, "team=red"]);
+    assert!(!encrypt_as(ALICE, &[]).status.success());
+    // A grant with a context constraint lets bob encrypt only under that context.
+    let grant = home.json(&[
+        "create-grant",
+        &key,
+        "--grantee-principal",
+        BOB,
+        "--operations",
+        "Encrypt",
+        "--context-subset",
+        "dept=it",
+    ]);
+    let grant_id = grant["GrantId"].as_str().unwrap().to_string();
+    assert!(encrypt_as(BOB, &["--context", "dept=it"]).status.success());
+    assert!(!encrypt_as(BOB, &["--context", "dept=hr"]).status.success());
+    let listed = home.json(&["list-grants", &key]);
+    assert_eq!(listed["Grants"][0]["GrantId"], grant_id.as_str());
+    assert_eq!(
+        listed["Grants"][0]["Constraints"]["EncryptionContextSubset"]["dept"],
+        "it"
+    );
+    // Bob may not revoke his own grant; the account may.
+    home.fails_with(
+        &["--as", BOB, "revoke-grant", &key, &grant_id],
+        "AccessDeniedException",
+    );
+    // Analyze sees the used grant as used, and an open key policy.
+    let open = home.path("open.json");
+    std::fs::write(
+        &open,
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"Everyone","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let open_key = home.json(&["create-key", "--policy-file", s(&open)])["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    home.ok(&[
+        "create-grant",
+        &open_key,
+        "--grantee-principal",
+        ALICE,
+        "--operations",
+        "Decrypt",
+    ]);
+    let report = home.json(&["analyze", "--unused-days", "0"]);
+    let unused_grants = report["UnusedGrants"].as_array().unwrap();
+    assert_eq!(unused_grants.len(), 1, "{report}");
+    assert_eq!(unused_grants[0]["KeyArn"], open_key.as_str());
+    assert_eq!(report["OpenPolicyStatements"][0]["Sid"], "Everyone");
+    assert_eq!(
+        report["OpenPolicyStatements"][0]["KeyArn"],
+        open_key.as_str()
+    );
+    assert!(
+        report["BroadPrincipals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["Principal"] == "arn:aws:iam::111122223333:user/admin")
+    );
+    home.ok(&["revoke-grant", &key, &grant_id]);
+    assert!(!encrypt_as(BOB, &["--context", "dept=it"]).status.success());
+    // Every refusal above is in the audit trail under the principal that was refused.
+    let denied = home.ok(&[
+        "audit",
+        "query",
+        "--principal",
+        BOB,
+        "--outcome",
+        "AccessDeniedException",
+    ]);
+    assert!(denied.lines().count() >= 3, "{denied}");
+}
+
+#[test]
+fn a_guest_acts_with_exactly_its_principals_permissions() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.ok(&["create-alias", "alias/app", &key]);
+    home.ok(&["principal", "create", ALICE]);
+    let run = |home: &Home| {
+        home.run(&[
+            "run",
+            stock::TENANT_APP,
+            "--principal",
+            ALICE,
+            "--allow",
+            "alias/app=all",
+            "--",
+            "alias/app",
+        ])
+    };
+    let refused = run(&home);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("AccessDeniedException"), "{stderr}");
+    assert!(stderr.contains(ALICE), "{stderr}");
+    home.ok(&[
+        "create-grant",
+        &key,
+        "--grantee-principal",
+        ALICE,
+        "--operations",
+        "DescribeKey,Encrypt,Decrypt,ReEncryptFrom,ReEncryptTo,GenerateDataKey,GenerateDataKeyWithoutPlaintext",
+    ]);
+    let served = run(&home);
+    let stdout = String::from_utf8_lossy(&served.stdout);
+    assert!(
+        served.status.success(),
+        "{}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+    assert!(stdout.contains("encrypt/decrypt: ok"), "{stdout}");
+    // The guest's calls are audited under alice, with the grant that allowed them.
+    let records = home.json(&[
+        "audit",
+        "query",
+        "--principal",
+        ALICE,
+        "--operation",
+        "Encrypt",
+    ]);
+    let records = records.as_array().unwrap();
+    assert!(
+        records.iter().any(|r| r["outcome"] == "Success"
+            && r["grant_id"].is_string()
+            && r["source"].as_str().unwrap().starts_with("guest:")),
+        "{records:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The `kms` command line: parses arguments, calls the service façade, prints the answer. Command
 //! names mirror `aws kms`; `--output json` prints the AWS-shaped response. No KMS logic lives here.
 
+mod identity;
 mod render;
 
 use std::ffi::OsString;
@@ -51,6 +52,13 @@ struct Cli {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
     output: Output,
+    /// Act as this principal (an account root, user or role ARN) instead of the vault
+    /// account's root: its key policies, identity policies and grants then decide.
+    #[arg(long = "as", env = "KMS_PRINCIPAL", global = true, value_name = "ARN")]
+    as_principal: Option<String>,
+    /// Act through this AWS service (kms:ViaService), e.g. s3.us-east-1.amazonaws.com.
+    #[arg(long, global = true)]
+    via_service: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -340,6 +348,50 @@ enum Command {
         /// Arguments for the component.
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        command: identity::AccountCommand,
+    },
+    /// Manage users and roles: tags and identity policies.
+    Principal {
+        #[command(subcommand)]
+        command: identity::PrincipalCommand,
+    },
+    /// Manage principals' access keys (credentials for the HTTP API).
+    AccessKey {
+        #[command(subcommand)]
+        command: identity::AccessKeyCommand,
+    },
+    /// Give a principal permission to use a key for some operations.
+    CreateGrant(identity::CreateGrantArgs),
+    /// List a key's grants.
+    ListGrants {
+        key: String,
+        #[arg(long)]
+        grant_id: Option<String>,
+        #[arg(long)]
+        grantee_principal: Option<String>,
+    },
+    /// List the grants a principal may retire.
+    ListRetirableGrants { retiring_principal: String },
+    /// Retire a grant, by token or by key and grant id.
+    RetireGrant {
+        #[arg(long, conflicts_with_all = ["key", "grant_id"])]
+        grant_token: Option<String>,
+        #[arg(long, requires = "grant_id")]
+        key: Option<String>,
+        #[arg(long, requires = "key")]
+        grant_id: Option<String>,
+    },
+    /// Revoke a grant.
+    RevokeGrant { key: String, grant_id: String },
+    /// Report keys unused for N days, key policies open to anyone, principals with every KMS
+    /// permission on keys they are not named to administer, and grants never used.
+    Analyze {
+        #[arg(long, default_value_t = 90)]
+        unused_days: u32,
     },
     /// Attach a policy plugin (world kms:vault/policy-plugin) to a key, or to the account as a
     /// guard-rail that can only deny.
@@ -687,7 +739,29 @@ fn init(paths: &Paths, account: &str, region: &str, out: Output) -> anyhow::Resu
         ),
     };
     let store = SqliteStore::open(&paths.vault)?;
-    Vault::create(Box::new(store), root.clone(), account, region)?;
+    let vault = Vault::create(Box::new(store), root.clone(), account, region)?;
+    // The administrator: a user allowed everything, with an access key for the HTTP API.
+    let service = Service::new(vault, Arc::new(svc::SystemClock))?;
+    let operator = Caller::account_root(account).via(CallSource::Cli);
+    let admin = format!("arn:aws:iam::{account}:user/admin");
+    service.create_principal(
+        &operator,
+        svc::CreatePrincipalRequest {
+            arn: admin.clone(),
+            tags: Vec::new(),
+        },
+    )?;
+    service.put_principal_policy(
+        &operator,
+        svc::PutPrincipalPolicyRequest {
+            arn: admin.clone(),
+            policy_name: "AdministratorAccess".into(),
+            policy_document: identity::ADMINISTRATOR_POLICY.into(),
+        },
+    )?;
+    let key = service.create_access_key(&operator, &admin)?;
+    let credentials = paths.home.join("credentials");
+    identity::write_credentials_file(&credentials, &key)?;
     #[derive(Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Initialised {
@@ -696,6 +770,9 @@ fn init(paths: &Paths, account: &str, region: &str, out: Output) -> anyhow::Resu
         root_key_fingerprint: String,
         account: String,
         region: String,
+        administrator: String,
+        administrator_access_key_id: String,
+        credentials_file: String,
     }
     print(
         out,
@@ -705,6 +782,9 @@ fn init(paths: &Paths, account: &str, region: &str, out: Output) -> anyhow::Resu
             root_key_fingerprint: root.fingerprint(),
             account: account.into(),
             region: region.into(),
+            administrator: admin,
+            administrator_access_key_id: key.access_key_id.clone(),
+            credentials_file: credentials.display().to_string(),
         },
     )
 }
@@ -879,11 +959,70 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         return init(&paths, account, region, out);
     }
     let service = open_service(&paths)?;
-    let me = Caller::account_root(service.account()).via(CallSource::Cli);
+    let mut me = match &cli.as_principal {
+        Some(arn) => Caller::principal(arn)?,
+        None => Caller::account_root(service.account()),
+    }
+    .via(CallSource::Cli);
+    me.via_service = cli.via_service.clone();
     let me = &me;
     let key_req = |key: String| svc::KeyRequest::new(key);
     match cli.command {
         Command::Init { .. } => unreachable!("handled above"),
+        Command::Account { command } => identity::account(&service, me, out, command),
+        Command::Principal { command } => identity::principal(&service, me, out, command),
+        Command::AccessKey { command } => identity::access_key(&service, me, out, command),
+        Command::CreateGrant(args) => identity::create_grant(&service, me, out, args),
+        Command::ListGrants {
+            key,
+            grant_id,
+            grantee_principal,
+        } => print(
+            out,
+            &service.list_grants(
+                me,
+                svc::ListGrantsRequest {
+                    key_id: key,
+                    grant_id,
+                    grantee_principal,
+                    limit: Some(100),
+                    marker: None,
+                },
+            )?,
+        ),
+        Command::ListRetirableGrants { retiring_principal } => print(
+            out,
+            &service.list_retirable_grants(
+                me,
+                svc::ListRetirableGrantsRequest {
+                    retiring_principal,
+                    limit: Some(100),
+                    marker: None,
+                },
+            )?,
+        ),
+        Command::RetireGrant {
+            grant_token,
+            key,
+            grant_id,
+        } => Ok(service.retire_grant(
+            me,
+            svc::RetireGrantRequest {
+                grant_token,
+                key_id: key,
+                grant_id,
+                dry_run: false,
+            },
+        )?),
+        Command::RevokeGrant { key, grant_id } => Ok(service.revoke_grant(
+            me,
+            svc::RevokeGrantRequest {
+                key_id: key,
+                grant_id,
+                dry_run: false,
+            },
+        )?),
+        Command::Analyze { unused_days } => print(out, &service.analyze(me, unused_days)?),
         Command::CreateKey {
             description,
             tags,

@@ -4,6 +4,7 @@
 //! `vault` and `crypto`, and records the call, whatever its outcome, in the audit trail.
 
 mod aliases;
+mod analyze;
 mod api;
 mod asymmetric_ops;
 mod authorization;
@@ -25,6 +26,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use aliases::validate_alias_name;
+pub use analyze::{AnalyzeResponse, BroadPrincipal, OpenStatement, UnusedGrant, UnusedKey};
 pub use api::*;
 pub use asymmetric_ops::{
     DeriveSharedSecretRequest, DeriveSharedSecretResponse, GenerateDataKeyPairRequest,
