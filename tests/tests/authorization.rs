@@ -793,3 +793,78 @@ fn every_decision_is_audited_with_principal_key_and_outcome() {
         kms_host::audit::Verification::Intact { .. }
     ));
 }
+
+#[test]
+fn alias_condition_keys_follow_the_request_and_the_keys_aliases() {
+    let service = service();
+    let key = new_key(&service, vec![]);
+    for alias in ["alias/finance-key", "alias/ProjectAlpha-db"] {
+        service
+            .create_alias(
+                &root(),
+                kms_host::service::AliasRequest {
+                    alias_name: alias.into(),
+                    target_key_id: key.clone(),
+                },
+            )
+            .unwrap();
+    }
+    // kms:RequestAlias: only requests naming the key by that alias.
+    give(
+        &service,
+        &alice(),
+        "by-alias",
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:RequestAlias": "alias/finance-key"}}}]}),
+    );
+    encrypt(&service, &alice(), "alias/finance-key", &[]).unwrap();
+    let arn_form = key.replace(
+        &format!("key/{}", key.rsplit('/').next().unwrap()),
+        "alias/finance-key",
+    );
+    encrypt(&service, &alice(), &arn_form, &[]).unwrap();
+    denied(encrypt(&service, &alice(), &key, &[]));
+    denied(encrypt(&service, &alice(), "alias/ProjectAlpha-db", &[]));
+    // kms:ResourceAliases: any request on a key that carries a matching alias.
+    give(
+        &service,
+        &bob(),
+        "by-resource-alias",
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+            "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/ProjectAlpha*"}}}]}),
+    );
+    encrypt(&service, &bob(), &key, &[]).unwrap();
+    service
+        .delete_alias(
+            &root(),
+            kms_host::service::DeleteAliasRequest {
+                alias_name: "alias/ProjectAlpha-db".into(),
+            },
+        )
+        .unwrap();
+    denied(encrypt(&service, &bob(), &key, &[]));
+}
+
+#[test]
+fn use_of_a_key_pending_deletion_is_refused_and_audited() {
+    let service = service();
+    let key = new_key(&service, vec![]);
+    service
+        .schedule_key_deletion(
+            &root(),
+            ScheduleKeyDeletionRequest {
+                key_id: key.clone(),
+                pending_window_in_days: Some(7),
+            },
+        )
+        .unwrap();
+    let err = encrypt(&service, &root(), &key, &[]).unwrap_err();
+    assert_eq!(err.aws_type(), "KMSInvalidStateException");
+    let last = events(&service).pop().unwrap();
+    assert_eq!(last.operation, "Encrypt");
+    assert_eq!(last.outcome, "KMSInvalidStateException");
+    assert_eq!(last.key_arn.as_deref(), Some(key.as_str()));
+    assert!(last.error_message.unwrap().contains("pending deletion"));
+}
