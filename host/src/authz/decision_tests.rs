@@ -725,6 +725,28 @@ fn cases() -> Vec<Case> {
             }),
             ..Default::default()
         },
+        Case {
+            name: "a service principal named by the key policy (CloudWatch Logs example)",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"Logs","Effect":"Allow","Principal":{"Service":"logs.us-west-2.amazonaws.com"},"Action":["kms:Encrypt*","kms:Decrypt*","kms:GenerateDataKey*","kms:Describe*"],"Resource":"*","Condition":{"ArnLike":{"kms:EncryptionContext:aws:logs:arn":"arn:aws:logs:us-west-2:111122223333:*"}}}"#,
+            )),
+            caller: "logs.us-west-2.amazonaws.com@service",
+            context: vec![(
+                "aws:logs:arn",
+                "arn:aws:logs:us-west-2:111122223333:log-group:app",
+            )],
+            expect: Ok(Basis::KeyPolicy(sid("Logs"))),
+            ..Default::default()
+        },
+        Case {
+            name: "another service principal is not named",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"Logs","Effect":"Allow","Principal":{"Service":"logs.us-west-2.amazonaws.com"},"Action":"kms:Encrypt*","Resource":"*"}"#,
+            )),
+            caller: "sns.us-west-2.amazonaws.com@service",
+            expect: Err(Denial::NoIdentityPolicyAllow),
+            ..Default::default()
+        },
     ]
 }
 
@@ -733,7 +755,10 @@ fn every_case_gets_its_decision_and_reason() {
     let mut failures = Vec::new();
     let cases = cases();
     for case in &cases {
-        let mut caller = crate::service::Caller::principal(case.caller).unwrap();
+        let mut caller = match case.caller.strip_suffix("@service") {
+            Some(service) => crate::service::Caller::service(service, OWNER).unwrap(),
+            None => crate::service::Caller::principal(case.caller).unwrap(),
+        };
         if let Some(ip) = case.source_ip {
             caller.source = CallSource::Api {
                 source_ip: Some(ip.to_string()),
@@ -791,7 +816,7 @@ fn every_case_gets_its_decision_and_reason() {
             .iter()
             .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
             .collect();
-        let is_root = case.caller.ends_with(":root");
+        let is_root = case.caller.ends_with(":root") || caller.is_service();
         let request = Request {
             caller: &caller,
             action: case.action,

@@ -246,7 +246,7 @@ fn request_context(req: &Request<'_>) -> RequestContext {
     let mut ctx = RequestContext {
         principal_arn: caller.principal.clone(),
         principal_account: caller.account.clone(),
-        service: None,
+        service: caller.is_service().then(|| caller.principal.clone()),
         action: req.action.to_string(),
         resource: key.key_arn.to_string(),
         keys: Default::default(),
@@ -257,10 +257,14 @@ fn request_context(req: &Request<'_>) -> RequestContext {
     set("kms:CallerAccount", vec![caller.account.clone()]);
     set("aws:PrincipalArn", vec![caller.principal.clone()]);
     set("aws:PrincipalAccount", vec![caller.account.clone()]);
-    set(
-        "aws:PrincipalType",
-        vec![if is_root(caller) { "Account" } else { "User" }.to_string()],
-    );
+    let principal_type = if is_root(caller) {
+        "Account"
+    } else if caller.is_service() {
+        "AWSService"
+    } else {
+        "User"
+    };
+    set("aws:PrincipalType", vec![principal_type.to_string()]);
     set("aws:CurrentTime", vec![rfc3339(key.now)]);
     set("aws:EpochTime", vec![key.now.to_string()]);
     if let Some(ip) = caller.source_ip() {

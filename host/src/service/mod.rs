@@ -160,6 +160,40 @@ impl Caller {
         })
     }
 
+    /// A service principal (`logs.us-east-1.amazonaws.com`) calling for `account`: key policy
+    /// statements with `"Principal": {"Service": …}` name it.
+    ///
+    /// ```
+    /// use kms_host::Caller;
+    /// let logs = Caller::service("logs.us-east-1.amazonaws.com", "111122223333").unwrap();
+    /// assert_eq!(logs.principal, "logs.us-east-1.amazonaws.com");
+    /// assert!(Caller::service("evil.example.com", "111122223333").is_err());
+    /// ```
+    pub fn service(service_principal: &str, account: &str) -> KmsResult<Self> {
+        crate::vault::validate_account(account)?;
+        let valid = service_principal.len() <= 128
+            && service_principal.ends_with(".amazonaws.com")
+            && service_principal
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c));
+        if !valid {
+            return Err(KmsError::Validation(format!(
+                "'{service_principal}' is not a service principal (<service>[.<region>].amazonaws.com)"
+            )));
+        }
+        Ok(Caller {
+            principal: service_principal.to_string(),
+            account: account.to_string(),
+            source: CallSource::Embedded,
+            via_service: None,
+        })
+    }
+
+    /// Whether the caller is a service principal rather than an IAM identity.
+    pub fn is_service(&self) -> bool {
+        !self.principal.starts_with("arn:")
+    }
+
     /// The same caller, with an AWS service acting for it (`kms:ViaService`).
     pub fn via_service(mut self, service: &str) -> Self {
         self.via_service = Some(service.to_string());
