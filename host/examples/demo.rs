@@ -110,6 +110,88 @@ fn components(service: &Arc<Service>, me: &Caller) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A user with no permission, an identity policy that allows through a tag, and a grant
+/// constrained to one encryption context: each decision is printed with its reason.
+fn authorization_demo(service: &Service, me: &Caller, key_id: &str) -> anyhow::Result<()> {
+    use kms_host::service::{
+        CreateGrantRequest, CreatePrincipalRequest, PutPrincipalPolicyRequest,
+    };
+    use kms_host::types::Tag;
+    step("Authorization: identity policies, ABAC on tags and a constrained grant");
+    let show =
+        |who: &str, result: Result<kms_host::service::EncryptResponse, kms_host::KmsError>| {
+            match result {
+                Ok(_) => println!("  {who}: allowed"),
+                Err(e) => println!("  {who}: {}: {}", e.aws_type(), e.message()),
+            }
+        };
+    let alice_arn = "arn:aws:iam::111122223333:user/alice";
+    service.create_principal(
+        me,
+        CreatePrincipalRequest {
+            arn: alice_arn.into(),
+            tags: vec![Tag {
+                tag_key: "tenant".into(),
+                tag_value: "acme".into(),
+            }],
+        },
+    )?;
+    let alice = Caller::principal(alice_arn)?;
+    let acme = EncryptionContext::from_pairs([("tenant", "acme")])?;
+    let encrypt = |who: &Caller, context: &EncryptionContext| {
+        service.encrypt(
+            who,
+            EncryptRequest::new("alias/orders", b"x".to_vec()).with_context(context.clone()),
+        )
+    };
+    show("alice, no policy", encrypt(&alice, &acme));
+    service.put_principal_policy(
+        me,
+        PutPrincipalPolicyRequest {
+            arn: alice_arn.into(),
+            policy_name: "own-tenant".into(),
+            policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*",
+                "Condition":{"StringEquals":{"kms:EncryptionContext:tenant":"${aws:PrincipalTag/tenant}"}}}]}"#
+                .into(),
+        },
+    )?;
+    show(
+        "alice, identity policy, context tenant=acme",
+        encrypt(&alice, &acme),
+    );
+    let globex = EncryptionContext::from_pairs([("tenant", "globex")])?;
+    show(
+        "alice, identity policy, context tenant=globex",
+        encrypt(&alice, &globex),
+    );
+    let partner = Caller::account_root("444455556666");
+    show("another account's root", encrypt(&partner, &globex));
+    service.create_grant(
+        me,
+        CreateGrantRequest {
+            key_id: key_id.into(),
+            grantee_principal: partner.principal.clone(),
+            operations: vec!["Encrypt".into()],
+            constraints: Some(kms_host::vault::GrantConstraints {
+                encryption_context_equals: Some(
+                    [("tenant".to_string(), "globex".to_string())].into(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )?;
+    show(
+        "another account's root, grant for tenant=globex",
+        encrypt(&partner, &globex),
+    );
+    show(
+        "another account's root, grant, tenant=acme",
+        encrypt(&partner, &acme),
+    );
+    Ok(())
+}
+
 fn step(text: &str) {
     println!("\n== {text}");
 }
@@ -183,6 +265,8 @@ fn main() -> anyhow::Result<()> {
         Err(e) => println!("with another context: {}: {}", e.aws_type(), e.message()),
         Ok(_) => anyhow::bail!("decryption with the wrong context succeeded"),
     }
+
+    authorization_demo(&service, &me, &key.key_id)?;
 
     step("Envelope encryption of 32 MiB with a data key (streamed in 64 KiB chunks)");
     let payload: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
