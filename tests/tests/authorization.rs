@@ -379,6 +379,20 @@ fn cross_account_use_needs_the_key_policy_and_the_callers_identity_policy() {
     ));
 }
 
+fn grant_count(service: &Service, key: &str) -> usize {
+    service
+        .list_grants(
+            &root(),
+            ListGrantsRequest {
+                key_id: key.to_string(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .grants
+        .len()
+}
+
 fn subset(pairs: &[(&str, &str)]) -> Option<GrantConstraints> {
     Some(GrantConstraints {
         encryption_context_subset: Some(
@@ -557,17 +571,7 @@ fn create_grant_is_idempotent_by_name_and_grants_can_only_narrow() {
         },
     ));
     // Bad operations, constraints on an HMAC key, aliases: typed errors, nothing created.
-    let before = service
-        .list_grants(
-            &root(),
-            ListGrantsRequest {
-                key_id: key.clone(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .grants
-        .len();
+    let before = grant_count(&service, &key);
     for bad in [
         CreateGrantRequest {
             operations: vec!["Fly".into()],
@@ -598,17 +602,7 @@ fn create_grant_is_idempotent_by_name_and_grants_can_only_narrow() {
         },
     );
     assert_eq!(dry.unwrap_err().aws_type(), "DryRunOperationException");
-    let after = service
-        .list_grants(
-            &root(),
-            ListGrantsRequest {
-                key_id: key.clone(),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .grants
-        .len();
+    let after = grant_count(&service, &key);
     assert_eq!(before, after);
     // RevokeGrant is a key policy permission; alice has none.
     denied(service.revoke_grant(
