@@ -1,7 +1,7 @@
 //! `kms_host`: a self-hostable key management service modelled on AWS KMS.
 //!
 //! The host holds all key material and performs every cryptographic operation. Every front door
-//! (the `kms` command line, the Rust embedding API, and later guest host calls and the HTTP API)
+//! (the `kms` command line, the Rust embedding API, guest host calls and the HTTP API)
 //! goes through one façade, [`Service`]:
 //!
 //! ```
@@ -30,6 +30,7 @@ pub mod crypto;
 pub mod envelope;
 mod error;
 pub mod runtime;
+pub mod server;
 pub mod service;
 pub mod types;
 pub mod vault;

@@ -762,6 +762,7 @@ fn every_case_gets_its_decision_and_reason() {
         if let Some(ip) = case.source_ip {
             caller.source = CallSource::Api {
                 source_ip: Some(ip.to_string()),
+                request_id: None,
             };
         }
         caller.via_service = case.via_service.map(str::to_string);

@@ -349,6 +349,31 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Serve the AWS KMS JSON API over HTTP (SigV4-authenticated) until interrupted.
+    Serve {
+        /// Address to listen on (loopback by default; port 0 picks a free one).
+        #[arg(long, default_value = crate::server::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// A request-rate quota CLASS=PER_SECOND per account (classes: symmetric, rsa, ecc,
+        /// hmac, management), repeatable.
+        #[arg(long = "rate", value_name = "CLASS=RATE")]
+        rates: Vec<String>,
+        /// The largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 16 << 20)]
+        max_body_bytes: usize,
+        /// Allowed clock difference of signed requests, in seconds.
+        #[arg(long, default_value_t = crate::server::sigv4::DEFAULT_MAX_SKEW_SECONDS)]
+        max_skew_seconds: u64,
+        /// Resource quota: KMS keys in the account.
+        #[arg(long, default_value_t = svc::ResourceLimits::default().keys)]
+        max_keys: u64,
+        /// Resource quota: aliases per KMS key.
+        #[arg(long, default_value_t = svc::ResourceLimits::default().aliases_per_key)]
+        max_aliases_per_key: usize,
+        /// Resource quota: grants per KMS key.
+        #[arg(long, default_value_t = svc::ResourceLimits::default().grants_per_key)]
+        max_grants_per_key: usize,
+    },
     /// Manage accounts.
     Account {
         #[command(subcommand)]
@@ -789,6 +814,35 @@ fn init(paths: &Paths, account: &str, region: &str, out: Output) -> anyhow::Resu
     )
 }
 
+fn serve(
+    service: Service,
+    config: crate::server::ServerConfig,
+    paths: &Paths,
+) -> anyhow::Result<()> {
+    let region = service.region().to_string();
+    let account = service.account().to_string();
+    let server = crate::server::Server::bind(Arc::new(service), config)?;
+    let addr = server.local_addr()?;
+    let credentials = paths.home.join("credentials");
+    {
+        let mut stdout = io::stdout().lock();
+        writeln!(
+            stdout,
+            "kms serve: listening on http://{addr} (account {account}, region {region})"
+        )?;
+        writeln!(stdout, "Point the aws CLI at it:")?;
+        writeln!(
+            stdout,
+            "  AWS_SHARED_CREDENTIALS_FILE={} aws kms list-keys --endpoint-url http://{addr} --region {region}",
+            credentials.display()
+        )?;
+        stdout.flush()?;
+    }
+    server.run(crate::server::shutdown_signal())?;
+    eprintln!("kms serve: stopped");
+    Ok(())
+}
+
 fn print(out: Output, value: &impl Serialize) -> anyhow::Result<()> {
     let json = serde_json::to_value(value)?;
     let text = match out {
@@ -969,6 +1023,31 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     let key_req = |key: String| svc::KeyRequest::new(key);
     match cli.command {
         Command::Init { .. } => unreachable!("handled above"),
+        Command::Serve {
+            listen,
+            rates,
+            max_body_bytes,
+            max_skew_seconds,
+            max_keys,
+            max_aliases_per_key,
+            max_grants_per_key,
+        } => {
+            let mut config = crate::server::ServerConfig {
+                listen,
+                max_body_bytes,
+                max_skew_seconds,
+                ..Default::default()
+            };
+            for rate in &rates {
+                config.rates.set(rate).map_err(anyhow::Error::msg)?;
+            }
+            service.set_resource_limits(svc::ResourceLimits {
+                keys: max_keys,
+                aliases_per_key: max_aliases_per_key,
+                grants_per_key: max_grants_per_key,
+            });
+            serve(service, config, &paths)
+        }
         Command::Account { command } => identity::account(&service, me, out, command),
         Command::Principal { command } => identity::principal(&service, me, out, command),
         Command::AccessKey { command } => identity::access_key(&service, me, out, command),

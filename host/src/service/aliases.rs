@@ -55,6 +55,17 @@ impl Service {
         }
         let record = self.key_for(caller, note, target, "kms:CreateAlias")?;
         self.require_not_pending_deletion(&record)?;
+        let limit = self.resource_limits().aliases_per_key;
+        let aliases = self
+            .vault
+            .store()
+            .aliases_after(None, Some(&record.key_id), limit + 1)?;
+        if aliases.len() >= limit {
+            return Err(KmsError::LimitExceeded(format!(
+                "{} already has {limit} aliases, the most a key may have",
+                self.key_arn(&record.key_id)
+            )));
+        }
         Ok(record)
     }
 

@@ -435,6 +435,13 @@ impl Service {
                     });
                 }
             }
+            let limit = self.resource_limits().grants_per_key;
+            if self.vault.store().grants(&record.key_id)?.len() >= limit {
+                return Err(KmsError::LimitExceeded(format!(
+                    "{} already has {limit} grants, the most a key may have",
+                    self.key_arn(&record.key_id)
+                )));
+            }
             let grant_id = hex::encode(crate::crypto::random_bytes(32)?.as_slice());
             let grant = GrantRecord {
                 grant_id: grant_id.clone(),

@@ -118,6 +118,13 @@ impl Service {
             }
 
             let now = self.now();
+            let limit = self.resource_limits().keys;
+            if self.vault.store().key_count()? >= limit {
+                return Err(KmsError::LimitExceeded(format!(
+                    "Account {} already has {limit} KMS keys, the most it may have",
+                    self.vault.account()
+                )));
+            }
             let key_id = KeyId::random();
             note.key(self.key_arn(&key_id));
             let mut record = KeyRecord {

@@ -69,6 +69,27 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// How often, at most, operations sweep for keys due for deletion or rotation.
 const SWEEP_INTERVAL_SECONDS: u64 = 60;
 
+/// Resource quotas, answered with LimitExceededException when a request would pass them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// KMS keys in the vault's account (AWS: 100,000 per region).
+    pub keys: u64,
+    /// Aliases per KMS key (AWS: 50).
+    pub aliases_per_key: usize,
+    /// Grants per KMS key (AWS: 50,000).
+    pub grants_per_key: usize,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            keys: 100_000,
+            aliases_per_key: 50,
+            grants_per_key: 50_000,
+        }
+    }
+}
+
 /// Who is calling, as established by the front door that received the call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -94,6 +115,9 @@ pub enum CallSource {
     Api {
         /// Client address, if known.
         source_ip: Option<String>,
+        /// The request id the API answered with (`x-amzn-RequestId`), which the audit records
+        /// of the call carry too.
+        request_id: Option<String>,
     },
     /// A host call from a guest component.
     Guest {
@@ -109,9 +133,12 @@ impl CallSource {
         match self {
             CallSource::Embedded => "embedded".into(),
             CallSource::Cli => "cli".into(),
-            CallSource::Api { source_ip: None } => "api".into(),
+            CallSource::Api {
+                source_ip: None, ..
+            } => "api".into(),
             CallSource::Api {
                 source_ip: Some(ip),
+                ..
             } => format!("api:{ip}"),
             CallSource::Guest { component_digest } => format!("guest:{component_digest}"),
             CallSource::Scheduler => "kms".into(),
@@ -203,7 +230,7 @@ impl Caller {
     /// The client address of an HTTP call (`aws:SourceIp`).
     pub fn source_ip(&self) -> Option<&str> {
         match &self.source {
-            CallSource::Api { source_ip } => source_ip.as_deref(),
+            CallSource::Api { source_ip, .. } => source_ip.as_deref(),
             _ => None,
         }
     }
@@ -225,6 +252,7 @@ pub struct Service {
     write_lock: Mutex<()>,
     last_sweep: AtomicU64,
     policy_engine: RwLock<Option<Arc<dyn authz::PolicyEngine>>>,
+    limits: RwLock<ResourceLimits>,
     // Key and identity policy documents already parsed, by their text.
     policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
 }
@@ -343,6 +371,7 @@ impl Service {
             last_sweep: AtomicU64::new(0),
             policy_engine: RwLock::new(None),
             policies: Mutex::new(std::collections::HashMap::new()),
+            limits: RwLock::new(ResourceLimits::default()),
         };
         service.ensure_own_account()?;
         service.run_maintenance()?;
@@ -394,6 +423,29 @@ impl Service {
 
     fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    /// Sets the resource quotas.
+    pub fn set_resource_limits(&self, limits: ResourceLimits) {
+        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    /// The resource quotas in force.
+    pub fn resource_limits(&self) -> ResourceLimits {
+        *self.limits.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The service's time, seconds since the epoch (front doors check request times with it).
+    pub fn now_seconds(&self) -> u64 {
+        self.now()
+    }
+
+    /// The spec and usage of a key, without authorization: for a front door's rate limiting by
+    /// key type. `None` when the reference resolves to no key.
+    pub fn key_type(&self, key: &str) -> Option<(crate::types::KeySpec, crate::types::KeyUsage)> {
+        let key_id = self.resolve_id(key).ok()?;
+        let record = self.vault.store().key(&key_id).ok()??;
+        Some((record.key_spec, record.key_usage))
     }
 
     fn lock_writes(&self) -> MutexGuard<'_, ()> {
@@ -456,9 +508,16 @@ impl Service {
         outcome: &str,
         message: Option<String>,
     ) -> KmsResult<()> {
+        let request_id = match &caller.source {
+            CallSource::Api {
+                request_id: Some(id),
+                ..
+            } => id.clone(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
         let event = AuditEvent {
             time: self.now(),
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id,
             operation: operation.to_string(),
             principal: caller.principal.clone(),
             account: caller.account.clone(),

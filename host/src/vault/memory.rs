@@ -103,6 +103,10 @@ impl Store for MemoryStore {
         Ok(self.data().keys.get(key_id).cloned())
     }
 
+    fn key_count(&self) -> KmsResult<u64> {
+        Ok(self.data().keys.len() as u64)
+    }
+
     fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>> {
         let data = self.data();
         Ok(data
@@ -511,6 +515,7 @@ pub(crate) mod conformance {
                 set_meta_replaces_the_previous_value,
                 inserted_key_and_first_version_read_back,
                 missing_key_and_version_read_as_none,
+                key_count_follows_inserts_and_deletes,
                 insert_key_fails_for_existing_key,
                 insert_key_refuses_a_version_of_another_key,
                 keys_after_pages_in_ascending_key_id_order,
@@ -786,6 +791,15 @@ pub(crate) mod conformance {
             store.version(&key.key_id, 1).unwrap(),
             Some(sealed_version(key.key_id, 1))
         );
+    }
+
+    pub(crate) fn key_count_follows_inserts_and_deletes(store: &dyn Store) {
+        assert_eq!(store.key_count().unwrap(), 0);
+        let a = stored_key(store);
+        stored_key(store);
+        assert_eq!(store.key_count().unwrap(), 2);
+        store.delete_key(&a.key_id).unwrap();
+        assert_eq!(store.key_count().unwrap(), 1);
     }
 
     pub(crate) fn missing_key_and_version_read_as_none(store: &dyn Store) {

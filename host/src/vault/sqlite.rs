@@ -478,6 +478,13 @@ impl Store for SqliteStore {
         json.map(|j| parse_record(&id, &j)).transpose()
     }
 
+    fn key_count(&self) -> KmsResult<u64> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM keys", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
     fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(

@@ -231,6 +231,8 @@ pub trait Store: Send + Sync {
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()>;
     /// Reads a key record.
     fn key(&self, key_id: &KeyId) -> KmsResult<Option<KeyRecord>>;
+    /// How many keys the vault holds.
+    fn key_count(&self) -> KmsResult<u64>;
     /// Up to `limit` keys with ids greater than `after`, in ascending key-id order.
     fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>>;
     /// Replaces a key record (metadata, state, tags, rotation settings).
