@@ -1012,6 +1012,16 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     if let Command::Init { account, region } = &cli.command {
         return init(&paths, account, region, out);
     }
+    // `kms serve` works with no set-up: the first run initialises the vault.
+    if matches!(cli.command, Command::Serve { .. }) && !paths.vault.exists() {
+        eprintln!("kms serve: no vault yet; initialising one");
+        init(
+            &paths,
+            svc::DEFAULT_ACCOUNT,
+            svc::DEFAULT_REGION,
+            Output::Text,
+        )?;
+    }
     let service = open_service(&paths)?;
     let mut me = match &cli.as_principal {
         Some(arn) => Caller::principal(arn)?,

@@ -1,0 +1,689 @@
+//! `kms serve` as clients see it: the real binary on a free loopback port, driven by signed
+//! requests of our own (protocol, authentication and quota errors, draining on shutdown) and by
+//! the real AWS clients: boto3 for every implemented operation, the aws CLI, and the AWS
+//! Encryption SDK. The clients live in a Python virtual environment that `.ci/run` prepares
+//! (`target/tmp/aws-clients`); a test that finds none creates it.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::http::{Connection, Response, now, signed_headers};
+
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "111122223333";
+
+struct Served {
+    home: tempfile::TempDir,
+    child: Child,
+    addr: SocketAddr,
+    key_id: String,
+    secret: String,
+}
+
+fn kms(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(args)
+        .env("KMS_HOME", home)
+        .env_remove("KMS_VAULT")
+        .env_remove("KMS_ROOT_KEY_FILE")
+        .env_remove("KMS_ROOT_KEY")
+        .env_remove("KMS_PRINCIPAL")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl Served {
+    fn start(extra: &[&str]) -> Served {
+        let home = tempfile::tempdir().unwrap();
+        ok(kms(home.path(), &["init"]));
+        Self::start_in(home, extra)
+    }
+
+    /// Starts `kms serve` in `home`, initialised or not.
+    fn start_in(home: tempfile::TempDir, extra: &[&str]) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kms"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("KMS_HOME", home.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "kms serve printed no address"
+            );
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining what it prints, so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let credentials = std::fs::read_to_string(home.path().join("credentials")).unwrap();
+        let field = |name: &str| {
+            credentials
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+                .unwrap()
+                .to_string()
+        };
+        let (key_id, secret) = (field("aws_access_key_id"), field("aws_secret_access_key"));
+        Served {
+            home,
+            child,
+            addr,
+            key_id,
+            secret,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        ok(kms(self.home.path(), args))
+    }
+
+    /// A signed request as the administrator, at `time`.
+    fn call_at(&self, operation: &str, body: &str, time: u64) -> Response {
+        let mut connection = Connection::open(self.addr).unwrap();
+        let headers = signed_headers(
+            &self.addr.to_string(),
+            operation,
+            body.as_bytes(),
+            &self.key_id,
+            &self.secret,
+            REGION,
+            time,
+        );
+        connection
+            .request("POST", "/", &headers, body.as_bytes())
+            .unwrap()
+    }
+
+    fn call(&self, operation: &str, body: &str) -> Response {
+        self.call_at(operation, body, now())
+    }
+
+    /// Sends SIGTERM and waits for the process to end.
+    fn stop(&mut self) -> (std::process::ExitStatus, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                let _ =
+                    std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr);
+                return (status, stderr);
+            }
+            assert!(Instant::now() < deadline, "kms serve did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn error_of(response: &Response) -> (u16, String) {
+    let json = response.json();
+    (
+        response.status,
+        json["__type"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn every_response_carries_a_request_id_that_the_audit_trail_shares() {
+    let served = Served::start(&[]);
+    let created = served.call("CreateKey", r#"{"Description":"over http"}"#);
+    assert_eq!(
+        created.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    assert_eq!(
+        created.header("content-type"),
+        Some("application/x-amz-json-1.1")
+    );
+    let request_id = created.header("x-amzn-requestid").unwrap().to_string();
+    let key = created.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let missing = served.call("DescribeKey", r#"{"KeyId":"alias/none"}"#);
+    assert_eq!(error_of(&missing), (400, "NotFoundException".into()));
+    assert!(missing.header("x-amzn-requestid").is_some());
+    let records = served.cli(&[
+        "audit",
+        "query",
+        "--operation",
+        "CreateKey",
+        "--output",
+        "json",
+    ]);
+    let records: serde_json::Value = serde_json::from_str(&records).unwrap();
+    let record = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key_arn"].as_str().is_some_and(|a| a.ends_with(&key)))
+        .unwrap();
+    assert_eq!(record["request_id"], request_id.as_str());
+    assert_eq!(record["principal"], "arn:aws:iam::111122223333:user/admin");
+    assert!(
+        record["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("api:127.0.0.1")
+    );
+}
+
+#[test]
+fn serve_needs_no_set_up_and_tells_how_to_point_the_aws_cli_at_it() {
+    let home = tempfile::tempdir().unwrap();
+    let mut output = Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KMS_HOME", home.path().join("fresh"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(output.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("aws kms list-keys") {
+        assert!(stdout.read_line(&mut printed).unwrap() > 0, "{printed}");
+    }
+    let _ = output.kill();
+    let _ = output.wait();
+    assert!(
+        printed.contains("listening on http://127.0.0.1:"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("AWS_SHARED_CREDENTIALS_FILE=")
+            && printed.contains("--endpoint-url http://127.0.0.1:"),
+        "{printed}"
+    );
+    assert!(home.path().join("fresh/vault.db").exists());
+    assert!(home.path().join("fresh/credentials").exists());
+}
+
+#[test]
+fn unsigned_badly_signed_expired_and_unknown_key_requests_are_refused_and_audited() {
+    let served = Served::start(&[]);
+    let mut connection = Connection::open(served.addr).unwrap();
+    let unsigned = connection
+        .request(
+            "POST",
+            "/",
+            &[
+                ("X-Amz-Target".into(), "TrentService.ListKeys".into()),
+                ("Content-Type".into(), "application/x-amz-json-1.1".into()),
+            ],
+            b"{}",
+        )
+        .unwrap();
+    assert_eq!(
+        error_of(&unsigned),
+        (400, "MissingAuthenticationTokenException".into())
+    );
+    // A signature over another body.
+    let body = br#"{"Limit":1}"#;
+    let mut headers = signed_headers(
+        &served.addr.to_string(),
+        "ListKeys",
+        b"{}",
+        &served.key_id,
+        &served.secret,
+        REGION,
+        now(),
+    );
+    let tampered = connection.request("POST", "/", &headers, body).unwrap();
+    assert_eq!(
+        error_of(&tampered),
+        (400, "InvalidSignatureException".into())
+    );
+    // A wrong secret, an unknown key id, a stale time.
+    headers = signed_headers(
+        &served.addr.to_string(),
+        "ListKeys",
+        b"{}",
+        &served.key_id,
+        "not-the-secret",
+        REGION,
+        now(),
+    );
+    let wrong = connection.request("POST", "/", &headers, b"{}").unwrap();
+    assert_eq!(error_of(&wrong), (400, "InvalidSignatureException".into()));
+    headers = signed_headers(
+        &served.addr.to_string(),
+        "ListKeys",
+        b"{}",
+        "AKIAUNKNOWNUNKNOWN00",
+        &served.secret,
+        REGION,
+        now(),
+    );
+    let unknown = connection.request("POST", "/", &headers, b"{}").unwrap();
+    assert_eq!(
+        error_of(&unknown),
+        (400, "UnrecognizedClientException".into())
+    );
+    let stale = served.call_at("ListKeys", "{}", now() - 3600);
+    assert_eq!(error_of(&stale), (400, "InvalidSignatureException".into()));
+    assert!(
+        stale.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Signature expired")
+    );
+    // A deactivated access key stops working.
+    served.cli(&["access-key", "deactivate", &served.key_id]);
+    let inactive = served.call("ListKeys", "{}");
+    assert_eq!(
+        error_of(&inactive),
+        (400, "UnrecognizedClientException".into())
+    );
+    // Every refusal is in the audit trail.
+    let refused = served.cli(&["audit", "query", "--principal", "anonymous"]);
+    for outcome in [
+        "MissingAuthenticationTokenException",
+        "InvalidSignatureException",
+        "UnrecognizedClientException",
+    ] {
+        assert!(
+            refused.contains(outcome),
+            "{outcome} missing from:\n{refused}"
+        );
+    }
+    assert!(refused.lines().count() >= 6, "{refused}");
+}
+
+#[test]
+fn malformed_requests_get_typed_errors_and_the_server_keeps_serving() {
+    let served = Served::start(&["--max-body-bytes", "65536"]);
+    for (operation, body, status, expected) in [
+        ("Fly", "{}", 400, "UnknownOperationException"),
+        ("DescribeKey", "{not json", 400, "SerializationException"),
+        ("DescribeKey", "{}", 400, "ValidationException"),
+        (
+            "DescribeKey",
+            r#"{"KeyId": 42}"#,
+            400,
+            "SerializationException",
+        ),
+        (
+            "Encrypt",
+            r#"{"KeyId":"alias/x","Plaintext":"not base64!"}"#,
+            400,
+            "SerializationException",
+        ),
+        (
+            "GenerateRandom",
+            r#"{"NumberOfBytes":0}"#,
+            400,
+            "ValidationException",
+        ),
+    ] {
+        let response = served.call(operation, body);
+        assert_eq!(
+            error_of(&response),
+            (status, expected.to_string()),
+            "{operation} {body}"
+        );
+        assert!(
+            !response.json()["message"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty(),
+            "{operation}"
+        );
+    }
+    // A body over the cap.
+    let big = format!(r#"{{"Description":"{}"}}"#, "x".repeat(70_000));
+    let response = served.call("CreateKey", &big);
+    assert_eq!(error_of(&response), (413, "ValidationException".into()));
+    // Garbage instead of HTTP: the connection is answered or closed, nothing hangs.
+    let mut garbage = Connection::open(served.addr).unwrap();
+    garbage
+        .send_raw(b"\x16\x03\x01 not http at all\r\n\r\n")
+        .unwrap();
+    if let Ok(response) = garbage.read_response() {
+        assert!(response.status >= 400);
+    }
+    // Projects' own operations are served too.
+    let plugins = served.call("ListPolicyPlugins", "{}");
+    assert_eq!(
+        plugins.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&plugins.body)
+    );
+    // Still serving, on a fresh connection and on a kept-alive one.
+    let mut connection = Connection::open(served.addr).unwrap();
+    for _ in 0..3 {
+        let headers = signed_headers(
+            &served.addr.to_string(),
+            "ListKeys",
+            b"{}",
+            &served.key_id,
+            &served.secret,
+            REGION,
+            now(),
+        );
+        assert_eq!(
+            connection
+                .request("POST", "/", &headers, b"{}")
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    let unknown = served.cli(&["audit", "query", "--operation", "Fly"]);
+    assert!(unknown.contains("UnknownOperationException"), "{unknown}");
+}
+
+#[test]
+fn rate_and_resource_quotas_answer_throttling_and_limit_exceeded() {
+    let served = Served::start(&["--rate", "management=5", "--max-keys", "2"]);
+    let statuses: Vec<String> = (0..12)
+        .map(|_| error_of(&served.call("ListKeys", "{}")).1)
+        .collect();
+    let throttled = statuses
+        .iter()
+        .filter(|s| *s == "ThrottlingException")
+        .count();
+    assert!(
+        (5..=8).contains(&throttled),
+        "expected about 7 throttled of 12: {statuses:?}"
+    );
+    // Cryptographic requests have their own bucket.
+    assert_eq!(
+        served
+            .call("GenerateRandom", r#"{"NumberOfBytes":8}"#)
+            .status,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(served.call("CreateKey", "{}").status, 200);
+    assert_eq!(served.call("CreateKey", "{}").status, 200);
+    let third = served.call("CreateKey", "{}");
+    assert_eq!(error_of(&third), (400, "LimitExceededException".into()));
+    let throttled_audit = served.cli(&["audit", "query", "--outcome", "ThrottlingException"]);
+    assert!(throttled_audit.lines().count() >= 5, "{throttled_audit}");
+}
+
+#[test]
+fn shutdown_drains_requests_in_flight() {
+    let mut served = Served::start(&[]);
+    // RSA-4096 key generation keeps the request busy long enough to be in flight.
+    let body = br#"{"KeySpec":"RSA_4096","KeyUsage":"SIGN_VERIFY"}"#;
+    let headers = signed_headers(
+        &served.addr.to_string(),
+        "CreateKey",
+        body,
+        &served.key_id,
+        &served.secret,
+        REGION,
+        now(),
+    );
+    let mut connection = Connection::open(served.addr).unwrap();
+    let mut request = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in &headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    connection.send_raw(&bytes).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, stderr) = served.stop();
+    let response = connection.read_response().unwrap();
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.json()["KeyMetadata"]["KeySpec"], "RSA_4096");
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+    assert!(Connection::open(served.addr).is_err(), "still accepting");
+}
+
+/// The Python environment with boto3, awscli and aws-encryption-sdk.
+fn aws_clients() -> &'static Path {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aws-clients");
+        if !venv.join("bin/python").exists() {
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 is needed for the AWS client tests (Debian: python3-venv)");
+            assert!(status.success(), "python3 -m venv failed");
+            let status = Command::new(venv.join("bin/python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "boto3",
+                    "awscli",
+                    "aws-encryption-sdk",
+                ])
+                .status()
+                .unwrap();
+            assert!(
+                status.success(),
+                "pip could not install boto3, awscli and aws-encryption-sdk from PyPI"
+            );
+        }
+        venv
+    })
+}
+
+fn python_env(served: &Served, command: &mut Command) {
+    command
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            served.home.path().join("credentials"),
+        )
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_ENDPOINT_URL_KMS", served.endpoint())
+        .env("KMS_ENDPOINT", served.endpoint())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE");
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/aws_clients")
+        .join(name)
+}
+
+#[test]
+fn boto3_drives_every_operation() {
+    let venv = aws_clients();
+    let served = Served::start(&[]);
+    let outsider = format!("arn:aws:iam::{ACCOUNT}:user/outsider");
+    served.cli(&["principal", "create", &outsider]);
+    let key: serde_json::Value =
+        serde_json::from_str(&served.cli(&["access-key", "create", &outsider, "--output", "json"]))
+            .unwrap();
+    let mut command = Command::new(venv.join("bin/python"));
+    command.arg(script("boto3_operations.py"));
+    python_env(&served, &mut command);
+    command
+        .env("OUTSIDER_ARN", &outsider)
+        .env("OUTSIDER_KEY_ID", key["AccessKeyId"].as_str().unwrap())
+        .env("OUTSIDER_SECRET", key["SecretAccessKey"].as_str().unwrap());
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("boto3: 42 operations ok"), "{stdout}");
+}
+
+#[test]
+fn the_aws_cli_creates_a_key_and_encrypts_and_decrypts() {
+    let venv = aws_clients();
+    let served = Served::start(&[]);
+    let aws = |args: &[&str]| {
+        let mut command = Command::new(venv.join("bin/python"));
+        command
+            .args([
+                "-m",
+                "awscli",
+                "kms",
+                "--endpoint-url",
+                &served.endpoint(),
+                "--output",
+                "json",
+            ])
+            .args(args);
+        python_env(&served, &mut command);
+        command.output().unwrap()
+    };
+    let created = aws(&["create-key", "--description", "from the aws cli"]);
+    let created: serde_json::Value = serde_json::from_slice(&ok(created).into_bytes()).unwrap();
+    let key = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let plaintext = dir.path().join("secret.txt");
+    std::fs::write(&plaintext, b"launch codes").unwrap();
+    let encrypted = aws(&[
+        "encrypt",
+        "--key-id",
+        &key,
+        "--plaintext",
+        &format!("fileb://{}", plaintext.display()),
+        "--encryption-context",
+        "app=cli",
+        "--query",
+        "CiphertextBlob",
+        "--output",
+        "text",
+    ]);
+    let blob = ok(encrypted).trim().to_string();
+    let blob_file = dir.path().join("blob");
+    use base64::Engine;
+    std::fs::write(
+        &blob_file,
+        base64::engine::general_purpose::STANDARD
+            .decode(&blob)
+            .unwrap(),
+    )
+    .unwrap();
+    let decrypted = aws(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &format!("fileb://{}", blob_file.display()),
+        "--encryption-context",
+        "app=cli",
+        "--query",
+        "Plaintext",
+        "--output",
+        "text",
+    ]);
+    let plain = base64::engine::general_purpose::STANDARD
+        .decode(ok(decrypted).trim())
+        .unwrap();
+    assert_eq!(plain, b"launch codes");
+    let refused = aws(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &format!("fileb://{}", blob_file.display()),
+        "--encryption-context",
+        "app=other",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("InvalidCiphertextException"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+#[test]
+fn the_aws_encryption_sdk_round_trips_a_file_and_refuses_an_altered_context() {
+    let venv = aws_clients();
+    let served = Served::start(&[]);
+    let created = served.call("CreateKey", r#"{"Description":"esdk"}"#);
+    let arn = created.json()["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("report.bin");
+    let data: Vec<u8> = (0..1_500_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&source, &data).unwrap();
+    let (encrypted, decrypted) = (dir.path().join("report.enc"), dir.path().join("report.out"));
+    let mut command = Command::new(venv.join("bin/python"));
+    command
+        .arg(script("esdk_file.py"))
+        .arg(&arn)
+        .arg(&source)
+        .arg(&encrypted)
+        .arg(&decrypted);
+    python_env(&served, &mut command);
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("esdk: file round trip ok"), "{stdout}");
+    assert_eq!(std::fs::read(&decrypted).unwrap(), data);
+    let sealed = std::fs::read(&encrypted).unwrap();
+    assert!(!sealed.windows(64).any(|w| w == &data[..64]));
+    // The SDK's GenerateDataKey and Decrypt calls reached this key, with the context.
+    let trail = served.cli(&["audit", "query", "--key", &arn, "--output", "json"]);
+    let trail: serde_json::Value = serde_json::from_str(&trail).unwrap();
+    let operations: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert!(operations.contains(&"GenerateDataKey"), "{operations:?}");
+    assert!(operations.contains(&"Decrypt"), "{operations:?}");
+}
