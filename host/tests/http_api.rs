@@ -528,6 +528,18 @@ fn python_env(served: &Served, command: &mut Command) {
         .env_remove("AWS_PROFILE");
 }
 
+/// Runs a client script, which must succeed; returns what it printed.
+fn run_script(mut command: Command) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/aws_clients")
@@ -550,13 +562,7 @@ fn boto3_drives_every_operation() {
         .env("OUTSIDER_ARN", &outsider)
         .env("OUTSIDER_KEY_ID", key["AccessKeyId"].as_str().unwrap())
         .env("OUTSIDER_SECRET", key["SecretAccessKey"].as_str().unwrap());
-    let out = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_script(command);
     assert!(stdout.contains("boto3: 42 operations ok"), "{stdout}");
 }
 
@@ -664,13 +670,7 @@ fn the_aws_encryption_sdk_round_trips_a_file_and_refuses_an_altered_context() {
         .arg(&encrypted)
         .arg(&decrypted);
     python_env(&served, &mut command);
-    let out = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_script(command);
     assert!(stdout.contains("esdk: file round trip ok"), "{stdout}");
     assert_eq!(std::fs::read(&decrypted).unwrap(), data);
     let sealed = std::fs::read(&encrypted).unwrap();

@@ -267,7 +267,10 @@ fn process(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
-    let operation = if operation.is_empty() { "-" } else { operation };
+    // What the client named goes into the audit trail only if it looks like an operation name.
+    let plausible =
+        (1..=64).contains(&operation.len()) && operation.bytes().all(|b| b.is_ascii_alphanumeric());
+    let operation = if plausible { operation } else { "-" };
     // Anything refused before the caller is known is audited under the anonymous principal.
     let anonymous = Caller {
         principal: "anonymous".into(),

@@ -62,30 +62,13 @@ impl FromStr for OpClass {
     }
 }
 
-/// Operations that are cryptographic, and so counted by the class of their key.
-const CRYPTO_OPERATIONS: &[&str] = &[
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "DeriveSharedSecret",
-    "GenerateMac",
-    "VerifyMac",
-];
-
 /// The class of `operation` on a key of `spec` (`None` when the key is not known, e.g. a
 /// Decrypt of a symmetric ciphertext, which names its key inside the blob).
 pub fn classify(operation: &str, key: Option<(KeySpec, KeyUsage)>) -> OpClass {
     if operation == "GenerateRandom" {
         return OpClass::Symmetric;
     }
-    if !CRYPTO_OPERATIONS.contains(&operation) {
+    if !crate::service::CRYPTOGRAPHIC_OPERATIONS.contains(&operation) {
         return OpClass::Management;
     }
     match key {

@@ -12,23 +12,6 @@ use crate::audit::AuditLog;
 use crate::authz::Basis;
 use crate::authz::policy::{Effect, Principals};
 
-/// Operations that count as using a key.
-const USE_OPERATIONS: &[&str] = &[
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-    "GetPublicKey",
-];
-
 /// Actions that together stand for "every KMS permission": using the key and administering it.
 const FULL_ACCESS_PROBE: &[&str] = &[
     "kms:Encrypt",
@@ -137,7 +120,7 @@ impl Service {
                 if let Some(grant) = event.grant_id {
                     used_grants.insert(grant);
                 }
-                if USE_OPERATIONS.contains(&event.operation.as_str())
+                if CRYPTOGRAPHIC_OPERATIONS.contains(&event.operation.as_str())
                     && let Some(arn) = event.key_arn
                 {
                     let slot = last_use.entry(arn).or_default();

@@ -62,6 +62,24 @@ use crate::types::{EncryptionContext, KeyId, KeyState, RotationType};
 use crate::vault::{KeyRecord, MemoryStore, RootKey, SqliteStore, Vault};
 
 pub(crate) const SECONDS_PER_DAY: u64 = 86_400;
+
+/// The cryptographic operations: those that use a key's material (what `kms analyze` counts as
+/// use, and what request quotas count by the key's type).
+pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "DeriveSharedSecret",
+    "GenerateMac",
+    "VerifyMac",
+];
 /// Default account of a vault created without one (AWS's documentation account).
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
 /// Default region of a vault created without one.
