@@ -52,6 +52,103 @@ fn report(name: &str, ops: f64, bytes_per_op: usize, versus: Versus) {
     println!("{name:<52} {ops:>12.0} ops/s {gbps:>8.3} GB/s   {ratio}");
 }
 
+/// Encrypt of 32 bytes on the memory store, allowed by each path of the evaluation order, next
+/// to the account root under the default key policy (no document is evaluated at all).
+fn authorization_paths(budget: Duration) {
+    use kms_host::service::{
+        CreateGrantRequest, CreatePrincipalRequest, PutKeyPolicyRequest, PutPrincipalPolicyRequest,
+    };
+    let service = Service::in_memory().unwrap();
+    let root = Caller::account_root(service.account());
+    let key = service
+        .create_key(&root, CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata
+        .key_id;
+    let user = |name: &str| {
+        let arn = format!("arn:aws:iam::{}:user/{name}", service.account());
+        service
+            .create_principal(
+                &root,
+                CreatePrincipalRequest {
+                    arn: arn.clone(),
+                    tags: Vec::new(),
+                },
+            )
+            .unwrap();
+        Caller::principal(&arn).unwrap()
+    };
+    let by_identity = user("identity");
+    service
+        .put_principal_policy(
+            &root,
+            PutPrincipalPolicyRequest {
+                arn: by_identity.principal.clone(),
+                policy_name: "kms".into(),
+                policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}"#.into(),
+            },
+        )
+        .unwrap();
+    let by_grant = user("grantee");
+    service
+        .create_grant(
+            &root,
+            CreateGrantRequest {
+                key_id: key.clone(),
+                grantee_principal: by_grant.principal.clone(),
+                operations: vec!["Encrypt".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let encrypt_as = |who: &Caller| {
+        ops_per_second(budget, || {
+            black_box(
+                service
+                    .encrypt(who, EncryptRequest::new(&key, vec![0x5a; 32]))
+                    .unwrap(),
+            );
+        })
+    };
+    let as_root = encrypt_as(&root);
+    let line = |name: &str, ops: f64| {
+        println!(
+            "{name:<52} {ops:>12.0} ops/s   {:>6.3}x root",
+            ops / as_root
+        )
+    };
+    line("Encrypt 32 B as the account root (default policy)", as_root);
+    line(
+        "Encrypt 32 B by identity policy (default policy)",
+        encrypt_as(&by_identity),
+    );
+    line("Encrypt 32 B by grant", encrypt_as(&by_grant));
+    let named = user("named");
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{0}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Effect":"Allow","Principal":{{"AWS":"{1}"}},"Action":"kms:Encrypt","Resource":"*",
+          "Condition":{{"StringEquals":{{"kms:CallerAccount":"{0}"}}}}}}]}}"#,
+        service.account(),
+        named.principal
+    );
+    service
+        .put_key_policy(
+            &root,
+            PutKeyPolicyRequest {
+                key_id: key.clone(),
+                policy_name: None,
+                policy,
+                bypass_policy_lockout_safety_check: false,
+            },
+        )
+        .unwrap();
+    line(
+        "Encrypt 32 B by a key policy statement with a condition",
+        encrypt_as(&named),
+    );
+}
+
 fn facade_ops(label: &str, service: &Service, budget: Duration, raw_4k: f64) {
     let me = Caller::account_root(service.account());
     let key = service
@@ -142,6 +239,9 @@ fn main() {
 
     let memory = Service::in_memory().unwrap();
     facade_ops("façade (memory store)", &memory, budget, raw_4k);
+    println!();
+
+    authorization_paths(budget);
     println!();
 
     let dir = tempfile::tempdir().unwrap();
