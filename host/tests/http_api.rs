@@ -412,6 +412,29 @@ fn malformed_requests_get_typed_errors_and_the_server_keeps_serving() {
 }
 
 #[test]
+fn slow_and_idle_clients_are_disconnected() {
+    let served = Served::start(&["--header-timeout-seconds", "1"]);
+    let started = Instant::now();
+    let mut slow = Connection::open(served.addr).unwrap();
+    slow.send_raw(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut idle = Connection::open(served.addr).unwrap();
+    // Closed, or answered with an error, within the timeout (the client waits up to 60 s).
+    if let Ok(response) = slow.read_response() {
+        assert!(response.status >= 400, "{response:?}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a client that never finished its headers was kept {:?}",
+        started.elapsed()
+    );
+    let idle_result = idle.read_response();
+    assert!(idle_result.is_err(), "{idle_result:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Others are still served.
+    assert_eq!(served.call("ListKeys", "{}").status, 200);
+}
+
+#[test]
 fn rate_and_resource_quotas_answer_throttling_and_limit_exceeded() {
     let served = Served::start(&["--rate", "management=5", "--max-keys", "2"]);
     let statuses: Vec<String> = (0..12)

@@ -364,6 +364,9 @@ enum Command {
         /// Allowed clock difference of signed requests, in seconds.
         #[arg(long, default_value_t = crate::server::sigv4::DEFAULT_MAX_SKEW_SECONDS)]
         max_skew_seconds: u64,
+        /// How long a client may take to send a request's headers, in seconds.
+        #[arg(long, default_value_t = 30)]
+        header_timeout_seconds: u64,
         /// Resource quota: KMS keys in the account.
         #[arg(long, default_value_t = svc::ResourceLimits::default().keys)]
         max_keys: u64,
@@ -1038,6 +1041,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             rates,
             max_body_bytes,
             max_skew_seconds,
+            header_timeout_seconds,
             max_keys,
             max_aliases_per_key,
             max_grants_per_key,
@@ -1046,6 +1050,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 listen,
                 max_body_bytes,
                 max_skew_seconds,
+                header_timeout: std::time::Duration::from_secs(header_timeout_seconds.max(1)),
                 ..Default::default()
             };
             for rate in &rates {
