@@ -744,7 +744,7 @@ fn cases() -> Vec<Case> {
                 r#"{"Sid":"Logs","Effect":"Allow","Principal":{"Service":"logs.us-west-2.amazonaws.com"},"Action":"kms:Encrypt*","Resource":"*"}"#,
             )),
             caller: "sns.us-west-2.amazonaws.com@service",
-            expect: Err(Denial::NoIdentityPolicyAllow),
+            expect: Err(Denial::NoKeyPolicyAllow),
             ..Default::default()
         },
     ]

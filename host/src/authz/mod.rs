@@ -353,6 +353,12 @@ pub fn decide(req: &Request<'_>) -> Result<Basis, Denial> {
         _ if same_account => Decision::AllowIfIdentityAllows(Some(DEFAULT_POLICY_SID.to_string())),
         _ => Decision::NotApplicable,
     };
+    // A service principal holds no identity policies: a statement delegating to an account's
+    // identity policies says nothing about it.
+    let key_decision = match key_decision {
+        Decision::AllowIfIdentityAllows(_) if caller.is_service() => Decision::NotApplicable,
+        other => other,
+    };
     if let Decision::Deny(sid) = key_decision {
         return Err(Denial::KeyPolicyDeny(sid));
     }
