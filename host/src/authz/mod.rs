@@ -239,8 +239,39 @@ fn is_root(caller: &Caller) -> bool {
     caller.principal == root_arn(&caller.account)
 }
 
-/// The request context every document of one request is evaluated against.
-fn request_context(req: &Request<'_>) -> RequestContext {
+/// The condition keys the documents of one request read: only these are built.
+struct Needs {
+    /// Lower-cased condition keys of every condition.
+    keys: Vec<String>,
+    /// A document uses policy variables, which may read any key.
+    all: bool,
+}
+
+impl Needs {
+    fn of<'d>(documents: impl Iterator<Item = &'d PolicyDocument>) -> Self {
+        let mut needs = Needs {
+            keys: Vec::new(),
+            all: false,
+        };
+        for document in documents {
+            needs.all |= document.uses_variables();
+            for condition in document.statements.iter().flat_map(|s| &s.conditions) {
+                if !needs.keys.contains(&condition.key) {
+                    needs.keys.push(condition.key.clone());
+                }
+            }
+        }
+        needs
+    }
+
+    fn wants(&self, lower: &str) -> bool {
+        self.all || self.keys.iter().any(|k| k == lower)
+    }
+}
+
+/// The request context the documents of one request are evaluated against, with the condition
+/// keys they read.
+fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
     let caller = req.caller;
     let key = req.key;
     let mut ctx = RequestContext {
@@ -251,12 +282,15 @@ fn request_context(req: &Request<'_>) -> RequestContext {
         resource: key.key_arn.to_string(),
         keys: Default::default(),
     };
-    let mut set = |name: &str, values: Vec<String>| {
-        ctx.keys.insert(name.to_ascii_lowercase(), values);
+    let mut set = |name: &str, values: &dyn Fn() -> Vec<String>| {
+        let lower = name.to_ascii_lowercase();
+        if needs.wants(&lower) {
+            ctx.keys.insert(lower, values());
+        }
     };
-    set("kms:CallerAccount", vec![caller.account.clone()]);
-    set("aws:PrincipalArn", vec![caller.principal.clone()]);
-    set("aws:PrincipalAccount", vec![caller.account.clone()]);
+    set("kms:CallerAccount", &|| vec![caller.account.clone()]);
+    set("aws:PrincipalArn", &|| vec![caller.principal.clone()]);
+    set("aws:PrincipalAccount", &|| vec![caller.account.clone()]);
     let principal_type = if is_root(caller) {
         "Account"
     } else if caller.is_service() {
@@ -264,36 +298,35 @@ fn request_context(req: &Request<'_>) -> RequestContext {
     } else {
         "User"
     };
-    set("aws:PrincipalType", vec![principal_type.to_string()]);
-    set("aws:CurrentTime", vec![rfc3339(key.now)]);
-    set("aws:EpochTime", vec![key.now.to_string()]);
+    set("aws:PrincipalType", &|| vec![principal_type.to_string()]);
+    set("aws:CurrentTime", &|| vec![rfc3339(key.now)]);
+    set("aws:EpochTime", &|| vec![key.now.to_string()]);
     if let Some(ip) = caller.source_ip() {
-        set("aws:SourceIp", vec![ip.to_string()]);
+        set("aws:SourceIp", &|| vec![ip.to_string()]);
     }
     if let Some(service) = &caller.via_service {
-        set("kms:ViaService", vec![service.clone()]);
+        set("kms:ViaService", &|| vec![service.clone()]);
     }
     if let Some(identity) = req.identity {
         for (k, v) in &identity.tags {
-            set(&format!("aws:PrincipalTag/{k}"), vec![v.clone()]);
+            set(&format!("aws:PrincipalTag/{k}"), &|| vec![v.clone()]);
         }
         if let Some(name) = &identity.username {
-            set("aws:username", vec![name.clone()]);
+            set("aws:username", &|| vec![name.clone()]);
         }
     }
     for (name, values) in key.key_conditions.iter().chain(req.request_conditions) {
-        set(name, values.clone());
+        set(name, &|| values.clone());
     }
     if !key.encryption_context.is_empty() {
-        set(
-            "kms:EncryptionContextKeys",
+        set("kms:EncryptionContextKeys", &|| {
             key.encryption_context
                 .iter()
                 .map(|(k, _)| k.clone())
-                .collect(),
-        );
+                .collect()
+        });
         for (k, v) in key.encryption_context {
-            set(&format!("kms:EncryptionContext:{k}"), vec![v.clone()]);
+            set(&format!("kms:EncryptionContext:{k}"), &|| vec![v.clone()]);
         }
     }
     ctx
@@ -338,11 +371,20 @@ pub fn decide(req: &Request<'_>) -> Result<Basis, Denial> {
     let caller = req.caller;
     let key = req.key;
     let same_account = caller.account == key.key_account;
+    let identity_documents = req
+        .identity
+        .into_iter()
+        .flat_map(|identity| identity.policies.iter().map(|(_, d)| &**d));
     let evaluate_documents = key.policy.is_some()
         || req
             .identity
             .is_some_and(|identity| !identity.policies.is_empty());
-    let ctx = evaluate_documents.then(|| request_context(req));
+    let ctx = evaluate_documents.then(|| {
+        request_context(
+            req,
+            &Needs::of(key.policy.into_iter().chain(identity_documents)),
+        )
+    });
 
     let key_decision = match (key.policy, &ctx) {
         (Some(document), Some(ctx)) => document.evaluate(ctx, true),
@@ -445,7 +487,10 @@ pub fn decide_account_action(
     };
     let mut allowed = is_root(caller);
     if let Some(identity) = identity {
-        let ctx = request_context(&req);
+        let ctx = request_context(
+            &req,
+            &Needs::of(identity.policies.iter().map(|(_, d)| &**d)),
+        );
         for (name, document) in &identity.policies {
             match document.evaluate(&ctx, false) {
                 Decision::Deny(_) => {

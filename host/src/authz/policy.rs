@@ -781,6 +781,21 @@ fn statement_matches_request(statement: &Statement, ctx: &RequestContext, variab
 }
 
 impl PolicyDocument {
+    /// Whether the document uses policy variables (`${…}` in a condition value or a resource,
+    /// in the 2012-10-17 language), which may read any condition key.
+    pub fn uses_variables(&self) -> bool {
+        self.version.as_deref() == Some("2012-10-17")
+            && self.statements.iter().any(|s| {
+                let in_values = s
+                    .conditions
+                    .iter()
+                    .flat_map(|c| &c.values)
+                    .chain(s.resource.iter().flatten())
+                    .chain(s.not_resource.iter().flatten());
+                in_values.into_iter().any(|v| v.contains("${"))
+            })
+    }
+
     /// Whether any condition of the document reads `key` (case-insensitive), so that costly
     /// condition keys are computed only for documents that use them.
     pub fn reads_condition_key(&self, key: &str) -> bool {
