@@ -195,19 +195,32 @@ impl Service {
         }
     }
 
-    /// Authorizes an action that is not about one key (CreateKey, ListKeys, the identity
-    /// operations …) in this vault's account: the account root, or an identity policy.
+    /// Authorizes an action that is not about one key (CreateKey, ListKeys, …) in this vault's
+    /// account: the account root, or an identity policy.
     pub(super) fn authorize_account_action(&self, caller: &Caller, action: &str) -> KmsResult<()> {
+        let resource = format!(
+            "arn:aws:kms:{}:{}:*",
+            self.vault.region(),
+            self.vault.account()
+        );
+        self.authorize_by_identity(caller, action, &resource, self.vault.account())
+    }
+
+    /// Authorizes `action` on `resource` of `account` by identity policies alone: allowed for
+    /// the account's root, or when an identity policy of the caller (in that account) allows it.
+    pub(super) fn authorize_by_identity(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        account: &str,
+    ) -> KmsResult<()> {
         let identity = self.identity_of(caller)?;
         authz::decide_account_action(
             caller,
             action,
-            &format!(
-                "arn:aws:kms:{}:{}:*",
-                self.vault.region(),
-                self.vault.account()
-            ),
-            self.vault.account(),
+            resource,
+            account,
             identity.as_ref(),
             self.now(),
         )

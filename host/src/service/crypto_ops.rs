@@ -548,14 +548,7 @@ impl Service {
     ) -> KmsResult<GenerateRandomResponse> {
         self.audited(caller, "GenerateRandom", |_| {
             // Not about any key: the caller's own account decides.
-            authz::decide_account_action(
-                caller,
-                "kms:GenerateRandom",
-                "*",
-                &caller.account,
-                self.identity_of(caller)?.as_ref(),
-                self.now(),
-            )?;
+            self.authorize_by_identity(caller, "kms:GenerateRandom", "*", &caller.account)?;
             let n = req
                 .number_of_bytes
                 .ok_or_else(|| KmsError::Validation("NumberOfBytes is required".into()))?;

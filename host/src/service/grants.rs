@@ -510,14 +510,7 @@ impl Service {
             let limit = page_limit(req.limit, 50, 100)?;
             let offset = decode_offset_marker(req.marker.as_deref())?;
             validate_grant_principal("RetiringPrincipal", &req.retiring_principal)?;
-            authz::decide_account_action(
-                caller,
-                "kms:ListRetirableGrants",
-                "*",
-                &caller.account,
-                self.identity_of(caller)?.as_ref(),
-                self.now(),
-            )?;
+            self.authorize_by_identity(caller, "kms:ListRetirableGrants", "*", &caller.account)?;
             let grants: Vec<_> = self
                 .vault
                 .store()

@@ -215,15 +215,7 @@ impl Service {
         if caller.principal == authz::root_arn(self.vault.account()) {
             return Ok(());
         }
-        let identity = self.identity_of(caller)?;
-        authz::decide_account_action(
-            caller,
-            action,
-            resource,
-            account,
-            identity.as_ref(),
-            self.now(),
-        )
+        self.authorize_by_identity(caller, action, resource, account)
     }
 
     /// Makes sure the vault's own account is recorded (vaults created before accounts were).
