@@ -161,7 +161,6 @@ impl Service {
                 key_conditions.push(("kms:RequestAlias".into(), vec![alias.to_string()]));
             }
         }
-        // Grants are read only when the policies alone do not decide.
         let key = authz::KeyRequestFacts {
             key_arn: &key_arn,
             key_account: &record.account,
@@ -170,7 +169,9 @@ impl Service {
             encryption_context: facts.context,
             now: self.now(),
         };
-        let mut request = authz::Request {
+        // Grants come last in the evaluation order, so they are read only when the policies
+        // refuse without an explicit deny, and then only matched: the policies' answer stands.
+        let request = authz::Request {
             caller,
             action,
             key: &key,
@@ -185,11 +186,10 @@ impl Service {
                     .store()
                     .grants(&record.key_id)
                     .map_err(internal)?;
-                if grants.is_empty() {
-                    return Err(denial.refusal(caller, action, &key_arn));
+                match authz::matching_grant(&grants, caller, action, facts.context) {
+                    Some(grant) => Ok(Basis::Grant(grant.grant_id.clone())),
+                    None => Err(denial.refusal(caller, action, &key_arn)),
                 }
-                request.grants = &grants;
-                authz::decide(&request).map_err(|d| d.refusal(caller, action, &key_arn))
             }
             other => other.map_err(|d| d.refusal(caller, action, &key_arn)),
         }
