@@ -362,7 +362,7 @@ impl Service {
             }
             let record = self.resolve(&req.key_id)?;
             note.key(self.key_arn(&record.key_id));
-            note.request_alias = request_alias(&req.key_id);
+            note.request_alias = request_alias(&req.key_id).map(str::to_string);
             if note.request_alias.is_some() {
                 return Err(KmsError::Validation(
                     "CreateGrant takes a key id or key ARN, not an alias".into(),

@@ -321,11 +321,7 @@ impl Service {
                 &req.arn,
                 &account,
             )?;
-            let mut tags = Vec::new();
-            keys::merge_tags(&mut tags, &req.tags)?;
-            if tags.len() != req.tags.len() {
-                return Err(KmsError::Tag("Tags contain duplicate tag keys".into()));
-            }
+            let tags = keys::new_tags(&req.tags)?;
             let record = PrincipalRecord {
                 arn: req.arn,
                 account,

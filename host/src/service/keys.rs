@@ -17,6 +17,16 @@ fn validate_description(description: &str) -> KmsResult<()> {
     Ok(())
 }
 
+/// The tags of a new resource: each valid, no key twice.
+pub(super) fn new_tags(tags: &[Tag]) -> KmsResult<Vec<Tag>> {
+    let mut merged = Vec::new();
+    merge_tags(&mut merged, tags)?;
+    if merged.len() != tags.len() {
+        return Err(KmsError::Tag("Tags contain duplicate tag keys".into()));
+    }
+    Ok(merged)
+}
+
 /// Adds or overwrites `new` tags in `tags`, keeping insertion order.
 pub(super) fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> KmsResult<()> {
     for tag in new {
@@ -111,11 +121,7 @@ impl Service {
             }
             let description = req.description.unwrap_or_default();
             validate_description(&description)?;
-            let mut tags = Vec::new();
-            merge_tags(&mut tags, &req.tags)?;
-            if tags.len() != req.tags.len() {
-                return Err(KmsError::Tag("Tags contain duplicate tag keys".into()));
-            }
+            let tags = new_tags(&req.tags)?;
 
             let now = self.now();
             let limit = self.resource_limits().keys;

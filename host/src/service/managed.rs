@@ -12,11 +12,7 @@ pub const MANAGED_KEY_ROTATION_DAYS: u32 = 365;
 
 /// The service named by an `alias/aws/<service>` reference (alias name or alias ARN), if any.
 fn managed_alias_service(key: &str) -> Option<&str> {
-    let resource = match key.strip_prefix("arn:") {
-        Some(rest) => rest.splitn(5, ':').nth(4)?,
-        None => key,
-    };
-    let service = resource.strip_prefix("alias/aws/")?;
+    let service = request_alias(key)?.strip_prefix("alias/aws/")?;
     let valid = !service.is_empty()
         && service.len() <= 64
         && service

@@ -331,12 +331,12 @@ fn paginate_by_offset<T>(
 }
 
 /// The alias name a key reference uses, if it is an alias name or alias ARN.
-fn request_alias(key: &str) -> Option<String> {
+fn request_alias(key: &str) -> Option<&str> {
     let resource = match key.strip_prefix("arn:") {
         Some(rest) => rest.splitn(5, ':').nth(4)?,
         None => key,
     };
-    resource.starts_with("alias/").then(|| resource.to_string())
+    resource.starts_with("alias/").then_some(resource)
 }
 
 /// What an operation tells the audit trail about itself while it runs.
@@ -747,7 +747,7 @@ impl Service {
     ) -> KmsResult<KeyRecord> {
         let record = self.resolve_creating_managed(caller, key, action)?;
         note.key(self.key_arn(&record.key_id));
-        note.request_alias = request_alias(key);
+        note.request_alias = request_alias(key).map(str::to_string);
         self.authorize(caller, action, &record, note)?;
         Ok(record)
     }
