@@ -366,8 +366,9 @@ fn process(
             ),
         );
     }
-    let key_type = protocol::key_of(operation, body).and_then(|key| service.key_type(&key));
-    let class = quota::classify(operation, key_type);
+    let class = quota::classify(operation, || {
+        protocol::key_of(operation, body).and_then(|key| service.key_type(&key))
+    });
     if !state.limiter.admit(&caller.account, class) {
         return refuse(
             &caller,

@@ -171,13 +171,19 @@ operations! {
 /// The key a request names (`KeyId`, or `DestinationKeyId` for ReEncrypt), for rate limiting by
 /// key type. Read leniently: a body that does not parse is refused later by [`dispatch`].
 pub fn key_of(operation: &str, body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let field = if operation == "ReEncrypt" {
-        "DestinationKeyId"
+    /// Only the two fields; serde skips the rest without building values for them.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct KeyFields {
+        key_id: Option<String>,
+        destination_key_id: Option<String>,
+    }
+    let fields: KeyFields = serde_json::from_slice(body).ok()?;
+    if operation == "ReEncrypt" {
+        fields.destination_key_id
     } else {
-        "KeyId"
-    };
-    value.get(field)?.as_str().map(str::to_string)
+        fields.key_id
+    }
 }
 
 #[cfg(test)]

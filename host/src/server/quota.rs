@@ -62,16 +62,17 @@ impl FromStr for OpClass {
     }
 }
 
-/// The class of `operation` on a key of `spec` (`None` when the key is not known, e.g. a
-/// Decrypt of a symmetric ciphertext, which names its key inside the blob).
-pub fn classify(operation: &str, key: Option<(KeySpec, KeyUsage)>) -> OpClass {
+/// The class of `operation`. Only a cryptographic operation asks `key` for the spec and usage of
+/// the key it names (`None` when the key is not known, e.g. a Decrypt of a symmetric ciphertext,
+/// which names its key inside the blob).
+pub fn classify(operation: &str, key: impl FnOnce() -> Option<(KeySpec, KeyUsage)>) -> OpClass {
     if operation == "GenerateRandom" {
         return OpClass::Symmetric;
     }
     if !crate::service::CRYPTOGRAPHIC_OPERATIONS.contains(&operation) {
         return OpClass::Management;
     }
-    match key {
+    match key() {
         None => OpClass::Symmetric,
         Some((_, KeyUsage::GenerateVerifyMac)) => OpClass::Hmac,
         Some((spec, _)) => match spec {
@@ -175,29 +176,37 @@ mod tests {
 
     #[test]
     fn operations_are_classed_by_their_key() {
-        assert_eq!(classify("CreateKey", None), OpClass::Management);
-        assert_eq!(classify("Decrypt", None), OpClass::Symmetric);
+        assert_eq!(classify("CreateKey", || None), OpClass::Management);
+        // A management operation never looks its key up.
         assert_eq!(
-            classify("Sign", Some((KeySpec::Rsa2048, KeyUsage::SignVerify))),
+            classify("TagResource", || unreachable!("looked up")),
+            OpClass::Management
+        );
+        assert_eq!(classify("Decrypt", || None), OpClass::Symmetric);
+        assert_eq!(
+            classify("Sign", || Some((KeySpec::Rsa2048, KeyUsage::SignVerify))),
             OpClass::Rsa
         );
         assert_eq!(
-            classify("Sign", Some((KeySpec::EccNistP256, KeyUsage::SignVerify))),
+            classify("Sign", || Some((
+                KeySpec::EccNistP256,
+                KeyUsage::SignVerify
+            ))),
             OpClass::Ecc
         );
         assert_eq!(
-            classify(
-                "GenerateMac",
-                Some((KeySpec::Hmac256, KeyUsage::GenerateVerifyMac))
-            ),
+            classify("GenerateMac", || Some((
+                KeySpec::Hmac256,
+                KeyUsage::GenerateVerifyMac
+            ))),
             OpClass::Hmac
         );
-        assert_eq!(classify("GenerateRandom", None), OpClass::Symmetric);
+        assert_eq!(classify("GenerateRandom", || None), OpClass::Symmetric);
         assert_eq!(
-            classify(
-                "DescribeKey",
-                Some((KeySpec::Rsa2048, KeyUsage::SignVerify))
-            ),
+            classify("DescribeKey", || Some((
+                KeySpec::Rsa2048,
+                KeyUsage::SignVerify
+            ))),
             OpClass::Management
         );
     }

@@ -264,14 +264,19 @@ impl Service {
     /// root key, so that tokens cannot be forged.
     fn grant_token(&self, grant_id: &str) -> KmsResult<String> {
         let nonce = crate::crypto::random_bytes(16)?;
-        let tag = crate::crypto::hmac_sha256_parts(
-            &self.vault.derived_key(b"kms grant token key v1"),
-            &[grant_id.as_bytes(), &nonce],
-        );
+        let tag = self.grant_token_tag(grant_id.as_bytes(), &nonce);
         let mut token = grant_id.as_bytes().to_vec();
         token.extend_from_slice(&nonce);
         token.extend_from_slice(&tag);
         Ok(URL_SAFE_NO_PAD.encode(token))
+    }
+
+    /// The MAC that binds a token's grant id and nonce to this vault.
+    fn grant_token_tag(&self, grant_id: &[u8], nonce: &[u8]) -> [u8; 32] {
+        crate::crypto::hmac_sha256_parts(
+            &self.vault.derived_key(b"kms grant token key v1"),
+            &[grant_id, nonce],
+        )
     }
 
     /// The grant id inside a token this service issued.
@@ -286,11 +291,7 @@ impl Service {
         }
         let (id, rest) = bytes.split_at(64);
         let (nonce, tag) = rest.split_at(16);
-        let expected = crate::crypto::hmac_sha256_parts(
-            &self.vault.derived_key(b"kms grant token key v1"),
-            &[id, nonce],
-        );
-        if !crate::crypto::constant_time_eq(&expected, tag) {
+        if !crate::crypto::constant_time_eq(&self.grant_token_tag(id, nonce), tag) {
             return Err(invalid());
         }
         String::from_utf8(id.to_vec()).map_err(|_| invalid())
