@@ -4,16 +4,16 @@
 use std::path::Path;
 use std::process::Command;
 
-use kms_host::service::{
+use kms_core::types::{
+    DataKeyPairSpec, EncryptionAlgorithm, KeyAgreementAlgorithmSpec, KeySpec, KeyUsage,
+    MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
+};
+use kms_service::{Caller, EncryptionContext, KmsError, Service};
+use kms_service::{
     CreateKeyRequest, DecryptRequest, DeriveSharedSecretRequest, EnableKeyRotationRequest,
     EncryptRequest, GenerateDataKeyPairRequest, GenerateMacRequest, KeyRequest, SignRequest,
     VerifyMacRequest, VerifyRequest,
 };
-use kms_host::types::{
-    DataKeyPairSpec, EncryptionAlgorithm, KeyAgreementAlgorithmSpec, KeySpec, KeyUsage,
-    MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
-};
-use kms_host::{Caller, EncryptionContext, KmsError, Service};
 
 struct Fixture {
     service: Service,
@@ -681,7 +681,7 @@ fn openssl_derives_the_same_ecdh_secret() {
 
 #[test]
 fn re_encrypt_moves_ciphertexts_between_symmetric_and_rsa_keys() {
-    use kms_host::service::ReEncryptRequest;
+    use kms_service::ReEncryptRequest;
     let f = fixture();
     let symmetric = f.key(KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt);
     let rsa = f.key(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
@@ -760,7 +760,7 @@ fn re_encrypt_moves_ciphertexts_between_symmetric_and_rsa_keys() {
 
 #[test]
 fn key_pairs_survive_reopening_the_vault_file_and_never_appear_in_it() {
-    use kms_host::vault::{RootKey, SqliteStore, Vault};
+    use kms_vault::{RootKey, SqliteStore, Vault};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault.db");
     let root = RootKey::create_file(&dir.path().join("root.key")).unwrap();

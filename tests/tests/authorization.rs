@@ -2,16 +2,16 @@
 //! cross-account use, grants (constraints, tokens, retiring, revoking, idempotency, narrowing),
 //! AWS managed keys, and the audit records each decision leaves.
 
-use kms_host::audit::{AuditEvent, AuditLog};
-use kms_host::service::{
+use kms_core::types::{DataKeySpec, Tag};
+use kms_service::audit::{AuditEvent, AuditLog};
+use kms_service::{Caller, EncryptionContext, KmsError, Service};
+use kms_service::{
     CreateAccountRequest, CreateGrantRequest, CreateKeyRequest, CreatePrincipalRequest,
     DecryptRequest, EncryptRequest, GenerateDataKeyRequest, KeyRequest, ListGrantsRequest,
     ListRetirableGrantsRequest, PutKeyPolicyRequest, PutPrincipalPolicyRequest, RetireGrantRequest,
     RevokeGrantRequest, ScheduleKeyDeletionRequest, TagResourceRequest,
 };
-use kms_host::types::{DataKeySpec, Tag};
-use kms_host::vault::{AccessKeyStatus, GrantConstraints};
-use kms_host::{Caller, EncryptionContext, KmsError, Service};
+use kms_vault::{AccessKeyStatus, GrantConstraints};
 
 const OWNER: &str = "111122223333";
 const OTHER: &str = "444455556666";
@@ -709,7 +709,7 @@ fn aws_managed_keys_are_created_on_first_use_and_serve_only_their_service() {
             PutKeyPolicyRequest {
                 key_id: metadata.key_id.clone(),
                 policy_name: None,
-                policy: kms_host::authz::default_key_policy(OWNER),
+                policy: kms_authz::default_key_policy(OWNER),
                 bypass_policy_lockout_safety_check: true,
             },
         ));
@@ -784,7 +784,7 @@ fn every_decision_is_audited_with_principal_key_and_outcome() {
     );
     assert!(matches!(
         service.verify_audit().unwrap(),
-        kms_host::audit::Verification::Intact { .. }
+        kms_service::audit::Verification::Intact { .. }
     ));
 }
 
@@ -796,7 +796,7 @@ fn alias_condition_keys_follow_the_request_and_the_keys_aliases() {
         service
             .create_alias(
                 &root(),
-                kms_host::service::AliasRequest {
+                kms_service::AliasRequest {
                     alias_name: alias.into(),
                     target_key_id: key.clone(),
                 },
@@ -833,7 +833,7 @@ fn alias_condition_keys_follow_the_request_and_the_keys_aliases() {
     service
         .delete_alias(
             &root(),
-            kms_host::service::DeleteAliasRequest {
+            kms_service::DeleteAliasRequest {
                 alias_name: "alias/ProjectAlpha-db".into(),
             },
         )

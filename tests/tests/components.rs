@@ -7,18 +7,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kms_core::types::Tag;
 use kms_guest_components as stock;
-use kms_host::audit::{AuditEvent, AuditLog};
-use kms_host::runtime::{
+use kms_runtime::{
     Capabilities, GuestComponent, KeyOperation, KeySelector, MemoryLog, RunError, Runtime,
     RuntimeConfig, Tenant, TrapReason,
 };
-use kms_host::service::{
+use kms_service::audit::{AuditEvent, AuditLog};
+use kms_service::{
     AliasRequest, AttachPolicyPluginRequest, CreateKeyRequest, DecryptRequest, EncryptRequest,
     KeyRequest, PolicyPluginScopeRequest,
 };
-use kms_host::types::Tag;
-use kms_host::{Caller, EncryptionContext, KmsError, Service};
+use kms_service::{Caller, EncryptionContext, KmsError, Service};
 
 const OTHER_ACCOUNT: &str = "444455556666";
 
@@ -415,7 +415,7 @@ fn selectors_follow_aliases_and_tags_as_they_change() {
     host.service
         .tag_resource(
             &host.admin(),
-            kms_host::service::TagResourceRequest {
+            kms_service::TagResourceRequest {
                 key_id: key.clone(),
                 tags: vec![Tag {
                     tag_key: "tenant".into(),
@@ -1233,7 +1233,7 @@ fn wasi_imports_of_a_std_guest_trap_and_kms_vault_still_works() {
 
 #[test]
 fn tenant_app_signs_and_macs_with_keys_of_those_usages() {
-    use kms_host::types::{KeySpec, KeyUsage};
+    use kms_core::types::{KeySpec, KeyUsage};
     let host = host();
     host.key("alias/app", &[]);
     for (alias, spec, usage) in [

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use kms_guest_components as stock;
-use kms_host::audit::AuditLog;
-use kms_host::runtime::bindings::command::TenantCommandWithReveal;
-use kms_host::runtime::{Capabilities, KmsCtx, KmsCtxView, KmsView, MemoryLog};
-use kms_host::service::{AliasRequest, CreateKeyRequest};
-use kms_host::{Caller, Service};
+use kms_runtime::bindings::command::TenantCommandWithReveal;
+use kms_runtime::{Capabilities, KmsCtx, KmsCtxView, KmsView, MemoryLog};
+use kms_service::audit::AuditLog;
+use kms_service::{AliasRequest, CreateKeyRequest};
+use kms_service::{Caller, Service};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 
@@ -53,13 +53,13 @@ fn a_platform_adds_kms_vault_to_its_own_linker() {
     let service = service_with_alias("alias/app");
     let engine = Engine::default();
     let mut linker = Linker::<PlatformState>::new(&engine);
-    kms_host::runtime::add_to_linker(&mut linker).unwrap();
+    kms_runtime::add_to_linker(&mut linker).unwrap();
 
     let bytes = stock::bytes(stock::TENANT_APP);
     let component = Component::new(&engine, &bytes).unwrap();
     let log = Arc::new(MemoryLog::default());
     let kms = KmsCtx::builder(Arc::clone(&service))
-        .component_digest(hex::encode(kms_host::crypto::sha256(&bytes)))
+        .component_digest(hex::encode(kms_crypto::sha256(&bytes)))
         .capabilities(
             Capabilities::builder()
                 .grant("alias/app=all".parse().unwrap())
@@ -97,7 +97,7 @@ fn without_reveal_in_the_linker_a_component_importing_it_does_not_link() {
     let service = service_with_alias("alias/app");
     let engine = Engine::default();
     let mut linker = Linker::<PlatformState>::new(&engine);
-    kms_host::runtime::add_to_linker(&mut linker).unwrap();
+    kms_runtime::add_to_linker(&mut linker).unwrap();
     let component = Component::new(&engine, stock::bytes(stock::REVEAL_APP)).unwrap();
     let mut store = Store::new(
         &engine,

@@ -1,13 +1,13 @@
 //! Key policies through the service: the default policy, custom policies with conditions, explicit
 //! denies, the lockout safety check and malformed documents.
 
-use kms_host::service::{CreateAccountRequest, CreatePrincipalRequest, PutPrincipalPolicyRequest};
-use kms_host::service::{
+use kms_core::types::Tag;
+use kms_service::{Caller, EncryptionContext, KmsError, Service};
+use kms_service::{CreateAccountRequest, CreatePrincipalRequest, PutPrincipalPolicyRequest};
+use kms_service::{
     CreateKeyRequest, DecryptRequest, EncryptRequest, KeyPolicyRequest, ListKeysRequest,
     PutKeyPolicyRequest,
 };
-use kms_host::types::Tag;
-use kms_host::{Caller, EncryptionContext, KmsError, Service};
 
 const ACCOUNT: &str = "111122223333";
 
@@ -177,7 +177,7 @@ fn a_custom_policy_decides_by_principal_action_and_context() {
     ));
     // Alice may not manage the key.
     assert!(matches!(
-        service.disable_key(&alice, kms_host::service::KeyRequest::new(&key)),
+        service.disable_key(&alice, kms_service::KeyRequest::new(&key)),
         Err(KmsError::AccessDenied(_))
     ));
     // The explicit deny wins even over the admin's kms:*.
@@ -215,7 +215,7 @@ fn resource_tags_drive_abac_in_key_policies() {
     service
         .tag_resource(
             &principal("role/admin"),
-            kms_host::service::TagResourceRequest {
+            kms_service::TagResourceRequest {
                 key_id: key.clone(),
                 tags: vec![Tag {
                     tag_key: "Project".into(),

@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kms_host::audit::{AuditLog, Verification};
-use kms_host::service::{
+use kms_core::types::{KeyState, Tag};
+use kms_service::audit::{AuditLog, Verification};
+use kms_service::{
     AliasRequest, CreateKeyRequest, DecryptRequest, EnableKeyRotationRequest, EncryptRequest,
     KeyRequest, ListForKeyRequest, ManualClock, ScheduleKeyDeletionRequest, TagResourceRequest,
 };
-use kms_host::types::{KeyState, Tag};
-use kms_host::vault::{RootKey, SqliteStore, Vault};
-use kms_host::{Caller, EncryptionContext, KeyId, KmsError, Service};
+use kms_service::{Caller, EncryptionContext, KeyId, KmsError, Service};
+use kms_vault::{RootKey, SqliteStore, Vault};
 
 const START: u64 = 1_750_000_000;
 const DAY: u64 = 86_400;
@@ -315,7 +315,7 @@ fn an_edit_with_a_recomputed_sha256_chain_is_still_detected() {
     let mut prev = [0u8; 32];
     for (seq, event) in events {
         let event = event.replace("Success", "Failure");
-        let hash = kms_host::crypto::sha256_parts(&[
+        let hash = kms_crypto::sha256_parts(&[
             b"kms audit v1",
             &prev,
             &(seq as u64).to_be_bytes(),

@@ -1,14 +1,14 @@
-//! The vault on a real SQLite file, through the public `kms_host::vault` API: everything written
+//! The vault on a real SQLite file, through the public `kms_vault` API: everything written
 //! survives a close and reopen, only the right root key opens it, a failed write leaves nothing
 //! behind, and the file on disk never holds key material in the clear.
 
 use std::path::PathBuf;
 
-use kms_host::types::{KeySpec, RotationType, Tag};
-use kms_host::vault::{
+use kms_core::types::{KeySpec, RotationType, Tag};
+use kms_service::{KeyId, KmsError};
+use kms_vault::{
     AliasRecord, KeyRecord, RootKey, RotationSchedule, SealedVersion, SqliteStore, Vault,
 };
-use kms_host::{KeyId, KmsError};
 
 const T0: u64 = 1_750_000_000;
 const DAY: u64 = 86_400;

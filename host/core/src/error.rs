@@ -1,0 +1,164 @@
+//! The one error type every front door speaks. Each variant is an AWS KMS exception: the HTTP API
+//! sends [`KmsError::aws_type`] as `__type`, the WIT layer maps variants onto `kms-error`, and the CLI
+//! prints both. Messages name keys and principals, never key material.
+
+use std::fmt;
+
+/// A failed KMS operation, named after the AWS KMS exception it corresponds to.
+///
+/// ```
+/// use kms_core::KmsError;
+/// let err = KmsError::NotFound("Key 'alias/missing' does not exist".into());
+/// assert_eq!(err.aws_type(), "NotFoundException");
+/// assert!(err.to_string().contains("alias/missing"));
+/// ```
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KmsError {
+    /// The key, alias or other resource does not exist (or is not visible to the caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// The key is disabled.
+    #[error("{0}")]
+    Disabled(String),
+    /// The key is in a state (e.g. pending deletion) that does not allow the operation.
+    #[error("{0}")]
+    InvalidState(String),
+    /// The ciphertext, its encryption context or its key could not be used to decrypt.
+    /// Deliberately undifferentiated so that it is no oracle.
+    #[error("{0}")]
+    InvalidCiphertext(String),
+    /// A key id was given that does not match the key the ciphertext was encrypted under.
+    #[error("{0}")]
+    IncorrectKey(String),
+    /// The key's usage (e.g. SIGN_VERIFY) does not allow the operation.
+    #[error("{0}")]
+    InvalidKeyUsage(String),
+    /// A request parameter is malformed or out of range.
+    #[error("{0}")]
+    Validation(String),
+    /// An alias name breaks the naming rules or uses a reserved prefix.
+    #[error("{0}")]
+    InvalidAliasName(String),
+    /// An ARN is malformed.
+    #[error("{0}")]
+    InvalidArn(String),
+    /// A pagination marker was not issued by this service.
+    #[error("{0}")]
+    InvalidMarker(String),
+    /// The resource (e.g. an alias) already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A quota would be exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// A tag key or value is malformed, or too many tags.
+    #[error("{0}")]
+    Tag(String),
+    /// The operation is not supported for this key.
+    #[error("{0}")]
+    UnsupportedOperation(String),
+    /// A key policy or identity policy is not a valid IAM policy document.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    /// The caller is not allowed to perform the operation.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// A grant token is not one this service issued.
+    #[error("{0}")]
+    InvalidGrantToken(String),
+    /// A grant id does not name a grant of the key.
+    #[error("{0}")]
+    InvalidGrantId(String),
+    /// The request had `DryRun` set and would have succeeded.
+    #[error("{0}")]
+    DryRunOperation(String),
+    /// The request rate is too high.
+    #[error("{0}")]
+    Throttling(String),
+    /// A signature did not verify.
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// A MAC did not verify.
+    #[error("{0}")]
+    InvalidMac(String),
+    /// Something went wrong inside the service (storage, corrupted state). Never caused by input.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl KmsError {
+    /// The AWS exception name, as sent in the `__type` field of an AWS JSON error response.
+    pub fn aws_type(&self) -> &'static str {
+        match self {
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
+            KmsError::IncorrectKey(_) => "IncorrectKeyException",
+            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::Validation(_) => "ValidationException",
+            KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
+            KmsError::InvalidArn(_) => "InvalidArnException",
+            KmsError::InvalidMarker(_) => "InvalidMarkerException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::Tag(_) => "TagException",
+            KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
+            KmsError::DryRunOperation(_) => "DryRunOperationException",
+            KmsError::Throttling(_) => "ThrottlingException",
+            KmsError::InvalidSignature(_) => "KMSInvalidSignatureException",
+            KmsError::InvalidMac(_) => "KMSInvalidMacException",
+            KmsError::Internal(_) => "KMSInternalException",
+        }
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        match self {
+            KmsError::NotFound(m)
+            | KmsError::Disabled(m)
+            | KmsError::InvalidState(m)
+            | KmsError::InvalidCiphertext(m)
+            | KmsError::IncorrectKey(m)
+            | KmsError::InvalidKeyUsage(m)
+            | KmsError::Validation(m)
+            | KmsError::InvalidAliasName(m)
+            | KmsError::InvalidArn(m)
+            | KmsError::InvalidMarker(m)
+            | KmsError::AlreadyExists(m)
+            | KmsError::LimitExceeded(m)
+            | KmsError::Tag(m)
+            | KmsError::UnsupportedOperation(m)
+            | KmsError::MalformedPolicyDocument(m)
+            | KmsError::AccessDenied(m)
+            | KmsError::Throttling(m)
+            | KmsError::InvalidSignature(m)
+            | KmsError::InvalidMac(m)
+            | KmsError::InvalidGrantToken(m)
+            | KmsError::InvalidGrantId(m)
+            | KmsError::DryRunOperation(m)
+            | KmsError::Internal(m) => m,
+        }
+    }
+
+    /// The one error every failed decryption returns, whatever the cause.
+    pub fn invalid_ciphertext() -> Self {
+        KmsError::InvalidCiphertext(
+            "The ciphertext is invalid, was altered, or does not match the encryption context or key"
+                .into(),
+        )
+    }
+}
+
+impl fmt::Debug for KmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.aws_type(), self.message())
+    }
+}
+
+/// Result of a KMS operation.
+pub type KmsResult<T> = Result<T, KmsError>;

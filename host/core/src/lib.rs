@@ -1,0 +1,14 @@
+//! `kms_core`: the KMS vocabulary every layer of the host shares: key ids, key specs and states,
+//! encryption context, principal ARNs, the [`Caller`] and the one error type, [`KmsError`].
+//! Plain values checked at construction; no storage, no crypto, no transport.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod arn;
+mod caller;
+pub mod error;
+pub mod types;
+
+pub use caller::{CallSource, Caller};
+pub use error::{KmsError, KmsResult};
+pub use types::{EncryptionContext, KeyId};

@@ -1,0 +1,533 @@
+//! The KMS vocabulary shared by every part of the host: key ids and ARNs, key specs, usages and
+//! states, encryption context. Plain values with validation at construction; no storage, no crypto.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{KmsError, KmsResult};
+
+/// A KMS key id: a UUID, written in its lowercase hyphenated form
+/// (`1234abcd-12ab-34cd-56ef-1234567890ab`).
+///
+/// ```
+/// use kms_core::KeyId;
+/// let id: KeyId = "1234abcd-12ab-34cd-56ef-1234567890ab".parse().unwrap();
+/// assert_eq!(id.to_string(), "1234abcd-12ab-34cd-56ef-1234567890ab");
+/// assert!("not-a-key".parse::<KeyId>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyId(uuid::Uuid);
+
+impl KeyId {
+    /// A fresh random key id.
+    pub fn random() -> Self {
+        KeyId(uuid::Uuid::new_v4())
+    }
+
+    /// The 16 bytes of the id, as written into ciphertext blobs.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+
+    /// The id from the 16 bytes written into a ciphertext blob.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        KeyId(uuid::Uuid::from_bytes(bytes))
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = KmsError;
+
+    fn from_str(s: &str) -> KmsResult<Self> {
+        // Only the canonical hyphenated form is a key id; AWS rejects braces, URNs and simple hex.
+        if s.len() != 36 {
+            return Err(KmsError::NotFound(format!("Invalid keyId '{s}'")));
+        }
+        uuid::Uuid::parse_str(s)
+            .map(KeyId)
+            .map_err(|_| KmsError::NotFound(format!("Invalid keyId '{s}'")))
+    }
+}
+
+impl TryFrom<String> for KeyId {
+    type Error = KmsError;
+    fn try_from(s: String) -> KmsResult<Self> {
+        s.parse()
+    }
+}
+
+impl From<KeyId> for String {
+    fn from(id: KeyId) -> String {
+        id.to_string()
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.hyphenated())
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+macro_rules! aws_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $aws:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[doc = concat!("`", $aws, "`")] #[serde(rename = $aws)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name AWS uses on the wire.
+            pub fn as_aws_str(&self) -> &'static str {
+                match self { $($name::$variant => $aws),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_aws_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = KmsError;
+            fn from_str(s: &str) -> KmsResult<Self> {
+                match s {
+                    $($aws => Ok($name::$variant),)+
+                    other => Err(KmsError::Validation(format!(
+                        "'{other}' is not a valid {}; expected one of: {}",
+                        stringify!($name),
+                        [$($aws),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+aws_enum!(
+    /// The type of key material, as AWS names it.
+    KeySpec {
+        /// AES-256-GCM symmetric key.
+        SymmetricDefault = "SYMMETRIC_DEFAULT",
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        EccNistP256 = "ECC_NIST_P256",
+        EccNistP384 = "ECC_NIST_P384",
+        EccNistP521 = "ECC_NIST_P521",
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+        Hmac224 = "HMAC_224",
+        Hmac256 = "HMAC_256",
+        Hmac384 = "HMAC_384",
+        Hmac512 = "HMAC_512",
+        MlDsa44 = "ML_DSA_44",
+        MlDsa65 = "ML_DSA_65",
+        MlDsa87 = "ML_DSA_87",
+    }
+);
+
+aws_enum!(
+    /// What a key may be used for.
+    KeyUsage {
+        EncryptDecrypt = "ENCRYPT_DECRYPT",
+        SignVerify = "SIGN_VERIFY",
+        GenerateVerifyMac = "GENERATE_VERIFY_MAC",
+        KeyAgreement = "KEY_AGREEMENT",
+    }
+);
+
+aws_enum!(
+    /// The lifecycle state of a key.
+    KeyState {
+        Enabled = "Enabled",
+        Disabled = "Disabled",
+        PendingDeletion = "PendingDeletion",
+        PendingImport = "PendingImport",
+        Unavailable = "Unavailable",
+    }
+);
+
+aws_enum!(
+    /// Where a key's material came from.
+    Origin {
+        AwsKms = "AWS_KMS",
+        External = "EXTERNAL",
+        AwsCloudhsm = "AWS_CLOUDHSM",
+        ExternalKeyStore = "EXTERNAL_KEY_STORE",
+    }
+);
+
+aws_enum!(
+    /// Encryption algorithms a key supports.
+    EncryptionAlgorithm {
+        SymmetricDefault = "SYMMETRIC_DEFAULT",
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+    }
+);
+
+aws_enum!(
+    /// Signing algorithms (`SigningAlgorithmSpec`).
+    SigningAlgorithmSpec {
+        RsassaPssSha256 = "RSASSA_PSS_SHA_256",
+        RsassaPssSha384 = "RSASSA_PSS_SHA_384",
+        RsassaPssSha512 = "RSASSA_PSS_SHA_512",
+        RsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256",
+        RsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384",
+        RsassaPkcs1V15Sha512 = "RSASSA_PKCS1_V1_5_SHA_512",
+        EcdsaSha256 = "ECDSA_SHA_256",
+        EcdsaSha384 = "ECDSA_SHA_384",
+        EcdsaSha512 = "ECDSA_SHA_512",
+        MlDsaShake256 = "ML_DSA_SHAKE_256",
+    }
+);
+
+aws_enum!(
+    /// MAC algorithms (`MacAlgorithmSpec`).
+    MacAlgorithmSpec {
+        HmacSha224 = "HMAC_SHA_224",
+        HmacSha256 = "HMAC_SHA_256",
+        HmacSha384 = "HMAC_SHA_384",
+        HmacSha512 = "HMAC_SHA_512",
+    }
+);
+
+aws_enum!(
+    /// How Sign and Verify read their message (`MessageType`).
+    MessageType {
+        Raw = "RAW",
+        Digest = "DIGEST",
+        ExternalMu = "EXTERNAL_MU",
+    }
+);
+
+aws_enum!(
+    /// Key agreement algorithms (`KeyAgreementAlgorithmSpec`).
+    KeyAgreementAlgorithmSpec {
+        Ecdh = "ECDH",
+    }
+);
+
+aws_enum!(
+    /// The key pairs GenerateDataKeyPair makes (`DataKeyPairSpec`).
+    DataKeyPairSpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        EccNistP256 = "ECC_NIST_P256",
+        EccNistP384 = "ECC_NIST_P384",
+        EccNistP521 = "ECC_NIST_P521",
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+    }
+);
+
+impl DataKeyPairSpec {
+    /// The key spec of the pair.
+    pub fn key_spec(self) -> KeySpec {
+        match self {
+            DataKeyPairSpec::Rsa2048 => KeySpec::Rsa2048,
+            DataKeyPairSpec::Rsa3072 => KeySpec::Rsa3072,
+            DataKeyPairSpec::Rsa4096 => KeySpec::Rsa4096,
+            DataKeyPairSpec::EccNistP256 => KeySpec::EccNistP256,
+            DataKeyPairSpec::EccNistP384 => KeySpec::EccNistP384,
+            DataKeyPairSpec::EccNistP521 => KeySpec::EccNistP521,
+            DataKeyPairSpec::EccSecgP256k1 => KeySpec::EccSecgP256k1,
+        }
+    }
+}
+
+aws_enum!(
+    /// Length of a data key named by spec rather than by byte count.
+    DataKeySpec {
+        Aes128 = "AES_128",
+        Aes256 = "AES_256",
+    }
+);
+
+aws_enum!(
+    /// How a backing-key version came to be.
+    RotationType {
+        Automatic = "AUTOMATIC",
+        OnDemand = "ON_DEMAND",
+    }
+);
+
+impl DataKeySpec {
+    /// Length of the data key in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            DataKeySpec::Aes128 => 16,
+            DataKeySpec::Aes256 => 32,
+        }
+    }
+}
+
+/// Largest encryption context accepted, counting the bytes of every key and value.
+pub const MAX_ENCRYPTION_CONTEXT_BYTES: usize = 8192;
+
+/// Non-secret key-value pairs bound to a ciphertext as associated data. Order-insensitive: the pairs
+/// are kept sorted by key, and duplicate keys are refused when the context is built from a list.
+///
+/// ```
+/// use kms_core::EncryptionContext;
+/// let a = EncryptionContext::from_pairs([("b", "2"), ("a", "1")]).unwrap();
+/// let b = EncryptionContext::from_pairs([("a", "1"), ("b", "2")]).unwrap();
+/// assert_eq!(a.canonical_bytes(), b.canonical_bytes());
+/// assert!(EncryptionContext::from_pairs([("a", "1"), ("a", "2")]).is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct EncryptionContext(BTreeMap<String, String>);
+
+impl EncryptionContext {
+    /// The empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a context from pairs, refusing duplicate or empty keys and oversized contexts.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> KmsResult<Self>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut map = BTreeMap::new();
+        let mut size = 0usize;
+        for (k, v) in pairs {
+            let (k, v) = (k.into(), v.into());
+            if k.is_empty() {
+                return Err(KmsError::Validation(
+                    "Encryption context keys must not be empty".into(),
+                ));
+            }
+            size += k.len() + v.len();
+            if size > MAX_ENCRYPTION_CONTEXT_BYTES {
+                return Err(KmsError::Validation(format!(
+                    "Encryption context exceeds {MAX_ENCRYPTION_CONTEXT_BYTES} bytes"
+                )));
+            }
+            if map.contains_key(&k) {
+                return Err(KmsError::Validation(format!(
+                    "Encryption context has duplicate key '{k}'"
+                )));
+            }
+            map.insert(k, v);
+        }
+        Ok(EncryptionContext(map))
+    }
+
+    /// The pairs, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The value for `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether every pair of `self` is also in `other`.
+    pub fn is_subset_of(&self, other: &EncryptionContext) -> bool {
+        self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+
+    /// The unambiguous byte encoding bound as associated data: a big-endian `u16` pair count, then
+    /// for each pair in key order a `u16` length and the UTF-8 bytes of the key, then of the value.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(2 + self.0.len() * 4 + MAX_ENCRYPTION_CONTEXT_BYTES.min(64));
+        // Construction caps the total size at 8 KiB, so every length fits a u16.
+        out.extend_from_slice(&(self.0.len() as u16).to_be_bytes());
+        for (k, v) in &self.0 {
+            for s in [k, v] {
+                out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Parses [`canonical_bytes`](Self::canonical_bytes) back; `None` if malformed or trailing bytes.
+    pub fn from_canonical_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut rest = bytes;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            if rest.len() < n {
+                return None;
+            }
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            Some(head)
+        };
+        let count = u16::from_be_bytes(take(2)?.try_into().ok()?);
+        let mut pairs = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let mut field = || -> Option<String> {
+                let len = u16::from_be_bytes(take(2)?.try_into().ok()?) as usize;
+                String::from_utf8(take(len)?.to_vec()).ok()
+            };
+            let k = field()?;
+            let v = field()?;
+            pairs.push((k, v));
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+        let ctx = Self::from_pairs(pairs).ok()?;
+        // Reject non-canonical order so each context has exactly one encoding.
+        (ctx.canonical_bytes() == bytes).then_some(ctx)
+    }
+}
+
+impl<'de> Deserialize<'de> for EncryptionContext {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Goes through from_pairs so that size limits and empty keys are enforced on every input.
+        let map = BTreeMap::<String, String>::deserialize(d)?;
+        EncryptionContext::from_pairs(map).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A resource tag. Keys are 1–128 characters, values 0–256, and `aws:` is reserved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    /// The tag key.
+    pub tag_key: String,
+    /// The tag value.
+    pub tag_value: String,
+}
+
+impl Tag {
+    /// Checks AWS's tag rules.
+    pub fn validate(&self) -> KmsResult<()> {
+        let klen = self.tag_key.chars().count();
+        if !(1..=128).contains(&klen) {
+            return Err(KmsError::Tag(format!(
+                "Tag key '{}' must be 1 to 128 characters",
+                self.tag_key
+            )));
+        }
+        if self.tag_value.chars().count() > 256 {
+            return Err(KmsError::Tag(format!(
+                "Tag value for key '{}' must be at most 256 characters",
+                self.tag_key
+            )));
+        }
+        if self.tag_key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(KmsError::Tag(format!(
+                "Tag key '{}' uses the reserved prefix 'aws:'",
+                self.tag_key
+            )));
+        }
+        let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+        if !self.tag_key.chars().all(allowed) || !self.tag_value.chars().all(allowed) {
+            return Err(KmsError::Tag(format!(
+                "Tag '{}' contains characters other than letters, digits, spaces and _.:/=+-@",
+                self.tag_key
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_id_rejects_non_canonical_forms() {
+        assert!(
+            "{1234abcd-12ab-34cd-56ef-1234567890ab}"
+                .parse::<KeyId>()
+                .is_err()
+        );
+        assert!("1234abcd12ab34cd56ef1234567890ab".parse::<KeyId>().is_err());
+        assert!("".parse::<KeyId>().is_err());
+    }
+
+    #[test]
+    fn key_id_round_trips_through_bytes() {
+        let id = KeyId::random();
+        assert_eq!(KeyId::from_bytes(*id.as_bytes()), id);
+    }
+
+    #[test]
+    fn encryption_context_canonical_bytes_round_trip() {
+        let ctx = EncryptionContext::from_pairs([("tenant", "acme"), ("purpose", "")]).unwrap();
+        let bytes = ctx.canonical_bytes();
+        assert_eq!(EncryptionContext::from_canonical_bytes(&bytes), Some(ctx));
+    }
+
+    #[test]
+    fn encryption_context_canonical_bytes_reject_trailing_and_truncated_input() {
+        let bytes = EncryptionContext::from_pairs([("a", "b")])
+            .unwrap()
+            .canonical_bytes();
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(EncryptionContext::from_canonical_bytes(&longer), None);
+        assert_eq!(
+            EncryptionContext::from_canonical_bytes(&bytes[..bytes.len() - 1]),
+            None
+        );
+    }
+
+    #[test]
+    fn encryption_context_refuses_empty_keys_and_oversize() {
+        assert!(EncryptionContext::from_pairs([("", "v")]).is_err());
+        let big = "x".repeat(MAX_ENCRYPTION_CONTEXT_BYTES);
+        assert!(EncryptionContext::from_pairs([("k", big.as_str())]).is_err());
+    }
+
+    #[test]
+    fn encryption_context_subset() {
+        let small = EncryptionContext::from_pairs([("a", "1")]).unwrap();
+        let big = EncryptionContext::from_pairs([("a", "1"), ("b", "2")]).unwrap();
+        assert!(small.is_subset_of(&big));
+        assert!(!big.is_subset_of(&small));
+    }
+
+    #[test]
+    fn aws_enums_parse_their_wire_names() {
+        for spec in KeySpec::ALL {
+            assert_eq!(spec.as_aws_str().parse::<KeySpec>().unwrap(), *spec);
+        }
+        assert!("AES_512".parse::<DataKeySpec>().is_err());
+    }
+
+    #[test]
+    fn tags_follow_aws_rules() {
+        let tag = |k: &str, v: &str| Tag {
+            tag_key: k.into(),
+            tag_value: v.into(),
+        };
+        assert!(tag("team", "payments").validate().is_ok());
+        assert!(tag("", "x").validate().is_err());
+        assert!(tag("aws:owner", "x").validate().is_err());
+        assert!(tag(&"k".repeat(129), "x").validate().is_err());
+        assert!(tag("k", &"v".repeat(257)).validate().is_err());
+    }
+}

@@ -1,0 +1,866 @@
+//! Key pairs and MAC keys: RSA (OAEP encryption, PSS and PKCS#1 v1.5 signatures), ECDSA and ECDH
+//! on P-256, P-384, P-521 and secp256k1, HMAC-SHA-2, and ML-DSA (FIPS 204). Every operation AWS
+//! KMS performs with them, behind one type, [`KeyMaterial`].
+//!
+//! Secret material is kept in the crates' own zeroizing types; RSA private-key operations are
+//! blinded (the `rsa` crate's RUSTSEC-2023-0071 mitigation), and MACs are compared in constant
+//! time.
+
+use std::sync::OnceLock;
+
+use hmac::{KeyInit, Mac};
+use p256::elliptic_curve::Generate;
+use rand_core::UnwrapErr;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rsa::{Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+use zeroize::Zeroizing;
+
+use super::{SymmetricKey, constant_time_eq, fill_random};
+use kms_core::error::{KmsError, KmsResult};
+use kms_core::types::KeySpec;
+
+/// The operating system's CSPRNG, for the crates that take an RNG.
+fn rng() -> UnwrapErr<getrandom::SysRng> {
+    UnwrapErr(getrandom::SysRng)
+}
+
+pub use kms_core::types::{
+    MacAlgorithmSpec as MacAlgorithm, MessageType, SigningAlgorithmSpec as SigningAlgorithm,
+};
+
+/// An RSA encryption padding (`EncryptionAlgorithmSpec` other than SYMMETRIC_DEFAULT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OaepHash {
+    /// RSAES-OAEP with SHA-1 (hash and MGF1).
+    Sha1,
+    /// RSAES-OAEP with SHA-256 (hash and MGF1).
+    Sha256,
+}
+
+/// The hash behind an RSA or ECDSA signing algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    fn len(self) -> usize {
+        match self {
+            Hash::Sha256 => 32,
+            Hash::Sha384 => 48,
+            Hash::Sha512 => 64,
+        }
+    }
+
+    fn digest(self, message: &[u8]) -> Vec<u8> {
+        match self {
+            Hash::Sha256 => Sha256::digest(message).to_vec(),
+            Hash::Sha384 => Sha384::digest(message).to_vec(),
+            Hash::Sha512 => Sha512::digest(message).to_vec(),
+        }
+    }
+}
+
+/// The hash of a signing algorithm; `None` for ML-DSA, which hashes inside the scheme.
+fn hash_of(algorithm: SigningAlgorithm) -> Option<Hash> {
+    use SigningAlgorithm::*;
+    match algorithm {
+        RsassaPssSha256 | RsassaPkcs1V15Sha256 | EcdsaSha256 => Some(Hash::Sha256),
+        RsassaPssSha384 | RsassaPkcs1V15Sha384 | EcdsaSha384 => Some(Hash::Sha384),
+        RsassaPssSha512 | RsassaPkcs1V15Sha512 | EcdsaSha512 => Some(Hash::Sha512),
+        MlDsaShake256 => None,
+    }
+}
+
+/// The material of one backing-key version of any key spec, with what is derived from it (the
+/// public key, ML-DSA's expanded key) computed once, on first use.
+pub struct KeyMaterial {
+    secret: Secret,
+    public: OnceLock<Option<PublicKey>>,
+    ml_dsa: OnceLock<MlDsaKey>,
+}
+
+/// The secret itself.
+enum Secret {
+    /// AES-256-GCM.
+    Symmetric(SymmetricKey),
+    /// An HMAC key of the spec's length.
+    Hmac(KeySpec, Zeroizing<Vec<u8>>),
+    /// An RSA private key.
+    Rsa(Box<RsaPrivateKey>),
+    /// P-256 private key.
+    P256(p256::ecdsa::SigningKey),
+    /// P-384 private key.
+    P384(p384::ecdsa::SigningKey),
+    /// P-521 private key.
+    P521(p521::ecdsa::SigningKey),
+    /// secp256k1 private key.
+    K256(k256::ecdsa::SigningKey),
+    /// An ML-DSA private key, kept as its 32-byte seed.
+    MlDsa(KeySpec, Zeroizing<[u8; 32]>),
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyMaterial({}, ..redacted..)", self.spec())
+    }
+}
+
+fn usage_error(spec: KeySpec, what: &str) -> KmsError {
+    KmsError::InvalidKeyUsage(format!("A {spec} key cannot {what}"))
+}
+
+fn invalid_signature() -> KmsError {
+    KmsError::InvalidSignature("The signature is not valid for this message and key".into())
+}
+
+/// The HMAC key length of an HMAC spec, in bytes.
+fn hmac_len(spec: KeySpec) -> Option<usize> {
+    match spec {
+        KeySpec::Hmac224 => Some(28),
+        KeySpec::Hmac256 => Some(32),
+        KeySpec::Hmac384 => Some(48),
+        KeySpec::Hmac512 => Some(64),
+        _ => None,
+    }
+}
+
+fn rsa_bits(spec: KeySpec) -> Option<usize> {
+    match spec {
+        KeySpec::Rsa2048 => Some(2048),
+        KeySpec::Rsa3072 => Some(3072),
+        KeySpec::Rsa4096 => Some(4096),
+        _ => None,
+    }
+}
+
+fn internal(what: &str) -> impl FnOnce(String) -> KmsError + '_ {
+    move |e| KmsError::Internal(format!("{what}: {e}"))
+}
+
+macro_rules! ecdsa_sign {
+    ($curve:ident, $signing:expr, $prehash:expr) => {{
+        use $curve::ecdsa::signature::hazmat::PrehashSigner;
+        let signature: $curve::ecdsa::Signature = $signing
+            .sign_prehash($prehash)
+            .map_err(|e| KmsError::Validation(format!("cannot sign this digest: {e}")))?;
+        Ok(signature.to_der().as_bytes().to_vec())
+    }};
+}
+
+macro_rules! ecdsa_verify {
+    ($curve:ident, $public:expr, $prehash:expr, $signature:expr) => {
+        ecdsa_verify!($curve, $public, $prehash, $signature, |s| s)
+    };
+    ($curve:ident, $public:expr, $prehash:expr, $signature:expr, $normalize:expr) => {{
+        use $curve::ecdsa::signature::hazmat::PrehashVerifier;
+        let verifying = $curve::ecdsa::VerifyingKey::from(*$public);
+        let signature = $curve::ecdsa::Signature::from_der($signature)
+            .map(|s| $normalize(s))
+            .map_err(|_| invalid_signature())?;
+        verifying
+            .verify_prehash($prehash, &signature)
+            .map_err(|_| invalid_signature())
+    }};
+}
+
+macro_rules! ecdh {
+    ($curve:ident, $secret:expr, $peer_der:expr) => {{
+        use $curve::pkcs8::DecodePublicKey;
+        let peer = $curve::PublicKey::from_public_key_der($peer_der).map_err(|_| {
+            KmsError::Validation(format!(
+                "PublicKey must be a DER SubjectPublicKeyInfo of a {} key",
+                stringify!($curve)
+            ))
+        })?;
+        let shared = $curve::ecdh::diffie_hellman($secret.as_nonzero_scalar(), peer.as_affine());
+        Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+    }};
+}
+
+impl KeyMaterial {
+    fn new(secret: Secret) -> Self {
+        KeyMaterial {
+            secret,
+            public: OnceLock::new(),
+            ml_dsa: OnceLock::new(),
+        }
+    }
+
+    /// Fresh material for `spec`.
+    pub fn generate(spec: KeySpec) -> KmsResult<Self> {
+        Self::generate_secret(spec).map(Self::new)
+    }
+
+    /// Reads back what [`to_sealable`](Self::to_sealable) produced for `spec`.
+    pub fn from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Self> {
+        Self::secret_from_sealed(spec, bytes).map(Self::new)
+    }
+
+    fn generate_secret(spec: KeySpec) -> KmsResult<Secret> {
+        if let Some(bits) = rsa_bits(spec) {
+            let key = RsaPrivateKey::new(&mut rng(), bits)
+                .map_err(|e| internal("RSA key generation failed")(e.to_string()))?;
+            return Ok(Secret::Rsa(Box::new(key)));
+        }
+        if let Some(len) = hmac_len(spec) {
+            let mut key = Zeroizing::new(vec![0u8; len]);
+            fill_random(&mut key)?;
+            return Ok(Secret::Hmac(spec, key));
+        }
+        Ok(match spec {
+            KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::generate()?),
+            KeySpec::EccNistP256 => {
+                Secret::P256(p256::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
+            KeySpec::EccNistP384 => {
+                Secret::P384(p384::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
+            KeySpec::EccNistP521 => {
+                Secret::P521(p521::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
+            KeySpec::EccSecgP256k1 => {
+                Secret::K256(k256::ecdsa::SigningKey::generate_from_rng(&mut rng()))
+            }
+            KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                fill_random(seed.as_mut())?;
+                Secret::MlDsa(spec, seed)
+            }
+            other => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Key spec {other} is not supported"
+                )));
+            }
+        })
+    }
+
+    /// The spec this material belongs to.
+    pub fn spec(&self) -> KeySpec {
+        match &self.secret {
+            Secret::Symmetric(_) => KeySpec::SymmetricDefault,
+            Secret::Hmac(spec, _) | Secret::MlDsa(spec, _) => *spec,
+            Secret::Rsa(key) => match rsa::traits::PublicKeyParts::size(key.as_ref()) * 8 {
+                3072 => KeySpec::Rsa3072,
+                4096 => KeySpec::Rsa4096,
+                _ => KeySpec::Rsa2048,
+            },
+            Secret::P256(_) => KeySpec::EccNistP256,
+            Secret::P384(_) => KeySpec::EccNistP384,
+            Secret::P521(_) => KeySpec::EccNistP521,
+            Secret::K256(_) => KeySpec::EccSecgP256k1,
+        }
+    }
+
+    /// The bytes sealed in the vault: raw for symmetric, HMAC and ML-DSA (its seed), PKCS#8 DER
+    /// for RSA and elliptic-curve keys.
+    pub fn to_sealable(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
+        let der = |r: Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>| {
+            r.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+                .map_err(|e| internal("encoding a private key")(e.to_string()))
+        };
+        match &self.secret {
+            Secret::Symmetric(key) => Ok(Zeroizing::new(key.expose_secret().to_vec())),
+            Secret::Hmac(_, key) => Ok(Zeroizing::new(key.to_vec())),
+            Secret::MlDsa(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
+            Secret::Rsa(key) => der(key.to_pkcs8_der()),
+            Secret::P256(key) => der(key.to_pkcs8_der()),
+            Secret::P384(key) => der(key.to_pkcs8_der()),
+            Secret::P521(key) => der(key.to_pkcs8_der()),
+            Secret::K256(key) => der(key.to_pkcs8_der()),
+        }
+    }
+
+    fn secret_from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Secret> {
+        let corrupt =
+            |e: String| KmsError::Internal(format!("stored {spec} key material is not valid: {e}"));
+        if rsa_bits(spec).is_some() {
+            let key = RsaPrivateKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?;
+            return Ok(Secret::Rsa(Box::new(key)));
+        }
+        if let Some(len) = hmac_len(spec) {
+            if bytes.len() != len {
+                return Err(corrupt(format!("{} bytes", bytes.len())));
+            }
+            return Ok(Secret::Hmac(spec, Zeroizing::new(bytes.to_vec())));
+        }
+        Ok(match spec {
+            KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::from_slice(bytes)?),
+            KeySpec::EccNistP256 => Secret::P256(
+                p256::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            KeySpec::EccNistP384 => Secret::P384(
+                p384::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            KeySpec::EccNistP521 => Secret::P521(
+                p521::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            KeySpec::EccSecgP256k1 => Secret::K256(
+                k256::ecdsa::SigningKey::from_pkcs8_der(bytes)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
+                let seed: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| corrupt(format!("{} bytes", bytes.len())))?;
+                Secret::MlDsa(spec, Zeroizing::new(seed))
+            }
+            other => return Err(corrupt(format!("unsupported spec {other}"))),
+        })
+    }
+
+    /// The symmetric key, or `InvalidKeyUsage` for any other spec.
+    pub fn symmetric(&self) -> KmsResult<&SymmetricKey> {
+        match &self.secret {
+            Secret::Symmetric(key) => Ok(key),
+            _ => Err(usage_error(self.spec(), "encrypt with AES-GCM")),
+        }
+    }
+
+    /// The public key as DER SubjectPublicKeyInfo (`GetPublicKey`); `UnsupportedOperation` for
+    /// symmetric and HMAC keys, which have none.
+    pub fn public_key_der(&self) -> KmsResult<Vec<u8>> {
+        let encode = |r: Result<rsa::pkcs8::Document, rsa::pkcs8::spki::Error>| {
+            r.map(|d| d.as_bytes().to_vec())
+                .map_err(|e| internal("encoding a public key")(e.to_string()))
+        };
+        match &self.secret {
+            Secret::Rsa(key) => encode(RsaPublicKey::from(key.as_ref()).to_public_key_der()),
+            Secret::P256(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::P384(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::P521(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::K256(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::MlDsa(..) => self.with_ml_dsa(|k| k.public_key_der()),
+            _ => Err(KmsError::UnsupportedOperation(format!(
+                "A {} key has no public key",
+                self.spec()
+            ))),
+        }
+    }
+
+    /// The algorithms `sign` accepts for this key.
+    pub fn signing_algorithms(&self) -> &'static [SigningAlgorithm] {
+        signing_algorithms_for(self.spec())
+    }
+
+    fn check_algorithm(&self, algorithm: SigningAlgorithm) -> KmsResult<()> {
+        if self.signing_algorithms().contains(&algorithm) {
+            Ok(())
+        } else if self.signing_algorithms().is_empty() {
+            Err(usage_error(self.spec(), "sign or verify"))
+        } else {
+            Err(KmsError::InvalidKeyUsage(format!(
+                "Signing algorithm {algorithm:?} is not compatible with a {} key",
+                self.spec()
+            )))
+        }
+    }
+
+    /// Signs (`Sign`). RSA and ECDSA take a RAW message (hashed here) or a DIGEST; ML-DSA a RAW
+    /// message or an EXTERNAL_MU. ECDSA signatures are DER-encoded, as AWS returns them.
+    pub fn sign(
+        &self,
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        message: &[u8],
+    ) -> KmsResult<Vec<u8>> {
+        self.check_algorithm(algorithm)?;
+        if let Secret::MlDsa(..) = &self.secret {
+            return self.with_ml_dsa(|k| k.sign(message_type, message));
+        }
+        let prehash = prehash(algorithm, message_type, message)?;
+        match &self.secret {
+            Secret::Rsa(key) => rsa_sign(key, algorithm, &prehash),
+            Secret::P256(key) => ecdsa_sign!(p256, key, &prehash),
+            Secret::P384(key) => ecdsa_sign!(p384, key, &prehash),
+            Secret::P521(key) => ecdsa_sign!(p521, key, &prehash),
+            Secret::K256(key) => ecdsa_sign!(k256, key, &prehash),
+            _ => Err(usage_error(self.spec(), "sign")),
+        }
+    }
+
+    /// Verifies (`Verify`) with the public half; `InvalidSignature` when the signature does not
+    /// verify.
+    pub fn verify(
+        &self,
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        message: &[u8],
+        signature: &[u8],
+    ) -> KmsResult<()> {
+        self.check_algorithm(algorithm)?;
+        self.public()?
+            .verify(algorithm, message_type, message, signature)
+    }
+
+    /// The public half of a key pair, derived once.
+    pub fn public(&self) -> KmsResult<&PublicKey> {
+        self.public
+            .get_or_init(|| self.derive_public())
+            .as_ref()
+            .ok_or_else(|| {
+                KmsError::UnsupportedOperation(format!("A {} key has no public key", self.spec()))
+            })
+    }
+
+    fn derive_public(&self) -> Option<PublicKey> {
+        Some(match &self.secret {
+            Secret::Rsa(key) => PublicKey::Rsa(RsaPublicKey::from(key.as_ref())),
+            Secret::P256(key) => PublicKey::P256(p256::PublicKey::from(key.verifying_key())),
+            Secret::P384(key) => PublicKey::P384(p384::PublicKey::from(key.verifying_key())),
+            Secret::P521(key) => PublicKey::P521(p521::PublicKey::from(key.verifying_key())),
+            Secret::K256(key) => PublicKey::K256(k256::PublicKey::from(key.verifying_key())),
+            Secret::MlDsa(spec, _) => PublicKey::MlDsa(
+                *spec,
+                self.with_ml_dsa(|k| Ok(k.encoded_public_key())).ok()?,
+            ),
+            Secret::Symmetric(_) | Secret::Hmac(..) => return None,
+        })
+    }
+
+    /// Runs `f` on the ML-DSA signing key, expanded from its seed once.
+    fn with_ml_dsa<T>(&self, f: impl FnOnce(&dyn MlDsaOps) -> KmsResult<T>) -> KmsResult<T> {
+        let Secret::MlDsa(spec, seed) = &self.secret else {
+            return Err(usage_error(self.spec(), "sign with ML-DSA"));
+        };
+        let seed = ml_dsa::Seed::from(**seed);
+        let key = self.ml_dsa.get_or_init(|| match spec {
+            KeySpec::MlDsa44 => MlDsaKey::P44(Box::new(ml_dsa::SigningKey::from_seed(&seed))),
+            KeySpec::MlDsa65 => MlDsaKey::P65(Box::new(ml_dsa::SigningKey::from_seed(&seed))),
+            _ => MlDsaKey::P87(Box::new(ml_dsa::SigningKey::from_seed(&seed))),
+        });
+        match key {
+            MlDsaKey::P44(k) => f(k.as_ref()),
+            MlDsaKey::P65(k) => f(k.as_ref()),
+            MlDsaKey::P87(k) => f(k.as_ref()),
+        }
+    }
+
+    /// The MAC algorithm of an HMAC key.
+    pub fn mac_algorithm(&self) -> Option<MacAlgorithm> {
+        mac_algorithm_for(self.spec())
+    }
+
+    /// `GenerateMac`.
+    pub fn generate_mac(&self, algorithm: MacAlgorithm, message: &[u8]) -> KmsResult<Vec<u8>> {
+        match (&self.secret, self.mac_algorithm()) {
+            (Secret::Hmac(_, key), Some(own)) if own == algorithm => {
+                Ok(hmac_tag(algorithm, key, message))
+            }
+            (_, Some(_)) => Err(KmsError::InvalidKeyUsage(format!(
+                "MAC algorithm {algorithm:?} is not compatible with a {} key",
+                self.spec()
+            ))),
+            _ => Err(usage_error(self.spec(), "generate or verify MACs")),
+        }
+    }
+
+    /// `VerifyMac`: constant-time; `InvalidMac` when the MAC does not match.
+    pub fn verify_mac(&self, algorithm: MacAlgorithm, message: &[u8], mac: &[u8]) -> KmsResult<()> {
+        let expected = self.generate_mac(algorithm, message)?;
+        if constant_time_eq(&expected, mac) {
+            Ok(())
+        } else {
+            Err(KmsError::InvalidMac(
+                "The MAC is not valid for this message and key".into(),
+            ))
+        }
+    }
+
+    /// The most plaintext RSAES-OAEP takes under this key with `hash`.
+    pub fn oaep_max_plaintext(&self, hash: OaepHash) -> KmsResult<usize> {
+        match &self.secret {
+            Secret::Rsa(key) => {
+                let hash_len = match hash {
+                    OaepHash::Sha1 => 20,
+                    OaepHash::Sha256 => 32,
+                };
+                Ok(rsa::traits::PublicKeyParts::size(key.as_ref()) - 2 * hash_len - 2)
+            }
+            _ => Err(usage_error(self.spec(), "encrypt with RSAES-OAEP")),
+        }
+    }
+
+    /// RSAES-OAEP encryption with the public key (`Encrypt` under an RSA key).
+    pub fn oaep_encrypt(&self, hash: OaepHash, plaintext: &[u8]) -> KmsResult<Vec<u8>> {
+        let max = self.oaep_max_plaintext(hash)?;
+        let Secret::Rsa(key) = &self.secret else {
+            unreachable!("oaep_max_plaintext refuses other keys")
+        };
+        if plaintext.is_empty() || plaintext.len() > max {
+            return Err(KmsError::Validation(format!(
+                "Plaintext must be between 1 and {max} bytes for {hash:?} under a {} key",
+                self.spec()
+            )));
+        }
+        let public = RsaPublicKey::from(key.as_ref());
+        match hash {
+            OaepHash::Sha1 => public.encrypt(&mut rng(), Oaep::<sha1::Sha1>::new(), plaintext),
+            OaepHash::Sha256 => public.encrypt(&mut rng(), Oaep::<Sha256>::new(), plaintext),
+        }
+        .map_err(|e| internal("RSA encryption failed")(e.to_string()))
+    }
+
+    /// Blinded RSAES-OAEP decryption; every failure is the same invalid ciphertext.
+    pub fn oaep_decrypt(&self, hash: OaepHash, ciphertext: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+        let Secret::Rsa(key) = &self.secret else {
+            return Err(usage_error(self.spec(), "decrypt with RSAES-OAEP"));
+        };
+        match hash {
+            OaepHash::Sha1 => {
+                key.decrypt_blinded(&mut rng(), Oaep::<sha1::Sha1>::new(), ciphertext)
+            }
+            OaepHash::Sha256 => key.decrypt_blinded(&mut rng(), Oaep::<Sha256>::new(), ciphertext),
+        }
+        .map(Zeroizing::new)
+        .map_err(|_| KmsError::invalid_ciphertext())
+    }
+
+    /// ECDH with the peer's DER SubjectPublicKeyInfo (`DeriveSharedSecret`): the raw shared
+    /// x-coordinate.
+    pub fn derive_shared_secret(
+        &self,
+        peer_public_key_der: &[u8],
+    ) -> KmsResult<Zeroizing<Vec<u8>>> {
+        match &self.secret {
+            Secret::P256(key) => ecdh!(p256, key, peer_public_key_der),
+            Secret::P384(key) => ecdh!(p384, key, peer_public_key_der),
+            Secret::P521(key) => ecdh!(p521, key, peer_public_key_der),
+            Secret::K256(key) => ecdh!(k256, key, peer_public_key_der),
+            _ => Err(usage_error(self.spec(), "derive shared secrets")),
+        }
+    }
+
+    /// The private key as PKCS#8 DER (for GenerateDataKeyPair, whose pairs leave the host).
+    pub fn private_key_pkcs8(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
+        match &self.secret {
+            Secret::Rsa(_)
+            | Secret::P256(_)
+            | Secret::P384(_)
+            | Secret::P521(_)
+            | Secret::K256(_) => self.to_sealable(),
+            _ => Err(KmsError::UnsupportedOperation(format!(
+                "A {} key is not a data key pair",
+                self.spec()
+            ))),
+        }
+    }
+}
+
+/// The signing algorithms a key of `spec` supports, as AWS pairs them.
+pub fn signing_algorithms_for(spec: KeySpec) -> &'static [SigningAlgorithm] {
+    use SigningAlgorithm::*;
+    match spec {
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => &[
+            RsassaPssSha256,
+            RsassaPssSha384,
+            RsassaPssSha512,
+            RsassaPkcs1V15Sha256,
+            RsassaPkcs1V15Sha384,
+            RsassaPkcs1V15Sha512,
+        ],
+        KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => &[EcdsaSha256],
+        KeySpec::EccNistP384 => &[EcdsaSha384],
+        KeySpec::EccNistP521 => &[EcdsaSha512],
+        KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => &[MlDsaShake256],
+        _ => &[],
+    }
+}
+
+/// The MAC algorithm of an HMAC key spec.
+pub fn mac_algorithm_for(spec: KeySpec) -> Option<MacAlgorithm> {
+    match spec {
+        KeySpec::Hmac224 => Some(MacAlgorithm::HmacSha224),
+        KeySpec::Hmac256 => Some(MacAlgorithm::HmacSha256),
+        KeySpec::Hmac384 => Some(MacAlgorithm::HmacSha384),
+        KeySpec::Hmac512 => Some(MacAlgorithm::HmacSha512),
+        _ => None,
+    }
+}
+
+/// The digest to sign or verify: the message hashed, or the caller's digest checked for length.
+fn prehash(
+    algorithm: SigningAlgorithm,
+    message_type: MessageType,
+    message: &[u8],
+) -> KmsResult<Vec<u8>> {
+    let hash = hash_of(algorithm).expect("checked by the caller");
+    match message_type {
+        MessageType::Raw => Ok(hash.digest(message)),
+        MessageType::Digest if message.len() == hash.len() => Ok(message.to_vec()),
+        MessageType::Digest => Err(KmsError::Validation(format!(
+            "A {algorithm:?} digest is {} bytes, not {}",
+            hash.len(),
+            message.len()
+        ))),
+        MessageType::ExternalMu => Err(KmsError::Validation(
+            "MessageType EXTERNAL_MU is only for ML-DSA keys".into(),
+        )),
+    }
+}
+
+/// The public half of a key pair: what GetPublicKey returns, and what verifies signatures.
+pub enum PublicKey {
+    /// RSA.
+    Rsa(RsaPublicKey),
+    /// P-256.
+    P256(p256::PublicKey),
+    /// P-384.
+    P384(p384::PublicKey),
+    /// P-521.
+    P521(p521::PublicKey),
+    /// secp256k1.
+    K256(k256::PublicKey),
+    /// ML-DSA: the encoded verifying key of the spec's parameter set.
+    MlDsa(KeySpec, Vec<u8>),
+}
+
+impl PublicKey {
+    /// public key of `spec` from a DER SubjectPublicKeyInfo.
+    pub fn from_der(spec: KeySpec, der: &[u8]) -> KmsResult<Self> {
+        use rsa::pkcs8::DecodePublicKey;
+        let invalid = |e: String| KmsError::Validation(format!("not a DER {spec} public key: {e}"));
+        if rsa_bits(spec).is_some() {
+            return RsaPublicKey::from_public_key_der(der)
+                .map(PublicKey::Rsa)
+                .map_err(|e| invalid(e.to_string()));
+        }
+        Ok(match spec {
+            KeySpec::EccNistP256 => PublicKey::P256(
+                p256::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
+            ),
+            KeySpec::EccNistP384 => PublicKey::P384(
+                p384::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
+            ),
+            KeySpec::EccNistP521 => PublicKey::P521(
+                p521::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
+            ),
+            KeySpec::EccSecgP256k1 => PublicKey::K256(
+                k256::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
+            ),
+            KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
+                let info = rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)
+                    .map_err(|e| invalid(e.to_string()))?;
+                PublicKey::MlDsa(spec, info.subject_public_key.raw_bytes().to_vec())
+            }
+            other => return Err(invalid(format!("{other} keys have no public key"))),
+        })
+    }
+
+    /// Verifies `signature`; `InvalidSignature` when it does not verify, `Validation` for a
+    /// digest of the wrong length.
+    pub fn verify(
+        &self,
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        message: &[u8],
+        signature: &[u8],
+    ) -> KmsResult<()> {
+        if let PublicKey::MlDsa(spec, encoded) = self {
+            return ml_dsa_verify(*spec, encoded, message_type, message, signature);
+        }
+        if algorithm == SigningAlgorithm::MlDsaShake256 {
+            return Err(invalid_signature());
+        }
+        let prehash = prehash(algorithm, message_type, message)?;
+        match self {
+            PublicKey::Rsa(key) => rsa_verify_public(key, algorithm, &prehash, signature),
+            PublicKey::P256(key) => ecdsa_verify!(p256, key, &prehash, signature),
+            PublicKey::P384(key) => ecdsa_verify!(p384, key, &prehash, signature),
+            PublicKey::P521(key) => ecdsa_verify!(p521, key, &prehash, signature),
+            // k256 verifies only low-S signatures (Bitcoin's rule); ECDSA as AWS and
+            // Wycheproof define it accepts both, so the high-S form is normalised first.
+            PublicKey::K256(key) => ecdsa_verify!(
+                k256,
+                key,
+                &prehash,
+                signature,
+                |s: k256::ecdsa::Signature| { s.normalize_s() }
+            ),
+            PublicKey::MlDsa(..) => unreachable!("handled above"),
+        }
+    }
+}
+
+fn hmac_tag(algorithm: MacAlgorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
+    macro_rules! tag {
+        ($hash:ty) => {{
+            let mut mac = <hmac::Hmac<$hash> as KeyInit>::new_from_slice(key)
+                .expect("HMAC takes keys of any length");
+            mac.update(message);
+            mac.finalize().into_bytes().to_vec()
+        }};
+    }
+    match algorithm {
+        MacAlgorithm::HmacSha224 => tag!(Sha224),
+        MacAlgorithm::HmacSha256 => tag!(Sha256),
+        MacAlgorithm::HmacSha384 => tag!(Sha384),
+        MacAlgorithm::HmacSha512 => tag!(Sha512),
+    }
+}
+
+fn rsa_scheme_sign(
+    key: &RsaPrivateKey,
+    algorithm: SigningAlgorithm,
+    prehash: &[u8],
+) -> Result<Vec<u8>, rsa::Error> {
+    use SigningAlgorithm::*;
+    let mut rng = rng();
+    match algorithm {
+        RsassaPssSha256 => key.sign_with_rng(&mut rng, Pss::<Sha256>::new(), prehash),
+        RsassaPssSha384 => key.sign_with_rng(&mut rng, Pss::<Sha384>::new(), prehash),
+        RsassaPssSha512 => key.sign_with_rng(&mut rng, Pss::<Sha512>::new(), prehash),
+        RsassaPkcs1V15Sha256 => key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), prehash),
+        RsassaPkcs1V15Sha384 => key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha384>(), prehash),
+        RsassaPkcs1V15Sha512 => key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha512>(), prehash),
+        _ => unreachable!("checked by check_algorithm"),
+    }
+}
+
+fn rsa_sign(
+    key: &RsaPrivateKey,
+    algorithm: SigningAlgorithm,
+    prehash: &[u8],
+) -> KmsResult<Vec<u8>> {
+    rsa_scheme_sign(key, algorithm, prehash)
+        .map_err(|e| internal("RSA signing failed")(e.to_string()))
+}
+
+/// Verifies an RSA signature over a digest.
+fn rsa_verify_public(
+    public: &RsaPublicKey,
+    algorithm: SigningAlgorithm,
+    prehash: &[u8],
+    signature: &[u8],
+) -> KmsResult<()> {
+    use SigningAlgorithm::*;
+    match algorithm {
+        RsassaPssSha256 => public.verify(Pss::<Sha256>::new(), prehash, signature),
+        RsassaPssSha384 => public.verify(Pss::<Sha384>::new(), prehash, signature),
+        RsassaPssSha512 => public.verify(Pss::<Sha512>::new(), prehash, signature),
+        RsassaPkcs1V15Sha256 => public.verify(Pkcs1v15Sign::new::<Sha256>(), prehash, signature),
+        RsassaPkcs1V15Sha384 => public.verify(Pkcs1v15Sign::new::<Sha384>(), prehash, signature),
+        RsassaPkcs1V15Sha512 => public.verify(Pkcs1v15Sign::new::<Sha512>(), prehash, signature),
+        _ => return Err(invalid_signature()),
+    }
+    .map_err(|_| invalid_signature())
+}
+
+/// The ML-DSA operations, monomorphised per parameter set.
+trait MlDsaOps {
+    fn public_key_der(&self) -> KmsResult<Vec<u8>>;
+    fn sign(&self, message_type: MessageType, message: &[u8]) -> KmsResult<Vec<u8>>;
+    fn encoded_public_key(&self) -> Vec<u8>;
+}
+
+impl<P: ml_dsa::MlDsaParams> MlDsaOps for ml_dsa::SigningKey<P>
+where
+    ml_dsa::VerifyingKey<P>: EncodePublicKey,
+{
+    fn public_key_der(&self) -> KmsResult<Vec<u8>> {
+        ml_dsa::signature::Keypair::verifying_key(self)
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .map_err(|e| internal("encoding an ML-DSA public key")(e.to_string()))
+    }
+
+    fn sign(&self, message_type: MessageType, message: &[u8]) -> KmsResult<Vec<u8>> {
+        let signature = match message_type {
+            MessageType::Raw => self
+                .expanded_key()
+                .sign_randomized(message, &[], &mut rng())
+                .map_err(|e| KmsError::Validation(format!("cannot sign: {e}")))?,
+            MessageType::ExternalMu => {
+                let mu = external_mu(message)?;
+                self.expanded_key()
+                    .sign_mu_randomized(&mu, &mut rng())
+                    .map_err(|e| KmsError::Validation(format!("cannot sign: {e}")))?
+            }
+            MessageType::Digest => {
+                return Err(KmsError::Validation(
+                    "ML-DSA keys sign RAW messages or an EXTERNAL_MU, not a DIGEST".into(),
+                ));
+            }
+        };
+        Ok(signature.encode().to_vec())
+    }
+
+    fn encoded_public_key(&self) -> Vec<u8> {
+        ml_dsa::signature::Keypair::verifying_key(self)
+            .encode()
+            .to_vec()
+    }
+}
+
+/// Verifies an ML-DSA signature (pure, empty context, or over an external mu) with an encoded
+/// verifying key of `spec`'s parameter set.
+fn ml_dsa_verify(
+    spec: KeySpec,
+    encoded_key: &[u8],
+    message_type: MessageType,
+    message: &[u8],
+    signature: &[u8],
+) -> KmsResult<()> {
+    fn check<P: ml_dsa::MlDsaParams>(
+        encoded_key: &[u8],
+        message_type: MessageType,
+        message: &[u8],
+        signature: &[u8],
+    ) -> KmsResult<()> {
+        let key = ml_dsa::EncodedVerifyingKey::<P>::try_from(encoded_key)
+            .map_err(|_| KmsError::Validation("not an ML-DSA public key of this size".into()))?;
+        let key = ml_dsa::VerifyingKey::<P>::decode(&key);
+        let encoded =
+            ml_dsa::EncodedSignature::<P>::try_from(signature).map_err(|_| invalid_signature())?;
+        let signature = ml_dsa::Signature::<P>::decode(&encoded).ok_or_else(invalid_signature)?;
+        let valid = match message_type {
+            MessageType::Raw => key.verify_with_context(message, &[], &signature),
+            MessageType::ExternalMu => key.verify_mu(&external_mu(message)?, &signature),
+            MessageType::Digest => {
+                return Err(KmsError::Validation(
+                    "ML-DSA keys verify RAW messages or an EXTERNAL_MU, not a DIGEST".into(),
+                ));
+            }
+        };
+        if valid {
+            Ok(())
+        } else {
+            Err(invalid_signature())
+        }
+    }
+    match spec {
+        KeySpec::MlDsa44 => check::<ml_dsa::MlDsa44>(encoded_key, message_type, message, signature),
+        KeySpec::MlDsa65 => check::<ml_dsa::MlDsa65>(encoded_key, message_type, message, signature),
+        KeySpec::MlDsa87 => check::<ml_dsa::MlDsa87>(encoded_key, message_type, message, signature),
+        other => Err(usage_error(other, "verify ML-DSA signatures")),
+    }
+}
+
+/// ML-DSA's 64-byte message representative.
+type Mu = ml_dsa::common::array::Array<u8, ml_dsa::common::typenum::U64>;
+
+fn external_mu(message: &[u8]) -> KmsResult<Mu> {
+    Mu::try_from(message).map_err(|_| {
+        KmsError::Validation(format!(
+            "An EXTERNAL_MU is exactly 64 bytes, not {}",
+            message.len()
+        ))
+    })
+}
+
+/// An ML-DSA signing key of one of the three parameter sets (zeroized on drop by the crate).
+enum MlDsaKey {
+    P44(Box<ml_dsa::SigningKey<ml_dsa::MlDsa44>>),
+    P65(Box<ml_dsa::SigningKey<ml_dsa::MlDsa65>>),
+    P87(Box<ml_dsa::SigningKey<ml_dsa::MlDsa87>>),
+}
+
+#[cfg(test)]
+#[path = "asymmetric_tests.rs"]
+mod tests;

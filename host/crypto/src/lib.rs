@@ -1,0 +1,542 @@
+//! Every cryptographic primitive the host uses, behind one seam: nothing outside this module names a
+//! crypto crate. It owns secret-key types (zeroized on drop, redacted in `Debug`), AES-256-GCM, the
+//! randomness source and the ciphertext blob format. It knows nothing of storage, callers or wasm.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod asymmetric;
+pub mod blob;
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use kms_core::error::{KmsError, KmsResult};
+
+/// Length of an AES-GCM nonce in bytes.
+pub const NONCE_LEN: usize = 12;
+/// Length of an AES-GCM authentication tag in bytes.
+pub const TAG_LEN: usize = 16;
+/// Length of an AES-256 key in bytes.
+pub const SYMMETRIC_KEY_LEN: usize = 32;
+
+/// A 256-bit AES-GCM key: KMS key material, a root key or a data key. Zeroized when dropped and
+/// never printed.
+///
+/// ```
+/// use kms_crypto::SymmetricKey;
+/// let key = SymmetricKey::generate().unwrap();
+/// assert_eq!(format!("{key:?}"), "SymmetricKey(..redacted..)");
+/// ```
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SymmetricKey([u8; SYMMETRIC_KEY_LEN]);
+
+impl SymmetricKey {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> KmsResult<Self> {
+        let mut bytes = [0u8; SYMMETRIC_KEY_LEN];
+        fill_random(&mut bytes)?;
+        Ok(SymmetricKey(bytes))
+    }
+
+    /// A key from exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> KmsResult<Self> {
+        let arr: [u8; SYMMETRIC_KEY_LEN] = bytes.try_into().map_err(|_| {
+            KmsError::Validation(format!(
+                "a symmetric key is {SYMMETRIC_KEY_LEN} bytes, got {}",
+                bytes.len()
+            ))
+        })?;
+        Ok(SymmetricKey(arr))
+    }
+
+    /// The raw key bytes. Only for sealing them under another key and for known-answer tests.
+    pub fn expose_secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
+        &self.0
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.0.into())
+    }
+
+    /// AES-256-GCM encryption under a fresh random nonce. Returns `nonce || ciphertext || tag`.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> KmsResult<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        fill_random(&mut nonce)?;
+        Ok(nonce_prefixed(
+            &nonce,
+            self.seal_with_nonce(&nonce, plaintext, aad)?,
+        ))
+    }
+
+    /// Opens what [`seal`](Self::seal) produced. Every failure is the same undifferentiated error.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(KmsError::invalid_ciphertext());
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        self.open_with_nonce(nonce.try_into().expect("split at NONCE_LEN"), body, aad)
+    }
+
+    /// AES-256-GCM encryption with a caller-chosen nonce: `ciphertext || tag`. The caller must never
+    /// reuse a nonce with the same key; [`seal`](Self::seal) picks a random one.
+    pub fn seal_with_nonce(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> KmsResult<Vec<u8>> {
+        self.cipher()
+            .encrypt(
+                &Nonce::from(*nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| KmsError::Internal("AES-GCM encryption failed".into()))
+    }
+
+    /// AES-256-GCM decryption of `ciphertext || tag` with an explicit nonce.
+    pub fn open_with_nonce(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        ciphertext_and_tag: &[u8],
+        aad: &[u8],
+    ) -> KmsResult<Zeroizing<Vec<u8>>> {
+        self.cipher()
+            .decrypt(
+                &Nonce::from(*nonce),
+                Payload {
+                    msg: ciphertext_and_tag,
+                    aad,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| KmsError::invalid_ciphertext())
+    }
+
+    /// A STREAM encryptor (big-endian 32-bit counter) for chunked envelope encryption of large
+    /// payloads; each chunk is authenticated with its position and whether it is the last.
+    pub fn stream_encryptor(
+        &self,
+        nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN],
+    ) -> StreamEncryptor {
+        StreamEncryptor(aead_stream::EncryptorBE32::from_aead(
+            self.cipher(),
+            &(*nonce_prefix).into(),
+        ))
+    }
+
+    /// The STREAM decryptor matching [`stream_encryptor`](Self::stream_encryptor).
+    pub fn stream_decryptor(
+        &self,
+        nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN],
+    ) -> StreamDecryptor {
+        StreamDecryptor(aead_stream::DecryptorBE32::from_aead(
+            self.cipher(),
+            &(*nonce_prefix).into(),
+        ))
+    }
+}
+
+impl fmt::Debug for SymmetricKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SymmetricKey(..redacted..)")
+    }
+}
+
+/// Length of the per-message nonce prefix of the STREAM construction over AES-GCM (12 − 5 bytes).
+pub const STREAM_NONCE_PREFIX_LEN: usize = 7;
+
+/// Encrypts a sequence of chunks; see [`SymmetricKey::stream_encryptor`].
+pub struct StreamEncryptor(aead_stream::EncryptorBE32<Aes256Gcm>);
+
+impl StreamEncryptor {
+    /// Encrypts a chunk that is not the last one.
+    pub fn encrypt_next(&mut self, chunk: &[u8], aad: &[u8]) -> KmsResult<Vec<u8>> {
+        self.0
+            .encrypt_next(Payload { msg: chunk, aad })
+            .map_err(|_| KmsError::LimitExceeded("too many chunks in one stream".into()))
+    }
+
+    /// Encrypts the final chunk (possibly empty) and ends the stream.
+    pub fn encrypt_last(self, chunk: &[u8], aad: &[u8]) -> KmsResult<Vec<u8>> {
+        self.0
+            .encrypt_last(Payload { msg: chunk, aad })
+            .map_err(|_| KmsError::LimitExceeded("too many chunks in one stream".into()))
+    }
+}
+
+/// Decrypts a sequence of chunks; see [`SymmetricKey::stream_decryptor`].
+pub struct StreamDecryptor(aead_stream::DecryptorBE32<Aes256Gcm>);
+
+impl StreamDecryptor {
+    /// Decrypts a chunk that is not the last one.
+    pub fn decrypt_next(&mut self, chunk: &[u8], aad: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+        self.0
+            .decrypt_next(Payload { msg: chunk, aad })
+            .map(Zeroizing::new)
+            .map_err(|_| KmsError::invalid_ciphertext())
+    }
+
+    /// Decrypts the final chunk and ends the stream.
+    pub fn decrypt_last(self, chunk: &[u8], aad: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+        self.0
+            .decrypt_last(Payload { msg: chunk, aad })
+            .map(Zeroizing::new)
+            .map_err(|_| KmsError::invalid_ciphertext())
+    }
+}
+
+/// `nonce || body`: the layout of everything sealed under a random nonce.
+fn nonce_prefixed(nonce: &[u8; NONCE_LEN], body: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// AES-GCM under a data key of 16 or 32 bytes, as guests use data keys through handles. The key
+/// schedule is built once; the cipher is zeroized when dropped.
+pub enum DataKeyCipher {
+    /// AES-128-GCM.
+    Aes128(Box<Aes128Gcm>),
+    /// AES-256-GCM.
+    Aes256(Box<Aes256Gcm>),
+}
+
+impl DataKeyCipher {
+    /// The cipher for a data key, or `InvalidKeyUsage` for a length AES cannot use.
+    pub fn new(key: &[u8]) -> KmsResult<Self> {
+        match key.len() {
+            16 => Ok(DataKeyCipher::Aes128(Box::new(
+                Aes128Gcm::new_from_slice(key).expect("16 bytes"),
+            ))),
+            32 => Ok(DataKeyCipher::Aes256(Box::new(
+                Aes256Gcm::new_from_slice(key).expect("32 bytes"),
+            ))),
+            n => Err(KmsError::InvalidKeyUsage(format!(
+                "a {n}-byte data key cannot be used with AES-GCM; use AES_128 or AES_256"
+            ))),
+        }
+    }
+
+    /// Encrypts under a fresh random nonce: `nonce || ciphertext || tag`.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> KmsResult<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        fill_random(&mut nonce)?;
+        self.seal_with_nonce(&nonce, plaintext, aad)
+    }
+
+    fn seal_with_nonce(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> KmsResult<Vec<u8>> {
+        let payload = Payload {
+            msg: plaintext,
+            aad,
+        };
+        let nonce_ref = Nonce::from(*nonce);
+        let body = match self {
+            DataKeyCipher::Aes128(c) => c.encrypt(&nonce_ref, payload),
+            DataKeyCipher::Aes256(c) => c.encrypt(&nonce_ref, payload),
+        }
+        .map_err(|_| KmsError::Internal("AES-GCM encryption failed".into()))?;
+        Ok(nonce_prefixed(nonce, body))
+    }
+
+    /// Opens what [`seal`](Self::seal) produced; every failure is the same invalid ciphertext.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(KmsError::invalid_ciphertext());
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).expect("split at NONCE_LEN"));
+        let payload = Payload { msg: body, aad };
+        match self {
+            DataKeyCipher::Aes128(c) => c.decrypt(&nonce, payload),
+            DataKeyCipher::Aes256(c) => c.decrypt(&nonce, payload),
+        }
+        .map(Zeroizing::new)
+        .map_err(|_| KmsError::invalid_ciphertext())
+    }
+}
+
+impl fmt::Debug for DataKeyCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DataKeyCipher::Aes128(_) => "DataKeyCipher::Aes128(..redacted..)",
+            DataKeyCipher::Aes256(_) => "DataKeyCipher::Aes256(..redacted..)",
+        })
+    }
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub fn fill_random(buf: &mut [u8]) -> KmsResult<()> {
+    getrandom::fill(buf)
+        .map_err(|e| KmsError::Internal(format!("the system random source failed: {e}")))
+}
+
+/// `len` random bytes, zeroized when dropped (they may become a data key).
+pub fn random_bytes(len: usize) -> KmsResult<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(vec![0u8; len]);
+    fill_random(&mut out)?;
+    Ok(out)
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// SHA-256 over several parts, each prefixed by its length so that part boundaries are unambiguous.
+pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+/// HMAC-SHA-256 of `data` under `key` (RFC 2104), as SigV4's key derivation chains it.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA-256 of length-prefixed `parts` under `key`.
+pub fn hmac_sha256_parts(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Equality of two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Vector {
+        key: &'static str,
+        nonce: &'static str,
+        plaintext: &'static str,
+        aad: &'static str,
+        ciphertext: &'static str,
+        tag: &'static str,
+    }
+
+    /// NIST CAVP `gcmEncryptExtIV256.rsp` (96-bit IV, 128-bit tag).
+    const NIST_GCM_256: &[Vector] = &[
+        Vector {
+            key: "b52c505a37d78eda5dd34f20c22540ea1b58963cf8e5bf8ffa85f9f2492505b4",
+            nonce: "516c33929df5a3284ff463d7",
+            plaintext: "",
+            aad: "",
+            ciphertext: "",
+            tag: "bdc1ac884d332457a1d2664f168c76f0",
+        },
+        Vector {
+            key: "78dc4e0aaf52d935c3c01eea57428f00ca1fd475f5da86a49c8dd73d68c8e223",
+            nonce: "d79cf22d504cc793c3fb6c8a",
+            plaintext: "",
+            aad: "b96baa8c1c75a671bfb2d08d06be5f36",
+            ciphertext: "",
+            tag: "3e5d486aa2e30b22e040b85723a06e76",
+        },
+        Vector {
+            key: "268ed1b5d7c9c7304f9cae5fc437b4cd3aebe2ec65f0d85c3918d3d3b5bba89b",
+            nonce: "9ed9d8180564e0e945f5e5d4",
+            plaintext: "fe29a40d8ebf57262bdb87191d01843f4ca4b2de97d88273154a0b7d9e2fdb80",
+            aad: "",
+            ciphertext: "791a4a026f16f3a5ea06274bf02baab469860abde5e645f3dd473a5acddeecfc",
+            tag: "05b2b74db0662550435ef1900e136b15",
+        },
+        Vector {
+            key: "37ccdba1d929d6436c16bba5b5ff34deec88ed7df3d15d0f4ddf80c0c731ee1f",
+            nonce: "5c1b21c8998ed6299006d3f9",
+            plaintext: "ad4260e3cdc76bcc10c7b2c06b80b3be948258e5ef20c508a81f51e96a518388",
+            aad: "22ed235946235a85a45bc5fad7140bfa",
+            ciphertext: "3b335f8b08d33ccdcad228a74700f1007542a4d1e7fc1ebe3f447fe71af29816",
+            tag: "1fbf49cc46f458bf6e88f6370975e6d4",
+        },
+        Vector {
+            key: "714261ef4f02fb4efb0e6b5aed96d7b3ceac6551a57cf679da179c01aac5ee0e",
+            nonce: "3b7d15c7fd877461a789255a",
+            plaintext: "815de8b0382fe60cb0d3782ee9",
+            aad: "7621e58152336ee415f037f2e11581fe4da545c18d6e80177d5ab5dda89a25e8057d6fccec3757759a6e86e631080c0b17baa8be0b8fe579d3bfa97937ee242b6faacfc09425853df4dc26bc263ed1083a73ffc978c9265f8069",
+            ciphertext: "29c566ea47752a31a380fd0e7c",
+            tag: "b279340a384dbbae721c54e9183b3966",
+        },
+    ];
+
+    fn unhex(s: &str) -> Vec<u8> {
+        hex::decode(s).unwrap()
+    }
+
+    #[test]
+    fn aes_256_gcm_matches_nist_known_answers() {
+        for v in NIST_GCM_256 {
+            let key = SymmetricKey::from_slice(&unhex(v.key)).unwrap();
+            let nonce: [u8; 12] = unhex(v.nonce).try_into().unwrap();
+            let sealed = key
+                .seal_with_nonce(&nonce, &unhex(v.plaintext), &unhex(v.aad))
+                .unwrap();
+            let mut expected = unhex(v.ciphertext);
+            expected.extend(unhex(v.tag));
+            assert_eq!(
+                hex::encode(&sealed),
+                hex::encode(&expected),
+                "key {}",
+                v.key
+            );
+            let opened = key
+                .open_with_nonce(&nonce, &expected, &unhex(v.aad))
+                .unwrap();
+            assert_eq!(*opened, unhex(v.plaintext));
+        }
+    }
+
+    #[test]
+    fn aes_256_gcm_rejects_altered_tag_and_aad() {
+        let v = &NIST_GCM_256[3];
+        let key = SymmetricKey::from_slice(&unhex(v.key)).unwrap();
+        let nonce: [u8; 12] = unhex(v.nonce).try_into().unwrap();
+        let mut sealed = unhex(v.ciphertext);
+        sealed.extend(unhex(v.tag));
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(key.open_with_nonce(&nonce, &sealed, &unhex(v.aad)).is_err());
+        sealed[last] ^= 1;
+        assert!(key.open_with_nonce(&nonce, &sealed, b"other aad").is_err());
+    }
+
+    #[test]
+    fn seal_uses_a_fresh_nonce_each_time() {
+        let key = SymmetricKey::generate().unwrap();
+        let a = key.seal(b"same", b"").unwrap();
+        let b = key.seal(b"same", b"").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(*key.open(&a, b"").unwrap(), b"same");
+    }
+
+    #[test]
+    fn open_rejects_short_input() {
+        let key = SymmetricKey::generate().unwrap();
+        assert!(matches!(
+            key.open(&[0u8; 27], b""),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
+    }
+
+    #[test]
+    fn stream_detects_reordered_and_truncated_chunks() {
+        let key = SymmetricKey::generate().unwrap();
+        let prefix = [7u8; STREAM_NONCE_PREFIX_LEN];
+        let mut enc = key.stream_encryptor(&prefix);
+        let c0 = enc.encrypt_next(b"first", b"h").unwrap();
+        let c1 = enc.encrypt_next(b"second", b"h").unwrap();
+        let c2 = enc.encrypt_last(b"third", b"h").unwrap();
+
+        let mut dec = key.stream_decryptor(&prefix);
+        assert_eq!(*dec.decrypt_next(&c0, b"h").unwrap(), b"first");
+        assert_eq!(*dec.decrypt_next(&c1, b"h").unwrap(), b"second");
+        assert_eq!(*dec.decrypt_last(&c2, b"h").unwrap(), b"third");
+
+        let mut swapped = key.stream_decryptor(&prefix);
+        assert!(swapped.decrypt_next(&c1, b"h").is_err());
+
+        // Ending the stream early: chunk 1 presented as the last one fails.
+        let mut truncated = key.stream_decryptor(&prefix);
+        truncated.decrypt_next(&c0, b"h").unwrap();
+        assert!(truncated.decrypt_last(&c1, b"h").is_err());
+    }
+
+    #[test]
+    fn constant_time_eq_compares_content_and_length() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn sha256_matches_fips_180_known_answer() {
+        assert_eq!(
+            hex::encode(sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    /// McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 2 (AES-128) and 14
+    /// (AES-256): zero key, zero nonce, one zero block.
+    #[test]
+    fn data_key_cipher_matches_the_gcm_specification_vectors() {
+        for (key_len, expected) in [
+            (
+                16,
+                "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
+            ),
+            (
+                32,
+                "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919",
+            ),
+        ] {
+            let cipher = DataKeyCipher::new(&vec![0u8; key_len]).unwrap();
+            let sealed = cipher
+                .seal_with_nonce(&[0; NONCE_LEN], &[0; 16], b"")
+                .unwrap();
+            assert_eq!(
+                hex::encode(&sealed[NONCE_LEN..]),
+                expected,
+                "AES-{}",
+                key_len * 8
+            );
+            assert_eq!(*cipher.open(&sealed, b"").unwrap(), [0; 16]);
+        }
+    }
+
+    #[test]
+    fn data_key_cipher_refuses_other_lengths_and_altered_input() {
+        assert!(matches!(
+            DataKeyCipher::new(&[0; 24]),
+            Err(KmsError::InvalidKeyUsage(_))
+        ));
+        let cipher = DataKeyCipher::new(&[7; 32]).unwrap();
+        let sealed = cipher.seal(b"bulk", b"aad").unwrap();
+        assert!(cipher.open(&sealed, b"other").is_err());
+        let mut flipped = sealed.clone();
+        flipped[NONCE_LEN] ^= 1;
+        assert!(cipher.open(&flipped, b"aad").is_err());
+        assert!(
+            cipher
+                .open(&sealed[..NONCE_LEN + TAG_LEN - 1], b"aad")
+                .is_err()
+        );
+        assert_ne!(
+            cipher.seal(b"bulk", b"aad").unwrap(),
+            sealed,
+            "nonces repeat"
+        );
+    }
+}

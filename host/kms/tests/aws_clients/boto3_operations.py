@@ -1,0 +1,195 @@
+"""Drives every KMS operation `kms serve` implements through boto3, checking responses and the
+error codes of the failures. Run by host/kms/tests/http_api.rs with KMS_ENDPOINT set and the
+shared-credentials file of `kms init`; OUTSIDER_* name a principal with no permissions."""
+
+import base64
+import os
+import sys
+
+import boto3
+from botocore.config import Config
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+ENDPOINT = os.environ["KMS_ENDPOINT"]
+REGION = "us-east-1"
+kms = boto3.client("kms", endpoint_url=ENDPOINT, region_name=REGION,
+                   config=Config(retries={"max_attempts": 1}))
+outsider = boto3.client(
+    "kms", endpoint_url=ENDPOINT, region_name=REGION,
+    aws_access_key_id=os.environ["OUTSIDER_KEY_ID"],
+    aws_secret_access_key=os.environ["OUTSIDER_SECRET"],
+    config=Config(retries={"max_attempts": 1}))
+
+called = set()
+
+
+def call(client, op, **kwargs):
+    called.add(op)
+    return getattr(client, op)(**kwargs)
+
+
+def fails(code, client, op, **kwargs):
+    called.add(op)
+    try:
+        getattr(client, op)(**kwargs)
+    except client.exceptions.ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, f"{op}: expected {code}, got {got}: {e}"
+        assert e.response["ResponseMetadata"]["RequestId"], op
+        return e
+    raise AssertionError(f"{op} succeeded; expected {code}")
+
+
+# Keys: create, describe, list, describe errors.
+sym = call(kms, "create_key", Description="boto3 symmetric",
+           Tags=[{"TagKey": "team", "TagValue": "blue"}])["KeyMetadata"]
+assert sym["KeySpec"] == "SYMMETRIC_DEFAULT" and sym["Enabled"], sym
+key = sym["KeyId"]
+assert call(kms, "describe_key", KeyId=sym["Arn"])["KeyMetadata"]["Description"] == "boto3 symmetric"
+fails("NotFoundException", kms, "describe_key", KeyId="11111111-2222-3333-4444-555555555555")
+keys = [k["KeyId"] for page in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 1})
+        for k in page["Keys"]]
+called.add("list_keys")
+assert key in keys, keys
+call(kms, "update_key_description", KeyId=key, Description="renamed")
+assert kms.describe_key(KeyId=key)["KeyMetadata"]["Description"] == "renamed"
+
+# Tags.
+call(kms, "tag_resource", KeyId=key, Tags=[{"TagKey": "env", "TagValue": "test"}])
+tags = {t["TagKey"]: t["TagValue"] for t in call(kms, "list_resource_tags", KeyId=key)["Tags"]}
+assert tags == {"team": "blue", "env": "test"}, tags
+call(kms, "untag_resource", KeyId=key, TagKeys=["team"])
+assert [t["TagKey"] for t in kms.list_resource_tags(KeyId=key)["Tags"]] == ["env"]
+
+# Aliases.
+call(kms, "create_alias", AliasName="alias/boto3", TargetKeyId=key)
+fails("AlreadyExistsException", kms, "create_alias", AliasName="alias/boto3", TargetKeyId=key)
+other = kms.create_key()["KeyMetadata"]["KeyId"]
+call(kms, "update_alias", AliasName="alias/boto3", TargetKeyId=other)
+aliases = {a["AliasName"]: a.get("TargetKeyId") for a in call(kms, "list_aliases")["Aliases"]}
+assert aliases["alias/boto3"] == other, aliases
+call(kms, "update_alias", AliasName="alias/boto3", TargetKeyId=key)
+
+# Encryption with context, and its failures.
+context = {"tenant": "acme", "purpose": "boto3"}
+ct = call(kms, "encrypt", KeyId="alias/boto3", Plaintext=b"hello boto3",
+          EncryptionContext=context)["CiphertextBlob"]
+out = call(kms, "decrypt", CiphertextBlob=ct, EncryptionContext=context)
+assert out["Plaintext"] == b"hello boto3" and out["KeyId"] == sym["Arn"], out
+fails("InvalidCiphertextException", kms, "decrypt", CiphertextBlob=ct,
+      EncryptionContext={"tenant": "evil", "purpose": "boto3"})
+fails("IncorrectKeyException", kms, "decrypt", CiphertextBlob=ct, EncryptionContext=context,
+      KeyId=other)
+re = call(kms, "re_encrypt", CiphertextBlob=ct, SourceEncryptionContext=context,
+          DestinationKeyId=other)
+assert kms.decrypt(CiphertextBlob=re["CiphertextBlob"])["Plaintext"] == b"hello boto3"
+dk = call(kms, "generate_data_key", KeyId=key, KeySpec="AES_256", EncryptionContext=context)
+assert len(dk["Plaintext"]) == 32
+assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext=context)["Plaintext"] == dk["Plaintext"]
+dk2 = call(kms, "generate_data_key_without_plaintext", KeyId=key, NumberOfBytes=16)
+assert "Plaintext" not in dk2 and dk2["CiphertextBlob"]
+assert len(call(kms, "generate_random", NumberOfBytes=64)["Plaintext"]) == 64
+fails("ValidationException", kms, "generate_random", NumberOfBytes=2000)
+
+# Enable, disable.
+call(kms, "disable_key", KeyId=other)
+fails("DisabledException", kms, "encrypt", KeyId=other, Plaintext=b"x")
+call(kms, "enable_key", KeyId=other)
+
+# Rotation.
+call(kms, "enable_key_rotation", KeyId=key, RotationPeriodInDays=180)
+status = call(kms, "get_key_rotation_status", KeyId=key)
+assert status["KeyRotationEnabled"] and status["RotationPeriodInDays"] == 180, status
+call(kms, "rotate_key_on_demand", KeyId=key)
+rotations = call(kms, "list_key_rotations", KeyId=key)["Rotations"]
+assert len(rotations) == 1 and rotations[0]["RotationType"] == "ON_DEMAND", rotations
+assert kms.decrypt(CiphertextBlob=ct, EncryptionContext=context)["Plaintext"] == b"hello boto3"
+call(kms, "disable_key_rotation", KeyId=key)
+
+# Key policies.
+policy = call(kms, "get_key_policy", KeyId=key, PolicyName="default")["Policy"]
+assert "arn:aws:iam::111122223333:root" in policy
+assert call(kms, "list_key_policies", KeyId=key)["PolicyNames"] == ["default"]
+call(kms, "put_key_policy", KeyId=key, PolicyName="default", Policy=policy)
+fails("MalformedPolicyDocumentException", kms, "put_key_policy", KeyId=key,
+      PolicyName="default", Policy="{}")
+
+# Asymmetric keys.
+rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
+pub = serialization.load_der_public_key(call(kms, "get_public_key", KeyId=rsa)["PublicKey"])
+oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+assert kms.decrypt(KeyId=rsa, CiphertextBlob=pub.encrypt(b"to rsa", oaep),
+                   EncryptionAlgorithm="RSAES_OAEP_SHA_256")["Plaintext"] == b"to rsa"
+signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+sig = call(kms, "sign", KeyId=signer, Message=b"msg", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+ec_pub = serialization.load_der_public_key(kms.get_public_key(KeyId=signer)["PublicKey"])
+ec_pub.verify(sig, b"msg", ec.ECDSA(hashes.SHA256()))
+assert call(kms, "verify", KeyId=signer, Message=b"msg", Signature=sig,
+            SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"]
+fails("KMSInvalidSignatureException", kms, "verify", KeyId=signer, Message=b"other",
+      Signature=sig, SigningAlgorithm="ECDSA_SHA_256")
+fails("InvalidKeyUsageException", kms, "encrypt", KeyId=signer, Plaintext=b"x")
+mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+mac = call(kms, "generate_mac", KeyId=mac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
+assert call(kms, "verify_mac", KeyId=mac_key, Message=b"m", Mac=mac,
+            MacAlgorithm="HMAC_SHA_256")["MacValid"]
+fails("KMSInvalidMacException", kms, "verify_mac", KeyId=mac_key, Message=b"n", Mac=mac,
+      MacAlgorithm="HMAC_SHA_256")
+agree = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["KeyId"]
+peer = ec.generate_private_key(ec.SECP256R1())
+peer_der = peer.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+shared = call(kms, "derive_shared_secret", KeyId=agree, KeyAgreementAlgorithm="ECDH",
+              PublicKey=peer_der)["SharedSecret"]
+their_pub = serialization.load_der_public_key(kms.get_public_key(KeyId=agree)["PublicKey"])
+assert shared == peer.exchange(ec.ECDH(), their_pub)
+pair = call(kms, "generate_data_key_pair", KeyId=key, KeyPairSpec="ECC_NIST_P256")
+serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)
+pair2 = call(kms, "generate_data_key_pair_without_plaintext", KeyId=key, KeyPairSpec="RSA_2048")
+assert "PrivateKeyPlaintext" not in pair2 and pair2["PublicKey"]
+
+# Grants, and a principal with no permissions.
+fails("AccessDeniedException", outsider, "encrypt", KeyId=key, Plaintext=b"x")
+outsider_arn = os.environ["OUTSIDER_ARN"]
+grant = call(kms, "create_grant", KeyId=key, GranteePrincipal=outsider_arn,
+             RetiringPrincipal=outsider_arn, Operations=["Encrypt", "Decrypt"],
+             Constraints={"EncryptionContextSubset": {"tenant": "acme"}}, Name="boto3")
+ct2 = outsider.encrypt(KeyId=key, Plaintext=b"granted", EncryptionContext=context,
+                       GrantTokens=[grant["GrantToken"]])["CiphertextBlob"]
+fails("AccessDeniedException", outsider, "encrypt", KeyId=key, Plaintext=b"x")
+listed = call(kms, "list_grants", KeyId=key)["Grants"]
+assert [g["GrantId"] for g in listed] == [grant["GrantId"]], listed
+assert listed[0]["Constraints"]["EncryptionContextSubset"] == {"tenant": "acme"}
+retirable = call(kms, "list_retirable_grants", RetiringPrincipal=outsider_arn)["Grants"]
+assert [g["GrantId"] for g in retirable] == [grant["GrantId"]]
+call(outsider, "retire_grant", GrantToken=grant["GrantToken"])
+fails("AccessDeniedException", outsider, "decrypt", CiphertextBlob=ct2, EncryptionContext=context)
+g2 = kms.create_grant(KeyId=key, GranteePrincipal=outsider_arn, Operations=["Decrypt"])
+call(kms, "revoke_grant", KeyId=key, GrantId=g2["GrantId"])
+fails("NotFoundException", kms, "revoke_grant", KeyId=key, GrantId=g2["GrantId"])
+
+# Deletion last.
+when = call(kms, "schedule_key_deletion", KeyId=other, PendingWindowInDays=7)
+assert when["KeyState"] == "PendingDeletion", when
+fails("KMSInvalidStateException", kms, "encrypt", KeyId=other, Plaintext=b"x")
+call(kms, "cancel_key_deletion", KeyId=other)
+call(kms, "delete_alias", AliasName="alias/boto3")
+fails("NotFoundException", kms, "delete_alias", AliasName="alias/boto3")
+
+expected = {
+    "create_key", "describe_key", "list_keys", "update_key_description", "enable_key",
+    "disable_key", "schedule_key_deletion", "cancel_key_deletion", "tag_resource",
+    "untag_resource", "list_resource_tags", "create_alias", "update_alias", "delete_alias",
+    "list_aliases", "encrypt", "decrypt", "re_encrypt", "generate_data_key",
+    "generate_data_key_without_plaintext", "generate_data_key_pair",
+    "generate_data_key_pair_without_plaintext", "generate_random", "sign", "verify",
+    "get_public_key", "generate_mac", "verify_mac", "derive_shared_secret",
+    "enable_key_rotation", "disable_key_rotation", "get_key_rotation_status",
+    "rotate_key_on_demand", "list_key_rotations", "get_key_policy", "put_key_policy",
+    "list_key_policies", "create_grant", "list_grants", "list_retirable_grants",
+    "retire_grant", "revoke_grant",
+}
+missing = expected - called
+assert not missing, f"not driven: {sorted(missing)}"
+print(f"boto3: {len(called)} operations ok")

@@ -1,0 +1,529 @@
+//! Capability sets: what one component instance may do, built like wasmtime's `WasiCtxBuilder`
+//! with nothing granted by default. A capability can only narrow what the instance's principal
+//! may do: every host call is checked against it *and* authorized for the principal as usual.
+
+use std::fmt;
+use std::str::FromStr;
+
+use kms_core::error::{KmsError, KmsResult};
+use kms_core::types::KeyId;
+use kms_service::KeyFacts;
+
+/// One operation a guest can perform with a key handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyOperation {
+    /// `key.metadata` (DescribeKey).
+    Describe,
+    /// `key.encrypt`.
+    Encrypt,
+    /// `keys.decrypt` and `data-keys.unwrap` of ciphertexts made under the key.
+    Decrypt,
+    /// `keys.re-encrypt` from the key.
+    ReEncryptFrom,
+    /// `keys.re-encrypt` to the key.
+    ReEncryptTo,
+    /// `data-keys.generate` and `key.generate-data-key-without-plaintext`.
+    GenerateDataKey,
+    /// `key.sign`.
+    Sign,
+    /// `key.verify`.
+    Verify,
+    /// `key.public-key`.
+    GetPublicKey,
+    /// `key.generate-mac`.
+    GenerateMac,
+    /// `key.verify-mac`.
+    VerifyMac,
+}
+
+impl KeyOperation {
+    /// Every operation.
+    pub const ALL: [KeyOperation; 11] = [
+        KeyOperation::Describe,
+        KeyOperation::Encrypt,
+        KeyOperation::Decrypt,
+        KeyOperation::ReEncryptFrom,
+        KeyOperation::ReEncryptTo,
+        KeyOperation::GenerateDataKey,
+        KeyOperation::Sign,
+        KeyOperation::Verify,
+        KeyOperation::GetPublicKey,
+        KeyOperation::GenerateMac,
+        KeyOperation::VerifyMac,
+    ];
+
+    /// The name used on the command line (`encrypt`, `re-encrypt-from`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyOperation::Describe => "describe",
+            KeyOperation::Encrypt => "encrypt",
+            KeyOperation::Decrypt => "decrypt",
+            KeyOperation::ReEncryptFrom => "re-encrypt-from",
+            KeyOperation::ReEncryptTo => "re-encrypt-to",
+            KeyOperation::GenerateDataKey => "generate-data-key",
+            KeyOperation::Sign => "sign",
+            KeyOperation::Verify => "verify",
+            KeyOperation::GetPublicKey => "get-public-key",
+            KeyOperation::GenerateMac => "generate-mac",
+            KeyOperation::VerifyMac => "verify-mac",
+        }
+    }
+
+    /// The AWS operation name, for audit records of refusals.
+    pub fn aws_operation(self) -> &'static str {
+        match self {
+            KeyOperation::Describe => "DescribeKey",
+            KeyOperation::Encrypt => "Encrypt",
+            KeyOperation::Decrypt => "Decrypt",
+            KeyOperation::ReEncryptFrom | KeyOperation::ReEncryptTo => "ReEncrypt",
+            KeyOperation::GenerateDataKey => "GenerateDataKey",
+            KeyOperation::Sign => "Sign",
+            KeyOperation::Verify => "Verify",
+            KeyOperation::GetPublicKey => "GetPublicKey",
+            KeyOperation::GenerateMac => "GenerateMac",
+            KeyOperation::VerifyMac => "VerifyMac",
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for KeyOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KeyOperation {
+    type Err = KmsError;
+
+    fn from_str(s: &str) -> KmsResult<Self> {
+        KeyOperation::ALL
+            .into_iter()
+            .find(|op| op.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = KeyOperation::ALL.iter().map(|o| o.name()).collect();
+                KmsError::Validation(format!(
+                    "'{s}' is not a key operation; use one of {} or all",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// A set of [`KeyOperation`]s.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Operations(u16);
+
+impl Operations {
+    /// No operation.
+    pub const NONE: Operations = Operations(0);
+
+    /// Every operation.
+    pub fn all() -> Self {
+        KeyOperation::ALL.into_iter().collect()
+    }
+
+    /// Whether `op` is in the set.
+    pub fn contains(self, op: KeyOperation) -> bool {
+        self.0 & op.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn union(self, other: Operations) -> Self {
+        Operations(self.0 | other.0)
+    }
+}
+
+impl FromIterator<KeyOperation> for Operations {
+    fn from_iter<I: IntoIterator<Item = KeyOperation>>(ops: I) -> Self {
+        Operations(ops.into_iter().fold(0, |bits, op| bits | op.bit()))
+    }
+}
+
+impl<const N: usize> From<[KeyOperation; N]> for Operations {
+    fn from(ops: [KeyOperation; N]) -> Self {
+        ops.into_iter().collect()
+    }
+}
+
+impl fmt::Debug for Operations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(KeyOperation::ALL.iter().filter(|op| self.contains(**op)))
+            .finish()
+    }
+}
+
+impl FromStr for Operations {
+    type Err = KmsError;
+
+    /// `all`, or a comma-separated list of operation names.
+    fn from_str(s: &str) -> KmsResult<Self> {
+        if s.trim() == "all" {
+            return Ok(Operations::all());
+        }
+        s.split(',').map(|op| op.trim().parse()).collect()
+    }
+}
+
+/// Which keys a grant covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeySelector {
+    /// One key, by id.
+    KeyId(KeyId),
+    /// The key an alias currently points at (`alias/orders`).
+    Alias(String),
+    /// Every key with an alias starting with the prefix (`alias/tenant-a/`).
+    AliasPrefix(String),
+    /// Every key carrying the tag with this value.
+    Tag {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+}
+
+impl KeySelector {
+    fn matches(&self, key: &KeyFacts) -> bool {
+        match self {
+            KeySelector::KeyId(id) => *id == key.key_id,
+            KeySelector::Alias(name) => key.aliases.iter().any(|a| a == name),
+            KeySelector::AliasPrefix(prefix) => key.aliases.iter().any(|a| a.starts_with(prefix)),
+            KeySelector::Tag { key: k, value } => key
+                .tags
+                .iter()
+                .any(|t| t.tag_key == *k && t.tag_value == *value),
+        }
+    }
+}
+
+impl fmt::Display for KeySelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySelector::KeyId(id) => write!(f, "key/{id}"),
+            KeySelector::Alias(name) => f.write_str(name),
+            KeySelector::AliasPrefix(prefix) => write!(f, "{prefix}*"),
+            KeySelector::Tag { key, value } => write!(f, "tag:{key}:{value}"),
+        }
+    }
+}
+
+impl FromStr for KeySelector {
+    type Err = KmsError;
+
+    /// `alias/name`, `alias/prefix*`, `key/<key id>` or a bare key id, or `tag:<key>:<value>`.
+    fn from_str(s: &str) -> KmsResult<Self> {
+        if let Some(rest) = s.strip_prefix("tag:") {
+            let (key, value) = rest.split_once(':').ok_or_else(|| {
+                KmsError::Validation(format!(
+                    "'{s}' is not a tag selector; write tag:<key>:<value>"
+                ))
+            })?;
+            if key.is_empty() {
+                return Err(KmsError::Validation(format!("'{s}' names no tag key")));
+            }
+            return Ok(KeySelector::Tag {
+                key: key.into(),
+                value: value.into(),
+            });
+        }
+        if s.starts_with("alias/") {
+            return Ok(match s.strip_suffix('*') {
+                Some(prefix) => KeySelector::AliasPrefix(prefix.into()),
+                None => KeySelector::Alias(s.into()),
+            });
+        }
+        Ok(KeySelector::KeyId(
+            s.strip_prefix("key/").unwrap_or(s).parse()?,
+        ))
+    }
+}
+
+/// One line of a capability set: these operations on the keys the selector covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KeyGrant {
+    /// Which keys.
+    pub selector: KeySelector,
+    /// Which operations.
+    pub operations: Operations,
+}
+
+impl FromStr for KeyGrant {
+    type Err = KmsError;
+
+    /// `SELECTOR=OPERATIONS`, e.g. `alias/orders=encrypt,decrypt` or `tag:tenant:acme=all`.
+    fn from_str(s: &str) -> KmsResult<Self> {
+        let (selector, operations) = s.rsplit_once('=').ok_or_else(|| {
+            KmsError::Validation(format!(
+                "'{s}' is not a grant; write SELECTOR=OPERATIONS, e.g. alias/orders=encrypt,decrypt"
+            ))
+        })?;
+        Ok(KeyGrant {
+            selector: selector.parse()?,
+            operations: operations.parse()?,
+        })
+    }
+}
+
+/// What one component instance may do. Build one with [`Capabilities::builder`]; the default
+/// grants nothing.
+///
+/// ```
+/// use kms_runtime::{Capabilities, KeyOperation, KeySelector};
+///
+/// let caps = Capabilities::builder()
+///     .allow(KeySelector::Alias("alias/orders".into()), [KeyOperation::Encrypt, KeyOperation::Decrypt])
+///     .grant("tag:tenant:acme=all".parse().unwrap())
+///     .build();
+/// assert!(!caps.reveal());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    grants: Vec<KeyGrant>,
+    reveal: bool,
+    random: bool,
+}
+
+impl Capabilities {
+    /// A builder that starts from nothing.
+    pub fn builder() -> CapabilitiesBuilder {
+        CapabilitiesBuilder::default()
+    }
+
+    /// Whether the instance may read data keys' plaintext (`kms:vault/reveal`).
+    pub fn reveal(&self) -> bool {
+        self.reveal
+    }
+
+    /// Whether the instance may call `keys.generate-random`.
+    pub fn random(&self) -> bool {
+        self.random
+    }
+
+    /// The grants, in the order they were added.
+    pub fn grants(&self) -> &[KeyGrant] {
+        &self.grants
+    }
+
+    /// The operations the set allows on `key`.
+    pub(crate) fn allowed(&self, key: &KeyFacts) -> Operations {
+        self.grants
+            .iter()
+            .filter(|g| g.selector.matches(key))
+            .fold(Operations::NONE, |ops, g| ops.union(g.operations))
+    }
+}
+
+/// Builds a [`Capabilities`].
+#[derive(Clone, Debug, Default)]
+pub struct CapabilitiesBuilder(Capabilities);
+
+impl CapabilitiesBuilder {
+    /// Grants `operations` on the keys `selector` covers.
+    pub fn allow(self, selector: KeySelector, operations: impl Into<Operations>) -> Self {
+        self.grant(KeyGrant {
+            selector,
+            operations: operations.into(),
+        })
+    }
+
+    /// Adds a ready-made grant.
+    pub fn grant(mut self, grant: KeyGrant) -> Self {
+        self.0.grants.push(grant);
+        self
+    }
+
+    /// Lets the instance import `kms:vault/reveal` and read data keys' plaintext.
+    pub fn allow_reveal(mut self) -> Self {
+        self.0.reveal = true;
+        self
+    }
+
+    /// Lets the instance call `keys.generate-random`.
+    pub fn allow_random(mut self) -> Self {
+        self.0.random = true;
+        self
+    }
+
+    /// The capability set.
+    pub fn build(self) -> Capabilities {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kms_core::types::{KeyUsage, Tag};
+
+    fn facts(aliases: &[&str], tags: &[(&str, &str)]) -> KeyFacts {
+        let key_id = KeyId::random();
+        KeyFacts {
+            arn: format!("arn:aws:kms:us-east-1:111122223333:key/{key_id}"),
+            key_id,
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    tag_key: k.to_string(),
+                    tag_value: v.to_string(),
+                })
+                .collect(),
+            usage: KeyUsage::EncryptDecrypt,
+        }
+    }
+
+    #[test]
+    fn nothing_is_granted_by_default() {
+        let key = facts(&["alias/a"], &[("tenant", "acme")]);
+        let caps = Capabilities::builder().build();
+        assert!(caps.allowed(&key).is_empty());
+        assert!(!caps.reveal());
+        assert!(!caps.random());
+    }
+
+    #[test]
+    fn each_selector_matches_what_it_names_and_nothing_else() {
+        let key = facts(&["alias/tenant-a/orders"], &[("tenant", "acme")]);
+        let matching: [KeySelector; 4] = [
+            KeySelector::KeyId(key.key_id),
+            KeySelector::Alias("alias/tenant-a/orders".into()),
+            KeySelector::AliasPrefix("alias/tenant-a/".into()),
+            KeySelector::Tag {
+                key: "tenant".into(),
+                value: "acme".into(),
+            },
+        ];
+        for selector in matching {
+            let caps = Capabilities::builder()
+                .allow(selector.clone(), [KeyOperation::Encrypt])
+                .build();
+            assert!(
+                caps.allowed(&key).contains(KeyOperation::Encrypt),
+                "{selector}"
+            );
+            assert!(
+                !caps.allowed(&key).contains(KeyOperation::Decrypt),
+                "{selector}"
+            );
+        }
+        let missing: [KeySelector; 5] = [
+            KeySelector::KeyId(KeyId::random()),
+            KeySelector::Alias("alias/tenant-a".into()),
+            KeySelector::AliasPrefix("alias/tenant-b/".into()),
+            KeySelector::Tag {
+                key: "tenant".into(),
+                value: "globex".into(),
+            },
+            KeySelector::Tag {
+                key: "owner".into(),
+                value: "acme".into(),
+            },
+        ];
+        for selector in missing {
+            let caps = Capabilities::builder()
+                .allow(selector.clone(), Operations::all())
+                .build();
+            assert!(caps.allowed(&key).is_empty(), "{selector}");
+        }
+    }
+
+    #[test]
+    fn grants_on_the_same_key_add_up() {
+        let key = facts(&["alias/a"], &[("tenant", "acme")]);
+        let caps = Capabilities::builder()
+            .allow(
+                KeySelector::Alias("alias/a".into()),
+                [KeyOperation::Encrypt],
+            )
+            .grant("tag:tenant:acme=decrypt,describe".parse().unwrap())
+            .build();
+        let ops = caps.allowed(&key);
+        for op in [
+            KeyOperation::Encrypt,
+            KeyOperation::Decrypt,
+            KeyOperation::Describe,
+        ] {
+            assert!(ops.contains(op), "{op}");
+        }
+        assert!(!ops.contains(KeyOperation::GenerateDataKey));
+    }
+
+    #[test]
+    fn grants_parse_from_the_command_line_form() {
+        let id = KeyId::random();
+        for (text, selector) in [
+            (
+                "alias/orders=encrypt",
+                KeySelector::Alias("alias/orders".into()),
+            ),
+            (
+                "alias/tenant-a/*=encrypt",
+                KeySelector::AliasPrefix("alias/tenant-a/".into()),
+            ),
+            (&format!("key/{id}=encrypt"), KeySelector::KeyId(id)),
+            (&format!("{id}=encrypt"), KeySelector::KeyId(id)),
+            (
+                "tag:tenant:acme=encrypt",
+                KeySelector::Tag {
+                    key: "tenant".into(),
+                    value: "acme".into(),
+                },
+            ),
+            (
+                "tag:env:a=b=encrypt",
+                KeySelector::Tag {
+                    key: "env".into(),
+                    value: "a=b".into(),
+                },
+            ),
+        ] {
+            let grant: KeyGrant = text.parse().unwrap();
+            assert_eq!(grant.selector, selector, "{text}");
+            assert_eq!(grant.operations, Operations::from([KeyOperation::Encrypt]));
+        }
+        let all: KeyGrant = "alias/x=all".parse().unwrap();
+        assert_eq!(all.operations, Operations::all());
+        let several: Operations = "encrypt, re-encrypt-to,generate-data-key".parse().unwrap();
+        assert_eq!(
+            several,
+            Operations::from([
+                KeyOperation::Encrypt,
+                KeyOperation::ReEncryptTo,
+                KeyOperation::GenerateDataKey
+            ])
+        );
+    }
+
+    #[test]
+    fn malformed_grants_are_refused_with_a_reason() {
+        for text in [
+            "alias/orders",
+            "alias/orders=encrypt,explode",
+            "not-a-key-id=encrypt",
+            "tag:tenant=encrypt",
+            "tag::acme=encrypt",
+        ] {
+            let err = text.parse::<KeyGrant>().unwrap_err();
+            assert!(
+                matches!(err, KmsError::Validation(_) | KmsError::NotFound(_)),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_operation_name_round_trips() {
+        for op in KeyOperation::ALL {
+            assert_eq!(op.name().parse::<KeyOperation>().unwrap(), op);
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! `kms serve`: the HTTP front door. It speaks the AWS KMS JSON 1.1 protocol, so the AWS SDKs,
+//! the aws CLI and the AWS Encryption SDK work against it with an endpoint override. Each request
+//! is authenticated with SigV4 against the principals' access keys, rate-limited per account and
+//! operation class, and handed to the one service façade; nothing here knows any cryptography.
+//!
+//! hyper serves HTTP/1.1 with keep-alive on a tokio runtime; the façade's calls are blocking
+//! (SQLite, RSA), so each runs in `block_in_place`. Bodies are capped, header reads time
+//! out, and shutdown stops accepting and drains the requests in flight.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod protocol;
+pub mod quota;
+pub mod sigv4;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use kms_service::{CallSource, Caller, Service};
+use protocol::{ApiError, TARGET_PREFIX};
+use quota::{RateLimiter, RateLimits};
+
+/// The content type of the AWS JSON 1.1 protocol.
+pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
+/// The default listening address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+
+/// How `kms serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where to listen (default loopback, [`DEFAULT_LISTEN`]).
+    pub listen: SocketAddr,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Allowed difference between a request's signing time and the server's clock.
+    pub max_skew_seconds: u64,
+    /// Request-rate quotas per account and operation class.
+    pub rates: RateLimits,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub drain_timeout: Duration,
+    /// Worker threads of the runtime (the blocking pool grows as needed).
+    pub worker_threads: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.parse().expect("a valid address"),
+            // Room for AttachPolicyPlugin's 10 MiB component in base64.
+            max_body_bytes: 16 << 20,
+            max_skew_seconds: sigv4::DEFAULT_MAX_SKEW_SECONDS,
+            rates: RateLimits::default(),
+            header_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+            worker_threads: 2,
+        }
+    }
+}
+
+struct State {
+    service: Arc<Service>,
+    config: ServerConfig,
+    limiter: RateLimiter,
+}
+
+/// A bound server, not yet serving: [`local_addr`](Self::local_addr) tells where it listens (useful
+/// with port 0), [`run`](Self::run) serves until the shutdown signal resolves.
+pub struct Server {
+    runtime: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+}
+
+impl Server {
+    /// Binds the listening socket.
+    pub fn bind(service: Arc<Service>, config: ServerConfig) -> anyhow::Result<Server> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("kms-serve")
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(config.listen))?;
+        let state = Arc::new(State {
+            service,
+            limiter: RateLimiter::new(config.rates.clone()),
+            config,
+        });
+        Ok(Server {
+            runtime,
+            listener,
+            state,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and waits (up to the drain
+    /// timeout) for the requests in flight to be answered.
+    pub fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Server {
+            runtime,
+            listener,
+            state,
+        } = self;
+        runtime.block_on(async move {
+            let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let (stream, remote) = match accepted {
+                            Ok(pair) => pair,
+                            // Out of file descriptors and the like: keep serving the others.
+                            Err(_) => {
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                                continue;
+                            }
+                        };
+                        let _ = stream.set_nodelay(true);
+                        let state = Arc::clone(&state);
+                        let connection = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(state.config.header_timeout)
+                            .keep_alive(true)
+                            .serve_connection(
+                                TokioIo::new(stream),
+                                service_fn(move |req| handle(Arc::clone(&state), req, remote)),
+                            );
+                        let watched = graceful.watch(connection);
+                        tokio::spawn(async move {
+                            let _ = watched.await;
+                        });
+                    }
+                    () = &mut shutdown => break,
+                }
+            }
+            drop(listener);
+            tokio::select! {
+                () = graceful.shutdown() => {}
+                () = tokio::time::sleep(state.config.drain_timeout) => {}
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn respond(status: u16, body: Vec<u8>, request_id: &str) -> Response<Full<Bytes>> {
+    let len = body.len();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+fn error_response(error: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
+    let mut response = respond(error.status, error.body(), request_id);
+    if let Ok(kind) = HeaderValue::from_str(&error.aws_type) {
+        response.headers_mut().insert("x-amzn-errortype", kind);
+    }
+    response
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = req.into_parts();
+    let limit = state.config.max_body_bytes;
+    let too_large = || ApiError {
+        aws_type: "ValidationException".into(),
+        message: format!("The request body is larger than {limit} bytes"),
+        status: 413,
+        unaudited: true,
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(error_response(&too_large(), &request_id));
+    }
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Ok(error_response(&too_large(), &request_id));
+        }
+        Err(_) => {
+            let error = ApiError::client("SerializationException", "The request body was cut off");
+            return Ok(error_response(&error, &request_id));
+        }
+    };
+    // The façade blocks (SQLite, RSA): the worker hands its other tasks to another worker and
+    // runs the call itself, which costs less than a trip through the blocking pool.
+    let answer =
+        tokio::task::block_in_place(|| process(&state, &parts, &body, remote, &request_id));
+    Ok(match answer {
+        Ok(body) => respond(200, body, &request_id),
+        Err(error) => error_response(&error, &request_id),
+    })
+}
+
+/// Authenticates, rate-limits and dispatches one request (on the blocking pool).
+fn process(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    remote: SocketAddr,
+    request_id: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let service = &state.service;
+    let source = CallSource::Api {
+        source_ip: Some(remote.ip().to_string()),
+        request_id: Some(request_id.to_string()),
+    };
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
+    // What the client named goes into the audit trail only if it looks like an operation name.
+    let plausible =
+        (1..=64).contains(&operation.len()) && operation.bytes().all(|b| b.is_ascii_alphanumeric());
+    let operation = if plausible { operation } else { "-" };
+    // Anything refused before the caller is known is audited under the anonymous principal.
+    let anonymous = Caller {
+        principal: "anonymous".into(),
+        account: String::new(),
+        source: source.clone(),
+        via_service: None,
+    };
+    let refuse = |caller: &Caller, error: ApiError| {
+        service
+            .record_outcome(
+                caller,
+                operation,
+                None,
+                &error.aws_type,
+                Some(error.message.clone()),
+            )
+            .map_err(ApiError::from)?;
+        Err(error)
+    };
+
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
+        .collect();
+    let mut credential = None;
+    let verified = sigv4::verify(
+        &sigv4::SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or_default(),
+            headers: &headers,
+            body,
+        },
+        &sigv4::Expectations {
+            region: service.region(),
+            service: "kms",
+            now: service.now_seconds(),
+            max_skew: state.config.max_skew_seconds,
+        },
+        |access_key_id| {
+            let found = service.credential(access_key_id).ok().flatten()?;
+            let secret = found.secret.clone();
+            credential = Some(found.caller);
+            Some(secret)
+        },
+    );
+    let caller = match (verified, credential) {
+        (Ok(_), Some(caller)) => Caller { source, ..caller },
+        (Err(e), _) => return refuse(&anonymous, ApiError::client(e.aws_type(), e.message())),
+        (Ok(_), None) => {
+            return refuse(
+                &anonymous,
+                ApiError::client(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                ),
+            );
+        }
+    };
+
+    if parts.method != Method::POST {
+        return refuse(
+            &caller,
+            ApiError::client(
+                "UnknownOperationException",
+                format!("{} requests are not supported; send POST", parts.method),
+            ),
+        );
+    }
+    if !target.starts_with(TARGET_PREFIX) {
+        return refuse(
+            &caller,
+            ApiError::client(
+                "UnknownOperationException",
+                format!("X-Amz-Target must be {TARGET_PREFIX}<Operation>, not '{target}'"),
+            ),
+        );
+    }
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json_type = content_type.starts_with("application/x-amz-json-1.")
+        || content_type.starts_with("application/json");
+    if !json_type {
+        return refuse(
+            &caller,
+            ApiError::client(
+                "SerializationException",
+                format!("Content-Type must be {CONTENT_TYPE_JSON}, not '{content_type}'"),
+            ),
+        );
+    }
+    let class = quota::classify(operation, || {
+        protocol::key_of(operation, body).and_then(|key| service.key_type(&key))
+    });
+    if !state.limiter.admit(&caller.account, class) {
+        return refuse(
+            &caller,
+            ApiError::client(
+                "ThrottlingException",
+                format!(
+                    "Rate exceeded: the {} request quota of account {} is used up",
+                    class.name(),
+                    caller.account
+                ),
+            ),
+        );
+    }
+    match protocol::dispatch(service, &caller, operation, body) {
+        Err(error) if error.unaudited => refuse(&caller, error),
+        other => other,
+    }
+}

@@ -1,0 +1,237 @@
+//! The AWS JSON 1.1 protocol of KMS: `X-Amz-Target: TrentService.<Operation>` names the
+//! operation, the body is its request as JSON (blobs in base64), the answer is its response as
+//! JSON or `{"__type": "<Exception>", "message": "…"}` with AWS's status code.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use kms_core::error::KmsError;
+use kms_service::{self as svc, Caller, Service};
+
+/// The `X-Amz-Target` prefix of KMS.
+pub const TARGET_PREFIX: &str = "TrentService.";
+
+/// A failed request: the AWS exception name, its message and the HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// `NotFoundException`, `ThrottlingException`, …
+    pub aws_type: String,
+    /// The message.
+    pub message: String,
+    /// The HTTP status: 400 for the caller's errors, 500 for the service's.
+    pub status: u16,
+    /// Whether the service never saw the request (unreadable body, unknown operation), so that
+    /// the front door must audit it itself.
+    pub unaudited: bool,
+}
+
+impl ApiError {
+    /// An error of the caller's making (status 400).
+    pub fn client(aws_type: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            aws_type: aws_type.into(),
+            message: message.into(),
+            status: 400,
+            unaudited: true,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"__type": self.aws_type, "message": self.message}))
+            .unwrap_or_default()
+    }
+}
+
+impl From<KmsError> for ApiError {
+    fn from(error: KmsError) -> Self {
+        let status = match error {
+            KmsError::Internal(_) => 500,
+            _ => 400,
+        };
+        ApiError {
+            aws_type: error.aws_type().to_string(),
+            message: error.message().to_string(),
+            status,
+            unaudited: false,
+        }
+    }
+}
+
+/// Reads a request body: malformed JSON is a SerializationException, a missing required field a
+/// ValidationException, a value of the wrong type a SerializationException (as AWS answers).
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        if e.is_data() && text.starts_with("missing field") {
+            ApiError::client(
+                "ValidationException",
+                format!("1 validation error detected: {text}"),
+            )
+        } else {
+            ApiError::client(
+                "SerializationException",
+                format!("The request body could not be read: {text}"),
+            )
+        }
+    })
+}
+
+fn reply<T: Serialize>(result: Result<T, KmsError>) -> Result<Vec<u8>, ApiError> {
+    let value = result?;
+    serde_json::to_vec(&value).map_err(|e| {
+        ApiError::from(KmsError::Internal(format!(
+            "cannot encode the response: {e}"
+        )))
+    })
+}
+
+/// Operations that answer nothing but success: AWS sends an empty JSON object.
+fn empty(result: Result<(), KmsError>) -> Result<Vec<u8>, ApiError> {
+    result?;
+    Ok(b"{}".to_vec())
+}
+
+macro_rules! operations {
+    ($($name:literal => $method:ident ($req:ty) $wrap:ident),+ $(,)?) => {
+        /// Every operation served, by its AWS name.
+        pub const OPERATIONS: &[&str] = &[$($name),+];
+
+        /// Runs `operation` with the JSON `body` for `caller`.
+        pub fn dispatch(
+            service: &Service,
+            caller: &Caller,
+            operation: &str,
+            body: &[u8],
+        ) -> Result<Vec<u8>, ApiError> {
+            match operation {
+                $($name => $wrap(service.$method(caller, parse::<$req>(body)?)),)+
+                other => Err(ApiError::client(
+                    "UnknownOperationException",
+                    format!("Operation '{other}' is not supported by this service"),
+                )),
+            }
+        }
+    };
+}
+
+operations! {
+    "CreateKey" => create_key(svc::CreateKeyRequest) reply,
+    "DescribeKey" => describe_key(svc::KeyRequest) reply,
+    "ListKeys" => list_keys(svc::ListKeysRequest) reply,
+    "UpdateKeyDescription" => update_key_description(svc::UpdateKeyDescriptionRequest) empty,
+    "EnableKey" => enable_key(svc::KeyRequest) empty,
+    "DisableKey" => disable_key(svc::KeyRequest) empty,
+    "ScheduleKeyDeletion" => schedule_key_deletion(svc::ScheduleKeyDeletionRequest) reply,
+    "CancelKeyDeletion" => cancel_key_deletion(svc::KeyRequest) reply,
+    "TagResource" => tag_resource(svc::TagResourceRequest) empty,
+    "UntagResource" => untag_resource(svc::UntagResourceRequest) empty,
+    "ListResourceTags" => list_resource_tags(svc::ListForKeyRequest) reply,
+    "CreateAlias" => create_alias(svc::AliasRequest) empty,
+    "UpdateAlias" => update_alias(svc::AliasRequest) empty,
+    "DeleteAlias" => delete_alias(svc::DeleteAliasRequest) empty,
+    "ListAliases" => list_aliases(svc::ListAliasesRequest) reply,
+    "Encrypt" => encrypt(svc::EncryptRequest) reply,
+    "Decrypt" => decrypt(svc::DecryptRequest) reply,
+    "ReEncrypt" => re_encrypt(svc::ReEncryptRequest) reply,
+    "GenerateDataKey" => generate_data_key(svc::GenerateDataKeyRequest) reply,
+    "GenerateDataKeyWithoutPlaintext" => generate_data_key_without_plaintext(svc::GenerateDataKeyRequest) reply,
+    "GenerateDataKeyPair" => generate_data_key_pair(svc::GenerateDataKeyPairRequest) reply,
+    "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair_without_plaintext(svc::GenerateDataKeyPairRequest) reply,
+    "GenerateRandom" => generate_random(svc::GenerateRandomRequest) reply,
+    "Sign" => sign(svc::SignRequest) reply,
+    "Verify" => verify(svc::VerifyRequest) reply,
+    "GetPublicKey" => get_public_key(svc::KeyRequest) reply,
+    "GenerateMac" => generate_mac(svc::GenerateMacRequest) reply,
+    "VerifyMac" => verify_mac(svc::VerifyMacRequest) reply,
+    "DeriveSharedSecret" => derive_shared_secret(svc::DeriveSharedSecretRequest) reply,
+    "EnableKeyRotation" => enable_key_rotation(svc::EnableKeyRotationRequest) empty,
+    "DisableKeyRotation" => disable_key_rotation(svc::KeyRequest) empty,
+    "GetKeyRotationStatus" => get_key_rotation_status(svc::KeyRequest) reply,
+    "RotateKeyOnDemand" => rotate_key_on_demand(svc::KeyRequest) reply,
+    "ListKeyRotations" => list_key_rotations(svc::ListForKeyRequest) reply,
+    "GetKeyPolicy" => get_key_policy(svc::KeyPolicyRequest) reply,
+    "PutKeyPolicy" => put_key_policy(svc::PutKeyPolicyRequest) empty,
+    "ListKeyPolicies" => list_key_policies(svc::KeyPolicyRequest) reply,
+    "CreateGrant" => create_grant(svc::CreateGrantRequest) reply,
+    "ListGrants" => list_grants(svc::ListGrantsRequest) reply,
+    "ListRetirableGrants" => list_retirable_grants(svc::ListRetirableGrantsRequest) reply,
+    "RetireGrant" => retire_grant(svc::RetireGrantRequest) empty,
+    "RevokeGrant" => revoke_grant(svc::RevokeGrantRequest) empty,
+    "AttachPolicyPlugin" => attach_policy_plugin(svc::AttachPolicyPluginRequest) reply,
+    "DetachPolicyPlugin" => detach_policy_plugin(svc::PolicyPluginScopeRequest) empty,
+    "ListPolicyPlugins" => list_policy_plugins(svc::PolicyPluginScopeRequest) reply,
+}
+
+/// The key a request names (`KeyId`, or `DestinationKeyId` for ReEncrypt), for rate limiting by
+/// key type. Read leniently: a body that does not parse is refused later by [`dispatch`].
+pub fn key_of(operation: &str, body: &[u8]) -> Option<String> {
+    /// Only the two fields; serde skips the rest without building values for them.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct KeyFields {
+        key_id: Option<String>,
+        destination_key_id: Option<String>,
+    }
+    let fields: KeyFields = serde_json::from_slice(body).ok()?;
+    if operation == "ReEncrypt" {
+        fields.destination_key_id
+    } else {
+        fields.key_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_read_with_aws_errors() {
+        let bad: Result<svc::KeyRequest, _> = parse(b"{not json");
+        assert_eq!(bad.unwrap_err().aws_type, "SerializationException");
+        let wrong_type: Result<svc::KeyRequest, _> = parse(br#"{"KeyId": 7}"#);
+        assert_eq!(wrong_type.unwrap_err().aws_type, "SerializationException");
+        let missing: Result<svc::KeyRequest, _> = parse(b"{}");
+        assert_eq!(missing.unwrap_err().aws_type, "ValidationException");
+        let empty_body: Result<svc::ListKeysRequest, _> = parse(b"");
+        assert!(empty_body.is_ok());
+    }
+
+    #[test]
+    fn unknown_operations_are_named() {
+        let service = Service::in_memory().unwrap();
+        let caller = Caller::account_root(svc::DEFAULT_ACCOUNT);
+        let err = dispatch(&service, &caller, "Fly", b"{}").unwrap_err();
+        assert_eq!(err.aws_type, "UnknownOperationException");
+        assert!(err.message.contains("Fly"));
+        assert!(OPERATIONS.contains(&"ListRetirableGrants"));
+    }
+
+    #[test]
+    fn internal_errors_are_status_500_and_the_rest_400() {
+        assert_eq!(ApiError::from(KmsError::Internal("x".into())).status, 500);
+        assert_eq!(ApiError::from(KmsError::NotFound("x".into())).status, 400);
+        let body: serde_json::Value =
+            serde_json::from_slice(&ApiError::client("NotFoundException", "gone").body()).unwrap();
+        assert_eq!(body["__type"], "NotFoundException");
+        assert_eq!(body["message"], "gone");
+    }
+
+    #[test]
+    fn the_key_of_a_request_is_found_for_rate_limiting() {
+        assert_eq!(
+            key_of("Encrypt", br#"{"KeyId":"alias/a","Plaintext":"eA=="}"#).as_deref(),
+            Some("alias/a")
+        );
+        assert_eq!(
+            key_of("ReEncrypt", br#"{"DestinationKeyId":"k"}"#).as_deref(),
+            Some("k")
+        );
+        assert_eq!(key_of("Decrypt", br#"{"CiphertextBlob":"eA=="}"#), None);
+    }
+}

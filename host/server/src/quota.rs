@@ -1,0 +1,242 @@
+//! Request-rate quotas, per account and operation class, as AWS KMS applies them: a token
+//! bucket per (account, class) that refills at the class's rate and holds one second of it.
+//! Past it, requests get ThrottlingException.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use kms_core::types::{KeySpec, KeyUsage};
+
+/// The classes AWS KMS shares request quotas among.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpClass {
+    /// Cryptographic operations on symmetric encryption keys (and GenerateRandom).
+    Symmetric,
+    /// Cryptographic operations on RSA keys.
+    Rsa,
+    /// Cryptographic operations on ECC keys (and ML-DSA keys).
+    Ecc,
+    /// GenerateMac and VerifyMac.
+    Hmac,
+    /// Everything else: creating, describing, listing, tagging, policies, grants …
+    Management,
+}
+
+impl OpClass {
+    /// Every class, in the order of [`RateLimits::per_second`].
+    pub const ALL: [OpClass; 5] = [
+        OpClass::Symmetric,
+        OpClass::Rsa,
+        OpClass::Ecc,
+        OpClass::Hmac,
+        OpClass::Management,
+    ];
+
+    fn index(self) -> usize {
+        OpClass::ALL.iter().position(|c| *c == self).unwrap_or(0)
+    }
+
+    /// The name used in configuration (`symmetric`, `rsa`, `ecc`, `hmac`, `management`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpClass::Symmetric => "symmetric",
+            OpClass::Rsa => "rsa",
+            OpClass::Ecc => "ecc",
+            OpClass::Hmac => "hmac",
+            OpClass::Management => "management",
+        }
+    }
+}
+
+impl FromStr for OpClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        OpClass::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!("'{s}' is not a quota class (symmetric, rsa, ecc, hmac, management)")
+            })
+    }
+}
+
+/// The class of `operation`. Only a cryptographic operation asks `key` for the spec and usage of
+/// the key it names (`None` when the key is not known, e.g. a Decrypt of a symmetric ciphertext,
+/// which names its key inside the blob).
+pub fn classify(operation: &str, key: impl FnOnce() -> Option<(KeySpec, KeyUsage)>) -> OpClass {
+    if operation == "GenerateRandom" {
+        return OpClass::Symmetric;
+    }
+    if !kms_service::CRYPTOGRAPHIC_OPERATIONS.contains(&operation) {
+        return OpClass::Management;
+    }
+    match key() {
+        None => OpClass::Symmetric,
+        Some((_, KeyUsage::GenerateVerifyMac)) => OpClass::Hmac,
+        Some((spec, _)) => match spec {
+            KeySpec::SymmetricDefault => OpClass::Symmetric,
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => OpClass::Rsa,
+            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+                OpClass::Hmac
+            }
+            _ => OpClass::Ecc,
+        },
+    }
+}
+
+/// Requests per second allowed per account, by class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimits {
+    /// In the order of [`OpClass::ALL`].
+    pub per_second: [f64; 5],
+}
+
+impl Default for RateLimits {
+    /// AWS's default quotas: 5,500/s symmetric (the smallest regional value), 500/s RSA,
+    /// 300/s ECC, 2,000/s HMAC; management operations, whose quotas AWS sets per operation
+    /// (5–50/s), share 50/s here.
+    fn default() -> Self {
+        RateLimits {
+            per_second: [5500.0, 500.0, 300.0, 2000.0, 50.0],
+        }
+    }
+}
+
+impl RateLimits {
+    /// Sets one class's rate from `class=rate`.
+    pub fn set(&mut self, spec: &str) -> Result<(), String> {
+        let (class, rate) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("expected CLASS=REQUESTS_PER_SECOND, got '{spec}'"))?;
+        let class: OpClass = class.parse()?;
+        let rate: f64 = rate
+            .parse()
+            .ok()
+            .filter(|r: &f64| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| format!("'{rate}' is not a positive number of requests per second"))?;
+        self.per_second[class.index()] = rate;
+        Ok(())
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Token buckets per (account, class).
+pub struct RateLimiter {
+    limits: RateLimits,
+    buckets: Mutex<HashMap<(String, OpClass), Bucket>>,
+}
+
+impl RateLimiter {
+    /// A limiter with these rates.
+    pub fn new(limits: RateLimits) -> Self {
+        RateLimiter {
+            limits,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request of `class` for `account` at `now`; `false` when the bucket is empty.
+    pub fn admit_at(&self, account: &str, class: OpClass, now: Instant) -> bool {
+        let rate = self.limits.per_second[class.index()];
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = buckets
+            .entry((account.to_string(), class))
+            .or_insert(Bucket {
+                tokens: rate,
+                last: now,
+            });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate.max(1.0));
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// [`admit_at`](Self::admit_at) now.
+    pub fn admit(&self, account: &str, class: OpClass) -> bool {
+        self.admit_at(account, class, Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn operations_are_classed_by_their_key() {
+        assert_eq!(classify("CreateKey", || None), OpClass::Management);
+        // A management operation never looks its key up.
+        assert_eq!(
+            classify("TagResource", || unreachable!("looked up")),
+            OpClass::Management
+        );
+        assert_eq!(classify("Decrypt", || None), OpClass::Symmetric);
+        assert_eq!(
+            classify("Sign", || Some((KeySpec::Rsa2048, KeyUsage::SignVerify))),
+            OpClass::Rsa
+        );
+        assert_eq!(
+            classify("Sign", || Some((
+                KeySpec::EccNistP256,
+                KeyUsage::SignVerify
+            ))),
+            OpClass::Ecc
+        );
+        assert_eq!(
+            classify("GenerateMac", || Some((
+                KeySpec::Hmac256,
+                KeyUsage::GenerateVerifyMac
+            ))),
+            OpClass::Hmac
+        );
+        assert_eq!(classify("GenerateRandom", || None), OpClass::Symmetric);
+        assert_eq!(
+            classify("DescribeKey", || Some((
+                KeySpec::Rsa2048,
+                KeyUsage::SignVerify
+            ))),
+            OpClass::Management
+        );
+    }
+
+    #[test]
+    fn a_bucket_holds_one_second_and_refills_at_its_rate() {
+        let mut limits = RateLimits::default();
+        limits.set("management=10").unwrap();
+        let limiter = RateLimiter::new(limits);
+        let t0 = Instant::now();
+        let admitted = (0..20)
+            .filter(|_| limiter.admit_at("111122223333", OpClass::Management, t0))
+            .count();
+        assert_eq!(admitted, 10);
+        // Another account has its own bucket, another class too.
+        assert!(limiter.admit_at("444455556666", OpClass::Management, t0));
+        assert!(limiter.admit_at("111122223333", OpClass::Symmetric, t0));
+        // A tenth of a second later, one more.
+        let later = t0 + Duration::from_millis(100);
+        assert!(limiter.admit_at("111122223333", OpClass::Management, later));
+        assert!(!limiter.admit_at("111122223333", OpClass::Management, later));
+    }
+
+    #[test]
+    fn rates_are_parsed_strictly() {
+        let mut limits = RateLimits::default();
+        assert!(limits.set("rsa=20").is_ok());
+        assert_eq!(limits.per_second[1], 20.0);
+        for bad in ["rsa", "dsa=1", "rsa=0", "rsa=-3", "rsa=x"] {
+            assert!(limits.set(bad).is_err(), "{bad}");
+        }
+    }
+}

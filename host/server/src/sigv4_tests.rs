@@ -1,0 +1,278 @@
+use super::*;
+
+/// AWS's SigV4 test suite credentials and time (aws-sig-v4-test-suite).
+const AKID: &str = "AKIDEXAMPLE";
+const SECRET: &[u8] = b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+const AMZ_DATE: &str = "20150830T123600Z";
+
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+fn suite_signature(method: &str, query: &str, hs: &[(&str, &str)], body: &[u8]) -> String {
+    let hs = headers(hs);
+    let req = SignedRequest {
+        method,
+        path: "/",
+        query,
+        headers: &hs,
+        body,
+    };
+    let mut signed: Vec<String> = hs.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+    signed.sort();
+    let payload = hex::encode(sha256(body));
+    let canonical = canonical_request(&req, &signed, &payload, false).unwrap();
+    signature(
+        SECRET,
+        "20150830",
+        "us-east-1",
+        "service",
+        AMZ_DATE,
+        &canonical,
+    )
+}
+
+#[test]
+fn aws_test_suite_vectors() {
+    let base = [("Host", "example.amazonaws.com"), ("X-Amz-Date", AMZ_DATE)];
+    // get-vanilla
+    assert_eq!(
+        suite_signature("GET", "", &base, b""),
+        "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    );
+    // get-vanilla-query-order-key-case: the query is sorted before signing.
+    assert_eq!(
+        suite_signature("GET", "Param2=value2&Param1=value1", &base, b""),
+        "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
+    );
+    // post-x-www-form-urlencoded, with the body's hash signed.
+    let body = b"Param1=value1";
+    let hash = hex::encode(sha256(body));
+    assert_eq!(
+        hash,
+        "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e"
+    );
+    assert_eq!(
+        suite_signature(
+            "POST",
+            "",
+            &[
+                ("X-Amz-Date", AMZ_DATE),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Host", "example.amazonaws.com"),
+                ("Content-Length", "13"),
+                ("X-Amz-Content-Sha256", &hash),
+            ],
+            body
+        ),
+        "d3875051da38690788ef43de4db0d8f280229d82040bfac253562e56c3f20e0b"
+    );
+}
+
+#[test]
+fn amz_dates_round_trip() {
+    assert_eq!(parse_amz_date(AMZ_DATE), Some(1_440_938_160));
+    assert_eq!(format_amz_date(1_440_938_160), AMZ_DATE);
+    assert_eq!(parse_amz_date("2015-08-30T12:36:00Z"), None);
+    assert_eq!(parse_amz_date("20151330T123600Z"), None);
+}
+
+const NOW: u64 = 1_790_000_000;
+
+fn expect() -> Expectations<'static> {
+    Expectations {
+        region: "us-east-1",
+        service: "kms",
+        now: NOW,
+        max_skew: DEFAULT_MAX_SKEW_SECONDS,
+    }
+}
+
+fn secret(id: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    (id == AKID).then(|| zeroize::Zeroizing::new(SECRET.to_vec()))
+}
+
+/// A KMS request as boto3 sends it, signed at `at` with `key`.
+fn kms_request(at: u64, key: &[u8], body: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let base = headers(&[
+        ("Host", "127.0.0.1:4599"),
+        ("X-Amz-Target", "TrentService.ListKeys"),
+        ("Content-Type", "application/x-amz-json-1.1"),
+    ]);
+    let req = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &base,
+        body,
+    };
+    let mut all = base.clone();
+    for (k, v) in sign_request(AKID, key, "us-east-1", "kms", at, &req) {
+        all.push((k, v.into_bytes()));
+    }
+    all
+}
+
+fn check(hs: &[(String, Vec<u8>)], body: &[u8]) -> Result<Verified, AuthError> {
+    verify(
+        &SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: hs,
+            body,
+        },
+        &expect(),
+        secret,
+    )
+}
+
+#[test]
+fn a_correctly_signed_request_is_accepted() {
+    let hs = kms_request(NOW, SECRET, b"{}");
+    assert_eq!(
+        check(&hs, b"{}").unwrap(),
+        Verified {
+            access_key_id: AKID.into()
+        }
+    );
+    // Within the allowed skew either way.
+    check(&kms_request(NOW - 299, SECRET, b"{}"), b"{}").unwrap();
+    check(&kms_request(NOW + 299, SECRET, b"{}"), b"{}").unwrap();
+}
+
+#[test]
+fn tampering_wrong_secrets_unknown_keys_and_stale_times_are_refused() {
+    let hs = kms_request(NOW, SECRET, b"{}");
+    // A changed body or a changed signed header.
+    let err = check(&hs, b"{\"Limit\":1}").unwrap_err();
+    assert_eq!(err.aws_type(), "InvalidSignatureException");
+    let mut changed = hs.clone();
+    changed[1].1 = b"TrentService.ScheduleKeyDeletion".to_vec();
+    assert_eq!(
+        check(&changed, b"{}").unwrap_err().aws_type(),
+        "InvalidSignatureException"
+    );
+    // Another secret.
+    let wrong = kms_request(NOW, b"not the secret", b"{}");
+    assert_eq!(
+        check(&wrong, b"{}").unwrap_err().aws_type(),
+        "InvalidSignatureException"
+    );
+    // An access key the server does not know.
+    let unknown: Vec<_> = hs
+        .iter()
+        .map(|(k, v)| {
+            let v = String::from_utf8(v.clone())
+                .unwrap()
+                .replace(AKID, "AKIAUNKNOWN");
+            (k.clone(), v.into_bytes())
+        })
+        .collect();
+    assert_eq!(check(&unknown, b"{}").unwrap_err(), AuthError::UnknownKey);
+    // Too old, too new.
+    for at in [NOW - 301, NOW + 301] {
+        let err = check(&kms_request(at, SECRET, b"{}"), b"{}").unwrap_err();
+        assert_eq!(err.aws_type(), "InvalidSignatureException");
+        assert!(err.message().contains("Signature expired"), "{err:?}");
+    }
+}
+
+#[test]
+fn missing_and_malformed_signatures_get_aws_errors() {
+    let bare = headers(&[("Host", "h"), ("X-Amz-Date", "20260922T000000Z")]);
+    assert_eq!(check(&bare, b"").unwrap_err(), AuthError::Missing);
+    for auth in [
+        "AWS4-HMAC-SHA1 Credential=x",
+        "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=00",
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260922/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=zz",
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260922/kms/aws4_request, SignedHeaders=host, Signature=00",
+    ] {
+        let mut hs = bare.clone();
+        hs.push(("Authorization".into(), auth.as_bytes().to_vec()));
+        assert_eq!(
+            check(&hs, b"").unwrap_err().aws_type(),
+            "IncompleteSignatureException",
+            "{auth}"
+        );
+    }
+    // The wrong region or service in the scope.
+    let hs = kms_request(NOW, SECRET, b"{}");
+    let other_region: Vec<_> = hs
+        .iter()
+        .map(|(k, v)| {
+            let v = String::from_utf8(v.clone())
+                .unwrap()
+                .replace("/us-east-1/", "/eu-west-1/");
+            (k.clone(), v.into_bytes())
+        })
+        .collect();
+    assert_eq!(
+        check(&other_region, b"{}").unwrap_err().aws_type(),
+        "InvalidSignatureException"
+    );
+}
+
+/// Presigns the way botocore's SigV4QueryAuth does (signed headers: host only).
+fn presign(at: u64, expires: u64) -> String {
+    let amz_date = format_amz_date(at);
+    let date = &amz_date[..8];
+    let query = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={AKID}%2F{date}%2Fus-east-1%2Fkms%2Faws4_request&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host"
+    );
+    let hs = headers(&[("Host", "127.0.0.1:4599")]);
+    let req = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: &query,
+        headers: &hs,
+        body: b"{}",
+    };
+    let payload = hex::encode(sha256(b"{}"));
+    let canonical = canonical_request(&req, &["host".to_string()], &payload, true).unwrap();
+    let sig = signature(SECRET, date, "us-east-1", "kms", &amz_date, &canonical);
+    format!("{query}&X-Amz-Signature={sig}")
+}
+
+#[test]
+fn presigned_query_requests_are_verified_with_their_expiry() {
+    let hs = headers(&[("Host", "127.0.0.1:4599")]);
+    let run = |query: &str| {
+        verify(
+            &SignedRequest {
+                method: "POST",
+                path: "/",
+                query,
+                headers: &hs,
+                body: b"{}",
+            },
+            &expect(),
+            secret,
+        )
+    };
+    run(&presign(NOW - 100, 300)).unwrap();
+    // Valid for an hour, signed 50 minutes ago: still fine, beyond the header form's skew.
+    run(&presign(NOW - 3000, 3600)).unwrap();
+    let err = run(&presign(NOW - 400, 300)).unwrap_err();
+    assert_eq!(err.aws_type(), "InvalidSignatureException");
+    let tampered = presign(NOW, 300).replace("X-Amz-Expires=300", "X-Amz-Expires=900");
+    assert_eq!(
+        run(&tampered).unwrap_err().aws_type(),
+        "InvalidSignatureException"
+    );
+    let too_long = presign(NOW, 700_000);
+    assert_eq!(
+        run(&too_long).unwrap_err().aws_type(),
+        "IncompleteSignatureException"
+    );
+}
+
+#[test]
+fn uri_encoding_keeps_only_unreserved_characters() {
+    assert_eq!(uri_encode("a b/c~d", false), "a%20b%2Fc~d");
+    assert_eq!(uri_encode("/a b", true), "/a%20b");
+    assert_eq!(percent_decode("a%2Fb+c%zz"), "a/b c%zz");
+}

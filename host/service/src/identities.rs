@@ -1,0 +1,612 @@
+//! Accounts, principals, identity policies and access keys: who may call, with what permissions
+//! beyond the key policies, and with which credentials (for the HTTP API's SigV4).
+//!
+//! A principal manages the identities of its own account when the account root or an identity
+//! policy allows the IAM action (`iam:CreateUser`, `iam:PutUserPolicy`, …). The root of the
+//! vault's own account is the operator: it manages every account.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::*;
+use kms_authz::policy::PolicyDocument;
+use kms_core::types::Tag;
+use kms_vault::{
+    AccessKeyRecord, AccessKeyStatus, AccountRecord, PrincipalKind, PrincipalRecord,
+    parse_principal_arn, validate_account,
+};
+
+/// Most identity policies one principal may hold.
+pub const MAX_IDENTITY_POLICIES: usize = 10;
+/// Most access keys one principal may hold (as IAM).
+pub const MAX_ACCESS_KEYS: usize = 2;
+
+/// CreateAccount request.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateAccountRequest {
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// A friendly name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// One account, as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountEntry {
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// Its friendly name.
+    pub name: String,
+    /// Creation time, seconds since the epoch.
+    pub creation_date: u64,
+}
+
+/// CreatePrincipal request: a user or a role.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreatePrincipalRequest {
+    /// `arn:aws:iam::<account>:user/<name>` or `…:role/<name>`.
+    pub arn: String,
+    /// Initial tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// A principal, as shown (its identity policies by name only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrincipalEntry {
+    /// The principal's ARN.
+    pub arn: String,
+    /// Its account.
+    pub account: String,
+    /// `USER` or `ROLE`.
+    pub kind: PrincipalKind,
+    /// Its tags.
+    pub tags: Vec<Tag>,
+    /// The names of its identity policies.
+    pub policy_names: Vec<String>,
+    /// Creation time, seconds since the epoch.
+    pub creation_date: u64,
+}
+
+/// PutPrincipalPolicy request.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutPrincipalPolicyRequest {
+    /// The principal's ARN.
+    pub arn: String,
+    /// The policy's name: 1 to 128 of `\w+=,.@-`.
+    pub policy_name: String,
+    /// The IAM JSON document (no `Principal`).
+    pub policy_document: String,
+}
+
+/// A newly created access key: the only time its secret is shown.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessKeyCreated {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    #[serde(serialize_with = "expose_secret")]
+    pub secret_access_key: Zeroizing<String>,
+    /// The principal it signs for.
+    pub principal_arn: String,
+}
+
+fn expose_secret<S: serde::Serializer>(
+    secret: &Zeroizing<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret)
+}
+
+impl std::fmt::Debug for AccessKeyCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyCreated")
+            .field("access_key_id", &self.access_key_id)
+            .field("principal_arn", &self.principal_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One access key, as listed (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessKeyEntry {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The principal it signs for.
+    pub principal_arn: String,
+    /// `Active` or `Inactive`.
+    pub status: AccessKeyStatus,
+    /// Creation time, seconds since the epoch.
+    pub creation_date: u64,
+}
+
+/// The credentials behind an access key id, for verifying a request's signature.
+pub struct Credential {
+    /// Who requests signed with this key come from.
+    pub caller: Caller,
+    /// The secret access key.
+    pub secret: Zeroizing<Vec<u8>>,
+}
+
+fn principal_entry(record: PrincipalRecord) -> PrincipalEntry {
+    PrincipalEntry {
+        arn: record.arn,
+        account: record.account,
+        kind: record.kind,
+        tags: record.tags,
+        policy_names: record.policies.into_keys().collect(),
+        creation_date: record.created_at,
+    }
+}
+
+fn access_key_entry(record: AccessKeyRecord) -> AccessKeyEntry {
+    AccessKeyEntry {
+        access_key_id: record.access_key_id,
+        principal_arn: record.principal_arn,
+        status: record.status,
+        creation_date: record.created_at,
+    }
+}
+
+fn validate_policy_name(name: &str) -> KmsResult<()> {
+    let ok = (1..=128).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(KmsError::Validation(format!(
+            "PolicyName '{name}' must be 1 to 128 letters, digits or _+=,.@-"
+        )))
+    }
+}
+
+/// Checks an identity policy: a valid document whose statements name no principal.
+pub fn validate_identity_policy(text: &str) -> KmsResult<PolicyDocument> {
+    let document = PolicyDocument::parse(text)?;
+    if document
+        .statements
+        .iter()
+        .any(|s| s.principal.is_some() || s.not_principal.is_some())
+    {
+        return Err(KmsError::MalformedPolicyDocument(
+            "An identity-based policy must not name a Principal or NotPrincipal".into(),
+        ));
+    }
+    Ok(document)
+}
+
+/// Characters of access key ids (as AWS: upper-case letters and digits).
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/// Characters of secret access keys.
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn random_text(alphabet: &[u8], len: usize) -> KmsResult<Zeroizing<String>> {
+    let bytes = kms_crypto::random_bytes(len)?;
+    // Both alphabets have a power-of-two size, so the modulo introduces no bias.
+    Ok(Zeroizing::new(
+        bytes
+            .iter()
+            .map(|b| alphabet[usize::from(*b) % alphabet.len()] as char)
+            .collect(),
+    ))
+}
+
+impl Service {
+    /// Authorizes an identity action on `resource` (a principal ARN or account) of `account`:
+    /// the vault account's root always; otherwise the caller's own account root or identity
+    /// policies.
+    fn authorize_identity_action(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        account: &str,
+    ) -> KmsResult<()> {
+        if caller.principal == authz::root_arn(self.vault.account()) {
+            return Ok(());
+        }
+        self.authorize_by_identity(caller, action, resource, account)
+    }
+
+    /// Makes sure the vault's own account is recorded (vaults created before accounts were).
+    pub(super) fn ensure_own_account(&self) -> KmsResult<()> {
+        let store = self.vault.store();
+        if store
+            .accounts()?
+            .iter()
+            .any(|a| a.account_id == self.vault.account())
+        {
+            return Ok(());
+        }
+        match store.insert_account(&AccountRecord {
+            account_id: self.vault.account().to_string(),
+            name: "vault owner".into(),
+            created_at: self.now(),
+        }) {
+            Err(KmsError::AlreadyExists(_)) | Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// CreateAccount: records another account whose principals may call (only the operator,
+    /// the root of the vault's account, or an identity policy allowing
+    /// `organizations:CreateAccount`).
+    pub fn create_account(
+        &self,
+        caller: &Caller,
+        req: CreateAccountRequest,
+    ) -> KmsResult<AccountEntry> {
+        self.audited(caller, "CreateAccount", |_| {
+            self.authorize_identity_action(
+                caller,
+                "organizations:CreateAccount",
+                &format!("arn:aws:organizations::{}:account", self.vault.account()),
+                self.vault.account(),
+            )?;
+            validate_account(&req.account_id)?;
+            if req.name.len() > 256 {
+                return Err(KmsError::Validation(
+                    "Name must be at most 256 characters".into(),
+                ));
+            }
+            let record = AccountRecord {
+                account_id: req.account_id,
+                name: req.name,
+                created_at: self.now(),
+            };
+            self.vault.store().insert_account(&record)?;
+            Ok(AccountEntry {
+                account_id: record.account_id,
+                name: record.name,
+                creation_date: record.created_at,
+            })
+        })
+    }
+
+    /// ListAccounts.
+    pub fn list_accounts(&self, caller: &Caller) -> KmsResult<Vec<AccountEntry>> {
+        self.audited(caller, "ListAccounts", |_| {
+            self.authorize_identity_action(
+                caller,
+                "organizations:ListAccounts",
+                &format!("arn:aws:organizations::{}:account", self.vault.account()),
+                self.vault.account(),
+            )?;
+            Ok(self
+                .vault
+                .store()
+                .accounts()?
+                .into_iter()
+                .map(|a| AccountEntry {
+                    account_id: a.account_id,
+                    name: a.name,
+                    creation_date: a.created_at,
+                })
+                .collect())
+        })
+    }
+
+    /// The stored principal `arn`, after authorizing `action` (`iam:<Verb>User` or
+    /// `iam:<Verb>Role`, by the principal's kind) on it.
+    fn principal_for(&self, caller: &Caller, verb: &str, arn: &str) -> KmsResult<PrincipalRecord> {
+        let (account, kind, _) = parse_principal_arn(arn)?;
+        self.authorize_identity_action(caller, &iam_action(verb, kind), arn, &account)?;
+        self.vault
+            .store()
+            .principal(arn)?
+            .ok_or_else(|| KmsError::NotFound(format!("The principal '{arn}' does not exist")))
+    }
+
+    /// CreatePrincipal: a user or role of an existing account, with tags.
+    pub fn create_principal(
+        &self,
+        caller: &Caller,
+        req: CreatePrincipalRequest,
+    ) -> KmsResult<PrincipalEntry> {
+        self.audited(caller, "CreatePrincipal", |_| {
+            let (account, kind, name) = parse_principal_arn(&req.arn)?;
+            self.authorize_identity_action(
+                caller,
+                &iam_action("Create", kind),
+                &req.arn,
+                &account,
+            )?;
+            let tags = keys::new_tags(&req.tags)?;
+            let record = PrincipalRecord {
+                arn: req.arn,
+                account,
+                kind,
+                name,
+                tags,
+                policies: Default::default(),
+                created_at: self.now(),
+            };
+            self.vault.store().insert_principal(&record)?;
+            Ok(principal_entry(record))
+        })
+    }
+
+    /// DeletePrincipal: the principal and its access keys.
+    pub fn delete_principal(&self, caller: &Caller, arn: &str) -> KmsResult<()> {
+        self.audited(caller, "DeletePrincipal", |_| {
+            self.principal_for(caller, "Delete", arn)?;
+            self.vault.store().delete_principal(arn)
+        })
+    }
+
+    /// GetPrincipal.
+    pub fn get_principal(&self, caller: &Caller, arn: &str) -> KmsResult<PrincipalEntry> {
+        self.audited(caller, "GetPrincipal", |_| {
+            self.principal_for(caller, "Get", arn).map(principal_entry)
+        })
+    }
+
+    /// ListPrincipals of an account.
+    pub fn list_principals(
+        &self,
+        caller: &Caller,
+        account: &str,
+    ) -> KmsResult<Vec<PrincipalEntry>> {
+        self.audited(caller, "ListPrincipals", |_| {
+            validate_account(account)?;
+            self.authorize_identity_action(
+                caller,
+                "iam:ListUsers",
+                &format!("arn:aws:iam::{account}:*"),
+                account,
+            )?;
+            Ok(self
+                .vault
+                .store()
+                .principals(account)?
+                .into_iter()
+                .map(principal_entry)
+                .collect())
+        })
+    }
+
+    /// TagPrincipal: adds or replaces tags (`aws:PrincipalTag/<key>`).
+    pub fn tag_principal(&self, caller: &Caller, arn: &str, tags: Vec<Tag>) -> KmsResult<()> {
+        self.audited(caller, "TagPrincipal", |_| {
+            let _guard = self.lock_writes();
+            let mut record = self.principal_for(caller, "Tag", arn)?;
+            keys::merge_tags(&mut record.tags, &tags)?;
+            self.vault.store().update_principal(&record)
+        })
+    }
+
+    /// UntagPrincipal.
+    pub fn untag_principal(&self, caller: &Caller, arn: &str, keys: &[String]) -> KmsResult<()> {
+        self.audited(caller, "UntagPrincipal", |_| {
+            let _guard = self.lock_writes();
+            let mut record = self.principal_for(caller, "Untag", arn)?;
+            record.tags.retain(|t| !keys.contains(&t.tag_key));
+            self.vault.store().update_principal(&record)
+        })
+    }
+
+    /// PutPrincipalPolicy: attaches (or replaces) an inline identity policy.
+    pub fn put_principal_policy(
+        &self,
+        caller: &Caller,
+        req: PutPrincipalPolicyRequest,
+    ) -> KmsResult<()> {
+        self.audited(caller, "PutPrincipalPolicy", |_| {
+            validate_policy_name(&req.policy_name)?;
+            validate_identity_policy(&req.policy_document)?;
+            let _guard = self.lock_writes();
+            let mut record = self.principal_for(caller, "Put", &req.arn)?;
+            if !record.policies.contains_key(&req.policy_name)
+                && record.policies.len() >= MAX_IDENTITY_POLICIES
+            {
+                return Err(KmsError::LimitExceeded(format!(
+                    "A principal holds at most {MAX_IDENTITY_POLICIES} identity policies"
+                )));
+            }
+            record.policies.insert(req.policy_name, req.policy_document);
+            self.vault.store().update_principal(&record)
+        })
+    }
+
+    /// GetPrincipalPolicy: the document of one identity policy.
+    pub fn get_principal_policy(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        policy_name: &str,
+    ) -> KmsResult<String> {
+        self.audited(caller, "GetPrincipalPolicy", |_| {
+            let record = self.principal_for(caller, "GetPolicy", arn)?;
+            record.policies.get(policy_name).cloned().ok_or_else(|| {
+                KmsError::NotFound(format!("'{arn}' has no policy named '{policy_name}'"))
+            })
+        })
+    }
+
+    /// DeletePrincipalPolicy.
+    pub fn delete_principal_policy(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        policy_name: &str,
+    ) -> KmsResult<()> {
+        self.audited(caller, "DeletePrincipalPolicy", |_| {
+            let _guard = self.lock_writes();
+            let mut record = self.principal_for(caller, "DeletePolicy", arn)?;
+            if record.policies.remove(policy_name).is_none() {
+                return Err(KmsError::NotFound(format!(
+                    "'{arn}' has no policy named '{policy_name}'"
+                )));
+            }
+            self.vault.store().update_principal(&record)
+        })
+    }
+
+    /// CreateAccessKey: a new access key id and secret for a principal (at most
+    /// [`MAX_ACCESS_KEYS`]). The secret is shown only here.
+    pub fn create_access_key(&self, caller: &Caller, arn: &str) -> KmsResult<AccessKeyCreated> {
+        self.audited(caller, "CreateAccessKey", |_| {
+            let _guard = self.lock_writes();
+            self.principal_for(caller, "CreateAccessKey", arn)?;
+            if self.vault.store().access_keys(arn)?.len() >= MAX_ACCESS_KEYS {
+                return Err(KmsError::LimitExceeded(format!(
+                    "A principal holds at most {MAX_ACCESS_KEYS} access keys"
+                )));
+            }
+            let access_key_id = format!("AKIA{}", *random_text(ID_ALPHABET, 16)?);
+            let secret = random_text(SECRET_ALPHABET, 40)?;
+            let record = AccessKeyRecord {
+                sealed_secret: self.vault.seal_access_secret(
+                    &access_key_id,
+                    arn,
+                    secret.as_bytes(),
+                )?,
+                access_key_id: access_key_id.clone(),
+                principal_arn: arn.to_string(),
+                status: AccessKeyStatus::Active,
+                created_at: self.now(),
+            };
+            self.vault.store().insert_access_key(&record)?;
+            Ok(AccessKeyCreated {
+                access_key_id,
+                secret_access_key: secret,
+                principal_arn: arn.to_string(),
+            })
+        })
+    }
+
+    /// The access key `id` of a principal the caller may manage.
+    fn access_key_for(&self, caller: &Caller, verb: &str, id: &str) -> KmsResult<AccessKeyRecord> {
+        let missing = || KmsError::NotFound(format!("The access key '{id}' does not exist"));
+        let record = self.vault.store().access_key(id)?.ok_or_else(missing)?;
+        self.principal_for(caller, verb, &record.principal_arn)?;
+        Ok(record)
+    }
+
+    /// ListAccessKeys of a principal (never their secrets).
+    pub fn list_access_keys(&self, caller: &Caller, arn: &str) -> KmsResult<Vec<AccessKeyEntry>> {
+        self.audited(caller, "ListAccessKeys", |_| {
+            self.principal_for(caller, "ListAccessKeys", arn)?;
+            Ok(self
+                .vault
+                .store()
+                .access_keys(arn)?
+                .into_iter()
+                .map(access_key_entry)
+                .collect())
+        })
+    }
+
+    /// UpdateAccessKey: makes a key active or inactive.
+    pub fn update_access_key(
+        &self,
+        caller: &Caller,
+        id: &str,
+        status: AccessKeyStatus,
+    ) -> KmsResult<()> {
+        self.audited(caller, "UpdateAccessKey", |_| {
+            self.access_key_for(caller, "UpdateAccessKey", id)?;
+            self.vault.store().set_access_key_status(id, status)
+        })
+    }
+
+    /// DeleteAccessKey.
+    pub fn delete_access_key(&self, caller: &Caller, id: &str) -> KmsResult<()> {
+        self.audited(caller, "DeleteAccessKey", |_| {
+            self.access_key_for(caller, "DeleteAccessKey", id)?;
+            self.vault.store().delete_access_key(id)
+        })
+    }
+
+    /// The caller and secret behind an active access key id, for a front door that verifies
+    /// signatures. `None` for an unknown or inactive key (the front door refuses and audits).
+    pub fn credential(&self, access_key_id: &str) -> KmsResult<Option<Credential>> {
+        let Some(record) = self.vault.store().access_key(access_key_id)? else {
+            return Ok(None);
+        };
+        if record.status != AccessKeyStatus::Active {
+            return Ok(None);
+        }
+        let secret = self.vault.open_access_secret(&record)?;
+        Ok(Some(Credential {
+            caller: Caller::principal(&record.principal_arn)?,
+            secret,
+        }))
+    }
+}
+
+/// The IAM action for `verb` on a principal of `kind`: `iam:CreateUser`, `iam:PutRolePolicy`, …
+fn iam_action(verb: &str, kind: PrincipalKind) -> String {
+    let noun = match kind {
+        PrincipalKind::User => "User",
+        PrincipalKind::Role => "Role",
+    };
+    match verb {
+        "CreateAccessKey" | "ListAccessKeys" | "UpdateAccessKey" | "DeleteAccessKey" => {
+            format!("iam:{verb}")
+        }
+        "Put" | "GetPolicy" | "DeletePolicy" => {
+            format!("iam:{}{noun}Policy", verb.trim_end_matches("Policy"))
+        }
+        _ => format!("iam:{verb}{noun}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_actions_are_named_as_iam_names_them() {
+        assert_eq!(iam_action("Create", PrincipalKind::User), "iam:CreateUser");
+        assert_eq!(iam_action("Tag", PrincipalKind::Role), "iam:TagRole");
+        assert_eq!(iam_action("Put", PrincipalKind::Role), "iam:PutRolePolicy");
+        assert_eq!(
+            iam_action("GetPolicy", PrincipalKind::User),
+            "iam:GetUserPolicy"
+        );
+        assert_eq!(
+            iam_action("DeletePolicy", PrincipalKind::User),
+            "iam:DeleteUserPolicy"
+        );
+        assert_eq!(
+            iam_action("CreateAccessKey", PrincipalKind::Role),
+            "iam:CreateAccessKey"
+        );
+    }
+
+    #[test]
+    fn identity_policies_may_not_name_principals() {
+        assert!(
+            validate_identity_policy(
+                r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#
+            )
+            .is_ok()
+        );
+        let err = validate_identity_policy(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.aws_type(), "MalformedPolicyDocumentException");
+    }
+
+    #[test]
+    fn access_key_ids_and_secrets_have_aws_shapes() {
+        let id = random_text(ID_ALPHABET, 16).unwrap();
+        assert_eq!(id.len(), 16);
+        assert!(id.bytes().all(|b| ID_ALPHABET.contains(&b)));
+        let secret = random_text(SECRET_ALPHABET, 40).unwrap();
+        assert_eq!(secret.len(), 40);
+        assert_ne!(*secret, *random_text(SECRET_ALPHABET, 40).unwrap());
+    }
+}

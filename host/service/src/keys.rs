@@ -1,0 +1,372 @@
+//! Key lifecycle and metadata: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription,
+//! Enable/DisableKey, Schedule/CancelKeyDeletion and tagging.
+
+use super::*;
+use kms_core::types::{KeySpec, KeyUsage, Origin, Tag};
+
+const MAX_DESCRIPTION_CHARS: usize = 8192;
+const MAX_TAGS_PER_KEY: usize = 50;
+const DEFAULT_PENDING_WINDOW_DAYS: u32 = 30;
+
+fn validate_description(description: &str) -> KmsResult<()> {
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(KmsError::Validation(format!(
+            "Description must be at most {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The tags of a new resource: each valid, no key twice.
+pub(super) fn new_tags(tags: &[Tag]) -> KmsResult<Vec<Tag>> {
+    let mut merged = Vec::new();
+    merge_tags(&mut merged, tags)?;
+    if merged.len() != tags.len() {
+        return Err(KmsError::Tag("Tags contain duplicate tag keys".into()));
+    }
+    Ok(merged)
+}
+
+/// Adds or overwrites `new` tags in `tags`, keeping insertion order.
+pub(super) fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> KmsResult<()> {
+    for tag in new {
+        tag.validate()?;
+        match tags.iter_mut().find(|t| t.tag_key == tag.tag_key) {
+            Some(existing) => existing.tag_value = tag.tag_value.clone(),
+            None => tags.push(tag.clone()),
+        }
+    }
+    if tags.len() > MAX_TAGS_PER_KEY {
+        return Err(KmsError::LimitExceeded(format!(
+            "A key can have at most {MAX_TAGS_PER_KEY} tags"
+        )));
+    }
+    Ok(())
+}
+
+impl Service {
+    /// The metadata DescribeKey returns for `record`.
+    pub(super) fn metadata(&self, record: &KeyRecord) -> KmsResult<KeyMetadata> {
+        let current = self
+            .vault
+            .store()
+            .version(&record.key_id, record.current_version)?
+            .ok_or_else(|| {
+                KmsError::Internal(format!(
+                    "Key {} has lost its current key material",
+                    record.key_id
+                ))
+            })?;
+        let algorithms = asymmetric_ops::algorithms_of(record.key_spec, record.key_usage);
+        Ok(KeyMetadata {
+            aws_account_id: record.account.clone(),
+            key_id: record.key_id.to_string(),
+            arn: self.key_arn(&record.key_id),
+            creation_date: record.created_at,
+            enabled: record.state == KeyState::Enabled,
+            description: record.description.clone(),
+            key_usage: record.key_usage,
+            key_state: record.state,
+            deletion_date: record.deletion_date,
+            origin: record.origin,
+            key_manager: if record.managed_by.is_some() {
+                "AWS"
+            } else {
+                "CUSTOMER"
+            }
+            .into(),
+            customer_master_key_spec: record.key_spec,
+            key_spec: record.key_spec,
+            encryption_algorithms: algorithms.encryption,
+            signing_algorithms: algorithms.signing,
+            mac_algorithms: algorithms.mac,
+            key_agreement_algorithms: algorithms.key_agreement,
+            multi_region: false,
+            pending_deletion_window_in_days: record.pending_window_days,
+            current_key_material_id: current.material_id,
+        })
+    }
+
+    /// CreateKey: a new key of any spec AWS offers (AES-256-GCM, RSA, ECC, HMAC, ML-DSA) in the
+    /// caller's account.
+    pub fn create_key(
+        &self,
+        caller: &Caller,
+        req: CreateKeyRequest,
+    ) -> KmsResult<KeyMetadataResponse> {
+        self.audited(caller, "CreateKey", |note| {
+            self.authorize_account_action(caller, "kms:CreateKey")?;
+            let key_spec = req.key_spec.unwrap_or(KeySpec::SymmetricDefault);
+            // AWS's default usage, ENCRYPT_DECRYPT, whatever the spec: HMAC and ECC keys must
+            // name theirs.
+            let key_usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+            let allowed = asymmetric_ops::usages_of(key_spec);
+            if !allowed.contains(&key_usage) {
+                let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+                return Err(KmsError::Validation(format!(
+                    "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}; use {}",
+                    names.join(" or ")
+                )));
+            }
+            let origin = req.origin.unwrap_or(Origin::AwsKms);
+            if origin != Origin::AwsKms {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Origin {origin} is not supported by this vault; use AWS_KMS"
+                )));
+            }
+            if req.multi_region == Some(true) {
+                return Err(KmsError::UnsupportedOperation(
+                    "Multi-Region keys are not supported by this vault".into(),
+                ));
+            }
+            let description = req.description.unwrap_or_default();
+            validate_description(&description)?;
+            let tags = new_tags(&req.tags)?;
+
+            let now = self.now();
+            let limit = self.resource_limits().keys;
+            if self.vault.store().key_count()? >= limit {
+                return Err(KmsError::LimitExceeded(format!(
+                    "Account {} already has {limit} KMS keys, the most it may have",
+                    self.vault.account()
+                )));
+            }
+            let key_id = KeyId::random();
+            note.key(self.key_arn(&key_id));
+            let mut record = KeyRecord {
+                description,
+                key_spec,
+                key_usage,
+                origin,
+                tags,
+                ..KeyRecord::new_symmetric(key_id, self.vault.account(), self.vault.region(), now)
+            };
+            if let Some(policy) = &req.policy {
+                record.policy = Some(self.checked_key_policy(
+                    caller,
+                    &record,
+                    policy,
+                    req.bypass_policy_lockout_safety_check.unwrap_or(false),
+                )?);
+            }
+            let first = self.vault.new_version(&key_id, key_spec, 1, now, None)?;
+            self.vault.store().insert_key(&record, &first)?;
+            Ok(KeyMetadataResponse {
+                key_metadata: self.metadata(&record)?,
+            })
+        })
+    }
+
+    /// DescribeKey.
+    pub fn describe_key(&self, caller: &Caller, req: KeyRequest) -> KmsResult<KeyMetadataResponse> {
+        self.audited(caller, "DescribeKey", |note| {
+            self.check_grant_tokens(&req.grant_tokens)?;
+            let record = self.key_for(caller, note, &req.key_id, "kms:DescribeKey")?;
+            Ok(KeyMetadataResponse {
+                key_metadata: self.metadata(&record)?,
+            })
+        })
+    }
+
+    /// ListKeys: every key of the caller's account, in key-id order, a page at a time.
+    pub fn list_keys(&self, caller: &Caller, req: ListKeysRequest) -> KmsResult<ListKeysResponse> {
+        self.audited(caller, "ListKeys", |_| {
+            self.maybe_sweep();
+            let limit = page_limit(req.limit, 100, 1000)?;
+            let after =
+                match req.marker.as_deref() {
+                    None => None,
+                    Some(m) => Some(decode_marker(m)?.parse::<KeyId>().map_err(|_| {
+                        KmsError::InvalidMarker(format!("Marker '{m}' is not valid"))
+                    })?),
+                };
+            if caller.account != self.vault.account() {
+                return Ok(ListKeysResponse {
+                    keys: Vec::new(),
+                    next_marker: None,
+                    truncated: false,
+                });
+            }
+            self.authorize_account_action(caller, "kms:ListKeys")?;
+            let mut records = self.vault.store().keys_after(after.as_ref(), limit + 1)?;
+            let truncated = records.len() > limit;
+            records.truncate(limit);
+            let next_marker = truncated
+                .then(|| records.last().map(|r| encode_marker(&r.key_id.to_string())))
+                .flatten();
+            Ok(ListKeysResponse {
+                keys: records
+                    .iter()
+                    .map(|r| KeyListEntry {
+                        key_id: r.key_id.to_string(),
+                        key_arn: self.key_arn(&r.key_id),
+                    })
+                    .collect(),
+                next_marker,
+                truncated,
+            })
+        })
+    }
+
+    /// Reads, changes and writes back a key record under the write lock.
+    pub(super) fn update_record<T>(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        key: &str,
+        action: &str,
+        change: impl FnOnce(&mut KeyRecord) -> KmsResult<T>,
+    ) -> KmsResult<T> {
+        let key_id = self.key_for(caller, note, key, action)?.key_id;
+        let _guard = self.lock_writes();
+        // Re-read under the lock so that the change applies to the latest record. (Not through
+        // `resolve`: its due-work path takes this same lock.)
+        let mut record = self.vault.store().key(&key_id)?.ok_or_else(|| {
+            KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
+        })?;
+        let out = change(&mut record)?;
+        self.vault.store().update_key(&record)?;
+        Ok(out)
+    }
+
+    /// UpdateKeyDescription.
+    pub fn update_key_description(
+        &self,
+        caller: &Caller,
+        req: UpdateKeyDescriptionRequest,
+    ) -> KmsResult<()> {
+        self.audited(caller, "UpdateKeyDescription", |note| {
+            validate_description(&req.description)?;
+            self.update_record(caller, note, &req.key_id, "kms:UpdateKeyDescription", |r| {
+                self.require_not_pending_deletion(r)?;
+                r.description = req.description;
+                Ok(())
+            })
+        })
+    }
+
+    /// EnableKey: Disabled → Enabled (Enabled stays Enabled).
+    pub fn enable_key(&self, caller: &Caller, req: KeyRequest) -> KmsResult<()> {
+        self.audited(caller, "EnableKey", |note| {
+            self.update_record(caller, note, &req.key_id, "kms:EnableKey", |r| {
+                self.require_not_pending_deletion(r)?;
+                r.state = KeyState::Enabled;
+                Ok(())
+            })
+        })
+    }
+
+    /// DisableKey: Enabled → Disabled (Disabled stays Disabled).
+    pub fn disable_key(&self, caller: &Caller, req: KeyRequest) -> KmsResult<()> {
+        self.audited(caller, "DisableKey", |note| {
+            self.update_record(caller, note, &req.key_id, "kms:DisableKey", |r| {
+                self.require_not_pending_deletion(r)?;
+                r.state = KeyState::Disabled;
+                Ok(())
+            })
+        })
+    }
+
+    /// ScheduleKeyDeletion: the key becomes PendingDeletion and is deleted, with all its key
+    /// material and aliases, once the waiting period (7–30 days, default 30) has passed.
+    pub fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        req: ScheduleKeyDeletionRequest,
+    ) -> KmsResult<ScheduleKeyDeletionResponse> {
+        self.audited(caller, "ScheduleKeyDeletion", |note| {
+            let days = req
+                .pending_window_in_days
+                .unwrap_or(DEFAULT_PENDING_WINDOW_DAYS);
+            if !(7..=30).contains(&days) {
+                return Err(KmsError::Validation(format!(
+                    "PendingWindowInDays {days} is out of range; it must be between 7 and 30"
+                )));
+            }
+            self.update_record(caller, note, &req.key_id, "kms:ScheduleKeyDeletion", |r| {
+                self.require_not_pending_deletion(r)?;
+                let deletion_date = self.now() + u64::from(days) * SECONDS_PER_DAY;
+                r.state = KeyState::PendingDeletion;
+                r.deletion_date = Some(deletion_date);
+                r.pending_window_days = Some(days);
+                Ok(ScheduleKeyDeletionResponse {
+                    key_id: self.key_arn(&r.key_id),
+                    deletion_date,
+                    key_state: KeyState::PendingDeletion,
+                    pending_window_in_days: days,
+                })
+            })
+        })
+    }
+
+    /// CancelKeyDeletion: PendingDeletion → Disabled, as AWS does.
+    pub fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        req: KeyRequest,
+    ) -> KmsResult<KeyIdResponse> {
+        self.audited(caller, "CancelKeyDeletion", |note| {
+            self.update_record(caller, note, &req.key_id, "kms:CancelKeyDeletion", |r| {
+                if r.state != KeyState::PendingDeletion {
+                    return Err(KmsError::InvalidState(format!(
+                        "{} is not pending deletion.",
+                        self.key_arn(&r.key_id)
+                    )));
+                }
+                r.state = KeyState::Disabled;
+                r.deletion_date = None;
+                r.pending_window_days = None;
+                Ok(KeyIdResponse {
+                    key_id: self.key_arn(&r.key_id),
+                })
+            })
+        })
+    }
+
+    /// TagResource: adds tags, overwriting the values of existing tag keys.
+    pub fn tag_resource(&self, caller: &Caller, req: TagResourceRequest) -> KmsResult<()> {
+        self.audited(caller, "TagResource", |note| {
+            if req.tags.is_empty() {
+                return Err(KmsError::Validation("Tags must not be empty".into()));
+            }
+            self.update_record(caller, note, &req.key_id, "kms:TagResource", |r| {
+                self.require_not_pending_deletion(r)?;
+                merge_tags(&mut r.tags, &req.tags)
+            })
+        })
+    }
+
+    /// UntagResource: removes the named tags (absent ones are ignored, as AWS does).
+    pub fn untag_resource(&self, caller: &Caller, req: UntagResourceRequest) -> KmsResult<()> {
+        self.audited(caller, "UntagResource", |note| {
+            if req.tag_keys.is_empty() {
+                return Err(KmsError::Validation("TagKeys must not be empty".into()));
+            }
+            self.update_record(caller, note, &req.key_id, "kms:UntagResource", |r| {
+                self.require_not_pending_deletion(r)?;
+                r.tags.retain(|t| !req.tag_keys.contains(&t.tag_key));
+                Ok(())
+            })
+        })
+    }
+
+    /// ListResourceTags.
+    pub fn list_resource_tags(
+        &self,
+        caller: &Caller,
+        req: ListForKeyRequest,
+    ) -> KmsResult<ListResourceTagsResponse> {
+        self.audited(caller, "ListResourceTags", |note| {
+            let limit = page_limit(req.limit, 50, 50)?;
+            let offset = decode_offset_marker(req.marker.as_deref())?;
+            let record = self.key_for(caller, note, &req.key_id, "kms:ListResourceTags")?;
+            let tags: Vec<Tag> = record.tags.into_iter().skip(offset).collect();
+            let (tags, next_marker) = paginate_by_offset(tags, offset, limit);
+            Ok(ListResourceTagsResponse {
+                truncated: next_marker.is_some(),
+                tags,
+                next_marker,
+            })
+        })
+    }
+}

@@ -1,0 +1,662 @@
+//! `kms_service`: the KMS service façade. Every KMS operation, once, as
+//! `caller + request -> response or KmsError`. Every front door (the `kms` command line, the Rust
+//! embedding API, guest host calls and the HTTP API) calls these methods and nothing else. Each
+//! operation resolves the key, asks `authz`, enforces the key state machine, uses `vault` and
+//! `crypto`, and records the call, whatever its outcome, in the audit trail.
+//!
+//! ```
+//! use kms_service::{Caller, EncryptionContext, Service};
+//! use kms_service::{CreateKeyRequest, DecryptRequest, EncryptRequest};
+//!
+//! let service = Service::in_memory().unwrap();
+//! let admin = Caller::account_root(service.account());
+//! let key = service.create_key(&admin, CreateKeyRequest::default()).unwrap().key_metadata;
+//! let context = EncryptionContext::from_pairs([("tenant", "acme")]).unwrap();
+//! let sealed = service
+//!     .encrypt(&admin, EncryptRequest::new(&key.key_id, b"hello".to_vec()).with_context(context.clone()))
+//!     .unwrap();
+//! let opened = service
+//!     .decrypt(&admin, DecryptRequest::new(sealed.ciphertext_blob).with_context(context))
+//!     .unwrap();
+//! assert_eq!(opened.plaintext.as_slice(), b"hello");
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod audit;
+pub mod envelope;
+
+mod aliases;
+mod analyze;
+mod api;
+mod asymmetric_ops;
+mod authorization;
+mod clock;
+mod crypto_ops;
+mod grants;
+mod identities;
+mod key_policies;
+mod keys;
+mod managed;
+mod plugins;
+mod rotation;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub use aliases::validate_alias_name;
+pub use analyze::{AnalyzeResponse, BroadPrincipal, OpenStatement, UnusedGrant, UnusedKey};
+pub use api::*;
+pub use asymmetric_ops::{
+    DeriveSharedSecretRequest, DeriveSharedSecretResponse, GenerateDataKeyPairRequest,
+    GenerateDataKeyPairResponse, GenerateMacRequest, GenerateMacResponse, GetPublicKeyResponse,
+    SignRequest, SignResponse, VerifyMacRequest, VerifyMacResponse, VerifyRequest, VerifyResponse,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use crypto_ops::Accept;
+pub use grants::{
+    CreateGrantRequest, CreateGrantResponse, GRANT_OPERATIONS, GrantListEntry, ListGrantsRequest,
+    ListGrantsResponse, ListRetirableGrantsRequest, RetireGrantRequest, RevokeGrantRequest,
+};
+pub use identities::{
+    AccessKeyCreated, AccessKeyEntry, AccountEntry, CreateAccountRequest, CreatePrincipalRequest,
+    Credential, MAX_ACCESS_KEYS, MAX_IDENTITY_POLICIES, PrincipalEntry, PutPrincipalPolicyRequest,
+    validate_identity_policy,
+};
+pub use key_policies::{
+    GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
+};
+pub use managed::{MANAGED_KEY_ROTATION_DAYS, managed_key_policy};
+pub use plugins::KeyFacts;
+pub use plugins::{
+    AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,
+    PolicyPluginScopeRequest,
+};
+pub use rotation::MAX_ON_DEMAND_ROTATIONS;
+
+pub use kms_core::{CallSource, Caller, EncryptionContext, KeyId, KmsError, KmsResult};
+
+use crate::audit::{AuditEvent, AuditLog};
+use kms_authz as authz;
+
+use kms_core::types::{KeyState, RotationType};
+use kms_vault::{KeyRecord, MemoryStore, RootKey, SqliteStore, Vault};
+
+pub(crate) const SECONDS_PER_DAY: u64 = 86_400;
+
+/// The cryptographic operations: those that use a key's material (what `kms analyze` counts as
+/// use, and what request quotas count by the key's type).
+pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "DeriveSharedSecret",
+    "GenerateMac",
+    "VerifyMac",
+];
+/// Default account of a vault created without one (AWS's documentation account).
+pub const DEFAULT_ACCOUNT: &str = "111122223333";
+/// Default region of a vault created without one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// How often, at most, operations sweep for keys due for deletion or rotation.
+const SWEEP_INTERVAL_SECONDS: u64 = 60;
+
+/// Resource quotas, answered with LimitExceededException when a request would pass them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// KMS keys in the vault's account (AWS: 100,000 per region).
+    pub keys: u64,
+    /// Aliases per KMS key (AWS: 50).
+    pub aliases_per_key: usize,
+    /// Grants per KMS key (AWS: 50,000).
+    pub grants_per_key: usize,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            keys: 100_000,
+            aliases_per_key: 50,
+            grants_per_key: 50_000,
+        }
+    }
+}
+
+/// The KMS service over one vault.
+pub struct Service {
+    vault: Vault,
+    clock: Arc<dyn Clock>,
+    audit: AuditLog,
+    // Serialises read-modify-write of key records within this process, so that concurrent
+    // TagResource, rotations or state changes cannot lose each other's updates.
+    write_lock: Mutex<()>,
+    last_sweep: AtomicU64,
+    policy_engine: RwLock<Option<Arc<dyn authz::PolicyEngine>>>,
+    limits: RwLock<ResourceLimits>,
+    // Key and identity policy documents already parsed, by their text.
+    policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("vault", &self.vault)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks `Limit` of a List* request: `None` means `default`, otherwise 1..=`max`.
+fn page_limit(limit: Option<u32>, default: u32, max: u32) -> KmsResult<usize> {
+    match limit {
+        None => Ok(default as usize),
+        Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+        Some(n) => Err(KmsError::Validation(format!(
+            "Limit {n} is out of range; it must be between 1 and {max}"
+        ))),
+    }
+}
+
+/// An opaque pagination marker wrapping `position`.
+fn encode_marker(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position)
+}
+
+/// The position inside a marker this service issued.
+fn decode_marker(marker: &str) -> KmsResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| KmsError::InvalidMarker(format!("Marker '{marker}' is not valid")))
+}
+
+/// A marker holding a numeric offset (for lists that are small and belong to one key).
+fn decode_offset_marker(marker: Option<&str>) -> KmsResult<usize> {
+    match marker {
+        None => Ok(0),
+        Some(m) => decode_marker(m)?
+            .parse()
+            .map_err(|_| KmsError::InvalidMarker(format!("Marker '{m}' is not valid"))),
+    }
+}
+
+/// Cuts `items` (already starting at `offset`) into one page with its marker.
+fn paginate_by_offset<T>(
+    mut items: Vec<T>,
+    offset: usize,
+    limit: usize,
+) -> (Vec<T>, Option<String>) {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let marker = more.then(|| encode_marker(&(offset + limit).to_string()));
+    (items, marker)
+}
+
+/// The alias name a key reference uses, if it is an alias name or alias ARN.
+fn request_alias(key: &str) -> Option<&str> {
+    let resource = match key.strip_prefix("arn:") {
+        Some(rest) => rest.splitn(5, ':').nth(4)?,
+        None => key,
+    };
+    resource.starts_with("alias/").then_some(resource)
+}
+
+/// What an operation tells the audit trail about itself while it runs.
+#[derive(Default)]
+struct AuditNote {
+    key_arn: Option<String>,
+    encryption_context: Option<Vec<(String, String)>>,
+    /// The alias the request named its key by, for `kms:RequestAlias`.
+    request_alias: Option<String>,
+    /// Further condition keys of the request, for the policies.
+    conditions: Vec<(String, Vec<String>)>,
+    /// The grant that allowed the call, if one did.
+    grant_id: Option<String>,
+}
+
+impl AuditNote {
+    /// Notes what allowed the call: the audit trail names the grant, when one did.
+    fn allowed_by(&mut self, basis: authz::Basis) {
+        if let authz::Basis::Grant(id) = basis {
+            self.grant_id = Some(id);
+        }
+    }
+
+    fn key(&mut self, arn: String) {
+        self.key_arn = Some(arn);
+    }
+
+    fn context(&mut self, context: &EncryptionContext) {
+        if !context.is_empty() {
+            self.encryption_context = Some(
+                context
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+        }
+    }
+}
+
+impl Service {
+    /// A service over `vault`, telling time by `clock`. Applies deletions and rotations that fell
+    /// due while the vault was closed.
+    pub fn new(vault: Vault, clock: Arc<dyn Clock>) -> KmsResult<Self> {
+        let audit_key = vault.audit_key();
+        let service = Service {
+            vault,
+            clock,
+            audit: AuditLog::keyed(audit_key),
+            write_lock: Mutex::new(()),
+            last_sweep: AtomicU64::new(0),
+            policy_engine: RwLock::new(None),
+            policies: Mutex::new(std::collections::HashMap::new()),
+            limits: RwLock::new(ResourceLimits::default()),
+        };
+        service.ensure_own_account()?;
+        service.run_maintenance()?;
+        Ok(service)
+    }
+
+    /// A service over a fresh in-memory vault (account [`DEFAULT_ACCOUNT`], region
+    /// [`DEFAULT_REGION`], random root key): for tests and examples.
+    pub fn in_memory() -> KmsResult<Self> {
+        Self::in_memory_with_clock(Arc::new(SystemClock))
+    }
+
+    /// [`in_memory`](Self::in_memory) with a clock of the caller's choosing.
+    pub fn in_memory_with_clock(clock: Arc<dyn Clock>) -> KmsResult<Self> {
+        let vault = Vault::create(
+            Box::new(MemoryStore::new()),
+            RootKey::generate()?,
+            DEFAULT_ACCOUNT,
+            DEFAULT_REGION,
+        )?;
+        Self::new(vault, clock)
+    }
+
+    /// A service over the SQLite vault file at `path`, which must have been initialised.
+    pub fn open_sqlite(path: &Path, root: RootKey) -> KmsResult<Self> {
+        let store = SqliteStore::open(path)?;
+        Self::new(Vault::open(Box::new(store), root)?, Arc::new(SystemClock))
+    }
+
+    /// Verifies the audit trail: its keyed hash chain and its anchored head.
+    pub fn verify_audit(&self) -> KmsResult<crate::audit::Verification> {
+        self.audit.verify_trail(self.vault.store())
+    }
+
+    /// The account that owns this service's keys.
+    pub fn account(&self) -> &str {
+        self.vault.account()
+    }
+
+    /// The region this service's keys live in.
+    pub fn region(&self) -> &str {
+        self.vault.region()
+    }
+
+    /// The vault underneath (for audit queries and administration).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Sets the resource quotas.
+    pub fn set_resource_limits(&self, limits: ResourceLimits) {
+        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    /// The resource quotas in force.
+    pub fn resource_limits(&self) -> ResourceLimits {
+        *self.limits.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The service's time, seconds since the epoch (front doors check request times with it).
+    pub fn now_seconds(&self) -> u64 {
+        self.now()
+    }
+
+    /// The spec and usage of a key, without authorization: for a front door's rate limiting by
+    /// key type. `None` when the reference resolves to no key.
+    pub fn key_type(
+        &self,
+        key: &str,
+    ) -> Option<(kms_core::types::KeySpec, kms_core::types::KeyUsage)> {
+        let key_id = self.resolve_id(key).ok()?;
+        let record = self.vault.store().key(&key_id).ok()??;
+        Some((record.key_spec, record.key_usage))
+    }
+
+    fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The ARN of a key of this vault.
+    pub fn key_arn(&self, key_id: &KeyId) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{key_id}",
+            self.vault.region(),
+            self.vault.account()
+        )
+    }
+
+    fn alias_arn(&self, alias_name: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:{alias_name}",
+            self.vault.region(),
+            self.vault.account()
+        )
+    }
+
+    /// Runs `op`, then records it in the audit trail with its outcome. If the record cannot be
+    /// written, the call fails: nothing happens unaudited.
+    fn audited<T>(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        op: impl FnOnce(&mut AuditNote) -> KmsResult<T>,
+    ) -> KmsResult<T> {
+        let mut note = AuditNote::default();
+        let result = op(&mut note);
+        self.record(caller, operation, note, result.as_ref().err())?;
+        result
+    }
+
+    fn record(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        note: AuditNote,
+        error: Option<&KmsError>,
+    ) -> KmsResult<()> {
+        self.append_event(
+            caller,
+            operation,
+            note,
+            error.map_or("Success", KmsError::aws_type),
+            error.map(|e| e.message().to_string()),
+        )
+    }
+
+    /// Appends one event to the audit trail; a failure to write it is an internal error.
+    fn append_event(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        note: AuditNote,
+        outcome: &str,
+        message: Option<String>,
+    ) -> KmsResult<()> {
+        let request_id = match &caller.source {
+            CallSource::Api {
+                request_id: Some(id),
+                ..
+            } => id.clone(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
+        let event = AuditEvent {
+            time: self.now(),
+            request_id,
+            operation: operation.to_string(),
+            principal: caller.principal.clone(),
+            account: caller.account.clone(),
+            source: caller.source.audit_name(),
+            key_arn: note.key_arn,
+            encryption_context: note.encryption_context,
+            grant_id: note.grant_id,
+            outcome: outcome.to_string(),
+            error_message: message,
+        };
+        self.audit
+            .append(self.vault.store(), &event)
+            .map(|_| ())
+            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))
+    }
+
+    /// Resolves a key id, key ARN, alias name or alias ARN to its key record, applying any deletion
+    /// or automatic rotation that has fallen due.
+    fn resolve(&self, key: &str) -> KmsResult<KeyRecord> {
+        self.maybe_sweep();
+        let key_id = self.resolve_id(key)?;
+        let record = self.vault.store().key(&key_id)?;
+        let record = match record {
+            Some(record) => self.apply_due(record)?,
+            None => None,
+        };
+        record.ok_or_else(|| {
+            KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
+        })
+    }
+
+    /// Resolves a key reference to an id without reading the key record.
+    fn resolve_id(&self, key: &str) -> KmsResult<KeyId> {
+        if key.is_empty() || key.len() > 2048 {
+            return Err(KmsError::Validation(
+                "KeyId must be between 1 and 2048 characters".into(),
+            ));
+        }
+        let resource = if let Some(rest) = key.strip_prefix("arn:") {
+            self.arn_resource(key, rest)?
+        } else {
+            key
+        };
+        if resource.starts_with("alias/") {
+            return self
+                .vault
+                .store()
+                .alias(resource)?
+                .map(|a| a.key_id)
+                .ok_or_else(|| {
+                    KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(resource)))
+                });
+        }
+        let id = resource.strip_prefix("key/").unwrap_or(resource);
+        if key.starts_with("arn:") && !resource.starts_with("key/") {
+            return Err(KmsError::InvalidArn(format!(
+                "'{key}' is not a key or alias ARN"
+            )));
+        }
+        id.parse()
+    }
+
+    /// Checks a `arn:aws:kms:<region>:<account>:<resource>` ARN and returns its resource part.
+    /// Keys of other regions or accounts do not exist in this vault.
+    fn arn_resource<'a>(&self, arn: &str, after_arn: &'a str) -> KmsResult<&'a str> {
+        let parts: Vec<&str> = after_arn.splitn(5, ':').collect();
+        let [partition, service, region, account, resource] = parts[..] else {
+            return Err(KmsError::InvalidArn(format!("'{arn}' is not a valid ARN")));
+        };
+        if partition.is_empty() || service != "kms" || resource.is_empty() {
+            return Err(KmsError::InvalidArn(format!(
+                "'{arn}' is not a valid KMS ARN"
+            )));
+        }
+        if region != self.vault.region() || account != self.vault.account() {
+            return Err(KmsError::NotFound(format!("Key '{arn}' does not exist")));
+        }
+        Ok(resource)
+    }
+
+    /// Sweeps for due keys at most once per [`SWEEP_INTERVAL_SECONDS`].
+    fn maybe_sweep(&self) {
+        let now = self.now();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now >= last + SWEEP_INTERVAL_SECONDS
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // A failed sweep is retried at the next interval; the operation at hand does not
+            // depend on it, because `resolve` applies due work to its own key anyway.
+            let _ = self.run_maintenance();
+        }
+    }
+
+    /// Deletes every key whose waiting period has ended and rotates every key whose automatic
+    /// rotation is due. Returns how many keys were acted on. Runs by itself as operations
+    /// arrive; `kms serve` and embedders may also call it on a timer.
+    pub fn run_maintenance(&self) -> KmsResult<usize> {
+        let now = self.now();
+        self.last_sweep.store(now, Ordering::Relaxed);
+        let due = self.vault.store().keys_due(now)?;
+        let mut acted = 0;
+        for key_id in due {
+            if let Some(record) = self.vault.store().key(&key_id)? {
+                let before = record.clone();
+                if self.apply_due(record)?.as_ref() != Some(&before) {
+                    acted += 1;
+                }
+            }
+        }
+        Ok(acted)
+    }
+
+    /// Applies due work to one key: `None` if it was deleted.
+    fn apply_due(&self, record: KeyRecord) -> KmsResult<Option<KeyRecord>> {
+        let now = self.now();
+        if record.due_at().is_none_or(|t| t > now) {
+            return Ok(Some(record));
+        }
+        let _guard = self.lock_writes();
+        // Re-read under the lock: another thread may have done the work already.
+        let Some(mut record) = self.vault.store().key(&record.key_id)? else {
+            return Ok(None);
+        };
+        if record.due_at().is_none_or(|t| t > now) {
+            return Ok(Some(record));
+        }
+        let scheduler = Caller {
+            principal: "kms.amazonaws.com".into(),
+            account: record.account.clone(),
+            source: CallSource::Scheduler,
+            via_service: None,
+        };
+        let mut note = AuditNote::default();
+        note.key(self.key_arn(&record.key_id));
+        if record.state == KeyState::PendingDeletion {
+            let result = self.vault.store().delete_key(&record.key_id);
+            self.vault.evict(&record.key_id);
+            self.record(&scheduler, "DeleteKey", note, result.as_ref().err())?;
+            result?;
+            return Ok(None);
+        }
+        let result = self.add_backing_version(&mut record, RotationType::Automatic, now);
+        self.record(&scheduler, "RotateKey", note, result.as_ref().err())?;
+        result?;
+        Ok(Some(record))
+    }
+
+    /// Adds a backing-key version to `record` and stores both. Callers hold the write lock.
+    fn add_backing_version(
+        &self,
+        record: &mut KeyRecord,
+        rotation_type: RotationType,
+        now: u64,
+    ) -> KmsResult<()> {
+        let version = record.current_version + 1;
+        let sealed = self.vault.new_version(
+            &record.key_id,
+            record.key_spec,
+            version,
+            now,
+            Some(rotation_type),
+        )?;
+        record.current_version = version;
+        match rotation_type {
+            RotationType::Automatic => {
+                if let Some(rotation) = record.rotation.as_mut() {
+                    rotation.next_rotation_at =
+                        now + u64::from(rotation.period_days) * SECONDS_PER_DAY;
+                }
+            }
+            RotationType::OnDemand => {
+                record.on_demand_rotations += 1;
+                record.last_on_demand_rotation = Some(now);
+            }
+        }
+        self.vault.store().add_version(record, &sealed)
+    }
+
+    /// Authorizes `caller` for `action` on `record`, policy plugins included; `note` supplies
+    /// the request's encryption context.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        record: &KeyRecord,
+        note: &mut AuditNote,
+    ) -> KmsResult<()> {
+        let basis = self.authorize_with_plugins(
+            caller,
+            action,
+            record,
+            &authorization::RequestFacts::of(note),
+        )?;
+        note.allowed_by(basis);
+        Ok(())
+    }
+
+    /// Resolves, notes for the audit and authorizes in one step: the common start of a key
+    /// operation.
+    fn key_for(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        key: &str,
+        action: &str,
+    ) -> KmsResult<KeyRecord> {
+        let record = self.resolve_creating_managed(caller, key, action)?;
+        note.key(self.key_arn(&record.key_id));
+        note.request_alias = request_alias(key).map(str::to_string);
+        self.authorize(caller, action, &record, note)?;
+        Ok(record)
+    }
+
+    /// Refuses cryptographic use of a key that is not Enabled, with AWS's exception per state.
+    fn require_enabled(&self, record: &KeyRecord) -> KmsResult<()> {
+        let arn = self.key_arn(&record.key_id);
+        match record.state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
+            KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
+                "{arn} is pending deletion."
+            ))),
+            state => Err(KmsError::InvalidState(format!("{arn} is {state}."))),
+        }
+    }
+
+    /// Refuses management of a key pending deletion (and other non-usable states).
+    fn require_not_pending_deletion(&self, record: &KeyRecord) -> KmsResult<()> {
+        match record.state {
+            KeyState::Enabled | KeyState::Disabled => Ok(()),
+            state => Err(KmsError::InvalidState(format!(
+                "{} is {}.",
+                self.key_arn(&record.key_id),
+                if state == KeyState::PendingDeletion {
+                    "pending deletion".to_string()
+                } else {
+                    state.to_string()
+                }
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

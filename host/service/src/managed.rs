@@ -1,0 +1,156 @@
+//! AWS managed keys: `alias/aws/<service>`, created on first use for the service (or by
+//! DescribeKey, as AWS does), with AWS's key policy for them: usable by the account's principals
+//! only through that service (`kms:ViaService`), readable by the account, changeable by nobody,
+//! rotated every year.
+
+use super::*;
+use kms_core::types::KeySpec;
+use kms_vault::{AliasRecord, RotationSchedule};
+
+/// Days between rotations of an AWS managed key.
+pub const MANAGED_KEY_ROTATION_DAYS: u32 = 365;
+
+/// The service named by an `alias/aws/<service>` reference (alias name or alias ARN), if any.
+fn managed_alias_service(key: &str) -> Option<&str> {
+    let service = request_alias(key)?.strip_prefix("alias/aws/")?;
+    let valid = !service.is_empty()
+        && service.len() <= 64
+        && service
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    valid.then_some(service)
+}
+
+/// AWS's key policy for the managed key of `service`.
+pub fn managed_key_policy(service: &str, account: &str, region: &str) -> String {
+    format!(
+        r#"{{
+  "Version": "2012-10-17",
+  "Id": "auto-{service}",
+  "Statement": [
+    {{
+      "Sid": "Allow access through {service} for all principals in the account that are authorized to use {service}",
+      "Effect": "Allow",
+      "Principal": {{"AWS": "*"}},
+      "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"],
+      "Resource": "*",
+      "Condition": {{
+        "StringEquals": {{
+          "kms:ViaService": "{service}.{region}.amazonaws.com",
+          "kms:CallerAccount": "{account}"
+        }}
+      }}
+    }},
+    {{
+      "Sid": "Allow direct access to key metadata to the account",
+      "Effect": "Allow",
+      "Principal": {{"AWS": "arn:aws:iam::{account}:root"}},
+      "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+      "Resource": "*"
+    }}
+  ]
+}}"#
+    )
+}
+
+impl Service {
+    /// Resolves `key`, first creating the AWS managed key it names when it is
+    /// `alias/aws/<service>`, does not exist yet, and the call comes through that service (or is
+    /// a DescribeKey).
+    pub(super) fn resolve_creating_managed(
+        &self,
+        caller: &Caller,
+        key: &str,
+        action: &str,
+    ) -> KmsResult<KeyRecord> {
+        match self.resolve(key) {
+            Err(KmsError::NotFound(message)) => {
+                let Some(service) = managed_alias_service(key) else {
+                    return Err(KmsError::NotFound(message));
+                };
+                let through_service = caller.via_service.as_deref().is_some_and(|via| {
+                    via == format!("{service}.{}.amazonaws.com", self.vault.region())
+                });
+                if !through_service && action != "kms:DescribeKey" {
+                    return Err(KmsError::NotFound(message));
+                }
+                self.create_managed_key(service)?;
+                self.resolve(key)
+            }
+            other => other,
+        }
+    }
+
+    /// Creates the AWS managed key of `service` and its alias, unless another call just did.
+    fn create_managed_key(&self, service: &str) -> KmsResult<()> {
+        let _guard = self.lock_writes();
+        let alias_name = format!("alias/aws/{service}");
+        if self.vault.store().alias(&alias_name)?.is_some() {
+            return Ok(());
+        }
+        let now = self.now();
+        let key_id = KeyId::random();
+        let record = KeyRecord {
+            description: format!(
+                "Default key that protects my {service} data when no other key is defined"
+            ),
+            policy: Some(managed_key_policy(
+                service,
+                self.vault.account(),
+                self.vault.region(),
+            )),
+            managed_by: Some(service.to_string()),
+            rotation: Some(RotationSchedule {
+                period_days: MANAGED_KEY_ROTATION_DAYS,
+                next_rotation_at: now + u64::from(MANAGED_KEY_ROTATION_DAYS) * SECONDS_PER_DAY,
+            }),
+            ..KeyRecord::new_symmetric(key_id, self.vault.account(), self.vault.region(), now)
+        };
+        let service_caller = Caller {
+            principal: format!("{service}.amazonaws.com"),
+            account: self.vault.account().to_string(),
+            source: CallSource::Scheduler,
+            via_service: None,
+        };
+        let mut note = AuditNote::default();
+        note.key(self.key_arn(&key_id));
+        let result = (|| {
+            let first = self
+                .vault
+                .new_version(&key_id, KeySpec::SymmetricDefault, 1, now, None)?;
+            self.vault.store().insert_key(&record, &first)?;
+            self.vault.store().insert_alias(&AliasRecord {
+                name: alias_name,
+                key_id,
+                created_at: now,
+                updated_at: now,
+            })
+        })();
+        self.record(&service_caller, "CreateKey", note, result.as_ref().err())?;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_aliases_are_recognised_by_name_and_arn() {
+        assert_eq!(managed_alias_service("alias/aws/s3"), Some("s3"));
+        assert_eq!(
+            managed_alias_service("arn:aws:kms:us-east-1:111122223333:alias/aws/ebs"),
+            Some("ebs")
+        );
+        assert_eq!(managed_alias_service("alias/s3"), None);
+        assert_eq!(managed_alias_service("alias/aws/"), None);
+        assert_eq!(managed_alias_service("alias/aws/S3!"), None);
+    }
+
+    #[test]
+    fn the_managed_policy_parses_and_names_the_service() {
+        let text = managed_key_policy("s3", "111122223333", "us-east-1");
+        kms_authz::policy::PolicyDocument::parse(&text).unwrap();
+        assert!(text.contains("s3.us-east-1.amazonaws.com"));
+    }
+}

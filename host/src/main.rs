@@ -1,3 +1,0 @@
-fn main() -> std::process::ExitCode {
-    kms_host::cli::main()
-}

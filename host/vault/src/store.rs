@@ -1,0 +1,373 @@
+//! The storage seam: what a vault backend must keep, and nothing about who is calling. Backends
+//! hold only sealed key material; records are plain metadata. Each method is atomic: a backend
+//! either applies all of it or none of it.
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::{AccessKeyRecord, AccountRecord, GrantRecord, PrincipalRecord};
+use kms_core::error::{KmsError, KmsResult};
+use kms_core::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
+
+/// Everything the vault keeps about a KMS key except its key material.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The key id.
+    pub key_id: KeyId,
+    /// The 12-digit account that owns the key.
+    pub account: String,
+    /// The region the key lives in.
+    pub region: String,
+    /// Free-form description (0–8192 characters).
+    pub description: String,
+    /// The type of key material.
+    pub key_spec: KeySpec,
+    /// What the key may be used for.
+    pub key_usage: KeyUsage,
+    /// Where the key material came from.
+    pub origin: Origin,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// When a key pending deletion will be deleted (seconds since the epoch).
+    pub deletion_date: Option<u64>,
+    /// The waiting period that was requested for the pending deletion, in days.
+    pub pending_window_days: Option<u32>,
+    /// Automatic rotation, when enabled.
+    pub rotation: Option<RotationSchedule>,
+    /// How many on-demand rotations this key has had (AWS caps it).
+    pub on_demand_rotations: u32,
+    /// Time the last on-demand rotation started.
+    pub last_on_demand_rotation: Option<u64>,
+    /// The backing-key version new ciphertexts are made with.
+    pub current_version: u32,
+    /// Tags, in insertion order, keys unique.
+    pub tags: Vec<Tag>,
+    /// The key policy document; `None` is AWS's default policy (the account root may do
+    /// everything, which delegates to the account's principals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// For an AWS managed key (`alias/aws/<service>`), the service it belongs to; `None` for a
+    /// customer managed key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
+}
+
+/// Automatic rotation settings of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationSchedule {
+    /// Days between automatic rotations (90–2560).
+    pub period_days: u32,
+    /// When the next automatic rotation is due, seconds since the epoch.
+    pub next_rotation_at: u64,
+}
+
+impl KeyRecord {
+    /// A new, enabled SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT key with AWS_KMS origin, its first
+    /// backing-key version current, no rotation schedule and no tags: what CreateKey makes.
+    pub fn new_symmetric(key_id: KeyId, account: &str, region: &str, created_at: u64) -> Self {
+        KeyRecord {
+            key_id,
+            account: account.to_string(),
+            region: region.to_string(),
+            description: String::new(),
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
+            state: KeyState::Enabled,
+            created_at,
+            deletion_date: None,
+            pending_window_days: None,
+            rotation: None,
+            on_demand_rotations: 0,
+            last_on_demand_rotation: None,
+            current_version: 1,
+            tags: Vec::new(),
+            policy: None,
+            managed_by: None,
+        }
+    }
+
+    /// The earliest time at which this key needs maintenance (deletion or automatic rotation).
+    /// Backends index this so that due keys are found without a scan.
+    pub fn due_at(&self) -> Option<u64> {
+        // Disabled keys are not rotated; their schedule resumes when they are enabled again.
+        match self.state {
+            KeyState::PendingDeletion => self.deletion_date,
+            KeyState::Enabled => self.rotation.as_ref().map(|r| r.next_rotation_at),
+            _ => None,
+        }
+    }
+}
+
+/// One version of a key's backing material, sealed under the vault's root key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedVersion {
+    /// The key this version belongs to.
+    pub key_id: KeyId,
+    /// Version number: 1 for the material made at creation, then one more per rotation.
+    pub version: u32,
+    /// Public identifier of this key material (64 hex characters), as AWS's KeyMaterialId.
+    pub material_id: String,
+    /// When this version was created, seconds since the epoch.
+    pub created_at: u64,
+    /// `None` for the original material, otherwise how the rotation was triggered.
+    pub rotation_type: Option<RotationType>,
+    /// The key material sealed with AES-256-GCM under the root key.
+    pub sealed_material: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedVersion")
+            .field("key_id", &self.key_id)
+            .field("version", &self.version)
+            .field("material_id", &self.material_id)
+            .field("created_at", &self.created_at)
+            .field("rotation_type", &self.rotation_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An alias: a friendly name (`alias/…`) pointing at one key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// Full alias name, starting with `alias/`.
+    pub name: String,
+    /// The key the alias points at.
+    pub key_id: KeyId,
+    /// Creation time, seconds since the epoch.
+    pub created_at: u64,
+    /// Last time the alias was pointed at a key, seconds since the epoch.
+    pub updated_at: u64,
+}
+
+/// What a policy plugin is attached to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PluginScope {
+    /// One KMS key: the plugin may allow or deny requests on it.
+    Key(KeyId),
+    /// Every key of an account: a guard-rail, which may only deny.
+    Account(String),
+}
+
+impl PluginScope {
+    /// The scope as stored: `key/<key id>` or `account/<account id>`.
+    pub fn as_stored(&self) -> String {
+        match self {
+            PluginScope::Key(id) => format!("key/{id}"),
+            PluginScope::Account(account) => format!("account/{account}"),
+        }
+    }
+
+    /// Reads a stored scope back.
+    pub fn from_stored(stored: &str) -> KmsResult<Self> {
+        if let Some(id) = stored.strip_prefix("key/") {
+            return Ok(PluginScope::Key(id.parse()?));
+        }
+        if let Some(account) = stored.strip_prefix("account/") {
+            return Ok(PluginScope::Account(account.to_string()));
+        }
+        Err(KmsError::Internal(format!(
+            "'{stored}' is not a policy plugin scope"
+        )))
+    }
+}
+
+/// A policy plugin attached to a key or an account: the component itself (so every node sharing
+/// the vault runs the same code), its digest and the operator's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PluginAttachment {
+    /// Where the plugin applies.
+    pub scope: PluginScope,
+    /// The operator's name for the attachment, unique within its scope.
+    pub name: String,
+    /// The component's bytes (WebAssembly component binary).
+    pub component: Vec<u8>,
+    /// SHA-256 of `component`, hex.
+    pub digest: String,
+    /// Settings the plugin reads through `kms:vault/config`.
+    pub config: std::collections::BTreeMap<String, String>,
+    /// When it was attached, seconds since the epoch.
+    pub attached_at: u64,
+}
+
+impl std::fmt::Debug for PluginAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginAttachment")
+            .field("scope", &self.scope)
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("component_len", &self.component.len())
+            .field("config", &self.config)
+            .field("attached_at", &self.attached_at)
+            .finish()
+    }
+}
+
+/// One entry of the hash-chained audit trail, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAuditRecord {
+    /// Position in the trail, from 1, without gaps.
+    pub seq: u64,
+    /// The event, serialized as JSON.
+    pub event_json: String,
+    /// SHA-256 over the previous record's hash, `seq` and `event_json`.
+    pub hash: [u8; 32],
+}
+
+/// A vault backend. Implementations: [`SqliteStore`](super::SqliteStore) (the embedded default)
+/// and [`MemoryStore`](super::MemoryStore) (tests).
+///
+/// Every method is atomic. Methods that write a key record fail with `NotFound` if the key is
+/// gone, and alias writes fail with `AlreadyExists` / `NotFound` as their names say.
+pub trait Store: Send + Sync {
+    /// A vault-wide setting (root key check value, account id, region …).
+    fn meta(&self, name: &str) -> KmsResult<Option<String>>;
+    /// Sets a vault-wide setting.
+    fn set_meta(&self, name: &str, value: &str) -> KmsResult<()>;
+
+    /// Inserts a new key with its first backing-key version.
+    fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()>;
+    /// Reads a key record.
+    fn key(&self, key_id: &KeyId) -> KmsResult<Option<KeyRecord>>;
+    /// How many keys the vault holds.
+    fn key_count(&self) -> KmsResult<u64>;
+    /// Up to `limit` keys with ids greater than `after`, in ascending key-id order.
+    fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>>;
+    /// Replaces a key record (metadata, state, tags, rotation settings).
+    fn update_key(&self, key: &KeyRecord) -> KmsResult<()>;
+    /// Replaces a key record and adds a backing-key version, atomically (rotation).
+    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<()>;
+    /// Reads one backing-key version.
+    fn version(&self, key_id: &KeyId, version: u32) -> KmsResult<Option<SealedVersion>>;
+    /// Every backing-key version of a key, oldest first.
+    fn versions(&self, key_id: &KeyId) -> KmsResult<Vec<SealedVersion>>;
+    /// Deletes a key, all its versions and every alias pointing at it.
+    fn delete_key(&self, key_id: &KeyId) -> KmsResult<()>;
+    /// Ids of keys whose [`KeyRecord::due_at`] is at or before `now`.
+    fn keys_due(&self, now: u64) -> KmsResult<Vec<KeyId>>;
+
+    /// Creates an alias; `AlreadyExists` if the name is taken.
+    fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
+    /// Repoints an existing alias (its key and `updated_at`; `created_at` is kept); `NotFound` if
+    /// it does not exist.
+    fn update_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
+    /// Deletes an alias; `NotFound` if it does not exist.
+    fn delete_alias(&self, name: &str) -> KmsResult<()>;
+    /// Reads an alias.
+    fn alias(&self, name: &str) -> KmsResult<Option<AliasRecord>>;
+    /// Up to `limit` aliases with names greater than `after`, in ascending name order, optionally
+    /// only those pointing at `key_id`.
+    fn aliases_after(
+        &self,
+        after: Option<&str>,
+        key_id: Option<&KeyId>,
+        limit: usize,
+    ) -> KmsResult<Vec<AliasRecord>>;
+
+    /// Appends to the audit trail. Fails (and writes nothing) unless `record.seq` is exactly one
+    /// more than the last stored sequence number.
+    fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()>;
+    /// Appends to the audit trail and records `head` (the trail's anchored head) under
+    /// [`AUDIT_HEAD_META`], as one change where the backend can. The default does it in two.
+    fn append_audit_anchored(&self, record: &StoredAuditRecord, head: &str) -> KmsResult<()> {
+        self.append_audit(record)?;
+        self.set_meta(AUDIT_HEAD_META, head)
+    }
+    /// The last audit record, if any.
+    fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;
+    /// Up to `limit` audit records with `seq > after`, in order.
+    fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>>;
+
+    /// Attaches a policy plugin, replacing the one of the same scope and name. A key scope must
+    /// name an existing key (`NotFound` otherwise). Deleting the key removes its plugins.
+    fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()>;
+    /// Detaches a policy plugin; `NotFound` if there is none of that scope and name.
+    fn delete_plugin(&self, scope: &PluginScope, name: &str) -> KmsResult<()>;
+    /// The plugins attached to `scope`, sorted by name.
+    fn plugins(&self, scope: &PluginScope) -> KmsResult<Vec<PluginAttachment>>;
+
+    /// Adds an account; `AlreadyExists` if its id is taken.
+    fn insert_account(&self, account: &AccountRecord) -> KmsResult<()>;
+    /// Every account, by id.
+    fn accounts(&self) -> KmsResult<Vec<AccountRecord>>;
+
+    /// Adds a principal; `AlreadyExists` if its ARN is taken, `NotFound` if its account is not
+    /// stored.
+    fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()>;
+    /// Replaces a principal's record (tags, policies); `NotFound` if it does not exist.
+    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<()>;
+    /// Deletes a principal and its access keys; `NotFound` if it does not exist.
+    fn delete_principal(&self, arn: &str) -> KmsResult<()>;
+    /// Reads a principal.
+    fn principal(&self, arn: &str) -> KmsResult<Option<PrincipalRecord>>;
+    /// The principals of `account`, by ARN.
+    fn principals(&self, account: &str) -> KmsResult<Vec<PrincipalRecord>>;
+
+    /// Adds an access key; `AlreadyExists` if its id is taken, `NotFound` if its principal is not
+    /// stored.
+    fn insert_access_key(&self, key: &AccessKeyRecord) -> KmsResult<()>;
+    /// Changes an access key's status; `NotFound` if it does not exist.
+    fn set_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: super::AccessKeyStatus,
+    ) -> KmsResult<()>;
+    /// Deletes an access key; `NotFound` if it does not exist.
+    fn delete_access_key(&self, access_key_id: &str) -> KmsResult<()>;
+    /// Reads an access key.
+    fn access_key(&self, access_key_id: &str) -> KmsResult<Option<AccessKeyRecord>>;
+    /// The access keys of a principal, by creation time.
+    fn access_keys(&self, principal_arn: &str) -> KmsResult<Vec<AccessKeyRecord>>;
+
+    /// Adds a grant; `NotFound` if its key does not exist, `AlreadyExists` if its id is taken.
+    /// Deleting the key removes its grants.
+    fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()>;
+    /// Deletes a grant; `NotFound` if it does not exist.
+    fn delete_grant(&self, grant_id: &str) -> KmsResult<()>;
+    /// Reads a grant.
+    fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>>;
+    /// The grants of a key, oldest first (ties by grant id).
+    fn grants(&self, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>>;
+    /// The grants `principal` may retire (as their retiring principal), oldest first.
+    fn retirable_grants(&self, principal: &str) -> KmsResult<Vec<GrantRecord>>;
+}
+
+/// The error for a principal that does not exist.
+pub(super) fn missing_principal(arn: &str) -> KmsError {
+    KmsError::NotFound(format!("The principal '{arn}' does not exist"))
+}
+
+/// The error for an access key that does not exist.
+pub(super) fn missing_access_key(id: &str) -> KmsError {
+    KmsError::NotFound(format!("The access key '{id}' does not exist"))
+}
+
+/// The error for a grant that does not exist.
+pub(super) fn missing_grant(grant_id: &str) -> KmsError {
+    KmsError::NotFound(format!("Grant '{grant_id}' does not exist"))
+}
+
+/// The meta entry that holds the audit trail's anchored head.
+pub const AUDIT_HEAD_META: &str = "audit_head";
+
+/// The error for a plugin attachment that does not exist.
+pub(super) fn missing_plugin(scope: &PluginScope, name: &str) -> KmsError {
+    KmsError::NotFound(format!(
+        "No policy plugin named '{name}' is attached to {}",
+        scope.as_stored()
+    ))
+}
+
+/// Refuses a version whose key id is not the record's: it would land under another key.
+pub(super) fn check_same_key(key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+    if key.key_id == version.key_id {
+        Ok(())
+    } else {
+        Err(KmsError::Internal(format!(
+            "A version of key '{}' cannot be stored under key '{}'",
+            version.key_id, key.key_id
+        )))
+    }
+}
