@@ -18,12 +18,14 @@ use kms_service::{
 struct Fixture {
     service: Service,
     me: Caller,
+    /// The same storage and root key, seen directly.
+    vault: kms_vault::Vault,
 }
 
 fn fixture() -> Fixture {
-    let service = Service::in_memory().unwrap();
+    let (service, vault) = kms_integration_tests::in_memory_service();
     let me = Caller::account_root(service.account());
-    Fixture { service, me }
+    Fixture { service, me, vault }
 }
 
 impl Fixture {
@@ -773,7 +775,8 @@ fn key_pairs_survive_reopening_the_vault_file_and_never_appear_in_it() {
     .unwrap();
     let service = Service::open_sqlite(&path, root.clone()).unwrap();
     let me = Caller::account_root(service.account());
-    let f = Fixture { service, me };
+    let vault = Vault::open(Box::new(SqliteStore::open(&path).unwrap()), root.clone()).unwrap();
+    let f = Fixture { service, me, vault };
     let specs = [
         (
             KeySpec::EccNistP256,
@@ -797,8 +800,7 @@ fn key_pairs_survive_reopening_the_vault_file_and_never_appear_in_it() {
         let key = f.key(spec, usage);
         let signature = f.sign(&key, algorithm, b"kept").unwrap();
         let material = f
-            .service
-            .vault()
+            .vault
             .key_material(&key.parse().unwrap(), spec, 1)
             .unwrap();
         let sealable = material.to_sealable().unwrap();
@@ -810,8 +812,7 @@ fn key_pairs_survive_reopening_the_vault_file_and_never_appear_in_it() {
     }
     let hmac = f.key(KeySpec::Hmac256, KeyUsage::GenerateVerifyMac);
     let hmac_key = f
-        .service
-        .vault()
+        .vault
         .key_material(&hmac.parse().unwrap(), KeySpec::Hmac256, 1)
         .unwrap()
         .to_sealable()
@@ -819,9 +820,10 @@ fn key_pairs_survive_reopening_the_vault_file_and_never_appear_in_it() {
     secrets.push(hmac_key.to_vec());
     drop(f);
 
-    let service = Service::open_sqlite(&path, root).unwrap();
+    let service = Service::open_sqlite(&path, root.clone()).unwrap();
     let me = Caller::account_root(service.account());
-    let f = Fixture { service, me };
+    let vault = Vault::open(Box::new(SqliteStore::open(&path).unwrap()), root).unwrap();
+    let f = Fixture { service, me, vault };
     for (key, algorithm, signature) in &signed {
         f.verify(key, *algorithm, MessageType::Raw, b"kept", signature)
             .unwrap();

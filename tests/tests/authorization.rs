@@ -3,7 +3,7 @@
 //! AWS managed keys, and the audit records each decision leaves.
 
 use kms_core::types::{DataKeySpec, Tag};
-use kms_service::audit::{AuditEvent, AuditLog};
+use kms_service::audit::AuditEvent;
 use kms_service::{Caller, EncryptionContext, KmsError, Service};
 use kms_service::{
     CreateAccountRequest, CreateGrantRequest, CreateKeyRequest, CreatePrincipalRequest,
@@ -46,7 +46,12 @@ fn tag(k: &str, v: &str) -> Tag {
 /// A service with accounts OWNER and OTHER and principals alice, bob (OWNER) and eve (OTHER),
 /// none holding any identity policy.
 fn service() -> Service {
-    let service = Service::in_memory().unwrap();
+    service_and_vault().0
+}
+
+/// [`service`], and its storage and root key seen directly.
+fn service_and_vault() -> (Service, kms_vault::Vault) {
+    let (service, vault) = kms_integration_tests::in_memory_service();
     service
         .create_account(
             &root(),
@@ -71,7 +76,7 @@ fn service() -> Service {
             )
             .unwrap();
     }
-    service
+    (service, vault)
 }
 
 fn give(service: &Service, who: &Caller, name: &str, document: serde_json::Value) {
@@ -130,8 +135,7 @@ fn encrypt(
 }
 
 fn events(service: &Service) -> Vec<AuditEvent> {
-    AuditLog::events_after(service.vault().store(), 0, 100_000)
-        .unwrap()
+    kms_integration_tests::audit_events(service)
         .into_iter()
         .map(|(_, e)| e)
         .collect()
@@ -270,7 +274,7 @@ fn identity_management_is_authorized_and_validated() {
 
 #[test]
 fn access_keys_resolve_to_their_principal_until_disabled_or_deleted() {
-    let service = service();
+    let (service, vault) = service_and_vault();
     let created = service
         .create_access_key(&root(), &alice().principal)
         .unwrap();
@@ -284,8 +288,7 @@ fn access_keys_resolve_to_their_principal_until_disabled_or_deleted() {
         created.secret_access_key.as_bytes()
     );
     // The secret is sealed in the store.
-    let stored = service
-        .vault()
+    let stored = vault
         .store()
         .access_key(&created.access_key_id)
         .unwrap()

@@ -13,7 +13,7 @@ use kms_runtime::{
     Capabilities, GuestComponent, KeyOperation, KeySelector, MemoryLog, RunError, Runtime,
     RuntimeConfig, Tenant, TrapReason,
 };
-use kms_service::audit::{AuditEvent, AuditLog};
+use kms_service::audit::AuditEvent;
 use kms_service::{
     AliasRequest, AttachPolicyPluginRequest, CreateKeyRequest, DecryptRequest, EncryptRequest,
     KeyRequest, PolicyPluginScopeRequest,
@@ -26,6 +26,8 @@ struct Host {
     service: Arc<Service>,
     runtime: Runtime,
     log: Arc<MemoryLog>,
+    /// The service's storage and root key, seen directly.
+    vault: kms_vault::Vault,
 }
 
 fn config() -> RuntimeConfig {
@@ -38,13 +40,15 @@ fn config() -> RuntimeConfig {
 }
 
 fn host_with(config: RuntimeConfig) -> Host {
-    let service = Arc::new(Service::in_memory().unwrap());
+    let (service, vault) = kms_integration_tests::in_memory_service();
+    let service = Arc::new(service);
     let log = Arc::new(MemoryLog::default());
     let runtime = Runtime::with_log(Arc::clone(&service), config, log.clone()).unwrap();
     Host {
         service,
         runtime,
         log,
+        vault,
     }
 }
 
@@ -112,8 +116,7 @@ impl Host {
     }
 
     fn audit(&self) -> Vec<AuditEvent> {
-        AuditLog::events_after(self.service.vault().store(), 0, 1_000_000)
-            .unwrap()
+        kms_integration_tests::audit_events(&self.service)
             .into_iter()
             .map(|(_, e)| e)
             .collect()
@@ -696,11 +699,7 @@ fn key_bytes_never_enter_guest_memory_when_only_handles_are_granted() {
         !contains(&data_key),
         "the data key's bytes are in guest memory"
     );
-    let kms_key = host
-        .service
-        .vault()
-        .material(&key_id.parse().unwrap(), 1)
-        .unwrap();
+    let kms_key = host.vault.material(&key_id.parse().unwrap(), 1).unwrap();
     assert!(
         !contains(kms_key.expose_secret()),
         "the KMS key's bytes are in guest memory"

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use kms_guest_components as stock;
 use kms_runtime::bindings::command::TenantCommandWithReveal;
 use kms_runtime::{Capabilities, KmsCtx, KmsCtxView, KmsView, MemoryLog};
-use kms_service::audit::AuditLog;
 use kms_service::{AliasRequest, CreateKeyRequest};
 use kms_service::{Caller, Service};
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -58,15 +57,18 @@ fn a_platform_adds_kms_vault_to_its_own_linker() {
     let bytes = stock::bytes(stock::TENANT_APP);
     let component = Component::new(&engine, &bytes).unwrap();
     let log = Arc::new(MemoryLog::default());
-    let kms = KmsCtx::builder(Arc::clone(&service))
-        .component_digest(hex::encode(kms_crypto::sha256(&bytes)))
-        .capabilities(
-            Capabilities::builder()
-                .grant("alias/app=all".parse().unwrap())
-                .build(),
-        )
-        .log(log.clone())
-        .build();
+    let kms = KmsCtx::builder(
+        Arc::clone(&service),
+        Caller::account_root(service.account()),
+    )
+    .component_digest(hex::encode(kms_crypto::sha256(&bytes)))
+    .capabilities(
+        Capabilities::builder()
+            .grant("alias/app=all".parse().unwrap())
+            .build(),
+    )
+    .log(log.clone())
+    .build();
     let mut store = Store::new(
         &engine,
         PlatformState {
@@ -86,7 +88,7 @@ fn a_platform_adds_kms_vault_to_its_own_linker() {
     assert_eq!(store.data().requests_served, 1);
     assert_eq!(log.lines().len(), 1);
     // The platform's guest calls are audited like any other, under the component's digest.
-    let events = AuditLog::events_after(service.vault().store(), 0, 1000).unwrap();
+    let events = kms_integration_tests::audit_events(&service);
     assert!(events.iter().any(|(_, e)| e.operation == "Encrypt"
         && e.source.starts_with("guest:")
         && e.outcome == "Success"));
@@ -103,7 +105,11 @@ fn without_reveal_in_the_linker_a_component_importing_it_does_not_link() {
         &engine,
         PlatformState {
             requests_served: 0,
-            kms: KmsCtx::builder(service).build(),
+            kms: KmsCtx::builder(
+                Arc::clone(&service),
+                Caller::account_root(service.account()),
+            )
+            .build(),
             table: ResourceTable::new(),
         },
     );

@@ -12,7 +12,7 @@ use kms_service::{
     KeyRequest, ListForKeyRequest, ManualClock, ScheduleKeyDeletionRequest, TagResourceRequest,
 };
 use kms_service::{Caller, EncryptionContext, KeyId, KmsError, Service};
-use kms_vault::{RootKey, SqliteStore, Vault};
+use kms_vault::{RootKey, SqliteStore, Store, Vault};
 
 const START: u64 = 1_750_000_000;
 const DAY: u64 = 86_400;
@@ -40,6 +40,15 @@ fn open(files: &Files, clock: &Arc<ManualClock>) -> Service {
     let store = SqliteStore::open(&files.vault).unwrap();
     let vault = Vault::open(Box::new(store), files.root.clone()).unwrap();
     Service::new(vault, clock.clone()).unwrap()
+}
+
+/// The vault file seen directly, with its root key.
+fn files_vault(files: &Files) -> Vault {
+    Vault::open(
+        Box::new(SqliteStore::open(&files.vault).unwrap()),
+        files.root.clone(),
+    )
+    .unwrap()
 }
 
 fn me() -> Caller {
@@ -165,7 +174,8 @@ fn deletions_and_rotations_that_fell_due_while_closed_apply_on_open() {
     clock.advance(91 * DAY);
     let service = open(&files, &clock);
     // Looked at directly in the store: the open itself did the work, not a later lookup.
-    let store = service.vault().store();
+    let store = SqliteStore::open(&files.vault).unwrap();
+    drop(service);
     assert!(
         store
             .key(&doomed.parse::<KeyId>().unwrap())
@@ -349,7 +359,7 @@ fn the_vault_file_never_holds_key_material_in_the_clear() {
                 .unwrap();
             let id: KeyId = key.parse().unwrap();
             for version in 1..=2 {
-                let material = service.vault().material(&id, version).unwrap();
+                let material = files_vault(&files).material(&id, version).unwrap();
                 secrets.push(material.expose_secret().to_vec());
             }
         }

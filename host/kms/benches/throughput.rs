@@ -201,10 +201,7 @@ fn facade_ops(label: &str, service: &Service, budget: Duration, raw_4k: f64) {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let budget = Duration::from_millis(if quick { 300 } else { 2000 });
-    println!(
-        "kms throughput ({} s per figure)\n",
-        budget.as_secs_f64()
-    );
+    println!("kms throughput ({} s per figure)\n", budget.as_secs_f64());
 
     // Baseline: AES-256-GCM of the same crate, through the crypto seam, no KMS around it.
     let key = SymmetricKey::generate().unwrap();

@@ -11,7 +11,7 @@ use std::time::Instant;
 use kms_guest_components as stock;
 
 use kms_runtime::{Capabilities, RunError, Runtime, RuntimeConfig, Tenant};
-use kms_service::audit::{AuditLog, Verification};
+use kms_service::audit::Verification;
 use kms_service::{
     AliasRequest, AttachPolicyPluginRequest, CreateKeyRequest, DecryptRequest, EncryptRequest,
     KeyRequest, ListForKeyRequest, PolicyPluginScopeRequest, ScheduleKeyDeletionRequest,
@@ -353,7 +353,9 @@ fn main() -> anyhow::Result<()> {
             anyhow::bail!("audit trail broken at {seq}: {reason}")
         }
     }
-    for (seq, event) in AuditLog::events_after(service.vault().store(), 0, 1000)? {
+    for (seq, event) in
+        service.lookup_audit_events(&Caller::account_root(service.account()), 0, 1000)?
+    {
         println!(
             "  #{seq:<3} {:<28} {:<26} {}",
             event.operation, event.outcome, event.source

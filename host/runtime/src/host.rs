@@ -234,10 +234,10 @@ impl fmt::Debug for KmsCtx {
 }
 
 impl KmsCtx {
-    /// A builder over `service` that grants nothing, runs as the service account's root
-    /// principal and logs to standard error.
-    pub fn builder(service: Arc<Service>) -> KmsCtxBuilder {
-        let caller = Caller::account_root(service.account());
+    /// A builder over `service` for an instance acting for `caller`, that grants nothing and
+    /// logs to standard error. There is no default principal: an embedder names who the guest
+    /// acts for, and every host call is authorized for that principal.
+    pub fn builder(service: Arc<Service>, caller: Caller) -> KmsCtxBuilder {
         KmsCtxBuilder {
             ctx: KmsCtx {
                 service,
@@ -280,12 +280,6 @@ pub struct KmsCtxBuilder {
 }
 
 impl KmsCtxBuilder {
-    /// The principal the instance acts for. Its front door is always recorded as this guest.
-    pub fn caller(mut self, caller: Caller) -> Self {
-        self.ctx.caller = caller;
-        self
-    }
-
     /// The SHA-256 (hex) of the component, recorded in every audit record the instance causes.
     pub fn component_digest(mut self, digest: impl Into<String>) -> Self {
         self.digest = digest.into();
@@ -358,7 +352,7 @@ impl HasData for HasKms {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use kms_service::Service;
+/// use kms_service::{Caller, Service};
 /// use kms_runtime::{Capabilities, KeyOperation, KeySelector, KmsCtx, KmsCtxView, KmsView};
 /// use wasmtime::component::{Component, Linker, ResourceTable};
 /// use wasmtime::{Engine, Store};
@@ -385,7 +379,9 @@ impl HasData for HasKms {
 ///     .allow(KeySelector::Alias("alias/orders".into()), [KeyOperation::Encrypt])
 ///     .build();
 /// let component = Component::from_file(&engine, "plugin.wasm")?;
-/// let kms = KmsCtx::builder(service).capabilities(capabilities).build();
+/// let kms = KmsCtx::builder(service, Caller::principal("arn:aws:iam::111122223333:role/plugin")?)
+///     .capabilities(capabilities)
+///     .build();
 /// let mut store = Store::new(&engine, PluginState { kms, table: ResourceTable::new() });
 /// let _instance = linker.instantiate(&mut store, &component)?;
 /// # Ok(())
@@ -1211,7 +1207,10 @@ mod tests {
     #[test]
     fn the_builder_grants_nothing_and_records_the_guest_as_the_front_door() {
         let service = Arc::new(Service::in_memory().unwrap());
-        let ctx = KmsCtx::builder(service).component_digest("cd").build();
+        let caller = Caller::account_root(service.account());
+        let ctx = KmsCtx::builder(service, caller)
+            .component_digest("cd")
+            .build();
         assert_eq!(ctx.capabilities(), &Capabilities::default());
         assert_eq!(
             ctx.caller().source,

@@ -529,8 +529,7 @@ impl Runtime {
 
     fn store(&self, component: &GuestComponent, tenant: &Tenant) -> Store<GuestState> {
         let config = &self.shared.config;
-        let kms = KmsCtx::builder(Arc::clone(&self.shared.service))
-            .caller(tenant.caller.clone())
+        let kms = KmsCtx::builder(Arc::clone(&self.shared.service), tenant.caller.clone())
             .component_digest(component.digest())
             .capabilities(tenant.capabilities.clone())
             .configs(tenant.config.clone())

@@ -297,6 +297,31 @@ impl Service {
         self.audit.verify_trail(self.vault.store())
     }
 
+    /// Up to `limit` (at most 1000) audit records after sequence number `after`, in order: the
+    /// way to read the trail. Allowed to the account root and to principals whose identity
+    /// policy allows `cloudtrail:LookupEvents`; a refusal is itself audited.
+    ///
+    /// ```
+    /// use kms_service::{Caller, CreateKeyRequest, Service};
+    /// let service = Service::in_memory().unwrap();
+    /// let admin = Caller::account_root(service.account());
+    /// service.create_key(&admin, CreateKeyRequest::default()).unwrap();
+    /// let events = service.lookup_audit_events(&admin, 0, 10).unwrap();
+    /// assert_eq!(events[0].1.operation, "CreateKey");
+    /// ```
+    pub fn lookup_audit_events(
+        &self,
+        caller: &Caller,
+        after: u64,
+        limit: usize,
+    ) -> KmsResult<Vec<(u64, AuditEvent)>> {
+        if let Err(refusal) = self.authorize_account_action(caller, "cloudtrail:LookupEvents") {
+            self.record(caller, "LookupEvents", AuditNote::default(), Some(&refusal))?;
+            return Err(refusal);
+        }
+        AuditLog::events_after(self.vault.store(), after, limit.clamp(1, 1000))
+    }
+
     /// The account that owns this service's keys.
     pub fn account(&self) -> &str {
         self.vault.account()
@@ -307,8 +332,9 @@ impl Service {
         self.vault.region()
     }
 
-    /// The vault underneath (for audit queries and administration).
-    pub fn vault(&self) -> &Vault {
+    /// The vault underneath, for this crate's tests only.
+    #[cfg(test)]
+    pub(crate) fn vault(&self) -> &Vault {
         &self.vault
     }
 

@@ -539,9 +539,8 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected key=value, got '{s}'"))
 }
 
-fn audit(service: &Service, out: Output, command: AuditCommand) -> anyhow::Result<()> {
-    use kms_service::audit::{AuditLog, Verification};
-    let store = service.vault().store();
+fn audit(service: &Service, me: &Caller, out: Output, command: AuditCommand) -> anyhow::Result<()> {
+    use kms_service::audit::Verification;
     match command {
         AuditCommand::Verify => match service.verify_audit()? {
             Verification::Intact { records } => {
@@ -564,7 +563,7 @@ fn audit(service: &Service, out: Output, command: AuditCommand) -> anyhow::Resul
             let mut matches = Vec::new();
             let mut after = 0;
             loop {
-                let batch = AuditLog::events_after(store, after, 1000)?;
+                let batch = service.lookup_audit_events(me, after, 1000)?;
                 let Some((last, _)) = batch.last() else { break };
                 after = *last;
                 matches.extend(batch.into_iter().filter(|(_, e)| {
@@ -1392,7 +1391,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             out,
             &service.list_key_rotations(me, svc::ListForKeyRequest::new(key))?,
         ),
-        Command::Audit { command } => audit(&service, out, command),
+        Command::Audit { command } => audit(&service, me, out, command),
         Command::Seal {
             key,
             source,
