@@ -15,8 +15,8 @@ pub mod policy;
 
 use std::sync::Arc;
 
-use kms_core::Caller;
 use kms_core::error::{KmsError, KmsResult};
+use kms_core::{Caller, Operation};
 use kms_vault::{GrantRecord, PluginAttachment};
 use policy::{Decision, PolicyDocument, RequestContext};
 
@@ -346,18 +346,6 @@ fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
     ctx
 }
 
-/// The grant operations that take an encryption context, which grant constraints bind.
-pub const CONTEXT_OPERATIONS: &[&str] = &[
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-];
-
 /// The grant that allows this request, if any: one for the caller, naming the operation, whose
 /// constraints the request's encryption context satisfies.
 pub fn matching_grant<'g>(
@@ -366,13 +354,13 @@ pub fn matching_grant<'g>(
     action: &str,
     context: &[(String, String)],
 ) -> Option<&'g GrantRecord> {
-    let operation = action.strip_prefix("kms:")?;
+    let operation = Operation::from_iam_action(action)?;
     // Constraints bind only operations that take an encryption context (AWS: they do not apply
     // to DescribeKey, CreateGrant, RetireGrant).
-    let takes_context = CONTEXT_OPERATIONS.contains(&operation);
+    let takes_context = operation.takes_context();
     grants.iter().find(|g| {
         g.grantee_principal == caller.principal
-            && g.operations.iter().any(|o| o == operation)
+            && g.operations.iter().any(|o| o == operation.name())
             && (!takes_context || g.constraints.as_ref().is_none_or(|c| c.allow(context)))
     })
 }

@@ -7,8 +7,10 @@
 pub mod arn;
 mod caller;
 pub mod error;
+mod operation;
 pub mod types;
 
 pub use caller::{CallSource, Caller};
 pub use error::{KmsError, KmsResult};
+pub use operation::{Operation, QuotaClass, UnknownOperation};
 pub use types::{EncryptionContext, KeyId};

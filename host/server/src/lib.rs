@@ -29,7 +29,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 use kms_service::{CallSource, Caller, Service};
 use protocol::{ApiError, TARGET_PREFIX};
-use quota::{RateLimiter, RateLimits};
+use quota::{OpClass, RateLimiter, RateLimits};
 
 /// The content type of the AWS JSON 1.1 protocol.
 pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
@@ -368,9 +368,12 @@ fn process(
             ),
         );
     }
-    let class = quota::classify(operation, || {
-        protocol::key_of(operation, body).and_then(|key| service.key_type(&key))
-    });
+    let class = match protocol::served(operation) {
+        Some(op) => quota::classify(op, || {
+            protocol::key_of(op, body).and_then(|key| service.key_type(&key))
+        }),
+        None => OpClass::Management,
+    };
     if !state.limiter.admit(&caller.account, class) {
         return refuse(
             &caller,

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use kms_core::Operation;
 use kms_core::error::KmsError;
 use kms_service::{self as svc, Caller, Service};
 
@@ -97,80 +98,86 @@ fn empty(result: Result<(), KmsError>) -> Result<Vec<u8>, ApiError> {
     Ok(b"{}".to_vec())
 }
 
-macro_rules! operations {
-    ($($name:literal => $method:ident ($req:ty) $wrap:ident),+ $(,)?) => {
-        /// Every operation served, by its AWS name.
-        pub const OPERATIONS: &[&str] = &[$($name),+];
+/// The operation an `X-Amz-Target` names, if this service serves it.
+pub fn served(name: &str) -> Option<Operation> {
+    name.parse::<Operation>().ok().filter(|op| op.served())
+}
 
-        /// Runs `operation` with the JSON `body` for `caller`.
+macro_rules! operations {
+    ($($op:ident => $method:ident ($req:ty) $wrap:ident),+ $(,)?) => {
+        /// Runs `operation` with the JSON `body` for `caller`. The match is exhaustive: an
+        /// operation added to [`Operation`] does not compile until it has its line here.
         pub fn dispatch(
             service: &Service,
             caller: &Caller,
             operation: &str,
             body: &[u8],
         ) -> Result<Vec<u8>, ApiError> {
-            match operation {
-                $($name => $wrap(service.$method(caller, parse::<$req>(body)?)),)+
-                other => Err(ApiError::client(
+            let unknown = || {
+                ApiError::client(
                     "UnknownOperationException",
-                    format!("Operation '{other}' is not supported by this service"),
-                )),
+                    format!("Operation '{operation}' is not supported by this service"),
+                )
+            };
+            match served(operation).ok_or_else(unknown)? {
+                $(Operation::$op => $wrap(service.$method(caller, parse::<$req>(body)?)),)+
+                Operation::ReEncryptFrom | Operation::ReEncryptTo => Err(unknown()),
             }
         }
     };
 }
 
 operations! {
-    "CreateKey" => create_key(svc::CreateKeyRequest) reply,
-    "DescribeKey" => describe_key(svc::KeyRequest) reply,
-    "ListKeys" => list_keys(svc::ListKeysRequest) reply,
-    "UpdateKeyDescription" => update_key_description(svc::UpdateKeyDescriptionRequest) empty,
-    "EnableKey" => enable_key(svc::KeyRequest) empty,
-    "DisableKey" => disable_key(svc::KeyRequest) empty,
-    "ScheduleKeyDeletion" => schedule_key_deletion(svc::ScheduleKeyDeletionRequest) reply,
-    "CancelKeyDeletion" => cancel_key_deletion(svc::KeyRequest) reply,
-    "TagResource" => tag_resource(svc::TagResourceRequest) empty,
-    "UntagResource" => untag_resource(svc::UntagResourceRequest) empty,
-    "ListResourceTags" => list_resource_tags(svc::ListForKeyRequest) reply,
-    "CreateAlias" => create_alias(svc::AliasRequest) empty,
-    "UpdateAlias" => update_alias(svc::AliasRequest) empty,
-    "DeleteAlias" => delete_alias(svc::DeleteAliasRequest) empty,
-    "ListAliases" => list_aliases(svc::ListAliasesRequest) reply,
-    "Encrypt" => encrypt(svc::EncryptRequest) reply,
-    "Decrypt" => decrypt(svc::DecryptRequest) reply,
-    "ReEncrypt" => re_encrypt(svc::ReEncryptRequest) reply,
-    "GenerateDataKey" => generate_data_key(svc::GenerateDataKeyRequest) reply,
-    "GenerateDataKeyWithoutPlaintext" => generate_data_key_without_plaintext(svc::GenerateDataKeyRequest) reply,
-    "GenerateDataKeyPair" => generate_data_key_pair(svc::GenerateDataKeyPairRequest) reply,
-    "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair_without_plaintext(svc::GenerateDataKeyPairRequest) reply,
-    "GenerateRandom" => generate_random(svc::GenerateRandomRequest) reply,
-    "Sign" => sign(svc::SignRequest) reply,
-    "Verify" => verify(svc::VerifyRequest) reply,
-    "GetPublicKey" => get_public_key(svc::KeyRequest) reply,
-    "GenerateMac" => generate_mac(svc::GenerateMacRequest) reply,
-    "VerifyMac" => verify_mac(svc::VerifyMacRequest) reply,
-    "DeriveSharedSecret" => derive_shared_secret(svc::DeriveSharedSecretRequest) reply,
-    "EnableKeyRotation" => enable_key_rotation(svc::EnableKeyRotationRequest) empty,
-    "DisableKeyRotation" => disable_key_rotation(svc::KeyRequest) empty,
-    "GetKeyRotationStatus" => get_key_rotation_status(svc::KeyRequest) reply,
-    "RotateKeyOnDemand" => rotate_key_on_demand(svc::KeyRequest) reply,
-    "ListKeyRotations" => list_key_rotations(svc::ListForKeyRequest) reply,
-    "GetKeyPolicy" => get_key_policy(svc::KeyPolicyRequest) reply,
-    "PutKeyPolicy" => put_key_policy(svc::PutKeyPolicyRequest) empty,
-    "ListKeyPolicies" => list_key_policies(svc::KeyPolicyRequest) reply,
-    "CreateGrant" => create_grant(svc::CreateGrantRequest) reply,
-    "ListGrants" => list_grants(svc::ListGrantsRequest) reply,
-    "ListRetirableGrants" => list_retirable_grants(svc::ListRetirableGrantsRequest) reply,
-    "RetireGrant" => retire_grant(svc::RetireGrantRequest) empty,
-    "RevokeGrant" => revoke_grant(svc::RevokeGrantRequest) empty,
-    "AttachPolicyPlugin" => attach_policy_plugin(svc::AttachPolicyPluginRequest) reply,
-    "DetachPolicyPlugin" => detach_policy_plugin(svc::PolicyPluginScopeRequest) empty,
-    "ListPolicyPlugins" => list_policy_plugins(svc::PolicyPluginScopeRequest) reply,
+    CreateKey => create_key(svc::CreateKeyRequest) reply,
+    DescribeKey => describe_key(svc::KeyRequest) reply,
+    ListKeys => list_keys(svc::ListKeysRequest) reply,
+    UpdateKeyDescription => update_key_description(svc::UpdateKeyDescriptionRequest) empty,
+    EnableKey => enable_key(svc::KeyRequest) empty,
+    DisableKey => disable_key(svc::KeyRequest) empty,
+    ScheduleKeyDeletion => schedule_key_deletion(svc::ScheduleKeyDeletionRequest) reply,
+    CancelKeyDeletion => cancel_key_deletion(svc::KeyRequest) reply,
+    TagResource => tag_resource(svc::TagResourceRequest) empty,
+    UntagResource => untag_resource(svc::UntagResourceRequest) empty,
+    ListResourceTags => list_resource_tags(svc::ListForKeyRequest) reply,
+    CreateAlias => create_alias(svc::AliasRequest) empty,
+    UpdateAlias => update_alias(svc::AliasRequest) empty,
+    DeleteAlias => delete_alias(svc::DeleteAliasRequest) empty,
+    ListAliases => list_aliases(svc::ListAliasesRequest) reply,
+    Encrypt => encrypt(svc::EncryptRequest) reply,
+    Decrypt => decrypt(svc::DecryptRequest) reply,
+    ReEncrypt => re_encrypt(svc::ReEncryptRequest) reply,
+    GenerateDataKey => generate_data_key(svc::GenerateDataKeyRequest) reply,
+    GenerateDataKeyWithoutPlaintext => generate_data_key_without_plaintext(svc::GenerateDataKeyRequest) reply,
+    GenerateDataKeyPair => generate_data_key_pair(svc::GenerateDataKeyPairRequest) reply,
+    GenerateDataKeyPairWithoutPlaintext => generate_data_key_pair_without_plaintext(svc::GenerateDataKeyPairRequest) reply,
+    GenerateRandom => generate_random(svc::GenerateRandomRequest) reply,
+    Sign => sign(svc::SignRequest) reply,
+    Verify => verify(svc::VerifyRequest) reply,
+    GetPublicKey => get_public_key(svc::KeyRequest) reply,
+    GenerateMac => generate_mac(svc::GenerateMacRequest) reply,
+    VerifyMac => verify_mac(svc::VerifyMacRequest) reply,
+    DeriveSharedSecret => derive_shared_secret(svc::DeriveSharedSecretRequest) reply,
+    EnableKeyRotation => enable_key_rotation(svc::EnableKeyRotationRequest) empty,
+    DisableKeyRotation => disable_key_rotation(svc::KeyRequest) empty,
+    GetKeyRotationStatus => get_key_rotation_status(svc::KeyRequest) reply,
+    RotateKeyOnDemand => rotate_key_on_demand(svc::KeyRequest) reply,
+    ListKeyRotations => list_key_rotations(svc::ListForKeyRequest) reply,
+    GetKeyPolicy => get_key_policy(svc::KeyPolicyRequest) reply,
+    PutKeyPolicy => put_key_policy(svc::PutKeyPolicyRequest) empty,
+    ListKeyPolicies => list_key_policies(svc::KeyPolicyRequest) reply,
+    CreateGrant => create_grant(svc::CreateGrantRequest) reply,
+    ListGrants => list_grants(svc::ListGrantsRequest) reply,
+    ListRetirableGrants => list_retirable_grants(svc::ListRetirableGrantsRequest) reply,
+    RetireGrant => retire_grant(svc::RetireGrantRequest) empty,
+    RevokeGrant => revoke_grant(svc::RevokeGrantRequest) empty,
+    AttachPolicyPlugin => attach_policy_plugin(svc::AttachPolicyPluginRequest) reply,
+    DetachPolicyPlugin => detach_policy_plugin(svc::PolicyPluginScopeRequest) empty,
+    ListPolicyPlugins => list_policy_plugins(svc::PolicyPluginScopeRequest) reply,
 }
 
 /// The key a request names (`KeyId`, or `DestinationKeyId` for ReEncrypt), for rate limiting by
 /// key type. Read leniently: a body that does not parse is refused later by [`dispatch`].
-pub fn key_of(operation: &str, body: &[u8]) -> Option<String> {
+pub fn key_of(operation: Operation, body: &[u8]) -> Option<String> {
     /// Only the two fields; serde skips the rest without building values for them.
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]
@@ -179,7 +186,7 @@ pub fn key_of(operation: &str, body: &[u8]) -> Option<String> {
         destination_key_id: Option<String>,
     }
     let fields: KeyFields = serde_json::from_slice(body).ok()?;
-    if operation == "ReEncrypt" {
+    if operation == Operation::ReEncrypt {
         fields.destination_key_id
     } else {
         fields.key_id
@@ -209,7 +216,17 @@ mod tests {
         let err = dispatch(&service, &caller, "Fly", b"{}").unwrap_err();
         assert_eq!(err.aws_type, "UnknownOperationException");
         assert!(err.message.contains("Fly"));
-        assert!(OPERATIONS.contains(&"ListRetirableGrants"));
+    }
+
+    #[test]
+    fn every_served_operation_reaches_the_service() {
+        let service = Service::in_memory().unwrap();
+        let caller = Caller::account_root(svc::DEFAULT_ACCOUNT);
+        for op in Operation::ALL {
+            let answer = dispatch(&service, &caller, op.name(), b"{}");
+            let unknown = matches!(&answer, Err(e) if e.aws_type == "UnknownOperationException");
+            assert_eq!(unknown, !op.served(), "{op}");
+        }
     }
 
     #[test]
@@ -225,13 +242,20 @@ mod tests {
     #[test]
     fn the_key_of_a_request_is_found_for_rate_limiting() {
         assert_eq!(
-            key_of("Encrypt", br#"{"KeyId":"alias/a","Plaintext":"eA=="}"#).as_deref(),
+            key_of(
+                Operation::Encrypt,
+                br#"{"KeyId":"alias/a","Plaintext":"eA=="}"#
+            )
+            .as_deref(),
             Some("alias/a")
         );
         assert_eq!(
-            key_of("ReEncrypt", br#"{"DestinationKeyId":"k"}"#).as_deref(),
+            key_of(Operation::ReEncrypt, br#"{"DestinationKeyId":"k"}"#).as_deref(),
             Some("k")
         );
-        assert_eq!(key_of("Decrypt", br#"{"CiphertextBlob":"eA=="}"#), None);
+        assert_eq!(
+            key_of(Operation::Decrypt, br#"{"CiphertextBlob":"eA=="}"#),
+            None
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use kms_core::types::{KeySpec, KeyUsage};
+use kms_core::{Operation, QuotaClass};
 
 /// The classes AWS KMS shares request quotas among.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,12 +66,14 @@ impl FromStr for OpClass {
 /// The class of `operation`. Only a cryptographic operation asks `key` for the spec and usage of
 /// the key it names (`None` when the key is not known, e.g. a Decrypt of a symmetric ciphertext,
 /// which names its key inside the blob).
-pub fn classify(operation: &str, key: impl FnOnce() -> Option<(KeySpec, KeyUsage)>) -> OpClass {
-    if operation == "GenerateRandom" {
-        return OpClass::Symmetric;
-    }
-    if !kms_service::CRYPTOGRAPHIC_OPERATIONS.contains(&operation) {
-        return OpClass::Management;
+pub fn classify(
+    operation: Operation,
+    key: impl FnOnce() -> Option<(KeySpec, KeyUsage)>,
+) -> OpClass {
+    match operation.quota_class() {
+        QuotaClass::Symmetric => return OpClass::Symmetric,
+        QuotaClass::Management => return OpClass::Management,
+        QuotaClass::ByKeyType => {}
     }
     match key() {
         None => OpClass::Symmetric,
@@ -176,34 +179,40 @@ mod tests {
 
     #[test]
     fn operations_are_classed_by_their_key() {
-        assert_eq!(classify("CreateKey", || None), OpClass::Management);
+        assert_eq!(classify(Operation::CreateKey, || None), OpClass::Management);
         // A management operation never looks its key up.
         assert_eq!(
-            classify("TagResource", || unreachable!("looked up")),
+            classify(Operation::TagResource, || unreachable!("looked up")),
             OpClass::Management
         );
-        assert_eq!(classify("Decrypt", || None), OpClass::Symmetric);
+        assert_eq!(classify(Operation::Decrypt, || None), OpClass::Symmetric);
         assert_eq!(
-            classify("Sign", || Some((KeySpec::Rsa2048, KeyUsage::SignVerify))),
+            classify(Operation::Sign, || Some((
+                KeySpec::Rsa2048,
+                KeyUsage::SignVerify
+            ))),
             OpClass::Rsa
         );
         assert_eq!(
-            classify("Sign", || Some((
+            classify(Operation::Sign, || Some((
                 KeySpec::EccNistP256,
                 KeyUsage::SignVerify
             ))),
             OpClass::Ecc
         );
         assert_eq!(
-            classify("GenerateMac", || Some((
+            classify(Operation::GenerateMac, || Some((
                 KeySpec::Hmac256,
                 KeyUsage::GenerateVerifyMac
             ))),
             OpClass::Hmac
         );
-        assert_eq!(classify("GenerateRandom", || None), OpClass::Symmetric);
         assert_eq!(
-            classify("DescribeKey", || Some((
+            classify(Operation::GenerateRandom, || None),
+            OpClass::Symmetric
+        );
+        assert_eq!(
+            classify(Operation::DescribeKey, || Some((
                 KeySpec::Rsa2048,
                 KeyUsage::SignVerify
             ))),

@@ -120,7 +120,10 @@ impl Service {
                 if let Some(grant) = event.grant_id {
                     used_grants.insert(grant);
                 }
-                if CRYPTOGRAPHIC_OPERATIONS.contains(&event.operation.as_str())
+                if event
+                    .operation
+                    .parse::<Operation>()
+                    .is_ok_and(Operation::cryptographic)
                     && let Some(arn) = event.key_arn
                 {
                     let slot = last_use.entry(arn).or_default();

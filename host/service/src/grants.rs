@@ -12,27 +12,6 @@ use kms_authz::Basis;
 use kms_core::types::{KeySpec, KeyUsage};
 use kms_vault::{GrantConstraints, GrantRecord};
 
-/// Every operation a grant may allow.
-pub const GRANT_OPERATIONS: &[&str] = &[
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-];
-
 /// Most grant tokens one request may carry.
 const MAX_GRANT_TOKENS: usize = 10;
 const MAX_GRANT_TOKEN_LEN: usize = 8192;
@@ -180,20 +159,19 @@ pub struct RevokeGrantRequest {
 }
 
 /// The operations a grant may allow on a key of this spec and usage.
-fn operations_for(spec: KeySpec, usage: KeyUsage) -> Vec<&'static str> {
-    let mut ops = vec!["CreateGrant", "RetireGrant", "DescribeKey"];
-    ops.extend_from_slice(match (usage, spec) {
-        (KeyUsage::EncryptDecrypt, KeySpec::SymmetricDefault) => authz::CONTEXT_OPERATIONS,
-        (KeyUsage::EncryptDecrypt, _) => &[
-            "Decrypt",
-            "Encrypt",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-            "GetPublicKey",
-        ],
-        (KeyUsage::SignVerify, _) => &["Sign", "Verify", "GetPublicKey"],
-        (KeyUsage::GenerateVerifyMac, _) => &["GenerateMac", "VerifyMac"],
-        (KeyUsage::KeyAgreement, _) => &["DeriveSharedSecret", "GetPublicKey"],
+fn operations_for(spec: KeySpec, usage: KeyUsage) -> Vec<Operation> {
+    use Operation::*;
+    let mut ops = vec![CreateGrant, RetireGrant, DescribeKey];
+    ops.extend(match (usage, spec) {
+        (KeyUsage::EncryptDecrypt, KeySpec::SymmetricDefault) => Operation::grantable_operations()
+            .filter(|op| op.takes_context())
+            .collect(),
+        (KeyUsage::EncryptDecrypt, _) => {
+            vec![Decrypt, Encrypt, ReEncryptFrom, ReEncryptTo, GetPublicKey]
+        }
+        (KeyUsage::SignVerify, _) => vec![Sign, Verify, GetPublicKey],
+        (KeyUsage::GenerateVerifyMac, _) => vec![GenerateMac, VerifyMac],
+        (KeyUsage::KeyAgreement, _) => vec![DeriveSharedSecret, GetPublicKey],
     });
     ops
 }
@@ -333,10 +311,12 @@ impl Service {
             }
             let mut operations: Vec<String> = Vec::new();
             for op in &req.operations {
-                if !GRANT_OPERATIONS.contains(&op.as_str()) {
+                if !op.parse::<Operation>().is_ok_and(Operation::grantable) {
+                    let names: Vec<&str> =
+                        Operation::grantable_operations().map(Operation::name).collect();
                     return Err(KmsError::Validation(format!(
                         "'{op}' is not a grant operation; use one of {}",
-                        GRANT_OPERATIONS.join(", ")
+                        names.join(", ")
                     )));
                 }
                 if !operations.contains(op) {
@@ -377,7 +357,10 @@ impl Service {
             )?;
             self.require_not_pending_deletion(&record)?;
             let allowed = operations_for(record.key_spec, record.key_usage);
-            if let Some(op) = operations.iter().find(|op| !allowed.contains(&op.as_str())) {
+            if let Some(op) = operations
+                .iter()
+                .find(|op| !allowed.iter().any(|a| a.name() == op.as_str()))
+            {
                 return Err(KmsError::Validation(format!(
                     "The operation {op} is not valid for a {} {} key",
                     record.key_spec, record.key_usage
@@ -605,16 +588,17 @@ mod tests {
         ] {
             for spec in [KeySpec::SymmetricDefault, KeySpec::Rsa2048] {
                 for op in operations_for(spec, usage) {
-                    assert!(GRANT_OPERATIONS.contains(&op), "{op}");
+                    assert!(op.grantable(), "{op}");
                 }
             }
         }
         assert!(
-            operations_for(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt).contains(&"GetPublicKey")
+            operations_for(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt)
+                .contains(&Operation::GetPublicKey)
         );
         assert!(
             !operations_for(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt)
-                .contains(&"GenerateDataKey")
+                .contains(&Operation::GenerateDataKey)
         );
     }
 

@@ -59,8 +59,8 @@ pub use asymmetric_ops::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto_ops::Accept;
 pub use grants::{
-    CreateGrantRequest, CreateGrantResponse, GRANT_OPERATIONS, GrantListEntry, ListGrantsRequest,
-    ListGrantsResponse, ListRetirableGrantsRequest, RetireGrantRequest, RevokeGrantRequest,
+    CreateGrantRequest, CreateGrantResponse, GrantListEntry, ListGrantsRequest, ListGrantsResponse,
+    ListRetirableGrantsRequest, RetireGrantRequest, RevokeGrantRequest,
 };
 pub use identities::{
     AccessKeyCreated, AccessKeyEntry, AccountEntry, CreateAccountRequest, CreatePrincipalRequest,
@@ -78,7 +78,7 @@ pub use plugins::{
 };
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
-pub use kms_core::{CallSource, Caller, EncryptionContext, KeyId, KmsError, KmsResult};
+pub use kms_core::{CallSource, Caller, EncryptionContext, KeyId, KmsError, KmsResult, Operation};
 
 use crate::audit::{AuditEvent, AuditLog};
 use kms_authz as authz;
@@ -88,23 +88,6 @@ use kms_vault::{KeyRecord, MemoryStore, RootKey, SqliteStore, Vault};
 
 pub(crate) const SECONDS_PER_DAY: u64 = 86_400;
 
-/// The cryptographic operations: those that use a key's material (what `kms analyze` counts as
-/// use, and what request quotas count by the key's type).
-pub const CRYPTOGRAPHIC_OPERATIONS: &[&str] = &[
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "DeriveSharedSecret",
-    "GenerateMac",
-    "VerifyMac",
-];
 /// Default account of a vault created without one (AWS's documentation account).
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
 /// Default region of a vault created without one.

@@ -1,0 +1,289 @@
+//! Every operation the service knows, once: its AWS name, its IAM action, how request quotas
+//! count it, whether a grant can allow it, whether it takes an encryption context and whether it
+//! uses key material. The HTTP table, grants, authorization, quotas and `kms analyze` read this
+//! list; none keeps its own.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How AWS KMS shares request-rate quotas among operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuotaClass {
+    /// Counted by the type of the key it uses (symmetric, RSA, ECC, HMAC).
+    ByKeyType,
+    /// Counted with symmetric cryptographic operations although it uses no key (GenerateRandom).
+    Symmetric,
+    /// Creating, describing, listing, tagging, policies, grants …
+    Management,
+}
+
+macro_rules! operations {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident { quota: $quota:ident, grantable: $grantable:literal, context: $context:literal,
+                         crypto: $crypto:literal, served: $served:literal }
+    ),+ $(,)?) => {
+        /// A KMS operation (or, for [`ReEncryptFrom`](Operation::ReEncryptFrom) and
+        /// [`ReEncryptTo`](Operation::ReEncryptTo), a permission that only grants and policies
+        /// name).
+        ///
+        /// ```
+        /// use kms_core::Operation;
+        /// let op: Operation = "GenerateDataKey".parse().unwrap();
+        /// assert_eq!(op.iam_action(), "kms:GenerateDataKey");
+        /// assert!(op.grantable() && op.takes_context() && op.cryptographic());
+        /// assert!("Fly".parse::<Operation>().is_err());
+        /// ```
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Operation {
+            $($(#[doc = $doc])* $variant),+
+        }
+
+        impl Operation {
+            /// Every operation, in the order of AWS's grant operations where they are grantable.
+            pub const ALL: &'static [Operation] = &[$(Operation::$variant),+];
+
+            /// The AWS name (`Encrypt`), as in `X-Amz-Target` and in the audit trail.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Operation::$variant => stringify!($variant)),+
+                }
+            }
+
+            /// The IAM action that authorizes it (`kms:Encrypt`).
+            pub fn iam_action(self) -> &'static str {
+                match self {
+                    $(Operation::$variant => concat!("kms:", stringify!($variant))),+
+                }
+            }
+
+            /// How request-rate quotas count it.
+            pub fn quota_class(self) -> QuotaClass {
+                match self {
+                    $(Operation::$variant => QuotaClass::$quota),+
+                }
+            }
+
+            /// Whether a grant may allow it.
+            pub fn grantable(self) -> bool {
+                match self {
+                    $(Operation::$variant => $grantable),+
+                }
+            }
+
+            /// Whether it takes an encryption context (which grant constraints then bind).
+            pub fn takes_context(self) -> bool {
+                match self {
+                    $(Operation::$variant => $context),+
+                }
+            }
+
+            /// Whether it uses a key's material: what `kms analyze` counts as use of a key.
+            pub fn cryptographic(self) -> bool {
+                match self {
+                    $(Operation::$variant => $crypto),+
+                }
+            }
+
+            /// Whether the API serves it (false for the ReEncrypt permissions).
+            pub fn served(self) -> bool {
+                match self {
+                    $(Operation::$variant => $served),+
+                }
+            }
+        }
+    };
+}
+
+operations! {
+    /// Decrypt a ciphertext.
+    Decrypt { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    /// Encrypt up to 4096 bytes.
+    Encrypt { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    /// A data key, in plaintext and encrypted.
+    GenerateDataKey { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    /// A data key, encrypted only.
+    GenerateDataKeyWithoutPlaintext { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    /// The permission to re-encrypt from a key.
+    ReEncryptFrom { quota: ByKeyType, grantable: true, context: true, crypto: true, served: false },
+    /// The permission to re-encrypt to a key.
+    ReEncryptTo { quota: ByKeyType, grantable: true, context: true, crypto: true, served: false },
+    /// Sign a message or digest.
+    Sign { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// Verify a signature.
+    Verify { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// The public key of a key pair.
+    GetPublicKey { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// Create a grant.
+    CreateGrant { quota: Management, grantable: true, context: false, crypto: false, served: true },
+    /// Retire a grant.
+    RetireGrant { quota: Management, grantable: true, context: false, crypto: false, served: true },
+    /// Describe a key.
+    DescribeKey { quota: Management, grantable: true, context: false, crypto: false, served: true },
+    /// A data key pair, the private key in plaintext and encrypted.
+    GenerateDataKeyPair { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    /// A data key pair, the private key encrypted only.
+    GenerateDataKeyPairWithoutPlaintext { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    /// An HMAC of a message.
+    GenerateMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// Verify an HMAC.
+    VerifyMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// ECDH with a key pair.
+    DeriveSharedSecret { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// Decrypt, then encrypt under another key.
+    ReEncrypt { quota: ByKeyType, grantable: false, context: true, crypto: true, served: true },
+    /// Create a key.
+    CreateKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// List keys.
+    ListKeys { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Change a key's description.
+    UpdateKeyDescription { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Enable a key.
+    EnableKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Disable a key.
+    DisableKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Schedule a key's deletion.
+    ScheduleKeyDeletion { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Cancel a key's deletion.
+    CancelKeyDeletion { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Tag a key.
+    TagResource { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Untag a key.
+    UntagResource { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// A key's tags.
+    ListResourceTags { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Create an alias.
+    CreateAlias { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Point an alias at another key.
+    UpdateAlias { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Delete an alias.
+    DeleteAlias { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// List aliases.
+    ListAliases { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Random bytes.
+    GenerateRandom { quota: Symmetric, grantable: false, context: false, crypto: false, served: true },
+    /// Turn automatic rotation on.
+    EnableKeyRotation { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Turn automatic rotation off.
+    DisableKeyRotation { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Whether automatic rotation is on.
+    GetKeyRotationStatus { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Rotate now.
+    RotateKeyOnDemand { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// A key's rotations.
+    ListKeyRotations { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// A key policy.
+    GetKeyPolicy { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Replace a key policy.
+    PutKeyPolicy { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// A key's policy names.
+    ListKeyPolicies { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// A key's grants.
+    ListGrants { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// The grants a principal may retire.
+    ListRetirableGrants { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Revoke a grant.
+    RevokeGrant { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Attach a policy plugin (this service's own operation).
+    AttachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Detach a policy plugin (this service's own operation).
+    DetachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// A key's or the account's policy plugins (this service's own operation).
+    ListPolicyPlugins { quota: Management, grantable: false, context: false, crypto: false, served: true },
+}
+
+impl Operation {
+    /// The operation an IAM action (`kms:Encrypt`) names, if it names one.
+    pub fn from_iam_action(action: &str) -> Option<Operation> {
+        action.strip_prefix("kms:")?.parse().ok()
+    }
+
+    /// Every operation a grant may allow.
+    pub fn grantable_operations() -> impl Iterator<Item = Operation> {
+        Operation::ALL.iter().copied().filter(|op| op.grantable())
+    }
+}
+
+impl FromStr for Operation {
+    type Err = UnknownOperation;
+
+    /// Reads an AWS operation name, exactly as AWS spells it.
+    fn from_str(name: &str) -> Result<Self, UnknownOperation> {
+        Operation::ALL
+            .iter()
+            .copied()
+            .find(|op| op.name() == name)
+            .ok_or_else(|| UnknownOperation(name.to_string()))
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no operation of this service.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not an operation of this service")]
+pub struct UnknownOperation(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_reads_back_as_its_operation() {
+        for op in Operation::ALL {
+            assert_eq!(op.name().parse::<Operation>().unwrap(), *op);
+            assert_eq!(Operation::from_iam_action(op.iam_action()), Some(*op));
+        }
+        assert_eq!(Operation::from_iam_action("iam:CreateUser"), None);
+        assert!("encrypt".parse::<Operation>().is_err());
+    }
+
+    #[test]
+    fn the_grant_operations_are_awss_seventeen() {
+        let names: Vec<&str> = Operation::grantable_operations()
+            .map(Operation::name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Decrypt",
+                "Encrypt",
+                "GenerateDataKey",
+                "GenerateDataKeyWithoutPlaintext",
+                "ReEncryptFrom",
+                "ReEncryptTo",
+                "Sign",
+                "Verify",
+                "GetPublicKey",
+                "CreateGrant",
+                "RetireGrant",
+                "DescribeKey",
+                "GenerateDataKeyPair",
+                "GenerateDataKeyPairWithoutPlaintext",
+                "GenerateMac",
+                "VerifyMac",
+                "DeriveSharedSecret",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_api_serves_the_42_aws_operations_and_the_3_plugin_operations() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 45);
+    }
+
+    #[test]
+    fn cryptographic_operations_are_those_quota_counts_by_key_type() {
+        for op in Operation::ALL {
+            assert_eq!(
+                op.cryptographic(),
+                op.quota_class() == QuotaClass::ByKeyType,
+                "{op}"
+            );
+        }
+    }
+}
