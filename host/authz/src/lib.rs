@@ -193,6 +193,9 @@ pub enum Basis {
     Grant(String),
     /// The policies did not allow, but a policy plugin attached to the key did.
     PolicyPlugin,
+    /// An action not about one key (CreateKey, ListKeys, identity management …), allowed to
+    /// the caller's account root or by one of its identity policies.
+    Identity,
 }
 
 /// Why a request was refused.

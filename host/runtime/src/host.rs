@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
-use zeroize::Zeroizing;
 
 use super::bindings::{config, data_keys, keys, log, reveal, types as wit};
 use super::capability::{Capabilities, KeyOperation};
@@ -21,11 +20,10 @@ use kms_core::types::{
     DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage,
     MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
 };
-use kms_crypto::{DataKeyCipher, blob};
 use kms_service::{
-    Accept, CallSource, Caller, DecryptRequest, EncryptRequest, GenerateDataKeyRequest,
-    GenerateMacRequest, KeyFacts, KeyMetadata, KeyRequest, ReEncryptRequest, Service, SignRequest,
-    VerifyMacRequest, VerifyRequest,
+    Accept, Admission, CallSource, Caller, DataKey, DecryptRequest, EncryptRequest,
+    GenerateDataKeyRequest, GenerateMacRequest, KeyFacts, KeyMetadata, KeyRequest,
+    ReEncryptRequest, Service, SignRequest, VerifyMacRequest, VerifyRequest,
 };
 
 /// A guest's handle on a KMS key: only the key's id; what it may do is decided at each call.
@@ -34,25 +32,14 @@ pub struct KeyHandle {
     key_id: KeyId,
 }
 
-/// A data key held in the host for a guest. The plaintext never crosses into the guest unless
-/// the instance was granted `reveal`; it is zeroized when the handle is dropped.
+/// A data key held in the host for a guest: the façade's [`DataKey`], whose plaintext never
+/// crosses into the guest unless the instance was granted `reveal`, with how old it is and how
+/// much it has sealed.
+#[derive(Debug)]
 pub struct DataKeyHandle {
-    key_id: KeyId,
-    plaintext: Zeroizing<Vec<u8>>,
-    cipher: KmsResult<DataKeyCipher>,
-    wrapped: Vec<u8>,
+    key: DataKey,
     created: Instant,
     seals: u64,
-}
-
-impl fmt::Debug for DataKeyHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DataKeyHandle")
-            .field("key_id", &self.key_id)
-            .field("len", &self.plaintext.len())
-            .field("seals", &self.seals)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Per-instance bounds the host enforces in its own calls (the engine enforces memory, CPU and
@@ -453,9 +440,11 @@ fn context(pairs: Vec<(String, String)>) -> KmsResult<EncryptionContext> {
     EncryptionContext::from_pairs(pairs)
 }
 
-/// The same answer for a key that does not exist and one outside the capability set.
-fn not_found(name: &str) -> KmsError {
-    KmsError::NotFound(format!("Key '{name}' does not exist"))
+/// The refusal of a new handle to an instance that holds `max` already.
+fn handle_limit(max: usize) -> KmsError {
+    KmsError::LimitExceeded(format!(
+        "This instance already holds {max} handles, its limit; drop some first"
+    ))
 }
 
 fn data_key_request(
@@ -477,10 +466,6 @@ fn data_key_request(
 }
 
 impl KmsCtxView<'_> {
-    fn service(&self) -> Arc<Service> {
-        Arc::clone(&self.ctx.service)
-    }
-
     fn caller(&self) -> &Caller {
         &self.ctx.caller
     }
@@ -503,10 +488,7 @@ impl KmsCtxView<'_> {
             return Err(self.refuse(
                 operation,
                 key_arn,
-                KmsError::LimitExceeded(format!(
-                    "This instance already holds {} handles, its limit; drop some first",
-                    self.ctx.limits.max_handles
-                )),
+                handle_limit(self.ctx.limits.max_handles),
             ));
         }
         Ok(())
@@ -523,6 +505,7 @@ impl KmsCtxView<'_> {
     }
 
     fn check_capability(&self, key: &str, op: KeyOperation) -> KmsResult<KeyFacts> {
+        // A handle's key is checked again on every call: selectors follow aliases and tags.
         let facts = self.ctx.service.key_facts(key)?;
         if self.ctx.capabilities.allowed(&facts).contains(op) {
             Ok(facts)
@@ -539,51 +522,26 @@ impl KmsCtxView<'_> {
     }
 
     /// The key a ciphertext names, if the capability set allows `op` on it; otherwise the same
-    /// `invalid-ciphertext` as any undecryptable blob.
+    /// `invalid-ciphertext` as any undecryptable blob (the façade audits why).
     fn ciphertext_key(&self, ciphertext: &[u8], op: KeyOperation) -> KmsResult<KeyFacts> {
-        // The guest sees one undifferentiated error; the audit record says why.
-        let invalid = |arn: Option<String>, why: String| {
-            let error = KmsError::invalid_ciphertext();
-            match self.ctx.service.record_outcome(
-                self.caller(),
-                op.aws_operation(),
-                arn,
-                error.aws_type(),
-                Some(why),
-            ) {
-                Ok(()) => error,
-                Err(audit_failure) => audit_failure,
-            }
-        };
-        let header = blob::parse_header(ciphertext)
-            .map_err(|_| invalid(None, "the ciphertext is malformed".into()))?;
-        let facts = self
-            .ctx
+        let capabilities = &self.ctx.capabilities;
+        self.ctx
             .service
-            .key_facts(&header.key_id.to_string())
-            .map_err(|e| invalid(None, format!("the ciphertext's key: {e}")))?;
-        if !self.ctx.capabilities.allowed(&facts).contains(op) {
-            let why = format!(
-                "the ciphertext's key {} is outside this component's capability set for {op}",
-                facts.arn
-            );
-            return Err(invalid(Some(facts.arn), why));
-        }
-        Ok(facts)
+            .ciphertext_key(self.caller(), op.aws_operation(), ciphertext, |facts| {
+                if capabilities.allowed(facts).contains(op) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the ciphertext's key {} is outside this component's capability set for {op}",
+                        facts.arn
+                    ))
+                }
+            })
     }
 
-    fn push_data_key(
-        &mut self,
-        key_id: KeyId,
-        plaintext: Zeroizing<Vec<u8>>,
-        wrapped: Vec<u8>,
-    ) -> wasmtime::Result<Resource<DataKeyHandle>> {
-        let cipher = DataKeyCipher::new(&plaintext);
+    fn push_data_key(&mut self, key: DataKey) -> wasmtime::Result<Resource<DataKeyHandle>> {
         let handle = self.table.push(DataKeyHandle {
-            key_id,
-            plaintext,
-            cipher,
-            wrapped,
+            key,
             created: Instant::now(),
             seals: 0,
         })?;
@@ -851,46 +809,28 @@ impl keys::HostKey for KmsCtxView<'_> {
 
 impl keys::Host for KmsCtxView<'_> {
     fn open(&mut self, name: String) -> HostResult<Resource<KeyHandle>> {
-        let service = self.service();
-        let opened = match service.key_facts(&name) {
-            Err(KmsError::Validation(m)) => Err((None, KmsError::Validation(m))),
-            Err(_) => Err((None, not_found(&name))),
-            Ok(facts) if self.ctx.capabilities.allowed(&facts).is_empty() => {
-                Err((Some(facts.arn), not_found(&name)))
+        let capabilities = &self.ctx.capabilities;
+        let limits = &self.ctx.limits;
+        let open_handles = self.ctx.open_handles;
+        let opened = self.ctx.service.open_key(self.caller(), &name, |facts| {
+            if capabilities.allowed(facts).is_empty() {
+                Admission::OutsideCapability
+            } else if open_handles >= limits.max_handles {
+                Admission::Refuse(handle_limit(limits.max_handles))
+            } else {
+                Admission::Admit
             }
-            Ok(facts) => Ok(facts),
-        };
-        let facts = match opened {
-            Ok(facts) => facts,
-            Err((arn, error)) => {
-                // The audit trail says why; the guest sees only `not-found`.
-                let reason = match &arn {
-                    Some(arn) => format!("{arn} is outside this component's capability set"),
-                    None => error.message().to_string(),
-                };
-                let audited = service.record_outcome(
-                    self.caller(),
-                    "OpenKey",
-                    arn,
-                    error.aws_type(),
-                    Some(reason),
-                );
-                return done(Err(audited.err().unwrap_or(error)));
+        });
+        match opened {
+            Ok(facts) => {
+                let handle = self.table.push(KeyHandle {
+                    key_id: facts.key_id,
+                })?;
+                self.ctx.open_handles += 1;
+                done(Ok(handle))
             }
-        };
-        if let Err(e) = self.reserve_handle("OpenKey", Some(facts.arn.clone())) {
-            return done(Err(e));
+            Err(e) => done(Err(e)),
         }
-        if let Err(e) =
-            service.record_outcome(self.caller(), "OpenKey", Some(facts.arn), "Success", None)
-        {
-            return done(Err(e));
-        }
-        let handle = self.table.push(KeyHandle {
-            key_id: facts.key_id,
-        })?;
-        self.ctx.open_handles += 1;
-        done(Ok(handle))
     }
 
     fn decrypt(
@@ -973,7 +913,7 @@ impl keys::Host for KmsCtxView<'_> {
 
 impl data_keys::HostDataKey for KmsCtxView<'_> {
     fn wrapped(&mut self, handle: Resource<DataKeyHandle>) -> wasmtime::Result<Vec<u8>> {
-        Ok(self.table.get(&handle)?.wrapped.clone())
+        Ok(self.table.get(&handle)?.key.wrapped().to_vec())
     }
 
     fn age_ms(&mut self, handle: Resource<DataKeyHandle>) -> wasmtime::Result<u64> {
@@ -1001,10 +941,7 @@ impl data_keys::HostDataKey for KmsCtxView<'_> {
                 key.seals
             ))));
         }
-        let sealed = match &key.cipher {
-            Ok(cipher) => cipher.seal(&plaintext, &aad),
-            Err(e) => Err(e.clone()),
-        };
+        let sealed = key.key.seal(&plaintext, &aad);
         if sealed.is_ok() {
             key.seals += 1;
         }
@@ -1018,10 +955,7 @@ impl data_keys::HostDataKey for KmsCtxView<'_> {
         aad: Vec<u8>,
     ) -> HostResult<Vec<u8>> {
         let key = self.table.get(&handle)?;
-        done(match &key.cipher {
-            Ok(cipher) => cipher.open(&sealed, &aad).map(|p| p.to_vec()),
-            Err(e) => Err(e.clone()),
-        })
+        done(key.key.open(&sealed, &aad).map(|p| p.to_vec()))
     }
 
     fn drop(&mut self, handle: Resource<DataKeyHandle>) -> wasmtime::Result<()> {
@@ -1043,15 +977,10 @@ impl data_keys::Host for KmsCtxView<'_> {
         let generated = facts.and_then(|facts| {
             self.reserve_handle("GenerateDataKey", Some(facts.arn.clone()))?;
             let req = data_key_request(&facts.key_id, spec, context(encryption_context)?);
-            let response = self.ctx.service.generate_data_key(self.caller(), req)?;
-            Ok((facts.key_id, response))
+            self.ctx.service.generate_data_key_held(self.caller(), req)
         });
         match generated {
-            Ok((key_id, response)) => {
-                let handle =
-                    self.push_data_key(key_id, response.plaintext, response.ciphertext_blob)?;
-                done(Ok(handle))
-            }
+            Ok(key) => done(Ok(self.push_data_key(key)?)),
             Err(e) => done(Err(e)),
         }
     }
@@ -1065,20 +994,13 @@ impl data_keys::Host for KmsCtxView<'_> {
             let encryption_context = context(encryption_context)?;
             let facts = self.ciphertext_key(&wrapped, KeyOperation::Decrypt)?;
             self.reserve_handle("Decrypt", Some(facts.arn.clone()))?;
-            let req = DecryptRequest::new(wrapped.clone())
+            let req = DecryptRequest::new(wrapped)
                 .with_context(encryption_context)
                 .with_key(facts.key_id.to_string());
-            let response =
-                self.ctx
-                    .service
-                    .decrypt_accepting(self.caller(), req, Accept::DataKeyOnly)?;
-            Ok((facts.key_id, response.plaintext))
+            self.ctx.service.unwrap_data_key(self.caller(), req)
         })();
         match unwrapped {
-            Ok((key_id, plaintext)) => {
-                let handle = self.push_data_key(key_id, plaintext, wrapped)?;
-                done(Ok(handle))
-            }
+            Ok(key) => done(Ok(self.push_data_key(key)?)),
             Err(e) => done(Err(e)),
         }
     }
@@ -1086,28 +1008,13 @@ impl data_keys::Host for KmsCtxView<'_> {
 
 impl reveal::Host for KmsCtxView<'_> {
     fn export_plaintext(&mut self, handle: Resource<DataKeyHandle>) -> HostResult<Vec<u8>> {
-        let key_id = self.table.get(&handle)?.key_id;
-        let service = self.service();
-        let arn = service.key_arn(&key_id);
-        let outcome = if !self.ctx.capabilities.reveal() {
-            Err(KmsError::AccessDenied(
-                "This component's capability set does not include reveal".into(),
-            ))
-        } else {
-            service.authorize_key(self.caller(), "kms:GenerateDataKey", &key_id)
-        };
-        let audited = match &outcome {
-            Ok(()) => {
-                service.record_outcome(self.caller(), "RevealDataKey", Some(arn), "Success", None)
-            }
-            Err(e) => service.record_refusal(self.caller(), "RevealDataKey", Some(arn), e),
-        };
-        done(outcome.and(audited).map(|()| {
-            self.table
-                .get(&handle)
-                .map(|k| k.plaintext.to_vec())
-                .unwrap_or_default()
-        }))
+        let key = &self.table.get(&handle)?.key;
+        done(
+            self.ctx
+                .service
+                .reveal_data_key(&self.ctx.caller, key, self.ctx.capabilities.reveal())
+                .map(|plaintext| plaintext.to_vec()),
+        )
     }
 }
 

@@ -68,7 +68,6 @@ use bindings::command::TenantCommandWithRevealPre;
 use bindings::wrapper::DataKeyWrapperPre;
 use kms_core::error::KmsError;
 use kms_core::types::EncryptionContext;
-use kms_crypto as crypto;
 use kms_service::{Caller, Service};
 
 /// The `kms:vault` package prefix of every import the host provides.
@@ -376,7 +375,7 @@ fn compile(
     cache: &Mutex<HashMap<String, GuestComponent>>,
     bytes: &[u8],
 ) -> Result<GuestComponent, RunError> {
-    let digest = hex::encode(crypto::sha256(bytes));
+    let digest = kms_service::component_digest(bytes);
     if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
         return Ok(found.clone());
     }

@@ -96,7 +96,12 @@ impl Service {
             })?;
             let current = self.vault.store().key(&existing.key_id)?;
             if let Some(current) = &current {
-                self.authorize(caller, "kms:UpdateAlias", current, note)?;
+                let basis = self.authorize(
+                    caller,
+                    "kms:UpdateAlias",
+                    Resource::Key(current, RequestFacts::of(note)),
+                )?;
+                note.allowed_by(basis);
             }
             let target = self.alias_target(caller, note, &req.target_key_id)?;
             if let Some(current) = current
@@ -127,7 +132,12 @@ impl Service {
             })?;
             note.key(self.key_arn(&existing.key_id));
             if let Some(record) = self.vault.store().key(&existing.key_id)? {
-                self.authorize(caller, "kms:DeleteAlias", &record, note)?;
+                let basis = self.authorize(
+                    caller,
+                    "kms:DeleteAlias",
+                    Resource::Key(&record, RequestFacts::of(note)),
+                )?;
+                note.allowed_by(basis);
             }
             self.vault.store().delete_alias(&req.alias_name)
         })
@@ -165,7 +175,7 @@ impl Service {
                 });
             }
             if key_filter.is_none() {
-                self.authorize_account_action(caller, "kms:ListAliases")?;
+                self.authorize(caller, "kms:ListAliases", Resource::Account)?;
             }
             let mut aliases = self.vault.store().aliases_after(
                 after.as_deref(),

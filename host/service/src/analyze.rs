@@ -93,7 +93,7 @@ impl Service {
     /// Analyze: the report, for a caller allowed to list the account's keys.
     pub fn analyze(&self, caller: &Caller, unused_days: u32) -> KmsResult<AnalyzeResponse> {
         self.audited(caller, "Analyze", |_| {
-            self.authorize_account_action(caller, "kms:ListKeys")?;
+            self.authorize(caller, "kms:ListKeys", Resource::Account)?;
             self.build_report(unused_days)
         })
     }

@@ -31,10 +31,81 @@ impl<'a> RequestFacts<'a> {
 /// Distinct policy documents kept parsed; past this the cache starts over.
 const MAX_CACHED_POLICIES: usize = 1024;
 
+/// What an action is authorized on: the one argument that tells [`Service::authorize`] which
+/// rules decide.
+pub(super) enum Resource<'a> {
+    /// A key, with what the request says about itself: the key policy, the caller's identity
+    /// policies and the key's grants, then every policy plugin of the key and of its account.
+    Key(&'a KeyRecord, RequestFacts<'a>),
+    /// A key whose policy plugins are being managed: decided without the plugins, so that a
+    /// broken or hostile plugin can always be detached.
+    KeyWithoutPlugins(&'a KeyRecord),
+    /// The KMS resources of the vault's account as a whole (CreateKey, ListKeys, …): the
+    /// account root, or an identity policy of the account.
+    Account,
+    /// Every resource of the caller's own account (GenerateRandom, ListRetirableGrants): the
+    /// account root, or an identity policy allowing the action on `"*"`.
+    CallerAccount,
+    /// An IAM or Organizations resource (a principal's ARN, an account) of `account`: the
+    /// vault account's root always; otherwise the caller's account root or identity policies.
+    Identity {
+        /// The resource's ARN.
+        arn: &'a str,
+        /// The account the resource belongs to.
+        account: &'a str,
+    },
+}
+
 impl Service {
+    /// The one authorization entry point: is `caller` allowed `action` on `resource`? Answers
+    /// what allowed it, or the AccessDeniedException that names why not. Plugin verdicts are
+    /// audited as they are given; the caller audits the operation itself.
+    pub(super) fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: Resource<'_>,
+    ) -> KmsResult<Basis> {
+        let by_identity = |resource: &str, account: &str| {
+            let identity = self.identity_of(caller)?;
+            authz::decide_account_action(
+                caller,
+                action,
+                resource,
+                account,
+                identity.as_ref(),
+                self.now(),
+            )
+            .map(|()| Basis::Identity)
+        };
+        match resource {
+            Resource::Key(record, facts) => {
+                self.authorize_with_plugins(caller, action, record, &facts)
+            }
+            Resource::KeyWithoutPlugins(record) => self
+                .policy_decision(caller, action, record, &RequestFacts::default())
+                .map_err(|refusal| refusal.error),
+            Resource::Account => by_identity(
+                &format!(
+                    "arn:aws:kms:{}:{}:*",
+                    self.vault.region(),
+                    self.vault.account()
+                ),
+                self.vault.account(),
+            ),
+            Resource::CallerAccount => by_identity("*", &caller.account),
+            Resource::Identity { arn, account } => {
+                if caller.principal == authz::root_arn(self.vault.account()) {
+                    return Ok(Basis::Identity);
+                }
+                by_identity(arn, account)
+            }
+        }
+    }
+
     /// Authorizes `caller` for `action` on `record`: the policies and grants, then every policy
     /// plugin attached to the key or its account, each verdict audited. Answers what allowed it.
-    pub(super) fn authorize_with_plugins(
+    fn authorize_with_plugins(
         &self,
         caller: &Caller,
         action: &str,
@@ -97,7 +168,9 @@ impl Service {
         Ok(basis.unwrap_or(Basis::PolicyPlugin))
     }
 
-    /// The decision of the key policy, identity policies and grants on `action` for `caller`.
+    /// The decision of the key policy, identity policies and grants on `action` for `caller`,
+    /// without plugins and without auditing: what [`authorize`](Self::authorize) starts from,
+    /// and what `kms analyze` and PutKeyPolicy's lock-out check simulate.
     pub(super) fn policy_decision(
         &self,
         caller: &Caller,
@@ -193,37 +266,6 @@ impl Service {
             }
             other => other.map_err(|d| d.refusal(caller, action, &key_arn)),
         }
-    }
-
-    /// Authorizes an action that is not about one key (CreateKey, ListKeys, …) in this vault's
-    /// account: the account root, or an identity policy.
-    pub(super) fn authorize_account_action(&self, caller: &Caller, action: &str) -> KmsResult<()> {
-        let resource = format!(
-            "arn:aws:kms:{}:{}:*",
-            self.vault.region(),
-            self.vault.account()
-        );
-        self.authorize_by_identity(caller, action, &resource, self.vault.account())
-    }
-
-    /// Authorizes `action` on `resource` of `account` by identity policies alone: allowed for
-    /// the account's root, or when an identity policy of the caller (in that account) allows it.
-    pub(super) fn authorize_by_identity(
-        &self,
-        caller: &Caller,
-        action: &str,
-        resource: &str,
-        account: &str,
-    ) -> KmsResult<()> {
-        let identity = self.identity_of(caller)?;
-        authz::decide_account_action(
-            caller,
-            action,
-            resource,
-            account,
-            identity.as_ref(),
-            self.now(),
-        )
     }
 
     /// The stored identity of `caller`: tags and parsed identity policies. `None` for an account

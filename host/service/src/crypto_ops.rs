@@ -274,7 +274,7 @@ impl Service {
             context: &pairs,
             ..Default::default()
         };
-        let basis = self.authorize_with_plugins(caller, action, &record, &facts)?;
+        let basis = self.authorize(caller, action, Resource::Key(&record, facts))?;
         note.allowed_by(basis);
         self.require_enabled(&record)?;
         self.require_encrypt_usage(&record)?;
@@ -393,7 +393,12 @@ impl Service {
             self.check_grant_tokens(&req.grant_tokens)?;
             note.context(&req.destination_encryption_context);
             let destination = self.resolve(&req.destination_key_id)?;
-            self.authorize(caller, "kms:ReEncryptTo", &destination, note)?;
+            let basis = self.authorize(
+                caller,
+                "kms:ReEncryptTo",
+                Resource::Key(&destination, RequestFacts::of(note)),
+            )?;
+            note.allowed_by(basis);
             // The source is an RSA ciphertext when the caller names an RSA source key.
             let rsa_source = match req.source_key_id.as_deref() {
                 Some(key) => self.resolve(key)?.key_spec != KeySpec::SymmetricDefault,
@@ -548,7 +553,7 @@ impl Service {
     ) -> KmsResult<GenerateRandomResponse> {
         self.audited(caller, "GenerateRandom", |_| {
             // Not about any key: the caller's own account decides.
-            self.authorize_by_identity(caller, "kms:GenerateRandom", "*", &caller.account)?;
+            self.authorize(caller, "kms:GenerateRandom", Resource::CallerAccount)?;
             let n = req
                 .number_of_bytes
                 .ok_or_else(|| KmsError::Validation("NumberOfBytes is required".into()))?;

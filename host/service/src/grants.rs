@@ -349,11 +349,10 @@ impl Service {
                     "CreateGrant takes a key id or key ARN, not an alias".into(),
                 ));
             }
-            let basis = self.authorize_with_plugins(
+            let basis = self.authorize(
                 caller,
                 "kms:CreateGrant",
-                &record,
-                &authorization::RequestFacts::of(note),
+                Resource::Key(&record, RequestFacts::of(note)),
             )?;
             self.require_not_pending_deletion(&record)?;
             let allowed = operations_for(record.key_spec, record.key_usage);
@@ -494,7 +493,7 @@ impl Service {
             let limit = page_limit(req.limit, 50, 100)?;
             let offset = decode_offset_marker(req.marker.as_deref())?;
             validate_grant_principal("RetiringPrincipal", &req.retiring_principal)?;
-            self.authorize_by_identity(caller, "kms:ListRetirableGrants", "*", &caller.account)?;
+            self.authorize(caller, "kms:ListRetirableGrants", Resource::CallerAccount)?;
             let grants: Vec<_> = self
                 .vault
                 .store()

@@ -202,22 +202,6 @@ fn random_text(alphabet: &[u8], len: usize) -> KmsResult<Zeroizing<String>> {
 }
 
 impl Service {
-    /// Authorizes an identity action on `resource` (a principal ARN or account) of `account`:
-    /// the vault account's root always; otherwise the caller's own account root or identity
-    /// policies.
-    fn authorize_identity_action(
-        &self,
-        caller: &Caller,
-        action: &str,
-        resource: &str,
-        account: &str,
-    ) -> KmsResult<()> {
-        if caller.principal == authz::root_arn(self.vault.account()) {
-            return Ok(());
-        }
-        self.authorize_by_identity(caller, action, resource, account)
-    }
-
     /// Makes sure the vault's own account is recorded (vaults created before accounts were).
     pub(super) fn ensure_own_account(&self) -> KmsResult<()> {
         let store = self.vault.store();
@@ -247,11 +231,13 @@ impl Service {
         req: CreateAccountRequest,
     ) -> KmsResult<AccountEntry> {
         self.audited(caller, "CreateAccount", |_| {
-            self.authorize_identity_action(
+            self.authorize(
                 caller,
                 "organizations:CreateAccount",
-                &format!("arn:aws:organizations::{}:account", self.vault.account()),
-                self.vault.account(),
+                Resource::Identity {
+                    arn: &format!("arn:aws:organizations::{}:account", self.vault.account()),
+                    account: self.vault.account(),
+                },
             )?;
             validate_account(&req.account_id)?;
             if req.name.len() > 256 {
@@ -276,11 +262,13 @@ impl Service {
     /// ListAccounts.
     pub fn list_accounts(&self, caller: &Caller) -> KmsResult<Vec<AccountEntry>> {
         self.audited(caller, "ListAccounts", |_| {
-            self.authorize_identity_action(
+            self.authorize(
                 caller,
                 "organizations:ListAccounts",
-                &format!("arn:aws:organizations::{}:account", self.vault.account()),
-                self.vault.account(),
+                Resource::Identity {
+                    arn: &format!("arn:aws:organizations::{}:account", self.vault.account()),
+                    account: self.vault.account(),
+                },
             )?;
             Ok(self
                 .vault
@@ -300,7 +288,14 @@ impl Service {
     /// `iam:<Verb>Role`, by the principal's kind) on it.
     fn principal_for(&self, caller: &Caller, verb: &str, arn: &str) -> KmsResult<PrincipalRecord> {
         let (account, kind, _) = parse_principal_arn(arn)?;
-        self.authorize_identity_action(caller, &iam_action(verb, kind), arn, &account)?;
+        self.authorize(
+            caller,
+            &iam_action(verb, kind),
+            Resource::Identity {
+                arn,
+                account: &account,
+            },
+        )?;
         self.vault
             .store()
             .principal(arn)?
@@ -315,11 +310,13 @@ impl Service {
     ) -> KmsResult<PrincipalEntry> {
         self.audited(caller, "CreatePrincipal", |_| {
             let (account, kind, name) = parse_principal_arn(&req.arn)?;
-            self.authorize_identity_action(
+            self.authorize(
                 caller,
                 &iam_action("Create", kind),
-                &req.arn,
-                &account,
+                Resource::Identity {
+                    arn: &req.arn,
+                    account: &account,
+                },
             )?;
             let tags = keys::new_tags(&req.tags)?;
             let record = PrincipalRecord {
@@ -359,11 +356,13 @@ impl Service {
     ) -> KmsResult<Vec<PrincipalEntry>> {
         self.audited(caller, "ListPrincipals", |_| {
             validate_account(account)?;
-            self.authorize_identity_action(
+            self.authorize(
                 caller,
                 "iam:ListUsers",
-                &format!("arn:aws:iam::{account}:*"),
-                account,
+                Resource::Identity {
+                    arn: &format!("arn:aws:iam::{account}:*"),
+                    account: account,
+                },
             )?;
             Ok(self
                 .vault

@@ -95,7 +95,7 @@ impl Service {
         req: CreateKeyRequest,
     ) -> KmsResult<KeyMetadataResponse> {
         self.audited(caller, "CreateKey", |note| {
-            self.authorize_account_action(caller, "kms:CreateKey")?;
+            self.authorize(caller, "kms:CreateKey", Resource::Account)?;
             let key_spec = req.key_spec.unwrap_or(KeySpec::SymmetricDefault);
             // AWS's default usage, ENCRYPT_DECRYPT, whatever the spec: HMAC and ECC keys must
             // name theirs.
@@ -187,7 +187,7 @@ impl Service {
                     truncated: false,
                 });
             }
-            self.authorize_account_action(caller, "kms:ListKeys")?;
+            self.authorize(caller, "kms:ListKeys", Resource::Account)?;
             let mut records = self.vault.store().keys_after(after.as_ref(), limit + 1)?;
             let truncated = records.len() > limit;
             records.truncate(limit);

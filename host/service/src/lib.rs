@@ -31,9 +31,11 @@ mod analyze;
 mod api;
 mod asymmetric_ops;
 mod authorization;
+use authorization::{RequestFacts, Resource};
 mod clock;
 mod crypto_ops;
 mod grants;
+mod guest;
 mod identities;
 mod key_policies;
 mod keys;
@@ -62,6 +64,7 @@ pub use grants::{
     CreateGrantRequest, CreateGrantResponse, GrantListEntry, ListGrantsRequest, ListGrantsResponse,
     ListRetirableGrantsRequest, RetireGrantRequest, RevokeGrantRequest,
 };
+pub use guest::{Admission, DataKey, KeyFacts};
 pub use identities::{
     AccessKeyCreated, AccessKeyEntry, AccountEntry, CreateAccountRequest, CreatePrincipalRequest,
     Credential, MAX_ACCESS_KEYS, MAX_IDENTITY_POLICIES, PrincipalEntry, PutPrincipalPolicyRequest,
@@ -71,10 +74,9 @@ pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
 pub use managed::{MANAGED_KEY_ROTATION_DAYS, managed_key_policy};
-pub use plugins::KeyFacts;
 pub use plugins::{
     AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,
-    PolicyPluginScopeRequest,
+    PolicyPluginScopeRequest, component_digest,
 };
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
@@ -298,7 +300,7 @@ impl Service {
         after: u64,
         limit: usize,
     ) -> KmsResult<Vec<(u64, AuditEvent)>> {
-        if let Err(refusal) = self.authorize_account_action(caller, "cloudtrail:LookupEvents") {
+        if let Err(refusal) = self.authorize(caller, "cloudtrail:LookupEvents", Resource::Account) {
             self.record(caller, "LookupEvents", AuditNote::default(), Some(&refusal))?;
             return Err(refusal);
         }
@@ -602,27 +604,8 @@ impl Service {
         self.vault.store().add_version(record, &sealed)
     }
 
-    /// Authorizes `caller` for `action` on `record`, policy plugins included; `note` supplies
-    /// the request's encryption context.
-    fn authorize(
-        &self,
-        caller: &Caller,
-        action: &str,
-        record: &KeyRecord,
-        note: &mut AuditNote,
-    ) -> KmsResult<()> {
-        let basis = self.authorize_with_plugins(
-            caller,
-            action,
-            record,
-            &authorization::RequestFacts::of(note),
-        )?;
-        note.allowed_by(basis);
-        Ok(())
-    }
-
-    /// Resolves, notes for the audit and authorizes in one step: the common start of a key
-    /// operation.
+    /// Resolves the key a request names, notes it for the audit and authorizes the request on
+    /// it (through [`authorize`](Self::authorize)): the common start of a key operation.
     fn key_for(
         &self,
         caller: &Caller,
@@ -633,7 +616,12 @@ impl Service {
         let record = self.resolve_creating_managed(caller, key, action)?;
         note.key(self.key_arn(&record.key_id));
         note.request_alias = request_alias(key).map(str::to_string);
-        self.authorize(caller, action, &record, note)?;
+        let basis = self.authorize(
+            caller,
+            action,
+            Resource::Key(&record, RequestFacts::of(note)),
+        )?;
+        note.allowed_by(basis);
         Ok(record)
     }
 

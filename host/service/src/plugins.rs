@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use kms_authz::{PluginVerdict, PolicyEngine, PolicyRequest};
-use kms_core::types::{KeyUsage, Tag};
+
 use kms_crypto as crypto;
 use kms_vault::{PluginAttachment, PluginScope};
 
@@ -83,22 +83,6 @@ pub struct PolicyPluginEntry {
 pub struct ListPolicyPluginsResponse {
     /// The plugins of the scope, by name.
     pub plugins: Vec<PolicyPluginEntry>,
-}
-
-/// What the component runtime may know about a key to match it against a capability set: its
-/// identity, names, tags and state. Never its material.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyFacts {
-    /// The key id.
-    pub key_id: KeyId,
-    /// The key ARN.
-    pub arn: String,
-    /// Every alias pointing at the key.
-    pub aliases: Vec<String>,
-    /// The key's tags.
-    pub tags: Vec<Tag>,
-    /// The key's usage.
-    pub usage: KeyUsage,
 }
 
 fn validate_plugin_name(name: &str) -> KmsResult<()> {
@@ -188,67 +172,6 @@ impl Service {
         )
     }
 
-    /// Writes one audit record with a free-form outcome (plugin verdicts, guest traps, opened
-    /// handles): events that are not an operation's own record.
-    pub fn record_outcome(
-        &self,
-        caller: &Caller,
-        operation: &str,
-        key_arn: Option<String>,
-        outcome: &str,
-        message: Option<String>,
-    ) -> KmsResult<()> {
-        let note = AuditNote {
-            key_arn,
-            ..AuditNote::default()
-        };
-        self.append_event(caller, operation, note, outcome, message)
-    }
-
-    /// Writes the audit record of an operation that the runtime refused before reaching the
-    /// service (a capability denial, a handle limit).
-    pub fn record_refusal(
-        &self,
-        caller: &Caller,
-        operation: &str,
-        key_arn: Option<String>,
-        error: &KmsError,
-    ) -> KmsResult<()> {
-        let note = AuditNote {
-            key_arn,
-            ..AuditNote::default()
-        };
-        self.record(caller, operation, note, Some(error))
-    }
-
-    /// Identity, names, tags and usage of a key, for capability matching. Not audited and not
-    /// authorized: the runtime audits the open, and every operation on the key authorizes.
-    pub fn key_facts(&self, key: &str) -> KmsResult<KeyFacts> {
-        let record = self.resolve(key)?;
-        let aliases = self
-            .vault
-            .store()
-            .aliases_after(None, Some(&record.key_id), 1000)?
-            .into_iter()
-            .map(|a| a.name)
-            .collect();
-        Ok(KeyFacts {
-            arn: self.key_arn(&record.key_id),
-            key_id: record.key_id,
-            aliases,
-            tags: record.tags,
-            usage: record.key_usage,
-        })
-    }
-
-    /// Authorizes `caller` for `action` on an existing key, plugins included (for host calls
-    /// that are no AWS operation of their own, such as revealing a data key).
-    pub fn authorize_key(&self, caller: &Caller, action: &str, key_id: &KeyId) -> KmsResult<()> {
-        let record = self.resolve(&key_id.to_string())?;
-        self.authorize_with_plugins(caller, action, &record, &Default::default())
-            .map(|_| ())
-    }
-
     /// The scope a plugin request names. Authorized by the default rule alone: plugins do not
     /// govern their own attachment, so that a broken or hostile plugin can always be detached.
     fn plugin_scope(
@@ -262,17 +185,11 @@ impl Service {
             Some(key) => {
                 let record = self.resolve(key)?;
                 note.key(self.key_arn(&record.key_id));
-                self.policy_decision(
-                    caller,
-                    action,
-                    &record,
-                    &authorization::RequestFacts::default(),
-                )
-                .map_err(|refusal| refusal.error)?;
+                self.authorize(caller, action, Resource::KeyWithoutPlugins(&record))?;
                 Ok(PluginScope::Key(record.key_id))
             }
             None => {
-                self.authorize_account_action(caller, action)?;
+                self.authorize(caller, action, Resource::Account)?;
                 Ok(PluginScope::Account(caller.account.clone()))
             }
         }
@@ -301,7 +218,7 @@ impl Service {
             let attachment = PluginAttachment {
                 scope,
                 name: req.plugin_name,
-                digest: hex::encode(crypto::sha256(&req.component)),
+                digest: component_digest(&req.component),
                 component: req.component,
                 config: req.config,
                 attached_at: self.now(),
@@ -339,6 +256,16 @@ impl Service {
             })
         })
     }
+}
+
+/// A component's identity in the audit trail and in plugin attachments: the SHA-256 of its
+/// bytes, in hex.
+///
+/// ```
+/// assert_eq!(kms_service::component_digest(b"").len(), 64);
+/// ```
+pub fn component_digest(component: &[u8]) -> String {
+    hex::encode(crypto::sha256(component))
 }
 
 fn entry(plugin: &PluginAttachment) -> PolicyPluginEntry {
