@@ -2,7 +2,8 @@
 //!
 //! The stock components (`DATA_KEY_WRAPPER`, `ABAC_POLICY`, `TENANT_APP`) are what operators
 //! run; `HOSTILE_APP`, `HOSTILE_PLUGIN`, `REVEAL_APP` and `STD_APP` (a guest built with `std`,
-//! which imports WASI) exist for the tests that attack the sandbox.
+//! which imports WASI) exist for the tests that attack the sandbox, and `STD_APP` also for the
+//! tests that embed `kms:vault` beside real WASI.
 
 include!(concat!(env!("OUT_DIR"), "/paths.rs"));
 

@@ -3,7 +3,10 @@
 //! functions that trap, so the guest runs as long as it does not touch them.
 //!
 //! `run encrypt KEY` encrypts through `kms:vault`; `run print` writes to stdout and `run time`
-//! reads the wall clock, both of which must trap.
+//! reads the wall clock, both of which must trap in the stock runtime. `run seal-file PATH KEY`
+//! reads a file through WASI and encrypts its contents under KEY, bound to the context
+//! `path=PATH`, returning the ciphertext in hex: it runs only where the embedder links real WASI
+//! and preopens a directory holding PATH.
 
 use std::alloc::{Layout, alloc, realloc};
 
@@ -29,6 +32,16 @@ impl bindings::exports::kms::vault::app::Guest for StdApp {
                     .map_err(|e| format!("{e:?}"))?;
                 Ok(format!("{} byte ciphertext", blob.len()))
             }
+            Some("seal-file") => {
+                let path = args.get(1).ok_or("which file?")?;
+                let name = args.get(2).ok_or("which key?")?;
+                let contents = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+                let key = keys::open(name).map_err(|e| format!("{e:?}"))?;
+                let blob = key
+                    .encrypt(&contents, &[("path".to_string(), path.clone())])
+                    .map_err(|e| format!("{e:?}"))?;
+                Ok(hex(&blob))
+            }
             Some("print") => {
                 println!("hello from the sandbox");
                 Ok("printed".into())
@@ -37,6 +50,11 @@ impl bindings::exports::kms::vault::app::Guest for StdApp {
             other => Err(format!("unknown command {other:?}")),
         }
     }
+}
+
+/// Lower-case hex, so that a ciphertext fits `run`'s string result.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The canonical ABI's allocator (wit-bindgen's is not linked in this workspace, whose other
