@@ -361,7 +361,7 @@ impl Service {
                 "iam:ListUsers",
                 Resource::Identity {
                     arn: &format!("arn:aws:iam::{account}:*"),
-                    account: account,
+                    account,
                 },
             )?;
             Ok(self
