@@ -12,7 +12,7 @@ use kms_service::{
     KeyRequest, ListForKeyRequest, ManualClock, ScheduleKeyDeletionRequest, TagResourceRequest,
 };
 use kms_service::{Caller, EncryptionContext, KeyId, KmsError, Service};
-use kms_vault::{RootKey, SqliteStore, Store, Vault};
+use kms_vault::{KeyStore, RootKey, SqliteStore, Vault};
 
 const START: u64 = 1_750_000_000;
 const DAY: u64 = 86_400;
@@ -389,4 +389,57 @@ fn the_vault_file_never_holds_key_material_in_the_clear() {
 
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Two services over one vault file stand for two processes (or nodes): each read-modify-write
+/// is a compare-and-swap in the store, so neither loses the other's changes although no lock
+/// is shared between them.
+#[test]
+fn concurrent_writers_sharing_a_vault_file_lose_no_update() {
+    let files = files();
+    let clock = Arc::new(ManualClock::new(START));
+    let first = open(&files, &clock);
+    let second = open(&files, &clock);
+    let key = create_key(&first);
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    first
+        .create_principal(
+            &me(),
+            kms_service::CreatePrincipalRequest {
+                arn: alice.into(),
+                tags: Vec::new(),
+            },
+        )
+        .unwrap();
+    const WRITES: usize = 20;
+    std::thread::scope(|scope| {
+        for (writer, service) in [&first, &second].into_iter().enumerate() {
+            let key = &key;
+            scope.spawn(move || {
+                for i in 0..WRITES {
+                    let tag = || Tag {
+                        tag_key: format!("writer{writer}-{i}"),
+                        tag_value: "x".into(),
+                    };
+                    service
+                        .tag_resource(
+                            &me(),
+                            TagResourceRequest {
+                                key_id: key.clone(),
+                                tags: vec![tag()],
+                            },
+                        )
+                        .unwrap();
+                    service.tag_principal(&me(), alice, vec![tag()]).unwrap();
+                }
+            });
+        }
+    });
+    let key_tags = second
+        .list_resource_tags(&me(), ListForKeyRequest::new(&key))
+        .unwrap()
+        .tags;
+    assert_eq!(key_tags.len(), 2 * WRITES);
+    let principal = first.get_principal(&me(), alice).unwrap();
+    assert_eq!(principal.tags.len(), 2 * WRITES);
 }

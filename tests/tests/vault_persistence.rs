@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use kms_core::types::{KeySpec, RotationType, Tag};
 use kms_service::{KeyId, KmsError};
 use kms_vault::{
-    AliasRecord, KeyRecord, RootKey, RotationSchedule, SealedVersion, SqliteStore, Vault,
+    AliasRecord, KeyRecord, RootKey, RotationSchedule, SealedVersion, SqliteStore, Swap, Vault,
 };
 
 const T0: u64 = 1_750_000_000;
@@ -111,8 +111,15 @@ fn rotate(vault: &Vault, key: &KeyRecord) -> KeyRecord {
             Some(RotationType::OnDemand),
         )
         .unwrap();
-    vault.store().add_version(&rotated, &sealed).unwrap();
-    rotated
+    assert_eq!(
+        vault.store().add_version(&rotated, &sealed).unwrap(),
+        Swap::Done
+    );
+    // As stored: one revision on.
+    KeyRecord {
+        revision: rotated.revision + 1,
+        ..rotated
+    }
 }
 
 fn material(vault: &Vault, key_id: &KeyId, version: u32) -> Vec<u8> {

@@ -176,6 +176,30 @@ fn operations_for(spec: KeySpec, usage: KeyUsage) -> Vec<Operation> {
     ops
 }
 
+/// The id of a named grant: a digest of its key, name, principals, operations (sorted) and
+/// constraints, which CreateGrant retried with the same parameters finds again.
+fn named_grant_id(
+    key_id: &KeyId,
+    name: &str,
+    req: &CreateGrantRequest,
+    operations: &[String],
+    constraints: &Option<GrantConstraints>,
+) -> KmsResult<String> {
+    let mut sorted = operations.to_vec();
+    sorted.sort();
+    let constraints = serde_json::to_string(constraints)
+        .map_err(|e| KmsError::Internal(format!("cannot encode grant constraints: {e}")))?;
+    Ok(hex::encode(kms_crypto::sha256_parts(&[
+        b"kms named grant id v1",
+        key_id.as_bytes(),
+        name.as_bytes(),
+        req.grantee_principal.as_bytes(),
+        req.retiring_principal.as_deref().unwrap_or("").as_bytes(),
+        sorted.join(",").as_bytes(),
+        constraints.as_bytes(),
+    ])))
+}
+
 fn validate_grant_name(name: &str) -> KmsResult<()> {
     let ok = (1..=256).contains(&name.len())
         && name
@@ -398,7 +422,6 @@ impl Service {
             if req.dry_run {
                 return Err(dry_run_succeeded());
             }
-            let _guard = self.lock_writes();
             if let Some(name) = &req.name {
                 let mut wanted_ops = operations.clone();
                 wanted_ops.sort();
@@ -425,7 +448,12 @@ impl Service {
                     self.key_arn(&record.key_id)
                 )));
             }
-            let grant_id = hex::encode(kms_crypto::random_bytes(32)?.as_slice());
+            // A named grant's id follows from its parameters, so that two identical requests at
+            // once (in any process) make one grant: the second insert finds the first's id.
+            let grant_id = match &req.name {
+                Some(name) => named_grant_id(&record.key_id, name, &req, &operations, &constraints)?,
+                None => hex::encode(kms_crypto::random_bytes(32)?.as_slice()),
+            };
             let grant = GrantRecord {
                 grant_id: grant_id.clone(),
                 key_id: record.key_id,
@@ -438,7 +466,10 @@ impl Service {
                 issuing_account: record.account.clone(),
                 created_at: self.now(),
             };
-            self.vault.store().insert_grant(&grant)?;
+            match self.vault.store().insert_grant(&grant) {
+                Err(KmsError::AlreadyExists(_)) if grant.name.is_some() => {}
+                other => other?,
+            }
             Ok(CreateGrantResponse {
                 grant_token: self.grant_token(&grant_id)?,
                 grant_id,

@@ -327,6 +327,7 @@ impl Service {
                 tags,
                 policies: Default::default(),
                 created_at: self.now(),
+                revision: 0,
             };
             self.vault.store().insert_principal(&record)?;
             Ok(principal_entry(record))
@@ -374,23 +375,42 @@ impl Service {
         })
     }
 
+    /// Authorizes `verb` on principal `arn`, then reads, changes and writes back its record
+    /// until the write applies over the revision it read (another writer, in this process or
+    /// another, makes it start over on what that writer wrote).
+    fn modify_principal(
+        &self,
+        caller: &Caller,
+        verb: &str,
+        arn: &str,
+        mut change: impl FnMut(&mut PrincipalRecord) -> KmsResult<()>,
+    ) -> KmsResult<()> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let mut record = self.principal_for(caller, verb, arn)?;
+            change(&mut record)?;
+            if self.vault.store().update_principal(&record)? == Swap::Done {
+                return Ok(());
+            }
+        }
+        Err(contended(arn))
+    }
+
     /// TagPrincipal: adds or replaces tags (`aws:PrincipalTag/<key>`).
     pub fn tag_principal(&self, caller: &Caller, arn: &str, tags: Vec<Tag>) -> KmsResult<()> {
         self.audited(caller, "TagPrincipal", |_| {
-            let _guard = self.lock_writes();
-            let mut record = self.principal_for(caller, "Tag", arn)?;
-            keys::merge_tags(&mut record.tags, &tags)?;
-            self.vault.store().update_principal(&record)
+            self.modify_principal(caller, "Tag", arn, |record| {
+                keys::merge_tags(&mut record.tags, &tags)
+            })
         })
     }
 
     /// UntagPrincipal.
     pub fn untag_principal(&self, caller: &Caller, arn: &str, keys: &[String]) -> KmsResult<()> {
         self.audited(caller, "UntagPrincipal", |_| {
-            let _guard = self.lock_writes();
-            let mut record = self.principal_for(caller, "Untag", arn)?;
-            record.tags.retain(|t| !keys.contains(&t.tag_key));
-            self.vault.store().update_principal(&record)
+            self.modify_principal(caller, "Untag", arn, |record| {
+                record.tags.retain(|t| !keys.contains(&t.tag_key));
+                Ok(())
+            })
         })
     }
 
@@ -403,17 +423,19 @@ impl Service {
         self.audited(caller, "PutPrincipalPolicy", |_| {
             validate_policy_name(&req.policy_name)?;
             validate_identity_policy(&req.policy_document)?;
-            let _guard = self.lock_writes();
-            let mut record = self.principal_for(caller, "Put", &req.arn)?;
-            if !record.policies.contains_key(&req.policy_name)
-                && record.policies.len() >= MAX_IDENTITY_POLICIES
-            {
-                return Err(KmsError::LimitExceeded(format!(
-                    "A principal holds at most {MAX_IDENTITY_POLICIES} identity policies"
-                )));
-            }
-            record.policies.insert(req.policy_name, req.policy_document);
-            self.vault.store().update_principal(&record)
+            self.modify_principal(caller, "Put", &req.arn, |record| {
+                if !record.policies.contains_key(&req.policy_name)
+                    && record.policies.len() >= MAX_IDENTITY_POLICIES
+                {
+                    return Err(KmsError::LimitExceeded(format!(
+                        "A principal holds at most {MAX_IDENTITY_POLICIES} identity policies"
+                    )));
+                }
+                record
+                    .policies
+                    .insert(req.policy_name.clone(), req.policy_document.clone());
+                Ok(())
+            })
         })
     }
 
@@ -440,14 +462,14 @@ impl Service {
         policy_name: &str,
     ) -> KmsResult<()> {
         self.audited(caller, "DeletePrincipalPolicy", |_| {
-            let _guard = self.lock_writes();
-            let mut record = self.principal_for(caller, "DeletePolicy", arn)?;
-            if record.policies.remove(policy_name).is_none() {
-                return Err(KmsError::NotFound(format!(
-                    "'{arn}' has no policy named '{policy_name}'"
-                )));
-            }
-            self.vault.store().update_principal(&record)
+            self.modify_principal(caller, "DeletePolicy", arn, |record| {
+                match record.policies.remove(policy_name) {
+                    Some(_) => Ok(()),
+                    None => Err(KmsError::NotFound(format!(
+                        "'{arn}' has no policy named '{policy_name}'"
+                    ))),
+                }
+            })
         })
     }
 
@@ -455,8 +477,8 @@ impl Service {
     /// [`MAX_ACCESS_KEYS`]). The secret is shown only here.
     pub fn create_access_key(&self, caller: &Caller, arn: &str) -> KmsResult<AccessKeyCreated> {
         self.audited(caller, "CreateAccessKey", |_| {
-            let _guard = self.lock_writes();
             self.principal_for(caller, "CreateAccessKey", arn)?;
+            // A first look for the common refusal; the store enforces the maximum atomically.
             if self.vault.store().access_keys(arn)?.len() >= MAX_ACCESS_KEYS {
                 return Err(KmsError::LimitExceeded(format!(
                     "A principal holds at most {MAX_ACCESS_KEYS} access keys"
@@ -475,7 +497,9 @@ impl Service {
                 status: AccessKeyStatus::Active,
                 created_at: self.now(),
             };
-            self.vault.store().insert_access_key(&record)?;
+            self.vault
+                .store()
+                .insert_access_key(&record, MAX_ACCESS_KEYS)?;
             Ok(AccessKeyCreated {
                 access_key_id,
                 secret_access_key: secret,

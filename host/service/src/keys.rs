@@ -208,25 +208,18 @@ impl Service {
         })
     }
 
-    /// Reads, changes and writes back a key record under the write lock.
+    /// Authorizes `action` on the key, then changes its record (see
+    /// [`modify_key`](Service::modify_key)).
     pub(super) fn update_record<T>(
         &self,
         caller: &Caller,
         note: &mut AuditNote,
         key: &str,
         action: &str,
-        change: impl FnOnce(&mut KeyRecord) -> KmsResult<T>,
+        change: impl FnMut(&mut KeyRecord) -> KmsResult<T>,
     ) -> KmsResult<T> {
         let key_id = self.key_for(caller, note, key, action)?.key_id;
-        let _guard = self.lock_writes();
-        // Re-read under the lock so that the change applies to the latest record. (Not through
-        // `resolve`: its due-work path takes this same lock.)
-        let mut record = self.vault.store().key(&key_id)?.ok_or_else(|| {
-            KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
-        })?;
-        let out = change(&mut record)?;
-        self.vault.store().update_key(&record)?;
-        Ok(out)
+        self.modify_key(&key_id, change)
     }
 
     /// UpdateKeyDescription.
@@ -239,7 +232,7 @@ impl Service {
             validate_description(&req.description)?;
             self.update_record(caller, note, &req.key_id, "kms:UpdateKeyDescription", |r| {
                 self.require_not_pending_deletion(r)?;
-                r.description = req.description;
+                r.description.clone_from(&req.description);
                 Ok(())
             })
         })

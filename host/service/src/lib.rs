@@ -45,7 +45,7 @@ mod rotation;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -86,9 +86,19 @@ use crate::audit::{AuditEvent, AuditLog};
 use kms_authz as authz;
 
 use kms_core::types::{KeyState, RotationType};
-use kms_vault::{KeyRecord, MemoryStore, RootKey, SqliteStore, Vault};
+use kms_vault::{KeyRecord, MemoryStore, RootKey, SqliteStore, Swap, Vault};
 
 pub(crate) const SECONDS_PER_DAY: u64 = 86_400;
+
+/// How many times a read-modify-write is tried before concurrent writers are given up on.
+const MAX_WRITE_ATTEMPTS: usize = 64;
+
+/// The error of a read-modify-write that other writers beat [`MAX_WRITE_ATTEMPTS`] times.
+fn contended(what: &str) -> KmsError {
+    KmsError::Internal(format!(
+        "{what} is being changed by many writers at once; retry the request"
+    ))
+}
 
 /// Default account of a vault created without one (AWS's documentation account).
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
@@ -123,9 +133,6 @@ pub struct Service {
     vault: Vault,
     clock: Arc<dyn Clock>,
     audit: AuditLog,
-    // Serialises read-modify-write of key records within this process, so that concurrent
-    // TagResource, rotations or state changes cannot lose each other's updates.
-    write_lock: Mutex<()>,
     last_sweep: AtomicU64,
     policy_engine: RwLock<Option<Arc<dyn authz::PolicyEngine>>>,
     limits: RwLock<ResourceLimits>,
@@ -243,7 +250,6 @@ impl Service {
             vault,
             clock,
             audit: AuditLog::keyed(audit_key),
-            write_lock: Mutex::new(()),
             last_sweep: AtomicU64::new(0),
             policy_engine: RwLock::new(None),
             policies: Mutex::new(std::collections::HashMap::new()),
@@ -353,8 +359,24 @@ impl Service {
         Some((record.key_spec, record.key_usage))
     }
 
-    fn lock_writes(&self) -> MutexGuard<'_, ()> {
-        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    /// Reads, changes and writes back a key record until the write applies over the revision
+    /// it read: a concurrent writer (another thread, process or node) makes the store answer
+    /// [`Swap::Stale`], and `change` runs again on what that writer wrote. No lock is held.
+    fn modify_key<T>(
+        &self,
+        key_id: &KeyId,
+        mut change: impl FnMut(&mut KeyRecord) -> KmsResult<T>,
+    ) -> KmsResult<T> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let mut record = self.vault.store().key(key_id)?.ok_or_else(|| {
+                KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(key_id)))
+            })?;
+            let out = change(&mut record)?;
+            if self.vault.store().update_key(&record)? == Swap::Done {
+                return Ok(out);
+            }
+        }
+        Err(contended(&self.key_arn(key_id)))
     }
 
     /// The ARN of a key of this vault.
@@ -544,14 +566,29 @@ impl Service {
         if record.due_at().is_none_or(|t| t > now) {
             return Ok(Some(record));
         }
-        let _guard = self.lock_writes();
-        // Re-read under the lock: another thread may have done the work already.
-        let Some(mut record) = self.vault.store().key(&record.key_id)? else {
-            return Ok(None);
-        };
-        if record.due_at().is_none_or(|t| t > now) {
-            return Ok(Some(record));
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            // Read again: another thread, process or node may have done the work already.
+            let Some(record) = self.vault.store().key(&record.key_id)? else {
+                return Ok(None);
+            };
+            if record.due_at().is_none_or(|t| t > now) {
+                return Ok(Some(record));
+            }
+            if let Some(done) = self.apply_due_once(record, now)? {
+                return Ok(done);
+            }
         }
+        Err(contended(&self.key_arn(&record.key_id)))
+    }
+
+    /// One attempt at the due work on `record`: `None` when another writer changed the key
+    /// first (nothing was done or audited), otherwise the key as it now is (`None` inside when
+    /// it was deleted).
+    fn apply_due_once(
+        &self,
+        mut record: KeyRecord,
+        now: u64,
+    ) -> KmsResult<Option<Option<KeyRecord>>> {
         let scheduler = Caller {
             principal: "kms.amazonaws.com".into(),
             account: record.account.clone(),
@@ -561,25 +598,32 @@ impl Service {
         let mut note = AuditNote::default();
         note.key(self.key_arn(&record.key_id));
         if record.state == KeyState::PendingDeletion {
-            let result = self.vault.store().delete_key(&record.key_id);
+            let result = self.vault.store().delete_key(&record);
+            if let Ok(Swap::Stale) = result {
+                return Ok(None);
+            }
             self.vault.evict(&record.key_id);
             self.record(&scheduler, "DeleteKey", note, result.as_ref().err())?;
-            result?;
-            return Ok(None);
+            let _deleted: Swap = result?;
+            return Ok(Some(None));
         }
         let result = self.add_backing_version(&mut record, RotationType::Automatic, now);
+        if let Ok(Swap::Stale) = result {
+            return Ok(None);
+        }
         self.record(&scheduler, "RotateKey", note, result.as_ref().err())?;
-        result?;
-        Ok(Some(record))
+        let _rotated: Swap = result?;
+        Ok(Some(Some(record)))
     }
 
-    /// Adds a backing-key version to `record` and stores both. Callers hold the write lock.
+    /// Adds a backing-key version to `record` and stores both, if the stored record is still
+    /// the one `record` was read as ([`Swap::Stale`] otherwise, and nothing is stored).
     fn add_backing_version(
         &self,
         record: &mut KeyRecord,
         rotation_type: RotationType,
         now: u64,
-    ) -> KmsResult<()> {
+    ) -> KmsResult<Swap> {
         let version = record.current_version + 1;
         let sealed = self.vault.new_version(
             &record.key_id,

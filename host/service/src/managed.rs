@@ -82,8 +82,9 @@ impl Service {
     }
 
     /// Creates the AWS managed key of `service` and its alias, unless another call just did.
+    /// Two calls at once (in one process or several) both create a key, but only one alias
+    /// can be created: the other call deletes its key again and uses the winner's.
     fn create_managed_key(&self, service: &str) -> KmsResult<()> {
-        let _guard = self.lock_writes();
         let alias_name = format!("alias/aws/{service}");
         if self.vault.store().alias(&alias_name)?.is_some() {
             return Ok(());
@@ -119,15 +120,25 @@ impl Service {
                 .vault
                 .new_version(&key_id, KeySpec::SymmetricDefault, 1, now, None)?;
             self.vault.store().insert_key(&record, &first)?;
-            self.vault.store().insert_alias(&AliasRecord {
+            let alias = self.vault.store().insert_alias(&AliasRecord {
                 name: alias_name,
                 key_id,
                 created_at: now,
                 updated_at: now,
-            })
+            });
+            if let Err(KmsError::AlreadyExists(_)) = alias {
+                // Another call made the managed key meanwhile: this one was never visible.
+                let _ = self.vault.store().delete_key(&record)?;
+                self.vault.evict(&key_id);
+                return Ok(false);
+            }
+            alias.map(|()| true)
         })();
+        if let Ok(false) = result {
+            return Ok(());
+        }
         self.record(&service_caller, "CreateKey", note, result.as_ref().err())?;
-        result
+        result.map(|_| ())
     }
 }
 

@@ -92,22 +92,27 @@ impl Service {
             let key_id = self
                 .key_for(caller, note, &req.key_id, "kms:RotateKeyOnDemand")?
                 .key_id;
-            let _guard = self.lock_writes();
-            let mut record = self.vault.store().key(&key_id)?.ok_or_else(|| {
-                KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
-            })?;
-            self.require_enabled(&record)?;
-            self.require_rotatable(&record)?;
-            if record.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
-                return Err(KmsError::LimitExceeded(format!(
-                    "{} has had the maximum of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations",
-                    self.key_arn(&key_id)
-                )));
+            for _ in 0..MAX_WRITE_ATTEMPTS {
+                let mut record = self.vault.store().key(&key_id)?.ok_or_else(|| {
+                    KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
+                })?;
+                self.require_enabled(&record)?;
+                self.require_rotatable(&record)?;
+                if record.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
+                    return Err(KmsError::LimitExceeded(format!(
+                        "{} has had the maximum of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations",
+                        self.key_arn(&key_id)
+                    )));
+                }
+                let now = self.now();
+                if self.add_backing_version(&mut record, RotationType::OnDemand, now)? == Swap::Done
+                {
+                    return Ok(KeyIdResponse {
+                        key_id: self.key_arn(&key_id),
+                    });
+                }
             }
-            self.add_backing_version(&mut record, RotationType::OnDemand, self.now())?;
-            Ok(KeyIdResponse {
-                key_id: self.key_arn(&key_id),
-            })
+            Err(contended(&self.key_arn(&key_id)))
         })
     }
 

@@ -37,6 +37,10 @@ pub struct PrincipalRecord {
     pub policies: BTreeMap<String, String>,
     /// Creation time, seconds since the epoch.
     pub created_at: u64,
+    /// How many times the record has been written since it was created; see
+    /// [`KeyRecord::revision`](crate::KeyRecord::revision).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// Whether an access key may sign requests.

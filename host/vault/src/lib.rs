@@ -4,6 +4,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(test)]
+mod conformance;
 mod identity;
 mod memory;
 mod root_key;
@@ -21,8 +23,9 @@ pub use memory::MemoryStore;
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
-    AUDIT_HEAD_META, AliasRecord, KeyRecord, PluginAttachment, PluginScope, RotationSchedule,
-    SealedVersion, Store, StoredAuditRecord,
+    AUDIT_HEAD_META, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore, KeyRecord,
+    KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore, RotationSchedule,
+    SealedVersion, Store, StoredAuditRecord, Swap,
 };
 
 use kms_core::error::{KmsError, KmsResult};

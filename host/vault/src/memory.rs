@@ -1,6 +1,6 @@
 //! A test-only, in-memory [`Store`]. Clones share the same data, so a test can "reopen" a vault by
 //! handing a clone to a new [`Vault`](super::Vault). Nothing survives the process. Its tests hold
-//! the store specification every backend runs (`conformance`).
+//! the conformance suite (`conformance.rs`) too, like every backend.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,8 +9,9 @@ use super::identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
 };
 use super::store::{
-    self, AliasRecord, KeyRecord, PluginAttachment, PluginScope, SealedVersion, Store,
-    StoredAuditRecord, check_same_key,
+    self, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore, KeyRecord, KeyStore,
+    MetaStore, PluginAttachment, PluginScope, PluginStore, SealedVersion, StoredAuditRecord, Swap,
+    check_same_key,
 };
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::KeyId;
@@ -39,7 +40,7 @@ fn oldest_first(mut grants: Vec<GrantRecord>) -> Vec<GrantRecord> {
 /// what the [`Vault`](super::Vault) seals. Clones share one set of data.
 ///
 /// ```
-/// use kms_vault::{MemoryStore, Store};
+/// use kms_vault::{MemoryStore, MetaStore};
 /// let store = MemoryStore::new();
 /// let reopened = store.clone();
 /// store.set_meta("region", "eu-west-1").unwrap();
@@ -74,7 +75,15 @@ fn missing_alias(name: &str) -> KmsError {
     KmsError::NotFound(format!("Alias {name} is not found."))
 }
 
-impl Store for MemoryStore {
+/// `key` as stored by a write that applied: one revision on.
+fn next_revision(key: &KeyRecord) -> KeyRecord {
+    KeyRecord {
+        revision: key.revision + 1,
+        ..key.clone()
+    }
+}
+
+impl MetaStore for MemoryStore {
     fn meta(&self, name: &str) -> KmsResult<Option<String>> {
         Ok(self.data().meta.get(name).cloned())
     }
@@ -83,7 +92,9 @@ impl Store for MemoryStore {
         self.data().meta.insert(name.into(), value.into());
         Ok(())
     }
+}
 
+impl KeyStore for MemoryStore {
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
         check_same_key(key, first_version)?;
         let mut data = self.data();
@@ -118,21 +129,26 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn update_key(&self, key: &KeyRecord) -> KmsResult<()> {
+    fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
         let mut data = self.data();
         let slot = data
             .keys
             .get_mut(&key.key_id)
             .ok_or_else(|| missing_key(&key.key_id))?;
-        *slot = key.clone();
-        Ok(())
+        if slot.revision != key.revision {
+            return Ok(Swap::Stale);
+        }
+        *slot = next_revision(key);
+        Ok(Swap::Done)
     }
 
-    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap> {
         check_same_key(key, version)?;
         let mut data = self.data();
-        if !data.keys.contains_key(&key.key_id) {
-            return Err(missing_key(&key.key_id));
+        match data.keys.get(&key.key_id) {
+            None => return Err(missing_key(&key.key_id)),
+            Some(stored) if stored.revision != key.revision => return Ok(Swap::Stale),
+            Some(_) => {}
         }
         if data.versions.contains_key(&(key.key_id, version.version)) {
             return Err(KmsError::Internal(format!(
@@ -140,10 +156,10 @@ impl Store for MemoryStore {
                 key.key_id, version.version
             )));
         }
-        data.keys.insert(key.key_id, key.clone());
+        data.keys.insert(key.key_id, next_revision(key));
         data.versions
             .insert((key.key_id, version.version), version.clone());
-        Ok(())
+        Ok(Swap::Done)
     }
 
     fn version(&self, key_id: &KeyId, version: u32) -> KmsResult<Option<SealedVersion>> {
@@ -159,17 +175,21 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn delete_key(&self, key_id: &KeyId) -> KmsResult<()> {
+    fn delete_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
+        let key_id = &key.key_id;
         let mut data = self.data();
-        data.keys
-            .remove(key_id)
-            .ok_or_else(|| missing_key(key_id))?;
+        match data.keys.get(key_id) {
+            None => return Err(missing_key(key_id)),
+            Some(stored) if stored.revision != key.revision => return Ok(Swap::Stale),
+            Some(_) => {}
+        }
+        data.keys.remove(key_id);
         data.versions.retain(|(id, _), _| id != key_id);
         data.aliases.retain(|_, a| a.key_id != *key_id);
         let scope = PluginScope::Key(*key_id);
         data.plugins.retain(|(s, _), _| *s != scope);
         data.grants.retain(|_, g| g.key_id != *key_id);
-        Ok(())
+        Ok(Swap::Done)
     }
 
     fn keys_due(&self, now: u64) -> KmsResult<Vec<KeyId>> {
@@ -181,7 +201,9 @@ impl Store for MemoryStore {
             .map(|r| r.key_id)
             .collect())
     }
+}
 
+impl AliasStore for MemoryStore {
     fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()> {
         let mut data = self.data();
         if data.aliases.contains_key(&alias.name) {
@@ -241,7 +263,9 @@ impl Store for MemoryStore {
             .cloned()
             .collect())
     }
+}
 
+impl AuditStore for MemoryStore {
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {
         let mut data = self.data();
         let last = data.audit.last().map_or(0, |r| r.seq);
@@ -269,7 +293,9 @@ impl Store for MemoryStore {
             .cloned()
             .collect())
     }
+}
 
+impl PluginStore for MemoryStore {
     fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()> {
         let mut data = self.data();
         if let PluginScope::Key(id) = &plugin.scope
@@ -299,7 +325,9 @@ impl Store for MemoryStore {
             .map(|(_, p)| p.clone())
             .collect())
     }
+}
 
+impl IdentityStore for MemoryStore {
     fn insert_account(&self, account: &AccountRecord) -> KmsResult<()> {
         let mut data = self.data();
         if data.accounts.contains_key(&account.account_id) {
@@ -336,14 +364,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
+    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<Swap> {
         let mut data = self.data();
         let slot = data
             .principals
             .get_mut(&principal.arn)
             .ok_or_else(|| store::missing_principal(&principal.arn))?;
-        *slot = principal.clone();
-        Ok(())
+        if slot.revision != principal.revision {
+            return Ok(Swap::Stale);
+        }
+        *slot = PrincipalRecord {
+            revision: principal.revision + 1,
+            ..principal.clone()
+        };
+        Ok(Swap::Done)
     }
 
     fn delete_principal(&self, arn: &str) -> KmsResult<()> {
@@ -369,10 +403,21 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn insert_access_key(&self, key: &AccessKeyRecord) -> KmsResult<()> {
+    fn insert_access_key(&self, key: &AccessKeyRecord, max_per_principal: usize) -> KmsResult<()> {
         let mut data = self.data();
         if !data.principals.contains_key(&key.principal_arn) {
             return Err(store::missing_principal(&key.principal_arn));
+        }
+        let held = data
+            .access_keys
+            .values()
+            .filter(|k| k.principal_arn == key.principal_arn)
+            .count();
+        if held >= max_per_principal {
+            return Err(store::too_many_access_keys(
+                &key.principal_arn,
+                max_per_principal,
+            ));
         }
         if data.access_keys.contains_key(&key.access_key_id) {
             return Err(KmsError::AlreadyExists(format!(
@@ -420,7 +465,9 @@ impl Store for MemoryStore {
         });
         Ok(keys)
     }
+}
 
+impl GrantStore for MemoryStore {
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
         let mut data = self.data();
         if !data.keys.contains_key(&grant.key_id) {
@@ -474,13 +521,14 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conformance::{key_record, sealed_version};
+    use crate::Store;
+    use crate::conformance::{key_record, sealed_version};
 
     fn run(test: fn(&dyn Store)) {
         test(&MemoryStore::new());
     }
 
-    conformance::store_conformance_tests!(run);
+    crate::conformance::store_conformance_tests!(run);
 
     #[test]
     fn clones_share_one_set_of_data() {
@@ -491,992 +539,5 @@ mod tests {
             .insert_key(&key_record(id), &sealed_version(id, 1))
             .unwrap();
         assert_eq!(reopened.key(&id).unwrap(), Some(key_record(id)));
-    }
-}
-
-/// The store specification, written once over `&dyn Store` and run against every backend by
-/// [`store_conformance_tests!`], so that the backends cannot drift apart. Each function checks one
-/// behaviour on an empty store; the macro turns each into a `#[test]` of the same name. A function
-/// left out of the macro's list is dead code, which the build refuses (`-D warnings`).
-#[cfg(test)]
-pub(crate) mod conformance {
-    use super::super::store::{
-        AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord,
-    };
-    use kms_core::error::KmsError;
-    use kms_core::types::{KeyId, KeyState, RotationType, Tag};
-
-    /// Generates one `#[test]` per behaviour, each calling `$run` with that behaviour; `$run`
-    /// hands the behaviour a fresh, empty store of the backend under test.
-    macro_rules! store_conformance_tests {
-        ($run:path) => {
-            $crate::memory::conformance::store_conformance_tests!(@each $run;
-                meta_is_none_until_set,
-                set_meta_replaces_the_previous_value,
-                inserted_key_and_first_version_read_back,
-                missing_key_and_version_read_as_none,
-                key_count_follows_inserts_and_deletes,
-                insert_key_fails_for_existing_key,
-                insert_key_refuses_a_version_of_another_key,
-                keys_after_pages_in_ascending_key_id_order,
-                update_key_replaces_the_record,
-                update_key_fails_for_missing_key,
-                add_version_replaces_the_record_and_adds_the_version,
-                add_version_fails_for_missing_key_and_writes_nothing,
-                add_version_fails_for_existing_version_and_keeps_the_record,
-                add_version_refuses_a_version_of_another_key,
-                versions_are_listed_oldest_first,
-                versions_keep_their_rotation_type,
-                delete_key_removes_its_versions_and_aliases,
-                delete_key_fails_for_missing_key,
-                keys_due_lists_keys_due_at_or_before_now,
-                keys_due_follows_record_updates,
-                add_version_moves_the_next_rotation_off_the_due_list,
-                inserted_alias_reads_back,
-                insert_alias_fails_for_existing_name,
-                insert_alias_fails_for_missing_key,
-                update_alias_repoints_and_keeps_the_creation_time,
-                update_alias_fails_for_missing_alias,
-                update_alias_fails_for_missing_target_key,
-                delete_alias_removes_only_that_alias,
-                delete_alias_fails_for_missing_alias,
-                aliases_after_pages_in_name_order,
-                aliases_after_filters_by_key,
-                audit_records_read_back_in_sequence,
-                last_audit_is_none_for_an_empty_trail,
-                append_audit_refuses_a_sequence_gap,
-                append_audit_refuses_a_repeated_sequence,
-                plugins_read_back_by_scope_sorted_by_name,
-                put_plugin_replaces_the_same_name,
-                put_plugin_fails_for_missing_key,
-                delete_plugin_removes_only_that_plugin,
-                delete_key_removes_its_plugins,
-                accounts_and_principals_read_back,
-                insert_principal_needs_its_account_and_a_free_arn,
-                update_and_delete_principal,
-                access_keys_follow_their_principal,
-                access_key_status_changes,
-                grants_read_back_by_key_and_retiring_principal,
-                grant_writes_fail_for_missing_key_or_grant,
-                delete_key_removes_its_grants,
-            );
-        };
-        (@each $run:path; $($behaviour:ident),+ $(,)?) => {
-            $(
-                #[test]
-                fn $behaviour() {
-                    $run($crate::memory::conformance::$behaviour);
-                }
-            )+
-        };
-    }
-    pub(crate) use store_conformance_tests;
-
-    const T0: u64 = 1_750_000_000;
-    const DAY: u64 = 86_400;
-
-    /// An enabled symmetric key with a description, a tag and a rotation schedule, so that every
-    /// kind of field makes the round trip.
-    pub(crate) fn key_record(key_id: KeyId) -> KeyRecord {
-        KeyRecord {
-            description: "orders database".into(),
-            rotation: Some(RotationSchedule {
-                period_days: 365,
-                next_rotation_at: T0 + 365 * DAY,
-            }),
-            tags: vec![tag("team", "payments"), tag("env", "prod")],
-            ..KeyRecord::new_symmetric(key_id, "111122223333", "eu-west-1", T0)
-        }
-    }
-
-    /// A stand-in for sealed material: stores never look inside it.
-    pub(crate) fn sealed_version(key_id: KeyId, version: u32) -> SealedVersion {
-        SealedVersion {
-            key_id,
-            version,
-            material_id: format!("{version:064x}"),
-            created_at: T0 + u64::from(version),
-            rotation_type: None,
-            sealed_material: vec![version as u8; 60],
-        }
-    }
-
-    pub(crate) fn audit_record(seq: u64) -> StoredAuditRecord {
-        StoredAuditRecord {
-            seq,
-            event_json: format!("{{\"seq\":{seq}}}"),
-            hash: [seq as u8; 32],
-        }
-    }
-
-    fn tag(key: &str, value: &str) -> Tag {
-        Tag {
-            tag_key: key.into(),
-            tag_value: value.into(),
-        }
-    }
-
-    fn alias(name: &str, key_id: KeyId) -> AliasRecord {
-        AliasRecord {
-            name: name.into(),
-            key_id,
-            created_at: T0,
-            updated_at: T0,
-        }
-    }
-
-    fn missing_key(id: KeyId) -> KmsError {
-        KmsError::NotFound(format!("Key '{id}' does not exist"))
-    }
-
-    /// Inserts `key` with its first version and hands it back.
-    fn stored(store: &dyn Store, key: KeyRecord) -> KeyRecord {
-        store
-            .insert_key(&key, &sealed_version(key.key_id, 1))
-            .unwrap();
-        key
-    }
-
-    fn stored_key(store: &dyn Store) -> KeyRecord {
-        stored(store, key_record(KeyId::random()))
-    }
-
-    fn rotated(key: &KeyRecord, version: u32) -> KeyRecord {
-        KeyRecord {
-            current_version: version,
-            ..key.clone()
-        }
-    }
-
-    fn scheduled(
-        state: KeyState,
-        deletion_date: Option<u64>,
-        next_rotation: Option<u64>,
-    ) -> KeyRecord {
-        KeyRecord {
-            state,
-            deletion_date,
-            rotation: next_rotation.map(|at| RotationSchedule {
-                period_days: 90,
-                next_rotation_at: at,
-            }),
-            ..key_record(KeyId::random())
-        }
-    }
-
-    fn alias_names(aliases: Vec<AliasRecord>) -> Vec<String> {
-        aliases.into_iter().map(|a| a.name).collect()
-    }
-
-    fn plugin(scope: super::PluginScope, name: &str, setting: &str) -> super::PluginAttachment {
-        super::PluginAttachment {
-            scope,
-            name: name.to_string(),
-            component: vec![0, 97, 115, 109, 13, 0, 1, 0],
-            digest: "ab".repeat(32),
-            config: [("mode".to_string(), setting.to_string())].into(),
-            attached_at: T0,
-        }
-    }
-
-    fn plugin_names(store: &dyn Store, scope: &super::PluginScope) -> Vec<String> {
-        store
-            .plugins(scope)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.name)
-            .collect()
-    }
-
-    pub(crate) fn plugins_read_back_by_scope_sorted_by_name(store: &dyn Store) {
-        use super::PluginScope;
-        let key = stored_key(store);
-        let on_key = PluginScope::Key(key.key_id);
-        let on_account = PluginScope::Account("111122223333".into());
-        store
-            .put_plugin(&plugin(on_key.clone(), "zeta", "a"))
-            .unwrap();
-        store
-            .put_plugin(&plugin(on_key.clone(), "alpha", "b"))
-            .unwrap();
-        store
-            .put_plugin(&plugin(on_account.clone(), "guard", "c"))
-            .unwrap();
-        assert_eq!(plugin_names(store, &on_key), ["alpha", "zeta"]);
-        assert_eq!(
-            store.plugins(&on_account).unwrap(),
-            [plugin(on_account.clone(), "guard", "c")]
-        );
-        assert!(
-            store
-                .plugins(&PluginScope::Account("444455556666".into()))
-                .unwrap()
-                .is_empty()
-        );
-    }
-
-    pub(crate) fn put_plugin_replaces_the_same_name(store: &dyn Store) {
-        let scope = super::PluginScope::Account("111122223333".into());
-        store
-            .put_plugin(&plugin(scope.clone(), "guard", "old"))
-            .unwrap();
-        store
-            .put_plugin(&plugin(scope.clone(), "guard", "new"))
-            .unwrap();
-        assert_eq!(
-            store.plugins(&scope).unwrap(),
-            [plugin(scope.clone(), "guard", "new")]
-        );
-    }
-
-    pub(crate) fn put_plugin_fails_for_missing_key(store: &dyn Store) {
-        let id = KeyId::random();
-        let scope = super::PluginScope::Key(id);
-        assert_eq!(
-            store
-                .put_plugin(&plugin(scope.clone(), "p", "x"))
-                .unwrap_err(),
-            missing_key(id)
-        );
-        assert!(store.plugins(&scope).unwrap().is_empty());
-    }
-
-    pub(crate) fn delete_plugin_removes_only_that_plugin(store: &dyn Store) {
-        let scope = super::PluginScope::Account("111122223333".into());
-        store.put_plugin(&plugin(scope.clone(), "a", "x")).unwrap();
-        store.put_plugin(&plugin(scope.clone(), "b", "x")).unwrap();
-        store.delete_plugin(&scope, "a").unwrap();
-        assert_eq!(plugin_names(store, &scope), ["b"]);
-        assert!(matches!(
-            store.delete_plugin(&scope, "a"),
-            Err(KmsError::NotFound(_))
-        ));
-    }
-
-    pub(crate) fn delete_key_removes_its_plugins(store: &dyn Store) {
-        let doomed = stored_key(store);
-        let kept = stored_key(store);
-        let doomed_scope = super::PluginScope::Key(doomed.key_id);
-        let kept_scope = super::PluginScope::Key(kept.key_id);
-        store
-            .put_plugin(&plugin(doomed_scope.clone(), "p", "x"))
-            .unwrap();
-        store
-            .put_plugin(&plugin(kept_scope.clone(), "p", "x"))
-            .unwrap();
-        store.delete_key(&doomed.key_id).unwrap();
-        assert!(store.plugins(&doomed_scope).unwrap().is_empty());
-        assert_eq!(plugin_names(store, &kept_scope), ["p"]);
-    }
-
-    pub(crate) fn meta_is_none_until_set(store: &dyn Store) {
-        assert_eq!(store.meta("account").unwrap(), None);
-        store.set_meta("account", "111122223333").unwrap();
-        assert_eq!(
-            store.meta("account").unwrap().as_deref(),
-            Some("111122223333")
-        );
-    }
-
-    pub(crate) fn set_meta_replaces_the_previous_value(store: &dyn Store) {
-        store.set_meta("region", "eu-west-1").unwrap();
-        store.set_meta("region", "us-east-2").unwrap();
-        assert_eq!(store.meta("region").unwrap().as_deref(), Some("us-east-2"));
-    }
-
-    pub(crate) fn inserted_key_and_first_version_read_back(store: &dyn Store) {
-        let key = stored_key(store);
-        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
-        assert_eq!(
-            store.version(&key.key_id, 1).unwrap(),
-            Some(sealed_version(key.key_id, 1))
-        );
-    }
-
-    pub(crate) fn key_count_follows_inserts_and_deletes(store: &dyn Store) {
-        assert_eq!(store.key_count().unwrap(), 0);
-        let a = stored_key(store);
-        stored_key(store);
-        assert_eq!(store.key_count().unwrap(), 2);
-        store.delete_key(&a.key_id).unwrap();
-        assert_eq!(store.key_count().unwrap(), 1);
-    }
-
-    pub(crate) fn missing_key_and_version_read_as_none(store: &dyn Store) {
-        stored_key(store);
-        let id = KeyId::random();
-        assert_eq!(store.key(&id).unwrap(), None);
-        assert_eq!(store.version(&id, 1).unwrap(), None);
-        assert!(store.versions(&id).unwrap().is_empty());
-    }
-
-    pub(crate) fn insert_key_fails_for_existing_key(store: &dyn Store) {
-        let key = stored_key(store);
-        let again = KeyRecord {
-            description: "impostor".into(),
-            ..key.clone()
-        };
-        let other_material = SealedVersion {
-            sealed_material: vec![0xee; 60],
-            ..sealed_version(key.key_id, 1)
-        };
-        let err = store.insert_key(&again, &other_material).unwrap_err();
-        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
-        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
-        assert_eq!(
-            store.versions(&key.key_id).unwrap(),
-            [sealed_version(key.key_id, 1)]
-        );
-    }
-
-    pub(crate) fn insert_key_refuses_a_version_of_another_key(store: &dyn Store) {
-        let key = key_record(KeyId::random());
-        let other = KeyId::random();
-        let err = store
-            .insert_key(&key, &sealed_version(other, 1))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
-        assert_eq!(store.key(&key.key_id).unwrap(), None);
-        assert!(store.versions(&other).unwrap().is_empty());
-    }
-
-    pub(crate) fn keys_after_pages_in_ascending_key_id_order(store: &dyn Store) {
-        // Fixed ids pin the edges of the order (digits before letters, all-zero, all-f).
-        let fixed = [
-            "ffffffff-ffff-4fff-bfff-ffffffffffff",
-            "0000000a-0000-4000-8000-000000000000",
-            "00000009-0000-4000-8000-000000000000",
-            "00000000-0000-4000-8000-000000000000",
-        ];
-        let mut ids: Vec<KeyId> = fixed.iter().map(|s| s.parse().unwrap()).collect();
-        ids.extend((0..5).map(|_| KeyId::random()));
-        for id in &ids {
-            stored(store, key_record(*id));
-        }
-        ids.sort();
-        assert_eq!(store.keys_after(None, 3).unwrap().len(), 3);
-        let mut listed = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.keys_after(after.as_ref(), 3).unwrap();
-            assert!(page.len() <= 3, "a page holds at most `limit` keys");
-            let Some(last) = page.last() else { break };
-            after = Some(last.key_id);
-            listed.extend(page.iter().map(|k| k.key_id));
-        }
-        assert_eq!(listed, ids);
-    }
-
-    pub(crate) fn update_key_replaces_the_record(store: &dyn Store) {
-        let key = stored_key(store);
-        let updated = KeyRecord {
-            description: "retired".into(),
-            state: KeyState::Disabled,
-            tags: vec![tag("env", "staging")],
-            rotation: None,
-            ..key.clone()
-        };
-        store.update_key(&updated).unwrap();
-        assert_eq!(store.key(&key.key_id).unwrap(), Some(updated));
-    }
-
-    pub(crate) fn update_key_fails_for_missing_key(store: &dyn Store) {
-        let key = key_record(KeyId::random());
-        assert_eq!(store.update_key(&key).unwrap_err(), missing_key(key.key_id));
-        assert_eq!(store.key(&key.key_id).unwrap(), None);
-    }
-
-    pub(crate) fn add_version_replaces_the_record_and_adds_the_version(store: &dyn Store) {
-        let key = stored_key(store);
-        let after_rotation = KeyRecord {
-            on_demand_rotations: 1,
-            last_on_demand_rotation: Some(T0 + 10),
-            ..rotated(&key, 2)
-        };
-        let v2 = SealedVersion {
-            rotation_type: Some(RotationType::OnDemand),
-            ..sealed_version(key.key_id, 2)
-        };
-        store.add_version(&after_rotation, &v2).unwrap();
-        assert_eq!(store.key(&key.key_id).unwrap(), Some(after_rotation));
-        assert_eq!(store.version(&key.key_id, 2).unwrap(), Some(v2));
-    }
-
-    pub(crate) fn add_version_fails_for_missing_key_and_writes_nothing(store: &dyn Store) {
-        let key = key_record(KeyId::random());
-        let err = store
-            .add_version(&rotated(&key, 2), &sealed_version(key.key_id, 2))
-            .unwrap_err();
-        assert_eq!(err, missing_key(key.key_id));
-        assert_eq!(store.key(&key.key_id).unwrap(), None);
-        assert!(store.versions(&key.key_id).unwrap().is_empty());
-    }
-
-    pub(crate) fn add_version_fails_for_existing_version_and_keeps_the_record(store: &dyn Store) {
-        let key = stored_key(store);
-        let replacement = SealedVersion {
-            sealed_material: vec![0xee; 60],
-            ..sealed_version(key.key_id, 1)
-        };
-        let changed = KeyRecord {
-            description: "must not be written".into(),
-            ..key.clone()
-        };
-        let err = store.add_version(&changed, &replacement).unwrap_err();
-        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
-        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
-        assert_eq!(
-            store.versions(&key.key_id).unwrap(),
-            [sealed_version(key.key_id, 1)]
-        );
-    }
-
-    pub(crate) fn add_version_refuses_a_version_of_another_key(store: &dyn Store) {
-        let key = stored_key(store);
-        let other = stored_key(store);
-        let err = store
-            .add_version(&rotated(&key, 2), &sealed_version(other.key_id, 2))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
-        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
-        assert_eq!(store.versions(&other.key_id).unwrap().len(), 1);
-    }
-
-    pub(crate) fn versions_are_listed_oldest_first(store: &dyn Store) {
-        let key = stored_key(store);
-        let other = stored_key(store);
-        // Out of order, and 10 after 3 so that a text sort would show.
-        for version in [3, 10, 2] {
-            store
-                .add_version(
-                    &rotated(&key, version),
-                    &sealed_version(key.key_id, version),
-                )
-                .unwrap();
-        }
-        let listed: Vec<u32> = store
-            .versions(&key.key_id)
-            .unwrap()
-            .iter()
-            .map(|v| v.version)
-            .collect();
-        assert_eq!(listed, [1, 2, 3, 10]);
-        assert_eq!(store.versions(&other.key_id).unwrap().len(), 1);
-    }
-
-    pub(crate) fn versions_keep_their_rotation_type(store: &dyn Store) {
-        let key = stored_key(store);
-        for (version, rotation_type) in [(2, RotationType::Automatic), (3, RotationType::OnDemand)]
-        {
-            let sealed = SealedVersion {
-                rotation_type: Some(rotation_type),
-                ..sealed_version(key.key_id, version)
-            };
-            store.add_version(&rotated(&key, version), &sealed).unwrap();
-        }
-        let types: Vec<Option<RotationType>> = store
-            .versions(&key.key_id)
-            .unwrap()
-            .iter()
-            .map(|v| v.rotation_type)
-            .collect();
-        assert_eq!(
-            types,
-            [
-                None,
-                Some(RotationType::Automatic),
-                Some(RotationType::OnDemand)
-            ]
-        );
-    }
-
-    pub(crate) fn delete_key_removes_its_versions_and_aliases(store: &dyn Store) {
-        let doomed = stored_key(store);
-        let kept = stored_key(store);
-        store
-            .add_version(&rotated(&doomed, 2), &sealed_version(doomed.key_id, 2))
-            .unwrap();
-        for (name, key) in [
-            ("alias/doomed-a", &doomed),
-            ("alias/doomed-b", &doomed),
-            ("alias/kept", &kept),
-        ] {
-            store.insert_alias(&alias(name, key.key_id)).unwrap();
-        }
-        store.delete_key(&doomed.key_id).unwrap();
-        assert_eq!(store.key(&doomed.key_id).unwrap(), None);
-        assert!(store.versions(&doomed.key_id).unwrap().is_empty());
-        assert_eq!(
-            alias_names(store.aliases_after(None, None, 10).unwrap()),
-            ["alias/kept"]
-        );
-        assert_eq!(store.key(&kept.key_id).unwrap(), Some(kept.clone()));
-        assert_eq!(store.versions(&kept.key_id).unwrap().len(), 1);
-    }
-
-    pub(crate) fn delete_key_fails_for_missing_key(store: &dyn Store) {
-        let id = KeyId::random();
-        assert_eq!(store.delete_key(&id).unwrap_err(), missing_key(id));
-    }
-
-    pub(crate) fn keys_due_lists_keys_due_at_or_before_now(store: &dyn Store) {
-        let now = T0 + 1000;
-        let pending = |date| scheduled(KeyState::PendingDeletion, Some(date), None);
-        let enabled = |at| scheduled(KeyState::Enabled, None, at);
-        let deleting_now = stored(store, pending(now)).key_id;
-        let rotating_overdue = stored(store, enabled(Some(now - 1))).key_id;
-        stored(store, pending(now + 1));
-        stored(store, enabled(Some(now + 1)));
-        stored(store, enabled(None));
-        // A disabled key's rotation waits until it is enabled again.
-        stored(store, scheduled(KeyState::Disabled, None, Some(now - 1)));
-        let mut due = store.keys_due(now).unwrap();
-        due.sort();
-        let mut expected = vec![deleting_now, rotating_overdue];
-        expected.sort();
-        assert_eq!(due, expected);
-    }
-
-    pub(crate) fn keys_due_follows_record_updates(store: &dyn Store) {
-        let key = stored(store, scheduled(KeyState::Enabled, None, Some(T0)));
-        assert_eq!(store.keys_due(T0).unwrap(), [key.key_id]);
-        store
-            .update_key(&KeyRecord {
-                state: KeyState::Disabled,
-                ..key.clone()
-            })
-            .unwrap();
-        assert!(store.keys_due(T0).unwrap().is_empty());
-        store
-            .update_key(&KeyRecord {
-                state: KeyState::PendingDeletion,
-                deletion_date: Some(T0 + 7 * DAY),
-                ..key.clone()
-            })
-            .unwrap();
-        assert!(store.keys_due(T0).unwrap().is_empty());
-        assert_eq!(store.keys_due(T0 + 7 * DAY).unwrap(), [key.key_id]);
-    }
-
-    pub(crate) fn add_version_moves_the_next_rotation_off_the_due_list(store: &dyn Store) {
-        let key = stored(store, scheduled(KeyState::Enabled, None, Some(T0)));
-        let after_rotation = KeyRecord {
-            rotation: Some(RotationSchedule {
-                period_days: 90,
-                next_rotation_at: T0 + 90 * DAY,
-            }),
-            ..rotated(&key, 2)
-        };
-        store
-            .add_version(&after_rotation, &sealed_version(key.key_id, 2))
-            .unwrap();
-        assert!(store.keys_due(T0).unwrap().is_empty());
-        assert_eq!(store.keys_due(T0 + 90 * DAY).unwrap(), [key.key_id]);
-    }
-
-    pub(crate) fn inserted_alias_reads_back(store: &dyn Store) {
-        let key = stored_key(store);
-        let orders = AliasRecord {
-            updated_at: T0 + 5,
-            ..alias("alias/orders", key.key_id)
-        };
-        store.insert_alias(&orders).unwrap();
-        assert_eq!(store.alias("alias/orders").unwrap(), Some(orders));
-        assert_eq!(store.alias("alias/other").unwrap(), None);
-    }
-
-    pub(crate) fn insert_alias_fails_for_existing_name(store: &dyn Store) {
-        let first = stored_key(store);
-        let second = stored_key(store);
-        store
-            .insert_alias(&alias("alias/orders", first.key_id))
-            .unwrap();
-        let err = store
-            .insert_alias(&alias("alias/orders", second.key_id))
-            .unwrap_err();
-        assert_eq!(
-            err,
-            KmsError::AlreadyExists("An alias with the name alias/orders already exists".into())
-        );
-        assert_eq!(
-            store.alias("alias/orders").unwrap().unwrap().key_id,
-            first.key_id
-        );
-    }
-
-    pub(crate) fn insert_alias_fails_for_missing_key(store: &dyn Store) {
-        let id = KeyId::random();
-        let err = store.insert_alias(&alias("alias/orphan", id)).unwrap_err();
-        assert_eq!(err, missing_key(id));
-        assert_eq!(store.alias("alias/orphan").unwrap(), None);
-    }
-
-    pub(crate) fn update_alias_repoints_and_keeps_the_creation_time(store: &dyn Store) {
-        let first = stored_key(store);
-        let second = stored_key(store);
-        store
-            .insert_alias(&alias("alias/orders", first.key_id))
-            .unwrap();
-        store
-            .update_alias(&AliasRecord {
-                name: "alias/orders".into(),
-                key_id: second.key_id,
-                created_at: T0 + 99,
-                updated_at: T0 + 60,
-            })
-            .unwrap();
-        assert_eq!(
-            store.alias("alias/orders").unwrap(),
-            Some(AliasRecord {
-                name: "alias/orders".into(),
-                key_id: second.key_id,
-                created_at: T0,
-                updated_at: T0 + 60,
-            })
-        );
-    }
-
-    pub(crate) fn update_alias_fails_for_missing_alias(store: &dyn Store) {
-        let key = stored_key(store);
-        let err = store
-            .update_alias(&alias("alias/missing", key.key_id))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-        assert_eq!(store.alias("alias/missing").unwrap(), None);
-    }
-
-    pub(crate) fn update_alias_fails_for_missing_target_key(store: &dyn Store) {
-        let key = stored_key(store);
-        store
-            .insert_alias(&alias("alias/orders", key.key_id))
-            .unwrap();
-        let gone = KeyId::random();
-        let err = store
-            .update_alias(&alias("alias/orders", gone))
-            .unwrap_err();
-        assert_eq!(err, missing_key(gone));
-        assert_eq!(
-            store.alias("alias/orders").unwrap().unwrap().key_id,
-            key.key_id
-        );
-    }
-
-    pub(crate) fn delete_alias_removes_only_that_alias(store: &dyn Store) {
-        let key = stored_key(store);
-        for name in ["alias/a", "alias/b"] {
-            store.insert_alias(&alias(name, key.key_id)).unwrap();
-        }
-        store.delete_alias("alias/a").unwrap();
-        assert_eq!(store.alias("alias/a").unwrap(), None);
-        assert!(store.alias("alias/b").unwrap().is_some());
-        assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
-    }
-
-    pub(crate) fn delete_alias_fails_for_missing_alias(store: &dyn Store) {
-        let err = store.delete_alias("alias/missing").unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-    }
-
-    pub(crate) fn aliases_after_pages_in_name_order(store: &dyn Store) {
-        let key = stored_key(store);
-        for name in ["alias/b", "alias/a-1", "alias/B", "alias/c", "alias/a"] {
-            store.insert_alias(&alias(name, key.key_id)).unwrap();
-        }
-        let mut listed = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.aliases_after(after.as_deref(), None, 2).unwrap();
-            assert!(page.len() <= 2, "a page holds at most `limit` aliases");
-            let Some(last) = page.last() else { break };
-            after = Some(last.name.clone());
-            listed.extend(alias_names(page));
-        }
-        // Byte order, as AWS lists them: upper case before lower case.
-        assert_eq!(
-            listed,
-            ["alias/B", "alias/a", "alias/a-1", "alias/b", "alias/c"]
-        );
-    }
-
-    pub(crate) fn aliases_after_filters_by_key(store: &dyn Store) {
-        let first = stored_key(store);
-        let second = stored_key(store);
-        for (name, key) in [
-            ("alias/a", &first),
-            ("alias/b", &second),
-            ("alias/c", &first),
-            ("alias/d", &first),
-        ] {
-            store.insert_alias(&alias(name, key.key_id)).unwrap();
-        }
-        let page = store.aliases_after(None, Some(&first.key_id), 2).unwrap();
-        assert_eq!(alias_names(page), ["alias/a", "alias/c"]);
-        let page = store
-            .aliases_after(Some("alias/c"), Some(&first.key_id), 2)
-            .unwrap();
-        assert_eq!(alias_names(page), ["alias/d"]);
-        let page = store.aliases_after(None, Some(&second.key_id), 10).unwrap();
-        assert_eq!(alias_names(page), ["alias/b"]);
-    }
-
-    pub(crate) fn audit_records_read_back_in_sequence(store: &dyn Store) {
-        for seq in 1..=5 {
-            store.append_audit(&audit_record(seq)).unwrap();
-        }
-        assert_eq!(store.last_audit().unwrap(), Some(audit_record(5)));
-        assert_eq!(
-            store.audit_after(0, 2).unwrap(),
-            [audit_record(1), audit_record(2)]
-        );
-        assert_eq!(
-            store.audit_after(3, 10).unwrap(),
-            [audit_record(4), audit_record(5)]
-        );
-        assert!(store.audit_after(5, 10).unwrap().is_empty());
-    }
-
-    pub(crate) fn last_audit_is_none_for_an_empty_trail(store: &dyn Store) {
-        assert_eq!(store.last_audit().unwrap(), None);
-        assert!(store.audit_after(0, 10).unwrap().is_empty());
-    }
-
-    pub(crate) fn append_audit_refuses_a_sequence_gap(store: &dyn Store) {
-        assert!(store.append_audit(&audit_record(2)).is_err(), "starts at 1");
-        store.append_audit(&audit_record(1)).unwrap();
-        let err = store.append_audit(&audit_record(3)).unwrap_err();
-        assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
-        assert_eq!(store.audit_after(0, 10).unwrap(), [audit_record(1)]);
-    }
-
-    pub(crate) fn append_audit_refuses_a_repeated_sequence(store: &dyn Store) {
-        store.append_audit(&audit_record(1)).unwrap();
-        store.append_audit(&audit_record(2)).unwrap();
-        let rewrite = StoredAuditRecord {
-            event_json: "{\"forged\":true}".into(),
-            ..audit_record(2)
-        };
-        assert!(store.append_audit(&rewrite).is_err());
-        assert_eq!(store.last_audit().unwrap(), Some(audit_record(2)));
-    }
-
-    fn account(id: &str) -> super::AccountRecord {
-        super::AccountRecord {
-            account_id: id.into(),
-            name: format!("acct-{id}"),
-            created_at: T0,
-        }
-    }
-
-    fn principal(account: &str, name: &str) -> super::PrincipalRecord {
-        super::PrincipalRecord {
-            arn: format!("arn:aws:iam::{account}:user/{name}"),
-            account: account.into(),
-            kind: crate::PrincipalKind::User,
-            name: name.into(),
-            tags: vec![tag("team", "blue")],
-            policies: [("p".to_string(), "{}".to_string())].into(),
-            created_at: T0,
-        }
-    }
-
-    fn access_key(id: &str, principal_arn: &str, at: u64) -> super::AccessKeyRecord {
-        super::AccessKeyRecord {
-            access_key_id: id.into(),
-            principal_arn: principal_arn.into(),
-            status: crate::AccessKeyStatus::Active,
-            sealed_secret: vec![1, 2, 3, at as u8],
-            created_at: at,
-        }
-    }
-
-    fn grant(id: &str, key_id: KeyId, retiring: Option<&str>, at: u64) -> super::GrantRecord {
-        super::GrantRecord {
-            grant_id: id.into(),
-            key_id,
-            name: Some("n".into()),
-            grantee_principal: "arn:aws:iam::111122223333:user/a".into(),
-            retiring_principal: retiring.map(Into::into),
-            operations: vec!["Encrypt".into(), "Decrypt".into()],
-            constraints: Some(crate::GrantConstraints {
-                encryption_context_subset: Some([("k".to_string(), "v".to_string())].into()),
-                ..Default::default()
-            }),
-            issuing_principal: "arn:aws:iam::111122223333:root".into(),
-            issuing_account: "111122223333".into(),
-            created_at: at,
-        }
-    }
-
-    pub(crate) fn accounts_and_principals_read_back(store: &dyn Store) {
-        store.insert_account(&account("222233334444")).unwrap();
-        store.insert_account(&account("111122223333")).unwrap();
-        assert_eq!(
-            store.accounts().unwrap(),
-            [account("111122223333"), account("222233334444")]
-        );
-        let bob = principal("111122223333", "bob");
-        let alice = principal("111122223333", "alice");
-        store.insert_principal(&bob).unwrap();
-        store.insert_principal(&alice).unwrap();
-        store
-            .insert_principal(&principal("222233334444", "carol"))
-            .unwrap();
-        assert_eq!(store.principal(&bob.arn).unwrap(), Some(bob.clone()));
-        assert_eq!(store.principals("111122223333").unwrap(), [alice, bob]);
-        assert_eq!(
-            store.principal("arn:aws:iam::111122223333:user/x").unwrap(),
-            None
-        );
-    }
-
-    pub(crate) fn insert_principal_needs_its_account_and_a_free_arn(store: &dyn Store) {
-        let err = store
-            .insert_principal(&principal("111122223333", "bob"))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-        store.insert_account(&account("111122223333")).unwrap();
-        let err = store.insert_account(&account("111122223333")).unwrap_err();
-        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
-        store
-            .insert_principal(&principal("111122223333", "bob"))
-            .unwrap();
-        let mut again = principal("111122223333", "bob");
-        again.tags.clear();
-        let err = store.insert_principal(&again).unwrap_err();
-        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
-        assert_eq!(
-            store.principal(&again.arn).unwrap(),
-            Some(principal("111122223333", "bob"))
-        );
-    }
-
-    pub(crate) fn update_and_delete_principal(store: &dyn Store) {
-        store.insert_account(&account("111122223333")).unwrap();
-        let mut bob = principal("111122223333", "bob");
-        let err = store.update_principal(&bob).unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-        store.insert_principal(&bob).unwrap();
-        bob.policies
-            .insert("second".into(), "{\"Statement\":[]}".into());
-        store.update_principal(&bob).unwrap();
-        assert_eq!(store.principal(&bob.arn).unwrap(), Some(bob.clone()));
-        store.delete_principal(&bob.arn).unwrap();
-        assert_eq!(store.principal(&bob.arn).unwrap(), None);
-        let err = store.delete_principal(&bob.arn).unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-    }
-
-    pub(crate) fn access_keys_follow_their_principal(store: &dyn Store) {
-        store.insert_account(&account("111122223333")).unwrap();
-        let bob = principal("111122223333", "bob");
-        let err = store
-            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-        store.insert_principal(&bob).unwrap();
-        store
-            .insert_access_key(&access_key("AKIA2", &bob.arn, T0 + 5))
-            .unwrap();
-        store
-            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
-            .unwrap();
-        let err = store
-            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
-        assert_eq!(
-            store.access_key("AKIA2").unwrap(),
-            Some(access_key("AKIA2", &bob.arn, T0 + 5))
-        );
-        assert_eq!(
-            store.access_keys(&bob.arn).unwrap(),
-            [
-                access_key("AKIA1", &bob.arn, T0),
-                access_key("AKIA2", &bob.arn, T0 + 5)
-            ]
-        );
-        store.delete_access_key("AKIA1").unwrap();
-        assert!(store.delete_access_key("AKIA1").is_err());
-        store.delete_principal(&bob.arn).unwrap();
-        assert_eq!(store.access_key("AKIA2").unwrap(), None);
-    }
-
-    pub(crate) fn access_key_status_changes(store: &dyn Store) {
-        store.insert_account(&account("111122223333")).unwrap();
-        let bob = principal("111122223333", "bob");
-        store.insert_principal(&bob).unwrap();
-        store
-            .insert_access_key(&access_key("AKIA1", &bob.arn, T0))
-            .unwrap();
-        store
-            .set_access_key_status("AKIA1", crate::AccessKeyStatus::Inactive)
-            .unwrap();
-        assert_eq!(
-            store.access_key("AKIA1").unwrap().unwrap().status,
-            crate::AccessKeyStatus::Inactive
-        );
-        let err = store
-            .set_access_key_status("AKIA9", crate::AccessKeyStatus::Active)
-            .unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-    }
-
-    pub(crate) fn grants_read_back_by_key_and_retiring_principal(store: &dyn Store) {
-        let (k1, k2) = (stored_key(store), stored_key(store));
-        let retiring = "arn:aws:iam::111122223333:role/r";
-        store
-            .insert_grant(&grant("b", k1.key_id, Some(retiring), T0 + 1))
-            .unwrap();
-        store
-            .insert_grant(&grant("a", k1.key_id, None, T0 + 1))
-            .unwrap();
-        store
-            .insert_grant(&grant("c", k1.key_id, None, T0))
-            .unwrap();
-        store
-            .insert_grant(&grant("d", k2.key_id, Some(retiring), T0))
-            .unwrap();
-        let ids =
-            |gs: Vec<super::GrantRecord>| gs.into_iter().map(|g| g.grant_id).collect::<Vec<_>>();
-        assert_eq!(ids(store.grants(&k1.key_id).unwrap()), ["c", "a", "b"]);
-        assert_eq!(ids(store.retirable_grants(retiring).unwrap()), ["d", "b"]);
-        assert_eq!(
-            store.grant("b").unwrap(),
-            Some(grant("b", k1.key_id, Some(retiring), T0 + 1))
-        );
-        store.delete_grant("b").unwrap();
-        assert_eq!(ids(store.grants(&k1.key_id).unwrap()), ["c", "a"]);
-        assert_eq!(store.grant("b").unwrap(), None);
-    }
-
-    pub(crate) fn grant_writes_fail_for_missing_key_or_grant(store: &dyn Store) {
-        let err = store
-            .insert_grant(&grant("a", KeyId::random(), None, T0))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-        let key = stored_key(store);
-        store
-            .insert_grant(&grant("a", key.key_id, None, T0))
-            .unwrap();
-        let err = store
-            .insert_grant(&grant("a", key.key_id, None, T0))
-            .unwrap_err();
-        assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
-        let err = store.delete_grant("zzz").unwrap_err();
-        assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-    }
-
-    pub(crate) fn delete_key_removes_its_grants(store: &dyn Store) {
-        let (k1, k2) = (stored_key(store), stored_key(store));
-        store
-            .insert_grant(&grant("a", k1.key_id, Some("r"), T0))
-            .unwrap();
-        store
-            .insert_grant(&grant("b", k2.key_id, Some("r"), T0))
-            .unwrap();
-        store.delete_key(&k1.key_id).unwrap();
-        assert_eq!(store.grant("a").unwrap(), None);
-        assert!(store.grants(&k1.key_id).unwrap().is_empty());
-        assert_eq!(store.retirable_grants("r").unwrap().len(), 1);
     }
 }

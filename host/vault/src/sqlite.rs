@@ -12,8 +12,9 @@ use super::identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
 };
 use super::store::{
-    self, AliasRecord, KeyRecord, PluginAttachment, PluginScope, SealedVersion, Store,
-    StoredAuditRecord, check_same_key,
+    self, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore, KeyRecord, KeyStore,
+    MetaStore, PluginAttachment, PluginScope, PluginStore, SealedVersion, StoredAuditRecord, Swap,
+    check_same_key,
 };
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::{KeyId, RotationType};
@@ -92,7 +93,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A vault backed by a SQLite file.
 ///
 /// ```
-/// use kms_vault::{SqliteStore, Store};
+/// use kms_vault::{MetaStore, SqliteStore};
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = SqliteStore::open(&dir.path().join("vault.db")).unwrap();
 /// store.set_meta("greeting", "hello").unwrap();
@@ -195,6 +196,32 @@ trait Db<T> {
 impl<T> Db<T> for rusqlite::Result<T> {
     fn db(self) -> KmsResult<T> {
         self.map_err(db_error)
+    }
+}
+
+fn insert_access_key_in(tx: &Transaction<'_>, key: &AccessKeyRecord) -> KmsResult<()> {
+    let result = tx.execute(
+        "INSERT INTO access_keys (access_key_id, principal_arn, status, created_at, sealed_secret)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            key.access_key_id,
+            key.principal_arn,
+            access_key_status_name(key.status),
+            to_i64(key.created_at),
+            key.sealed_secret
+        ],
+    );
+    match result {
+        Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+            Err(KmsError::AlreadyExists(format!(
+                "The access key '{}' already exists",
+                key.access_key_id
+            )))
+        }
+        Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+            Err(store::missing_principal(&key.principal_arn))
+        }
+        other => other.map(|_| ()).map_err(db_error),
     }
 }
 
@@ -342,21 +369,40 @@ fn insert_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<()> {
     Ok(())
 }
 
-fn replace_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<()> {
+/// Replaces a key record if the stored one still has `key.revision` (records written before
+/// revisions existed read as revision 0), storing it one revision on.
+fn replace_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<Swap> {
+    let next = KeyRecord {
+        revision: key.revision + 1,
+        ..key.clone()
+    };
     let changed = tx
         .execute(
-            "UPDATE keys SET due_at = ?2, record = ?3 WHERE key_id = ?1",
+            "UPDATE keys SET due_at = ?2, record = ?3
+             WHERE key_id = ?1 AND coalesce(json_extract(record, '$.revision'), 0) = ?4",
             params![
                 key.key_id.to_string(),
                 key.due_at().map(to_i64),
-                record_json(key)?
+                record_json(&next)?,
+                to_i64(key.revision)
             ],
         )
         .db()?;
-    if changed == 0 {
-        return Err(missing_key(&key.key_id));
+    if changed == 1 {
+        return Ok(Swap::Done);
     }
-    Ok(())
+    let exists: bool = tx
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
+            [key.key_id.to_string()],
+            |r| r.get(0),
+        )
+        .db()?;
+    if exists {
+        Ok(Swap::Stale)
+    } else {
+        Err(missing_key(&key.key_id))
+    }
 }
 
 fn insert_version(tx: &Transaction<'_>, v: &SealedVersion) -> KmsResult<()> {
@@ -472,7 +518,7 @@ fn build_audit((seq, event_json, hash): AuditRow) -> KmsResult<StoredAuditRecord
     })
 }
 
-impl Store for SqliteStore {
+impl MetaStore for SqliteStore {
     fn meta(&self, name: &str) -> KmsResult<Option<String>> {
         self.conn()
             .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
@@ -492,7 +538,9 @@ impl Store for SqliteStore {
             .db()?;
         Ok(())
     }
+}
 
+impl KeyStore for SqliteStore {
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
         check_same_key(key, first_version)?;
         self.write(|tx| {
@@ -543,15 +591,18 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    fn update_key(&self, key: &KeyRecord) -> KmsResult<()> {
+    fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
         self.write(|tx| replace_record(tx, key))
     }
 
-    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<()> {
+    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap> {
         check_same_key(key, version)?;
         self.write(|tx| {
-            replace_record(tx, key)?;
-            insert_version(tx, version)
+            if replace_record(tx, key)? == Swap::Stale {
+                return Ok(Swap::Stale);
+            }
+            insert_version(tx, version)?;
+            Ok(Swap::Done)
         })
     }
 
@@ -582,22 +633,37 @@ impl Store for SqliteStore {
         rows.map(|r| build_version(r.db()?)).collect()
     }
 
-    fn delete_key(&self, key_id: &KeyId) -> KmsResult<()> {
+    fn delete_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
+        let key_id = &key.key_id;
         self.write(|tx| {
-            // Versions and aliases go with the key through ON DELETE CASCADE.
-            if tx
-                .execute("DELETE FROM keys WHERE key_id = ?1", [key_id.to_string()])
-                .db()?
-                == 0
-            {
-                return Err(missing_key(key_id));
+            // Versions, aliases and grants go with the key through ON DELETE CASCADE.
+            let deleted = tx
+                .execute(
+                    "DELETE FROM keys
+                     WHERE key_id = ?1 AND coalesce(json_extract(record, '$.revision'), 0) = ?2",
+                    params![key_id.to_string(), to_i64(key.revision)],
+                )
+                .db()?;
+            if deleted == 0 {
+                let exists: bool = tx
+                    .query_row(
+                        "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
+                        [key_id.to_string()],
+                        |r| r.get(0),
+                    )
+                    .db()?;
+                return if exists {
+                    Ok(Swap::Stale)
+                } else {
+                    Err(missing_key(key_id))
+                };
             }
             tx.execute(
                 "DELETE FROM policy_plugins WHERE scope = ?1",
                 [PluginScope::Key(*key_id).as_stored()],
             )
             .db()?;
-            Ok(())
+            Ok(Swap::Done)
         })
     }
 
@@ -618,7 +684,9 @@ impl Store for SqliteStore {
         })
         .collect()
     }
+}
 
+impl AliasStore for SqliteStore {
     fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()> {
         self.write(|tx| {
             let exists: bool = tx
@@ -718,7 +786,53 @@ impl Store for SqliteStore {
             .db()?;
         rows.map(|r| build_alias(r.db()?)).collect()
     }
+}
 
+impl AuditStore for SqliteStore {
+    fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {
+        self.write(|tx| append_audit_in(tx, record))
+    }
+
+    fn append_audit_anchored(&self, record: &StoredAuditRecord, head: &str) -> KmsResult<()> {
+        self.write(|tx| {
+            append_audit_in(tx, record)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+                params![store::AUDIT_HEAD_META, head],
+            )
+            .db()?;
+            Ok(())
+        })
+    }
+
+    fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT seq, event, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                audit_from_row,
+            )
+            .optional()
+            .db()?;
+        row.map(build_audit).transpose()
+    }
+
+    fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, event, hash FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![to_i64(after), to_i64(limit as u64)], audit_from_row)
+            .db()?;
+        rows.map(|r| build_audit(r.db()?)).collect()
+    }
+}
+
+impl PluginStore for SqliteStore {
     fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()> {
         let config = serde_json::to_string(&plugin.config)
             .map_err(|e| KmsError::Internal(format!("plugin settings: {e}")))?;
@@ -801,49 +915,9 @@ impl Store for SqliteStore {
         })
         .collect()
     }
+}
 
-    fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {
-        self.write(|tx| append_audit_in(tx, record))
-    }
-
-    fn append_audit_anchored(&self, record: &StoredAuditRecord, head: &str) -> KmsResult<()> {
-        self.write(|tx| {
-            append_audit_in(tx, record)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
-                params![store::AUDIT_HEAD_META, head],
-            )
-            .db()?;
-            Ok(())
-        })
-    }
-
-    fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {
-        let row = self
-            .conn()
-            .query_row(
-                "SELECT seq, event, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                audit_from_row,
-            )
-            .optional()
-            .db()?;
-        row.map(build_audit).transpose()
-    }
-
-    fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT seq, event, hash FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
-            .db()?;
-        let rows = stmt
-            .query_map(params![to_i64(after), to_i64(limit as u64)], audit_from_row)
-            .db()?;
-        rows.map(|r| build_audit(r.db()?)).collect()
-    }
-
+impl IdentityStore for SqliteStore {
     fn insert_account(&self, account: &AccountRecord) -> KmsResult<()> {
         let json = to_json("account", account)?;
         let result = self.conn().execute(
@@ -887,19 +961,36 @@ impl Store for SqliteStore {
         }
     }
 
-    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
-        let json = to_json("principal", principal)?;
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE principals SET record = ?2 WHERE arn = ?1",
-                params![principal.arn, json],
-            )
-            .db()?;
-        if changed == 0 {
-            return Err(store::missing_principal(&principal.arn));
-        }
-        Ok(())
+    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<Swap> {
+        let next = PrincipalRecord {
+            revision: principal.revision + 1,
+            ..principal.clone()
+        };
+        let json = to_json("principal", &next)?;
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE principals SET record = ?2
+                     WHERE arn = ?1 AND coalesce(json_extract(record, '$.revision'), 0) = ?3",
+                    params![principal.arn, json, to_i64(principal.revision)],
+                )
+                .db()?;
+            if changed == 1 {
+                return Ok(Swap::Done);
+            }
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM principals WHERE arn = ?1)",
+                    [&principal.arn],
+                    |r| r.get(0),
+                )
+                .db()?;
+            if exists {
+                Ok(Swap::Stale)
+            } else {
+                Err(store::missing_principal(&principal.arn))
+            }
+        })
     }
 
     fn delete_principal(&self, arn: &str) -> KmsResult<()> {
@@ -935,30 +1026,23 @@ impl Store for SqliteStore {
         )
     }
 
-    fn insert_access_key(&self, key: &AccessKeyRecord) -> KmsResult<()> {
-        let result = self.conn().execute(
-            "INSERT INTO access_keys (access_key_id, principal_arn, status, created_at, sealed_secret)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                key.access_key_id,
-                key.principal_arn,
-                access_key_status_name(key.status),
-                to_i64(key.created_at),
-                key.sealed_secret
-            ],
-        );
-        match result {
-            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
-                Err(KmsError::AlreadyExists(format!(
-                    "The access key '{}' already exists",
-                    key.access_key_id
-                )))
+    fn insert_access_key(&self, key: &AccessKeyRecord, max_per_principal: usize) -> KmsResult<()> {
+        self.write(|tx| {
+            let held: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM access_keys WHERE principal_arn = ?1",
+                    [&key.principal_arn],
+                    |r| r.get(0),
+                )
+                .db()?;
+            if usize::try_from(held).unwrap_or(usize::MAX) >= max_per_principal {
+                return Err(store::too_many_access_keys(
+                    &key.principal_arn,
+                    max_per_principal,
+                ));
             }
-            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-                Err(store::missing_principal(&key.principal_arn))
-            }
-            other => other.map(|_| ()).map_err(db_error),
-        }
+            insert_access_key_in(tx, key)
+        })
     }
 
     fn set_access_key_status(&self, access_key_id: &str, status: AccessKeyStatus) -> KmsResult<()> {
@@ -1012,7 +1096,9 @@ impl Store for SqliteStore {
         let rows = stmt.query_map([principal_arn], access_key_from_row).db()?;
         rows.map(|r| r.map_err(db_error)).collect()
     }
+}
 
+impl GrantStore for SqliteStore {
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
         let json = to_json("grant", grant)?;
         let result = self.conn().execute(
@@ -1084,7 +1170,8 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::conformance::{self, key_record, sealed_version};
+    use crate::Store;
+    use crate::conformance::{self, key_record, sealed_version};
 
     fn run_on_file(test: fn(&dyn Store)) {
         let dir = tempfile::tempdir().unwrap();
@@ -1097,12 +1184,12 @@ mod tests {
 
     /// The shared store specification, against the real file-backed vault.
     mod on_file {
-        crate::memory::conformance::store_conformance_tests!(super::run_on_file);
+        crate::conformance::store_conformance_tests!(super::run_on_file);
     }
 
     /// The shared store specification, against the in-memory database tests may use.
     mod in_memory {
-        crate::memory::conformance::store_conformance_tests!(super::run_in_memory);
+        crate::conformance::store_conformance_tests!(super::run_in_memory);
     }
 
     fn user_version(store: &SqliteStore) -> i64 {
@@ -1224,6 +1311,35 @@ mod tests {
     }
 
     #[test]
+    fn records_written_before_revisions_existed_are_revision_zero() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let id = KeyId::random();
+        store
+            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .unwrap();
+        // As an older release wrote it: the same record without a revision field.
+        let mut old: serde_json::Value =
+            serde_json::from_str(&record_json(&key_record(id)).unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("revision");
+        store
+            .conn()
+            .execute(
+                "UPDATE keys SET record = ?1 WHERE key_id = ?2",
+                params![old.to_string(), id.to_string()],
+            )
+            .unwrap();
+        let read = store.key(&id).unwrap().unwrap();
+        assert_eq!(read.revision, 0);
+        let renamed = KeyRecord {
+            description: "after the upgrade".into(),
+            ..read
+        };
+        assert_eq!(store.update_key(&renamed).unwrap(), Swap::Done);
+        assert_eq!(store.key(&id).unwrap().unwrap().revision, 1);
+        assert_eq!(store.update_key(&renamed).unwrap(), Swap::Stale);
+    }
+
+    #[test]
     fn rotation_type_is_stored_as_its_aws_name() {
         let store = SqliteStore::open_in_memory().unwrap();
         let id = KeyId::random();
@@ -1234,7 +1350,7 @@ mod tests {
             rotation_type: Some(RotationType::Automatic),
             ..sealed_version(id, 2)
         };
-        store.add_version(&key_record(id), &v2).unwrap();
+        assert_eq!(store.add_version(&key_record(id), &v2).unwrap(), Swap::Done);
         let stored: Vec<Option<String>> = store
             .conn()
             .prepare("SELECT rotation_type FROM key_versions ORDER BY version")

@@ -51,6 +51,10 @@ pub struct KeyRecord {
     /// customer managed key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
+    /// How many times the record has been written since it was created: the store writes a
+    /// record only over the revision it was read at ([`Swap`]).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// Automatic rotation settings of a key.
@@ -85,6 +89,7 @@ impl KeyRecord {
             tags: Vec::new(),
             policy: None,
             managed_by: None,
+            revision: 0,
         }
     }
 
@@ -216,17 +221,46 @@ pub struct StoredAuditRecord {
     pub hash: [u8; 32],
 }
 
-/// A vault backend. Implementations: [`SqliteStore`](super::SqliteStore) (the embedded default)
-/// and [`MemoryStore`](super::MemoryStore) (tests).
+/// A vault backend: one trait per record type, all of them together. Implementations:
+/// [`SqliteStore`](super::SqliteStore) (the embedded default) and
+/// [`MemoryStore`](super::MemoryStore) (tests); the conformance suite in `conformance.rs` runs
+/// against each.
 ///
-/// Every method is atomic. Methods that write a key record fail with `NotFound` if the key is
-/// gone, and alias writes fail with `AlreadyExists` / `NotFound` as their names say.
-pub trait Store: Send + Sync {
+/// Every method is atomic. None relies on a lock held by its caller: a read-modify-write
+/// reads a record, changes it and writes it back with a compare-and-swap on the record's
+/// revision ([`Swap::Stale`] when another writer came first, and the caller starts over), so
+/// that several threads, processes or nodes may share one store.
+pub trait Store:
+    MetaStore + KeyStore + AliasStore + AuditStore + PluginStore + IdentityStore + GrantStore
+{
+}
+
+impl<T> Store for T where
+    T: MetaStore + KeyStore + AliasStore + AuditStore + PluginStore + IdentityStore + GrantStore
+{
+}
+
+/// The outcome of a compare-and-swap write.
+#[must_use = "a stale write changed nothing; read the record again and retry"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Swap {
+    /// The record was as the writer read it; the write applied and the revision moved on.
+    Done,
+    /// Another writer changed the record since it was read; nothing was written.
+    Stale,
+}
+
+/// Vault-wide settings (root key check value, account id, region …).
+pub trait MetaStore: Send + Sync {
     /// A vault-wide setting (root key check value, account id, region …).
     fn meta(&self, name: &str) -> KmsResult<Option<String>>;
     /// Sets a vault-wide setting.
     fn set_meta(&self, name: &str, value: &str) -> KmsResult<()>;
+}
 
+/// Key records and their backing-key versions. Writes of a record are compare-and-swap on
+/// its [`KeyRecord::revision`], so that a read-modify-write never loses a concurrent one.
+pub trait KeyStore: Send + Sync {
     /// Inserts a new key with its first backing-key version.
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()>;
     /// Reads a key record.
@@ -235,19 +269,25 @@ pub trait Store: Send + Sync {
     fn key_count(&self) -> KmsResult<u64>;
     /// Up to `limit` keys with ids greater than `after`, in ascending key-id order.
     fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>>;
-    /// Replaces a key record (metadata, state, tags, rotation settings).
-    fn update_key(&self, key: &KeyRecord) -> KmsResult<()>;
-    /// Replaces a key record and adds a backing-key version, atomically (rotation).
-    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<()>;
+    /// Replaces a key record (metadata, state, tags, rotation settings) if the stored one still
+    /// has `key.revision`; the stored record's revision becomes one more.
+    fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap>;
+    /// Replaces a key record and adds a backing-key version, atomically (rotation), if the
+    /// stored record still has `key.revision`.
+    fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap>;
     /// Reads one backing-key version.
     fn version(&self, key_id: &KeyId, version: u32) -> KmsResult<Option<SealedVersion>>;
     /// Every backing-key version of a key, oldest first.
     fn versions(&self, key_id: &KeyId) -> KmsResult<Vec<SealedVersion>>;
-    /// Deletes a key, all its versions and every alias pointing at it.
-    fn delete_key(&self, key_id: &KeyId) -> KmsResult<()>;
+    /// Deletes a key, all its versions, aliases, grants and plugins, if the stored record still
+    /// has `key.revision` (a key whose deletion was just cancelled is kept).
+    fn delete_key(&self, key: &KeyRecord) -> KmsResult<Swap>;
     /// Ids of keys whose [`KeyRecord::due_at`] is at or before `now`.
     fn keys_due(&self, now: u64) -> KmsResult<Vec<KeyId>>;
+}
 
+/// Aliases. Names are unique: two writers cannot both create one.
+pub trait AliasStore: Send + Sync {
     /// Creates an alias; `AlreadyExists` if the name is taken.
     fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
     /// Repoints an existing alias (its key and `updated_at`; `created_at` is kept); `NotFound` if
@@ -265,7 +305,10 @@ pub trait Store: Send + Sync {
         key_id: Option<&KeyId>,
         limit: usize,
     ) -> KmsResult<Vec<AliasRecord>>;
+}
 
+/// The hash-chained audit trail: appends are ordered by sequence number, without gaps.
+pub trait AuditStore: Send + Sync + MetaStore {
     /// Appends to the audit trail. Fails (and writes nothing) unless `record.seq` is exactly one
     /// more than the last stored sequence number.
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()>;
@@ -279,7 +322,10 @@ pub trait Store: Send + Sync {
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;
     /// Up to `limit` audit records with `seq > after`, in order.
     fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>>;
+}
 
+/// Policy plugins attached to keys and accounts.
+pub trait PluginStore: Send + Sync {
     /// Attaches a policy plugin, replacing the one of the same scope and name. A key scope must
     /// name an existing key (`NotFound` otherwise). Deleting the key removes its plugins.
     fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()>;
@@ -287,27 +333,31 @@ pub trait Store: Send + Sync {
     fn delete_plugin(&self, scope: &PluginScope, name: &str) -> KmsResult<()>;
     /// The plugins attached to `scope`, sorted by name.
     fn plugins(&self, scope: &PluginScope) -> KmsResult<Vec<PluginAttachment>>;
+}
 
+/// Accounts, principals and access keys. Principal writes are compare-and-swap on
+/// [`PrincipalRecord::revision`](super::PrincipalRecord::revision).
+pub trait IdentityStore: Send + Sync {
     /// Adds an account; `AlreadyExists` if its id is taken.
     fn insert_account(&self, account: &AccountRecord) -> KmsResult<()>;
     /// Every account, by id.
     fn accounts(&self) -> KmsResult<Vec<AccountRecord>>;
-
     /// Adds a principal; `AlreadyExists` if its ARN is taken, `NotFound` if its account is not
     /// stored.
     fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()>;
-    /// Replaces a principal's record (tags, policies); `NotFound` if it does not exist.
-    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<()>;
+    /// Replaces a principal's record (tags, policies) if the stored one still has
+    /// `principal.revision`; `NotFound` if it does not exist.
+    fn update_principal(&self, principal: &PrincipalRecord) -> KmsResult<Swap>;
     /// Deletes a principal and its access keys; `NotFound` if it does not exist.
     fn delete_principal(&self, arn: &str) -> KmsResult<()>;
     /// Reads a principal.
     fn principal(&self, arn: &str) -> KmsResult<Option<PrincipalRecord>>;
     /// The principals of `account`, by ARN.
     fn principals(&self, account: &str) -> KmsResult<Vec<PrincipalRecord>>;
-
-    /// Adds an access key; `AlreadyExists` if its id is taken, `NotFound` if its principal is not
-    /// stored.
-    fn insert_access_key(&self, key: &AccessKeyRecord) -> KmsResult<()>;
+    /// Adds an access key unless its principal holds `max_per_principal` already
+    /// (`LimitExceeded`, decided atomically with the insert); `AlreadyExists` if its id is taken,
+    /// `NotFound` if its principal is not stored.
+    fn insert_access_key(&self, key: &AccessKeyRecord, max_per_principal: usize) -> KmsResult<()>;
     /// Changes an access key's status; `NotFound` if it does not exist.
     fn set_access_key_status(
         &self,
@@ -320,7 +370,10 @@ pub trait Store: Send + Sync {
     fn access_key(&self, access_key_id: &str) -> KmsResult<Option<AccessKeyRecord>>;
     /// The access keys of a principal, by creation time.
     fn access_keys(&self, principal_arn: &str) -> KmsResult<Vec<AccessKeyRecord>>;
+}
 
+/// Grants on keys.
+pub trait GrantStore: Send + Sync {
     /// Adds a grant; `NotFound` if its key does not exist, `AlreadyExists` if its id is taken.
     /// Deleting the key removes its grants.
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()>;
@@ -342,6 +395,13 @@ pub(super) fn missing_principal(arn: &str) -> KmsError {
 /// The error for an access key that does not exist.
 pub(super) fn missing_access_key(id: &str) -> KmsError {
     KmsError::NotFound(format!("The access key '{id}' does not exist"))
+}
+
+/// The error for a principal that already holds its most access keys.
+pub(super) fn too_many_access_keys(arn: &str, max: usize) -> KmsError {
+    KmsError::LimitExceeded(format!(
+        "A principal holds at most {max} access keys; '{arn}' does"
+    ))
 }
 
 /// The error for a grant that does not exist.
