@@ -255,15 +255,23 @@ impl KeyMaterial {
         }
     }
 
-    /// The bytes sealed in the vault: raw for symmetric, HMAC and ML-DSA (its seed), PKCS#8 DER
-    /// for RSA and elliptic-curve keys.
+    /// The bytes sealed in the vault, for tests that look for them where they must not be
+    /// (feature `test-secrets`); see [`sealable`](Self::sealable).
+    #[cfg(any(test, feature = "test-secrets"))]
     pub fn to_sealable(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
+        self.sealable()
+    }
+
+    /// The bytes sealed in the vault: raw for symmetric, HMAC and ML-DSA (its seed), PKCS#8 DER
+    /// for RSA and elliptic-curve keys. They leave this crate only sealed
+    /// ([`SymmetricKey::seal_material`](crate::SymmetricKey::seal_material)).
+    pub(crate) fn sealable(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
         let der = |r: Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>| {
             r.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
                 .map_err(|e| internal("encoding a private key")(e.to_string()))
         };
         match &self.secret {
-            Secret::Symmetric(key) => Ok(Zeroizing::new(key.expose_secret().to_vec())),
+            Secret::Symmetric(key) => Ok(Zeroizing::new(key.secret().to_vec())),
             Secret::Hmac(_, key) => Ok(Zeroizing::new(key.to_vec())),
             Secret::MlDsa(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
             Secret::Rsa(key) => der(key.to_pkcs8_der()),
@@ -544,7 +552,7 @@ impl KeyMaterial {
             | Secret::P256(_)
             | Secret::P384(_)
             | Secret::P521(_)
-            | Secret::K256(_) => self.to_sealable(),
+            | Secret::K256(_) => self.sealable(),
             _ => Err(KmsError::UnsupportedOperation(format!(
                 "A {} key is not a data key pair",
                 self.spec()

@@ -53,9 +53,41 @@ impl SymmetricKey {
         Ok(SymmetricKey(arr))
     }
 
-    /// The raw key bytes. Only for sealing them under another key and for known-answer tests.
+    /// The raw key bytes, for tests that look for them where they must not be (feature
+    /// `test-secrets`, which only test builds turn on). Nothing else outside this crate can
+    /// read a key's bytes.
+    #[cfg(any(test, feature = "test-secrets"))]
     pub fn expose_secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
         &self.0
+    }
+
+    pub(crate) fn secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
+        &self.0
+    }
+
+    /// Seals KMS key material under this key (the vault's root key), bound to `aad`: the only
+    /// way material leaves this crate, and then only encrypted.
+    pub fn seal_material(
+        &self,
+        material: &asymmetric::KeyMaterial,
+        aad: &[u8],
+    ) -> KmsResult<Vec<u8>> {
+        self.seal(&material.sealable()?, aad)
+    }
+
+    /// A 32-byte key for one purpose, named by `label`, derived from this one with HMAC-SHA-256.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        hmac_sha256_parts(&self.0, &[label])
+    }
+
+    /// A short public fingerprint (first 8 bytes of SHA-256, hex) to tell keys apart.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&sha256(&self.0)[..8])
+    }
+
+    /// The key in hex, for writing a root key to the file its operator keeps it in.
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.0))
     }
 
     fn cipher(&self) -> Aes256Gcm {

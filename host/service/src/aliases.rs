@@ -46,8 +46,7 @@ impl Service {
         note: &mut AuditNote,
         target: &str,
     ) -> KmsResult<KeyRecord> {
-        let is_alias = target.starts_with("alias/")
-            || (target.starts_with("arn:") && target.contains(":alias/"));
+        let is_alias = KeyReference::parse(target).is_ok_and(|r| r.alias_name().is_some());
         if is_alias {
             return Err(KmsError::Validation(format!(
                 "TargetKeyId '{target}' must be a key id or key ARN, not an alias"

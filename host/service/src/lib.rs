@@ -80,6 +80,7 @@ pub use plugins::{
 };
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
+use kms_core::arn::{Arn, KeyReference, KeyTarget};
 pub use kms_core::{CallSource, Caller, EncryptionContext, KeyId, KmsError, KmsResult, Operation};
 
 use crate::audit::{AuditEvent, AuditLog};
@@ -197,11 +198,7 @@ fn paginate_by_offset<T>(
 
 /// The alias name a key reference uses, if it is an alias name or alias ARN.
 fn request_alias(key: &str) -> Option<&str> {
-    let resource = match key.strip_prefix("arn:") {
-        Some(rest) => rest.splitn(5, ':').nth(4)?,
-        None => key,
-    };
-    resource.starts_with("alias/").then_some(resource)
+    KeyReference::parse(key).ok()?.alias_name()
 }
 
 /// What an operation tells the audit trail about itself while it runs.
@@ -381,19 +378,11 @@ impl Service {
 
     /// The ARN of a key of this vault.
     pub fn key_arn(&self, key_id: &KeyId) -> String {
-        format!(
-            "arn:aws:kms:{}:{}:key/{key_id}",
-            self.vault.region(),
-            self.vault.account()
-        )
+        Arn::kms_key(self.vault.region(), self.vault.account(), key_id).to_string()
     }
 
     fn alias_arn(&self, alias_name: &str) -> String {
-        format!(
-            "arn:aws:kms:{}:{}:{alias_name}",
-            self.vault.region(),
-            self.vault.account()
-        )
+        Arn::kms(self.vault.region(), self.vault.account(), alias_name).to_string()
     }
 
     /// Runs `op`, then records it in the audit trail with its outcome. If the record cannot be
@@ -476,53 +465,26 @@ impl Service {
         })
     }
 
-    /// Resolves a key reference to an id without reading the key record.
+    /// Resolves a key reference to an id without reading the key record. An ARN of another
+    /// region or account names no key of this vault.
     fn resolve_id(&self, key: &str) -> KmsResult<KeyId> {
-        if key.is_empty() || key.len() > 2048 {
-            return Err(KmsError::Validation(
-                "KeyId must be between 1 and 2048 characters".into(),
-            ));
+        let reference = KeyReference::parse(key)?;
+        if let Some(arn) = reference.arn()
+            && (arn.region() != self.vault.region() || arn.account() != self.vault.account())
+        {
+            return Err(KmsError::NotFound(format!("Key '{key}' does not exist")));
         }
-        let resource = if let Some(rest) = key.strip_prefix("arn:") {
-            self.arn_resource(key, rest)?
-        } else {
-            key
-        };
-        if resource.starts_with("alias/") {
-            return self
+        match reference.target()? {
+            KeyTarget::Key(id) => Ok(id),
+            KeyTarget::Alias(alias) => self
                 .vault
                 .store()
-                .alias(resource)?
+                .alias(alias)?
                 .map(|a| a.key_id)
                 .ok_or_else(|| {
-                    KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(resource)))
-                });
+                    KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(alias)))
+                }),
         }
-        let id = resource.strip_prefix("key/").unwrap_or(resource);
-        if key.starts_with("arn:") && !resource.starts_with("key/") {
-            return Err(KmsError::InvalidArn(format!(
-                "'{key}' is not a key or alias ARN"
-            )));
-        }
-        id.parse()
-    }
-
-    /// Checks a `arn:aws:kms:<region>:<account>:<resource>` ARN and returns its resource part.
-    /// Keys of other regions or accounts do not exist in this vault.
-    fn arn_resource<'a>(&self, arn: &str, after_arn: &'a str) -> KmsResult<&'a str> {
-        let parts: Vec<&str> = after_arn.splitn(5, ':').collect();
-        let [partition, service, region, account, resource] = parts[..] else {
-            return Err(KmsError::InvalidArn(format!("'{arn}' is not a valid ARN")));
-        };
-        if partition.is_empty() || service != "kms" || resource.is_empty() {
-            return Err(KmsError::InvalidArn(format!(
-                "'{arn}' is not a valid KMS ARN"
-            )));
-        }
-        if region != self.vault.region() || account != self.vault.account() {
-            return Err(KmsError::NotFound(format!("Key '{arn}' does not exist")));
-        }
-        Ok(resource)
     }
 
     /// Sweeps for due keys at most once per [`SWEEP_INTERVAL_SECONDS`].

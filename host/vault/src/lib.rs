@@ -30,8 +30,8 @@ pub use store::{
 
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::{KeyId, KeySpec, RotationType};
+use kms_crypto as crypto;
 use kms_crypto::asymmetric::KeyMaterial;
-use kms_crypto::{self as crypto, SymmetricKey};
 
 /// Meta entry holding a value sealed under the root key, to tell a wrong root key at open time.
 const META_ROOT_CHECK: &str = "root_key_check";
@@ -137,7 +137,7 @@ impl Vault {
 
     /// A key for one purpose (named by `label`), derived from the root key with HMAC-SHA-256.
     pub fn derived_key(&self, label: &[u8]) -> [u8; 32] {
-        crypto::hmac_sha256_parts(self.root.key().expose_secret(), &[label])
+        self.root.key().derive(label)
     }
 
     /// The backend, for reads and writes that involve no key material.
@@ -158,7 +158,7 @@ impl Vault {
         let sealed_material = self
             .root
             .key()
-            .seal(&material.to_sealable()?, &material_aad(key_id, version))?;
+            .seal_material(&material, &material_aad(key_id, version))?;
         let material_id = hex::encode(crypto::sha256_parts(&[
             b"kms key material id v1",
             key_id.as_bytes(),
@@ -176,10 +176,15 @@ impl Vault {
     }
 
     /// A copy of the unsealed material of one backing-key version of a SYMMETRIC_DEFAULT key,
-    /// for callers outside the crate (tests that look for key bytes). The service itself uses
-    /// [`key_material`](Self::key_material), which copies nothing. `InvalidCiphertext` if the
-    /// version does not exist.
-    pub fn material(&self, key_id: &KeyId, version: u32) -> KmsResult<Arc<SymmetricKey>> {
+    /// for tests that look for key bytes where they must not be (feature `test-secrets`). The
+    /// service uses [`key_material`](Self::key_material), whose handle performs operations and
+    /// hands out no bytes. `InvalidCiphertext` if the version does not exist.
+    #[cfg(feature = "test-secrets")]
+    pub fn material(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+    ) -> KmsResult<Arc<kms_crypto::SymmetricKey>> {
         let material = self.key_material(key_id, KeySpec::SymmetricDefault, version)?;
         Ok(Arc::new(material.symmetric()?.clone()))
     }

@@ -60,7 +60,7 @@ impl RootKey {
                 path.display()
             ))
         })?;
-        let text = Zeroizing::new(hex::encode(key.0.expose_secret()) + "\n");
+        let text = Zeroizing::new(format!("{}\n", *key.0.to_hex()));
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| {
@@ -102,7 +102,7 @@ impl RootKey {
 
     /// A short public fingerprint (first 8 bytes of SHA-256, hex) to tell root keys apart.
     pub fn fingerprint(&self) -> String {
-        hex::encode(&kms_crypto::sha256(self.0.expose_secret())[..8])
+        self.0.fingerprint()
     }
 
     pub(crate) fn key(&self) -> &SymmetricKey {
