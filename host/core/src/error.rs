@@ -145,6 +145,37 @@ impl KmsError {
         }
     }
 
+    /// A key that does not exist, or that the caller may not know of, named as the request
+    /// named it (id, ARN or alias).
+    pub fn key_not_found(key: impl fmt::Display) -> Self {
+        KmsError::NotFound(format!("Key '{key}' does not exist"))
+    }
+
+    /// An alias that does not exist, by its ARN or name.
+    pub fn alias_not_found(alias: impl fmt::Display) -> Self {
+        KmsError::NotFound(format!("Alias {alias} is not found."))
+    }
+
+    /// An account the vault does not know.
+    pub fn account_not_found(account: &str) -> Self {
+        KmsError::NotFound(format!("Account {account} does not exist"))
+    }
+
+    /// A principal (user or role) that does not exist.
+    pub fn principal_not_found(arn: &str) -> Self {
+        KmsError::NotFound(format!("The principal '{arn}' does not exist"))
+    }
+
+    /// An access key that does not exist.
+    pub fn access_key_not_found(access_key_id: &str) -> Self {
+        KmsError::NotFound(format!("The access key '{access_key_id}' does not exist"))
+    }
+
+    /// A grant that does not exist.
+    pub fn grant_not_found(grant_id: &str) -> Self {
+        KmsError::NotFound(format!("Grant '{grant_id}' does not exist"))
+    }
+
     /// The one error every failed decryption returns, whatever the cause.
     pub fn invalid_ciphertext() -> Self {
         KmsError::InvalidCiphertext(

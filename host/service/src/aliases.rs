@@ -87,12 +87,11 @@ impl Service {
     pub fn update_alias(&self, caller: &Caller, req: AliasRequest) -> KmsResult<()> {
         self.audited(caller, "UpdateAlias", |note| {
             validate_alias_name(&req.alias_name)?;
-            let existing = self.vault.store().alias(&req.alias_name)?.ok_or_else(|| {
-                KmsError::NotFound(format!(
-                    "Alias {} is not found.",
-                    self.alias_arn(&req.alias_name)
-                ))
-            })?;
+            let existing = self
+                .vault
+                .store()
+                .alias(&req.alias_name)?
+                .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(&req.alias_name)))?;
             let current = self.vault.store().key(&existing.key_id)?;
             if let Some(current) = &current {
                 let basis = self.authorize(
@@ -123,12 +122,11 @@ impl Service {
     pub fn delete_alias(&self, caller: &Caller, req: DeleteAliasRequest) -> KmsResult<()> {
         self.audited(caller, "DeleteAlias", |note| {
             validate_alias_name(&req.alias_name)?;
-            let existing = self.vault.store().alias(&req.alias_name)?.ok_or_else(|| {
-                KmsError::NotFound(format!(
-                    "Alias {} is not found.",
-                    self.alias_arn(&req.alias_name)
-                ))
-            })?;
+            let existing = self
+                .vault
+                .store()
+                .alias(&req.alias_name)?
+                .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(&req.alias_name)))?;
             note.key(self.key_arn(&existing.key_id));
             if let Some(record) = self.vault.store().key(&existing.key_id)? {
                 let basis = self.authorize(

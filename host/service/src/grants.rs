@@ -558,7 +558,7 @@ impl Service {
                     ));
                 }
             };
-            let missing = || KmsError::NotFound(format!("Grant '{grant_id}' does not exist"));
+            let missing = || KmsError::grant_not_found(&grant_id);
             let grant = self.vault.store().grant(&grant_id)?.ok_or_else(missing)?;
             if let Some(key) = &req.key_id
                 && self.resolve_id(key)? != grant.key_id

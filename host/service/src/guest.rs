@@ -157,7 +157,7 @@ impl Service {
         name: &str,
         admit: impl FnOnce(&KeyFacts) -> Admission,
     ) -> KmsResult<KeyFacts> {
-        let not_found = || KmsError::NotFound(format!("Key '{name}' does not exist"));
+        let not_found = || KmsError::key_not_found(name);
         let facts = match self.key_facts(name) {
             Ok(facts) => facts,
             Err(error) => {

@@ -299,7 +299,7 @@ impl Service {
         self.vault
             .store()
             .principal(arn)?
-            .ok_or_else(|| KmsError::NotFound(format!("The principal '{arn}' does not exist")))
+            .ok_or_else(|| KmsError::principal_not_found(arn))
     }
 
     /// CreatePrincipal: a user or role of an existing account, with tags.
@@ -510,7 +510,7 @@ impl Service {
 
     /// The access key `id` of a principal the caller may manage.
     fn access_key_for(&self, caller: &Caller, verb: &str, id: &str) -> KmsResult<AccessKeyRecord> {
-        let missing = || KmsError::NotFound(format!("The access key '{id}' does not exist"));
+        let missing = || KmsError::access_key_not_found(id);
         let record = self.vault.store().access_key(id)?.ok_or_else(missing)?;
         self.principal_for(caller, verb, &record.principal_arn)?;
         Ok(record)

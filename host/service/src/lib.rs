@@ -365,9 +365,11 @@ impl Service {
         mut change: impl FnMut(&mut KeyRecord) -> KmsResult<T>,
     ) -> KmsResult<T> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let mut record = self.vault.store().key(key_id)?.ok_or_else(|| {
-                KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(key_id)))
-            })?;
+            let mut record = self
+                .vault
+                .store()
+                .key(key_id)?
+                .ok_or_else(|| KmsError::key_not_found(self.key_arn(key_id)))?;
             let out = change(&mut record)?;
             if self.vault.store().update_key(&record)? == Swap::Done {
                 return Ok(out);
@@ -460,9 +462,7 @@ impl Service {
             Some(record) => self.apply_due(record)?,
             None => None,
         };
-        record.ok_or_else(|| {
-            KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
-        })
+        record.ok_or_else(|| KmsError::key_not_found(self.key_arn(&key_id)))
     }
 
     /// Resolves a key reference to an id without reading the key record. An ARN of another
@@ -472,7 +472,7 @@ impl Service {
         if let Some(arn) = reference.arn()
             && (arn.region() != self.vault.region() || arn.account() != self.vault.account())
         {
-            return Err(KmsError::NotFound(format!("Key '{key}' does not exist")));
+            return Err(KmsError::key_not_found(key));
         }
         match reference.target()? {
             KeyTarget::Key(id) => Ok(id),
@@ -481,9 +481,7 @@ impl Service {
                 .store()
                 .alias(alias)?
                 .map(|a| a.key_id)
-                .ok_or_else(|| {
-                    KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(alias)))
-                }),
+                .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(alias))),
         }
     }
 

@@ -93,9 +93,11 @@ impl Service {
                 .key_for(caller, note, &req.key_id, "kms:RotateKeyOnDemand")?
                 .key_id;
             for _ in 0..MAX_WRITE_ATTEMPTS {
-                let mut record = self.vault.store().key(&key_id)?.ok_or_else(|| {
-                    KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(&key_id)))
-                })?;
+                let mut record = self
+                    .vault
+                    .store()
+                    .key(&key_id)?
+                    .ok_or_else(|| KmsError::key_not_found(self.key_arn(&key_id)))?;
                 self.require_enabled(&record)?;
                 self.require_rotatable(&record)?;
                 if record.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {

@@ -133,7 +133,7 @@ fn alias(name: &str, key_id: KeyId) -> AliasRecord {
 }
 
 fn missing_key(id: KeyId) -> KmsError {
-    KmsError::NotFound(format!("Key '{id}' does not exist"))
+    KmsError::key_not_found(id)
 }
 
 /// Inserts `key` with its first version and hands it back.

@@ -67,14 +67,6 @@ impl MemoryStore {
     }
 }
 
-fn missing_key(id: &KeyId) -> KmsError {
-    KmsError::NotFound(format!("Key '{id}' does not exist"))
-}
-
-fn missing_alias(name: &str) -> KmsError {
-    KmsError::NotFound(format!("Alias {name} is not found."))
-}
-
 /// `key` as stored by a write that applied: one revision on.
 fn next_revision(key: &KeyRecord) -> KeyRecord {
     KeyRecord {
@@ -134,7 +126,7 @@ impl KeyStore for MemoryStore {
         let slot = data
             .keys
             .get_mut(&key.key_id)
-            .ok_or_else(|| missing_key(&key.key_id))?;
+            .ok_or_else(|| KmsError::key_not_found(key.key_id))?;
         if slot.revision != key.revision {
             return Ok(Swap::Stale);
         }
@@ -146,7 +138,7 @@ impl KeyStore for MemoryStore {
         check_same_key(key, version)?;
         let mut data = self.data();
         match data.keys.get(&key.key_id) {
-            None => return Err(missing_key(&key.key_id)),
+            None => return Err(KmsError::key_not_found(key.key_id)),
             Some(stored) if stored.revision != key.revision => return Ok(Swap::Stale),
             Some(_) => {}
         }
@@ -179,7 +171,7 @@ impl KeyStore for MemoryStore {
         let key_id = &key.key_id;
         let mut data = self.data();
         match data.keys.get(key_id) {
-            None => return Err(missing_key(key_id)),
+            None => return Err(KmsError::key_not_found(key_id)),
             Some(stored) if stored.revision != key.revision => return Ok(Swap::Stale),
             Some(_) => {}
         }
@@ -213,7 +205,7 @@ impl AliasStore for MemoryStore {
             )));
         }
         if !data.keys.contains_key(&alias.key_id) {
-            return Err(missing_key(&alias.key_id));
+            return Err(KmsError::key_not_found(alias.key_id));
         }
         data.aliases.insert(alias.name.clone(), alias.clone());
         Ok(())
@@ -225,9 +217,9 @@ impl AliasStore for MemoryStore {
         let slot = data
             .aliases
             .get_mut(&alias.name)
-            .ok_or_else(|| missing_alias(&alias.name))?;
+            .ok_or_else(|| KmsError::alias_not_found(&alias.name))?;
         if !target_exists {
-            return Err(missing_key(&alias.key_id));
+            return Err(KmsError::key_not_found(alias.key_id));
         }
         // The creation time is the alias's, not the caller's to change.
         slot.key_id = alias.key_id;
@@ -240,7 +232,7 @@ impl AliasStore for MemoryStore {
             .aliases
             .remove(name)
             .map(|_| ())
-            .ok_or_else(|| missing_alias(name))
+            .ok_or_else(|| KmsError::alias_not_found(name))
     }
 
     fn alias(&self, name: &str) -> KmsResult<Option<AliasRecord>> {
@@ -301,7 +293,7 @@ impl PluginStore for MemoryStore {
         if let PluginScope::Key(id) = &plugin.scope
             && !data.keys.contains_key(id)
         {
-            return Err(missing_key(id));
+            return Err(KmsError::key_not_found(id));
         }
         data.plugins
             .insert((plugin.scope.clone(), plugin.name.clone()), plugin.clone());
@@ -348,10 +340,7 @@ impl IdentityStore for MemoryStore {
     fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
         let mut data = self.data();
         if !data.accounts.contains_key(&principal.account) {
-            return Err(KmsError::NotFound(format!(
-                "Account {} does not exist",
-                principal.account
-            )));
+            return Err(KmsError::account_not_found(&principal.account));
         }
         if data.principals.contains_key(&principal.arn) {
             return Err(KmsError::AlreadyExists(format!(
@@ -369,7 +358,7 @@ impl IdentityStore for MemoryStore {
         let slot = data
             .principals
             .get_mut(&principal.arn)
-            .ok_or_else(|| store::missing_principal(&principal.arn))?;
+            .ok_or_else(|| KmsError::principal_not_found(&principal.arn))?;
         if slot.revision != principal.revision {
             return Ok(Swap::Stale);
         }
@@ -384,7 +373,7 @@ impl IdentityStore for MemoryStore {
         let mut data = self.data();
         data.principals
             .remove(arn)
-            .ok_or_else(|| store::missing_principal(arn))?;
+            .ok_or_else(|| KmsError::principal_not_found(arn))?;
         data.access_keys.retain(|_, k| k.principal_arn != arn);
         Ok(())
     }
@@ -406,7 +395,7 @@ impl IdentityStore for MemoryStore {
     fn insert_access_key(&self, key: &AccessKeyRecord, max_per_principal: usize) -> KmsResult<()> {
         let mut data = self.data();
         if !data.principals.contains_key(&key.principal_arn) {
-            return Err(store::missing_principal(&key.principal_arn));
+            return Err(KmsError::principal_not_found(&key.principal_arn));
         }
         let held = data
             .access_keys
@@ -435,7 +424,7 @@ impl IdentityStore for MemoryStore {
         let slot = data
             .access_keys
             .get_mut(access_key_id)
-            .ok_or_else(|| store::missing_access_key(access_key_id))?;
+            .ok_or_else(|| KmsError::access_key_not_found(access_key_id))?;
         slot.status = status;
         Ok(())
     }
@@ -445,7 +434,7 @@ impl IdentityStore for MemoryStore {
             .access_keys
             .remove(access_key_id)
             .map(|_| ())
-            .ok_or_else(|| store::missing_access_key(access_key_id))
+            .ok_or_else(|| KmsError::access_key_not_found(access_key_id))
     }
 
     fn access_key(&self, access_key_id: &str) -> KmsResult<Option<AccessKeyRecord>> {
@@ -471,7 +460,7 @@ impl GrantStore for MemoryStore {
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
         let mut data = self.data();
         if !data.keys.contains_key(&grant.key_id) {
-            return Err(missing_key(&grant.key_id));
+            return Err(KmsError::key_not_found(grant.key_id));
         }
         if data.grants.contains_key(&grant.grant_id) {
             return Err(KmsError::AlreadyExists(format!(
@@ -488,7 +477,7 @@ impl GrantStore for MemoryStore {
             .grants
             .remove(grant_id)
             .map(|_| ())
-            .ok_or_else(|| store::missing_grant(grant_id))
+            .ok_or_else(|| KmsError::grant_not_found(grant_id))
     }
 
     fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>> {

@@ -219,7 +219,7 @@ fn insert_access_key_in(tx: &Transaction<'_>, key: &AccessKeyRecord) -> KmsResul
             )))
         }
         Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-            Err(store::missing_principal(&key.principal_arn))
+            Err(KmsError::principal_not_found(&key.principal_arn))
         }
         other => other.map(|_| ()).map_err(db_error),
     }
@@ -244,10 +244,6 @@ fn migrate(tx: &Transaction<'_>) -> KmsResult<()> {
             .db()?;
     }
     Ok(())
-}
-
-fn missing_key(id: &KeyId) -> KmsError {
-    KmsError::NotFound(format!("Key '{id}' does not exist"))
 }
 
 /// Appends one audit record inside `tx`, refusing anything but the next sequence number
@@ -401,7 +397,7 @@ fn replace_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<Swap> {
     if exists {
         Ok(Swap::Stale)
     } else {
-        Err(missing_key(&key.key_id))
+        Err(KmsError::key_not_found(key.key_id))
     }
 }
 
@@ -491,15 +487,11 @@ fn build_alias((name, key_id, created_at, updated_at): AliasRow) -> KmsResult<Al
 fn alias_write_error(alias: &AliasRecord) -> impl FnOnce(rusqlite::Error) -> KmsError + '_ {
     move |e| {
         if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) {
-            missing_key(&alias.key_id)
+            KmsError::key_not_found(alias.key_id)
         } else {
             db_error(e)
         }
     }
-}
-
-fn missing_alias(name: &str) -> KmsError {
-    KmsError::NotFound(format!("Alias {name} is not found."))
 }
 
 type AuditRow = (i64, String, Vec<u8>);
@@ -655,7 +647,7 @@ impl KeyStore for SqliteStore {
                 return if exists {
                     Ok(Swap::Stale)
                 } else {
-                    Err(missing_key(key_id))
+                    Err(KmsError::key_not_found(key_id))
                 };
             }
             tx.execute(
@@ -730,7 +722,7 @@ impl AliasStore for SqliteStore {
                 )
                 .map_err(alias_write_error(alias))?;
             if changed == 0 {
-                return Err(missing_alias(&alias.name));
+                return Err(KmsError::alias_not_found(&alias.name));
             }
             Ok(())
         })
@@ -743,7 +735,7 @@ impl AliasStore for SqliteStore {
             .db()?
             == 0
         {
-            return Err(missing_alias(name));
+            return Err(KmsError::alias_not_found(name));
         }
         Ok(())
     }
@@ -846,7 +838,7 @@ impl PluginStore for SqliteStore {
                     )
                     .db()?;
                 if !exists {
-                    return Err(missing_key(id));
+                    return Err(KmsError::key_not_found(id));
                 }
             }
             tx.execute(
@@ -954,9 +946,9 @@ impl IdentityStore for SqliteStore {
                     principal.arn
                 )))
             }
-            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => Err(
-                KmsError::NotFound(format!("Account {} does not exist", principal.account)),
-            ),
+            Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                Err(KmsError::account_not_found(&principal.account))
+            }
             other => other.map(|_| ()).map_err(db_error),
         }
     }
@@ -988,7 +980,7 @@ impl IdentityStore for SqliteStore {
             if exists {
                 Ok(Swap::Stale)
             } else {
-                Err(store::missing_principal(&principal.arn))
+                Err(KmsError::principal_not_found(&principal.arn))
             }
         })
     }
@@ -1001,7 +993,7 @@ impl IdentityStore for SqliteStore {
             .db()?
             == 0
         {
-            return Err(store::missing_principal(arn));
+            return Err(KmsError::principal_not_found(arn));
         }
         Ok(())
     }
@@ -1054,7 +1046,7 @@ impl IdentityStore for SqliteStore {
             )
             .db()?;
         if changed == 0 {
-            return Err(store::missing_access_key(access_key_id));
+            return Err(KmsError::access_key_not_found(access_key_id));
         }
         Ok(())
     }
@@ -1069,7 +1061,7 @@ impl IdentityStore for SqliteStore {
             .db()?
             == 0
         {
-            return Err(store::missing_access_key(access_key_id));
+            return Err(KmsError::access_key_not_found(access_key_id));
         }
         Ok(())
     }
@@ -1117,7 +1109,7 @@ impl GrantStore for SqliteStore {
                 KmsError::AlreadyExists(format!("Grant '{}' already exists", grant.grant_id)),
             ),
             Err(e) if is_constraint(&e, ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-                Err(missing_key(&grant.key_id))
+                Err(KmsError::key_not_found(grant.key_id))
             }
             other => other.map(|_| ()).map_err(db_error),
         }
@@ -1130,7 +1122,7 @@ impl GrantStore for SqliteStore {
             .db()?
             == 0
         {
-            return Err(store::missing_grant(grant_id));
+            return Err(KmsError::grant_not_found(grant_id));
         }
         Ok(())
     }

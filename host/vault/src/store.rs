@@ -387,26 +387,11 @@ pub trait GrantStore: Send + Sync {
     fn retirable_grants(&self, principal: &str) -> KmsResult<Vec<GrantRecord>>;
 }
 
-/// The error for a principal that does not exist.
-pub(super) fn missing_principal(arn: &str) -> KmsError {
-    KmsError::NotFound(format!("The principal '{arn}' does not exist"))
-}
-
-/// The error for an access key that does not exist.
-pub(super) fn missing_access_key(id: &str) -> KmsError {
-    KmsError::NotFound(format!("The access key '{id}' does not exist"))
-}
-
 /// The error for a principal that already holds its most access keys.
 pub(super) fn too_many_access_keys(arn: &str, max: usize) -> KmsError {
     KmsError::LimitExceeded(format!(
         "A principal holds at most {max} access keys; '{arn}' does"
     ))
-}
-
-/// The error for a grant that does not exist.
-pub(super) fn missing_grant(grant_id: &str) -> KmsError {
-    KmsError::NotFound(format!("Grant '{grant_id}' does not exist"))
 }
 
 /// The meta entry that holds the audit trail's anchored head.
