@@ -34,3 +34,24 @@ pub fn in_memory_service() -> (Service, kms_vault::Vault) {
     let service = Service::new(vault, std::sync::Arc::new(kms_service::SystemClock)).unwrap();
     (service, Vault::open(Box::new(store), root).unwrap())
 }
+
+/// A service on an in-memory vault with one symmetric key, named `alias`.
+pub fn service_with_alias(alias: &str) -> std::sync::Arc<Service> {
+    let service = std::sync::Arc::new(Service::in_memory().unwrap());
+    let admin = Caller::account_root(service.account());
+    let key = service
+        .create_key(&admin, kms_service::CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata
+        .key_id;
+    service
+        .create_alias(
+            &admin,
+            kms_service::AliasRequest {
+                alias_name: alias.into(),
+                target_key_id: key,
+            },
+        )
+        .unwrap();
+    service
+}

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use kms_guest_components as stock;
 use kms_runtime::bindings::command::TenantCommandWithReveal;
 use kms_runtime::{Capabilities, KmsCtx, KmsCtxView, KmsView, MemoryLog};
-use kms_service::{AliasRequest, CreateKeyRequest};
-use kms_service::{Caller, Service};
+use kms_service::Caller;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 
@@ -27,29 +26,9 @@ impl KmsView for PlatformState {
     }
 }
 
-fn service_with_alias(alias: &str) -> Arc<Service> {
-    let service = Arc::new(Service::in_memory().unwrap());
-    let admin = Caller::account_root(service.account());
-    let key = service
-        .create_key(&admin, CreateKeyRequest::default())
-        .unwrap()
-        .key_metadata
-        .key_id;
-    service
-        .create_alias(
-            &admin,
-            AliasRequest {
-                alias_name: alias.into(),
-                target_key_id: key,
-            },
-        )
-        .unwrap();
-    service
-}
-
 #[test]
 fn a_platform_adds_kms_vault_to_its_own_linker() {
-    let service = service_with_alias("alias/app");
+    let service = kms_integration_tests::service_with_alias("alias/app");
     let engine = Engine::default();
     let mut linker = Linker::<PlatformState>::new(&engine);
     kms_runtime::add_to_linker(&mut linker).unwrap();
@@ -96,7 +75,7 @@ fn a_platform_adds_kms_vault_to_its_own_linker() {
 
 #[test]
 fn without_reveal_in_the_linker_a_component_importing_it_does_not_link() {
-    let service = service_with_alias("alias/app");
+    let service = kms_integration_tests::service_with_alias("alias/app");
     let engine = Engine::default();
     let mut linker = Linker::<PlatformState>::new(&engine);
     kms_runtime::add_to_linker(&mut linker).unwrap();

@@ -13,7 +13,7 @@ use kms_core::types::EncryptionContext;
 use kms_guest_components as stock;
 use kms_runtime::bindings::command::TenantCommandWithReveal;
 use kms_runtime::{Capabilities, KmsCtx, KmsCtxView, KmsView};
-use kms_service::{AliasRequest, Caller, CreateKeyRequest, DecryptRequest, Service};
+use kms_service::{Caller, DecryptRequest, Service};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
@@ -45,27 +45,6 @@ impl KmsView for PlatformState {
             table: &mut self.table,
         }
     }
-}
-
-/// A service with one symmetric key, named `alias/app`.
-fn service_with_app_key() -> Arc<Service> {
-    let service = Arc::new(Service::in_memory().unwrap());
-    let admin = Caller::account_root(service.account());
-    let key = service
-        .create_key(&admin, CreateKeyRequest::default())
-        .unwrap()
-        .key_metadata
-        .key_id;
-    service
-        .create_alias(
-            &admin,
-            AliasRequest {
-                alias_name: "alias/app".into(),
-                target_key_id: key,
-            },
-        )
-        .unwrap();
-    service
 }
 
 /// A temporary directory holding one file, `name`, with `contents`.
@@ -144,7 +123,7 @@ fn run_sync(state: PlatformState, component: &[u8], args: &[String]) -> Result<S
 
 #[test]
 fn a_std_guest_seals_a_file_it_reads_through_a_wasi_preopen() {
-    let service = service_with_app_key();
+    let service = kms_integration_tests::service_with_alias("alias/app");
     let contents = b"card numbers, one per line\n4111111111111111\n";
     let dir = directory_with("secret.txt", contents);
     let bytes = stock::bytes(stock::STD_APP);
@@ -165,7 +144,7 @@ fn a_std_guest_seals_a_file_it_reads_through_a_wasi_preopen() {
 
 #[test]
 fn a_std_guest_reads_nothing_outside_its_preopen() {
-    let service = service_with_app_key();
+    let service = kms_integration_tests::service_with_alias("alias/app");
     let preopened = directory_with("secret.txt", b"granted");
     let elsewhere = directory_with("other.txt", b"not granted");
     let bytes = stock::bytes(stock::STD_APP);
@@ -192,7 +171,7 @@ fn a_std_guest_reads_nothing_outside_its_preopen() {
 /// futures are `Send`, so the platform spawns one task per request on a multi-threaded runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kms_vault_host_calls_work_in_async_stores_beside_async_wasi() {
-    let service = service_with_app_key();
+    let service = kms_integration_tests::service_with_alias("alias/app");
     let bytes = Arc::new(stock::bytes(stock::STD_APP));
     let engine = Engine::default();
     let mut linker = Linker::<PlatformState>::new(&engine);

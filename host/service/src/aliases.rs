@@ -39,6 +39,14 @@ pub fn validate_alias_name(name: &str) -> KmsResult<()> {
 }
 
 impl Service {
+    /// The stored alias `name`, or AWS's NotFoundException naming its ARN.
+    fn existing_alias(&self, name: &str) -> KmsResult<AliasRecord> {
+        self.vault
+            .store()
+            .alias(name)?
+            .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(name)))
+    }
+
     /// The key an alias may target: by id or ARN only (not another alias), and not pending deletion.
     fn alias_target(
         &self,
@@ -87,11 +95,7 @@ impl Service {
     pub fn update_alias(&self, caller: &Caller, req: AliasRequest) -> KmsResult<()> {
         self.audited(caller, "UpdateAlias", |note| {
             validate_alias_name(&req.alias_name)?;
-            let existing = self
-                .vault
-                .store()
-                .alias(&req.alias_name)?
-                .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(&req.alias_name)))?;
+            let existing = self.existing_alias(&req.alias_name)?;
             let current = self.vault.store().key(&existing.key_id)?;
             if let Some(current) = &current {
                 let basis = self.authorize(
@@ -122,11 +126,7 @@ impl Service {
     pub fn delete_alias(&self, caller: &Caller, req: DeleteAliasRequest) -> KmsResult<()> {
         self.audited(caller, "DeleteAlias", |note| {
             validate_alias_name(&req.alias_name)?;
-            let existing = self
-                .vault
-                .store()
-                .alias(&req.alias_name)?
-                .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(&req.alias_name)))?;
+            let existing = self.existing_alias(&req.alias_name)?;
             note.key(self.key_arn(&existing.key_id));
             if let Some(record) = self.vault.store().key(&existing.key_id)? {
                 let basis = self.authorize(
