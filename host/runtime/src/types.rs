@@ -15,54 +15,72 @@ use crate::ctx::KmsCtxView;
 // The interface defines types only; it has no functions to implement.
 impl wit::Host for KmsCtxView<'_> {}
 
-/// The WIT error for a façade error. The WIT has fewer cases than AWS's exception list; request
-/// errors all become `validation`.
+/// A `kms-error` case, as the function that builds it from its detail.
+type WitCase = fn(wit::ErrorDetail) -> wit::KmsError;
+
+/// The WIT error for a façade error: the case a guest matches on, carrying the exact AWS
+/// exception name and the message. The WIT has fewer cases than AWS has exceptions: request
+/// errors share `validation`, told apart by their `aws-type`.
 pub(crate) fn to_wit_error(error: KmsError) -> wit::KmsError {
     use wit::KmsError as W;
-    match error {
-        KmsError::NotFound(m) => W::NotFound(m),
-        KmsError::Disabled(m) => W::Disabled(m),
-        KmsError::InvalidState(m) => W::InvalidState(m),
-        KmsError::InvalidCiphertext(m) => W::InvalidCiphertext(m),
-        KmsError::IncorrectKey(m) => W::IncorrectKey(m),
-        KmsError::InvalidKeyUsage(m) => W::InvalidKeyUsage(m),
-        KmsError::Validation(m)
-        | KmsError::InvalidAliasName(m)
-        | KmsError::InvalidArn(m)
-        | KmsError::InvalidMarker(m)
-        | KmsError::AlreadyExists(m)
-        | KmsError::Tag(m)
-        | KmsError::UnsupportedOperation(m)
-        | KmsError::MalformedPolicyDocument(m)
-        | KmsError::InvalidGrantToken(m)
-        | KmsError::InvalidGrantId(m)
-        | KmsError::DryRunOperation(m) => W::Validation(m),
-        KmsError::LimitExceeded(m) => W::LimitExceeded(m),
-        KmsError::AccessDenied(m) => W::AccessDenied(m),
-        KmsError::Throttling(m) => W::Throttled(m),
+    let case: WitCase = match &error {
+        KmsError::NotFound(_) => W::NotFound,
+        KmsError::Disabled(_) => W::Disabled,
+        KmsError::InvalidState(_) => W::InvalidState,
+        KmsError::InvalidCiphertext(_) => W::InvalidCiphertext,
+        KmsError::IncorrectKey(_) => W::IncorrectKey,
+        KmsError::InvalidKeyUsage(_) => W::InvalidKeyUsage,
+        KmsError::Validation(_)
+        | KmsError::InvalidAliasName(_)
+        | KmsError::InvalidArn(_)
+        | KmsError::InvalidMarker(_)
+        | KmsError::AlreadyExists(_)
+        | KmsError::Tag(_)
+        | KmsError::UnsupportedOperation(_)
+        | KmsError::MalformedPolicyDocument(_)
+        | KmsError::InvalidGrantToken(_)
+        | KmsError::InvalidGrantId(_)
+        | KmsError::DryRunOperation(_) => W::Validation,
+        KmsError::LimitExceeded(_) => W::LimitExceeded,
+        KmsError::AccessDenied(_) => W::AccessDenied,
+        KmsError::Throttling(_) => W::Throttled,
         KmsError::InvalidSignature(_) => W::InvalidSignature,
         KmsError::InvalidMac(_) => W::InvalidMac,
-        KmsError::Internal(m) => W::Internal(m),
-    }
+        KmsError::Internal(_) => W::Internal,
+    };
+    case(wit::ErrorDetail {
+        aws_type: error.aws_type().to_string(),
+        message: error.message().to_string(),
+    })
 }
 
 /// The façade error for a WIT error a guest returned (from a data-key wrapper's `envelope`).
+///
+/// The guest's `aws-type` is kept when it is an exception its case stands for, so a wrapper
+/// that passes on the host's error keeps its exact name. Any other name (unknown, or one of
+/// another case) gives way to the case's own exception: a guest cannot turn a `validation`
+/// into an `AccessDeniedException` by naming it.
 pub(crate) fn from_wit_error(error: wit::KmsError) -> KmsError {
     use wit::KmsError as W;
-    match error {
-        W::NotFound(m) => KmsError::NotFound(m),
-        W::Disabled(m) => KmsError::Disabled(m),
-        W::InvalidState(m) => KmsError::InvalidState(m),
-        W::AccessDenied(m) => KmsError::AccessDenied(m),
-        W::InvalidCiphertext(m) => KmsError::InvalidCiphertext(m),
-        W::IncorrectKey(m) => KmsError::IncorrectKey(m),
-        W::InvalidKeyUsage(m) => KmsError::InvalidKeyUsage(m),
-        W::Validation(m) => KmsError::Validation(m),
-        W::LimitExceeded(m) => KmsError::LimitExceeded(m),
-        W::Throttled(m) => KmsError::Throttling(m),
-        W::InvalidSignature => KmsError::InvalidSignature("The signature is not valid".into()),
-        W::InvalidMac => KmsError::InvalidMac("The MAC is not valid".into()),
-        W::Internal(m) => KmsError::Internal(m),
+    let case = std::mem::discriminant(&error);
+    let (own, detail): (fn(String) -> KmsError, _) = match error {
+        W::NotFound(d) => (KmsError::NotFound, d),
+        W::Disabled(d) => (KmsError::Disabled, d),
+        W::InvalidState(d) => (KmsError::InvalidState, d),
+        W::AccessDenied(d) => (KmsError::AccessDenied, d),
+        W::InvalidCiphertext(d) => (KmsError::InvalidCiphertext, d),
+        W::IncorrectKey(d) => (KmsError::IncorrectKey, d),
+        W::InvalidKeyUsage(d) => (KmsError::InvalidKeyUsage, d),
+        W::Validation(d) => (KmsError::Validation, d),
+        W::LimitExceeded(d) => (KmsError::LimitExceeded, d),
+        W::Throttled(d) => (KmsError::Throttling, d),
+        W::InvalidSignature(d) => (KmsError::InvalidSignature, d),
+        W::InvalidMac(d) => (KmsError::InvalidMac, d),
+        W::Internal(d) => (KmsError::Internal, d),
+    };
+    match KmsError::from_aws_type(&detail.aws_type, detail.message.as_str()) {
+        Some(named) if std::mem::discriminant(&to_wit_error(named.clone())) == case => named,
+        _ => own(detail.message),
     }
 }
 
@@ -207,29 +225,79 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_service_error_has_a_wit_case() {
-        let cases = [
-            (KmsError::NotFound("m".into()), "NotFound"),
-            (KmsError::Disabled("m".into()), "Disabled"),
-            (KmsError::InvalidState("m".into()), "InvalidState"),
-            (KmsError::InvalidCiphertext("m".into()), "InvalidCiphertext"),
-            (KmsError::IncorrectKey("m".into()), "IncorrectKey"),
-            (KmsError::InvalidKeyUsage("m".into()), "InvalidKeyUsage"),
-            (KmsError::InvalidArn("m".into()), "Validation"),
-            (KmsError::AlreadyExists("m".into()), "Validation"),
-            (KmsError::LimitExceeded("m".into()), "LimitExceeded"),
-            (KmsError::AccessDenied("m".into()), "AccessDenied"),
-            (KmsError::Throttling("m".into()), "Throttled"),
-            (KmsError::InvalidSignature("m".into()), "InvalidSignature"),
-            (KmsError::InvalidMac("m".into()), "InvalidMac"),
-            (KmsError::Internal("m".into()), "Internal"),
+    fn every_service_error_reaches_the_guest_with_its_case_and_exact_aws_name() {
+        use wit::KmsError as W;
+        let message = || String::from("m");
+        let cases: [(KmsError, WitCase); 23] = [
+            (KmsError::NotFound(message()), W::NotFound),
+            (KmsError::Disabled(message()), W::Disabled),
+            (KmsError::InvalidState(message()), W::InvalidState),
+            (KmsError::InvalidCiphertext(message()), W::InvalidCiphertext),
+            (KmsError::IncorrectKey(message()), W::IncorrectKey),
+            (KmsError::InvalidKeyUsage(message()), W::InvalidKeyUsage),
+            (KmsError::Validation(message()), W::Validation),
+            (KmsError::InvalidAliasName(message()), W::Validation),
+            (KmsError::InvalidArn(message()), W::Validation),
+            (KmsError::InvalidMarker(message()), W::Validation),
+            (KmsError::AlreadyExists(message()), W::Validation),
+            (KmsError::LimitExceeded(message()), W::LimitExceeded),
+            (KmsError::Tag(message()), W::Validation),
+            (KmsError::UnsupportedOperation(message()), W::Validation),
+            (KmsError::MalformedPolicyDocument(message()), W::Validation),
+            (KmsError::AccessDenied(message()), W::AccessDenied),
+            (KmsError::InvalidGrantToken(message()), W::Validation),
+            (KmsError::InvalidGrantId(message()), W::Validation),
+            (KmsError::DryRunOperation(message()), W::Validation),
+            (KmsError::Throttling(message()), W::Throttled),
+            (KmsError::InvalidSignature(message()), W::InvalidSignature),
+            (KmsError::InvalidMac(message()), W::InvalidMac),
+            (KmsError::Internal(message()), W::Internal),
         ];
         for (error, case) in cases {
-            let wit = format!("{:?}", to_wit_error(error));
-            assert!(
-                wit.starts_with(&format!("KmsError::{case}")),
-                "{wit} is not {case}"
-            );
+            let expected = case(wit::ErrorDetail {
+                aws_type: error.aws_type().into(),
+                message: message(),
+            });
+            assert_eq!(to_wit_error(error), expected);
         }
+    }
+
+    #[test]
+    fn a_guest_facing_unsupported_operation_carries_its_aws_name() {
+        let error = to_wit_error(KmsError::UnsupportedOperation(
+            "A SYMMETRIC_DEFAULT key has no public key".into(),
+        ));
+        let wit::KmsError::Validation(detail) = error else {
+            panic!("{error:?} is not validation");
+        };
+        assert_eq!(detail.aws_type, "UnsupportedOperationException");
+        assert_eq!(detail.message, "A SYMMETRIC_DEFAULT key has no public key");
+    }
+
+    #[test]
+    fn an_error_a_guest_passes_on_keeps_its_aws_name() {
+        for error in [
+            KmsError::UnsupportedOperation("m".into()),
+            KmsError::InvalidSignature("The signature is not valid".into()),
+            KmsError::NotFound("m".into()),
+        ] {
+            assert_eq!(from_wit_error(to_wit_error(error.clone())), error);
+        }
+    }
+
+    #[test]
+    fn a_guest_cannot_name_an_exception_outside_its_case() {
+        let claimed = |aws_type: &str| {
+            from_wit_error(wit::KmsError::Validation(wit::ErrorDetail {
+                aws_type: aws_type.into(),
+                message: "m".into(),
+            }))
+        };
+        assert_eq!(
+            claimed("AccessDeniedException"),
+            KmsError::Validation("m".into())
+        );
+        assert_eq!(claimed("TeapotException"), KmsError::Validation("m".into()));
+        assert_eq!(claimed("TagException"), KmsError::Tag("m".into()));
     }
 }
