@@ -390,6 +390,38 @@ fn a_key_outside_the_capability_is_indistinguishable_from_a_missing_one() {
 }
 
 #[test]
+fn a_guest_reports_the_aws_exception_an_http_client_would_get() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    // A symmetric key has no public half: an error that shares the `validation` case with ten
+    // other exceptions, and that guests used to see only as `ValidationException`.
+    let failure = host
+        .run(
+            &hostile,
+            &host.tenant(all_on("alias/app")),
+            &["public-key", "alias/app"],
+        )
+        .unwrap()
+        .unwrap_err();
+    let direct = host
+        .service
+        .get_public_key(&host.admin(), KeyRequest::new(&key))
+        .unwrap_err();
+    assert_eq!(direct.aws_type(), "UnsupportedOperationException");
+    assert!(
+        failure.starts_with(&format!("{}: ", direct.aws_type())),
+        "{failure}"
+    );
+    assert!(failure.ends_with(direct.message()), "{failure}");
+    assert_eq!(
+        host.audited("GetPublicKey", "UnsupportedOperationException")
+            .len(),
+        2
+    );
+}
+
+#[test]
 fn selectors_follow_aliases_and_tags_as_they_change() {
     let host = host();
     let key = host.key("alias/app", &[("tenant", "acme")]);

@@ -364,35 +364,60 @@ fn export_plaintext_borrows_a_data_key() {
 }
 
 #[test]
-fn kms_error_has_exactly_the_design_cases() {
+fn kms_error_has_exactly_the_design_cases_each_carrying_an_error_detail() {
     let contract = Contract::load();
     let TypeDefKind::Variant(variant) = contract.definition(contract.type_in("types", "kms-error"))
     else {
         panic!("kms-error is not a variant");
     };
-    let cases: Vec<(&str, Option<Type>)> = variant
+    let detail = contract.type_in("types", "error-detail");
+    let cases: Vec<&str> = variant
         .cases
         .iter()
-        .map(|case| (case.name.as_str(), case.ty))
+        .map(|case| {
+            let Some(Type::Id(payload)) = case.ty else {
+                panic!("{} carries {:?}, not an error-detail", case.name, case.ty);
+            };
+            assert_eq!(contract.root(payload), detail, "{}", case.name);
+            case.name.as_str()
+        })
         .collect();
-    let message = Some(Type::String);
     assert_eq!(
         cases,
         [
-            ("not-found", message),
-            ("disabled", message),
-            ("invalid-state", message),
-            ("access-denied", message),
-            ("invalid-ciphertext", message),
-            ("incorrect-key", message),
-            ("invalid-key-usage", message),
-            ("validation", message),
-            ("limit-exceeded", message),
-            ("throttled", message),
-            ("invalid-signature", None),
-            ("invalid-mac", None),
-            ("internal", message),
+            "not-found",
+            "disabled",
+            "invalid-state",
+            "access-denied",
+            "invalid-ciphertext",
+            "incorrect-key",
+            "invalid-key-usage",
+            "validation",
+            "limit-exceeded",
+            "throttled",
+            "invalid-signature",
+            "invalid-mac",
+            "internal",
         ]
+    );
+}
+
+#[test]
+fn error_detail_names_the_aws_exception_and_says_what_happened() {
+    let contract = Contract::load();
+    let TypeDefKind::Record(record) =
+        contract.definition(contract.type_in("types", "error-detail"))
+    else {
+        panic!("error-detail is not a record");
+    };
+    let fields: Vec<(&str, Type)> = record
+        .fields
+        .iter()
+        .map(|field| (field.name.as_str(), field.ty))
+        .collect();
+    assert_eq!(
+        fields,
+        [("aws-type", Type::String), ("message", Type::String)]
     );
 }
 

@@ -58,7 +58,7 @@
 //!
 //!     fn open(envelope: Vec<u8>, context: EncryptionContext) -> Result<Vec<u8>, KmsError> {
 //!         // One answer for every malformed envelope, as the contract asks.
-//!         let invalid = || KmsError::InvalidCiphertext("The envelope is invalid".into());
+//!         let invalid = || KmsError::invalid_ciphertext("The envelope is invalid");
 //!         let (len, rest) = envelope.split_first_chunk::<4>().ok_or_else(invalid)?;
 //!         let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| invalid())?;
 //!         if rest.len() < len {
@@ -143,9 +143,11 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "tenant-app-with-reveal",
-        // Our own `KmsError`, for a readable `Display` (the generated one prints `Debug`).
+        // Our own `KmsError` and `ErrorDetail`, for a readable `Display` (the generated one prints
+        // `Debug`) and the accessors and constructors below.
         with: {
             "kms:vault/types@0.1.0/kms-error": crate::KmsError,
+            "kms:vault/types@0.1.0/error-detail": crate::ErrorDetail,
         },
     });
 }
@@ -153,13 +155,13 @@ mod bindings {
 pub use bindings::kms::vault::{data_keys, keys, log, reveal};
 
 /// The vocabulary shared by every `kms:vault` interface: key specs, algorithms, key metadata
-/// and [`KmsError`].
+/// and [`KmsError`] with its [`ErrorDetail`].
 ///
 /// [`types::EncryptionContext`] is the WIT list the host calls take; build one with the
 /// crate-level [`EncryptionContext`].
 pub mod types {
-    pub use crate::KmsError;
     pub use crate::bindings::kms::vault::types::*;
+    pub use crate::{ErrorDetail, KmsError};
 }
 
 /// State that lives as long as the component instance, such as a data-key cache, kept in a
@@ -206,106 +208,176 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Why a host call failed: the `kms-error` variant of the WIT contract. The cases are AWS KMS's
-/// exception names; each message is for people, never parsed, and never carries key material.
+/// What every [`KmsError`] carries: the exact AWS KMS exception name and a message; the
+/// `error-detail` record of the WIT contract.
 ///
 /// ```
-/// use kms_guest::KmsError;
+/// use kms_guest::ErrorDetail;
 ///
-/// let error = KmsError::NotFound("Key 'alias/orders' does not exist".into());
+/// let detail = ErrorDetail::new("TagException", "Tag keys must not start with aws:");
+/// assert_eq!(detail.aws_type, "TagException");
+/// ```
+// The shape must match `types.wit` exactly: the generated bindings lift and lower this type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorDetail {
+    /// The AWS KMS exception name, as the HTTP API reports the same failure in `__type`
+    /// (`NotFoundException`, `UnsupportedOperationException`, …).
+    pub aws_type: String,
+    /// A human-readable message, never parsed and never carrying key material.
+    pub message: String,
+}
+
+impl ErrorDetail {
+    /// A detail naming `aws_type`, saying `message`.
+    pub fn new(aws_type: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorDetail {
+            aws_type: aws_type.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a host call failed: the `kms-error` variant of the WIT contract. Match on the case to
+/// decide what to do; [`aws_type`](KmsError::aws_type) is the exact AWS KMS exception, the one an
+/// HTTP client would get for the same failure, and [`message`](KmsError::message) says what
+/// happened. Messages are for people, never parsed, and never carry key material.
+///
+/// ```
+/// use kms_guest::{ErrorDetail, KmsError};
+///
+/// let error = KmsError::not_found("Key 'alias/orders' does not exist");
 /// assert_eq!(error.aws_type(), "NotFoundException");
 /// assert_eq!(error.to_string(), "NotFoundException: Key 'alias/orders' does not exist");
+///
+/// // Several exceptions share a case; the detail tells them apart.
+/// let error = KmsError::Validation(ErrorDetail::new(
+///     "UnsupportedOperationException",
+///     "A SYMMETRIC_DEFAULT key has no public key",
+/// ));
+/// assert!(matches!(error, KmsError::Validation(_)));
+/// assert_eq!(error.aws_type(), "UnsupportedOperationException");
 /// ```
 // The shape must match `types.wit` exactly: the generated bindings lift and lower this type.
 #[derive(Clone, PartialEq, Eq)]
 pub enum KmsError {
     /// The key or alias does not exist, or is not in the caller's capability set: the two are
     /// deliberately indistinguishable (`NotFoundException`).
-    NotFound(String),
+    NotFound(ErrorDetail),
     /// The key is disabled (`DisabledException`).
-    Disabled(String),
+    Disabled(ErrorDetail),
     /// The key's state (pending deletion, pending import, unavailable) does not allow the
     /// operation (`KMSInvalidStateException`).
-    InvalidState(String),
+    InvalidState(ErrorDetail),
     /// The caller's key policy, grants, identity policies or policy plugins deny the operation,
     /// or its capability set does not include the operation on this key (`AccessDeniedException`).
-    AccessDenied(String),
+    AccessDenied(ErrorDetail),
     /// The ciphertext could not be decrypted. Every cause answers the same (altered or truncated
     /// ciphertext, wrong encryption context, unknown key) so that it is no oracle
     /// (`InvalidCiphertextException`).
-    InvalidCiphertext(String),
+    InvalidCiphertext(ErrorDetail),
     /// The operation named a key other than the one the ciphertext was made under
     /// (`IncorrectKeyException`).
-    IncorrectKey(String),
+    IncorrectKey(ErrorDetail),
     /// The key's usage does not allow the operation, or the algorithm does not suit the key
     /// (`InvalidKeyUsageException`).
-    InvalidKeyUsage(String),
-    /// An argument is malformed or out of range, including an invalid encryption context
-    /// (`ValidationException`).
-    Validation(String),
+    InvalidKeyUsage(ErrorDetail),
+    /// The request cannot be carried out as asked: a malformed or out-of-range argument
+    /// (`ValidationException`), an operation that does not apply to the key
+    /// (`UnsupportedOperationException`), and the other request exceptions (`InvalidArnException`,
+    /// `AlreadyExistsException`, `TagException`, …); the detail names which.
+    Validation(ErrorDetail),
     /// A quota would be exceeded (`LimitExceededException`).
-    LimitExceeded(String),
+    LimitExceeded(ErrorDetail),
     /// The caller is sending requests too fast; retry later (`ThrottlingException`).
-    Throttled(String),
+    Throttled(ErrorDetail),
     /// The signature does not verify for this message, key and algorithm
     /// (`KMSInvalidSignatureException`).
-    InvalidSignature,
+    InvalidSignature(ErrorDetail),
     /// The MAC does not verify for this message, key and algorithm (`KMSInvalidMacException`).
-    InvalidMac,
+    InvalidMac(ErrorDetail),
     /// The host failed; never caused by the arguments (`KMSInternalException`).
-    Internal(String),
+    Internal(ErrorDetail),
+}
+
+/// Constructors for errors a guest raises itself (an envelope it cannot open, say), each with
+/// its case's own AWS exception name.
+macro_rules! constructors {
+    ($($name:ident => $case:ident, $aws_type:literal;)+) => {
+        impl KmsError {
+            $(
+                #[doc = concat!("A [`KmsError::", stringify!($case), "`] naming `", $aws_type, "`.")]
+                pub fn $name(message: impl Into<String>) -> Self {
+                    KmsError::$case(ErrorDetail::new($aws_type, message))
+                }
+            )+
+        }
+    };
+}
+
+constructors! {
+    not_found => NotFound, "NotFoundException";
+    disabled => Disabled, "DisabledException";
+    invalid_state => InvalidState, "KMSInvalidStateException";
+    access_denied => AccessDenied, "AccessDeniedException";
+    invalid_ciphertext => InvalidCiphertext, "InvalidCiphertextException";
+    incorrect_key => IncorrectKey, "IncorrectKeyException";
+    invalid_key_usage => InvalidKeyUsage, "InvalidKeyUsageException";
+    validation => Validation, "ValidationException";
+    limit_exceeded => LimitExceeded, "LimitExceededException";
+    throttled => Throttled, "ThrottlingException";
+    invalid_signature => InvalidSignature, "KMSInvalidSignatureException";
+    invalid_mac => InvalidMac, "KMSInvalidMacException";
+    internal => Internal, "KMSInternalException";
 }
 
 impl KmsError {
-    /// The AWS KMS exception name of this error, as the HTTP API reports it.
+    /// The AWS exception name and the message.
     ///
     /// ```
     /// use kms_guest::KmsError;
     ///
-    /// assert_eq!(KmsError::InvalidMac.aws_type(), "KMSInvalidMacException");
+    /// let detail = KmsError::throttled("Slow down").detail().clone();
+    /// assert_eq!(detail.aws_type, "ThrottlingException");
+    /// assert_eq!(detail.message, "Slow down");
     /// ```
-    pub fn aws_type(&self) -> &'static str {
+    pub fn detail(&self) -> &ErrorDetail {
         match self {
-            KmsError::NotFound(_) => "NotFoundException",
-            KmsError::Disabled(_) => "DisabledException",
-            KmsError::InvalidState(_) => "KMSInvalidStateException",
-            KmsError::AccessDenied(_) => "AccessDeniedException",
-            KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
-            KmsError::IncorrectKey(_) => "IncorrectKeyException",
-            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
-            KmsError::Validation(_) => "ValidationException",
-            KmsError::LimitExceeded(_) => "LimitExceededException",
-            KmsError::Throttled(_) => "ThrottlingException",
-            KmsError::InvalidSignature => "KMSInvalidSignatureException",
-            KmsError::InvalidMac => "KMSInvalidMacException",
-            KmsError::Internal(_) => "KMSInternalException",
+            KmsError::NotFound(d)
+            | KmsError::Disabled(d)
+            | KmsError::InvalidState(d)
+            | KmsError::AccessDenied(d)
+            | KmsError::InvalidCiphertext(d)
+            | KmsError::IncorrectKey(d)
+            | KmsError::InvalidKeyUsage(d)
+            | KmsError::Validation(d)
+            | KmsError::LimitExceeded(d)
+            | KmsError::Throttled(d)
+            | KmsError::InvalidSignature(d)
+            | KmsError::InvalidMac(d)
+            | KmsError::Internal(d) => d,
         }
     }
 
-    /// The host's human-readable message; for the two cases that carry none, a fixed one.
+    /// The AWS KMS exception name of this error, as the HTTP API reports it in `__type`.
     ///
     /// ```
     /// use kms_guest::KmsError;
     ///
-    /// assert_eq!(KmsError::Throttled("Slow down".into()).message(), "Slow down");
-    /// assert_eq!(KmsError::InvalidSignature.message(), "The signature is not valid");
+    /// assert_eq!(KmsError::invalid_mac("The MAC is not valid").aws_type(), "KMSInvalidMacException");
+    /// ```
+    pub fn aws_type(&self) -> &str {
+        &self.detail().aws_type
+    }
+
+    /// The host's human-readable message.
+    ///
+    /// ```
+    /// use kms_guest::KmsError;
+    ///
+    /// assert_eq!(KmsError::throttled("Slow down").message(), "Slow down");
     /// ```
     pub fn message(&self) -> &str {
-        match self {
-            KmsError::NotFound(m)
-            | KmsError::Disabled(m)
-            | KmsError::InvalidState(m)
-            | KmsError::AccessDenied(m)
-            | KmsError::InvalidCiphertext(m)
-            | KmsError::IncorrectKey(m)
-            | KmsError::InvalidKeyUsage(m)
-            | KmsError::Validation(m)
-            | KmsError::LimitExceeded(m)
-            | KmsError::Throttled(m)
-            | KmsError::Internal(m) => m,
-            KmsError::InvalidSignature => "The signature is not valid",
-            KmsError::InvalidMac => "The MAC is not valid",
-        }
+        &self.detail().message
     }
 }
 
@@ -499,7 +571,7 @@ mod tests {
 
     #[test]
     fn kms_error_display_names_the_aws_exception_and_the_message() {
-        let error = KmsError::InvalidCiphertext("The ciphertext is invalid".into());
+        let error = KmsError::invalid_ciphertext("The ciphertext is invalid");
         assert_eq!(
             error.to_string(),
             "InvalidCiphertextException: The ciphertext is invalid"
@@ -507,16 +579,36 @@ mod tests {
     }
 
     #[test]
-    fn kms_error_without_a_message_still_displays_one() {
+    fn kms_error_displays_the_exception_the_host_named_not_its_case() {
+        let error = KmsError::Validation(ErrorDetail::new(
+            "UnsupportedOperationException",
+            "A SYMMETRIC_DEFAULT key has no public key",
+        ));
         assert_eq!(
-            KmsError::InvalidSignature.to_string(),
-            "KMSInvalidSignatureException: The signature is not valid"
+            error.to_string(),
+            "UnsupportedOperationException: A SYMMETRIC_DEFAULT key has no public key"
+        );
+    }
+
+    #[test]
+    fn kms_error_constructors_name_their_case_s_own_exception() {
+        assert_eq!(
+            KmsError::invalid_signature("The signature is not valid"),
+            KmsError::InvalidSignature(ErrorDetail::new(
+                "KMSInvalidSignatureException",
+                "The signature is not valid"
+            ))
+        );
+        assert_eq!(KmsError::throttled("m").aws_type(), "ThrottlingException");
+        assert_eq!(
+            KmsError::invalid_state("m").aws_type(),
+            "KMSInvalidStateException"
         );
     }
 
     #[test]
     fn kms_error_is_a_std_error() {
-        let error: Box<dyn std::error::Error> = Box::new(KmsError::InvalidMac);
+        let error: Box<dyn std::error::Error> = Box::new(KmsError::invalid_mac("m"));
         assert!(error.to_string().starts_with("KMSInvalidMacException"));
     }
 }

@@ -116,6 +116,46 @@ impl KmsError {
         }
     }
 
+    /// The error an AWS exception name stands for, carrying `message`: the inverse of
+    /// [`aws_type`](Self::aws_type), for errors that come back across a boundary by name (a
+    /// guest's `kms-error`). `None` for a name that is none of ours.
+    ///
+    /// ```
+    /// use kms_core::KmsError;
+    /// let err = KmsError::from_aws_type("UnsupportedOperationException", "No public key");
+    /// assert_eq!(err, Some(KmsError::UnsupportedOperation("No public key".into())));
+    /// assert_eq!(KmsError::from_aws_type("TeapotException", "short and stout"), None);
+    /// ```
+    pub fn from_aws_type(aws_type: &str, message: impl Into<String>) -> Option<Self> {
+        let variant: fn(String) -> KmsError = match aws_type {
+            "NotFoundException" => KmsError::NotFound,
+            "DisabledException" => KmsError::Disabled,
+            "KMSInvalidStateException" => KmsError::InvalidState,
+            "InvalidCiphertextException" => KmsError::InvalidCiphertext,
+            "IncorrectKeyException" => KmsError::IncorrectKey,
+            "InvalidKeyUsageException" => KmsError::InvalidKeyUsage,
+            "ValidationException" => KmsError::Validation,
+            "InvalidAliasNameException" => KmsError::InvalidAliasName,
+            "InvalidArnException" => KmsError::InvalidArn,
+            "InvalidMarkerException" => KmsError::InvalidMarker,
+            "AlreadyExistsException" => KmsError::AlreadyExists,
+            "LimitExceededException" => KmsError::LimitExceeded,
+            "TagException" => KmsError::Tag,
+            "UnsupportedOperationException" => KmsError::UnsupportedOperation,
+            "MalformedPolicyDocumentException" => KmsError::MalformedPolicyDocument,
+            "AccessDeniedException" => KmsError::AccessDenied,
+            "InvalidGrantTokenException" => KmsError::InvalidGrantToken,
+            "InvalidGrantIdException" => KmsError::InvalidGrantId,
+            "DryRunOperationException" => KmsError::DryRunOperation,
+            "ThrottlingException" => KmsError::Throttling,
+            "KMSInvalidSignatureException" => KmsError::InvalidSignature,
+            "KMSInvalidMacException" => KmsError::InvalidMac,
+            "KMSInternalException" => KmsError::Internal,
+            _ => return None,
+        };
+        Some(variant(message.into()))
+    }
+
     /// The human-readable message.
     pub fn message(&self) -> &str {
         match self {
@@ -193,3 +233,87 @@ impl fmt::Debug for KmsError {
 
 /// Result of a KMS operation.
 pub type KmsResult<T> = Result<T, KmsError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every variant. The match has no wildcard, so a new variant does not compile
+    /// until it is handled there, which is the reminder to list it here too.
+    fn one_of_each() -> Vec<KmsError> {
+        let all: Vec<KmsError> = [
+            KmsError::NotFound,
+            KmsError::Disabled,
+            KmsError::InvalidState,
+            KmsError::InvalidCiphertext,
+            KmsError::IncorrectKey,
+            KmsError::InvalidKeyUsage,
+            KmsError::Validation,
+            KmsError::InvalidAliasName,
+            KmsError::InvalidArn,
+            KmsError::InvalidMarker,
+            KmsError::AlreadyExists,
+            KmsError::LimitExceeded,
+            KmsError::Tag,
+            KmsError::UnsupportedOperation,
+            KmsError::MalformedPolicyDocument,
+            KmsError::AccessDenied,
+            KmsError::InvalidGrantToken,
+            KmsError::InvalidGrantId,
+            KmsError::DryRunOperation,
+            KmsError::Throttling,
+            KmsError::InvalidSignature,
+            KmsError::InvalidMac,
+            KmsError::Internal,
+        ]
+        .into_iter()
+        .map(|variant: fn(String) -> KmsError| variant("m".into()))
+        .collect();
+        for error in &all {
+            match error {
+                KmsError::NotFound(_)
+                | KmsError::Disabled(_)
+                | KmsError::InvalidState(_)
+                | KmsError::InvalidCiphertext(_)
+                | KmsError::IncorrectKey(_)
+                | KmsError::InvalidKeyUsage(_)
+                | KmsError::Validation(_)
+                | KmsError::InvalidAliasName(_)
+                | KmsError::InvalidArn(_)
+                | KmsError::InvalidMarker(_)
+                | KmsError::AlreadyExists(_)
+                | KmsError::LimitExceeded(_)
+                | KmsError::Tag(_)
+                | KmsError::UnsupportedOperation(_)
+                | KmsError::MalformedPolicyDocument(_)
+                | KmsError::AccessDenied(_)
+                | KmsError::InvalidGrantToken(_)
+                | KmsError::InvalidGrantId(_)
+                | KmsError::DryRunOperation(_)
+                | KmsError::Throttling(_)
+                | KmsError::InvalidSignature(_)
+                | KmsError::InvalidMac(_)
+                | KmsError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_error_is_found_again_by_its_aws_name() {
+        for error in one_of_each() {
+            assert_eq!(
+                KmsError::from_aws_type(error.aws_type(), error.message()),
+                Some(error.clone()),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_has_its_own_aws_name() {
+        let names: std::collections::BTreeSet<&str> =
+            one_of_each().iter().map(KmsError::aws_type).collect();
+        assert_eq!(names.len(), one_of_each().len());
+    }
+}

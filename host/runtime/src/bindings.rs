@@ -3,6 +3,10 @@
 //! One generation holds every import (`keys`, `data-keys`, `reveal`, `log`, `config`) and the
 //! `app` export; the plugin and wrapper worlds reuse its interfaces through `with`, so that every
 //! world shares one set of host traits and types.
+//!
+//! Nothing but generation lives here: each interface's host side is in the module of the same
+//! name (`keys.rs`, `data_keys.rs`, …), and the resources' host representations, which the
+//! generated code names, in `handles.rs`.
 
 pub use self::command::kms::vault::{data_keys, keys, log, reveal, types};
 pub use self::plugin::kms::vault::config;
@@ -13,8 +17,8 @@ pub mod command {
         path: "../../wit",
         world: "kms:vault/tenant-command-with-reveal",
         with: {
-            "kms:vault/keys.key": crate::host::KeyHandle,
-            "kms:vault/data-keys.data-key": crate::host::DataKeyHandle,
+            "kms:vault/keys.key": crate::handles::KeyHandle,
+            "kms:vault/data-keys.data-key": crate::handles::DataKeyHandle,
         },
         imports: { default: trappable },
         additional_derives: [PartialEq, Eq],

@@ -40,8 +40,16 @@
 #[allow(unsafe_code, missing_docs)]
 pub mod bindings;
 pub mod capability;
-pub mod host;
+mod config;
+mod ctx;
+mod data_keys;
+mod handles;
+mod keys;
+mod linker;
+mod log;
 mod plugins;
+mod reveal;
+mod types;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -57,11 +65,10 @@ use wasmtime::{
 pub use capability::{
     Capabilities, CapabilitiesBuilder, KeyGrant, KeyOperation, KeySelector, Operations,
 };
-pub use host::{
-    DataKeyHandle, GuestLog, GuestLogLine, HasKms, HostLimits, KeyHandle, KmsCtx, KmsCtxBuilder,
-    KmsCtxView, KmsView, LogLevel, MemoryLog, StderrLog, add_plugin_imports_to_linker,
-    add_reveal_to_linker, add_to_linker,
-};
+pub use ctx::{HasKms, HostLimits, KmsCtx, KmsCtxBuilder, KmsCtxView, KmsView};
+pub use handles::{DataKeyHandle, KeyHandle};
+pub use linker::{add_plugin_imports_to_linker, add_reveal_to_linker, add_to_linker};
+pub use log::{GuestLog, GuestLogLine, LogLevel, MemoryLog, StderrLog};
 pub use plugins::PluginRunner;
 
 use bindings::command::TenantCommandWithRevealPre;
@@ -69,6 +76,7 @@ use bindings::wrapper::DataKeyWrapperPre;
 use kms_core::error::KmsError;
 use kms_core::types::EncryptionContext;
 use kms_service::{Caller, Service};
+use types::{from_wit_error, to_wit_context};
 
 /// The `kms:vault` package prefix of every import the host provides.
 const VAULT: &str = "kms:vault/";
@@ -752,32 +760,6 @@ impl CommandSession {
     }
 }
 
-fn pairs(context: &EncryptionContext) -> Vec<(String, String)> {
-    context
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn from_wit(error: bindings::types::KmsError) -> KmsError {
-    use bindings::types::KmsError as W;
-    match error {
-        W::NotFound(m) => KmsError::NotFound(m),
-        W::Disabled(m) => KmsError::Disabled(m),
-        W::InvalidState(m) => KmsError::InvalidState(m),
-        W::AccessDenied(m) => KmsError::AccessDenied(m),
-        W::InvalidCiphertext(m) => KmsError::InvalidCiphertext(m),
-        W::IncorrectKey(m) => KmsError::IncorrectKey(m),
-        W::InvalidKeyUsage(m) => KmsError::InvalidKeyUsage(m),
-        W::Validation(m) => KmsError::Validation(m),
-        W::LimitExceeded(m) => KmsError::LimitExceeded(m),
-        W::Throttled(m) => KmsError::Throttling(m),
-        W::InvalidSignature => KmsError::InvalidSignature("The signature is not valid".into()),
-        W::InvalidMac => KmsError::InvalidMac("The MAC is not valid".into()),
-        W::Internal(m) => KmsError::Internal(m),
-    }
-}
-
 impl WrapperSession {
     /// The wrapper's `seal`: an envelope of `plaintext` under the KMS key `key`.
     pub fn seal(
@@ -787,7 +769,7 @@ impl WrapperSession {
         context: &EncryptionContext,
     ) -> Result<Result<Vec<u8>, KmsError>, RunError> {
         let envelope = self.instance.kms_vault_envelope();
-        let context = pairs(context);
+        let context = to_wit_context(context);
         guarded(
             &self.runtime,
             &self.caller,
@@ -800,7 +782,7 @@ impl WrapperSession {
             ),
             |store| envelope.call_seal(store, key, plaintext, &context),
         )
-        .map(|r| r.map_err(from_wit))
+        .map(|r| r.map_err(from_wit_error))
     }
 
     /// The wrapper's `open`.
@@ -810,7 +792,7 @@ impl WrapperSession {
         context: &EncryptionContext,
     ) -> Result<Result<Vec<u8>, KmsError>, RunError> {
         let envelope = self.instance.kms_vault_envelope();
-        let context = pairs(context);
+        let context = to_wit_context(context);
         guarded(
             &self.runtime,
             &self.caller,
@@ -819,6 +801,6 @@ impl WrapperSession {
             ("kms:vault/envelope#open", sealed.len()),
             |store| envelope.call_open(store, sealed, &context),
         )
-        .map(|r| r.map_err(from_wit))
+        .map(|r| r.map_err(from_wit_error))
     }
 }

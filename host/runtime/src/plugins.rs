@@ -12,7 +12,8 @@ use wasmtime::{Engine, Store};
 use super::bindings::plugin::PolicyPluginPre;
 use super::bindings::plugin::exports::kms::vault::policy::{Decision, Request};
 use super::bindings::{config, log, types as wit};
-use super::host::{Diagnostics, HostLimits};
+use super::ctx::HostLimits;
+use super::log::Diagnostics;
 use super::{
     GuestComponent, GuestLog, MemoryLimiter, RunError, RuntimeConfig, StderrLog, check_imports,
     classify, compile, new_engine,

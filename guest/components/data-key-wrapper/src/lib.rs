@@ -115,7 +115,7 @@ static CACHE: InstanceState<Cache> = InstanceState::new(Cache {
 });
 
 fn invalid() -> KmsError {
-    KmsError::InvalidCiphertext(String::from("The envelope is not valid"))
+    KmsError::invalid_ciphertext("The envelope is not valid")
 }
 
 fn chunk_aad(header: &[u8], index: u64, last: bool) -> Vec<u8> {
@@ -133,7 +133,7 @@ fn seal_with(
     plaintext: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
     let wrapped_len = u16::try_from(wrapped.len())
-        .map_err(|_| KmsError::Internal(String::from("the wrapped data key is too long")))?;
+        .map_err(|_| KmsError::internal("the wrapped data key is too long"))?;
     let chunks = plaintext.len().div_ceil(CHUNK).max(1);
     let mut envelope =
         Vec::with_capacity(11 + wrapped.len() + plaintext.len() + chunks * SEAL_OVERHEAD);

@@ -12,6 +12,7 @@
 //! | `handles KEY N` | opens N handles and keeps them all |
 //! | `decrypt-data-key KEY` | tries `keys.decrypt` on a wrapped data key, without `reveal` |
 //! | `dump-after-seal KEY` | seals with a data key, then returns the wrapped key and its whole linear memory, as hex |
+//! | `public-key KEY` | asks a key for its public half (a symmetric key, in the tests, which has none to give) |
 //! | `encrypt KEY N` | encrypts 4 KiB N times (the benchmark's guest side) |
 #![no_std]
 
@@ -143,6 +144,10 @@ impl bindings::exports::kms::vault::app::Guest for HostileApp {
                     kms_guest::hex(&memory)
                 ))
             }
+            "public-key" => open(arg(&args, 1)?)?
+                .public_key()
+                .map(|der| format!("{} byte public key", der.len()))
+                .map_err(|e| format!("{e}")),
             "encrypt" => {
                 let key = open(arg(&args, 1)?)?;
                 let rounds = number(&args, 2)?;

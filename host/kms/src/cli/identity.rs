@@ -1,5 +1,5 @@
-//! Commands for identities, grants and access analysis: `account`, `principal`, `access-key`,
-//! the grant operations and `analyze`. Each calls the service façade and prints its answer.
+//! Commands for identities and access analysis: `account`, `principal`, `access-key` and
+//! `analyze`. Each calls the service façade and prints its answer.
 
 use std::path::{Path, PathBuf};
 
@@ -7,10 +7,11 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::{Output, parse_pair, print, read_policy};
-use kms_core::types::Tag;
-use kms_service::{self as svc, Caller, Service};
-use kms_vault::{AccessKeyStatus, GrantConstraints};
+use super::files::read_policy;
+use super::render::print;
+use super::{Invocation, parse_pair, tags_of};
+use kms_service as svc;
+use kms_vault::AccessKeyStatus;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum AccountCommand {
@@ -91,37 +92,8 @@ pub(super) enum AccessKeyCommand {
     Delete { access_key_id: String },
 }
 
-/// Arguments of `create-grant`.
-#[derive(clap::Args, Debug)]
-pub(super) struct CreateGrantArgs {
-    /// The key (id or ARN).
-    key: String,
-    /// Who receives the permissions (principal ARN, account id or service principal).
-    #[arg(long)]
-    grantee_principal: String,
-    /// Operations, comma separated (Encrypt,Decrypt,GenerateDataKey,…).
-    #[arg(long, value_delimiter = ',', required = true)]
-    operations: Vec<String>,
-    /// Who may retire the grant.
-    #[arg(long)]
-    retiring_principal: Option<String>,
-    /// A name that makes retries return the same grant.
-    #[arg(long)]
-    name: Option<String>,
-    /// EncryptionContextEquals pair key=value (repeatable).
-    #[arg(long = "context-equals", value_parser = parse_pair)]
-    context_equals: Vec<(String, String)>,
-    /// EncryptionContextSubset pair key=value (repeatable).
-    #[arg(long = "context-subset", value_parser = parse_pair)]
-    context_subset: Vec<(String, String)>,
-}
-
-pub(super) fn account(
-    service: &Service,
-    me: &Caller,
-    out: Output,
-    command: AccountCommand,
-) -> anyhow::Result<()> {
+pub(super) fn account(kms: &Invocation, command: AccountCommand) -> anyhow::Result<()> {
+    let (service, me, out) = (&kms.service, &kms.me, kms.out);
     match command {
         AccountCommand::Create { account_id, name } => print(
             out,
@@ -144,23 +116,18 @@ impl<T: Serialize> Listed<T> {
     }
 }
 
-fn tags(pairs: Vec<(String, String)>) -> Vec<Tag> {
-    pairs
-        .into_iter()
-        .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
-        .collect()
-}
-
-pub(super) fn principal(
-    service: &Service,
-    me: &Caller,
-    out: Output,
-    command: PrincipalCommand,
-) -> anyhow::Result<()> {
+pub(super) fn principal(kms: &Invocation, command: PrincipalCommand) -> anyhow::Result<()> {
+    let (service, me, out) = (&kms.service, &kms.me, kms.out);
     match command {
         PrincipalCommand::Create { arn, tags: t } => print(
             out,
-            &service.create_principal(me, svc::CreatePrincipalRequest { arn, tags: tags(t) })?,
+            &service.create_principal(
+                me,
+                svc::CreatePrincipalRequest {
+                    arn,
+                    tags: tags_of(t),
+                },
+            )?,
         ),
         PrincipalCommand::Show { arn } => print(out, &service.get_principal(me, &arn)?),
         PrincipalCommand::List { account } => {
@@ -168,7 +135,9 @@ pub(super) fn principal(
             print(out, &Listed::new(service.list_principals(me, &account)?))
         }
         PrincipalCommand::Delete { arn } => Ok(service.delete_principal(me, &arn)?),
-        PrincipalCommand::Tag { arn, tags: t } => Ok(service.tag_principal(me, &arn, tags(t))?),
+        PrincipalCommand::Tag { arn, tags: t } => {
+            Ok(service.tag_principal(me, &arn, tags_of(t))?)
+        }
         PrincipalCommand::Untag { arn, tag_keys } => {
             Ok(service.untag_principal(me, &arn, &tag_keys)?)
         }
@@ -194,12 +163,8 @@ pub(super) fn principal(
     }
 }
 
-pub(super) fn access_key(
-    service: &Service,
-    me: &Caller,
-    out: Output,
-    command: AccessKeyCommand,
-) -> anyhow::Result<()> {
+pub(super) fn access_key(kms: &Invocation, command: AccessKeyCommand) -> anyhow::Result<()> {
+    let (service, me, out) = (&kms.service, &kms.me, kms.out);
     match command {
         AccessKeyCommand::Create { principal } => {
             print(out, &service.create_access_key(me, &principal)?)
@@ -219,33 +184,14 @@ pub(super) fn access_key(
     }
 }
 
-pub(super) fn create_grant(
-    service: &Service,
-    me: &Caller,
-    out: Output,
-    args: CreateGrantArgs,
-) -> anyhow::Result<()> {
-    let map =
-        |pairs: Vec<(String, String)>| (!pairs.is_empty()).then(|| pairs.into_iter().collect());
-    let constraints = GrantConstraints {
-        encryption_context_equals: map(args.context_equals),
-        encryption_context_subset: map(args.context_subset),
-    };
-    print(
-        out,
-        &service.create_grant(
-            me,
-            svc::CreateGrantRequest {
-                key_id: args.key,
-                grantee_principal: args.grantee_principal,
-                retiring_principal: args.retiring_principal,
-                operations: args.operations,
-                constraints: Some(constraints),
-                name: args.name,
-                ..Default::default()
-            },
-        )?,
-    )
+#[derive(clap::Args, Debug)]
+pub(super) struct AnalyzeArgs {
+    #[arg(long, default_value_t = 90)]
+    unused_days: u32,
+}
+
+pub(super) fn analyze(kms: &Invocation, args: AnalyzeArgs) -> anyhow::Result<()> {
+    print(kms.out, &kms.service.analyze(&kms.me, args.unused_days)?)
 }
 
 /// Writes the credentials of a new access key in the AWS shared-credentials format (owner-only),

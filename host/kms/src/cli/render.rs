@@ -1,10 +1,94 @@
-//! Human-readable rendering of AWS-shaped JSON responses: one `Field: value` line per field,
-//! nested objects indented, lists of records as numbered blocks, and `…Date` fields as RFC 3339.
+//! How answers are printed: `--output json` prints the AWS-shaped response as pretty JSON; text
+//! renders it for people, one `Field: value` line per field, nested objects indented, lists of
+//! records as numbered blocks, `…Date` fields as RFC 3339, and binary results in base64.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Serialize;
 use serde_json::Value;
+
+use super::Output;
+use super::files::write_bytes;
+use kms_service::audit::AuditEvent;
+
+/// Prints a response: pretty JSON, or rendered for people.
+pub(super) fn print(out: Output, value: &impl Serialize) -> anyhow::Result<()> {
+    let json = serde_json::to_value(value)?;
+    let text = match out {
+        Output::Json => serde_json::to_string_pretty(&json)?,
+        Output::Text => text(&json),
+    };
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{}", text.trim_end())?;
+    Ok(())
+}
+
+/// Prints one binary result: raw to `file` if given, the whole response with `--output json`,
+/// else base64 on a line.
+pub(super) fn emit_blob(
+    out: Output,
+    file: Option<&Path>,
+    response: &impl Serialize,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
+    match (file, out) {
+        (Some(path), _) => write_bytes(Some(path), bytes),
+        (None, Output::Json) => print(out, response),
+        (None, Output::Text) => write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes()),
+    }
+}
+
+/// Prints one binary result that people read as it is (a plaintext): raw to `file` if given,
+/// the whole response with `--output json`, else raw on standard output.
+pub(super) fn emit_raw(
+    out: Output,
+    file: Option<&Path>,
+    response: &impl Serialize,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
+    match (file, out) {
+        (Some(path), _) => write_bytes(Some(path), bytes),
+        (None, Output::Json) => print(out, response),
+        (None, Output::Text) => write_bytes(None, bytes),
+    }
+}
+
+/// Prints audit records, each with its sequence number: a JSON list, or one line per record.
+pub(super) fn audit_records(out: Output, records: &[(u64, AuditEvent)]) -> anyhow::Result<()> {
+    match out {
+        Output::Json => {
+            let records: Vec<Value> = records
+                .iter()
+                .map(|(seq, e)| {
+                    let mut v = serde_json::to_value(e).unwrap_or_default();
+                    v["Seq"] = (*seq).into();
+                    v
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&records)?);
+        }
+        Output::Text => {
+            for (seq, e) in records {
+                let when =
+                    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(e.time));
+                println!(
+                    "#{seq} {when} {} {} {} {} {}",
+                    e.operation,
+                    e.outcome,
+                    e.principal,
+                    e.key_arn.as_deref().unwrap_or("-"),
+                    e.source
+                );
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Renders a response for people.
 pub fn text(value: &Value) -> String {

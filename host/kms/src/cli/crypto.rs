@@ -1,0 +1,201 @@
+//! Commands that use symmetric keys: encrypt, decrypt and re-encrypt, data keys, random bytes,
+//! and MACs with HMAC keys.
+
+use std::path::PathBuf;
+
+use super::files::{read_blob, read_input};
+use super::render::{emit_blob, emit_raw, print};
+use super::{Invocation, context_of, parse_aws, parse_pair};
+use kms_core::types::{DataKeySpec, EncryptionAlgorithm, MacAlgorithmSpec};
+use kms_service as svc;
+
+#[derive(clap::Args, Debug)]
+pub(super) struct EncryptArgs {
+    key: String,
+    /// Read the plaintext from this file (default: standard input).
+    #[arg(long)]
+    plaintext_file: Option<PathBuf>,
+    #[arg(long = "context", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+    /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys.
+    #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
+    encryption_algorithm: Option<EncryptionAlgorithm>,
+    /// Write the raw ciphertext blob to this file instead.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(super) fn encrypt(kms: &Invocation, args: EncryptArgs) -> anyhow::Result<()> {
+    let plaintext = read_input(args.plaintext_file.as_deref())?;
+    let req = svc::EncryptRequest {
+        grant_tokens: Vec::new(),
+        key_id: args.key,
+        plaintext,
+        encryption_context: context_of(args.context)?,
+        encryption_algorithm: args.encryption_algorithm,
+    };
+    let resp = kms.service.encrypt(&kms.me, req)?;
+    emit_blob(kms.out, args.out.as_deref(), &resp, &resp.ciphertext_blob)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct DecryptArgs {
+    /// Read the blob from this file (default: standard input).
+    #[arg(long)]
+    ciphertext_file: Option<PathBuf>,
+    #[arg(long)]
+    key_id: Option<String>,
+    #[arg(long = "context", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+    /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys (which need --key-id too).
+    #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
+    encryption_algorithm: Option<EncryptionAlgorithm>,
+    /// Write the plaintext to this file instead.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(super) fn decrypt(kms: &Invocation, args: DecryptArgs) -> anyhow::Result<()> {
+    let req = svc::DecryptRequest {
+        grant_tokens: Vec::new(),
+        ciphertext_blob: read_blob(args.ciphertext_file.as_deref())?,
+        encryption_context: context_of(args.context)?,
+        key_id: args.key_id,
+        encryption_algorithm: args.encryption_algorithm,
+    };
+    let resp = kms.service.decrypt(&kms.me, req)?;
+    emit_raw(kms.out, args.out.as_deref(), &resp, &resp.plaintext)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ReEncryptArgs {
+    #[arg(long)]
+    destination_key_id: String,
+    #[arg(long)]
+    ciphertext_file: Option<PathBuf>,
+    #[arg(long)]
+    source_key_id: Option<String>,
+    #[arg(long = "source-context", value_parser = parse_pair)]
+    source_context: Vec<(String, String)>,
+    #[arg(long = "destination-context", value_parser = parse_pair)]
+    destination_context: Vec<(String, String)>,
+}
+
+pub(super) fn re_encrypt(kms: &Invocation, args: ReEncryptArgs) -> anyhow::Result<()> {
+    let req = svc::ReEncryptRequest {
+        ciphertext_blob: read_blob(args.ciphertext_file.as_deref())?,
+        source_encryption_context: context_of(args.source_context)?,
+        source_key_id: args.source_key_id,
+        destination_key_id: args.destination_key_id,
+        destination_encryption_context: context_of(args.destination_context)?,
+        ..Default::default()
+    };
+    let resp = kms.service.re_encrypt(&kms.me, req)?;
+    emit_blob(kms.out, None, &resp, &resp.ciphertext_blob)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct DataKeyArgs {
+    key: String,
+    #[arg(long, conflicts_with = "number_of_bytes")]
+    key_spec: Option<String>,
+    #[arg(long)]
+    number_of_bytes: Option<u32>,
+    #[arg(long = "context", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+}
+
+impl DataKeyArgs {
+    /// The request; with neither `--key-spec` nor `--number-of-bytes`, an AES-256 key.
+    fn request(self) -> anyhow::Result<svc::GenerateDataKeyRequest> {
+        let key_spec = self
+            .key_spec
+            .map(|s| s.parse::<DataKeySpec>())
+            .transpose()?;
+        let key_spec = if key_spec.is_none() && self.number_of_bytes.is_none() {
+            Some(DataKeySpec::Aes256)
+        } else {
+            key_spec
+        };
+        Ok(svc::GenerateDataKeyRequest {
+            grant_tokens: Vec::new(),
+            key_id: self.key,
+            key_spec,
+            number_of_bytes: self.number_of_bytes,
+            encryption_context: context_of(self.context)?,
+        })
+    }
+}
+
+pub(super) fn generate_data_key(kms: &Invocation, args: DataKeyArgs) -> anyhow::Result<()> {
+    let req = args.request()?;
+    print(kms.out, &kms.service.generate_data_key(&kms.me, req)?)
+}
+
+pub(super) fn generate_data_key_without_plaintext(
+    kms: &Invocation,
+    args: DataKeyArgs,
+) -> anyhow::Result<()> {
+    let req = args.request()?;
+    print(
+        kms.out,
+        &kms.service
+            .generate_data_key_without_plaintext(&kms.me, req)?,
+    )
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct GenerateRandomArgs {
+    number_of_bytes: u32,
+}
+
+pub(super) fn generate_random(kms: &Invocation, args: GenerateRandomArgs) -> anyhow::Result<()> {
+    let req = svc::GenerateRandomRequest {
+        number_of_bytes: Some(args.number_of_bytes),
+    };
+    let resp = kms.service.generate_random(&kms.me, req)?;
+    emit_blob(kms.out, None, &resp, &resp.plaintext)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct GenerateMacArgs {
+    key: String,
+    /// Read the message from this file (default: standard input).
+    #[arg(long)]
+    message_file: Option<PathBuf>,
+    #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
+    mac_algorithm: MacAlgorithmSpec,
+}
+
+pub(super) fn generate_mac(kms: &Invocation, args: GenerateMacArgs) -> anyhow::Result<()> {
+    let req = svc::GenerateMacRequest {
+        grant_tokens: Vec::new(),
+        key_id: args.key,
+        message: read_input(args.message_file.as_deref())?.to_vec(),
+        mac_algorithm: Some(args.mac_algorithm),
+    };
+    let resp = kms.service.generate_mac(&kms.me, req)?;
+    emit_blob(kms.out, None, &resp, &resp.mac)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct VerifyMacArgs {
+    key: String,
+    #[arg(long)]
+    message_file: Option<PathBuf>,
+    #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
+    mac_algorithm: MacAlgorithmSpec,
+    #[arg(long)]
+    mac_file: PathBuf,
+}
+
+pub(super) fn verify_mac(kms: &Invocation, args: VerifyMacArgs) -> anyhow::Result<()> {
+    let req = svc::VerifyMacRequest {
+        grant_tokens: Vec::new(),
+        key_id: args.key,
+        message: read_input(args.message_file.as_deref())?.to_vec(),
+        mac: read_blob(Some(&args.mac_file))?,
+        mac_algorithm: Some(args.mac_algorithm),
+    };
+    print(kms.out, &kms.service.verify_mac(&kms.me, req)?)
+}

@@ -1,0 +1,124 @@
+//! Commands over grants: giving a principal the use of a key for some operations, listing,
+//! retiring and revoking grants.
+
+use kms_service as svc;
+use kms_vault::GrantConstraints;
+
+use super::render::print;
+use super::{Invocation, parse_pair};
+
+/// Arguments of `create-grant`.
+#[derive(clap::Args, Debug)]
+pub(super) struct CreateGrantArgs {
+    /// The key (id or ARN).
+    key: String,
+    /// Who receives the permissions (principal ARN, account id or service principal).
+    #[arg(long)]
+    grantee_principal: String,
+    /// Operations, comma separated (Encrypt,Decrypt,GenerateDataKey,…).
+    #[arg(long, value_delimiter = ',', required = true)]
+    operations: Vec<String>,
+    /// Who may retire the grant.
+    #[arg(long)]
+    retiring_principal: Option<String>,
+    /// A name that makes retries return the same grant.
+    #[arg(long)]
+    name: Option<String>,
+    /// EncryptionContextEquals pair key=value (repeatable).
+    #[arg(long = "context-equals", value_parser = parse_pair)]
+    context_equals: Vec<(String, String)>,
+    /// EncryptionContextSubset pair key=value (repeatable).
+    #[arg(long = "context-subset", value_parser = parse_pair)]
+    context_subset: Vec<(String, String)>,
+}
+
+pub(super) fn create_grant(kms: &Invocation, args: CreateGrantArgs) -> anyhow::Result<()> {
+    let map =
+        |pairs: Vec<(String, String)>| (!pairs.is_empty()).then(|| pairs.into_iter().collect());
+    let constraints = GrantConstraints {
+        encryption_context_equals: map(args.context_equals),
+        encryption_context_subset: map(args.context_subset),
+    };
+    let req = svc::CreateGrantRequest {
+        key_id: args.key,
+        grantee_principal: args.grantee_principal,
+        retiring_principal: args.retiring_principal,
+        operations: args.operations,
+        constraints: Some(constraints),
+        name: args.name,
+        ..Default::default()
+    };
+    print(kms.out, &kms.service.create_grant(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ListGrantsArgs {
+    key: String,
+    #[arg(long)]
+    grant_id: Option<String>,
+    #[arg(long)]
+    grantee_principal: Option<String>,
+}
+
+pub(super) fn list_grants(kms: &Invocation, args: ListGrantsArgs) -> anyhow::Result<()> {
+    let req = svc::ListGrantsRequest {
+        key_id: args.key,
+        grant_id: args.grant_id,
+        grantee_principal: args.grantee_principal,
+        limit: Some(100),
+        marker: None,
+    };
+    print(kms.out, &kms.service.list_grants(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ListRetirableGrantsArgs {
+    retiring_principal: String,
+}
+
+pub(super) fn list_retirable_grants(
+    kms: &Invocation,
+    args: ListRetirableGrantsArgs,
+) -> anyhow::Result<()> {
+    let req = svc::ListRetirableGrantsRequest {
+        retiring_principal: args.retiring_principal,
+        limit: Some(100),
+        marker: None,
+    };
+    print(kms.out, &kms.service.list_retirable_grants(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct RetireGrantArgs {
+    #[arg(long, conflicts_with_all = ["key", "grant_id"])]
+    grant_token: Option<String>,
+    #[arg(long, requires = "grant_id")]
+    key: Option<String>,
+    #[arg(long, requires = "key")]
+    grant_id: Option<String>,
+}
+
+pub(super) fn retire_grant(kms: &Invocation, args: RetireGrantArgs) -> anyhow::Result<()> {
+    let req = svc::RetireGrantRequest {
+        grant_token: args.grant_token,
+        key_id: args.key,
+        grant_id: args.grant_id,
+        dry_run: false,
+    };
+    Ok(kms.service.retire_grant(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct RevokeGrantArgs {
+    key: String,
+    grant_id: String,
+}
+
+pub(super) fn revoke_grant(kms: &Invocation, args: RevokeGrantArgs) -> anyhow::Result<()> {
+    let req = svc::RevokeGrantRequest {
+        key_id: args.key,
+        grant_id: args.grant_id,
+        dry_run: false,
+    };
+    Ok(kms.service.revoke_grant(&kms.me, req)?)
+}

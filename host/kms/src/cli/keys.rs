@@ -1,0 +1,167 @@
+//! Commands over KMS keys themselves: creating, describing and listing them, their description,
+//! enabling and disabling, scheduled deletion, and tags.
+
+use std::path::PathBuf;
+
+use super::files::read_policy;
+use super::render::print;
+use super::{Invocation, KeyArg, parse_aws, parse_pair, tags_of};
+use kms_core::types::{KeySpec, KeyUsage};
+use kms_service as svc;
+
+#[derive(clap::Args, Debug)]
+pub(super) struct CreateKeyArgs {
+    #[arg(long)]
+    description: Option<String>,
+    /// Tag as key=value (repeatable).
+    #[arg(long = "tag", value_parser = parse_pair)]
+    tags: Vec<(String, String)>,
+    /// SYMMETRIC_DEFAULT (default), RSA_2048/3072/4096, ECC_NIST_P256/P384/P521,
+    /// ECC_SECG_P256K1, HMAC_224/256/384/512, ML_DSA_44/65/87.
+    #[arg(long, value_parser = parse_aws::<KeySpec>)]
+    key_spec: Option<KeySpec>,
+    /// ENCRYPT_DECRYPT (default), SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT.
+    #[arg(long, value_parser = parse_aws::<KeyUsage>)]
+    key_usage: Option<KeyUsage>,
+    /// A key policy document (JSON) instead of the default policy.
+    #[arg(long)]
+    policy_file: Option<PathBuf>,
+    /// Skip the check that you could change the policy later.
+    #[arg(long)]
+    bypass_policy_lockout_safety_check: bool,
+}
+
+pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Result<()> {
+    let req = svc::CreateKeyRequest {
+        description: args.description,
+        key_spec: args.key_spec,
+        key_usage: args.key_usage,
+        policy: args.policy_file.as_deref().map(read_policy).transpose()?,
+        bypass_policy_lockout_safety_check: Some(args.bypass_policy_lockout_safety_check),
+        tags: tags_of(args.tags),
+        ..Default::default()
+    };
+    print(kms.out, &kms.service.create_key(&kms.me, req)?)
+}
+
+pub(super) fn describe_key(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
+    let req = svc::KeyRequest::new(args.key);
+    print(kms.out, &kms.service.describe_key(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ListKeysArgs {
+    #[arg(long)]
+    limit: Option<u32>,
+    #[arg(long)]
+    marker: Option<String>,
+    /// Follow markers and list every key.
+    #[arg(long)]
+    all: bool,
+}
+
+pub(super) fn list_keys(kms: &Invocation, args: ListKeysArgs) -> anyhow::Result<()> {
+    let ListKeysArgs { limit, marker, all } = args;
+    let mut page = kms
+        .service
+        .list_keys(&kms.me, svc::ListKeysRequest { limit, marker })?;
+    if all {
+        while page.truncated {
+            let marker = page.next_marker.take();
+            let next = kms
+                .service
+                .list_keys(&kms.me, svc::ListKeysRequest { limit, marker })?;
+            page.keys.extend(next.keys);
+            page.truncated = next.truncated;
+            page.next_marker = next.next_marker;
+        }
+    }
+    print(kms.out, &page)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct UpdateKeyDescriptionArgs {
+    key: String,
+    description: String,
+}
+
+pub(super) fn update_key_description(
+    kms: &Invocation,
+    args: UpdateKeyDescriptionArgs,
+) -> anyhow::Result<()> {
+    let req = svc::UpdateKeyDescriptionRequest {
+        key_id: args.key,
+        description: args.description,
+    };
+    Ok(kms.service.update_key_description(&kms.me, req)?)
+}
+
+pub(super) fn enable_key(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
+    Ok(kms
+        .service
+        .enable_key(&kms.me, svc::KeyRequest::new(args.key))?)
+}
+
+pub(super) fn disable_key(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
+    Ok(kms
+        .service
+        .disable_key(&kms.me, svc::KeyRequest::new(args.key))?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ScheduleKeyDeletionArgs {
+    key: String,
+    #[arg(long)]
+    pending_window_in_days: Option<u32>,
+}
+
+pub(super) fn schedule_key_deletion(
+    kms: &Invocation,
+    args: ScheduleKeyDeletionArgs,
+) -> anyhow::Result<()> {
+    let req = svc::ScheduleKeyDeletionRequest {
+        key_id: args.key,
+        pending_window_in_days: args.pending_window_in_days,
+    };
+    print(kms.out, &kms.service.schedule_key_deletion(&kms.me, req)?)
+}
+
+pub(super) fn cancel_key_deletion(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
+    let req = svc::KeyRequest::new(args.key);
+    print(kms.out, &kms.service.cancel_key_deletion(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct TagResourceArgs {
+    key: String,
+    #[arg(required = true, value_parser = parse_pair)]
+    tags: Vec<(String, String)>,
+}
+
+pub(super) fn tag_resource(kms: &Invocation, args: TagResourceArgs) -> anyhow::Result<()> {
+    let req = svc::TagResourceRequest {
+        key_id: args.key,
+        tags: tags_of(args.tags),
+    };
+    Ok(kms.service.tag_resource(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct UntagResourceArgs {
+    key: String,
+    #[arg(required = true)]
+    tag_keys: Vec<String>,
+}
+
+pub(super) fn untag_resource(kms: &Invocation, args: UntagResourceArgs) -> anyhow::Result<()> {
+    let req = svc::UntagResourceRequest {
+        key_id: args.key,
+        tag_keys: args.tag_keys,
+    };
+    Ok(kms.service.untag_resource(&kms.me, req)?)
+}
+
+pub(super) fn list_resource_tags(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
+    let req = svc::ListForKeyRequest::new(args.key);
+    print(kms.out, &kms.service.list_resource_tags(&kms.me, req)?)
+}

@@ -1,0 +1,86 @@
+//! `kms serve`: the AWS KMS JSON API over HTTP, with its quotas, until interrupted.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kms_service as svc;
+
+use super::Invocation;
+use super::home::Paths;
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ServeArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, default_value = kms_server::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// A request-rate quota CLASS=PER_SECOND per account (classes: symmetric, rsa, ecc,
+    /// hmac, management), repeatable.
+    #[arg(long = "rate", value_name = "CLASS=RATE")]
+    rates: Vec<String>,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_body_bytes: usize,
+    /// Allowed clock difference of signed requests, in seconds.
+    #[arg(long, default_value_t = kms_server::sigv4::DEFAULT_MAX_SKEW_SECONDS)]
+    max_skew_seconds: u64,
+    /// How long a client may take to send a request's headers, in seconds.
+    #[arg(long, default_value_t = 30)]
+    header_timeout_seconds: u64,
+    /// Resource quota: KMS keys in the account.
+    #[arg(long, default_value_t = svc::ResourceLimits::default().keys)]
+    max_keys: u64,
+    /// Resource quota: aliases per KMS key.
+    #[arg(long, default_value_t = svc::ResourceLimits::default().aliases_per_key)]
+    max_aliases_per_key: usize,
+    /// Resource quota: grants per KMS key.
+    #[arg(long, default_value_t = svc::ResourceLimits::default().grants_per_key)]
+    max_grants_per_key: usize,
+}
+
+impl ServeArgs {
+    fn server_config(&self) -> anyhow::Result<kms_server::ServerConfig> {
+        let mut config = kms_server::ServerConfig {
+            listen: self.listen,
+            max_body_bytes: self.max_body_bytes,
+            max_skew_seconds: self.max_skew_seconds,
+            header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
+            ..Default::default()
+        };
+        for rate in &self.rates {
+            config.rates.set(rate).map_err(anyhow::Error::msg)?;
+        }
+        Ok(config)
+    }
+}
+
+pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow::Result<()> {
+    let config = args.server_config()?;
+    kms.service.set_resource_limits(svc::ResourceLimits {
+        keys: args.max_keys,
+        aliases_per_key: args.max_aliases_per_key,
+        grants_per_key: args.max_grants_per_key,
+    });
+    let region = kms.service.region().to_string();
+    let account = kms.service.account().to_string();
+    let server = kms_server::Server::bind(Arc::clone(&kms.service), config)?;
+    let addr = server.local_addr()?;
+    {
+        let mut stdout = io::stdout().lock();
+        writeln!(
+            stdout,
+            "kms serve: listening on http://{addr} (account {account}, region {region})"
+        )?;
+        writeln!(stdout, "Point the aws CLI at it:")?;
+        writeln!(
+            stdout,
+            "  AWS_SHARED_CREDENTIALS_FILE={} aws kms list-keys --endpoint-url http://{addr} --region {region}",
+            paths.credentials().display()
+        )?;
+        stdout.flush()?;
+    }
+    server.run(kms_server::shutdown_signal())?;
+    eprintln!("kms serve: stopped");
+    Ok(())
+}
