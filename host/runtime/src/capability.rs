@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use kms_core::Operation;
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::KeyId;
 use kms_service::KeyFacts;
@@ -69,19 +70,19 @@ impl KeyOperation {
         }
     }
 
-    /// The AWS operation name, for audit records of refusals.
-    pub fn aws_operation(self) -> &'static str {
+    /// The AWS operation it stands for, named in audit records of refusals.
+    pub fn operation(self) -> Operation {
         match self {
-            KeyOperation::Describe => "DescribeKey",
-            KeyOperation::Encrypt => "Encrypt",
-            KeyOperation::Decrypt => "Decrypt",
-            KeyOperation::ReEncryptFrom | KeyOperation::ReEncryptTo => "ReEncrypt",
-            KeyOperation::GenerateDataKey => "GenerateDataKey",
-            KeyOperation::Sign => "Sign",
-            KeyOperation::Verify => "Verify",
-            KeyOperation::GetPublicKey => "GetPublicKey",
-            KeyOperation::GenerateMac => "GenerateMac",
-            KeyOperation::VerifyMac => "VerifyMac",
+            KeyOperation::Describe => Operation::DescribeKey,
+            KeyOperation::Encrypt => Operation::Encrypt,
+            KeyOperation::Decrypt => Operation::Decrypt,
+            KeyOperation::ReEncryptFrom | KeyOperation::ReEncryptTo => Operation::ReEncrypt,
+            KeyOperation::GenerateDataKey => Operation::GenerateDataKey,
+            KeyOperation::Sign => Operation::Sign,
+            KeyOperation::Verify => Operation::Verify,
+            KeyOperation::GetPublicKey => Operation::GetPublicKey,
+            KeyOperation::GenerateMac => Operation::GenerateMac,
+            KeyOperation::VerifyMac => Operation::VerifyMac,
         }
     }
 

@@ -250,7 +250,7 @@ impl KmsCtxView<'_> {
         } else {
             let arn = facts.arn.clone();
             Err(self.refuse(
-                op.aws_operation(),
+                op.operation().name(),
                 Some(arn.clone()),
                 KmsError::AccessDenied(format!(
                     "This component's capability set does not allow {op} on {arn}"
@@ -269,7 +269,7 @@ impl KmsCtxView<'_> {
         let capabilities = &self.ctx.capabilities;
         self.ctx
             .service
-            .ciphertext_key(self.caller(), op.aws_operation(), ciphertext, |facts| {
+            .ciphertext_key(self.caller(), op.operation().name(), ciphertext, |facts| {
                 if capabilities.allowed(facts).contains(op) {
                     Ok(())
                 } else {

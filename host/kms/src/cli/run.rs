@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use kms_core::KmsError;
 use kms_runtime::{Capabilities, KeyGrant, Runtime, RuntimeConfig, Tenant};
 use kms_service::{CallSource, Caller};
 
@@ -50,7 +49,7 @@ impl RunArgs {
     /// Who the component runs for: the principal, the granted capabilities, the settings.
     fn tenant(&self, account: &str) -> anyhow::Result<Tenant> {
         let caller = match &self.principal {
-            Some(arn) => principal_caller(arn)?,
+            Some(arn) => Caller::principal(arn)?.via(CallSource::Cli),
             None => Caller::account_root(account),
         };
         let mut capabilities = Capabilities::builder();
@@ -90,23 +89,4 @@ pub(super) fn run(kms: &Invocation, args: RunArgs) -> anyhow::Result<()> {
         }
         Err(message) => bail!("the component failed: {message}"),
     }
-}
-
-/// The caller for an IAM principal ARN (`arn:aws:iam::<account>:…`).
-fn principal_caller(arn: &str) -> anyhow::Result<Caller> {
-    let account = arn
-        .strip_prefix("arn:aws:iam::")
-        .and_then(|rest| rest.split(':').next())
-        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| {
-            KmsError::Validation(format!(
-                "'{arn}' is not an IAM principal ARN (arn:aws:iam::<12-digit account>:<name>)"
-            ))
-        })?;
-    Ok(Caller {
-        principal: arn.to_string(),
-        account: account.to_string(),
-        source: CallSource::Cli,
-        via_service: None,
-    })
 }
