@@ -413,7 +413,7 @@ fn a_guest_reports_the_aws_exception_an_http_client_would_get() {
         failure.starts_with(&format!("{}: ", direct.aws_type())),
         "{failure}"
     );
-    assert!(failure.ends_with(direct.message()), "{failure}");
+    assert!(failure.ends_with(&*direct.message()), "{failure}");
     assert_eq!(
         host.audited("GetPublicKey", "UnsupportedOperationException")
             .len(),

@@ -282,10 +282,7 @@ fn add_version_for_a_missing_key_leaves_no_orphan_version() {
         .new_version(&missing.key_id, KeySpec::SymmetricDefault, 1, T0, None)
         .unwrap();
     let err = vault.store().add_version(&missing, &sealed).unwrap_err();
-    assert_eq!(
-        err,
-        KmsError::NotFound(format!("Key '{}' does not exist", missing.key_id))
-    );
+    assert_eq!(err, KmsError::key_not_found(missing.key_id));
     drop(vault);
 
     let vault = file.open();

@@ -2,21 +2,25 @@
 //! sends [`KmsError::aws_type`] as `__type`, the WIT layer maps variants onto `kms-error`, and the CLI
 //! prints both. Messages name keys and principals, never key material.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A failed KMS operation, named after the AWS KMS exception it corresponds to.
 ///
 /// ```
 /// use kms_core::KmsError;
-/// let err = KmsError::NotFound("Key 'alias/missing' does not exist".into());
+/// use kms_core::error::Missing;
+/// let err = KmsError::key_not_found("alias/missing");
+/// assert_eq!(err, KmsError::NotFound(Missing::Key("alias/missing".into())));
 /// assert_eq!(err.aws_type(), "NotFoundException");
-/// assert!(err.to_string().contains("alias/missing"));
+/// assert_eq!(err.message(), "Key 'alias/missing' does not exist");
 /// ```
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KmsError {
-    /// The key, alias or other resource does not exist (or is not visible to the caller).
+    /// The key, alias or other resource does not exist (or is not visible to the caller);
+    /// which one, in [`Missing`].
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Missing),
     /// The key is disabled.
     #[error("{0}")]
     Disabled(String),
@@ -128,7 +132,7 @@ impl KmsError {
     /// ```
     pub fn from_aws_type(aws_type: &str, message: impl Into<String>) -> Option<Self> {
         let variant: fn(String) -> KmsError = match aws_type {
-            "NotFoundException" => KmsError::NotFound,
+            "NotFoundException" => |m| KmsError::NotFound(Missing::Described(m)),
             "DisabledException" => KmsError::Disabled,
             "KMSInvalidStateException" => KmsError::InvalidState,
             "InvalidCiphertextException" => KmsError::InvalidCiphertext,
@@ -157,10 +161,10 @@ impl KmsError {
     }
 
     /// The human-readable message.
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> Cow<'_, str> {
         match self {
-            KmsError::NotFound(m)
-            | KmsError::Disabled(m)
+            KmsError::NotFound(missing) => Cow::Owned(missing.to_string()),
+            KmsError::Disabled(m)
             | KmsError::InvalidState(m)
             | KmsError::InvalidCiphertext(m)
             | KmsError::IncorrectKey(m)
@@ -181,39 +185,39 @@ impl KmsError {
             | KmsError::InvalidGrantToken(m)
             | KmsError::InvalidGrantId(m)
             | KmsError::DryRunOperation(m)
-            | KmsError::Internal(m) => m,
+            | KmsError::Internal(m) => Cow::Borrowed(m),
         }
     }
 
     /// A key that does not exist, or that the caller may not know of, named as the request
     /// named it (id, ARN or alias).
     pub fn key_not_found(key: impl fmt::Display) -> Self {
-        KmsError::NotFound(format!("Key '{key}' does not exist"))
+        KmsError::NotFound(Missing::Key(key.to_string()))
     }
 
     /// An alias that does not exist, by its ARN or name.
     pub fn alias_not_found(alias: impl fmt::Display) -> Self {
-        KmsError::NotFound(format!("Alias {alias} is not found."))
+        KmsError::NotFound(Missing::Alias(alias.to_string()))
     }
 
     /// An account the vault does not know.
     pub fn account_not_found(account: &str) -> Self {
-        KmsError::NotFound(format!("Account {account} does not exist"))
+        KmsError::NotFound(Missing::Account(account.into()))
     }
 
     /// A principal (user or role) that does not exist.
     pub fn principal_not_found(arn: &str) -> Self {
-        KmsError::NotFound(format!("The principal '{arn}' does not exist"))
+        KmsError::NotFound(Missing::Principal(arn.into()))
     }
 
     /// An access key that does not exist.
     pub fn access_key_not_found(access_key_id: &str) -> Self {
-        KmsError::NotFound(format!("The access key '{access_key_id}' does not exist"))
+        KmsError::NotFound(Missing::AccessKey(access_key_id.into()))
     }
 
     /// A grant that does not exist.
     pub fn grant_not_found(grant_id: &str) -> Self {
-        KmsError::NotFound(format!("Grant '{grant_id}' does not exist"))
+        KmsError::NotFound(Missing::Grant(grant_id.into()))
     }
 
     /// The one error every failed decryption returns, whatever the cause.
@@ -231,6 +235,72 @@ impl fmt::Debug for KmsError {
     }
 }
 
+/// What a `NotFoundException` is about. Each message is written here, once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// A key, named as the request named it (id, ARN or alias).
+    Key(String),
+    /// Text that is no key id at all.
+    MalformedKeyId(String),
+    /// An alias, by its ARN or name.
+    Alias(String),
+    /// An account the vault does not know.
+    Account(String),
+    /// A user or role, by its ARN.
+    Principal(String),
+    /// An access key, by its id.
+    AccessKey(String),
+    /// A grant, by its id.
+    Grant(String),
+    /// A grant that exists, but not on the key the request named.
+    GrantOfKey {
+        /// The grant id the request named.
+        grant_id: String,
+        /// The ARN of the key the request named.
+        key_arn: String,
+    },
+    /// An identity policy of a principal.
+    PrincipalPolicy {
+        /// The principal's ARN.
+        arn: String,
+        /// The policy's name.
+        policy_name: String,
+    },
+    /// A policy plugin attachment.
+    Plugin {
+        /// `key/<id>` or `account/<id>`.
+        scope: String,
+        /// The attachment's name.
+        name: String,
+    },
+    /// Something a component reported missing, in its own words.
+    Described(String),
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Missing::Key(key) => write!(f, "Key '{key}' does not exist"),
+            Missing::MalformedKeyId(text) => write!(f, "Invalid keyId '{text}'"),
+            Missing::Alias(alias) => write!(f, "Alias {alias} is not found."),
+            Missing::Account(account) => write!(f, "Account {account} does not exist"),
+            Missing::Principal(arn) => write!(f, "The principal '{arn}' does not exist"),
+            Missing::AccessKey(id) => write!(f, "The access key '{id}' does not exist"),
+            Missing::Grant(id) => write!(f, "Grant '{id}' does not exist"),
+            Missing::GrantOfKey { grant_id, key_arn } => {
+                write!(f, "Grant '{grant_id}' does not exist for {key_arn}")
+            }
+            Missing::PrincipalPolicy { arn, policy_name } => {
+                write!(f, "'{arn}' has no policy named '{policy_name}'")
+            }
+            Missing::Plugin { scope, name } => {
+                write!(f, "No policy plugin named '{name}' is attached to {scope}")
+            }
+            Missing::Described(message) => f.write_str(message),
+        }
+    }
+}
+
 /// Result of a KMS operation.
 pub type KmsResult<T> = Result<T, KmsError>;
 
@@ -242,7 +312,7 @@ mod tests {
     /// until it is handled there, which is the reminder to list it here too.
     fn one_of_each() -> Vec<KmsError> {
         let all: Vec<KmsError> = [
-            KmsError::NotFound,
+            |m| KmsError::NotFound(Missing::Described(m)),
             KmsError::Disabled,
             KmsError::InvalidState,
             KmsError::InvalidCiphertext,

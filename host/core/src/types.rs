@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{KmsError, KmsResult};
+use crate::error::{KmsError, KmsResult, Missing};
 
 /// A KMS key id: a UUID, written in its lowercase hyphenated form
 /// (`1234abcd-12ab-34cd-56ef-1234567890ab`).
@@ -45,11 +45,11 @@ impl FromStr for KeyId {
     fn from_str(s: &str) -> KmsResult<Self> {
         // Only the canonical hyphenated form is a key id; AWS rejects braces, URNs and simple hex.
         if s.len() != 36 {
-            return Err(KmsError::NotFound(format!("Invalid keyId '{s}'")));
+            return Err(KmsError::NotFound(Missing::MalformedKeyId(s.into())));
         }
         uuid::Uuid::parse_str(s)
             .map(KeyId)
-            .map_err(|_| KmsError::NotFound(format!("Invalid keyId '{s}'")))
+            .map_err(|_| KmsError::NotFound(Missing::MalformedKeyId(s.into())))
     }
 }
 

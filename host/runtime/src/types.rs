@@ -2,7 +2,7 @@
 //! types and the façade's — the error (both ways), key metadata, algorithms, data-key specs and
 //! encryption contexts.
 
-use kms_core::error::{KmsError, KmsResult};
+use kms_core::error::{KmsError, KmsResult, Missing};
 use kms_core::types::{
     DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage,
     MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
@@ -64,7 +64,7 @@ pub(crate) fn from_wit_error(error: wit::KmsError) -> KmsError {
     use wit::KmsError as W;
     let case = std::mem::discriminant(&error);
     let (own, detail): (fn(String) -> KmsError, _) = match error {
-        W::NotFound(d) => (KmsError::NotFound, d),
+        W::NotFound(d) => (|m| KmsError::NotFound(Missing::Described(m)), d),
         W::Disabled(d) => (KmsError::Disabled, d),
         W::InvalidState(d) => (KmsError::InvalidState, d),
         W::AccessDenied(d) => (KmsError::AccessDenied, d),
@@ -229,7 +229,7 @@ mod tests {
         use wit::KmsError as W;
         let message = || String::from("m");
         let cases: [(KmsError, WitCase); 23] = [
-            (KmsError::NotFound(message()), W::NotFound),
+            (KmsError::key_not_found(message()), W::NotFound),
             (KmsError::Disabled(message()), W::Disabled),
             (KmsError::InvalidState(message()), W::InvalidState),
             (KmsError::InvalidCiphertext(message()), W::InvalidCiphertext),
@@ -256,7 +256,7 @@ mod tests {
         for (error, case) in cases {
             let expected = case(wit::ErrorDetail {
                 aws_type: error.aws_type().into(),
-                message: message(),
+                message: error.message().into_owned(),
             });
             assert_eq!(to_wit_error(error), expected);
         }
@@ -279,10 +279,17 @@ mod tests {
         for error in [
             KmsError::UnsupportedOperation("m".into()),
             KmsError::InvalidSignature("The signature is not valid".into()),
-            KmsError::NotFound("m".into()),
+            KmsError::NotFound(Missing::Described("m".into())),
         ] {
             assert_eq!(from_wit_error(to_wit_error(error.clone())), error);
         }
+        // A structured error comes back with the same name and words.
+        let missing = KmsError::key_not_found("alias/gone");
+        let back = from_wit_error(to_wit_error(missing.clone()));
+        assert_eq!(
+            (back.aws_type(), back.message()),
+            (missing.aws_type(), missing.message())
+        );
     }
 
     #[test]

@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn internal_errors_are_status_500_and_the_rest_400() {
         assert_eq!(ApiError::from(KmsError::Internal("x".into())).status, 500);
-        assert_eq!(ApiError::from(KmsError::NotFound("x".into())).status, 400);
+        assert_eq!(ApiError::from(KmsError::key_not_found("x")).status, 400);
         let body: serde_json::Value =
             serde_json::from_slice(&ApiError::client("NotFoundException", "gone").body()).unwrap();
         assert_eq!(body["__type"], "NotFoundException");

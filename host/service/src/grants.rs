@@ -590,11 +590,10 @@ impl Service {
             let record = self.key_for(caller, note, &req.key_id, "kms:RevokeGrant")?;
             let grant = self.vault.store().grant(&req.grant_id)?;
             if grant.is_none_or(|g| g.key_id != record.key_id) {
-                return Err(KmsError::NotFound(format!(
-                    "Grant '{}' does not exist for {}",
-                    req.grant_id,
-                    self.key_arn(&record.key_id)
-                )));
+                return Err(KmsError::NotFound(Missing::GrantOfKey {
+                    grant_id: req.grant_id.clone(),
+                    key_arn: self.key_arn(&record.key_id),
+                }));
             }
             if req.dry_run {
                 return Err(dry_run_succeeded());

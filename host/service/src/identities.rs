@@ -449,7 +449,10 @@ impl Service {
         self.audited(caller, "GetPrincipalPolicy", |_| {
             let record = self.principal_for(caller, "GetPolicy", arn)?;
             record.policies.get(policy_name).cloned().ok_or_else(|| {
-                KmsError::NotFound(format!("'{arn}' has no policy named '{policy_name}'"))
+                KmsError::NotFound(Missing::PrincipalPolicy {
+                    arn: arn.into(),
+                    policy_name: policy_name.into(),
+                })
             })
         })
     }
@@ -465,9 +468,10 @@ impl Service {
             self.modify_principal(caller, "DeletePolicy", arn, |record| {
                 match record.policies.remove(policy_name) {
                     Some(_) => Ok(()),
-                    None => Err(KmsError::NotFound(format!(
-                        "'{arn}' has no policy named '{policy_name}'"
-                    ))),
+                    None => Err(KmsError::NotFound(Missing::PrincipalPolicy {
+                        arn: arn.into(),
+                        policy_name: policy_name.into(),
+                    })),
                 }
             })
         })

@@ -81,6 +81,7 @@ pub use plugins::{
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
 use kms_core::arn::{Arn, KeyReference, KeyTarget};
+use kms_core::error::Missing;
 pub use kms_core::{CallSource, Caller, EncryptionContext, KeyId, KmsError, KmsResult, Operation};
 
 use crate::audit::{AuditEvent, AuditLog};

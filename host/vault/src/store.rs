@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::identity::{AccessKeyRecord, AccountRecord, GrantRecord, PrincipalRecord};
-use kms_core::error::{KmsError, KmsResult};
+use kms_core::error::{KmsError, KmsResult, Missing};
 use kms_core::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
 
 /// Everything the vault keeps about a KMS key except its key material.
@@ -399,10 +399,10 @@ pub const AUDIT_HEAD_META: &str = "audit_head";
 
 /// The error for a plugin attachment that does not exist.
 pub(super) fn missing_plugin(scope: &PluginScope, name: &str) -> KmsError {
-    KmsError::NotFound(format!(
-        "No policy plugin named '{name}' is attached to {}",
-        scope.as_stored()
-    ))
+    KmsError::NotFound(Missing::Plugin {
+        scope: scope.as_stored(),
+        name: name.into(),
+    })
 }
 
 /// Refuses a version whose key id is not the record's: it would land under another key.
