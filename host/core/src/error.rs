@@ -189,6 +189,16 @@ impl KmsError {
         }
     }
 
+    /// A request that lacks a parameter this use of it needs (`SigningAlgorithm`, …).
+    pub fn required(parameter: &str) -> Self {
+        KmsError::Validation(format!("{parameter} is required"))
+    }
+
+    /// A pagination marker this service did not issue (or issued for another list).
+    pub fn invalid_marker(marker: &str) -> Self {
+        KmsError::InvalidMarker(format!("Marker '{marker}' is not valid"))
+    }
+
     /// A key that does not exist, or that the caller may not know of, named as the request
     /// named it (id, ARN or alias).
     pub fn key_not_found(key: impl fmt::Display) -> Self {

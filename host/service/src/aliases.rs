@@ -153,9 +153,7 @@ impl Service {
                 Some(m) => {
                     let position = decode_marker(m)?;
                     if !position.starts_with("alias/") {
-                        return Err(KmsError::InvalidMarker(format!(
-                            "Marker '{m}' is not valid"
-                        )));
+                        return Err(KmsError::invalid_marker(m));
                     }
                     Some(position)
                 }

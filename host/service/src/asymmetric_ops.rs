@@ -349,7 +349,7 @@ impl Service {
             check_message(&req.message, message_type)?;
             let algorithm = req
                 .signing_algorithm
-                .ok_or_else(|| KmsError::Validation("SigningAlgorithm is required".into()))?;
+                .ok_or_else(|| KmsError::required("SigningAlgorithm"))?;
             let (record, key) =
                 self.key_of_usage(caller, note, &req.key_id, "kms:Sign", KeyUsage::SignVerify)?;
             Ok(SignResponse {
@@ -368,7 +368,7 @@ impl Service {
             check_message(&req.message, message_type)?;
             let algorithm = req
                 .signing_algorithm
-                .ok_or_else(|| KmsError::Validation("SigningAlgorithm is required".into()))?;
+                .ok_or_else(|| KmsError::required("SigningAlgorithm"))?;
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -430,7 +430,7 @@ impl Service {
             check_message(&req.message, MessageType::Raw)?;
             let algorithm = req
                 .mac_algorithm
-                .ok_or_else(|| KmsError::Validation("MacAlgorithm is required".into()))?;
+                .ok_or_else(|| KmsError::required("MacAlgorithm"))?;
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -457,7 +457,7 @@ impl Service {
             check_message(&req.message, MessageType::Raw)?;
             let algorithm = req
                 .mac_algorithm
-                .ok_or_else(|| KmsError::Validation("MacAlgorithm is required".into()))?;
+                .ok_or_else(|| KmsError::required("MacAlgorithm"))?;
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -484,7 +484,7 @@ impl Service {
             self.check_grant_tokens(&req.grant_tokens)?;
             let algorithm = req
                 .key_agreement_algorithm
-                .ok_or_else(|| KmsError::Validation("KeyAgreementAlgorithm is required".into()))?;
+                .ok_or_else(|| KmsError::required("KeyAgreementAlgorithm"))?;
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -513,7 +513,7 @@ impl Service {
         note.context(&req.encryption_context);
         let spec = req
             .key_pair_spec
-            .ok_or_else(|| KmsError::Validation("KeyPairSpec is required".into()))?;
+            .ok_or_else(|| KmsError::required("KeyPairSpec"))?;
         let record = self.key_for(caller, note, &req.key_id, action)?;
         if record.key_spec != KeySpec::SymmetricDefault {
             return Err(KmsError::InvalidKeyUsage(format!(

@@ -556,7 +556,7 @@ impl Service {
             self.authorize(caller, "kms:GenerateRandom", Resource::CallerAccount)?;
             let n = req
                 .number_of_bytes
-                .ok_or_else(|| KmsError::Validation("NumberOfBytes is required".into()))?;
+                .ok_or_else(|| KmsError::required("NumberOfBytes"))?;
             if !(1..=MAX_RANDOM_BYTES).contains(&n) {
                 return Err(KmsError::Validation(format!(
                     "NumberOfBytes {n} is out of range; it must be between 1 and {MAX_RANDOM_BYTES}"

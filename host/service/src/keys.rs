@@ -173,13 +173,14 @@ impl Service {
         self.audited(caller, "ListKeys", |_| {
             self.maybe_sweep();
             let limit = page_limit(req.limit, 100, 1000)?;
-            let after =
-                match req.marker.as_deref() {
-                    None => None,
-                    Some(m) => Some(decode_marker(m)?.parse::<KeyId>().map_err(|_| {
-                        KmsError::InvalidMarker(format!("Marker '{m}' is not valid"))
-                    })?),
-                };
+            let after = match req.marker.as_deref() {
+                None => None,
+                Some(m) => Some(
+                    decode_marker(m)?
+                        .parse::<KeyId>()
+                        .map_err(|_| KmsError::invalid_marker(m))?,
+                ),
+            };
             if caller.account != self.vault.account() {
                 return Ok(ListKeysResponse {
                     keys: Vec::new(),

@@ -172,7 +172,7 @@ fn decode_marker(marker: &str) -> KmsResult<String> {
         .decode(marker)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| KmsError::InvalidMarker(format!("Marker '{marker}' is not valid")))
+        .ok_or_else(|| KmsError::invalid_marker(marker))
 }
 
 /// A marker holding a numeric offset (for lists that are small and belong to one key).
@@ -181,7 +181,7 @@ fn decode_offset_marker(marker: Option<&str>) -> KmsResult<usize> {
         None => Ok(0),
         Some(m) => decode_marker(m)?
             .parse()
-            .map_err(|_| KmsError::InvalidMarker(format!("Marker '{m}' is not valid"))),
+            .map_err(|_| KmsError::invalid_marker(m)),
     }
 }
 
