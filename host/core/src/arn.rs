@@ -140,7 +140,8 @@ impl<'a> KeyReference<'a> {
     /// characters, `InvalidArnException` for an ARN that is not a KMS ARN.
     pub fn parse(text: &'a str) -> KmsResult<Self> {
         if text.is_empty() || text.len() > 2048 {
-            return Err(KmsError::Validation(
+            return Err(KmsError::invalid(
+                "KeyId",
                 "KeyId must be between 1 and 2048 characters".into(),
             ));
         }
@@ -234,9 +235,12 @@ impl PrincipalKind {
 /// ```
 pub fn parse_principal_arn(arn: &str) -> KmsResult<(String, PrincipalKind, String)> {
     let bad = || {
-        KmsError::Validation(format!(
-            "'{arn}' is not a user or role ARN (arn:aws:iam::<12-digit account>:user/<name> or :role/<name>)"
-        ))
+        KmsError::invalid(
+            "principal ARN",
+            format!(
+                "'{arn}' is not a user or role ARN (arn:aws:iam::<12-digit account>:user/<name> or :role/<name>)"
+            ),
+        )
     };
     let rest = arn.strip_prefix("arn:aws:iam::").ok_or_else(bad)?;
     let (account, resource) = rest.split_once(':').ok_or_else(bad)?;
@@ -254,9 +258,10 @@ pub fn parse_principal_arn(arn: &str) -> KmsResult<(String, PrincipalKind, Strin
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
     if !valid_name {
-        return Err(KmsError::Validation(format!(
-            "The principal name in '{arn}' must be 1 to 64 letters, digits or +=,.@_-"
-        )));
+        return Err(KmsError::invalid(
+            "principal ARN",
+            format!("The principal name in '{arn}' must be 1 to 64 letters, digits or +=,.@_-"),
+        ));
     }
     Ok((account.to_string(), kind, name.to_string()))
 }
@@ -271,9 +276,10 @@ pub fn validate_account(account: &str) -> KmsResult<()> {
     if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(KmsError::Validation(format!(
-            "Account id '{account}' must be exactly 12 digits"
-        )))
+        Err(KmsError::invalid(
+            "account id",
+            format!("Account id '{account}' must be exactly 12 digits"),
+        ))
     }
 }
 
@@ -289,9 +295,12 @@ pub fn validate_region(region: &str) -> KmsResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(KmsError::Validation(format!(
-            "Region '{region}' must be lowercase letters, digits and hyphens, like us-east-1"
-        )))
+        Err(KmsError::invalid(
+            "region",
+            format!(
+                "Region '{region}' must be lowercase letters, digits and hyphens, like us-east-1"
+            ),
+        ))
     }
 }
 

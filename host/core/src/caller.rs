@@ -87,7 +87,7 @@ impl Caller {
             .and_then(|rest| rest.split(':').next())
             .filter(|a| validate_account(a).is_ok())
             .ok_or_else(|| {
-                KmsError::Validation(format!(
+                KmsError::invalid("principal ARN", format!(
                     "'{arn}' is not an IAM principal ARN (arn:aws:iam::<12-digit account>:<name>)"
                 ))
             })?;
@@ -119,9 +119,12 @@ impl Caller {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c));
         if !valid {
-            return Err(KmsError::Validation(format!(
-                "'{service_principal}' is not a service principal (<service>[.<region>].amazonaws.com)"
-            )));
+            return Err(KmsError::invalid(
+                "service principal",
+                format!(
+                    "'{service_principal}' is not a service principal (<service>[.<region>].amazonaws.com)"
+                ),
+            ));
         }
         Ok(Caller {
             principal: service_principal.to_string(),

@@ -37,9 +37,9 @@ pub enum KmsError {
     /// The key's usage (e.g. SIGN_VERIFY) does not allow the operation.
     #[error("{0}")]
     InvalidKeyUsage(String),
-    /// A request parameter is malformed or out of range.
+    /// A request parameter is missing, malformed or out of range; which one, in [`Invalid`].
     #[error("{0}")]
-    Validation(String),
+    Validation(Invalid),
     /// An alias name breaks the naming rules or uses a reserved prefix.
     #[error("{0}")]
     InvalidAliasName(String),
@@ -138,7 +138,7 @@ impl KmsError {
             "InvalidCiphertextException" => KmsError::InvalidCiphertext,
             "IncorrectKeyException" => KmsError::IncorrectKey,
             "InvalidKeyUsageException" => KmsError::InvalidKeyUsage,
-            "ValidationException" => KmsError::Validation,
+            "ValidationException" => |m| KmsError::Validation(Invalid::from(m)),
             "InvalidAliasNameException" => KmsError::InvalidAliasName,
             "InvalidArnException" => KmsError::InvalidArn,
             "InvalidMarkerException" => KmsError::InvalidMarker,
@@ -164,12 +164,12 @@ impl KmsError {
     pub fn message(&self) -> Cow<'_, str> {
         match self {
             KmsError::NotFound(missing) => Cow::Owned(missing.to_string()),
+            KmsError::Validation(invalid) => Cow::Borrowed(&invalid.problem),
             KmsError::Disabled(m)
             | KmsError::InvalidState(m)
             | KmsError::InvalidCiphertext(m)
             | KmsError::IncorrectKey(m)
             | KmsError::InvalidKeyUsage(m)
-            | KmsError::Validation(m)
             | KmsError::InvalidAliasName(m)
             | KmsError::InvalidArn(m)
             | KmsError::InvalidMarker(m)
@@ -190,8 +190,25 @@ impl KmsError {
     }
 
     /// A request that lacks a parameter this use of it needs (`SigningAlgorithm`, …).
-    pub fn required(parameter: &str) -> Self {
-        KmsError::Validation(format!("{parameter} is required"))
+    pub fn required(parameter: &'static str) -> Self {
+        KmsError::invalid(parameter, format!("{parameter} is required"))
+    }
+
+    /// A parameter that is malformed or out of range: `parameter` as the API names it,
+    /// `problem` a sentence that names it.
+    ///
+    /// ```
+    /// use kms_core::KmsError;
+    /// let err = KmsError::invalid("NumberOfBytes", "NumberOfBytes 0 is out of range".into());
+    /// let KmsError::Validation(invalid) = &err else { unreachable!() };
+    /// assert_eq!(invalid.parameter, "NumberOfBytes");
+    /// assert_eq!(err.to_string(), "NumberOfBytes 0 is out of range");
+    /// ```
+    pub fn invalid(parameter: impl Into<Cow<'static, str>>, problem: String) -> Self {
+        KmsError::Validation(Invalid {
+            parameter: parameter.into(),
+            problem,
+        })
     }
 
     /// A pagination marker this service did not issue (or issued for another list).
@@ -242,6 +259,39 @@ impl KmsError {
 impl fmt::Debug for KmsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.aws_type(), self.message())
+    }
+}
+
+/// Which request parameter a `ValidationException` is about, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// The parameter as the API names it (`NumberOfBytes`, `KeyId`, `PolicyName`); for input
+    /// that is no request parameter, what it is (`root key file`, `capability grant`); empty
+    /// when the error came back by name only, from a component.
+    pub parameter: Cow<'static, str>,
+    /// What is wrong, as a sentence that names the parameter.
+    pub problem: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem)
+    }
+}
+
+impl From<String> for Invalid {
+    /// A problem whose parameter is not known (an error a component reported by name).
+    fn from(problem: String) -> Self {
+        Invalid {
+            parameter: Cow::Borrowed(""),
+            problem,
+        }
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(problem: &str) -> Self {
+        Invalid::from(problem.to_string())
     }
 }
 
@@ -328,7 +378,7 @@ mod tests {
             KmsError::InvalidCiphertext,
             KmsError::IncorrectKey,
             KmsError::InvalidKeyUsage,
-            KmsError::Validation,
+            |m| KmsError::Validation(Invalid::from(m)),
             KmsError::InvalidAliasName,
             KmsError::InvalidArn,
             KmsError::InvalidMarker,

@@ -107,7 +107,7 @@ macro_rules! aws_enum {
             fn from_str(s: &str) -> KmsResult<Self> {
                 match s {
                     $($aws => Ok($name::$variant),)+
-                    other => Err(KmsError::Validation(format!(
+                    other => Err(KmsError::invalid(stringify!($name), format!(
                         "'{other}' is not a valid {}; expected one of: {}",
                         stringify!($name),
                         [$($aws),+].join(", ")
@@ -310,20 +310,23 @@ impl EncryptionContext {
         for (k, v) in pairs {
             let (k, v) = (k.into(), v.into());
             if k.is_empty() {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid(
+                    "EncryptionContext",
                     "Encryption context keys must not be empty".into(),
                 ));
             }
             size += k.len() + v.len();
             if size > MAX_ENCRYPTION_CONTEXT_BYTES {
-                return Err(KmsError::Validation(format!(
-                    "Encryption context exceeds {MAX_ENCRYPTION_CONTEXT_BYTES} bytes"
-                )));
+                return Err(KmsError::invalid(
+                    "EncryptionContext",
+                    format!("Encryption context exceeds {MAX_ENCRYPTION_CONTEXT_BYTES} bytes"),
+                ));
             }
             if map.contains_key(&k) {
-                return Err(KmsError::Validation(format!(
-                    "Encryption context has duplicate key '{k}'"
-                )));
+                return Err(KmsError::invalid(
+                    "EncryptionContext",
+                    format!("Encryption context has duplicate key '{k}'"),
+                ));
             }
             map.insert(k, v);
         }

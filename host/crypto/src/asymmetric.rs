@@ -146,7 +146,7 @@ macro_rules! ecdsa_sign {
         use $curve::ecdsa::signature::hazmat::PrehashSigner;
         let signature: $curve::ecdsa::Signature = $signing
             .sign_prehash($prehash)
-            .map_err(|e| KmsError::Validation(format!("cannot sign this digest: {e}")))?;
+            .map_err(|e| KmsError::invalid("Message", format!("cannot sign this digest: {e}")))?;
         Ok(signature.to_der().as_bytes().to_vec())
     }};
 }
@@ -171,10 +171,13 @@ macro_rules! ecdh {
     ($curve:ident, $secret:expr, $peer_der:expr) => {{
         use $curve::pkcs8::DecodePublicKey;
         let peer = $curve::PublicKey::from_public_key_der($peer_der).map_err(|_| {
-            KmsError::Validation(format!(
-                "PublicKey must be a DER SubjectPublicKeyInfo of a {} key",
-                stringify!($curve)
-            ))
+            KmsError::invalid(
+                "PublicKey",
+                format!(
+                    "PublicKey must be a DER SubjectPublicKeyInfo of a {} key",
+                    stringify!($curve)
+                ),
+            )
         })?;
         let shared = $curve::ecdh::diffie_hellman($secret.as_nonzero_scalar(), peer.as_affine());
         Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
@@ -502,10 +505,13 @@ impl KeyMaterial {
             unreachable!("oaep_max_plaintext refuses other keys")
         };
         if plaintext.is_empty() || plaintext.len() > max {
-            return Err(KmsError::Validation(format!(
-                "Plaintext must be between 1 and {max} bytes for {hash:?} under a {} key",
-                self.spec()
-            )));
+            return Err(KmsError::invalid(
+                "Plaintext",
+                format!(
+                    "Plaintext must be between 1 and {max} bytes for {hash:?} under a {} key",
+                    self.spec()
+                ),
+            ));
         }
         let public = RsaPublicKey::from(key.as_ref());
         match hash {
@@ -602,12 +608,16 @@ fn prehash(
     match message_type {
         MessageType::Raw => Ok(hash.digest(message)),
         MessageType::Digest if message.len() == hash.len() => Ok(message.to_vec()),
-        MessageType::Digest => Err(KmsError::Validation(format!(
-            "A {algorithm:?} digest is {} bytes, not {}",
-            hash.len(),
-            message.len()
-        ))),
-        MessageType::ExternalMu => Err(KmsError::Validation(
+        MessageType::Digest => Err(KmsError::invalid(
+            "Message",
+            format!(
+                "A {algorithm:?} digest is {} bytes, not {}",
+                hash.len(),
+                message.len()
+            ),
+        )),
+        MessageType::ExternalMu => Err(KmsError::invalid(
+            "MessageType",
             "MessageType EXTERNAL_MU is only for ML-DSA keys".into(),
         )),
     }
@@ -633,7 +643,8 @@ impl PublicKey {
     /// public key of `spec` from a DER SubjectPublicKeyInfo.
     pub fn from_der(spec: KeySpec, der: &[u8]) -> KmsResult<Self> {
         use rsa::pkcs8::DecodePublicKey;
-        let invalid = |e: String| KmsError::Validation(format!("not a DER {spec} public key: {e}"));
+        let invalid =
+            |e: String| KmsError::invalid("PublicKey", format!("not a DER {spec} public key: {e}"));
         if rsa_bits(spec).is_some() {
             return RsaPublicKey::from_public_key_der(der)
                 .map(PublicKey::Rsa)
@@ -783,15 +794,16 @@ where
             MessageType::Raw => self
                 .expanded_key()
                 .sign_randomized(message, &[], &mut rng())
-                .map_err(|e| KmsError::Validation(format!("cannot sign: {e}")))?,
+                .map_err(|e| KmsError::invalid("Message", format!("cannot sign: {e}")))?,
             MessageType::ExternalMu => {
                 let mu = external_mu(message)?;
                 self.expanded_key()
                     .sign_mu_randomized(&mu, &mut rng())
-                    .map_err(|e| KmsError::Validation(format!("cannot sign: {e}")))?
+                    .map_err(|e| KmsError::invalid("Message", format!("cannot sign: {e}")))?
             }
             MessageType::Digest => {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid(
+                    "MessageType",
                     "ML-DSA keys sign RAW messages or an EXTERNAL_MU, not a DIGEST".into(),
                 ));
             }
@@ -821,8 +833,9 @@ fn ml_dsa_verify(
         message: &[u8],
         signature: &[u8],
     ) -> KmsResult<()> {
-        let key = ml_dsa::EncodedVerifyingKey::<P>::try_from(encoded_key)
-            .map_err(|_| KmsError::Validation("not an ML-DSA public key of this size".into()))?;
+        let key = ml_dsa::EncodedVerifyingKey::<P>::try_from(encoded_key).map_err(|_| {
+            KmsError::invalid("PublicKey", "not an ML-DSA public key of this size".into())
+        })?;
         let key = ml_dsa::VerifyingKey::<P>::decode(&key);
         let encoded =
             ml_dsa::EncodedSignature::<P>::try_from(signature).map_err(|_| invalid_signature())?;
@@ -831,7 +844,8 @@ fn ml_dsa_verify(
             MessageType::Raw => key.verify_with_context(message, &[], &signature),
             MessageType::ExternalMu => key.verify_mu(&external_mu(message)?, &signature),
             MessageType::Digest => {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid(
+                    "MessageType",
                     "ML-DSA keys verify RAW messages or an EXTERNAL_MU, not a DIGEST".into(),
                 ));
             }
@@ -855,10 +869,10 @@ type Mu = ml_dsa::common::array::Array<u8, ml_dsa::common::typenum::U64>;
 
 fn external_mu(message: &[u8]) -> KmsResult<Mu> {
     Mu::try_from(message).map_err(|_| {
-        KmsError::Validation(format!(
-            "An EXTERNAL_MU is exactly 64 bytes, not {}",
-            message.len()
-        ))
+        KmsError::invalid(
+            "Message",
+            format!("An EXTERNAL_MU is exactly 64 bytes, not {}", message.len()),
+        )
     })
 }
 

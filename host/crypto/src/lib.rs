@@ -45,10 +45,13 @@ impl SymmetricKey {
     /// A key from exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> KmsResult<Self> {
         let arr: [u8; SYMMETRIC_KEY_LEN] = bytes.try_into().map_err(|_| {
-            KmsError::Validation(format!(
-                "a symmetric key is {SYMMETRIC_KEY_LEN} bytes, got {}",
-                bytes.len()
-            ))
+            KmsError::invalid(
+                "key",
+                format!(
+                    "a symmetric key is {SYMMETRIC_KEY_LEN} bytes, got {}",
+                    bytes.len()
+                ),
+            )
         })?;
         Ok(SymmetricKey(arr))
     }

@@ -106,10 +106,13 @@ impl FromStr for KeyOperation {
             .find(|op| op.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = KeyOperation::ALL.iter().map(|o| o.name()).collect();
-                KmsError::Validation(format!(
-                    "'{s}' is not a key operation; use one of {} or all",
-                    names.join(", ")
-                ))
+                KmsError::invalid(
+                    "capability grant",
+                    format!(
+                        "'{s}' is not a key operation; use one of {} or all",
+                        names.join(", ")
+                    ),
+                )
             })
     }
 }
@@ -224,12 +227,16 @@ impl FromStr for KeySelector {
     fn from_str(s: &str) -> KmsResult<Self> {
         if let Some(rest) = s.strip_prefix("tag:") {
             let (key, value) = rest.split_once(':').ok_or_else(|| {
-                KmsError::Validation(format!(
-                    "'{s}' is not a tag selector; write tag:<key>:<value>"
-                ))
+                KmsError::invalid(
+                    "capability grant",
+                    format!("'{s}' is not a tag selector; write tag:<key>:<value>"),
+                )
             })?;
             if key.is_empty() {
-                return Err(KmsError::Validation(format!("'{s}' names no tag key")));
+                return Err(KmsError::invalid(
+                    "capability grant",
+                    format!("'{s}' names no tag key"),
+                ));
             }
             return Ok(KeySelector::Tag {
                 key: key.into(),
@@ -263,7 +270,7 @@ impl FromStr for KeyGrant {
     /// `SELECTOR=OPERATIONS`, e.g. `alias/orders=encrypt,decrypt` or `tag:tenant:acme=all`.
     fn from_str(s: &str) -> KmsResult<Self> {
         let (selector, operations) = s.rsplit_once('=').ok_or_else(|| {
-            KmsError::Validation(format!(
+            KmsError::invalid("capability grant", format!(
                 "'{s}' is not a grant; write SELECTOR=OPERATIONS, e.g. alias/orders=encrypt,decrypt"
             ))
         })?;

@@ -40,10 +40,13 @@ impl HostDataKey for KmsCtxView<'_> {
         let limits = self.ctx.limits.clone();
         let key = self.table.get_mut(&handle)?;
         if plaintext.len() > limits.max_seal_bytes {
-            return done(Err(KmsError::Validation(format!(
-                "seal takes at most {} bytes at once; split the data into chunks",
-                limits.max_seal_bytes
-            ))));
+            return done(Err(KmsError::invalid(
+                "plaintext",
+                format!(
+                    "seal takes at most {} bytes at once; split the data into chunks",
+                    limits.max_seal_bytes
+                ),
+            )));
         }
         if key.seals >= limits.max_seals_per_data_key {
             return done(Err(KmsError::LimitExceeded(format!(

@@ -2,7 +2,7 @@
 //! types and the façade's — the error (both ways), key metadata, algorithms, data-key specs and
 //! encryption contexts.
 
-use kms_core::error::{KmsError, KmsResult, Missing};
+use kms_core::error::{Invalid, KmsError, KmsResult, Missing};
 use kms_core::types::{
     DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage,
     MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
@@ -71,7 +71,7 @@ pub(crate) fn from_wit_error(error: wit::KmsError) -> KmsError {
         W::InvalidCiphertext(d) => (KmsError::InvalidCiphertext, d),
         W::IncorrectKey(d) => (KmsError::IncorrectKey, d),
         W::InvalidKeyUsage(d) => (KmsError::InvalidKeyUsage, d),
-        W::Validation(d) => (KmsError::Validation, d),
+        W::Validation(d) => (|m| KmsError::Validation(Invalid::from(m)), d),
         W::LimitExceeded(d) => (KmsError::LimitExceeded, d),
         W::Throttled(d) => (KmsError::Throttling, d),
         W::InvalidSignature(d) => (KmsError::InvalidSignature, d),
@@ -235,7 +235,7 @@ mod tests {
             (KmsError::InvalidCiphertext(message()), W::InvalidCiphertext),
             (KmsError::IncorrectKey(message()), W::IncorrectKey),
             (KmsError::InvalidKeyUsage(message()), W::InvalidKeyUsage),
-            (KmsError::Validation(message()), W::Validation),
+            (KmsError::invalid("KeyId", message()), W::Validation),
             (KmsError::InvalidAliasName(message()), W::Validation),
             (KmsError::InvalidArn(message()), W::Validation),
             (KmsError::InvalidMarker(message()), W::Validation),

@@ -56,9 +56,10 @@ impl Service {
     ) -> KmsResult<KeyRecord> {
         let is_alias = KeyReference::parse(target).is_ok_and(|r| r.alias_name().is_some());
         if is_alias {
-            return Err(KmsError::Validation(format!(
-                "TargetKeyId '{target}' must be a key id or key ARN, not an alias"
-            )));
+            return Err(KmsError::invalid(
+                "TargetKeyId",
+                format!("TargetKeyId '{target}' must be a key id or key ARN, not an alias"),
+            ));
         }
         let record = self.key_for(caller, note, target, "kms:CreateAlias")?;
         self.require_not_pending_deletion(&record)?;
@@ -109,10 +110,13 @@ impl Service {
             if let Some(current) = current
                 && (current.key_spec != target.key_spec || current.key_usage != target.key_usage)
             {
-                return Err(KmsError::Validation(format!(
-                    "Alias {} points at a {} key with usage {}; the new target must match",
-                    req.alias_name, current.key_spec, current.key_usage
-                )));
+                return Err(KmsError::invalid(
+                    "TargetKeyId",
+                    format!(
+                        "Alias {} points at a {} key with usage {}; the new target must match",
+                        req.alias_name, current.key_spec, current.key_usage
+                    ),
+                ));
             }
             self.vault.store().update_alias(&AliasRecord {
                 key_id: target.key_id,

@@ -309,9 +309,10 @@ pub(crate) fn oaep_hash(algorithm: EncryptionAlgorithm) -> Option<OaepHash> {
 
 fn check_message(message: &[u8], message_type: MessageType) -> KmsResult<()> {
     if message.is_empty() || (message_type == MessageType::Raw && message.len() > MAX_MESSAGE) {
-        return Err(KmsError::Validation(format!(
-            "Message must be between 1 and {MAX_MESSAGE} bytes"
-        )));
+        return Err(KmsError::invalid(
+            "Message",
+            format!("Message must be between 1 and {MAX_MESSAGE} bytes"),
+        ));
     }
     Ok(())
 }

@@ -111,7 +111,8 @@ fn refuse_context_for_rsa(context: &EncryptionContext) -> KmsResult<()> {
     if context.is_empty() {
         Ok(())
     } else {
-        Err(KmsError::Validation(
+        Err(KmsError::invalid(
+            "EncryptionContext",
             "EncryptionContext is not supported with asymmetric KMS keys".into(),
         ))
     }
@@ -248,9 +249,10 @@ impl Service {
             accept,
         } = how;
         if ciphertext.is_empty() || ciphertext.len() > MAX_CIPHERTEXT_BLOB {
-            return Err(KmsError::Validation(format!(
-                "CiphertextBlob must be between 1 and {MAX_CIPHERTEXT_BLOB} bytes"
-            )));
+            return Err(KmsError::invalid(
+                "CiphertextBlob",
+                format!("CiphertextBlob must be between 1 and {MAX_CIPHERTEXT_BLOB} bytes"),
+            ));
         }
         let header = blob::parse_header(ciphertext)?;
         // A header naming a key that does not exist is just another invalid ciphertext.
@@ -304,9 +306,10 @@ impl Service {
             self.check_grant_tokens(&req.grant_tokens)?;
             note.context(&req.encryption_context);
             if req.plaintext.is_empty() || req.plaintext.len() > MAX_PLAINTEXT {
-                return Err(KmsError::Validation(format!(
-                    "Plaintext must be between 1 and {MAX_PLAINTEXT} bytes"
-                )));
+                return Err(KmsError::invalid(
+                    "Plaintext",
+                    format!("Plaintext must be between 1 and {MAX_PLAINTEXT} bytes"),
+                ));
             }
             let record = self.key_for(caller, note, &req.key_id, "kms:Encrypt")?;
             if record.key_spec != KeySpec::SymmetricDefault {
@@ -476,21 +479,28 @@ impl Service {
             (Some(spec), None) => spec.byte_len(),
             (None, Some(n)) if (1..=MAX_DATA_KEY_BYTES).contains(&n) => n as usize,
             (None, Some(n)) => {
-                return Err(KmsError::Validation(format!(
-                    "NumberOfBytes {n} is out of range; it must be between 1 and {MAX_DATA_KEY_BYTES}"
-                )));
+                return Err(KmsError::invalid(
+                    "NumberOfBytes",
+                    format!(
+                        "NumberOfBytes {n} is out of range; it must be between 1 and {MAX_DATA_KEY_BYTES}"
+                    ),
+                ));
             }
             (Some(_), Some(_)) => {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid(
+                    "KeySpec",
                     "Specify either KeySpec or NumberOfBytes, not both".into(),
                 ));
             }
             (None, None) => {
-                return Err(KmsError::Validation(format!(
-                    "Specify KeySpec ({} or {}) or NumberOfBytes",
-                    DataKeySpec::Aes128,
-                    DataKeySpec::Aes256
-                )));
+                return Err(KmsError::invalid(
+                    "KeySpec",
+                    format!(
+                        "Specify KeySpec ({} or {}) or NumberOfBytes",
+                        DataKeySpec::Aes128,
+                        DataKeySpec::Aes256
+                    ),
+                ));
             }
         };
         let record = self.key_for(caller, note, &req.key_id, action)?;
@@ -558,7 +568,7 @@ impl Service {
                 .number_of_bytes
                 .ok_or_else(|| KmsError::required("NumberOfBytes"))?;
             if !(1..=MAX_RANDOM_BYTES).contains(&n) {
-                return Err(KmsError::Validation(format!(
+                return Err(KmsError::invalid("NumberOfBytes", format!(
                     "NumberOfBytes {n} is out of range; it must be between 1 and {MAX_RANDOM_BYTES}"
                 )));
             }

@@ -117,9 +117,10 @@ pub fn seal(
     progress: &mut dyn FnMut(u64),
 ) -> Result<SealSummary, EnvelopeError> {
     if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
-        return Err(KmsError::Validation(format!(
-            "chunk size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE} bytes"
-        ))
+        return Err(KmsError::invalid(
+            "chunk size",
+            format!("chunk size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE} bytes"),
+        )
         .into());
     }
     let data_key = service.generate_data_key(

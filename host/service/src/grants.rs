@@ -208,9 +208,10 @@ fn validate_grant_name(name: &str) -> KmsResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(KmsError::Validation(format!(
-            "Name '{name}' must be 1 to 256 letters, digits or :/_-"
-        )))
+        Err(KmsError::invalid(
+            "Name",
+            format!("Name '{name}' must be 1 to 256 letters, digits or :/_-"),
+        ))
     }
 }
 
@@ -227,9 +228,10 @@ fn validate_grant_principal(what: &str, principal: &str) -> KmsResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(KmsError::Validation(format!(
-            "{what} '{principal}' is not a principal ARN, account id or service principal"
-        )))
+        Err(KmsError::invalid(
+            what.to_string(),
+            format!("{what} '{principal}' is not a principal ARN, account id or service principal"),
+        ))
     }
 }
 
@@ -302,9 +304,10 @@ impl Service {
     /// Checks the `GrantTokens` of a request: at most ten, each issued by this service.
     pub(super) fn check_grant_tokens(&self, tokens: &[String]) -> KmsResult<()> {
         if tokens.len() > MAX_GRANT_TOKENS {
-            return Err(KmsError::Validation(format!(
-                "At most {MAX_GRANT_TOKENS} grant tokens may be given"
-            )));
+            return Err(KmsError::invalid(
+                "GrantTokens",
+                format!("At most {MAX_GRANT_TOKENS} grant tokens may be given"),
+            ));
         }
         for token in tokens {
             self.grant_id_of_token(token)?;
@@ -329,7 +332,7 @@ impl Service {
                 validate_grant_name(name)?;
             }
             if req.operations.is_empty() {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid("Operations", 
                     "Operations must name at least one operation".into(),
                 ));
             }
@@ -338,7 +341,7 @@ impl Service {
                 if !op.parse::<Operation>().is_ok_and(Operation::grantable) {
                     let names: Vec<&str> =
                         Operation::grantable_operations().map(Operation::name).collect();
-                    return Err(KmsError::Validation(format!(
+                    return Err(KmsError::invalid("Operations", format!(
                         "'{op}' is not a grant operation; use one of {}",
                         names.join(", ")
                     )));
@@ -369,7 +372,7 @@ impl Service {
             note.key(self.key_arn(&record.key_id));
             note.request_alias = request_alias(&req.key_id).map(str::to_string);
             if note.request_alias.is_some() {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid("KeyId", 
                     "CreateGrant takes a key id or key ARN, not an alias".into(),
                 ));
             }
@@ -384,7 +387,7 @@ impl Service {
                 .iter()
                 .find(|op| !allowed.iter().any(|a| a.name() == op.as_str()))
             {
-                return Err(KmsError::Validation(format!(
+                return Err(KmsError::invalid("Operations", format!(
                     "The operation {op} is not valid for a {} {} key",
                     record.key_spec, record.key_usage
                 )));
@@ -393,7 +396,7 @@ impl Service {
                 && !(record.key_spec == KeySpec::SymmetricDefault
                     && record.key_usage == KeyUsage::EncryptDecrypt)
             {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid("Constraints", 
                     "Encryption context constraints are allowed only in grants for symmetric encryption keys"
                         .into(),
                 ));
@@ -553,7 +556,7 @@ impl Service {
                     id.clone()
                 }
                 _ => {
-                    return Err(KmsError::Validation(
+                    return Err(KmsError::invalid("GrantToken", 
                         "RetireGrant needs GrantToken, or KeyId with GrantId".into(),
                     ));
                 }

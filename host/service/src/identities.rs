@@ -164,9 +164,10 @@ fn validate_policy_name(name: &str) -> KmsResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(KmsError::Validation(format!(
-            "PolicyName '{name}' must be 1 to 128 letters, digits or _+=,.@-"
-        )))
+        Err(KmsError::invalid(
+            "PolicyName",
+            format!("PolicyName '{name}' must be 1 to 128 letters, digits or _+=,.@-"),
+        ))
     }
 }
 
@@ -241,7 +242,8 @@ impl Service {
             )?;
             validate_account(&req.account_id)?;
             if req.name.len() > 256 {
-                return Err(KmsError::Validation(
+                return Err(KmsError::invalid(
+                    "Name",
                     "Name must be at most 256 characters".into(),
                 ));
             }

@@ -59,9 +59,10 @@ pub struct ListKeyPoliciesResponse {
 fn check_policy_name(name: Option<&str>) -> KmsResult<()> {
     match name {
         None | Some(DEFAULT_POLICY_NAME) => Ok(()),
-        Some(other) => Err(KmsError::Validation(format!(
-            "PolicyName '{other}' is not valid; the only key policy name is 'default'"
-        ))),
+        Some(other) => Err(KmsError::invalid(
+            "PolicyName",
+            format!("PolicyName '{other}' is not valid; the only key policy name is 'default'"),
+        )),
     }
 }
 

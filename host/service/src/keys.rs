@@ -10,9 +10,10 @@ const DEFAULT_PENDING_WINDOW_DAYS: u32 = 30;
 
 fn validate_description(description: &str) -> KmsResult<()> {
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(KmsError::Validation(format!(
-            "Description must be at most {MAX_DESCRIPTION_CHARS} characters"
-        )));
+        return Err(KmsError::invalid(
+            "Description",
+            format!("Description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -103,10 +104,13 @@ impl Service {
             let allowed = asymmetric_ops::usages_of(key_spec);
             if !allowed.contains(&key_usage) {
                 let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-                return Err(KmsError::Validation(format!(
-                    "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}; use {}",
-                    names.join(" or ")
-                )));
+                return Err(KmsError::invalid(
+                    "KeyUsage",
+                    format!(
+                        "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}; use {}",
+                        names.join(" or ")
+                    ),
+                ));
             }
             let origin = req.origin.unwrap_or(Origin::AwsKms);
             if origin != Origin::AwsKms {
@@ -273,9 +277,12 @@ impl Service {
                 .pending_window_in_days
                 .unwrap_or(DEFAULT_PENDING_WINDOW_DAYS);
             if !(7..=30).contains(&days) {
-                return Err(KmsError::Validation(format!(
-                    "PendingWindowInDays {days} is out of range; it must be between 7 and 30"
-                )));
+                return Err(KmsError::invalid(
+                    "PendingWindowInDays",
+                    format!(
+                        "PendingWindowInDays {days} is out of range; it must be between 7 and 30"
+                    ),
+                ));
             }
             self.update_record(caller, note, &req.key_id, "kms:ScheduleKeyDeletion", |r| {
                 self.require_not_pending_deletion(r)?;
@@ -321,7 +328,7 @@ impl Service {
     pub fn tag_resource(&self, caller: &Caller, req: TagResourceRequest) -> KmsResult<()> {
         self.audited(caller, "TagResource", |note| {
             if req.tags.is_empty() {
-                return Err(KmsError::Validation("Tags must not be empty".into()));
+                return Err(KmsError::invalid("Tags", "Tags must not be empty".into()));
             }
             self.update_record(caller, note, &req.key_id, "kms:TagResource", |r| {
                 self.require_not_pending_deletion(r)?;
@@ -334,7 +341,10 @@ impl Service {
     pub fn untag_resource(&self, caller: &Caller, req: UntagResourceRequest) -> KmsResult<()> {
         self.audited(caller, "UntagResource", |note| {
             if req.tag_keys.is_empty() {
-                return Err(KmsError::Validation("TagKeys must not be empty".into()));
+                return Err(KmsError::invalid(
+                    "TagKeys",
+                    "TagKeys must not be empty".into(),
+                ));
             }
             self.update_record(caller, note, &req.key_id, "kms:UntagResource", |r| {
                 self.require_not_pending_deletion(r)?;

@@ -155,9 +155,10 @@ fn page_limit(limit: Option<u32>, default: u32, max: u32) -> KmsResult<usize> {
     match limit {
         None => Ok(default as usize),
         Some(n) if (1..=max).contains(&n) => Ok(n as usize),
-        Some(n) => Err(KmsError::Validation(format!(
-            "Limit {n} is out of range; it must be between 1 and {max}"
-        ))),
+        Some(n) => Err(KmsError::invalid(
+            "Limit",
+            format!("Limit {n} is out of range; it must be between 1 and {max}"),
+        )),
     }
 }
 

@@ -93,23 +93,28 @@ fn validate_plugin_name(name: &str) -> KmsResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(KmsError::Validation(format!(
-            "PluginName '{name}' must be 1 to 64 letters, digits, '-' or '_'"
-        )))
+        Err(KmsError::invalid(
+            "PluginName",
+            format!("PluginName '{name}' must be 1 to 64 letters, digits, '-' or '_'"),
+        ))
     }
 }
 
 fn validate_settings(config: &BTreeMap<String, String>) -> KmsResult<()> {
     if config.len() > MAX_PLUGIN_SETTINGS {
-        return Err(KmsError::Validation(format!(
-            "A plugin takes at most {MAX_PLUGIN_SETTINGS} settings"
-        )));
+        return Err(KmsError::invalid(
+            "Config",
+            format!("A plugin takes at most {MAX_PLUGIN_SETTINGS} settings"),
+        ));
     }
     for (name, value) in config {
         if name.is_empty() || name.len() > MAX_SETTING_NAME || value.len() > MAX_SETTING_VALUE {
-            return Err(KmsError::Validation(format!(
-                "Setting names are 1 to {MAX_SETTING_NAME} bytes and values at most {MAX_SETTING_VALUE} bytes; '{name}' is not"
-            )));
+            return Err(KmsError::invalid(
+                "Config",
+                format!(
+                    "Setting names are 1 to {MAX_SETTING_NAME} bytes and values at most {MAX_SETTING_VALUE} bytes; '{name}' is not"
+                ),
+            ));
         }
     }
     Ok(())
@@ -206,14 +211,18 @@ impl Service {
             validate_plugin_name(&req.plugin_name)?;
             validate_settings(&req.config)?;
             if req.component.is_empty() || req.component.len() > MAX_PLUGIN_BYTES {
-                return Err(KmsError::Validation(format!(
-                    "Component must be between 1 and {MAX_PLUGIN_BYTES} bytes"
-                )));
+                return Err(KmsError::invalid(
+                    "Component",
+                    format!("Component must be between 1 and {MAX_PLUGIN_BYTES} bytes"),
+                ));
             }
             let scope =
                 self.plugin_scope(caller, note, req.key_id.as_deref(), "kms:PutKeyPolicy")?;
             self.policy_engine().check(&req.component).map_err(|e| {
-                KmsError::Validation(format!("Component is not a policy plugin: {e}"))
+                KmsError::invalid(
+                    "Component",
+                    format!("Component is not a policy plugin: {e}"),
+                )
             })?;
             let attachment = PluginAttachment {
                 scope,

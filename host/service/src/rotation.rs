@@ -35,7 +35,7 @@ impl Service {
                 .rotation_period_in_days
                 .unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS);
             if !(MIN_ROTATION_PERIOD_DAYS..=MAX_ROTATION_PERIOD_DAYS).contains(&period_days) {
-                return Err(KmsError::Validation(format!(
+                return Err(KmsError::invalid("RotationPeriodInDays", format!(
                     "RotationPeriodInDays {period_days} is out of range; it must be between {MIN_ROTATION_PERIOD_DAYS} and {MAX_ROTATION_PERIOD_DAYS}"
                 )));
             }

@@ -1250,3 +1250,41 @@ fn responses_never_carry_key_material() {
     assert!(!blob.windows(secret.len()).any(|w| w == secret));
     assert!(!format!("{:?}", f.service).contains(&hex::encode(secret)));
 }
+
+#[test]
+fn validation_errors_name_the_parameter_at_fault() {
+    let service = Service::in_memory().unwrap();
+    let root = Caller::account_root(service.account());
+    let parameter_of = |err: KmsError| match err {
+        KmsError::Validation(invalid) => invalid.parameter.into_owned(),
+        other => panic!("{other:?} is not a ValidationException"),
+    };
+    let random = service
+        .generate_random(
+            &root,
+            GenerateRandomRequest {
+                number_of_bytes: Some(0),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(parameter_of(random), "NumberOfBytes");
+    let key = service
+        .create_key(&root, CreateKeyRequest::default())
+        .unwrap()
+        .key_metadata
+        .key_id;
+    let window = service
+        .schedule_key_deletion(
+            &root,
+            ScheduleKeyDeletionRequest {
+                key_id: key,
+                pending_window_in_days: Some(3),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(parameter_of(window), "PendingWindowInDays");
+    let unnamed = service
+        .describe_key(&root, KeyRequest::new(""))
+        .unwrap_err();
+    assert_eq!(parameter_of(unnamed), "KeyId");
+}

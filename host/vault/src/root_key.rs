@@ -35,10 +35,13 @@ impl RootKey {
         let text = text.trim();
         let mut bytes = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
         hex::decode_to_slice(text, bytes.as_mut_slice()).map_err(|_| {
-            KmsError::Validation(format!(
-                "A root key is {} hexadecimal characters",
-                SYMMETRIC_KEY_LEN * 2
-            ))
+            KmsError::invalid(
+                "root key",
+                format!(
+                    "A root key is {} hexadecimal characters",
+                    SYMMETRIC_KEY_LEN * 2
+                ),
+            )
         })?;
         SymmetricKey::from_slice(bytes.as_slice()).map(RootKey)
     }
@@ -55,10 +58,10 @@ impl RootKey {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(|e| {
-            KmsError::Validation(format!(
-                "Cannot create root key file {}: {e}",
-                path.display()
-            ))
+            KmsError::invalid(
+                "root key file",
+                format!("Cannot create root key file {}: {e}", path.display()),
+            )
         })?;
         let text = Zeroizing::new(format!("{}\n", *key.0.to_hex()));
         file.write_all(text.as_bytes())
@@ -75,7 +78,10 @@ impl RootKey {
     /// Loads a root key file, refusing (on Unix) a file that others may read or write.
     pub fn load_file(path: &Path) -> KmsResult<Self> {
         let mut file = std::fs::File::open(path).map_err(|e| {
-            KmsError::Validation(format!("Cannot open root key file {}: {e}", path.display()))
+            KmsError::invalid(
+                "root key file",
+                format!("Cannot open root key file {}: {e}", path.display()),
+            )
         })?;
         #[cfg(unix)]
         {
@@ -95,7 +101,10 @@ impl RootKey {
         }
         let mut text = Zeroizing::new(String::new());
         file.read_to_string(&mut text).map_err(|e| {
-            KmsError::Validation(format!("Cannot read root key file {}: {e}", path.display()))
+            KmsError::invalid(
+                "root key file",
+                format!("Cannot read root key file {}: {e}", path.display()),
+            )
         })?;
         Self::from_hex(&text)
     }

@@ -129,15 +129,18 @@ impl SqliteStore {
                 // Another process created it in between: open theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => {
-                    return Err(KmsError::Validation(format!(
-                        "Cannot create vault file {}: {e}",
-                        path.display()
-                    )));
+                    return Err(KmsError::invalid(
+                        "vault file",
+                        format!("Cannot create vault file {}: {e}", path.display()),
+                    ));
                 }
             }
         }
         let conn = Connection::open(path).map_err(|e| {
-            KmsError::Validation(format!("Cannot open vault file {}: {e}", path.display()))
+            KmsError::invalid(
+                "vault file",
+                format!("Cannot open vault file {}: {e}", path.display()),
+            )
         })?;
         Self::init(conn)
     }
