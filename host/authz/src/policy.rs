@@ -268,9 +268,8 @@ fn principals(value: &Value, what: &str) -> KmsResult<Principals> {
                 return Ok(Principals::Anyone);
             }
             for arn in &aws {
-                let valid = (arn.len() == 12 && arn.bytes().all(|b| b.is_ascii_digit()))
-                    || arn.starts_with("arn:aws:iam::")
-                    || arn.starts_with("arn:aws:sts::");
+                let valid = kms_core::arn::validate_account(arn).is_ok()
+                    || kms_core::arn::is_iam_principal_arn(arn);
                 if !valid {
                     return Err(malformed(format!(
                         "{what} '{arn}' is not an account id or an IAM principal ARN"

@@ -266,6 +266,21 @@ pub fn parse_principal_arn(arn: &str) -> KmsResult<(String, PrincipalKind, Strin
     Ok((account.to_string(), kind, name.to_string()))
 }
 
+/// Whether `text` is the ARN of an IAM identity: a user, role or account root (`iam`), or an
+/// assumed-role session (`sts`), as policies and grants may name them.
+///
+/// ```
+/// use kms_core::arn::is_iam_principal_arn;
+/// assert!(is_iam_principal_arn("arn:aws:iam::111122223333:root"));
+/// assert!(is_iam_principal_arn("arn:aws:sts::111122223333:assumed-role/app/session"));
+/// assert!(!is_iam_principal_arn("arn:aws:kms:us-east-1:111122223333:key/x"));
+/// assert!(!is_iam_principal_arn("arn:aws:iam::"));
+/// ```
+pub fn is_iam_principal_arn(text: &str) -> bool {
+    text.parse::<Arn>()
+        .is_ok_and(|arn| arn.partition() == "aws" && matches!(arn.service(), "iam" | "sts"))
+}
+
 /// The account root's ARN.
 pub fn root_arn(account: &str) -> String {
     format!("arn:aws:iam::{account}:root")

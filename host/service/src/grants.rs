@@ -218,8 +218,7 @@ fn validate_grant_name(name: &str) -> KmsResult<()> {
 /// A grantee or retiring principal: an IAM principal ARN, an account id, or a service principal.
 fn validate_grant_principal(what: &str, principal: &str) -> KmsResult<()> {
     let ok = (1..=256).contains(&principal.len())
-        && (principal.starts_with("arn:aws:iam::")
-            || principal.starts_with("arn:aws:sts::")
+        && (kms_core::arn::is_iam_principal_arn(principal)
             || kms_vault::validate_account(principal).is_ok()
             || (principal.ends_with(".amazonaws.com")
                 && principal
