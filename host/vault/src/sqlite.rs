@@ -186,6 +186,16 @@ impl SqliteStore {
     }
 }
 
+/// Whether the vault holds key `key_id`.
+fn key_exists(conn: &Connection, key_id: &KeyId) -> KmsResult<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
+        [key_id.to_string()],
+        |r| r.get(0),
+    )
+    .db()
+}
+
 /// A storage failure, as the service reports it: internal, never caused by the request.
 fn db_error(err: rusqlite::Error) -> KmsError {
     KmsError::Internal(format!("vault storage error: {err}"))
@@ -343,13 +353,7 @@ fn parse_record(key_id: &str, json: &str) -> KmsResult<KeyRecord> {
 }
 
 fn insert_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<()> {
-    let exists: bool = tx
-        .query_row(
-            "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
-            [key.key_id.to_string()],
-            |r| r.get(0),
-        )
-        .db()?;
+    let exists = key_exists(tx, &key.key_id)?;
     if exists {
         return Err(KmsError::AlreadyExists(format!(
             "Key '{}' already exists",
@@ -390,13 +394,7 @@ fn replace_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<Swap> {
     if changed == 1 {
         return Ok(Swap::Done);
     }
-    let exists: bool = tx
-        .query_row(
-            "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
-            [key.key_id.to_string()],
-            |r| r.get(0),
-        )
-        .db()?;
+    let exists = key_exists(tx, &key.key_id)?;
     if exists {
         Ok(Swap::Stale)
     } else {
@@ -640,13 +638,7 @@ impl KeyStore for SqliteStore {
                 )
                 .db()?;
             if deleted == 0 {
-                let exists: bool = tx
-                    .query_row(
-                        "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
-                        [key_id.to_string()],
-                        |r| r.get(0),
-                    )
-                    .db()?;
+                let exists = key_exists(tx, key_id)?;
                 return if exists {
                     Ok(Swap::Stale)
                 } else {
@@ -833,13 +825,7 @@ impl PluginStore for SqliteStore {
             .map_err(|e| KmsError::Internal(format!("plugin settings: {e}")))?;
         self.write(|tx| {
             if let PluginScope::Key(id) = &plugin.scope {
-                let exists: bool = tx
-                    .query_row(
-                        "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
-                        [id.to_string()],
-                        |r| r.get(0),
-                    )
-                    .db()?;
+                let exists = key_exists(tx, id)?;
                 if !exists {
                     return Err(KmsError::key_not_found(id));
                 }
