@@ -331,7 +331,8 @@ impl Service {
                 validate_grant_name(name)?;
             }
             if req.operations.is_empty() {
-                return Err(KmsError::invalid("Operations", 
+                return Err(KmsError::invalid(
+                    "Operations",
                     "Operations must name at least one operation".into(),
                 ));
             }
@@ -371,7 +372,8 @@ impl Service {
             note.key(self.key_arn(&record.key_id));
             note.request_alias = request_alias(&req.key_id).map(str::to_string);
             if note.request_alias.is_some() {
-                return Err(KmsError::invalid("KeyId", 
+                return Err(KmsError::invalid(
+                    "KeyId",
                     "CreateGrant takes a key id or key ARN, not an alias".into(),
                 ));
             }
@@ -395,8 +397,10 @@ impl Service {
                 && !(record.key_spec == KeySpec::SymmetricDefault
                     && record.key_usage == KeyUsage::EncryptDecrypt)
             {
-                return Err(KmsError::invalid("Constraints", 
-                    "Encryption context constraints are allowed only in grants for symmetric encryption keys"
+                return Err(KmsError::invalid(
+                    "Constraints",
+                    "Encryption context constraints are allowed only in grants for symmetric \
+                     encryption keys"
                         .into(),
                 ));
             }
@@ -555,7 +559,8 @@ impl Service {
                     id.clone()
                 }
                 _ => {
-                    return Err(KmsError::invalid("GrantToken", 
+                    return Err(KmsError::invalid(
+                        "GrantToken",
                         "RetireGrant needs GrantToken, or KeyId with GrantId".into(),
                     ));
                 }
