@@ -86,11 +86,7 @@ impl Service {
                 .policy_decision(caller, action, record, &RequestFacts::default())
                 .map_err(|refusal| refusal.error),
             Resource::Account => by_identity(
-                &format!(
-                    "arn:aws:kms:{}:{}:*",
-                    self.vault.region(),
-                    self.vault.account()
-                ),
+                &Arn::kms(self.vault.region(), self.vault.account(), "*").to_string(),
                 self.vault.account(),
             ),
             Resource::CallerAccount => by_identity("*", &caller.account),

@@ -387,14 +387,14 @@ impl Service {
         arn: &str,
         mut change: impl FnMut(&mut PrincipalRecord) -> KmsResult<()>,
     ) -> KmsResult<()> {
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let mut record = self.principal_for(caller, verb, arn)?;
-            change(&mut record)?;
-            if self.vault.store().update_principal(&record)? == Swap::Done {
-                return Ok(());
-            }
-        }
-        Err(contended(arn))
+        self.until_applied(
+            || arn.to_string(),
+            || {
+                let mut record = self.principal_for(caller, verb, arn)?;
+                change(&mut record)?;
+                Ok((self.vault.store().update_principal(&record)? == Swap::Done).then_some(()))
+            },
+        )
     }
 
     /// TagPrincipal: adds or replaces tags (`aws:PrincipalTag/<key>`).

@@ -31,7 +31,6 @@ mod analyze;
 mod api;
 mod asymmetric_ops;
 mod authorization;
-use authorization::{RequestFacts, Resource};
 mod clock;
 mod crypto_ops;
 mod grants;
@@ -80,6 +79,7 @@ pub use plugins::{
 };
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
+use authorization::{RequestFacts, Resource};
 use kms_core::arn::{Arn, KeyReference, KeyTarget};
 use kms_core::error::Missing;
 pub use kms_core::{CallSource, Caller, EncryptionContext, KeyId, KmsError, KmsResult, Operation};
@@ -94,13 +94,6 @@ pub(crate) const SECONDS_PER_DAY: u64 = 86_400;
 
 /// How many times a read-modify-write is tried before concurrent writers are given up on.
 const MAX_WRITE_ATTEMPTS: usize = 64;
-
-/// The error of a read-modify-write that other writers beat [`MAX_WRITE_ATTEMPTS`] times.
-fn contended(what: &str) -> KmsError {
-    KmsError::Internal(format!(
-        "{what} is being changed by many writers at once; retry the request"
-    ))
-}
 
 /// Default account of a vault created without one (AWS's documentation account).
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
@@ -358,26 +351,50 @@ impl Service {
         Some((record.key_spec, record.key_usage))
     }
 
-    /// Reads, changes and writes back a key record until the write applies over the revision
-    /// it read: a concurrent writer (another thread, process or node) makes the store answer
-    /// [`Swap::Stale`], and `change` runs again on what that writer wrote. No lock is held.
+    /// Runs a read-modify-write until it applies. `attempt` reads what it changes and writes it
+    /// back with a compare-and-swap; it answers `None` when the store said [`Swap::Stale`]
+    /// (another thread, process or node wrote first), and then runs again on what that writer
+    /// wrote. No lock is held. `what` names the record for the error after
+    /// [`MAX_WRITE_ATTEMPTS`] lost races.
+    fn until_applied<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        mut attempt: impl FnMut() -> KmsResult<Option<T>>,
+    ) -> KmsResult<T> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            if let Some(out) = attempt()? {
+                return Ok(out);
+            }
+        }
+        Err(KmsError::Internal(format!(
+            "{} is being changed by many writers at once; retry the request",
+            what()
+        )))
+    }
+
+    /// The stored record of `key_id`, read as it is now (no due work applied).
+    fn stored_key(&self, key_id: &KeyId) -> KmsResult<KeyRecord> {
+        self.vault
+            .store()
+            .key(key_id)?
+            .ok_or_else(|| KmsError::key_not_found(self.key_arn(key_id)))
+    }
+
+    /// Changes a key record through [`until_applied`](Self::until_applied): `change` sees the
+    /// latest record each time.
     fn modify_key<T>(
         &self,
         key_id: &KeyId,
         mut change: impl FnMut(&mut KeyRecord) -> KmsResult<T>,
     ) -> KmsResult<T> {
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let mut record = self
-                .vault
-                .store()
-                .key(key_id)?
-                .ok_or_else(|| KmsError::key_not_found(self.key_arn(key_id)))?;
-            let out = change(&mut record)?;
-            if self.vault.store().update_key(&record)? == Swap::Done {
-                return Ok(out);
-            }
-        }
-        Err(contended(&self.key_arn(key_id)))
+        self.until_applied(
+            || self.key_arn(key_id),
+            || {
+                let mut record = self.stored_key(key_id)?;
+                let out = change(&mut record)?;
+                Ok((self.vault.store().update_key(&record)? == Swap::Done).then_some(out))
+            },
+        )
     }
 
     /// The ARN of a key of this vault.
@@ -528,19 +545,20 @@ impl Service {
         if record.due_at().is_none_or(|t| t > now) {
             return Ok(Some(record));
         }
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            // Read again: another thread, process or node may have done the work already.
-            let Some(record) = self.vault.store().key(&record.key_id)? else {
-                return Ok(None);
-            };
-            if record.due_at().is_none_or(|t| t > now) {
-                return Ok(Some(record));
-            }
-            if let Some(done) = self.apply_due_once(record, now)? {
-                return Ok(done);
-            }
-        }
-        Err(contended(&self.key_arn(&record.key_id)))
+        let key_id = record.key_id;
+        self.until_applied(
+            || self.key_arn(&key_id),
+            || {
+                // Read again: another thread, process or node may have done the work already.
+                let Some(record) = self.vault.store().key(&key_id)? else {
+                    return Ok(Some(None));
+                };
+                if record.due_at().is_none_or(|t| t > now) {
+                    return Ok(Some(Some(record)));
+                }
+                self.apply_due_once(record, now)
+            },
+        )
     }
 
     /// One attempt at the due work on `record`: `None` when another writer changed the key
@@ -560,21 +578,21 @@ impl Service {
         let mut note = AuditNote::default();
         note.key(self.key_arn(&record.key_id));
         if record.state == KeyState::PendingDeletion {
-            let result = self.vault.store().delete_key(&record);
-            if let Ok(Swap::Stale) = result {
-                return Ok(None);
-            }
+            let result = match self.vault.store().delete_key(&record) {
+                Ok(Swap::Stale) => return Ok(None),
+                other => other.map(drop),
+            };
             self.vault.evict(&record.key_id);
             self.record(&scheduler, "DeleteKey", note, result.as_ref().err())?;
-            let _deleted: Swap = result?;
+            result?;
             return Ok(Some(None));
         }
-        let result = self.add_backing_version(&mut record, RotationType::Automatic, now);
-        if let Ok(Swap::Stale) = result {
-            return Ok(None);
-        }
+        let result = match self.add_backing_version(&mut record, RotationType::Automatic, now) {
+            Ok(Swap::Stale) => return Ok(None),
+            other => other.map(drop),
+        };
         self.record(&scheduler, "RotateKey", note, result.as_ref().err())?;
-        let _rotated: Swap = result?;
+        result?;
         Ok(Some(Some(record)))
     }
 

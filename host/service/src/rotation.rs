@@ -92,29 +92,25 @@ impl Service {
             let key_id = self
                 .key_for(caller, note, &req.key_id, "kms:RotateKeyOnDemand")?
                 .key_id;
-            for _ in 0..MAX_WRITE_ATTEMPTS {
-                let mut record = self
-                    .vault
-                    .store()
-                    .key(&key_id)?
-                    .ok_or_else(|| KmsError::key_not_found(self.key_arn(&key_id)))?;
-                self.require_enabled(&record)?;
-                self.require_rotatable(&record)?;
-                if record.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
-                    return Err(KmsError::LimitExceeded(format!(
-                        "{} has had the maximum of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations",
-                        self.key_arn(&key_id)
-                    )));
-                }
-                let now = self.now();
-                if self.add_backing_version(&mut record, RotationType::OnDemand, now)? == Swap::Done
-                {
-                    return Ok(KeyIdResponse {
+            self.until_applied(
+                || self.key_arn(&key_id),
+                || {
+                    let mut record = self.stored_key(&key_id)?;
+                    self.require_enabled(&record)?;
+                    self.require_rotatable(&record)?;
+                    if record.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
+                        return Err(KmsError::LimitExceeded(format!(
+                            "{} has had the maximum of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations",
+                            self.key_arn(&key_id)
+                        )));
+                    }
+                    let now = self.now();
+                    let swap = self.add_backing_version(&mut record, RotationType::OnDemand, now)?;
+                    Ok((swap == Swap::Done).then(|| KeyIdResponse {
                         key_id: self.key_arn(&key_id),
-                    });
-                }
-            }
-            Err(contended(&self.key_arn(&key_id)))
+                    }))
+                },
+            )
         })
     }
 
