@@ -120,11 +120,23 @@ impl Service {
         key_arn: Option<String>,
         error: &KmsError,
     ) -> KmsResult<()> {
+        self.record_guest_event(caller, operation, key_arn, Some(error))
+    }
+
+    /// The audit record of a guest event (an opened handle, a revealed data key) that failed
+    /// with `error`, or succeeded without one.
+    fn record_guest_event(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        key_arn: Option<String>,
+        error: Option<&KmsError>,
+    ) -> KmsResult<()> {
         let note = AuditNote {
             key_arn,
             ..AuditNote::default()
         };
-        self.record(caller, operation, note, Some(error))
+        self.record(caller, operation, note, error)
     }
 
     /// Identity, names, tags and usage of a key, for capability matching. Not audited and not
@@ -162,27 +174,28 @@ impl Service {
             Ok(facts) => facts,
             Err(error) => {
                 let error = match error {
-                    KmsError::Validation(m) => KmsError::Validation(m),
+                    invalid @ KmsError::Validation(_) => invalid,
                     _ => not_found(),
                 };
                 let reason = error.message().to_string();
                 return self.guest_refusal(caller, "OpenKey", None, error, reason);
             }
         };
-        match admit(&facts) {
-            Admission::Admit => {
-                self.record_outcome(caller, "OpenKey", Some(facts.arn.clone()), "Success", None)?;
-                Ok(facts)
-            }
+        let outcome = match admit(&facts) {
+            Admission::Admit => Ok(()),
             Admission::OutsideCapability => {
                 let reason = format!("{} is outside this component's capability set", facts.arn);
-                self.guest_refusal(caller, "OpenKey", Some(facts.arn), not_found(), reason)
+                return self.guest_refusal(caller, "OpenKey", Some(facts.arn), not_found(), reason);
             }
-            Admission::Refuse(error) => {
-                self.record_refusal(caller, "OpenKey", Some(facts.arn), &error)?;
-                Err(error)
-            }
-        }
+            Admission::Refuse(error) => Err(error),
+        };
+        self.record_guest_event(
+            caller,
+            "OpenKey",
+            Some(facts.arn.clone()),
+            outcome.as_ref().err(),
+        )?;
+        outcome.map(|()| facts)
     }
 
     /// The key a ciphertext names, for a guest about to decrypt or re-encrypt it under
@@ -219,10 +232,9 @@ impl Service {
         caller: &Caller,
         req: GenerateDataKeyRequest,
     ) -> KmsResult<DataKey> {
-        let key_id = self.resolve(&req.key_id)?.key_id;
         let response = self.generate_data_key(caller, req)?;
         Ok(DataKey::new(
-            key_id,
+            self.resolve_id(&response.key_id)?,
             response.plaintext,
             response.ciphertext_blob,
         ))
@@ -233,8 +245,11 @@ impl Service {
     pub fn unwrap_data_key(&self, caller: &Caller, req: DecryptRequest) -> KmsResult<DataKey> {
         let wrapped = req.ciphertext_blob.clone();
         let response = self.decrypt_accepting(caller, req, Accept::DataKeyOnly)?;
-        let key_id = self.resolve(&response.key_id)?.key_id;
-        Ok(DataKey::new(key_id, response.plaintext, wrapped))
+        Ok(DataKey::new(
+            self.resolve_id(&response.key_id)?,
+            response.plaintext,
+            wrapped,
+        ))
     }
 
     /// The plaintext of a data key held for a guest (`reveal.export-plaintext`), if its
@@ -262,16 +277,8 @@ impl Service {
                 "This component's capability set does not include reveal".into(),
             ))
         };
-        match outcome {
-            Ok(_) => {
-                self.record_outcome(caller, "RevealDataKey", Some(arn), "Success", None)?;
-                Ok(data_key.plaintext.clone())
-            }
-            Err(error) => {
-                self.record_refusal(caller, "RevealDataKey", Some(arn), &error)?;
-                Err(error)
-            }
-        }
+        self.record_guest_event(caller, "RevealDataKey", Some(arn), outcome.as_ref().err())?;
+        outcome.map(|_| data_key.plaintext.clone())
     }
 
     /// Audits a refusal whose audit record says more (`reason`) than the error the guest gets;
