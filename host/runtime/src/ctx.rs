@@ -70,6 +70,17 @@ impl fmt::Debug for KmsCtx {
 }
 
 impl KmsCtx {
+    /// Whether the instance may hold one more handle: `LimitExceeded` when it holds its most.
+    pub(crate) fn handle_slot(&self) -> KmsResult<()> {
+        let max = self.limits.max_handles;
+        if self.open_handles >= max {
+            return Err(KmsError::LimitExceeded(format!(
+                "This instance already holds {max} handles, its limit; drop some first"
+            )));
+        }
+        Ok(())
+    }
+
     /// A builder over `service` for an instance acting for `caller`, that grants nothing and
     /// logs to standard error. There is no default principal: an embedder names who the guest
     /// acts for, and every host call is authorized for that principal.
@@ -191,13 +202,6 @@ pub(crate) fn done<T>(result: KmsResult<T>) -> HostResult<T> {
     Ok(result.map_err(to_wit_error))
 }
 
-/// The refusal of a new handle to an instance that holds `max` already.
-pub(crate) fn handle_limit(max: usize) -> KmsError {
-    KmsError::LimitExceeded(format!(
-        "This instance already holds {max} handles, its limit; drop some first"
-    ))
-}
-
 impl KmsCtxView<'_> {
     pub(crate) fn caller(&self) -> &Caller {
         &self.ctx.caller
@@ -222,14 +226,9 @@ impl KmsCtxView<'_> {
 
     /// Reserves a handle slot, or refuses with `limit-exceeded`.
     pub(crate) fn reserve_handle(&self, operation: &str, key_arn: Option<String>) -> KmsResult<()> {
-        if self.ctx.open_handles >= self.ctx.limits.max_handles {
-            return Err(self.refuse(
-                operation,
-                key_arn,
-                handle_limit(self.ctx.limits.max_handles),
-            ));
-        }
-        Ok(())
+        self.ctx
+            .handle_slot()
+            .map_err(|error| self.refuse(operation, key_arn, error))
     }
 
     /// The key behind a handle, checked against the capability set for `op` now.

@@ -7,7 +7,7 @@ use wasmtime::component::Resource;
 use crate::bindings::keys::{Decrypted, Host, HostKey};
 use crate::bindings::types as wit;
 use crate::capability::KeyOperation;
-use crate::ctx::{HostResult, KmsCtxView, done, handle_limit};
+use crate::ctx::{HostResult, KmsCtxView, done};
 use crate::handles::KeyHandle;
 use crate::types::{
     data_key_request, from_wit_context, from_wit_mac, from_wit_message_type, from_wit_signing,
@@ -176,14 +176,12 @@ impl HostKey for KmsCtxView<'_> {
 
 impl Host for KmsCtxView<'_> {
     fn open(&mut self, name: String) -> HostResult<Resource<KeyHandle>> {
-        let capabilities = &self.ctx.capabilities;
-        let limits = &self.ctx.limits;
-        let open_handles = self.ctx.open_handles;
-        let opened = self.ctx.service.open_key(self.caller(), &name, |facts| {
-            if capabilities.allowed(facts).is_empty() {
+        let ctx = &*self.ctx;
+        let opened = ctx.service.open_key(&ctx.caller, &name, |facts| {
+            if ctx.capabilities.allowed(facts).is_empty() {
                 Admission::OutsideCapability
-            } else if open_handles >= limits.max_handles {
-                Admission::Refuse(handle_limit(limits.max_handles))
+            } else if let Err(limit) = ctx.handle_slot() {
+                Admission::Refuse(limit)
             } else {
                 Admission::Admit
             }
