@@ -67,6 +67,15 @@ impl MemoryStore {
     }
 }
 
+/// Whether a compare-and-swap write of `key` is stale: the stored record has moved past the
+/// revision `key` was read at. `NotFound` if the key is gone.
+fn stale(data: &Data, key: &KeyRecord) -> KmsResult<bool> {
+    match data.keys.get(&key.key_id) {
+        None => Err(KmsError::key_not_found(key.key_id)),
+        Some(stored) => Ok(stored.revision != key.revision),
+    }
+}
+
 /// `key` as stored by a write that applied: one revision on.
 fn next_revision(key: &KeyRecord) -> KeyRecord {
     KeyRecord {
@@ -123,24 +132,18 @@ impl KeyStore for MemoryStore {
 
     fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
         let mut data = self.data();
-        let slot = data
-            .keys
-            .get_mut(&key.key_id)
-            .ok_or_else(|| KmsError::key_not_found(key.key_id))?;
-        if slot.revision != key.revision {
+        if stale(&data, key)? {
             return Ok(Swap::Stale);
         }
-        *slot = next_revision(key);
+        data.keys.insert(key.key_id, next_revision(key));
         Ok(Swap::Done)
     }
 
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap> {
         check_same_key(key, version)?;
         let mut data = self.data();
-        match data.keys.get(&key.key_id) {
-            None => return Err(KmsError::key_not_found(key.key_id)),
-            Some(stored) if stored.revision != key.revision => return Ok(Swap::Stale),
-            Some(_) => {}
+        if stale(&data, key)? {
+            return Ok(Swap::Stale);
         }
         if data.versions.contains_key(&(key.key_id, version.version)) {
             return Err(KmsError::Internal(format!(
@@ -170,10 +173,8 @@ impl KeyStore for MemoryStore {
     fn delete_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
         let key_id = &key.key_id;
         let mut data = self.data();
-        match data.keys.get(key_id) {
-            None => return Err(KmsError::key_not_found(key_id)),
-            Some(stored) if stored.revision != key.revision => return Ok(Swap::Stale),
-            Some(_) => {}
+        if stale(&data, key)? {
+            return Ok(Swap::Stale);
         }
         data.keys.remove(key_id);
         data.versions.retain(|(id, _), _| id != key_id);

@@ -196,6 +196,23 @@ fn key_exists(conn: &Connection, key_id: &KeyId) -> KmsResult<bool> {
     .db()
 }
 
+/// The outcome of a compare-and-swap statement that changed `changed` rows: done when it
+/// changed its row; otherwise stale while the row `still_stored` says is there, and `missing`
+/// when it is gone.
+fn swapped(
+    changed: usize,
+    still_stored: impl FnOnce() -> KmsResult<bool>,
+    missing: impl FnOnce() -> KmsError,
+) -> KmsResult<Swap> {
+    if changed == 1 {
+        Ok(Swap::Done)
+    } else if still_stored()? {
+        Ok(Swap::Stale)
+    } else {
+        Err(missing())
+    }
+}
+
 /// A storage failure, as the service reports it: internal, never caused by the request.
 fn db_error(err: rusqlite::Error) -> KmsError {
     KmsError::Internal(format!("vault storage error: {err}"))
@@ -391,15 +408,11 @@ fn replace_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<Swap> {
             ],
         )
         .db()?;
-    if changed == 1 {
-        return Ok(Swap::Done);
-    }
-    let exists = key_exists(tx, &key.key_id)?;
-    if exists {
-        Ok(Swap::Stale)
-    } else {
-        Err(KmsError::key_not_found(key.key_id))
-    }
+    swapped(
+        changed,
+        || key_exists(tx, &key.key_id),
+        || KmsError::key_not_found(key.key_id),
+    )
 }
 
 fn insert_version(tx: &Transaction<'_>, v: &SealedVersion) -> KmsResult<()> {
@@ -637,13 +650,13 @@ impl KeyStore for SqliteStore {
                     params![key_id.to_string(), to_i64(key.revision)],
                 )
                 .db()?;
-            if deleted == 0 {
-                let exists = key_exists(tx, key_id)?;
-                return if exists {
-                    Ok(Swap::Stale)
-                } else {
-                    Err(KmsError::key_not_found(key_id))
-                };
+            let swap = swapped(
+                deleted,
+                || key_exists(tx, key_id),
+                || KmsError::key_not_found(key_id),
+            )?;
+            if swap == Swap::Stale {
+                return Ok(Swap::Stale);
             }
             tx.execute(
                 "DELETE FROM policy_plugins WHERE scope = ?1",
@@ -956,21 +969,18 @@ impl IdentityStore for SqliteStore {
                     params![principal.arn, json, to_i64(principal.revision)],
                 )
                 .db()?;
-            if changed == 1 {
-                return Ok(Swap::Done);
-            }
-            let exists: bool = tx
-                .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM principals WHERE arn = ?1)",
-                    [&principal.arn],
-                    |r| r.get(0),
-                )
-                .db()?;
-            if exists {
-                Ok(Swap::Stale)
-            } else {
-                Err(KmsError::principal_not_found(&principal.arn))
-            }
+            swapped(
+                changed,
+                || {
+                    tx.query_row(
+                        "SELECT EXISTS(SELECT 1 FROM principals WHERE arn = ?1)",
+                        [&principal.arn],
+                        |r| r.get(0),
+                    )
+                    .db()
+                },
+                || KmsError::principal_not_found(&principal.arn),
+            )
         })
     }
 
