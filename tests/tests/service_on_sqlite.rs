@@ -178,7 +178,10 @@ fn deletions_and_rotations_that_fell_due_while_closed_apply_on_open() {
     drop(service);
     assert!(
         store
-            .key(&doomed.parse::<KeyId>().unwrap())
+            .key(
+                kms_service::DEFAULT_REGION,
+                &doomed.parse::<KeyId>().unwrap()
+            )
             .unwrap()
             .is_none()
     );

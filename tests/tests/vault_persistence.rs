@@ -178,12 +178,14 @@ fn a_reopened_vault_has_every_key_version_alias_and_tag() {
         let untagged = create_key(&vault, &[]);
         let aliases = vec![
             AliasRecord {
+                region: REGION.into(),
                 name: "alias/billing".into(),
                 key_id: billing.key_id,
                 created_at: T0,
                 updated_at: T0 + 30,
             },
             AliasRecord {
+                region: REGION.into(),
                 name: "alias/orders".into(),
                 key_id: orders.key_id,
                 created_at: T0,
@@ -211,9 +213,9 @@ fn a_reopened_vault_has_every_key_version_alias_and_tag() {
     let store = vault.store();
     let mut expected_keys = keys.clone();
     expected_keys.sort_by_key(|k| k.key_id);
-    assert_eq!(store.keys_after(None, 100).unwrap(), expected_keys);
+    assert_eq!(store.keys_after(REGION, None, 100).unwrap(), expected_keys);
     for (key, versions) in keys.iter().zip(&versions) {
-        assert_eq!(store.key(&key.key_id).unwrap().as_ref(), Some(key));
+        assert_eq!(store.key(REGION, &key.key_id).unwrap().as_ref(), Some(key));
         assert_eq!(&store.versions(&key.key_id).unwrap(), versions);
     }
     assert_eq!(versions[0].len(), 2, "the rotation survived");
@@ -222,7 +224,10 @@ fn a_reopened_vault_has_every_key_version_alias_and_tag() {
         Some(RotationType::OnDemand),
         "and kept its type"
     );
-    assert_eq!(store.aliases_after(None, None, 100).unwrap(), aliases);
+    assert_eq!(
+        store.aliases_after(REGION, None, None, 100).unwrap(),
+        aliases
+    );
     let reopened_materials: Vec<Vec<u8>> = versions
         .iter()
         .flatten()
@@ -287,7 +292,7 @@ fn add_version_for_a_missing_key_leaves_no_orphan_version() {
 
     let vault = file.open();
     assert!(vault.store().versions(&missing.key_id).unwrap().is_empty());
-    assert_eq!(vault.store().key(&missing.key_id).unwrap(), None);
+    assert_eq!(vault.store().key(REGION, &missing.key_id).unwrap(), None);
     assert_eq!(vault.store().versions(&kept.key_id).unwrap().len(), 1);
     assert_eq!(file.version_rows(), 1, "no orphan row anywhere");
 }
@@ -310,7 +315,10 @@ fn a_rotation_that_fails_midway_keeps_the_old_record() {
     drop(vault);
 
     let vault = file.open();
-    assert_eq!(vault.store().key(&key.key_id).unwrap(), Some(key.clone()));
+    assert_eq!(
+        vault.store().key(REGION, &key.key_id).unwrap(),
+        Some(key.clone())
+    );
     let versions = vault.store().versions(&key.key_id).unwrap();
     assert_eq!(versions.len(), 1);
     assert_ne!(versions[0].sealed_material, clash.sealed_material);
@@ -325,6 +333,7 @@ fn an_alias_for_a_missing_key_writes_nothing() {
     let err = vault
         .store()
         .insert_alias(&AliasRecord {
+            region: REGION.into(),
             name: "alias/orphan".into(),
             key_id: gone,
             created_at: T0,
@@ -335,11 +344,11 @@ fn an_alias_for_a_missing_key_writes_nothing() {
     drop(vault);
 
     let vault = file.open();
-    assert_eq!(vault.store().alias("alias/orphan").unwrap(), None);
+    assert_eq!(vault.store().alias(REGION, "alias/orphan").unwrap(), None);
     assert!(
         vault
             .store()
-            .aliases_after(None, None, 100)
+            .aliases_after(REGION, None, None, 100)
             .unwrap()
             .is_empty()
     );

@@ -60,6 +60,7 @@ fn grant(
     GrantRecord {
         grant_id: id.into(),
         key_id: kms_core::types::KeyId::random(),
+        region: "us-east-1".into(),
         name: None,
         grantee_principal: grantee.into(),
         retiring_principal: None,

@@ -10,32 +10,62 @@ use serde::{Deserialize, Serialize};
 use crate::error::{KmsError, KmsResult, Missing};
 
 /// A KMS key id: a UUID, written in its lowercase hyphenated form
-/// (`1234abcd-12ab-34cd-56ef-1234567890ab`).
+/// (`1234abcd-12ab-34cd-56ef-1234567890ab`), or for a multi-Region key `mrk-` followed by the
+/// UUID's 32 lowercase hex digits (`mrk-1234abcd12ab34cd56ef1234567890ab`). Related
+/// multi-Region keys in different regions share one id.
 ///
 /// ```
 /// use kms_core::KeyId;
 /// let id: KeyId = "1234abcd-12ab-34cd-56ef-1234567890ab".parse().unwrap();
 /// assert_eq!(id.to_string(), "1234abcd-12ab-34cd-56ef-1234567890ab");
+/// let mrk: KeyId = "mrk-1234abcd12ab34cd56ef1234567890ab".parse().unwrap();
+/// assert!(mrk.is_multi_region());
+/// assert_eq!(mrk.to_string(), "mrk-1234abcd12ab34cd56ef1234567890ab");
 /// assert!("not-a-key".parse::<KeyId>().is_err());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct KeyId(uuid::Uuid);
+pub struct KeyId {
+    // Field order makes the derived order the text order: every UUID id sorts before every
+    // `mrk-` id, and within each kind the hex digits decide.
+    multi_region: bool,
+    uuid: uuid::Uuid,
+}
 
 impl KeyId {
-    /// A fresh random key id.
+    /// A fresh random (single-Region) key id.
     pub fn random() -> Self {
-        KeyId(uuid::Uuid::new_v4())
+        KeyId {
+            uuid: uuid::Uuid::new_v4(),
+            multi_region: false,
+        }
     }
 
-    /// The 16 bytes of the id, as written into ciphertext blobs.
+    /// A fresh random multi-Region key id (`mrk-…`).
+    pub fn random_multi_region() -> Self {
+        KeyId {
+            uuid: uuid::Uuid::new_v4(),
+            multi_region: true,
+        }
+    }
+
+    /// Whether this is the id of a multi-Region key (`mrk-…`).
+    pub fn is_multi_region(&self) -> bool {
+        self.multi_region
+    }
+
+    /// The 16 bytes of the id, as written into ciphertext blobs (which record
+    /// [`is_multi_region`](Self::is_multi_region) beside them).
     pub fn as_bytes(&self) -> &[u8; 16] {
-        self.0.as_bytes()
+        self.uuid.as_bytes()
     }
 
     /// The id from the 16 bytes written into a ciphertext blob.
-    pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        KeyId(uuid::Uuid::from_bytes(bytes))
+    pub fn from_bytes(bytes: [u8; 16], multi_region: bool) -> Self {
+        KeyId {
+            uuid: uuid::Uuid::from_bytes(bytes),
+            multi_region,
+        }
     }
 }
 
@@ -43,13 +73,32 @@ impl FromStr for KeyId {
     type Err = KmsError;
 
     fn from_str(s: &str) -> KmsResult<Self> {
-        // Only the canonical hyphenated form is a key id; AWS rejects braces, URNs and simple hex.
+        let malformed = || KmsError::NotFound(Missing::MalformedKeyId(s.into()));
+        // Only the canonical forms are key ids; AWS rejects braces, URNs and upper case.
+        if let Some(hex) = s.strip_prefix("mrk-") {
+            if hex.len() != 32
+                || !hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err(malformed());
+            }
+            return uuid::Uuid::parse_str(hex)
+                .map(|uuid| KeyId {
+                    uuid,
+                    multi_region: true,
+                })
+                .map_err(|_| malformed());
+        }
         if s.len() != 36 {
-            return Err(KmsError::NotFound(Missing::MalformedKeyId(s.into())));
+            return Err(malformed());
         }
         uuid::Uuid::parse_str(s)
-            .map(KeyId)
-            .map_err(|_| KmsError::NotFound(Missing::MalformedKeyId(s.into())))
+            .map(|uuid| KeyId {
+                uuid,
+                multi_region: false,
+            })
+            .map_err(|_| malformed())
     }
 }
 
@@ -68,7 +117,11 @@ impl From<KeyId> for String {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.hyphenated())
+        if self.multi_region {
+            write!(f, "mrk-{}", self.uuid.simple())
+        } else {
+            write!(f, "{}", self.uuid.hyphenated())
+        }
     }
 }
 
@@ -474,7 +527,20 @@ mod tests {
     #[test]
     fn key_id_round_trips_through_bytes() {
         let id = KeyId::random();
-        assert_eq!(KeyId::from_bytes(*id.as_bytes()), id);
+        assert_eq!(KeyId::from_bytes(*id.as_bytes(), false), id);
+        let mrk = KeyId::random_multi_region();
+        assert_eq!(KeyId::from_bytes(*mrk.as_bytes(), true), mrk);
+        assert_eq!(mrk.to_string().parse::<KeyId>().unwrap(), mrk);
+        assert!(
+            "mrk-1234ABCD12ab34cd56ef1234567890ab"
+                .parse::<KeyId>()
+                .is_err()
+        );
+        assert!(
+            "mrk-1234abcd-12ab-34cd-56ef-1234567890ab"
+                .parse::<KeyId>()
+                .is_err()
+        );
     }
 
     #[test]

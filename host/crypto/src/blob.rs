@@ -4,8 +4,8 @@
 //! offset  size  field
 //!      0     1  magic 0x6B ('k')
 //!      1     1  format version and kind: 0x01 a ciphertext (Encrypt), 0x02 a data key
-//!               (GenerateDataKey*)
-//!      2    16  KMS key id (UUID bytes)
+//!               (GenerateDataKey*); 0x10 is added when the key id is a multi-Region one
+//!      2    16  KMS key id (UUID bytes; `mrk-` ids are the same 16 bytes with the 0x10 flag)
 //!     18     4  backing-key version, big-endian u32
 //!     22    12  AES-GCM nonce (random)
 //!     34     n  AES-256-GCM ciphertext of the plaintext
@@ -25,6 +25,8 @@ use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::{EncryptionContext, KeyId};
 
 const MAGIC: u8 = 0x6B;
+/// Added to the kind byte when the key id is a multi-Region (`mrk-`) id.
+const MULTI_REGION: u8 = 0x10;
 /// What a blob holds; authenticated, because it is part of the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlobKind {
@@ -80,7 +82,14 @@ pub fn seal(
     super::fill_random(&mut nonce)?;
     let mut blob = Vec::with_capacity(OVERHEAD + plaintext.len());
     blob.push(MAGIC);
-    blob.push(kind.byte());
+    blob.push(
+        kind.byte()
+            | if key_id.is_multi_region() {
+                MULTI_REGION
+            } else {
+                0
+            },
+    );
     blob.extend_from_slice(key_id.as_bytes());
     blob.extend_from_slice(&version.to_be_bytes());
     blob.extend_from_slice(&nonce);
@@ -94,8 +103,10 @@ pub fn parse_header(blob: &[u8]) -> KmsResult<BlobHeader> {
     if blob.len() < OVERHEAD || blob[0] != MAGIC {
         return Err(KmsError::invalid_ciphertext());
     }
-    let kind = BlobKind::from_byte(blob[1]).ok_or_else(KmsError::invalid_ciphertext)?;
-    let key_id = KeyId::from_bytes(blob[2..18].try_into().expect("16 bytes"));
+    let multi_region = blob[1] & MULTI_REGION != 0;
+    let kind =
+        BlobKind::from_byte(blob[1] & !MULTI_REGION).ok_or_else(KmsError::invalid_ciphertext)?;
+    let key_id = KeyId::from_bytes(blob[2..18].try_into().expect("16 bytes"), multi_region);
     let version = u32::from_be_bytes(blob[18..22].try_into().expect("4 bytes"));
     Ok(BlobHeader {
         key_id,
@@ -146,6 +157,20 @@ mod tests {
             }
         );
         assert_eq!(blob.len(), OVERHEAD + b"attack at dawn".len());
+    }
+
+    #[test]
+    fn multi_region_ids_survive_the_header_and_the_flag_is_authenticated() {
+        let id = KeyId::random_multi_region();
+        let key = SymmetricKey::generate().unwrap();
+        let ctx = EncryptionContext::default();
+        let mut blob = seal(BlobKind::DataKey, &id, 1, &key, b"k", &ctx).unwrap();
+        let header = parse_header(&blob).unwrap();
+        assert_eq!((header.key_id, header.kind), (id, BlobKind::DataKey));
+        assert_eq!(&*open(&blob, &key, &ctx).unwrap(), b"k");
+        blob[1] &= !MULTI_REGION;
+        assert!(!parse_header(&blob).unwrap().key_id.is_multi_region());
+        assert!(open(&blob, &key, &ctx).is_err());
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Worker threads of the runtime (the blocking pool grows as needed).
     pub worker_threads: usize,
+    /// The regions served; `None` serves every region. A request scoped to another region is
+    /// refused as AWS refuses a credential scoped to the wrong region.
+    pub regions: Option<Vec<String>>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
             worker_threads: 2,
+            regions: None,
         }
     }
 }
@@ -258,7 +262,7 @@ fn process(
     remote: SocketAddr,
     request_id: &str,
 ) -> Result<Vec<u8>, ApiError> {
-    let service = &state.service;
+    let home = &state.service;
     let source = CallSource::Api {
         source_ip: Some(remote.ip().to_string()),
         request_id: Some(request_id.to_string()),
@@ -280,7 +284,7 @@ fn process(
         source: source.clone(),
         via_service: None,
     };
-    let refuse = |caller: &Caller, error: ApiError| {
+    let refuse = |service: &Service, caller: &Caller, error: ApiError| {
         service
             .record_outcome(
                 caller,
@@ -308,23 +312,30 @@ fn process(
             body,
         },
         &sigv4::Expectations {
-            region: service.region(),
+            regions: state.config.regions.as_deref(),
             service: "kms",
-            now: service.now_seconds(),
+            now: home.now_seconds(),
             max_skew: state.config.max_skew_seconds,
         },
         |access_key_id| {
-            let found = service.credential(access_key_id).ok().flatten()?;
+            let found = home.credential(access_key_id).ok().flatten()?;
             let secret = found.secret.clone();
             credential = Some(found.caller);
             Some(secret)
         },
     );
-    let caller = match (verified, credential) {
-        (Ok(_), Some(caller)) => Caller { source, ..caller },
-        (Err(e), _) => return refuse(&anonymous, ApiError::client(e.aws_type(), e.message())),
+    let (caller, region) = match (verified, credential) {
+        (Ok(verified), Some(caller)) => (Caller { source, ..caller }, verified.region),
+        (Err(e), _) => {
+            return refuse(
+                home,
+                &anonymous,
+                ApiError::client(e.aws_type(), e.message()),
+            );
+        }
         (Ok(_), None) => {
             return refuse(
+                home,
                 &anonymous,
                 ApiError::client(
                     "UnrecognizedClientException",
@@ -333,9 +344,13 @@ fn process(
             );
         }
     };
+    // The credential scope names the region the request acts in (verified as served above).
+    let regional = home.in_region(&region).map_err(ApiError::from)?;
+    let service = &regional;
 
     if parts.method != Method::POST {
         return refuse(
+            service,
             &caller,
             ApiError::client(
                 "UnknownOperationException",
@@ -345,6 +360,7 @@ fn process(
     }
     if !target.starts_with(TARGET_PREFIX) {
         return refuse(
+            service,
             &caller,
             ApiError::client(
                 "UnknownOperationException",
@@ -361,6 +377,7 @@ fn process(
         || content_type.starts_with("application/json");
     if !json_type {
         return refuse(
+            service,
             &caller,
             ApiError::client(
                 "SerializationException",
@@ -376,6 +393,7 @@ fn process(
     };
     if !state.limiter.admit(&caller.account, class) {
         return refuse(
+            service,
             &caller,
             ApiError::client(
                 "ThrottlingException",
@@ -388,7 +406,7 @@ fn process(
         );
     }
     match protocol::dispatch(service, &caller, operation, body) {
-        Err(error) if error.unaudited => refuse(&caller, error),
+        Err(error) if error.unaudited => refuse(service, &caller, error),
         other => other,
     }
 }

@@ -69,6 +69,8 @@ pub struct SignedRequest<'a> {
 pub struct Verified {
     /// The access key id.
     pub access_key_id: String,
+    /// The region of the credential scope: the region the request acts in.
+    pub region: String,
 }
 
 /// The signature fields of one request, from either form.
@@ -321,8 +323,8 @@ pub fn signature(
 
 /// What the verifier expects of every request.
 pub struct Expectations<'a> {
-    /// The region requests must be scoped to.
-    pub region: &'a str,
+    /// The regions requests may be scoped to; `None` serves every well-formed region name.
+    pub regions: Option<&'a [String]>,
     /// The service name (`kms`).
     pub service: &'a str,
     /// The server's time, seconds since the epoch.
@@ -407,10 +409,14 @@ pub fn verify(
             &claim.amz_date[..8]
         )));
     }
-    if claim.region != expect.region {
+    let served = match expect.regions {
+        Some(regions) => regions.contains(&claim.region),
+        None => kms_core::arn::validate_region(&claim.region).is_ok(),
+    };
+    if !served {
         return Err(AuthError::Invalid(format!(
-            "Credential should be scoped to a valid region, not '{}'; this endpoint is '{}'",
-            claim.region, expect.region
+            "Credential should be scoped to a valid region. '{}' is not served here",
+            claim.region
         )));
     }
     if claim.service != expect.service {
@@ -476,6 +482,7 @@ pub fn verify(
     }
     Ok(Verified {
         access_key_id: claim.access_key_id,
+        region: claim.region,
     })
 }
 

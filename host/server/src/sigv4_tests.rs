@@ -81,10 +81,13 @@ fn amz_dates_round_trip() {
 }
 
 const NOW: u64 = 1_790_000_000;
+/// The regions the tests' server is restricted to.
+static SERVED: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["us-east-1".into(), "ap-south-1".into()]);
 
 fn expect() -> Expectations<'static> {
     Expectations {
-        region: "us-east-1",
+        regions: Some(&SERVED),
         service: "kms",
         now: NOW,
         max_skew: DEFAULT_MAX_SKEW_SECONDS,
@@ -97,6 +100,10 @@ fn secret(id: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
 
 /// A KMS request as boto3 sends it, signed at `at` with `key`.
 fn kms_request(at: u64, key: &[u8], body: &[u8]) -> Vec<(String, Vec<u8>)> {
+    kms_request_in("us-east-1", at, key, body)
+}
+
+fn kms_request_in(region: &str, at: u64, key: &[u8], body: &[u8]) -> Vec<(String, Vec<u8>)> {
     let base = headers(&[
         ("Host", "127.0.0.1:4599"),
         ("X-Amz-Target", "TrentService.ListKeys"),
@@ -110,7 +117,7 @@ fn kms_request(at: u64, key: &[u8], body: &[u8]) -> Vec<(String, Vec<u8>)> {
         body,
     };
     let mut all = base.clone();
-    for (k, v) in sign_request(AKID, key, "us-east-1", "kms", at, &req) {
+    for (k, v) in sign_request(AKID, key, region, "kms", at, &req) {
         all.push((k, v.into_bytes()));
     }
     all
@@ -136,7 +143,8 @@ fn a_correctly_signed_request_is_accepted() {
     assert_eq!(
         check(&hs, b"{}").unwrap(),
         Verified {
-            access_key_id: AKID.into()
+            access_key_id: AKID.into(),
+            region: "us-east-1".into(),
         }
     );
     // Within the allowed skew either way.
@@ -199,7 +207,7 @@ fn missing_and_malformed_signatures_get_aws_errors() {
             "{auth}"
         );
     }
-    // The wrong region or service in the scope.
+    // A region outside the served list, or the wrong service, in the scope.
     let hs = kms_request(NOW, SECRET, b"{}");
     let other_region: Vec<_> = hs
         .iter()
@@ -212,6 +220,38 @@ fn missing_and_malformed_signatures_get_aws_errors() {
         .collect();
     assert_eq!(
         check(&other_region, b"{}").unwrap_err().aws_type(),
+        "InvalidSignatureException"
+    );
+    // Unrestricted, any well-formed region is served, and the request acts in it.
+    let every = |hs: &[(String, Vec<u8>)]| {
+        let request = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: hs,
+            body: b"{}",
+        };
+        verify(
+            &request,
+            &Expectations {
+                regions: None,
+                ..expect()
+            },
+            secret,
+        )
+    };
+    let in_eu = kms_request_in("eu-west-1", NOW, SECRET, b"{}");
+    assert_eq!(every(&in_eu).unwrap().region, "eu-west-1");
+    assert_eq!(
+        check(&in_eu, b"{}").unwrap_err().aws_type(),
+        "InvalidSignatureException"
+    );
+    let in_mumbai = kms_request_in("ap-south-1", NOW, SECRET, b"{}");
+    assert_eq!(check(&in_mumbai, b"{}").unwrap().region, "ap-south-1");
+    assert_eq!(check(&hs, b"{}").unwrap().region, "us-east-1");
+    let malformed = kms_request_in("US_EAST", NOW, SECRET, b"{}");
+    assert_eq!(
+        every(&malformed).unwrap_err().aws_type(),
         "InvalidSignatureException"
     );
 }

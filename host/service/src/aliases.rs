@@ -41,9 +41,10 @@ pub fn validate_alias_name(name: &str) -> KmsResult<()> {
 impl Service {
     /// The stored alias `name`, or AWS's NotFoundException naming its ARN.
     fn existing_alias(&self, name: &str) -> KmsResult<AliasRecord> {
-        self.vault
+        self.shared
+            .vault
             .store()
-            .alias(name)?
+            .alias(&self.region, name)?
             .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(name)))
     }
 
@@ -64,10 +65,12 @@ impl Service {
         let record = self.key_for(caller, note, target, "kms:CreateAlias")?;
         self.require_not_pending_deletion(&record)?;
         let limit = self.resource_limits().aliases_per_key;
-        let aliases = self
-            .vault
-            .store()
-            .aliases_after(None, Some(&record.key_id), limit + 1)?;
+        let aliases = self.shared.vault.store().aliases_after(
+            &self.region,
+            None,
+            Some(&record.key_id),
+            limit + 1,
+        )?;
         if aliases.len() >= limit {
             return Err(KmsError::LimitExceeded(format!(
                 "{} already has {limit} aliases, the most a key may have",
@@ -83,7 +86,8 @@ impl Service {
             validate_alias_name(&req.alias_name)?;
             let record = self.alias_target(caller, note, &req.target_key_id)?;
             let now = self.now();
-            self.vault.store().insert_alias(&AliasRecord {
+            self.shared.vault.store().insert_alias(&AliasRecord {
+                region: self.region.clone(),
                 name: req.alias_name.clone(),
                 key_id: record.key_id,
                 created_at: now,
@@ -97,7 +101,11 @@ impl Service {
         self.audited(caller, "UpdateAlias", |note| {
             validate_alias_name(&req.alias_name)?;
             let existing = self.existing_alias(&req.alias_name)?;
-            let current = self.vault.store().key(&existing.key_id)?;
+            let current = self
+                .shared
+                .vault
+                .store()
+                .key(&self.region, &existing.key_id)?;
             if let Some(current) = &current {
                 let basis = self.authorize(
                     caller,
@@ -118,7 +126,7 @@ impl Service {
                     ),
                 ));
             }
-            self.vault.store().update_alias(&AliasRecord {
+            self.shared.vault.store().update_alias(&AliasRecord {
                 key_id: target.key_id,
                 updated_at: self.now(),
                 ..existing
@@ -132,7 +140,12 @@ impl Service {
             validate_alias_name(&req.alias_name)?;
             let existing = self.existing_alias(&req.alias_name)?;
             note.key(self.key_arn(&existing.key_id));
-            if let Some(record) = self.vault.store().key(&existing.key_id)? {
+            if let Some(record) = self
+                .shared
+                .vault
+                .store()
+                .key(&self.region, &existing.key_id)?
+            {
                 let basis = self.authorize(
                     caller,
                     "kms:DeleteAlias",
@@ -140,7 +153,10 @@ impl Service {
                 )?;
                 note.allowed_by(basis);
             }
-            self.vault.store().delete_alias(&req.alias_name)
+            self.shared
+                .vault
+                .store()
+                .delete_alias(&self.region, &req.alias_name)
         })
     }
 
@@ -166,7 +182,7 @@ impl Service {
                 Some(key) => Some(self.key_for(caller, note, key, "kms:ListAliases")?.key_id),
                 None => None,
             };
-            if caller.account != self.vault.account() {
+            if caller.account != self.shared.vault.account() {
                 return Ok(ListAliasesResponse {
                     aliases: Vec::new(),
                     next_marker: None,
@@ -176,7 +192,8 @@ impl Service {
             if key_filter.is_none() {
                 self.authorize(caller, "kms:ListAliases", Resource::Account)?;
             }
-            let mut aliases = self.vault.store().aliases_after(
+            let mut aliases = self.shared.vault.store().aliases_after(
+                &self.region,
                 after.as_deref(),
                 key_filter.as_ref(),
                 limit + 1,

@@ -101,7 +101,7 @@ impl Service {
     fn build_report(&self, unused_days: u32) -> KmsResult<AnalyzeResponse> {
         let now = self.now();
         let cutoff = now.saturating_sub(u64::from(unused_days) * SECONDS_PER_DAY);
-        let store = self.vault.store();
+        let store = self.shared.vault.store();
 
         // One pass over the trail: last use per key, grants that allowed a call.
         let mut last_use: HashMap<String, u64> = HashMap::new();
@@ -132,11 +132,11 @@ impl Service {
             }
         }
 
-        let principals = store.principals(self.vault.account())?;
+        let principals = store.principals(self.shared.vault.account())?;
         let mut report = AnalyzeResponse::default();
         let mut after_key = None;
         loop {
-            let keys = store.keys_after(after_key.as_ref(), 100)?;
+            let keys = store.keys_after(&self.region, after_key.as_ref(), 100)?;
             let Some(last) = keys.last() else { break };
             after_key = Some(last.key_id);
             for record in keys {
@@ -173,7 +173,7 @@ impl Service {
                         });
                     }
                 }
-                for grant in store.grants(&record.key_id)? {
+                for grant in store.grants(&self.region, &record.key_id)? {
                     if !used_grants.contains(&grant.grant_id) {
                         report.unused_grants.push(UnusedGrant {
                             key_arn: arn.clone(),

@@ -336,9 +336,11 @@ impl Service {
                 record.key_usage
             )));
         }
-        let material =
-            self.vault
-                .key_material(&record.key_id, record.key_spec, record.current_version)?;
+        let material = self.shared.vault.key_material(
+            &record.key_id,
+            record.key_spec,
+            record.current_version,
+        )?;
         Ok((record, material))
     }
 
@@ -396,9 +398,11 @@ impl Service {
             self.check_grant_tokens(&req.grant_tokens)?;
             let record = self.key_for(caller, note, &req.key_id, "kms:GetPublicKey")?;
             self.require_enabled(&record)?;
-            let material =
-                self.vault
-                    .key_material(&record.key_id, record.key_spec, record.current_version)?;
+            let material = self.shared.vault.key_material(
+                &record.key_id,
+                record.key_spec,
+                record.current_version,
+            )?;
             let public_key = material.public_key_der().map_err(|_| {
                 KmsError::UnsupportedOperation(format!(
                     "{} is a {} key, which has no public key",

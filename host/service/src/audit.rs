@@ -23,6 +23,10 @@ pub struct AuditEvent {
     pub principal: String,
     /// Account of the calling principal.
     pub account: String,
+    /// The region the request was made in (CloudTrail's `awsRegion`); empty in records written
+    /// before regions were served.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
     /// The front door: `cli`, `embedded`, `api`, `guest:<component digest>`, `kms` for the
     /// service's own scheduled work.
     pub source: String,
@@ -289,6 +293,7 @@ mod tests {
             operation: op.into(),
             principal: "arn:aws:iam::111122223333:root".into(),
             account: "111122223333".into(),
+            region: "us-east-1".into(),
             source: "embedded".into(),
             key_arn: None,
             encryption_context: None,

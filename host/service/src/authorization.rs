@@ -86,12 +86,12 @@ impl Service {
                 .policy_decision(caller, action, record, &RequestFacts::default())
                 .map_err(|refusal| refusal.error),
             Resource::Account => by_identity(
-                &Arn::kms(self.vault.region(), self.vault.account(), "*").to_string(),
-                self.vault.account(),
+                &Arn::kms(self.region.as_str(), self.shared.vault.account(), "*").to_string(),
+                self.shared.vault.account(),
             ),
             Resource::CallerAccount => by_identity("*", &caller.account),
             Resource::Identity { arn, account } => {
-                if caller.principal == authz::root_arn(self.vault.account()) {
+                if caller.principal == authz::root_arn(self.shared.vault.account()) {
                     return Ok(Basis::Identity);
                 }
                 by_identity(arn, account)
@@ -110,7 +110,7 @@ impl Service {
     ) -> KmsResult<Basis> {
         let key_arn = self.key_arn(&record.key_id);
         let decision = self.policy_decision(caller, action, record, facts);
-        let store = self.vault.store();
+        let store = self.shared.vault.store();
         let key_plugins = store.plugins(&PluginScope::Key(record.key_id))?;
         let account_plugins = store.plugins(&PluginScope::Account(record.account.clone()))?;
         if key_plugins.is_empty() && account_plugins.is_empty() {
@@ -217,9 +217,10 @@ impl Service {
                 .any(|d| d.reads_condition_key("kms:ResourceAliases"))
             {
                 let aliases = self
+                    .shared
                     .vault
                     .store()
-                    .aliases_after(None, Some(&record.key_id), 1000)
+                    .aliases_after(&self.region, None, Some(&record.key_id), 1000)
                     .map_err(internal)?;
                 key_conditions.push((
                     "kms:ResourceAliases".into(),
@@ -251,9 +252,10 @@ impl Service {
         match authz::decide(&request) {
             Err(denial) if !denial.explicit() => {
                 let grants = self
+                    .shared
                     .vault
                     .store()
-                    .grants(&record.key_id)
+                    .grants(&self.region, &record.key_id)
                     .map_err(internal)?;
                 match authz::matching_grant(&grants, caller, action, facts.context) {
                     Some(grant) => Ok(Basis::Grant(grant.grant_id.clone())),
@@ -270,7 +272,7 @@ impl Service {
         if caller.principal == authz::root_arn(&caller.account) {
             return Ok(None);
         }
-        let Some(record) = self.vault.store().principal(&caller.principal)? else {
+        let Some(record) = self.shared.vault.store().principal(&caller.principal)? else {
             return Ok(None);
         };
         let mut policies = Vec::with_capacity(record.policies.len());
@@ -290,7 +292,11 @@ impl Service {
 
     /// A policy document, parsed once per distinct text rather than on every request.
     pub(super) fn parsed_policy(&self, text: &str, what: &str) -> KmsResult<Arc<PolicyDocument>> {
-        let mut cache = self.policies.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self
+            .shared
+            .policies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(parsed) = cache.get(text) {
             return Ok(Arc::clone(parsed));
         }

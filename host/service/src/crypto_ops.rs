@@ -122,6 +122,7 @@ impl Service {
     /// The identifier of one backing-key version's material (empty if the version is gone).
     fn material_id(&self, key_id: &KeyId, version: u32) -> KmsResult<String> {
         Ok(self
+            .shared
             .vault
             .store()
             .version(key_id, version)?
@@ -141,9 +142,11 @@ impl Service {
         self.require_encrypt_usage(record)?;
         let (algorithm, hash) = require_rsa_algorithm(record.key_spec, algorithm)?;
         refuse_context_for_rsa(context)?;
-        let material =
-            self.vault
-                .key_material(&record.key_id, record.key_spec, record.current_version)?;
+        let material = self.shared.vault.key_material(
+            &record.key_id,
+            record.key_spec,
+            record.current_version,
+        )?;
         Ok((material.oaep_encrypt(hash, plaintext)?, algorithm))
     }
 
@@ -160,9 +163,11 @@ impl Service {
         self.require_encrypt_usage(&record)?;
         let (algorithm, hash) = require_rsa_algorithm(record.key_spec, how.algorithm)?;
         refuse_context_for_rsa(how.context)?;
-        let material =
-            self.vault
-                .key_material(&record.key_id, record.key_spec, record.current_version)?;
+        let material = self.shared.vault.key_material(
+            &record.key_id,
+            record.key_spec,
+            record.current_version,
+        )?;
         let plaintext = material.oaep_decrypt(hash, how.ciphertext)?;
         Ok((record, plaintext, algorithm))
     }
@@ -216,7 +221,7 @@ impl Service {
     ) -> KmsResult<(Vec<u8>, String)> {
         self.require_enabled(record)?;
         self.require_encrypt_usage(record)?;
-        let material = self.vault.key_material(
+        let material = self.shared.vault.key_material(
             &record.key_id,
             KeySpec::SymmetricDefault,
             record.current_version,
@@ -283,9 +288,11 @@ impl Service {
         if header.version == 0 || header.version > record.current_version {
             return Err(KmsError::invalid_ciphertext());
         }
-        let material =
-            self.vault
-                .key_material(&record.key_id, KeySpec::SymmetricDefault, header.version)?;
+        let material = self.shared.vault.key_material(
+            &record.key_id,
+            KeySpec::SymmetricDefault,
+            header.version,
+        )?;
         let plaintext = blob::open(ciphertext, material.symmetric()?, context)?;
         // Judged only now that the header is authenticated; refused like any bad blob.
         if !accept.allows(header.kind) {

@@ -277,7 +277,7 @@ impl Service {
     /// The MAC that binds a token's grant id and nonce to this vault.
     fn grant_token_tag(&self, grant_id: &[u8], nonce: &[u8]) -> [u8; 32] {
         kms_crypto::hmac_sha256_parts(
-            &self.vault.derived_key(b"kms grant token key v1"),
+            &self.shared.vault.derived_key(b"kms grant token key v1"),
             &[grant_id, nonce],
         )
     }
@@ -406,7 +406,7 @@ impl Service {
             }
             if let Basis::Grant(parent_id) = &basis {
                 let parent = self
-                    .vault
+                    .shared.vault
                     .store()
                     .grant(parent_id)?
                     .ok_or_else(|| KmsError::Internal("the allowing grant vanished".into()))?;
@@ -431,7 +431,7 @@ impl Service {
             if let Some(name) = &req.name {
                 let mut wanted_ops = operations.clone();
                 wanted_ops.sort();
-                let existing = self.vault.store().grants(&record.key_id)?.into_iter().find(|g| {
+                let existing = self.shared.vault.store().grants(&self.region, &record.key_id)?.into_iter().find(|g| {
                     let mut ops = g.operations.clone();
                     ops.sort();
                     g.name.as_deref() == Some(name)
@@ -448,7 +448,7 @@ impl Service {
                 }
             }
             let limit = self.resource_limits().grants_per_key;
-            if self.vault.store().grants(&record.key_id)?.len() >= limit {
+            if self.shared.vault.store().grants(&self.region, &record.key_id)?.len() >= limit {
                 return Err(KmsError::LimitExceeded(format!(
                     "{} already has {limit} grants, the most a key may have",
                     self.key_arn(&record.key_id)
@@ -463,6 +463,7 @@ impl Service {
             let grant = GrantRecord {
                 grant_id: grant_id.clone(),
                 key_id: record.key_id,
+                region: record.region.clone(),
                 name: req.name,
                 grantee_principal: req.grantee_principal,
                 retiring_principal: req.retiring_principal,
@@ -472,7 +473,7 @@ impl Service {
                 issuing_account: record.account.clone(),
                 created_at: self.now(),
             };
-            match self.vault.store().insert_grant(&grant) {
+            match self.shared.vault.store().insert_grant(&grant) {
                 Err(KmsError::AlreadyExists(_)) if grant.name.is_some() => {}
                 other => other?,
             }
@@ -497,9 +498,10 @@ impl Service {
             }
             let record = self.key_for(caller, note, &req.key_id, "kms:ListGrants")?;
             let grants: Vec<_> = self
+                .shared
                 .vault
                 .store()
-                .grants(&record.key_id)?
+                .grants(&self.region, &record.key_id)?
                 .into_iter()
                 .filter(|g| req.grant_id.as_ref().is_none_or(|id| *id == g.grant_id))
                 .filter(|g| {
@@ -532,6 +534,7 @@ impl Service {
             validate_grant_principal("RetiringPrincipal", &req.retiring_principal)?;
             self.authorize(caller, "kms:ListRetirableGrants", Resource::CallerAccount)?;
             let grants: Vec<_> = self
+                .shared
                 .vault
                 .store()
                 .retirable_grants(&req.retiring_principal)?
@@ -566,7 +569,13 @@ impl Service {
                 }
             };
             let missing = || KmsError::grant_not_found(&grant_id);
-            let grant = self.vault.store().grant(&grant_id)?.ok_or_else(missing)?;
+            let grant = self
+                .shared
+                .vault
+                .store()
+                .grant(&grant_id)?
+                .filter(|g| g.region == self.region)
+                .ok_or_else(missing)?;
             if let Some(key) = &req.key_id
                 && self.resolve_id(key)? != grant.key_id
             {
@@ -586,7 +595,7 @@ impl Service {
             if req.dry_run {
                 return Err(dry_run_succeeded());
             }
-            self.vault.store().delete_grant(&grant_id)
+            self.shared.vault.store().delete_grant(&grant_id)
         })
     }
 
@@ -595,8 +604,8 @@ impl Service {
         self.audited(caller, "RevokeGrant", |note| {
             validate_grant_id(&req.grant_id)?;
             let record = self.key_for(caller, note, &req.key_id, "kms:RevokeGrant")?;
-            let grant = self.vault.store().grant(&req.grant_id)?;
-            if grant.is_none_or(|g| g.key_id != record.key_id) {
+            let grant = self.shared.vault.store().grant(&req.grant_id)?;
+            if grant.is_none_or(|g| g.key_id != record.key_id || g.region != record.region) {
                 return Err(KmsError::NotFound(Missing::GrantOfKey {
                     grant_id: req.grant_id.clone(),
                     key_arn: self.key_arn(&record.key_id),
@@ -605,7 +614,7 @@ impl Service {
             if req.dry_run {
                 return Err(dry_run_succeeded());
             }
-            self.vault.store().delete_grant(&req.grant_id)
+            self.shared.vault.store().delete_grant(&req.grant_id)
         })
     }
 }

@@ -144,9 +144,10 @@ impl Service {
     pub fn key_facts(&self, key: &str) -> KmsResult<KeyFacts> {
         let record = self.resolve(key)?;
         let aliases = self
+            .shared
             .vault
             .store()
-            .aliases_after(None, Some(&record.key_id), 1000)?
+            .aliases_after(&self.region, None, Some(&record.key_id), 1000)?
             .into_iter()
             .map(|a| a.name)
             .collect();

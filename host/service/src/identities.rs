@@ -205,16 +205,16 @@ fn random_text(alphabet: &[u8], len: usize) -> KmsResult<Zeroizing<String>> {
 impl Service {
     /// Makes sure the vault's own account is recorded (vaults created before accounts were).
     pub(super) fn ensure_own_account(&self) -> KmsResult<()> {
-        let store = self.vault.store();
+        let store = self.shared.vault.store();
         if store
             .accounts()?
             .iter()
-            .any(|a| a.account_id == self.vault.account())
+            .any(|a| a.account_id == self.shared.vault.account())
         {
             return Ok(());
         }
         match store.insert_account(&AccountRecord {
-            account_id: self.vault.account().to_string(),
+            account_id: self.shared.vault.account().to_string(),
             name: "vault owner".into(),
             created_at: self.now(),
         }) {
@@ -236,8 +236,11 @@ impl Service {
                 caller,
                 "organizations:CreateAccount",
                 Resource::Identity {
-                    arn: &format!("arn:aws:organizations::{}:account", self.vault.account()),
-                    account: self.vault.account(),
+                    arn: &format!(
+                        "arn:aws:organizations::{}:account",
+                        self.shared.vault.account()
+                    ),
+                    account: self.shared.vault.account(),
                 },
             )?;
             validate_account(&req.account_id)?;
@@ -252,7 +255,7 @@ impl Service {
                 name: req.name,
                 created_at: self.now(),
             };
-            self.vault.store().insert_account(&record)?;
+            self.shared.vault.store().insert_account(&record)?;
             Ok(AccountEntry {
                 account_id: record.account_id,
                 name: record.name,
@@ -268,11 +271,15 @@ impl Service {
                 caller,
                 "organizations:ListAccounts",
                 Resource::Identity {
-                    arn: &format!("arn:aws:organizations::{}:account", self.vault.account()),
-                    account: self.vault.account(),
+                    arn: &format!(
+                        "arn:aws:organizations::{}:account",
+                        self.shared.vault.account()
+                    ),
+                    account: self.shared.vault.account(),
                 },
             )?;
             Ok(self
+                .shared
                 .vault
                 .store()
                 .accounts()?
@@ -298,7 +305,8 @@ impl Service {
                 account: &account,
             },
         )?;
-        self.vault
+        self.shared
+            .vault
             .store()
             .principal(arn)?
             .ok_or_else(|| KmsError::principal_not_found(arn))
@@ -331,7 +339,7 @@ impl Service {
                 created_at: self.now(),
                 revision: 0,
             };
-            self.vault.store().insert_principal(&record)?;
+            self.shared.vault.store().insert_principal(&record)?;
             Ok(principal_entry(record))
         })
     }
@@ -340,7 +348,7 @@ impl Service {
     pub fn delete_principal(&self, caller: &Caller, arn: &str) -> KmsResult<()> {
         self.audited(caller, "DeletePrincipal", |_| {
             self.principal_for(caller, "Delete", arn)?;
-            self.vault.store().delete_principal(arn)
+            self.shared.vault.store().delete_principal(arn)
         })
     }
 
@@ -368,6 +376,7 @@ impl Service {
                 },
             )?;
             Ok(self
+                .shared
                 .vault
                 .store()
                 .principals(account)?
@@ -392,7 +401,10 @@ impl Service {
             || {
                 let mut record = self.principal_for(caller, verb, arn)?;
                 change(&mut record)?;
-                Ok((self.vault.store().update_principal(&record)? == Swap::Done).then_some(()))
+                Ok(
+                    (self.shared.vault.store().update_principal(&record)? == Swap::Done)
+                        .then_some(()),
+                )
             },
         )
     }
@@ -485,7 +497,7 @@ impl Service {
         self.audited(caller, "CreateAccessKey", |_| {
             self.principal_for(caller, "CreateAccessKey", arn)?;
             // A first look for the common refusal; the store enforces the maximum atomically.
-            if self.vault.store().access_keys(arn)?.len() >= MAX_ACCESS_KEYS {
+            if self.shared.vault.store().access_keys(arn)?.len() >= MAX_ACCESS_KEYS {
                 return Err(KmsError::LimitExceeded(format!(
                     "A principal holds at most {MAX_ACCESS_KEYS} access keys"
                 )));
@@ -493,7 +505,7 @@ impl Service {
             let access_key_id = format!("AKIA{}", *random_text(ID_ALPHABET, 16)?);
             let secret = random_text(SECRET_ALPHABET, 40)?;
             let record = AccessKeyRecord {
-                sealed_secret: self.vault.seal_access_secret(
+                sealed_secret: self.shared.vault.seal_access_secret(
                     &access_key_id,
                     arn,
                     secret.as_bytes(),
@@ -503,7 +515,8 @@ impl Service {
                 status: AccessKeyStatus::Active,
                 created_at: self.now(),
             };
-            self.vault
+            self.shared
+                .vault
                 .store()
                 .insert_access_key(&record, MAX_ACCESS_KEYS)?;
             Ok(AccessKeyCreated {
@@ -517,7 +530,12 @@ impl Service {
     /// The access key `id` of a principal the caller may manage.
     fn access_key_for(&self, caller: &Caller, verb: &str, id: &str) -> KmsResult<AccessKeyRecord> {
         let missing = || KmsError::access_key_not_found(id);
-        let record = self.vault.store().access_key(id)?.ok_or_else(missing)?;
+        let record = self
+            .shared
+            .vault
+            .store()
+            .access_key(id)?
+            .ok_or_else(missing)?;
         self.principal_for(caller, verb, &record.principal_arn)?;
         Ok(record)
     }
@@ -527,6 +545,7 @@ impl Service {
         self.audited(caller, "ListAccessKeys", |_| {
             self.principal_for(caller, "ListAccessKeys", arn)?;
             Ok(self
+                .shared
                 .vault
                 .store()
                 .access_keys(arn)?
@@ -545,7 +564,7 @@ impl Service {
     ) -> KmsResult<()> {
         self.audited(caller, "UpdateAccessKey", |_| {
             self.access_key_for(caller, "UpdateAccessKey", id)?;
-            self.vault.store().set_access_key_status(id, status)
+            self.shared.vault.store().set_access_key_status(id, status)
         })
     }
 
@@ -553,20 +572,20 @@ impl Service {
     pub fn delete_access_key(&self, caller: &Caller, id: &str) -> KmsResult<()> {
         self.audited(caller, "DeleteAccessKey", |_| {
             self.access_key_for(caller, "DeleteAccessKey", id)?;
-            self.vault.store().delete_access_key(id)
+            self.shared.vault.store().delete_access_key(id)
         })
     }
 
     /// The caller and secret behind an active access key id, for a front door that verifies
     /// signatures. `None` for an unknown or inactive key (the front door refuses and audits).
     pub fn credential(&self, access_key_id: &str) -> KmsResult<Option<Credential>> {
-        let Some(record) = self.vault.store().access_key(access_key_id)? else {
+        let Some(record) = self.shared.vault.store().access_key(access_key_id)? else {
             return Ok(None);
         };
         if record.status != AccessKeyStatus::Active {
             return Ok(None);
         }
-        let secret = self.vault.open_access_secret(&record)?;
+        let secret = self.shared.vault.open_access_secret(&record)?;
         Ok(Some(Credential {
             caller: Caller::principal(&record.principal_arn)?,
             secret,

@@ -49,6 +49,7 @@ impl Service {
     /// The metadata DescribeKey returns for `record`.
     pub(super) fn metadata(&self, record: &KeyRecord) -> KmsResult<KeyMetadata> {
         let current = self
+            .shared
             .vault
             .store()
             .version(&record.key_id, record.current_version)?
@@ -129,10 +130,10 @@ impl Service {
 
             let now = self.now();
             let limit = self.resource_limits().keys;
-            if self.vault.store().key_count()? >= limit {
+            if self.shared.vault.store().key_count(&self.region)? >= limit {
                 return Err(KmsError::LimitExceeded(format!(
                     "Account {} already has {limit} KMS keys, the most it may have",
-                    self.vault.account()
+                    self.shared.vault.account()
                 )));
             }
             let key_id = KeyId::random();
@@ -143,7 +144,12 @@ impl Service {
                 key_usage,
                 origin,
                 tags,
-                ..KeyRecord::new_symmetric(key_id, self.vault.account(), self.vault.region(), now)
+                ..KeyRecord::new_symmetric(
+                    key_id,
+                    self.shared.vault.account(),
+                    self.region.as_str(),
+                    now,
+                )
             };
             if let Some(policy) = &req.policy {
                 record.policy = Some(self.checked_key_policy(
@@ -153,8 +159,11 @@ impl Service {
                     req.bypass_policy_lockout_safety_check.unwrap_or(false),
                 )?);
             }
-            let first = self.vault.new_version(&key_id, key_spec, 1, now, None)?;
-            self.vault.store().insert_key(&record, &first)?;
+            let first = self
+                .shared
+                .vault
+                .new_version(&key_id, key_spec, 1, now, None)?;
+            self.shared.vault.store().insert_key(&record, &first)?;
             Ok(KeyMetadataResponse {
                 key_metadata: self.metadata(&record)?,
             })
@@ -185,7 +194,7 @@ impl Service {
                         .map_err(|_| KmsError::invalid_marker(m))?,
                 ),
             };
-            if caller.account != self.vault.account() {
+            if caller.account != self.shared.vault.account() {
                 return Ok(ListKeysResponse {
                     keys: Vec::new(),
                     next_marker: None,
@@ -193,7 +202,11 @@ impl Service {
                 });
             }
             self.authorize(caller, "kms:ListKeys", Resource::Account)?;
-            let mut records = self.vault.store().keys_after(after.as_ref(), limit + 1)?;
+            let mut records =
+                self.shared
+                    .vault
+                    .store()
+                    .keys_after(&self.region, after.as_ref(), limit + 1)?;
             let truncated = records.len() > limit;
             records.truncate(limit);
             let next_marker = truncated

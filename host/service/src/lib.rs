@@ -123,8 +123,17 @@ impl Default for ResourceLimits {
     }
 }
 
-/// The KMS service over one vault.
+/// The KMS service over one vault, seen from one region: every operation acts on that
+/// region's keys, aliases and grants. [`in_region`](Self::in_region) gives the same service seen
+/// from another region; all regions share the vault, the audit trail and the settings.
+#[derive(Clone)]
 pub struct Service {
+    shared: Arc<Shared>,
+    region: String,
+}
+
+/// What every region's view of the service shares.
+struct Shared {
     vault: Vault,
     clock: Arc<dyn Clock>,
     audit: AuditLog,
@@ -138,7 +147,8 @@ pub struct Service {
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
-            .field("vault", &self.vault)
+            .field("vault", &self.shared.vault)
+            .field("region", &self.region)
             .finish_non_exhaustive()
     }
 }
@@ -238,7 +248,8 @@ impl Service {
     /// due while the vault was closed.
     pub fn new(vault: Vault, clock: Arc<dyn Clock>) -> KmsResult<Self> {
         let audit_key = vault.audit_key();
-        let service = Service {
+        let region = vault.region().to_string();
+        let shared = Shared {
             vault,
             clock,
             audit: AuditLog::keyed(audit_key),
@@ -246,6 +257,10 @@ impl Service {
             policy_engine: RwLock::new(None),
             policies: Mutex::new(std::collections::HashMap::new()),
             limits: RwLock::new(ResourceLimits::default()),
+        };
+        let service = Service {
+            shared: Arc::new(shared),
+            region,
         };
         service.ensure_own_account()?;
         service.run_maintenance()?;
@@ -277,7 +292,7 @@ impl Service {
 
     /// Verifies the audit trail: its keyed hash chain and its anchored head.
     pub fn verify_audit(&self) -> KmsResult<crate::audit::Verification> {
-        self.audit.verify_trail(self.vault.store())
+        self.shared.audit.verify_trail(self.shared.vault.store())
     }
 
     /// Up to `limit` (at most 1000) audit records after sequence number `after`, in order: the
@@ -302,37 +317,68 @@ impl Service {
             self.record(caller, "LookupEvents", AuditNote::default(), Some(&refusal))?;
             return Err(refusal);
         }
-        AuditLog::events_after(self.vault.store(), after, limit.clamp(1, 1000))
+        AuditLog::events_after(self.shared.vault.store(), after, limit.clamp(1, 1000))
     }
 
     /// The account that owns this service's keys.
     pub fn account(&self) -> &str {
-        self.vault.account()
+        self.shared.vault.account()
     }
 
-    /// The region this service's keys live in.
+    /// The region this view of the service acts in.
     pub fn region(&self) -> &str {
-        self.vault.region()
+        self.region.as_str()
+    }
+
+    /// The vault's home region: the region of [`Service::new`]'s view, for callers that name
+    /// none.
+    pub fn home_region(&self) -> &str {
+        self.shared.vault.region()
+    }
+
+    /// The same service seen from `region`: its keys, aliases, grants and quotas are that
+    /// region's; the vault, audit trail, principals and settings are shared.
+    ///
+    /// ```
+    /// use kms_service::{Caller, CreateKeyRequest, KeyRequest, Service};
+    /// let east = Service::in_memory().unwrap();
+    /// let west = east.in_region("us-west-2").unwrap();
+    /// let admin = Caller::account_root(east.account());
+    /// let key = west.create_key(&admin, CreateKeyRequest::default()).unwrap().key_metadata;
+    /// assert!(key.arn.starts_with("arn:aws:kms:us-west-2:"));
+    /// assert!(west.describe_key(&admin, KeyRequest::new(&key.key_id)).is_ok());
+    /// assert!(east.describe_key(&admin, KeyRequest::new(&key.key_id)).is_err());
+    /// ```
+    pub fn in_region(&self, region: &str) -> KmsResult<Service> {
+        kms_vault::validate_region(region)?;
+        Ok(Service {
+            shared: Arc::clone(&self.shared),
+            region: region.to_string(),
+        })
     }
 
     /// The vault underneath, for this crate's tests only.
     #[cfg(test)]
     pub(crate) fn vault(&self) -> &Vault {
-        &self.vault
+        &self.shared.vault
     }
 
     fn now(&self) -> u64 {
-        self.clock.now()
+        self.shared.clock.now()
     }
 
     /// Sets the resource quotas.
     pub fn set_resource_limits(&self, limits: ResourceLimits) {
-        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = limits;
+        *self
+            .shared
+            .limits
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = limits;
     }
 
     /// The resource quotas in force.
     pub fn resource_limits(&self) -> ResourceLimits {
-        *self.limits.read().unwrap_or_else(|p| p.into_inner())
+        *self.shared.limits.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The service's time, seconds since the epoch (front doors check request times with it).
@@ -347,7 +393,12 @@ impl Service {
         key: &str,
     ) -> Option<(kms_core::types::KeySpec, kms_core::types::KeyUsage)> {
         let key_id = self.resolve_id(key).ok()?;
-        let record = self.vault.store().key(&key_id).ok()??;
+        let record = self
+            .shared
+            .vault
+            .store()
+            .key(&self.region, &key_id)
+            .ok()??;
         Some((record.key_spec, record.key_usage))
     }
 
@@ -374,9 +425,10 @@ impl Service {
 
     /// The stored record of `key_id`, read as it is now (no due work applied).
     fn stored_key(&self, key_id: &KeyId) -> KmsResult<KeyRecord> {
-        self.vault
+        self.shared
+            .vault
             .store()
-            .key(key_id)?
+            .key(&self.region, key_id)?
             .ok_or_else(|| KmsError::key_not_found(self.key_arn(key_id)))
     }
 
@@ -392,18 +444,23 @@ impl Service {
             || {
                 let mut record = self.stored_key(key_id)?;
                 let out = change(&mut record)?;
-                Ok((self.vault.store().update_key(&record)? == Swap::Done).then_some(out))
+                Ok((self.shared.vault.store().update_key(&record)? == Swap::Done).then_some(out))
             },
         )
     }
 
     /// The ARN of a key of this vault.
     pub fn key_arn(&self, key_id: &KeyId) -> String {
-        Arn::kms_key(self.vault.region(), self.vault.account(), key_id).to_string()
+        Arn::kms_key(self.region.as_str(), self.shared.vault.account(), key_id).to_string()
     }
 
     fn alias_arn(&self, alias_name: &str) -> String {
-        Arn::kms(self.vault.region(), self.vault.account(), alias_name).to_string()
+        Arn::kms(
+            self.region.as_str(),
+            self.shared.vault.account(),
+            alias_name,
+        )
+        .to_string()
     }
 
     /// Runs `op`, then records it in the audit trail with its outcome. If the record cannot be
@@ -458,6 +515,7 @@ impl Service {
             operation: operation.to_string(),
             principal: caller.principal.clone(),
             account: caller.account.clone(),
+            region: self.region.clone(),
             source: caller.source.audit_name(),
             key_arn: note.key_arn,
             encryption_context: note.encryption_context,
@@ -465,8 +523,9 @@ impl Service {
             outcome: outcome.to_string(),
             error_message: message,
         };
-        self.audit
-            .append(self.vault.store(), &event)
+        self.shared
+            .audit
+            .append(self.shared.vault.store(), &event)
             .map(|_| ())
             .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))
     }
@@ -476,7 +535,7 @@ impl Service {
     fn resolve(&self, key: &str) -> KmsResult<KeyRecord> {
         self.maybe_sweep();
         let key_id = self.resolve_id(key)?;
-        let record = self.vault.store().key(&key_id)?;
+        let record = self.shared.vault.store().key(&self.region, &key_id)?;
         let record = match record {
             Some(record) => self.apply_due(record)?,
             None => None,
@@ -489,16 +548,18 @@ impl Service {
     fn resolve_id(&self, key: &str) -> KmsResult<KeyId> {
         let reference = KeyReference::parse(key)?;
         if let Some(arn) = reference.arn()
-            && (arn.region() != self.vault.region() || arn.account() != self.vault.account())
+            && (arn.region() != self.region.as_str()
+                || arn.account() != self.shared.vault.account())
         {
             return Err(KmsError::key_not_found(key));
         }
         match reference.target()? {
             KeyTarget::Key(id) => Ok(id),
             KeyTarget::Alias(alias) => self
+                .shared
                 .vault
                 .store()
-                .alias(alias)?
+                .alias(&self.region, alias)?
                 .map(|a| a.key_id)
                 .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(alias))),
         }
@@ -507,9 +568,10 @@ impl Service {
     /// Sweeps for due keys at most once per [`SWEEP_INTERVAL_SECONDS`].
     fn maybe_sweep(&self) {
         let now = self.now();
-        let last = self.last_sweep.load(Ordering::Relaxed);
+        let last = self.shared.last_sweep.load(Ordering::Relaxed);
         if now >= last + SWEEP_INTERVAL_SECONDS
             && self
+                .shared
                 .last_sweep
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
@@ -525,13 +587,14 @@ impl Service {
     /// arrive; `kms serve` and embedders may also call it on a timer.
     pub fn run_maintenance(&self) -> KmsResult<usize> {
         let now = self.now();
-        self.last_sweep.store(now, Ordering::Relaxed);
-        let due = self.vault.store().keys_due(now)?;
+        self.shared.last_sweep.store(now, Ordering::Relaxed);
+        let due = self.shared.vault.store().keys_due(now)?;
         let mut acted = 0;
-        for key_id in due {
-            if let Some(record) = self.vault.store().key(&key_id)? {
+        for (region, key_id) in due {
+            let here = self.in_region(&region)?;
+            if let Some(record) = self.shared.vault.store().key(&region, &key_id)? {
                 let before = record.clone();
-                if self.apply_due(record)?.as_ref() != Some(&before) {
+                if here.apply_due(record)?.as_ref() != Some(&before) {
                     acted += 1;
                 }
             }
@@ -550,7 +613,7 @@ impl Service {
             || self.key_arn(&key_id),
             || {
                 // Read again: another thread, process or node may have done the work already.
-                let Some(record) = self.vault.store().key(&key_id)? else {
+                let Some(record) = self.shared.vault.store().key(&self.region, &key_id)? else {
                     return Ok(Some(None));
                 };
                 if record.due_at().is_none_or(|t| t > now) {
@@ -578,11 +641,11 @@ impl Service {
         let mut note = AuditNote::default();
         note.key(self.key_arn(&record.key_id));
         if record.state == KeyState::PendingDeletion {
-            let result = match self.vault.store().delete_key(&record) {
+            let result = match self.shared.vault.store().delete_key(&record) {
                 Ok(Swap::Stale) => return Ok(None),
                 other => other.map(drop),
             };
-            self.vault.evict(&record.key_id);
+            self.shared.vault.evict(&record.key_id);
             self.record(&scheduler, "DeleteKey", note, result.as_ref().err())?;
             result?;
             return Ok(Some(None));
@@ -605,7 +668,7 @@ impl Service {
         now: u64,
     ) -> KmsResult<Swap> {
         let version = record.current_version + 1;
-        let sealed = self.vault.new_version(
+        let sealed = self.shared.vault.new_version(
             &record.key_id,
             record.key_spec,
             version,
@@ -625,7 +688,7 @@ impl Service {
                 record.last_on_demand_rotation = Some(now);
             }
         }
-        self.vault.store().add_version(record, &sealed)
+        self.shared.vault.store().add_version(record, &sealed)
     }
 
     /// Resolves the key a request names, notes it for the audit and authorizes the request on

@@ -69,7 +69,7 @@ impl Service {
                     return Err(KmsError::NotFound(message));
                 };
                 let through_service = caller.via_service.as_deref().is_some_and(|via| {
-                    via == format!("{service}.{}.amazonaws.com", self.vault.region())
+                    via == format!("{service}.{}.amazonaws.com", self.region.as_str())
                 });
                 if !through_service && action != "kms:DescribeKey" {
                     return Err(KmsError::NotFound(message));
@@ -86,7 +86,13 @@ impl Service {
     /// can be created: the other call deletes its key again and uses the winner's.
     fn create_managed_key(&self, service: &str) -> KmsResult<()> {
         let alias_name = format!("alias/aws/{service}");
-        if self.vault.store().alias(&alias_name)?.is_some() {
+        if self
+            .shared
+            .vault
+            .store()
+            .alias(&self.region, &alias_name)?
+            .is_some()
+        {
             return Ok(());
         }
         let now = self.now();
@@ -97,30 +103,37 @@ impl Service {
             ),
             policy: Some(managed_key_policy(
                 service,
-                self.vault.account(),
-                self.vault.region(),
+                self.shared.vault.account(),
+                self.region.as_str(),
             )),
             managed_by: Some(service.to_string()),
             rotation: Some(RotationSchedule {
                 period_days: MANAGED_KEY_ROTATION_DAYS,
                 next_rotation_at: now + u64::from(MANAGED_KEY_ROTATION_DAYS) * SECONDS_PER_DAY,
             }),
-            ..KeyRecord::new_symmetric(key_id, self.vault.account(), self.vault.region(), now)
+            ..KeyRecord::new_symmetric(
+                key_id,
+                self.shared.vault.account(),
+                self.region.as_str(),
+                now,
+            )
         };
         let service_caller = Caller {
             principal: format!("{service}.amazonaws.com"),
-            account: self.vault.account().to_string(),
+            account: self.shared.vault.account().to_string(),
             source: CallSource::Scheduler,
             via_service: None,
         };
         let mut note = AuditNote::default();
         note.key(self.key_arn(&key_id));
         let result = (|| {
-            let first = self
-                .vault
-                .new_version(&key_id, KeySpec::SymmetricDefault, 1, now, None)?;
-            self.vault.store().insert_key(&record, &first)?;
-            let alias = self.vault.store().insert_alias(&AliasRecord {
+            let first =
+                self.shared
+                    .vault
+                    .new_version(&key_id, KeySpec::SymmetricDefault, 1, now, None)?;
+            self.shared.vault.store().insert_key(&record, &first)?;
+            let alias = self.shared.vault.store().insert_alias(&AliasRecord {
+                region: self.region.clone(),
                 name: alias_name,
                 key_id,
                 created_at: now,
@@ -128,8 +141,8 @@ impl Service {
             });
             if let Err(KmsError::AlreadyExists(_)) = alias {
                 // Another call made the managed key meanwhile: this one was never visible.
-                let _ = self.vault.store().delete_key(&record)?;
-                self.vault.evict(&key_id);
+                let _ = self.shared.vault.store().delete_key(&record)?;
+                self.shared.vault.evict(&key_id);
                 return Ok(false);
             }
             alias.map(|()| true)

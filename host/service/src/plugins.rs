@@ -126,6 +126,7 @@ impl Service {
     /// plugin refuse every request.
     pub fn set_policy_engine(&self, engine: Arc<dyn PolicyEngine>) {
         *self
+            .shared
             .policy_engine
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(engine);
@@ -133,6 +134,7 @@ impl Service {
 
     pub(super) fn policy_engine(&self) -> Arc<dyn PolicyEngine> {
         match self
+            .shared
             .policy_engine
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -232,7 +234,7 @@ impl Service {
                 config: req.config,
                 attached_at: self.now(),
             };
-            self.vault.store().put_plugin(&attachment)?;
+            self.shared.vault.store().put_plugin(&attachment)?;
             Ok(entry(&attachment))
         })
     }
@@ -246,7 +248,10 @@ impl Service {
         self.audited(caller, "DetachPolicyPlugin", |note| {
             let scope =
                 self.plugin_scope(caller, note, req.key_id.as_deref(), "kms:PutKeyPolicy")?;
-            self.vault.store().delete_plugin(&scope, &req.plugin_name)
+            self.shared
+                .vault
+                .store()
+                .delete_plugin(&scope, &req.plugin_name)
         })
     }
 
@@ -259,7 +264,7 @@ impl Service {
         self.audited(caller, "ListPolicyPlugins", |note| {
             let scope =
                 self.plugin_scope(caller, note, req.key_id.as_deref(), "kms:GetKeyPolicy")?;
-            let plugins = self.vault.store().plugins(&scope)?;
+            let plugins = self.shared.vault.store().plugins(&scope)?;
             Ok(ListPolicyPluginsResponse {
                 plugins: plugins.iter().map(entry).collect(),
             })

@@ -127,6 +127,7 @@ impl Service {
             self.require_rotatable(&record)?;
             let arn = self.key_arn(&record.key_id);
             let rotations: Vec<RotationListEntry> = self
+                .shared
                 .vault
                 .store()
                 .versions(&record.key_id)?

@@ -66,6 +66,9 @@ macro_rules! store_conformance_tests {
             grants_read_back_by_key_and_retiring_principal,
             grant_writes_fail_for_missing_key_or_grant,
             delete_key_removes_its_grants,
+            regions_are_separate_namespaces,
+            replicas_share_versions_until_the_last_is_deleted,
+            insert_replica_needs_the_id_elsewhere_and_a_free_region,
         );
     };
     (@each $run:path; $($behaviour:ident),+ $(,)?) => {
@@ -80,6 +83,8 @@ macro_rules! store_conformance_tests {
 pub(crate) use store_conformance_tests;
 
 const T0: u64 = 1_750_000_000;
+/// The region of the fixtures' keys.
+pub(crate) const R: &str = "eu-west-1";
 const DAY: u64 = 86_400;
 
 /// An enabled symmetric key with a description, a tag and a rotation schedule, so that every
@@ -92,7 +97,7 @@ pub(crate) fn key_record(key_id: KeyId) -> KeyRecord {
             next_rotation_at: T0 + 365 * DAY,
         }),
         tags: vec![tag("team", "payments"), tag("env", "prod")],
-        ..KeyRecord::new_symmetric(key_id, "111122223333", "eu-west-1", T0)
+        ..KeyRecord::new_symmetric(key_id, "111122223333", R, T0)
     }
 }
 
@@ -125,6 +130,7 @@ fn tag(key: &str, value: &str) -> Tag {
 
 fn alias(name: &str, key_id: KeyId) -> AliasRecord {
     AliasRecord {
+        region: R.into(),
         name: name.into(),
         key_id,
         created_at: T0,
@@ -289,7 +295,7 @@ pub(crate) fn set_meta_replaces_the_previous_value(store: &dyn Store) {
 
 pub(crate) fn inserted_key_and_first_version_read_back(store: &dyn Store) {
     let key = stored_key(store);
-    assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+    assert_eq!(store.key(R, &key.key_id).unwrap(), Some(key.clone()));
     assert_eq!(
         store.version(&key.key_id, 1).unwrap(),
         Some(sealed_version(key.key_id, 1))
@@ -297,18 +303,18 @@ pub(crate) fn inserted_key_and_first_version_read_back(store: &dyn Store) {
 }
 
 pub(crate) fn key_count_follows_inserts_and_deletes(store: &dyn Store) {
-    assert_eq!(store.key_count().unwrap(), 0);
+    assert_eq!(store.key_count(R).unwrap(), 0);
     let a = stored_key(store);
     stored_key(store);
-    assert_eq!(store.key_count().unwrap(), 2);
+    assert_eq!(store.key_count(R).unwrap(), 2);
     assert_eq!(store.delete_key(&a).unwrap(), Swap::Done);
-    assert_eq!(store.key_count().unwrap(), 1);
+    assert_eq!(store.key_count(R).unwrap(), 1);
 }
 
 pub(crate) fn missing_key_and_version_read_as_none(store: &dyn Store) {
     stored_key(store);
     let id = KeyId::random();
-    assert_eq!(store.key(&id).unwrap(), None);
+    assert_eq!(store.key(R, &id).unwrap(), None);
     assert_eq!(store.version(&id, 1).unwrap(), None);
     assert!(store.versions(&id).unwrap().is_empty());
 }
@@ -325,7 +331,7 @@ pub(crate) fn insert_key_fails_for_existing_key(store: &dyn Store) {
     };
     let err = store.insert_key(&again, &other_material).unwrap_err();
     assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
-    assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+    assert_eq!(store.key(R, &key.key_id).unwrap(), Some(key.clone()));
     assert_eq!(
         store.versions(&key.key_id).unwrap(),
         [sealed_version(key.key_id, 1)]
@@ -339,7 +345,7 @@ pub(crate) fn insert_key_refuses_a_version_of_another_key(store: &dyn Store) {
         .insert_key(&key, &sealed_version(other, 1))
         .unwrap_err();
     assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
-    assert_eq!(store.key(&key.key_id).unwrap(), None);
+    assert_eq!(store.key(R, &key.key_id).unwrap(), None);
     assert!(store.versions(&other).unwrap().is_empty());
 }
 
@@ -357,11 +363,11 @@ pub(crate) fn keys_after_pages_in_ascending_key_id_order(store: &dyn Store) {
         stored(store, key_record(*id));
     }
     ids.sort();
-    assert_eq!(store.keys_after(None, 3).unwrap().len(), 3);
+    assert_eq!(store.keys_after(R, None, 3).unwrap().len(), 3);
     let mut listed = Vec::new();
     let mut after = None;
     loop {
-        let page = store.keys_after(after.as_ref(), 3).unwrap();
+        let page = store.keys_after(R, after.as_ref(), 3).unwrap();
         assert!(page.len() <= 3, "a page holds at most `limit` keys");
         let Some(last) = page.last() else { break };
         after = Some(last.key_id);
@@ -381,7 +387,7 @@ pub(crate) fn update_key_replaces_the_record(store: &dyn Store) {
     };
     assert_eq!(store.update_key(&updated).unwrap(), Swap::Done);
     assert_eq!(
-        store.key(&key.key_id).unwrap(),
+        store.key(R, &key.key_id).unwrap(),
         Some(KeyRecord {
             revision: 1,
             ..updated
@@ -401,7 +407,7 @@ pub(crate) fn update_key_over_a_stale_revision_writes_nothing(store: &dyn Store)
     };
     assert_eq!(store.update_key(&first).unwrap(), Swap::Done);
     assert_eq!(store.update_key(&second).unwrap(), Swap::Stale);
-    let stored = store.key(&key.key_id).unwrap().unwrap();
+    let stored = store.key(R, &key.key_id).unwrap().unwrap();
     assert_eq!(stored.description, "first writer");
     // Read again, the second writer's change applies over the first.
     let retried = KeyRecord {
@@ -409,13 +415,13 @@ pub(crate) fn update_key_over_a_stale_revision_writes_nothing(store: &dyn Store)
         ..stored
     };
     assert_eq!(store.update_key(&retried).unwrap(), Swap::Done);
-    assert_eq!(store.key(&key.key_id).unwrap().unwrap().revision, 2);
+    assert_eq!(store.key(R, &key.key_id).unwrap().unwrap().revision, 2);
 }
 
 pub(crate) fn update_key_fails_for_missing_key(store: &dyn Store) {
     let key = key_record(KeyId::random());
     assert_eq!(store.update_key(&key).unwrap_err(), missing_key(key.key_id));
-    assert_eq!(store.key(&key.key_id).unwrap(), None);
+    assert_eq!(store.key(R, &key.key_id).unwrap(), None);
 }
 
 pub(crate) fn add_version_replaces_the_record_and_adds_the_version(store: &dyn Store) {
@@ -431,7 +437,7 @@ pub(crate) fn add_version_replaces_the_record_and_adds_the_version(store: &dyn S
     };
     assert_eq!(store.add_version(&after_rotation, &v2).unwrap(), Swap::Done);
     assert_eq!(
-        store.key(&key.key_id).unwrap(),
+        store.key(R, &key.key_id).unwrap(),
         Some(KeyRecord {
             revision: 1,
             ..after_rotation
@@ -452,7 +458,7 @@ pub(crate) fn add_version_over_a_stale_revision_writes_nothing(store: &dyn Store
         .unwrap();
     assert_eq!(swap, Swap::Stale);
     assert_eq!(store.versions(&key.key_id).unwrap().len(), 1);
-    let stored = store.key(&key.key_id).unwrap().unwrap();
+    let stored = store.key(R, &key.key_id).unwrap().unwrap();
     assert_eq!(
         (stored.state, stored.current_version),
         (KeyState::Disabled, 1)
@@ -465,7 +471,7 @@ pub(crate) fn add_version_fails_for_missing_key_and_writes_nothing(store: &dyn S
         .add_version(&rotated(&key, 2), &sealed_version(key.key_id, 2))
         .unwrap_err();
     assert_eq!(err, missing_key(key.key_id));
-    assert_eq!(store.key(&key.key_id).unwrap(), None);
+    assert_eq!(store.key(R, &key.key_id).unwrap(), None);
     assert!(store.versions(&key.key_id).unwrap().is_empty());
 }
 
@@ -481,7 +487,7 @@ pub(crate) fn add_version_fails_for_existing_version_and_keeps_the_record(store:
     };
     let err = store.add_version(&changed, &replacement).unwrap_err();
     assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
-    assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+    assert_eq!(store.key(R, &key.key_id).unwrap(), Some(key.clone()));
     assert_eq!(
         store.versions(&key.key_id).unwrap(),
         [sealed_version(key.key_id, 1)]
@@ -495,7 +501,7 @@ pub(crate) fn add_version_refuses_a_version_of_another_key(store: &dyn Store) {
         .add_version(&rotated(&key, 2), &sealed_version(other.key_id, 2))
         .unwrap_err();
     assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
-    assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+    assert_eq!(store.key(R, &key.key_id).unwrap(), Some(key.clone()));
     assert_eq!(store.versions(&other.key_id).unwrap().len(), 1);
 }
 
@@ -504,7 +510,7 @@ pub(crate) fn versions_are_listed_oldest_first(store: &dyn Store) {
     let other = stored_key(store);
     // Out of order, and 10 after 3 so that a text sort would show.
     for version in [3, 10, 2] {
-        let current = store.key(&key.key_id).unwrap().unwrap();
+        let current = store.key(R, &key.key_id).unwrap().unwrap();
         let swap = store
             .add_version(
                 &rotated(&current, version),
@@ -530,7 +536,7 @@ pub(crate) fn versions_keep_their_rotation_type(store: &dyn Store) {
             rotation_type: Some(rotation_type),
             ..sealed_version(key.key_id, version)
         };
-        let current = store.key(&key.key_id).unwrap().unwrap();
+        let current = store.key(R, &key.key_id).unwrap().unwrap();
         assert_eq!(
             store
                 .add_version(&rotated(&current, version), &sealed)
@@ -568,15 +574,15 @@ pub(crate) fn delete_key_removes_its_versions_and_aliases(store: &dyn Store) {
     ] {
         store.insert_alias(&alias(name, key.key_id)).unwrap();
     }
-    let doomed = store.key(&doomed.key_id).unwrap().unwrap();
+    let doomed = store.key(R, &doomed.key_id).unwrap().unwrap();
     assert_eq!(store.delete_key(&doomed).unwrap(), Swap::Done);
-    assert_eq!(store.key(&doomed.key_id).unwrap(), None);
+    assert_eq!(store.key(R, &doomed.key_id).unwrap(), None);
     assert!(store.versions(&doomed.key_id).unwrap().is_empty());
     assert_eq!(
-        alias_names(store.aliases_after(None, None, 10).unwrap()),
+        alias_names(store.aliases_after(R, None, None, 10).unwrap()),
         ["alias/kept"]
     );
-    assert_eq!(store.key(&kept.key_id).unwrap(), Some(kept.clone()));
+    assert_eq!(store.key(R, &kept.key_id).unwrap(), Some(kept.clone()));
     assert_eq!(store.versions(&kept.key_id).unwrap().len(), 1);
 }
 
@@ -598,7 +604,7 @@ pub(crate) fn delete_key_over_a_stale_revision_keeps_the_key(store: &dyn Store) 
     };
     assert_eq!(store.update_key(&cancelled).unwrap(), Swap::Done);
     assert_eq!(store.delete_key(&pending).unwrap(), Swap::Stale);
-    let kept = store.key(&pending.key_id).unwrap().unwrap();
+    let kept = store.key(R, &pending.key_id).unwrap().unwrap();
     assert_eq!(kept.state, KeyState::Disabled);
     assert_eq!(store.versions(&pending.key_id).unwrap().len(), 1);
 }
@@ -616,14 +622,17 @@ pub(crate) fn keys_due_lists_keys_due_at_or_before_now(store: &dyn Store) {
     stored(store, scheduled(KeyState::Disabled, None, Some(now - 1)));
     let mut due = store.keys_due(now).unwrap();
     due.sort();
-    let mut expected = vec![deleting_now, rotating_overdue];
+    let mut expected = vec![
+        (R.to_string(), deleting_now),
+        (R.to_string(), rotating_overdue),
+    ];
     expected.sort();
     assert_eq!(due, expected);
 }
 
 pub(crate) fn keys_due_follows_record_updates(store: &dyn Store) {
     let key = stored(store, scheduled(KeyState::Enabled, None, Some(T0)));
-    assert_eq!(store.keys_due(T0).unwrap(), [key.key_id]);
+    assert_eq!(store.keys_due(T0).unwrap(), [(R.to_string(), key.key_id)]);
     let disabled = KeyRecord {
         state: KeyState::Disabled,
         ..key.clone()
@@ -633,11 +642,14 @@ pub(crate) fn keys_due_follows_record_updates(store: &dyn Store) {
     let pending = KeyRecord {
         state: KeyState::PendingDeletion,
         deletion_date: Some(T0 + 7 * DAY),
-        ..store.key(&key.key_id).unwrap().unwrap()
+        ..store.key(R, &key.key_id).unwrap().unwrap()
     };
     assert_eq!(store.update_key(&pending).unwrap(), Swap::Done);
     assert!(store.keys_due(T0).unwrap().is_empty());
-    assert_eq!(store.keys_due(T0 + 7 * DAY).unwrap(), [key.key_id]);
+    assert_eq!(
+        store.keys_due(T0 + 7 * DAY).unwrap(),
+        [(R.to_string(), key.key_id)]
+    );
 }
 
 pub(crate) fn add_version_moves_the_next_rotation_off_the_due_list(store: &dyn Store) {
@@ -654,7 +666,10 @@ pub(crate) fn add_version_moves_the_next_rotation_off_the_due_list(store: &dyn S
         .unwrap();
     assert_eq!(swap, Swap::Done);
     assert!(store.keys_due(T0).unwrap().is_empty());
-    assert_eq!(store.keys_due(T0 + 90 * DAY).unwrap(), [key.key_id]);
+    assert_eq!(
+        store.keys_due(T0 + 90 * DAY).unwrap(),
+        [(R.to_string(), key.key_id)]
+    );
 }
 
 pub(crate) fn inserted_alias_reads_back(store: &dyn Store) {
@@ -664,8 +679,8 @@ pub(crate) fn inserted_alias_reads_back(store: &dyn Store) {
         ..alias("alias/orders", key.key_id)
     };
     store.insert_alias(&orders).unwrap();
-    assert_eq!(store.alias("alias/orders").unwrap(), Some(orders));
-    assert_eq!(store.alias("alias/other").unwrap(), None);
+    assert_eq!(store.alias(R, "alias/orders").unwrap(), Some(orders));
+    assert_eq!(store.alias(R, "alias/other").unwrap(), None);
 }
 
 pub(crate) fn insert_alias_fails_for_existing_name(store: &dyn Store) {
@@ -682,7 +697,7 @@ pub(crate) fn insert_alias_fails_for_existing_name(store: &dyn Store) {
         KmsError::AlreadyExists("An alias with the name alias/orders already exists".into())
     );
     assert_eq!(
-        store.alias("alias/orders").unwrap().unwrap().key_id,
+        store.alias(R, "alias/orders").unwrap().unwrap().key_id,
         first.key_id
     );
 }
@@ -691,7 +706,7 @@ pub(crate) fn insert_alias_fails_for_missing_key(store: &dyn Store) {
     let id = KeyId::random();
     let err = store.insert_alias(&alias("alias/orphan", id)).unwrap_err();
     assert_eq!(err, missing_key(id));
-    assert_eq!(store.alias("alias/orphan").unwrap(), None);
+    assert_eq!(store.alias(R, "alias/orphan").unwrap(), None);
 }
 
 pub(crate) fn update_alias_repoints_and_keeps_the_creation_time(store: &dyn Store) {
@@ -702,6 +717,7 @@ pub(crate) fn update_alias_repoints_and_keeps_the_creation_time(store: &dyn Stor
         .unwrap();
     store
         .update_alias(&AliasRecord {
+            region: R.into(),
             name: "alias/orders".into(),
             key_id: second.key_id,
             created_at: T0 + 99,
@@ -709,8 +725,9 @@ pub(crate) fn update_alias_repoints_and_keeps_the_creation_time(store: &dyn Stor
         })
         .unwrap();
     assert_eq!(
-        store.alias("alias/orders").unwrap(),
+        store.alias(R, "alias/orders").unwrap(),
         Some(AliasRecord {
+            region: R.into(),
             name: "alias/orders".into(),
             key_id: second.key_id,
             created_at: T0,
@@ -725,7 +742,7 @@ pub(crate) fn update_alias_fails_for_missing_alias(store: &dyn Store) {
         .update_alias(&alias("alias/missing", key.key_id))
         .unwrap_err();
     assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
-    assert_eq!(store.alias("alias/missing").unwrap(), None);
+    assert_eq!(store.alias(R, "alias/missing").unwrap(), None);
 }
 
 pub(crate) fn update_alias_fails_for_missing_target_key(store: &dyn Store) {
@@ -739,7 +756,7 @@ pub(crate) fn update_alias_fails_for_missing_target_key(store: &dyn Store) {
         .unwrap_err();
     assert_eq!(err, missing_key(gone));
     assert_eq!(
-        store.alias("alias/orders").unwrap().unwrap().key_id,
+        store.alias(R, "alias/orders").unwrap().unwrap().key_id,
         key.key_id
     );
 }
@@ -749,14 +766,14 @@ pub(crate) fn delete_alias_removes_only_that_alias(store: &dyn Store) {
     for name in ["alias/a", "alias/b"] {
         store.insert_alias(&alias(name, key.key_id)).unwrap();
     }
-    store.delete_alias("alias/a").unwrap();
-    assert_eq!(store.alias("alias/a").unwrap(), None);
-    assert!(store.alias("alias/b").unwrap().is_some());
-    assert_eq!(store.key(&key.key_id).unwrap(), Some(key.clone()));
+    store.delete_alias(R, "alias/a").unwrap();
+    assert_eq!(store.alias(R, "alias/a").unwrap(), None);
+    assert!(store.alias(R, "alias/b").unwrap().is_some());
+    assert_eq!(store.key(R, &key.key_id).unwrap(), Some(key.clone()));
 }
 
 pub(crate) fn delete_alias_fails_for_missing_alias(store: &dyn Store) {
-    let err = store.delete_alias("alias/missing").unwrap_err();
+    let err = store.delete_alias(R, "alias/missing").unwrap_err();
     assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
 }
 
@@ -768,7 +785,7 @@ pub(crate) fn aliases_after_pages_in_name_order(store: &dyn Store) {
     let mut listed = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = store.aliases_after(after.as_deref(), None, 2).unwrap();
+        let page = store.aliases_after(R, after.as_deref(), None, 2).unwrap();
         assert!(page.len() <= 2, "a page holds at most `limit` aliases");
         let Some(last) = page.last() else { break };
         after = Some(last.name.clone());
@@ -792,13 +809,17 @@ pub(crate) fn aliases_after_filters_by_key(store: &dyn Store) {
     ] {
         store.insert_alias(&alias(name, key.key_id)).unwrap();
     }
-    let page = store.aliases_after(None, Some(&first.key_id), 2).unwrap();
+    let page = store
+        .aliases_after(R, None, Some(&first.key_id), 2)
+        .unwrap();
     assert_eq!(alias_names(page), ["alias/a", "alias/c"]);
     let page = store
-        .aliases_after(Some("alias/c"), Some(&first.key_id), 2)
+        .aliases_after(R, Some("alias/c"), Some(&first.key_id), 2)
         .unwrap();
     assert_eq!(alias_names(page), ["alias/d"]);
-    let page = store.aliases_after(None, Some(&second.key_id), 10).unwrap();
+    let page = store
+        .aliases_after(R, None, Some(&second.key_id), 10)
+        .unwrap();
     assert_eq!(alias_names(page), ["alias/b"]);
 }
 
@@ -873,10 +894,16 @@ fn access_key(id: &str, principal_arn: &str, at: u64) -> super::AccessKeyRecord 
     }
 }
 
-fn grant(id: &str, key_id: KeyId, retiring: Option<&str>, at: u64) -> super::GrantRecord {
+pub(crate) fn grant(
+    id: &str,
+    key_id: KeyId,
+    retiring: Option<&str>,
+    at: u64,
+) -> super::GrantRecord {
     super::GrantRecord {
         grant_id: id.into(),
         key_id,
+        region: R.into(),
         name: Some("n".into()),
         grantee_principal: "arn:aws:iam::111122223333:user/a".into(),
         retiring_principal: retiring.map(Into::into),
@@ -1059,14 +1086,14 @@ pub(crate) fn grants_read_back_by_key_and_retiring_principal(store: &dyn Store) 
         .insert_grant(&grant("d", k2.key_id, Some(retiring), T0))
         .unwrap();
     let ids = |gs: Vec<super::GrantRecord>| gs.into_iter().map(|g| g.grant_id).collect::<Vec<_>>();
-    assert_eq!(ids(store.grants(&k1.key_id).unwrap()), ["c", "a", "b"]);
+    assert_eq!(ids(store.grants(R, &k1.key_id).unwrap()), ["c", "a", "b"]);
     assert_eq!(ids(store.retirable_grants(retiring).unwrap()), ["d", "b"]);
     assert_eq!(
         store.grant("b").unwrap(),
         Some(grant("b", k1.key_id, Some(retiring), T0 + 1))
     );
     store.delete_grant("b").unwrap();
-    assert_eq!(ids(store.grants(&k1.key_id).unwrap()), ["c", "a"]);
+    assert_eq!(ids(store.grants(R, &k1.key_id).unwrap()), ["c", "a"]);
     assert_eq!(store.grant("b").unwrap(), None);
 }
 
@@ -1097,6 +1124,135 @@ pub(crate) fn delete_key_removes_its_grants(store: &dyn Store) {
         .unwrap();
     assert_eq!(store.delete_key(&k1).unwrap(), Swap::Done);
     assert_eq!(store.grant("a").unwrap(), None);
-    assert!(store.grants(&k1.key_id).unwrap().is_empty());
+    assert!(store.grants(R, &k1.key_id).unwrap().is_empty());
     assert_eq!(store.retirable_grants("r").unwrap().len(), 1);
+}
+
+/// `key` moved to another region.
+fn in_region(key: &KeyRecord, region: &str) -> KeyRecord {
+    KeyRecord {
+        region: region.into(),
+        ..key.clone()
+    }
+}
+
+pub(crate) fn regions_are_separate_namespaces(store: &dyn Store) {
+    let here = key_record(KeyId::random());
+    let there = in_region(&key_record(KeyId::random()), "ap-south-1");
+    store
+        .insert_key(&here, &sealed_version(here.key_id, 1))
+        .unwrap();
+    store
+        .insert_key(&there, &sealed_version(there.key_id, 1))
+        .unwrap();
+    assert_eq!(store.key("ap-south-1", &here.key_id).unwrap(), None);
+    assert_eq!(store.key(R, &there.key_id).unwrap(), None);
+    assert_eq!(
+        (
+            store.key_count(R).unwrap(),
+            store.key_count("ap-south-1").unwrap()
+        ),
+        (1, 1)
+    );
+    assert_eq!(
+        store.keys_after("ap-south-1", None, 10).unwrap(),
+        [there.clone()]
+    );
+    // One alias name in two regions, each pointing at its own region's key.
+    store
+        .insert_alias(&alias("alias/app", here.key_id))
+        .unwrap();
+    let remote_alias = AliasRecord {
+        region: "ap-south-1".into(),
+        ..alias("alias/app", there.key_id)
+    };
+    store.insert_alias(&remote_alias).unwrap();
+    assert_eq!(
+        store.alias("ap-south-1", "alias/app").unwrap(),
+        Some(remote_alias)
+    );
+    assert_eq!(
+        store.alias(R, "alias/app").unwrap().unwrap().key_id,
+        here.key_id
+    );
+    // An alias or grant cannot point across regions.
+    let across = AliasRecord {
+        region: "ap-south-1".into(),
+        ..alias("alias/across", here.key_id)
+    };
+    assert!(matches!(
+        store.insert_alias(&across),
+        Err(KmsError::NotFound(_))
+    ));
+    let far_grant = super::GrantRecord {
+        region: "ap-south-1".into(),
+        ..grant("g", here.key_id, None, T0)
+    };
+    assert!(matches!(
+        store.insert_grant(&far_grant),
+        Err(KmsError::NotFound(_))
+    ));
+    store.delete_alias("ap-south-1", "alias/app").unwrap();
+    assert!(store.alias(R, "alias/app").unwrap().is_some());
+}
+
+pub(crate) fn replicas_share_versions_until_the_last_is_deleted(store: &dyn Store) {
+    let primary = key_record(KeyId::random_multi_region());
+    store
+        .insert_key(&primary, &sealed_version(primary.key_id, 1))
+        .unwrap();
+    let replica = in_region(&primary, "ap-south-1");
+    store.insert_replica(&replica).unwrap();
+    assert_eq!(
+        store.key("ap-south-1", &primary.key_id).unwrap(),
+        Some(replica.clone())
+    );
+    let mut related = store.related_keys(&primary.key_id).unwrap();
+    related.sort_by(|a, b| a.region.cmp(&b.region));
+    assert_eq!(related, [replica.clone(), primary.clone()]);
+    // A version added through the primary is the replica's too.
+    assert_eq!(
+        store
+            .add_version(&primary, &sealed_version(primary.key_id, 2))
+            .unwrap(),
+        Swap::Done
+    );
+    assert_eq!(store.versions(&replica.key_id).unwrap().len(), 2);
+    // Grants and aliases are per region and go with their region's key.
+    store
+        .insert_grant(&grant("g", primary.key_id, None, T0))
+        .unwrap();
+    store
+        .insert_alias(&alias("alias/p", primary.key_id))
+        .unwrap();
+    let primary = store.key(R, &primary.key_id).unwrap().unwrap();
+    assert_eq!(store.delete_key(&primary).unwrap(), Swap::Done);
+    assert_eq!(store.key(R, &primary.key_id).unwrap(), None);
+    assert_eq!(store.alias(R, "alias/p").unwrap(), None);
+    assert_eq!(store.grant("g").unwrap(), None);
+    assert_eq!(store.versions(&replica.key_id).unwrap().len(), 2);
+    assert_eq!(store.delete_key(&replica).unwrap(), Swap::Done);
+    assert!(store.versions(&replica.key_id).unwrap().is_empty());
+    assert!(store.related_keys(&replica.key_id).unwrap().is_empty());
+}
+
+pub(crate) fn insert_replica_needs_the_id_elsewhere_and_a_free_region(store: &dyn Store) {
+    let primary = key_record(KeyId::random_multi_region());
+    assert!(matches!(
+        store.insert_replica(&in_region(&primary, "ap-south-1")),
+        Err(KmsError::NotFound(_))
+    ));
+    store
+        .insert_key(&primary, &sealed_version(primary.key_id, 1))
+        .unwrap();
+    assert!(matches!(
+        store.insert_replica(&primary),
+        Err(KmsError::AlreadyExists(_))
+    ));
+    // A second key with a taken id is refused in every region.
+    let clash = in_region(&primary, "ap-south-1");
+    assert!(matches!(
+        store.insert_key(&clash, &sealed_version(clash.key_id, 1)),
+        Err(KmsError::AlreadyExists(_))
+    ));
 }

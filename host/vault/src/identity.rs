@@ -138,6 +138,9 @@ pub struct GrantRecord {
     pub grant_id: String,
     /// The key the grant is for.
     pub key_id: KeyId,
+    /// The region of the key: grants are never shared between related multi-Region keys.
+    #[serde(default)]
+    pub region: String,
     /// The optional name that makes CreateGrant idempotent.
     pub name: Option<String>,
     /// The principal that receives the permissions.

@@ -124,7 +124,8 @@ impl Vault {
         &self.account
     }
 
-    /// The region this vault's keys live in.
+    /// The vault's home region: the one it was created for, which callers that name no region
+    /// (the CLI without `--region`, embedders, guests) use. Every region is served.
     pub fn region(&self) -> &str {
         &self.region
     }

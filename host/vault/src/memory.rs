@@ -20,9 +20,9 @@ use kms_core::types::KeyId;
 #[derive(Default)]
 struct Data {
     meta: BTreeMap<String, String>,
-    keys: BTreeMap<KeyId, KeyRecord>,
+    keys: BTreeMap<(String, KeyId), KeyRecord>,
     versions: BTreeMap<(KeyId, u32), SealedVersion>,
-    aliases: BTreeMap<String, AliasRecord>,
+    aliases: BTreeMap<(String, String), AliasRecord>,
     audit: Vec<StoredAuditRecord>,
     plugins: BTreeMap<(PluginScope, String), PluginAttachment>,
     accounts: BTreeMap<String, AccountRecord>,
@@ -70,10 +70,20 @@ impl MemoryStore {
 /// Whether a compare-and-swap write of `key` is stale: the stored record has moved past the
 /// revision `key` was read at. `NotFound` if the key is gone.
 fn stale(data: &Data, key: &KeyRecord) -> KmsResult<bool> {
-    match data.keys.get(&key.key_id) {
+    match data.keys.get(&at(key)) {
         None => Err(KmsError::key_not_found(key.key_id)),
         Some(stored) => Ok(stored.revision != key.revision),
     }
+}
+
+/// Where a key record is kept: its region and id.
+fn at(key: &KeyRecord) -> (String, KeyId) {
+    (key.region.clone(), key.key_id)
+}
+
+/// Whether any region holds a key with this id (related multi-Region keys share one).
+fn id_in_use(data: &Data, key_id: &KeyId) -> bool {
+    data.keys.keys().any(|(_, id)| id == key_id)
 }
 
 /// `key` as stored by a write that applied: one revision on.
@@ -99,32 +109,66 @@ impl KeyStore for MemoryStore {
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
         check_same_key(key, first_version)?;
         let mut data = self.data();
-        if data.keys.contains_key(&key.key_id) {
+        if id_in_use(&data, &key.key_id) {
             return Err(KmsError::AlreadyExists(format!(
                 "Key '{}' already exists",
                 key.key_id
             )));
         }
-        data.keys.insert(key.key_id, key.clone());
+        data.keys.insert(at(key), key.clone());
         data.versions
             .insert((key.key_id, first_version.version), first_version.clone());
         Ok(())
     }
 
-    fn key(&self, key_id: &KeyId) -> KmsResult<Option<KeyRecord>> {
-        Ok(self.data().keys.get(key_id).cloned())
+    fn insert_replica(&self, key: &KeyRecord) -> KmsResult<()> {
+        let mut data = self.data();
+        if data.keys.contains_key(&at(key)) {
+            return Err(KmsError::AlreadyExists(format!(
+                "Key '{}' already exists in {}",
+                key.key_id, key.region
+            )));
+        }
+        if !id_in_use(&data, &key.key_id) {
+            return Err(KmsError::key_not_found(key.key_id));
+        }
+        data.keys.insert(at(key), key.clone());
+        Ok(())
     }
 
-    fn key_count(&self) -> KmsResult<u64> {
-        Ok(self.data().keys.len() as u64)
+    fn key(&self, region: &str, key_id: &KeyId) -> KmsResult<Option<KeyRecord>> {
+        Ok(self
+            .data()
+            .keys
+            .get(&(region.to_string(), *key_id))
+            .cloned())
     }
 
-    fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>> {
+    fn related_keys(&self, key_id: &KeyId) -> KmsResult<Vec<KeyRecord>> {
+        Ok(self
+            .data()
+            .keys
+            .values()
+            .filter(|r| r.key_id == *key_id)
+            .cloned()
+            .collect())
+    }
+
+    fn key_count(&self, region: &str) -> KmsResult<u64> {
+        Ok(self.data().keys.keys().filter(|(r, _)| r == region).count() as u64)
+    }
+
+    fn keys_after(
+        &self,
+        region: &str,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> KmsResult<Vec<KeyRecord>> {
         let data = self.data();
         Ok(data
             .keys
             .iter()
-            .filter(|(id, _)| after.is_none_or(|a| *id > a))
+            .filter(|((r, id), _)| r == region && after.is_none_or(|a| id > a))
             .take(limit)
             .map(|(_, r)| r.clone())
             .collect())
@@ -135,7 +179,7 @@ impl KeyStore for MemoryStore {
         if stale(&data, key)? {
             return Ok(Swap::Stale);
         }
-        data.keys.insert(key.key_id, next_revision(key));
+        data.keys.insert(at(key), next_revision(key));
         Ok(Swap::Done)
     }
 
@@ -151,7 +195,7 @@ impl KeyStore for MemoryStore {
                 key.key_id, version.version
             )));
         }
-        data.keys.insert(key.key_id, next_revision(key));
+        data.keys.insert(at(key), next_revision(key));
         data.versions
             .insert((key.key_id, version.version), version.clone());
         Ok(Swap::Done)
@@ -176,22 +220,28 @@ impl KeyStore for MemoryStore {
         if stale(&data, key)? {
             return Ok(Swap::Stale);
         }
-        data.keys.remove(key_id);
-        data.versions.retain(|(id, _), _| id != key_id);
-        data.aliases.retain(|_, a| a.key_id != *key_id);
-        let scope = PluginScope::Key(*key_id);
-        data.plugins.retain(|(s, _), _| *s != scope);
-        data.grants.retain(|_, g| g.key_id != *key_id);
+        let region = &key.region;
+        data.keys.remove(&at(key));
+        data.aliases
+            .retain(|(r, _), a| r != region || a.key_id != *key_id);
+        data.grants
+            .retain(|_, g| g.region != *region || g.key_id != *key_id);
+        // Material and plugins belong to the key id, which related multi-Region keys share.
+        if !id_in_use(&data, key_id) {
+            data.versions.retain(|(id, _), _| id != key_id);
+            let scope = PluginScope::Key(*key_id);
+            data.plugins.retain(|(s, _), _| *s != scope);
+        }
         Ok(Swap::Done)
     }
 
-    fn keys_due(&self, now: u64) -> KmsResult<Vec<KeyId>> {
+    fn keys_due(&self, now: u64) -> KmsResult<Vec<(String, KeyId)>> {
         Ok(self
             .data()
             .keys
             .values()
             .filter(|r| r.due_at().is_some_and(|t| t <= now))
-            .map(|r| r.key_id)
+            .map(at)
             .collect())
     }
 }
@@ -199,25 +249,31 @@ impl KeyStore for MemoryStore {
 impl AliasStore for MemoryStore {
     fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()> {
         let mut data = self.data();
-        if data.aliases.contains_key(&alias.name) {
+        let slot = (alias.region.clone(), alias.name.clone());
+        if data.aliases.contains_key(&slot) {
             return Err(KmsError::AlreadyExists(format!(
                 "An alias with the name {} already exists",
                 alias.name
             )));
         }
-        if !data.keys.contains_key(&alias.key_id) {
+        if !data
+            .keys
+            .contains_key(&(alias.region.clone(), alias.key_id))
+        {
             return Err(KmsError::key_not_found(alias.key_id));
         }
-        data.aliases.insert(alias.name.clone(), alias.clone());
+        data.aliases.insert(slot, alias.clone());
         Ok(())
     }
 
     fn update_alias(&self, alias: &AliasRecord) -> KmsResult<()> {
         let mut data = self.data();
-        let target_exists = data.keys.contains_key(&alias.key_id);
+        let target_exists = data
+            .keys
+            .contains_key(&(alias.region.clone(), alias.key_id));
         let slot = data
             .aliases
-            .get_mut(&alias.name)
+            .get_mut(&(alias.region.clone(), alias.name.clone()))
             .ok_or_else(|| KmsError::alias_not_found(&alias.name))?;
         if !target_exists {
             return Err(KmsError::key_not_found(alias.key_id));
@@ -228,20 +284,25 @@ impl AliasStore for MemoryStore {
         Ok(())
     }
 
-    fn delete_alias(&self, name: &str) -> KmsResult<()> {
+    fn delete_alias(&self, region: &str, name: &str) -> KmsResult<()> {
         self.data()
             .aliases
-            .remove(name)
+            .remove(&(region.to_string(), name.to_string()))
             .map(|_| ())
             .ok_or_else(|| KmsError::alias_not_found(name))
     }
 
-    fn alias(&self, name: &str) -> KmsResult<Option<AliasRecord>> {
-        Ok(self.data().aliases.get(name).cloned())
+    fn alias(&self, region: &str, name: &str) -> KmsResult<Option<AliasRecord>> {
+        Ok(self
+            .data()
+            .aliases
+            .get(&(region.to_string(), name.to_string()))
+            .cloned())
     }
 
     fn aliases_after(
         &self,
+        region: &str,
         after: Option<&str>,
         key_id: Option<&KeyId>,
         limit: usize,
@@ -250,6 +311,7 @@ impl AliasStore for MemoryStore {
             .data()
             .aliases
             .values()
+            .filter(|a| a.region == region)
             .filter(|a| after.is_none_or(|after| a.name.as_str() > after))
             .filter(|a| key_id.is_none_or(|k| a.key_id == *k))
             .take(limit)
@@ -292,7 +354,7 @@ impl PluginStore for MemoryStore {
     fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()> {
         let mut data = self.data();
         if let PluginScope::Key(id) = &plugin.scope
-            && !data.keys.contains_key(id)
+            && !id_in_use(&data, id)
         {
             return Err(KmsError::key_not_found(id));
         }
@@ -460,7 +522,10 @@ impl IdentityStore for MemoryStore {
 impl GrantStore for MemoryStore {
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
         let mut data = self.data();
-        if !data.keys.contains_key(&grant.key_id) {
+        if !data
+            .keys
+            .contains_key(&(grant.region.clone(), grant.key_id))
+        {
             return Err(KmsError::key_not_found(grant.key_id));
         }
         if data.grants.contains_key(&grant.grant_id) {
@@ -485,12 +550,12 @@ impl GrantStore for MemoryStore {
         Ok(self.data().grants.get(grant_id).cloned())
     }
 
-    fn grants(&self, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>> {
+    fn grants(&self, region: &str, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>> {
         Ok(oldest_first(
             self.data()
                 .grants
                 .values()
-                .filter(|g| g.key_id == *key_id)
+                .filter(|g| g.region == region && g.key_id == *key_id)
                 .cloned()
                 .collect(),
         ))
@@ -528,6 +593,9 @@ mod tests {
         store
             .insert_key(&key_record(id), &sealed_version(id, 1))
             .unwrap();
-        assert_eq!(reopened.key(&id).unwrap(), Some(key_record(id)));
+        assert_eq!(
+            reopened.key(crate::conformance::R, &id).unwrap(),
+            Some(key_record(id))
+        );
     }
 }

@@ -21,7 +21,7 @@ use kms_core::types::{KeyId, RotationType};
 
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +84,71 @@ CREATE TABLE grants (
     record TEXT NOT NULL
 );
 CREATE INDEX grants_key ON grants(key_id, created_at);
+CREATE INDEX grants_retiring ON grants(retiring_principal) WHERE retiring_principal IS NOT NULL;
+";
+
+/// Regions: a key record is kept per (region, key id), so that related multi-Region keys share
+/// an id; backing-key versions stay per key id (related keys share their material); aliases
+/// and grants belong to a key in one region. Existing rows move to the region their key
+/// record names. Dependent tables are dropped before `keys`, so that no cascade fires.
+const SCHEMA_V4: &str = "
+CREATE TABLE keys_v4 (
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    due_at INTEGER,
+    record TEXT NOT NULL,
+    PRIMARY KEY (region, key_id)
+);
+INSERT INTO keys_v4 (region, key_id, due_at, record)
+    SELECT json_extract(record, '$.region'), key_id, due_at, record FROM keys;
+CREATE TABLE key_versions_v4 (
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    material_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    rotation_type TEXT,
+    sealed_material BLOB NOT NULL,
+    PRIMARY KEY (key_id, version)
+);
+INSERT INTO key_versions_v4 SELECT key_id, version, material_id, created_at, rotation_type,
+    sealed_material FROM key_versions;
+CREATE TABLE aliases_v4 (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (region, name),
+    FOREIGN KEY (region, key_id) REFERENCES keys_v4 (region, key_id) ON DELETE CASCADE
+);
+INSERT INTO aliases_v4 (region, name, key_id, created_at, updated_at)
+    SELECT json_extract(k.record, '$.region'), a.name, a.key_id, a.created_at, a.updated_at
+    FROM aliases a JOIN keys k ON k.key_id = a.key_id;
+CREATE TABLE grants_v4 (
+    grant_id TEXT PRIMARY KEY,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    retiring_principal TEXT,
+    created_at INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    FOREIGN KEY (region, key_id) REFERENCES keys_v4 (region, key_id) ON DELETE CASCADE
+);
+INSERT INTO grants_v4 (grant_id, region, key_id, retiring_principal, created_at, record)
+    SELECT g.grant_id, json_extract(k.record, '$.region'), g.key_id, g.retiring_principal,
+        g.created_at, json_set(g.record, '$.region', json_extract(k.record, '$.region'))
+    FROM grants g JOIN keys k ON k.key_id = g.key_id;
+DROP TABLE grants;
+DROP TABLE aliases;
+DROP TABLE key_versions;
+DROP TABLE keys;
+ALTER TABLE keys_v4 RENAME TO keys;
+ALTER TABLE key_versions_v4 RENAME TO key_versions;
+ALTER TABLE aliases_v4 RENAME TO aliases;
+ALTER TABLE grants_v4 RENAME TO grants;
+CREATE INDEX keys_due_at ON keys(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX keys_id ON keys(key_id);
+CREATE INDEX aliases_key_id ON aliases(region, key_id);
+CREATE INDEX grants_key ON grants(region, key_id, created_at);
 CREATE INDEX grants_retiring ON grants(retiring_principal) WHERE retiring_principal IS NOT NULL;
 ";
 
@@ -187,10 +252,11 @@ impl SqliteStore {
 }
 
 /// Whether the vault holds key `key_id`.
-fn key_exists(conn: &Connection, key_id: &KeyId) -> KmsResult<bool> {
+/// Whether `region` holds a key `key_id`, or with no region, whether any region does.
+fn key_exists(conn: &Connection, region: Option<&str>, key_id: &KeyId) -> KmsResult<bool> {
     conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
-        [key_id.to_string()],
+        "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1 AND (?2 IS NULL OR region = ?2))",
+        params![key_id.to_string(), region],
         |r| r.get(0),
     )
     .db()
@@ -369,20 +435,23 @@ fn parse_record(key_id: &str, json: &str) -> KmsResult<KeyRecord> {
         .map_err(|e| KmsError::Internal(format!("The record of key {key_id} is corrupt: {e}")))
 }
 
-fn insert_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<()> {
-    let exists = key_exists(tx, &key.key_id)?;
-    if exists {
+/// Inserts a key record; `AlreadyExists` if its region holds its id, or with `replica` false,
+/// if any region does.
+fn insert_record(tx: &Transaction<'_>, key: &KeyRecord, replica: bool) -> KmsResult<()> {
+    let region = Some(key.region.as_str());
+    if key_exists(tx, if replica { region } else { None }, &key.key_id)? {
         return Err(KmsError::AlreadyExists(format!(
             "Key '{}' already exists",
             key.key_id
         )));
     }
     tx.execute(
-        "INSERT INTO keys (key_id, due_at, record) VALUES (?1, ?2, ?3)",
+        "INSERT INTO keys (region, key_id, due_at, record) VALUES (?4, ?1, ?2, ?3)",
         params![
             key.key_id.to_string(),
             key.due_at().map(to_i64),
-            record_json(key)?
+            record_json(key)?,
+            key.region
         ],
     )
     .db()?;
@@ -399,18 +468,20 @@ fn replace_record(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<Swap> {
     let changed = tx
         .execute(
             "UPDATE keys SET due_at = ?2, record = ?3
-             WHERE key_id = ?1 AND coalesce(json_extract(record, '$.revision'), 0) = ?4",
+             WHERE region = ?5 AND key_id = ?1
+               AND coalesce(json_extract(record, '$.revision'), 0) = ?4",
             params![
                 key.key_id.to_string(),
                 key.due_at().map(to_i64),
                 record_json(&next)?,
-                to_i64(key.revision)
+                to_i64(key.revision),
+                key.region
             ],
         )
         .db()?;
     swapped(
         changed,
-        || key_exists(tx, &key.key_id),
+        || key_exists(tx, Some(&key.region), &key.key_id),
         || KmsError::key_not_found(key.key_id),
     )
 }
@@ -479,17 +550,24 @@ fn build_version(
     })
 }
 
-const ALIAS_COLUMNS: &str = "name, key_id, created_at, updated_at";
+const ALIAS_COLUMNS: &str = "name, key_id, created_at, updated_at, region";
 
-type AliasRow = (String, String, i64, i64);
+type AliasRow = (String, String, i64, i64, String);
 
 fn alias_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRow> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
-fn build_alias((name, key_id, created_at, updated_at): AliasRow) -> KmsResult<AliasRecord> {
+fn build_alias((name, key_id, created_at, updated_at, region): AliasRow) -> KmsResult<AliasRecord> {
     let corrupt = |what: &str| KmsError::Internal(format!("Alias {name} has a corrupt {what}"));
     Ok(AliasRecord {
+        region,
         key_id: key_id.parse().map_err(|_| corrupt("key id"))?,
         created_at: u64::try_from(created_at).map_err(|_| corrupt("creation time"))?,
         updated_at: u64::try_from(updated_at).map_err(|_| corrupt("update time"))?,
@@ -550,43 +628,73 @@ impl KeyStore for SqliteStore {
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
         check_same_key(key, first_version)?;
         self.write(|tx| {
-            insert_record(tx, key)?;
+            insert_record(tx, key, false)?;
             insert_version(tx, first_version)
         })
     }
 
-    fn key(&self, key_id: &KeyId) -> KmsResult<Option<KeyRecord>> {
+    fn insert_replica(&self, key: &KeyRecord) -> KmsResult<()> {
+        self.write(|tx| {
+            if !key_exists(tx, None, &key.key_id)? {
+                return Err(KmsError::key_not_found(key.key_id));
+            }
+            insert_record(tx, key, true)
+        })
+    }
+
+    fn key(&self, region: &str, key_id: &KeyId) -> KmsResult<Option<KeyRecord>> {
         let id = key_id.to_string();
         let json: Option<String> = self
             .conn()
-            .query_row("SELECT record FROM keys WHERE key_id = ?1", [&id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT record FROM keys WHERE region = ?1 AND key_id = ?2",
+                [region, &id],
+                |r| r.get(0),
+            )
             .optional()
             .db()?;
         json.map(|j| parse_record(&id, &j)).transpose()
     }
 
-    fn key_count(&self) -> KmsResult<u64> {
+    fn related_keys(&self, key_id: &KeyId) -> KmsResult<Vec<KeyRecord>> {
+        json_rows(
+            &self.conn(),
+            "a key",
+            "SELECT record FROM keys WHERE key_id = ?1 ORDER BY region",
+            [key_id.to_string()],
+        )
+    }
+
+    fn key_count(&self, region: &str) -> KmsResult<u64> {
         let n: i64 = self
             .conn()
-            .query_row("SELECT COUNT(*) FROM keys", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM keys WHERE region = ?1",
+                [region],
+                |r| r.get(0),
+            )
             .db()?;
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
-    fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>> {
+    fn keys_after(
+        &self,
+        region: &str,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> KmsResult<Vec<KeyRecord>> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT key_id, record FROM keys WHERE key_id > ?1 ORDER BY key_id LIMIT ?2",
+                "SELECT key_id, record FROM keys WHERE region = ?1 AND key_id > ?2
+                 ORDER BY key_id LIMIT ?3",
             )
             .db()?;
         // Every key id sorts after the empty string, and text order is KeyId order: the
-        // canonical form is fixed-width lowercase hex with hyphens in fixed places.
+        // canonical forms are fixed-width lowercase hex, and `mrk-` ids sort after the others.
         let after = after.map(KeyId::to_string).unwrap_or_default();
         let rows = stmt
-            .query_map(params![after, to_i64(limit as u64)], |r| {
+            .query_map(params![region, after, to_i64(limit as u64)], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .db()?;
@@ -642,22 +750,31 @@ impl KeyStore for SqliteStore {
     fn delete_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
         let key_id = &key.key_id;
         self.write(|tx| {
-            // Versions, aliases and grants go with the key through ON DELETE CASCADE.
+            // Aliases and grants go with the key through ON DELETE CASCADE.
             let deleted = tx
                 .execute(
-                    "DELETE FROM keys
-                     WHERE key_id = ?1 AND coalesce(json_extract(record, '$.revision'), 0) = ?2",
-                    params![key_id.to_string(), to_i64(key.revision)],
+                    "DELETE FROM keys WHERE region = ?3 AND key_id = ?1
+                       AND coalesce(json_extract(record, '$.revision'), 0) = ?2",
+                    params![key_id.to_string(), to_i64(key.revision), key.region],
                 )
                 .db()?;
             let swap = swapped(
                 deleted,
-                || key_exists(tx, key_id),
+                || key_exists(tx, Some(&key.region), key_id),
                 || KmsError::key_not_found(key_id),
             )?;
             if swap == Swap::Stale {
                 return Ok(Swap::Stale);
             }
+            // Material and plugins belong to the key id, which related keys share.
+            if key_exists(tx, None, key_id)? {
+                return Ok(Swap::Done);
+            }
+            tx.execute(
+                "DELETE FROM key_versions WHERE key_id = ?1",
+                [key_id.to_string()],
+            )
+            .db()?;
             tx.execute(
                 "DELETE FROM policy_plugins WHERE scope = ?1",
                 [PluginScope::Key(*key_id).as_stored()],
@@ -667,20 +784,25 @@ impl KeyStore for SqliteStore {
         })
     }
 
-    fn keys_due(&self, now: u64) -> KmsResult<Vec<KeyId>> {
+    fn keys_due(&self, now: u64) -> KmsResult<Vec<(String, KeyId)>> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT key_id FROM keys WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY key_id",
+                "SELECT region, key_id FROM keys WHERE due_at IS NOT NULL AND due_at <= ?1
+                 ORDER BY region, key_id",
             )
             .db()?;
         let rows = stmt
-            .query_map([to_i64(now)], |r| r.get::<_, String>(0))
+            .query_map([to_i64(now)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .db()?;
         rows.map(|r| {
-            let id = r.db()?;
-            id.parse()
-                .map_err(|_| KmsError::Internal(format!("Key id '{id}' in the vault is corrupt")))
+            let (region, id) = r.db()?;
+            let id = id.parse().map_err(|_| {
+                KmsError::Internal(format!("Key id '{id}' in the vault is corrupt"))
+            })?;
+            Ok((region, id))
         })
         .collect()
     }
@@ -691,8 +813,8 @@ impl AliasStore for SqliteStore {
         self.write(|tx| {
             let exists: bool = tx
                 .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM aliases WHERE name = ?1)",
-                    [&alias.name],
+                    "SELECT EXISTS(SELECT 1 FROM aliases WHERE region = ?1 AND name = ?2)",
+                    [&alias.region, &alias.name],
                     |r| r.get(0),
                 )
                 .db()?;
@@ -703,12 +825,13 @@ impl AliasStore for SqliteStore {
                 )));
             }
             tx.execute(
-                &format!("INSERT INTO aliases ({ALIAS_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
+                &format!("INSERT INTO aliases ({ALIAS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
                 params![
                     alias.name,
                     alias.key_id.to_string(),
                     to_i64(alias.created_at),
-                    to_i64(alias.updated_at)
+                    to_i64(alias.updated_at),
+                    alias.region
                 ],
             )
             .map_err(alias_write_error(alias))?;
@@ -721,11 +844,12 @@ impl AliasStore for SqliteStore {
             // The creation time is the alias's, not the caller's to change.
             let changed = tx
                 .execute(
-                    "UPDATE aliases SET key_id = ?2, updated_at = ?3 WHERE name = ?1",
+                    "UPDATE aliases SET key_id = ?2, updated_at = ?3 WHERE region = ?4 AND name = ?1",
                     params![
                         alias.name,
                         alias.key_id.to_string(),
-                        to_i64(alias.updated_at)
+                        to_i64(alias.updated_at),
+                        alias.region
                     ],
                 )
                 .map_err(alias_write_error(alias))?;
@@ -736,10 +860,13 @@ impl AliasStore for SqliteStore {
         })
     }
 
-    fn delete_alias(&self, name: &str) -> KmsResult<()> {
+    fn delete_alias(&self, region: &str, name: &str) -> KmsResult<()> {
         if self
             .conn()
-            .execute("DELETE FROM aliases WHERE name = ?1", [name])
+            .execute(
+                "DELETE FROM aliases WHERE region = ?1 AND name = ?2",
+                [region, name],
+            )
             .db()?
             == 0
         {
@@ -748,12 +875,12 @@ impl AliasStore for SqliteStore {
         Ok(())
     }
 
-    fn alias(&self, name: &str) -> KmsResult<Option<AliasRecord>> {
+    fn alias(&self, region: &str, name: &str) -> KmsResult<Option<AliasRecord>> {
         let row = self
             .conn()
             .query_row(
-                &format!("SELECT {ALIAS_COLUMNS} FROM aliases WHERE name = ?1"),
-                [name],
+                &format!("SELECT {ALIAS_COLUMNS} FROM aliases WHERE region = ?1 AND name = ?2"),
+                [region, name],
                 alias_from_row,
             )
             .optional()
@@ -763,6 +890,7 @@ impl AliasStore for SqliteStore {
 
     fn aliases_after(
         &self,
+        region: &str,
         after: Option<&str>,
         key_id: Option<&KeyId>,
         limit: usize,
@@ -771,7 +899,8 @@ impl AliasStore for SqliteStore {
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT {ALIAS_COLUMNS} FROM aliases
-             WHERE name > ?1 AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3"
+             WHERE region = ?4 AND name > ?1 AND (?2 IS NULL OR key_id = ?2)
+             ORDER BY name LIMIT ?3"
             ))
             .db()?;
         let rows = stmt
@@ -779,7 +908,8 @@ impl AliasStore for SqliteStore {
                 params![
                     after.unwrap_or(""),
                     key_id.map(KeyId::to_string),
-                    to_i64(limit as u64)
+                    to_i64(limit as u64),
+                    region
                 ],
                 alias_from_row,
             )
@@ -838,7 +968,7 @@ impl PluginStore for SqliteStore {
             .map_err(|e| KmsError::Internal(format!("plugin settings: {e}")))?;
         self.write(|tx| {
             if let PluginScope::Key(id) = &plugin.scope {
-                let exists = key_exists(tx, id)?;
+                let exists = key_exists(tx, None, id)?;
                 if !exists {
                     return Err(KmsError::key_not_found(id));
                 }
@@ -1093,14 +1223,15 @@ impl GrantStore for SqliteStore {
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
         let json = to_json("grant", grant)?;
         let result = self.conn().execute(
-            "INSERT INTO grants (grant_id, key_id, retiring_principal, created_at, record)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO grants (grant_id, key_id, retiring_principal, created_at, record, region)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 grant.grant_id,
                 grant.key_id.to_string(),
                 grant.retiring_principal,
                 to_i64(grant.created_at),
-                json
+                json,
+                grant.region
             ],
         );
         match result {
@@ -1139,12 +1270,13 @@ impl GrantStore for SqliteStore {
         json.map(|j| from_json(grant_id, &j)).transpose()
     }
 
-    fn grants(&self, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>> {
+    fn grants(&self, region: &str, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>> {
         json_rows(
             &self.conn(),
             "a grant",
-            "SELECT record FROM grants WHERE key_id = ?1 ORDER BY created_at, grant_id",
-            [key_id.to_string()],
+            "SELECT record FROM grants WHERE region = ?1 AND key_id = ?2
+             ORDER BY created_at, grant_id",
+            [region, &key_id.to_string()],
         )
     }
 
@@ -1211,6 +1343,62 @@ mod tests {
             store.meta("account").unwrap().as_deref(),
             Some("111122223333")
         );
+    }
+
+    #[test]
+    fn a_single_region_vault_file_moves_its_rows_to_their_keys_region() {
+        // A vault as releases before regions left it: schema version 3, rows without a region.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let id = KeyId::random();
+        let record = record_json(&key_record(id)).unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&MIGRATIONS[..3].concat()).unwrap();
+            conn.execute_batch("PRAGMA user_version = 3").unwrap();
+            conn.execute(
+                "INSERT INTO keys (key_id, due_at, record) VALUES (?1, NULL, ?2)",
+                params![id.to_string(), record],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO key_versions VALUES (?1, 1, 'm', 5, NULL, x'0102')",
+                [id.to_string()],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO aliases VALUES ('alias/old', ?1, 5, 6)",
+                [id.to_string()],
+            )
+            .unwrap();
+            let mut grant = serde_json::to_value(conformance::grant("g1", id, None, 7)).unwrap();
+            grant.as_object_mut().unwrap().remove("region");
+            conn.execute(
+                "INSERT INTO grants VALUES ('g1', ?1, NULL, 7, ?2)",
+                params![id.to_string(), grant.to_string()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(user_version(&store), MIGRATIONS.len() as i64);
+        let region = conformance::R;
+        assert_eq!(store.key(region, &id).unwrap(), Some(key_record(id)));
+        assert_eq!(store.versions(&id).unwrap()[0].sealed_material, [1, 2]);
+        let alias = store.alias(region, "alias/old").unwrap().unwrap();
+        assert_eq!(
+            (alias.key_id, alias.created_at, alias.updated_at),
+            (id, 5, 6)
+        );
+        assert_eq!(
+            store.grants(region, &id).unwrap(),
+            [conformance::grant("g1", id, None, 7)]
+        );
+        // The cascades still hold after the move.
+        let key = store.key(region, &id).unwrap().unwrap();
+        assert_eq!(store.delete_key(&key).unwrap(), Swap::Done);
+        assert_eq!(store.alias(region, "alias/old").unwrap(), None);
+        assert_eq!(store.grant("g1").unwrap(), None);
+        assert!(store.versions(&id).unwrap().is_empty());
     }
 
     #[test]
@@ -1296,7 +1484,10 @@ mod tests {
         first
             .insert_key(&key_record(id), &sealed_version(id, 1))
             .unwrap();
-        assert_eq!(second.key(&id).unwrap(), Some(key_record(id)));
+        assert_eq!(
+            second.key(conformance::R, &id).unwrap(),
+            Some(key_record(id))
+        );
         second.append_audit(&conformance::audit_record(1)).unwrap();
         assert!(first.append_audit(&conformance::audit_record(1)).is_err());
     }
@@ -1319,14 +1510,14 @@ mod tests {
                 params![old.to_string(), id.to_string()],
             )
             .unwrap();
-        let read = store.key(&id).unwrap().unwrap();
+        let read = store.key(conformance::R, &id).unwrap().unwrap();
         assert_eq!(read.revision, 0);
         let renamed = KeyRecord {
             description: "after the upgrade".into(),
             ..read
         };
         assert_eq!(store.update_key(&renamed).unwrap(), Swap::Done);
-        assert_eq!(store.key(&id).unwrap().unwrap().revision, 1);
+        assert_eq!(store.key(conformance::R, &id).unwrap().unwrap().revision, 1);
         assert_eq!(store.update_key(&renamed).unwrap(), Swap::Stale);
     }
 
@@ -1365,8 +1556,8 @@ mod tests {
             .execute("UPDATE keys SET record = '{\"key_id\": 7'", [])
             .unwrap();
         for err in [
-            store.key(&id).unwrap_err(),
-            store.keys_after(None, 10).unwrap_err(),
+            store.key(conformance::R, &id).unwrap_err(),
+            store.keys_after(conformance::R, None, 10).unwrap_err(),
         ] {
             assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
             assert!(err.message().contains(&id.to_string()), "{err:?}");

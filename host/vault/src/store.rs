@@ -93,6 +93,11 @@ impl KeyRecord {
         }
     }
 
+    /// The key's ARN.
+    pub fn arn(&self) -> String {
+        kms_core::arn::Arn::kms_key(&self.region, &self.account, &self.key_id).to_string()
+    }
+
     /// The earliest time at which this key needs maintenance (deletion or automatic rotation).
     /// Backends index this so that due keys are found without a scan.
     pub fn due_at(&self) -> Option<u64> {
@@ -137,6 +142,8 @@ impl std::fmt::Debug for SealedVersion {
 /// An alias: a friendly name (`alias/…`) pointing at one key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AliasRecord {
+    /// The region the alias lives in: aliases are never shared between regions.
+    pub region: String,
     /// Full alias name, starting with `alias/`.
     pub name: String,
     /// The key the alias points at.
@@ -261,46 +268,63 @@ pub trait MetaStore: Send + Sync {
 /// Key records and their backing-key versions. Writes of a record are compare-and-swap on
 /// its [`KeyRecord::revision`], so that a read-modify-write never loses a concurrent one.
 pub trait KeyStore: Send + Sync {
-    /// Inserts a new key with its first backing-key version.
+    /// Inserts a new key with its first backing-key version; `AlreadyExists` if any region
+    /// holds a key with its id.
     fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()>;
-    /// Reads a key record.
-    fn key(&self, key_id: &KeyId) -> KmsResult<Option<KeyRecord>>;
-    /// How many keys the vault holds.
-    fn key_count(&self) -> KmsResult<u64>;
-    /// Up to `limit` keys with ids greater than `after`, in ascending key-id order.
-    fn keys_after(&self, after: Option<&KeyId>, limit: usize) -> KmsResult<Vec<KeyRecord>>;
+    /// Inserts a replica of a multi-Region key in its region: a record whose id (and so whose
+    /// backing-key versions) another region already holds. `AlreadyExists` if the region holds
+    /// the id already, `NotFound` if no region does.
+    fn insert_replica(&self, key: &KeyRecord) -> KmsResult<()>;
+    /// Reads the record of a key in a region.
+    fn key(&self, region: &str, key_id: &KeyId) -> KmsResult<Option<KeyRecord>>;
+    /// Every record with this id, in any region: a key and, for a multi-Region key, its
+    /// related keys.
+    fn related_keys(&self, key_id: &KeyId) -> KmsResult<Vec<KeyRecord>>;
+    /// How many keys a region holds.
+    fn key_count(&self, region: &str) -> KmsResult<u64>;
+    /// Up to `limit` keys of `region` with ids greater than `after`, in ascending key-id order.
+    fn keys_after(
+        &self,
+        region: &str,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> KmsResult<Vec<KeyRecord>>;
     /// Replaces a key record (metadata, state, tags, rotation settings) if the stored one still
     /// has `key.revision`; the stored record's revision becomes one more.
     fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap>;
     /// Replaces a key record and adds a backing-key version, atomically (rotation), if the
     /// stored record still has `key.revision`.
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap>;
-    /// Reads one backing-key version.
+    /// Reads one backing-key version. Versions belong to the key id: related multi-Region keys
+    /// share them.
     fn version(&self, key_id: &KeyId, version: u32) -> KmsResult<Option<SealedVersion>>;
     /// Every backing-key version of a key, oldest first.
     fn versions(&self, key_id: &KeyId) -> KmsResult<Vec<SealedVersion>>;
-    /// Deletes a key, all its versions, aliases, grants and plugins, if the stored record still
-    /// has `key.revision` (a key whose deletion was just cancelled is kept).
+    /// Deletes a key with its aliases and grants in its region, if the stored record still has
+    /// `key.revision` (a key whose deletion was just cancelled is kept). Its backing-key versions
+    /// and plugins go with the last region that holds its id.
     fn delete_key(&self, key: &KeyRecord) -> KmsResult<Swap>;
-    /// Ids of keys whose [`KeyRecord::due_at`] is at or before `now`.
-    fn keys_due(&self, now: u64) -> KmsResult<Vec<KeyId>>;
+    /// Regions and ids of keys whose [`KeyRecord::due_at`] is at or before `now`.
+    fn keys_due(&self, now: u64) -> KmsResult<Vec<(String, KeyId)>>;
 }
 
-/// Aliases. Names are unique: two writers cannot both create one.
+/// Aliases, per region. Names are unique in a region: two writers cannot both create one.
 pub trait AliasStore: Send + Sync {
-    /// Creates an alias; `AlreadyExists` if the name is taken.
+    /// Creates an alias in `alias.region`; `AlreadyExists` if the name is taken there, `NotFound`
+    /// if the region holds no key `alias.key_id`.
     fn insert_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
     /// Repoints an existing alias (its key and `updated_at`; `created_at` is kept); `NotFound` if
     /// it does not exist.
     fn update_alias(&self, alias: &AliasRecord) -> KmsResult<()>;
     /// Deletes an alias; `NotFound` if it does not exist.
-    fn delete_alias(&self, name: &str) -> KmsResult<()>;
-    /// Reads an alias.
-    fn alias(&self, name: &str) -> KmsResult<Option<AliasRecord>>;
-    /// Up to `limit` aliases with names greater than `after`, in ascending name order, optionally
-    /// only those pointing at `key_id`.
+    fn delete_alias(&self, region: &str, name: &str) -> KmsResult<()>;
+    /// Reads an alias of a region.
+    fn alias(&self, region: &str, name: &str) -> KmsResult<Option<AliasRecord>>;
+    /// Up to `limit` aliases of `region` with names greater than `after`, in ascending name
+    /// order, optionally only those pointing at `key_id`.
     fn aliases_after(
         &self,
+        region: &str,
         after: Option<&str>,
         key_id: Option<&KeyId>,
         limit: usize,
@@ -374,15 +398,16 @@ pub trait IdentityStore: Send + Sync {
 
 /// Grants on keys.
 pub trait GrantStore: Send + Sync {
-    /// Adds a grant; `NotFound` if its key does not exist, `AlreadyExists` if its id is taken.
+    /// Adds a grant; `NotFound` if its key does not exist in its region, `AlreadyExists` if its
+    /// id is taken.
     /// Deleting the key removes its grants.
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()>;
     /// Deletes a grant; `NotFound` if it does not exist.
     fn delete_grant(&self, grant_id: &str) -> KmsResult<()>;
     /// Reads a grant.
     fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>>;
-    /// The grants of a key, oldest first (ties by grant id).
-    fn grants(&self, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>>;
+    /// The grants of a key in a region, oldest first (ties by grant id).
+    fn grants(&self, region: &str, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>>;
     /// The grants `principal` may retire (as their retiring principal), oldest first.
     fn retirable_grants(&self, principal: &str) -> KmsResult<Vec<GrantRecord>>;
 }

@@ -20,9 +20,6 @@ pub(super) struct InitArgs {
     /// 12-digit account id that owns the vault's keys.
     #[arg(long, default_value = svc::DEFAULT_ACCOUNT)]
     account: String,
-    /// Region of the vault's keys.
-    #[arg(long, default_value = svc::DEFAULT_REGION)]
-    region: String,
 }
 
 impl Default for InitArgs {
@@ -30,7 +27,6 @@ impl Default for InitArgs {
     fn default() -> Self {
         InitArgs {
             account: svc::DEFAULT_ACCOUNT.into(),
-            region: svc::DEFAULT_REGION.into(),
         }
     }
 }
@@ -100,8 +96,15 @@ pub(super) fn open_service(paths: &Paths) -> anyhow::Result<Service> {
 
 /// `kms init`: the home directory (owner-only), the root key (kept if one exists), an empty
 /// vault and its administrator, a user allowed everything with an access key for the HTTP API.
-pub(super) fn init(paths: &Paths, args: &InitArgs, out: Output) -> anyhow::Result<()> {
-    let (account, region) = (args.account.as_str(), args.region.as_str());
+/// `region` (the global `--region`) becomes the vault's home region.
+pub(super) fn init(
+    paths: &Paths,
+    args: &InitArgs,
+    region: Option<&str>,
+    out: Output,
+) -> anyhow::Result<()> {
+    let account = args.account.as_str();
+    let region = region.unwrap_or(svc::DEFAULT_REGION);
     kms_vault::validate_account(account)?;
     kms_vault::validate_region(region)?;
     if !paths.home.exists() {

@@ -57,6 +57,10 @@ struct Cli {
     /// Act through this AWS service (kms:ViaService), e.g. s3.us-east-1.amazonaws.com.
     #[arg(long, global = true)]
     via_service: Option<String>,
+    /// The region to act in: each region has its own keys, aliases and grants (default: the
+    /// vault's home region, which `kms init --region` sets; us-east-1 unless told otherwise).
+    #[arg(long, env = "KMS_REGION", global = true)]
+    region: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -267,14 +271,22 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
 fn execute(cli: Cli) -> anyhow::Result<()> {
     let paths = home::Paths::of(&cli)?;
     if let Command::Init(args) = &cli.command {
-        return home::init(&paths, args, cli.output);
+        return home::init(&paths, args, cli.region.as_deref(), cli.output);
     }
     // `kms serve` works with no set-up: the first run initialises the vault.
     if matches!(cli.command, Command::Serve(_)) && !paths.vault.exists() {
         eprintln!("kms serve: no vault yet; initialising one");
-        home::init(&paths, &home::InitArgs::default(), Output::Text)?;
+        home::init(
+            &paths,
+            &home::InitArgs::default(),
+            cli.region.as_deref(),
+            Output::Text,
+        )?;
     }
-    let service = home::open_service(&paths)?;
+    let mut service = home::open_service(&paths)?;
+    if let Some(region) = &cli.region {
+        service = service.in_region(region)?;
+    }
     let mut me = match &cli.as_principal {
         Some(arn) => Caller::principal(arn)?,
         None => Caller::account_root(service.account()),

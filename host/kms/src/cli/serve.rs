@@ -28,7 +28,11 @@ pub(super) struct ServeArgs {
     /// How long a client may take to send a request's headers, in seconds.
     #[arg(long, default_value_t = 30)]
     header_timeout_seconds: u64,
-    /// Resource quota: KMS keys in the account.
+    /// Serve only these regions (comma-separated, e.g. us-east-1,eu-west-1); requests scoped to
+    /// another region are refused. Every region is served by default.
+    #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
+    regions: Vec<String>,
+    /// Resource quota: KMS keys in each region of the account.
     #[arg(long, default_value_t = svc::ResourceLimits::default().keys)]
     max_keys: u64,
     /// Resource quota: aliases per KMS key.
@@ -46,8 +50,15 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             max_skew_seconds: self.max_skew_seconds,
             header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
+            regions: None,
             ..Default::default()
         };
+        if !self.regions.is_empty() {
+            for region in &self.regions {
+                kms_core::arn::validate_region(region)?;
+            }
+            config.regions = Some(self.regions.clone());
+        }
         for rate in &self.rates {
             config.rates.set(rate).map_err(anyhow::Error::msg)?;
         }
@@ -63,6 +74,10 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
         grants_per_key: args.max_grants_per_key,
     });
     let region = kms.service.region().to_string();
+    let served = match &config.regions {
+        Some(regions) => regions.join(", "),
+        None => "every region".to_string(),
+    };
     let account = kms.service.account().to_string();
     let server = kms_server::Server::bind(Arc::clone(&kms.service), config)?;
     let addr = server.local_addr()?;
@@ -70,7 +85,7 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
         let mut stdout = io::stdout().lock();
         writeln!(
             stdout,
-            "kms serve: listening on http://{addr} (account {account}, region {region})"
+            "kms serve: listening on http://{addr} (account {account}, region {region}; serving {served})"
         )?;
         writeln!(stdout, "Point the aws CLI at it:")?;
         writeln!(
