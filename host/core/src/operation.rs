@@ -168,6 +168,10 @@ operations! {
     DisableKeyRotation { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// Whether automatic rotation is on.
     GetKeyRotationStatus { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Make a replica of a multi-Region primary key in another region.
+    ReplicateKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Make another region's replica of a multi-Region key its primary.
+    UpdatePrimaryRegion { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// Rotate now.
     RotateKeyOnDemand { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// A key's rotations.
@@ -272,8 +276,8 @@ mod tests {
     }
 
     #[test]
-    fn the_api_serves_the_42_aws_operations_and_the_3_plugin_operations() {
-        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 45);
+    fn the_api_serves_44_aws_operations_and_the_3_plugin_operations() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 47);
     }
 
     #[test]

@@ -209,6 +209,9 @@ aws_enum!(
         Enabled = "Enabled",
         Disabled = "Disabled",
         PendingDeletion = "PendingDeletion",
+        /// A multi-Region primary key scheduled for deletion while it still has replicas: its
+        /// waiting period starts when the last replica is deleted.
+        PendingReplicaDeletion = "PendingReplicaDeletion",
         PendingImport = "PendingImport",
         Unavailable = "Unavailable",
     }

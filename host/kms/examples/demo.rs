@@ -327,7 +327,8 @@ fn main() -> anyhow::Result<()> {
         "state {} until {}",
         deletion.key_state,
         humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(deletion.deletion_date)
+            std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(deletion.deletion_date.unwrap_or_default())
         )
     );
     service.cancel_key_deletion(&me, KeyRequest::new(&key.key_id))?;

@@ -191,6 +191,7 @@ pub(crate) fn to_wit_metadata(m: KeyMetadata) -> wit::KeyMetadata {
             KeyState::Disabled => wit::KeyState::Disabled,
             KeyState::PendingDeletion => wit::KeyState::PendingDeletion,
             KeyState::PendingImport => wit::KeyState::PendingImport,
+            KeyState::PendingReplicaDeletion => wit::KeyState::PendingReplicaDeletion,
             KeyState::Unavailable => wit::KeyState::Unavailable,
         },
         origin: match m.origin {

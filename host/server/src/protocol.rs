@@ -161,6 +161,8 @@ operations! {
     DisableKeyRotation => disable_key_rotation(svc::KeyRequest) empty,
     GetKeyRotationStatus => get_key_rotation_status(svc::KeyRequest) reply,
     RotateKeyOnDemand => rotate_key_on_demand(svc::KeyRequest) reply,
+    ReplicateKey => replicate_key(svc::ReplicateKeyRequest) reply,
+    UpdatePrimaryRegion => update_primary_region(svc::UpdatePrimaryRegionRequest) empty,
     ListKeyRotations => list_key_rotations(svc::ListForKeyRequest) reply,
     GetKeyPolicy => get_key_policy(svc::KeyPolicyRequest) reply,
     PutKeyPolicy => put_key_policy(svc::PutKeyPolicyRequest) empty,

@@ -46,7 +46,7 @@ pub struct CreateKeyRequest {
     pub origin: Option<Origin>,
     /// Tags to attach.
     pub tags: Vec<Tag>,
-    /// Multi-Region keys are not offered by this vault; `true` is refused.
+    /// A multi-Region primary key (`mrk-` id), which ReplicateKey copies to other regions.
     pub multi_region: Option<bool>,
     /// The key policy; AWS's default policy when absent.
     #[serde(default)]
@@ -100,8 +100,11 @@ pub struct KeyMetadata {
     /// Key agreement algorithms the key supports (KEY_AGREEMENT keys).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_agreement_algorithms: Vec<KeyAgreementAlgorithmSpec>,
-    /// Always false: this vault has no multi-Region keys.
+    /// Whether it is a multi-Region key.
     pub multi_region: bool,
+    /// For a multi-Region key, its primary and replica keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<crate::MultiRegionConfiguration>,
     /// The waiting period of a pending deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<u32>,
@@ -207,9 +210,11 @@ pub struct ScheduleKeyDeletionRequest {
 pub struct ScheduleKeyDeletionResponse {
     /// The key ARN.
     pub key_id: String,
-    /// When the key will be deleted.
-    pub deletion_date: u64,
-    /// Always PendingDeletion.
+    /// When the key will be deleted; `None` for a multi-Region primary key that waits for its
+    /// replicas to be deleted first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<u64>,
+    /// PendingDeletion, or PendingReplicaDeletion for a primary key that still has replicas.
     pub key_state: KeyState,
     /// The waiting period.
     pub pending_window_in_days: u32,

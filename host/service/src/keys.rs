@@ -8,7 +8,7 @@ const MAX_DESCRIPTION_CHARS: usize = 8192;
 const MAX_TAGS_PER_KEY: usize = 50;
 const DEFAULT_PENDING_WINDOW_DAYS: u32 = 30;
 
-fn validate_description(description: &str) -> KmsResult<()> {
+pub(super) fn validate_description(description: &str) -> KmsResult<()> {
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(KmsError::invalid(
             "Description",
@@ -83,7 +83,8 @@ impl Service {
             signing_algorithms: algorithms.signing,
             mac_algorithms: algorithms.mac,
             key_agreement_algorithms: algorithms.key_agreement,
-            multi_region: false,
+            multi_region: record.primary_region.is_some(),
+            multi_region_configuration: self.multi_region_configuration(record)?,
             pending_deletion_window_in_days: record.pending_window_days,
             current_key_material_id: current.material_id,
         })
@@ -119,11 +120,6 @@ impl Service {
                     "Origin {origin} is not supported by this vault; use AWS_KMS"
                 )));
             }
-            if req.multi_region == Some(true) {
-                return Err(KmsError::UnsupportedOperation(
-                    "Multi-Region keys are not supported by this vault".into(),
-                ));
-            }
             let description = req.description.unwrap_or_default();
             validate_description(&description)?;
             let tags = new_tags(&req.tags)?;
@@ -136,7 +132,12 @@ impl Service {
                     self.shared.vault.account()
                 )));
             }
-            let key_id = KeyId::random();
+            let multi_region = req.multi_region == Some(true);
+            let key_id = if multi_region {
+                KeyId::random_multi_region()
+            } else {
+                KeyId::random()
+            };
             note.key(self.key_arn(&key_id));
             let mut record = KeyRecord {
                 description,
@@ -151,6 +152,9 @@ impl Service {
                     now,
                 )
             };
+            if multi_region {
+                record.primary_region = Some(self.region.clone());
+            }
             if let Some(policy) = &req.policy {
                 record.policy = Some(self.checked_key_policy(
                     caller,
@@ -299,14 +303,22 @@ impl Service {
             }
             self.update_record(caller, note, &req.key_id, "kms:ScheduleKeyDeletion", |r| {
                 self.require_not_pending_deletion(r)?;
-                let deletion_date = self.now() + u64::from(days) * SECONDS_PER_DAY;
-                r.state = KeyState::PendingDeletion;
-                r.deletion_date = Some(deletion_date);
+                // A multi-Region primary with replicas waits for them: its waiting period
+                // starts when the last replica is deleted.
+                let waits = Self::is_primary(r) && !self.replicas_of(r)?.is_empty();
+                let deletion_date =
+                    (!waits).then(|| self.now() + u64::from(days) * SECONDS_PER_DAY);
+                r.state = if waits {
+                    KeyState::PendingReplicaDeletion
+                } else {
+                    KeyState::PendingDeletion
+                };
+                r.deletion_date = deletion_date;
                 r.pending_window_days = Some(days);
                 Ok(ScheduleKeyDeletionResponse {
                     key_id: self.key_arn(&r.key_id),
                     deletion_date,
-                    key_state: KeyState::PendingDeletion,
+                    key_state: r.state,
                     pending_window_in_days: days,
                 })
             })
@@ -321,7 +333,10 @@ impl Service {
     ) -> KmsResult<KeyIdResponse> {
         self.audited(caller, "CancelKeyDeletion", |note| {
             self.update_record(caller, note, &req.key_id, "kms:CancelKeyDeletion", |r| {
-                if r.state != KeyState::PendingDeletion {
+                if !matches!(
+                    r.state,
+                    KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+                ) {
                     return Err(KmsError::InvalidState(format!(
                         "{} is not pending deletion.",
                         self.key_arn(&r.key_id)

@@ -39,6 +39,7 @@ mod identities;
 mod key_policies;
 mod keys;
 mod managed;
+mod multi_region;
 mod plugins;
 mod rotation;
 
@@ -73,6 +74,10 @@ pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
 pub use managed::{MANAGED_KEY_ROTATION_DAYS, managed_key_policy};
+pub use multi_region::{
+    MultiRegionConfiguration, MultiRegionKey, ReplicateKeyRequest, ReplicateKeyResponse,
+    UpdatePrimaryRegionRequest,
+};
 pub use plugins::{
     AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,
     PolicyPluginScopeRequest, component_digest,
@@ -648,6 +653,7 @@ impl Service {
             self.shared.vault.evict(&record.key_id);
             self.record(&scheduler, "DeleteKey", note, result.as_ref().err())?;
             result?;
+            self.release_waiting_primary(&record)?;
             return Ok(Some(None));
         }
         let result = match self.add_backing_version(&mut record, RotationType::Automatic, now) {
@@ -688,7 +694,12 @@ impl Service {
                 record.last_on_demand_rotation = Some(now);
             }
         }
-        self.shared.vault.store().add_version(record, &sealed)
+        let swap = self.shared.vault.store().add_version(record, &sealed)?;
+        if swap == Swap::Done {
+            record.revision += 1;
+            self.share_rotation(record)?;
+        }
+        Ok(swap)
     }
 
     /// Resolves the key a request names, notes it for the audit and authorizes the request on

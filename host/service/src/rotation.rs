@@ -42,6 +42,7 @@ impl Service {
             self.update_record(caller, note, &req.key_id, "kms:EnableKeyRotation", |r| {
                 self.require_enabled(r)?;
                 self.require_rotatable(r)?;
+                self.require_not_replica(r)?;
                 r.rotation = Some(RotationSchedule {
                     period_days,
                     next_rotation_at: self.now() + u64::from(period_days) * SECONDS_PER_DAY,
@@ -57,6 +58,7 @@ impl Service {
             self.update_record(caller, note, &req.key_id, "kms:DisableKeyRotation", |r| {
                 self.require_enabled(r)?;
                 self.require_rotatable(r)?;
+                self.require_not_replica(r)?;
                 r.rotation = None;
                 Ok(())
             })
@@ -72,6 +74,16 @@ impl Service {
         self.audited(caller, "GetKeyRotationStatus", |note| {
             let record = self.key_for(caller, note, &req.key_id, "kms:GetKeyRotationStatus")?;
             self.require_not_pending_deletion(&record)?;
+            // A replica's rotation is its primary's.
+            let record = match &record.primary_region {
+                Some(primary) if *primary != record.region => self
+                    .shared
+                    .vault
+                    .store()
+                    .key(primary, &record.key_id)?
+                    .unwrap_or(record),
+                _ => record,
+            };
             Ok(KeyRotationStatusResponse {
                 key_rotation_enabled: record.rotation.is_some(),
                 key_id: self.key_arn(&record.key_id),
@@ -98,6 +110,7 @@ impl Service {
                     let mut record = self.stored_key(&key_id)?;
                     self.require_enabled(&record)?;
                     self.require_rotatable(&record)?;
+                    self.require_not_replica(&record)?;
                     if record.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
                         return Err(KmsError::LimitExceeded(format!(
                             "{} has had the maximum of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations",

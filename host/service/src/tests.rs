@@ -630,7 +630,7 @@ fn schedule_key_deletion_accepts_7_to_30_days_and_defaults_to_30() {
     );
     let out = f.schedule_deletion(&key, None).unwrap();
     assert_eq!(out.pending_window_in_days, 30);
-    assert_eq!(out.deletion_date, START + 30 * SECONDS_PER_DAY);
+    assert_eq!(out.deletion_date, Some(START + 30 * SECONDS_PER_DAY));
     assert_eq!(out.key_state, KeyState::PendingDeletion);
 }
 

@@ -51,6 +51,10 @@ pub struct KeyRecord {
     /// customer managed key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
+    /// For a multi-Region key, the region of its primary key (this record's own region when it
+    /// is the primary); `None` for a single-Region key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
     /// How many times the record has been written since it was created: the store writes a
     /// record only over the revision it was read at ([`Swap`]).
     #[serde(default)]
@@ -89,6 +93,7 @@ impl KeyRecord {
             tags: Vec::new(),
             policy: None,
             managed_by: None,
+            primary_region: None,
             revision: 0,
         }
     }
