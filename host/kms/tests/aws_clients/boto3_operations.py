@@ -177,6 +177,39 @@ call(kms, "cancel_key_deletion", KeyId=other)
 call(kms, "delete_alias", AliasName="alias/boto3")
 fails("NotFoundException", kms, "delete_alias", AliasName="alias/boto3")
 
+# Every region from one endpoint: a client of another region has its own keys and aliases.
+west = boto3.client("kms", endpoint_url=ENDPOINT, region_name="us-west-2",
+                    config=Config(retries={"max_attempts": 1}))
+west_key = west.create_key(Description="west")["KeyMetadata"]
+assert west_key["Arn"].startswith("arn:aws:kms:us-west-2:"), west_key
+assert [k["KeyId"] for k in west.list_keys()["Keys"]] == [west_key["KeyId"]]
+fails("NotFoundException", kms, "describe_key", KeyId=west_key["Arn"])
+west.create_alias(AliasName="alias/boto3-west", TargetKeyId=west_key["KeyId"])
+fails("NotFoundException", kms, "describe_key", KeyId="alias/boto3-west")
+ct_west = west.encrypt(KeyId="alias/boto3-west", Plaintext=b"west")["CiphertextBlob"]
+assert west.decrypt(CiphertextBlob=ct_west)["Plaintext"] == b"west"
+
+# Multi-Region keys: a primary here, a replica in us-west-2, ciphertexts cross over.
+mrk = call(kms, "create_key", MultiRegion=True, Description="mrk")["KeyMetadata"]
+assert mrk["KeyId"].startswith("mrk-") and mrk["MultiRegion"], mrk
+assert mrk["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY", mrk
+replica = call(kms, "replicate_key", KeyId=mrk["KeyId"], ReplicaRegion="us-west-2",
+               Description="mrk replica", Tags=[{"TagKey": "r", "TagValue": "west"}])
+meta = replica["ReplicaKeyMetadata"]
+assert meta["KeyId"] == mrk["KeyId"] and meta["Arn"].startswith("arn:aws:kms:us-west-2:"), meta
+assert meta["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA", meta
+assert replica["ReplicaTags"] == [{"TagKey": "r", "TagValue": "west"}], replica
+fails("AlreadyExistsException", kms, "replicate_key", KeyId=mrk["KeyId"], ReplicaRegion="us-west-2")
+fails("UnsupportedOperationException", kms, "replicate_key", KeyId=key, ReplicaRegion="us-west-2")
+ct_east = kms.encrypt(KeyId=mrk["KeyId"], Plaintext=b"crossing")["CiphertextBlob"]
+assert west.decrypt(CiphertextBlob=ct_east)["Plaintext"] == b"crossing"
+primary = kms.describe_key(KeyId=mrk["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]
+assert [r["Region"] for r in primary["ReplicaKeys"]] == ["us-west-2"], primary
+call(kms, "update_primary_region", KeyId=mrk["KeyId"], PrimaryRegion="us-west-2")
+now = west.describe_key(KeyId=mrk["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]
+assert now["MultiRegionKeyType"] == "PRIMARY" and now["PrimaryKey"]["Region"] == "us-west-2", now
+fails("UnsupportedOperationException", kms, "rotate_key_on_demand", KeyId=mrk["KeyId"])
+
 expected = {
     "create_key", "describe_key", "list_keys", "update_key_description", "enable_key",
     "disable_key", "schedule_key_deletion", "cancel_key_deletion", "tag_resource",
@@ -188,7 +221,7 @@ expected = {
     "enable_key_rotation", "disable_key_rotation", "get_key_rotation_status",
     "rotate_key_on_demand", "list_key_rotations", "get_key_policy", "put_key_policy",
     "list_key_policies", "create_grant", "list_grants", "list_retirable_grants",
-    "retire_grant", "revoke_grant",
+    "retire_grant", "revoke_grant", "replicate_key", "update_primary_region",
 }
 missing = expected - called
 assert not missing, f"not driven: {sorted(missing)}"
