@@ -148,6 +148,63 @@ fn create_key_then_describe_key_shows_an_enabled_key() {
 }
 
 #[test]
+fn region_picks_the_namespace_and_multi_region_keys_replicate_across() {
+    let home = Home::new();
+    let west = home.json(&["create-key", "--region", "eu-west-1"])["KeyMetadata"].clone();
+    assert!(
+        west["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:eu-west-1:"),
+        "{west}"
+    );
+    let key = west["KeyId"].as_str().unwrap();
+    home.fails_with(&["describe-key", key], "NotFoundException");
+    home.ok(&["describe-key", key, "--region", "eu-west-1"]);
+    let out = home
+        .command(&["describe-key", key])
+        .env("KMS_REGION", "eu-west-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mrk = home.json(&["create-key", "--multi-region"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(mrk.starts_with("mrk-"), "{mrk}");
+    let replica = home.json(&["replicate-key", &mrk, "--replica-region", "ap-south-1"]);
+    assert_eq!(
+        replica["ReplicaKeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"],
+        "REPLICA"
+    );
+    let sealed = home.encrypt(&mrk, b"anywhere", "app=x");
+    let opened = home.ok(&[
+        "decrypt",
+        "--ciphertext-file",
+        s(&sealed),
+        "--context",
+        "app=x",
+        "--region",
+        "ap-south-1",
+    ]);
+    assert_eq!(opened, "anywhere");
+    home.ok(&[
+        "update-primary-region",
+        &mrk,
+        "--primary-region",
+        "ap-south-1",
+    ]);
+    let config = &home.json(&["describe-key", &mrk])["KeyMetadata"]["MultiRegionConfiguration"];
+    assert_eq!(config["MultiRegionKeyType"], "REPLICA", "{config}");
+    home.fails_with(&["create-key", "--region", "Mars"], "ValidationException");
+}
+
+#[test]
 fn encrypt_through_an_alias_and_decrypt_with_the_same_context() {
     let home = Home::new();
     let key = home.create_key();

@@ -29,6 +29,9 @@ pub(super) struct CreateKeyArgs {
     /// Skip the check that you could change the policy later.
     #[arg(long)]
     bypass_policy_lockout_safety_check: bool,
+    /// A multi-Region primary key (id mrk-…), which `replicate-key` copies to other regions.
+    #[arg(long)]
+    multi_region: bool,
 }
 
 pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Result<()> {
@@ -39,9 +42,60 @@ pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Resul
         policy: args.policy_file.as_deref().map(read_policy).transpose()?,
         bypass_policy_lockout_safety_check: Some(args.bypass_policy_lockout_safety_check),
         tags: tags_of(args.tags),
+        multi_region: Some(args.multi_region),
         ..Default::default()
     };
     print(kms.out, &kms.service.create_key(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ReplicateKeyArgs {
+    /// The multi-Region primary key (in the region --region names).
+    key: String,
+    /// The region to make the replica in.
+    #[arg(long)]
+    replica_region: String,
+    #[arg(long)]
+    description: Option<String>,
+    /// Tag as key=value (repeatable); tags are not copied from the primary.
+    #[arg(long = "tag", value_parser = parse_pair)]
+    tags: Vec<(String, String)>,
+    /// A key policy document (JSON) for the replica instead of the default policy.
+    #[arg(long)]
+    policy_file: Option<PathBuf>,
+}
+
+pub(super) fn replicate_key(kms: &Invocation, args: ReplicateKeyArgs) -> anyhow::Result<()> {
+    let req = svc::ReplicateKeyRequest {
+        key_id: args.key,
+        replica_region: args.replica_region,
+        description: args.description,
+        tags: tags_of(args.tags),
+        policy: args.policy_file.as_deref().map(read_policy).transpose()?,
+        bypass_policy_lockout_safety_check: None,
+    };
+    print(kms.out, &kms.service.replicate_key(&kms.me, req)?)
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct UpdatePrimaryRegionArgs {
+    /// The multi-Region primary key (in the region --region names).
+    key: String,
+    /// The region of the replica that becomes the primary key.
+    #[arg(long)]
+    primary_region: String,
+}
+
+pub(super) fn update_primary_region(
+    kms: &Invocation,
+    args: UpdatePrimaryRegionArgs,
+) -> anyhow::Result<()> {
+    let req = svc::UpdatePrimaryRegionRequest {
+        key_id: args.key,
+        primary_region: args.primary_region,
+    };
+    kms.service.update_primary_region(&kms.me, req)?;
+    Ok(())
 }
 
 pub(super) fn describe_key(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {

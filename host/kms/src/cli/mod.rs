@@ -86,6 +86,10 @@ enum Command {
     ListKeyPolicies(KeyArg),
     /// Show a key's metadata.
     DescribeKey(KeyArg),
+    /// Replicate a multi-Region primary key into another region.
+    ReplicateKey(keys::ReplicateKeyArgs),
+    /// Make a multi-Region key's replica in another region its primary key.
+    UpdatePrimaryRegion(keys::UpdatePrimaryRegionArgs),
     /// List keys.
     ListKeys(keys::ListKeysArgs),
     /// Replace a key's description.
@@ -307,6 +311,8 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::Init(_) => unreachable!("`init` runs before the vault is opened"),
         Command::CreateKey(args) => keys::create_key(kms, args),
         Command::DescribeKey(args) => keys::describe_key(kms, args),
+        Command::ReplicateKey(args) => keys::replicate_key(kms, args),
+        Command::UpdatePrimaryRegion(args) => keys::update_primary_region(kms, args),
         Command::ListKeys(args) => keys::list_keys(kms, args),
         Command::UpdateKeyDescription(args) => keys::update_key_description(kms, args),
         Command::EnableKey(args) => keys::enable_key(kms, args),
