@@ -221,7 +221,11 @@ impl AuditNote {
         self.key_arn = Some(arn);
     }
 
-    fn context(&mut self, context: &EncryptionContext) {
+    /// Notes the encryption context the request carries, refusing one with an empty key or
+    /// value first: every operation that takes a context passes it here, so every front door
+    /// gets AWS's `ValidationException` for it.
+    fn context(&mut self, context: &EncryptionContext) -> KmsResult<()> {
+        context.require_no_empty_pairs()?;
         if !context.is_empty() {
             self.encryption_context = Some(
                 context
@@ -230,6 +234,7 @@ impl AuditNote {
                     .collect(),
             );
         }
+        Ok(())
     }
 }
 
