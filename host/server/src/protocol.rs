@@ -181,6 +181,7 @@ operations! {
     ListRetirableGrants => list_retirable_grants(svc::ListRetirableGrantsRequest) reply,
     RetireGrant => retire_grant(svc::RetireGrantRequest) empty,
     RevokeGrant => revoke_grant(svc::RevokeGrantRequest) empty,
+    GetKeyLastUsage => get_key_last_usage(svc::KeyRequest) reply,
     AttachPolicyPlugin => attach_policy_plugin(svc::AttachPolicyPluginRequest) reply,
     DetachPolicyPlugin => detach_policy_plugin(svc::PolicyPluginScopeRequest) empty,
     ListPolicyPlugins => list_policy_plugins(svc::PolicyPluginScopeRequest) reply,

@@ -37,6 +37,7 @@ mod grants;
 mod guest;
 mod identities;
 mod key_policies;
+mod key_usage;
 mod keys;
 mod managed;
 mod plugins;
@@ -72,6 +73,7 @@ pub use identities::{
 pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
+pub use key_usage::{GetKeyLastUsageResponse, KEY_USAGE_FLUSH_SECONDS, KeyLastUsageData};
 pub use managed::{MANAGED_KEY_ROTATION_DAYS, managed_key_policy};
 pub use plugins::{
     AttachPolicyPluginRequest, ListPolicyPluginsResponse, MAX_PLUGIN_BYTES, PolicyPluginEntry,
@@ -133,6 +135,8 @@ pub struct Service {
     limits: RwLock<ResourceLimits>,
     // Key and identity policy documents already parsed, by their text.
     policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
+    // Key uses noted since they were last written to the store (GetKeyLastUsage).
+    key_usage: key_usage::KeyUsageTracker,
 }
 
 impl std::fmt::Debug for Service {
@@ -251,8 +255,10 @@ impl Service {
             policy_engine: RwLock::new(None),
             policies: Mutex::new(std::collections::HashMap::new()),
             limits: RwLock::new(ResourceLimits::default()),
+            key_usage: Default::default(),
         };
         service.ensure_own_account()?;
+        service.start_key_usage_tracking()?;
         service.run_maintenance()?;
         Ok(service)
     }
@@ -470,10 +476,12 @@ impl Service {
             outcome: outcome.to_string(),
             error_message: message,
         };
-        self.audit
+        let seq = self
+            .audit
             .append(self.vault.store(), &event)
-            .map(|_| ())
-            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))
+            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))?;
+        self.note_key_use(&event, seq);
+        Ok(())
     }
 
     /// Resolves a key id, key ARN, alias name or alias ARN to its key record, applying any deletion

@@ -66,6 +66,8 @@ macro_rules! store_conformance_tests {
             grants_read_back_by_key_and_retiring_principal,
             grant_writes_fail_for_missing_key_or_grant,
             delete_key_removes_its_grants,
+            key_last_use_is_none_until_recorded,
+            record_key_uses_keeps_the_latest_use_of_each_key,
         );
     };
     (@each $run:path; $($behaviour:ident),+ $(,)?) => {
@@ -1099,4 +1101,41 @@ pub(crate) fn delete_key_removes_its_grants(store: &dyn Store) {
     assert_eq!(store.grant("a").unwrap(), None);
     assert!(store.grants(&k1.key_id).unwrap().is_empty());
     assert_eq!(store.retirable_grants("r").unwrap().len(), 1);
+}
+
+fn key_use(key_id: KeyId, operation: &str, at: u64, audit_seq: u64) -> crate::KeyLastUse {
+    crate::KeyLastUse {
+        key_id,
+        operation: operation.into(),
+        at,
+        audit_seq,
+        request_id: format!("request-{audit_seq}"),
+    }
+}
+
+pub(crate) fn key_last_use_is_none_until_recorded(store: &dyn Store) {
+    let key = stored_key(store);
+    assert_eq!(store.key_last_use(&key.key_id).unwrap(), None);
+    store.record_key_uses(&[]).unwrap();
+    assert_eq!(store.key_last_use(&key.key_id).unwrap(), None);
+}
+
+pub(crate) fn record_key_uses_keeps_the_latest_use_of_each_key(store: &dyn Store) {
+    let (a, b) = (KeyId::random(), KeyId::random());
+    let first = key_use(a, "Encrypt", T0, 1);
+    let later = key_use(a, "Decrypt", T0 + 5, 7);
+    let other = key_use(b, "Sign", T0 + 1, 2);
+    store
+        .record_key_uses(&[first.clone(), other.clone()])
+        .unwrap();
+    store.record_key_uses(&[later.clone()]).unwrap();
+    assert_eq!(store.key_last_use(&a).unwrap(), Some(later.clone()));
+    // An older batch (from a slower node) does not win over what is stored.
+    store.record_key_uses(&[first]).unwrap();
+    assert_eq!(store.key_last_use(&a).unwrap(), Some(later.clone()));
+    // Within one second, the later audit record wins.
+    let same_second = key_use(a, "GenerateMac", T0 + 5, 9);
+    store.record_key_uses(&[same_second.clone()]).unwrap();
+    assert_eq!(store.key_last_use(&a).unwrap(), Some(same_second));
+    assert_eq!(store.key_last_use(&b).unwrap(), Some(other));
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
 };
+use super::key_usage::{KeyLastUse, KeyUsageStore};
 use super::store::{
     self, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore, KeyRecord, KeyStore,
     MetaStore, PluginAttachment, PluginScope, PluginStore, SealedVersion, StoredAuditRecord, Swap,
@@ -29,6 +30,7 @@ struct Data {
     principals: BTreeMap<String, PrincipalRecord>,
     access_keys: BTreeMap<String, AccessKeyRecord>,
     grants: BTreeMap<String, GrantRecord>,
+    key_uses: BTreeMap<KeyId, KeyLastUse>,
 }
 
 fn oldest_first(mut grants: Vec<GrantRecord>) -> Vec<GrantRecord> {
@@ -505,6 +507,23 @@ impl GrantStore for MemoryStore {
                 .cloned()
                 .collect(),
         ))
+    }
+}
+
+impl KeyUsageStore for MemoryStore {
+    fn record_key_uses(&self, uses: &[KeyLastUse]) -> KmsResult<()> {
+        let mut data = self.data();
+        for key_use in uses {
+            let stored = data.key_uses.get(&key_use.key_id);
+            if stored.is_none_or(|stored| key_use.is_later_than(stored)) {
+                data.key_uses.insert(key_use.key_id, key_use.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn key_last_use(&self, key_id: &KeyId) -> KmsResult<Option<KeyLastUse>> {
+        Ok(self.data().key_uses.get(key_id).cloned())
     }
 }
 
