@@ -1128,14 +1128,16 @@ pub(crate) fn record_key_uses_keeps_the_latest_use_of_each_key(store: &dyn Store
     store
         .record_key_uses(&[first.clone(), other.clone()])
         .unwrap();
-    store.record_key_uses(&[later.clone()]).unwrap();
+    store.record_key_uses(std::slice::from_ref(&later)).unwrap();
     assert_eq!(store.key_last_use(&a).unwrap(), Some(later.clone()));
     // An older batch (from a slower node) does not win over what is stored.
     store.record_key_uses(&[first]).unwrap();
-    assert_eq!(store.key_last_use(&a).unwrap(), Some(later.clone()));
+    assert_eq!(store.key_last_use(&a).unwrap(), Some(later));
     // Within one second, the later audit record wins.
     let same_second = key_use(a, "GenerateMac", T0 + 5, 9);
-    store.record_key_uses(&[same_second.clone()]).unwrap();
+    store
+        .record_key_uses(std::slice::from_ref(&same_second))
+        .unwrap();
     assert_eq!(store.key_last_use(&a).unwrap(), Some(same_second));
     assert_eq!(store.key_last_use(&b).unwrap(), Some(other));
 }
