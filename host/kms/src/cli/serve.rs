@@ -81,6 +81,8 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
         stdout.flush()?;
     }
     server.run(kms_server::shutdown_signal())?;
+    // The last key uses noted since the last batch (GetKeyLastUsage).
+    kms.service.flush_key_usage()?;
     eprintln!("kms serve: stopped");
     Ok(())
 }
