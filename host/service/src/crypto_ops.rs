@@ -457,6 +457,7 @@ impl Service {
                 )?;
                 (blob, algorithm)
             };
+            note.also_used = Some(destination.key_id);
             Ok(ReEncryptResponse {
                 ciphertext_blob,
                 source_key_id: self.key_arn(&source.key_id),

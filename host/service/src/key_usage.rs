@@ -99,29 +99,34 @@ fn tracked(operation: &str) -> bool {
 }
 
 impl Service {
-    /// Notes that the call audited as record `audit_seq` used the key `key_arn`, if it was a
-    /// successful cryptographic call; writes the noted uses to the store if the last write is
-    /// [`KEY_USAGE_FLUSH_SECONDS`] old. A failed write is not the caller's failure: the uses
-    /// stay noted and the next write carries them.
-    pub(crate) fn note_key_use(&self, event: &AuditEvent, audit_seq: u64) {
+    /// Notes that the call audited as record `audit_seq` used the key its event names (and
+    /// `also_used`, ReEncrypt's destination), if it was a successful cryptographic call; writes
+    /// the noted uses to the store if the last write is [`KEY_USAGE_FLUSH_SECONDS`] old. A
+    /// failed write is not the caller's failure: the uses stay noted and the next write carries
+    /// them.
+    pub(crate) fn note_key_use(
+        &self,
+        event: &AuditEvent,
+        audit_seq: u64,
+        also_used: Option<KeyId>,
+    ) {
         if event.outcome != "Success" || !tracked(&event.operation) {
             return;
         }
-        let key_id = event
+        let named = event
             .key_arn
             .as_deref()
             .and_then(|arn| arn.rsplit_once(":key/"))
             .and_then(|(_, id)| id.parse::<KeyId>().ok());
-        let Some(key_id) = key_id else {
-            return;
-        };
-        self.key_usage.note(KeyLastUse {
-            key_id,
-            operation: event.operation.clone(),
-            at: event.time,
-            audit_seq,
-            request_id: event.request_id.clone(),
-        });
+        for key_id in named.into_iter().chain(also_used) {
+            self.key_usage.note(KeyLastUse {
+                key_id,
+                operation: event.operation.clone(),
+                at: event.time,
+                audit_seq,
+                request_id: event.request_id.clone(),
+            });
+        }
         let last = self.key_usage.last_flush.load(Ordering::Relaxed);
         if event.time.saturating_sub(last) >= KEY_USAGE_FLUSH_SECONDS {
             let _ = self.flush_key_usage();
@@ -370,6 +375,33 @@ mod tests {
                 .operation,
             "Encrypt"
         );
+    }
+
+    #[test]
+    fn re_encrypt_is_a_use_of_both_its_keys() {
+        let f = fixture();
+        let (source, destination) = (f.key(), f.key());
+        let blob = f
+            .service
+            .encrypt(&f.me, EncryptRequest::new(&source, b"x".to_vec()))
+            .unwrap()
+            .ciphertext_blob;
+        f.clock.advance(1);
+        f.service
+            .re_encrypt(
+                &f.me,
+                ReEncryptRequest {
+                    ciphertext_blob: blob,
+                    destination_key_id: destination.clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for key in [&source, &destination] {
+            let last = f.usage(key).key_last_usage;
+            assert_eq!(last.operation.as_deref(), Some("ReEncrypt"), "{key}");
+            assert_eq!(last.timestamp, Some(START + 1));
+        }
     }
 
     #[test]

@@ -211,6 +211,9 @@ struct AuditNote {
     conditions: Vec<(String, Vec<String>)>,
     /// The grant that allowed the call, if one did.
     grant_id: Option<String>,
+    /// A second key the call used besides `key_arn` (ReEncrypt's destination), for
+    /// GetKeyLastUsage.
+    also_used: Option<KeyId>,
 }
 
 impl AuditNote {
@@ -463,6 +466,7 @@ impl Service {
             } => id.clone(),
             _ => uuid::Uuid::new_v4().to_string(),
         };
+        let also_used = note.also_used;
         let event = AuditEvent {
             time: self.now(),
             request_id,
@@ -480,7 +484,7 @@ impl Service {
             .audit
             .append(self.vault.store(), &event)
             .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))?;
-        self.note_key_use(&event, seq);
+        self.note_key_use(&event, seq, also_used);
         Ok(())
     }
 
