@@ -130,6 +130,8 @@ enum Command {
     RotateKeyOnDemand(KeyArg),
     /// List a key's completed rotations.
     ListKeyRotations(KeyArg),
+    /// Show a key's last successful cryptographic use and since when uses are tracked.
+    GetKeyLastUsage(KeyArg),
     /// Check or search the audit trail.
     Audit {
         #[command(subcommand)]
@@ -295,6 +297,7 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::Init(_) => unreachable!("`init` runs before the vault is opened"),
         Command::CreateKey(args) => keys::create_key(kms, args),
         Command::DescribeKey(args) => keys::describe_key(kms, args),
+        Command::GetKeyLastUsage(args) => keys::get_key_last_usage(kms, args),
         Command::ListKeys(args) => keys::list_keys(kms, args),
         Command::UpdateKeyDescription(args) => keys::update_key_description(kms, args),
         Command::EnableKey(args) => keys::enable_key(kms, args),
