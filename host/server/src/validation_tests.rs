@@ -249,3 +249,55 @@ fn java_patterns_become_anchored_ascii_patterns() {
     assert_eq!(java_to_rust(r"[\w]+"), r"^(?:[[0-9A-Za-z_]]+)$");
     assert_eq!(java_to_rust(r"^\d+\\w$"), r"^(?:^[0-9]+\\w$)$");
 }
+
+/// A small model with what the KMS model does not use: constrained map keys and values, a
+/// required member of a nested structure, a `long`.
+const SYNTHETIC: &str = r#"{
+  "operations": {"Put": {"input": {"shape": "PutRequest"}}},
+  "shapes": {
+    "PutRequest": {"type": "structure", "required": ["Labels"], "members": {
+      "Labels": {"shape": "Labels"}, "Owner": {"shape": "Owner"}, "Size": {"shape": "Size"}}},
+    "Labels": {"type": "map", "key": {"shape": "Label"}, "value": {"shape": "Label"}, "max": 2},
+    "Label": {"type": "string", "min": 1, "max": 3},
+    "Owner": {"type": "structure", "required": ["Name"], "members": {"Name": {"shape": "Label"}}},
+    "Size": {"type": "long", "min": 0, "max": 5000000000}
+  }
+}"#;
+
+#[test]
+fn map_keys_and_values_nested_required_members_and_longs_are_checked() {
+    let model = Model::parse(SYNTHETIC).unwrap();
+    let body = json!({"Labels": {"": "toolong"}, "Owner": {}, "Size": 6_000_000_000u64});
+    let Err(Rejection::Validation(faults)) = model.check("Put", &body) else {
+        panic!("expected faults")
+    };
+    assert_eq!(
+        faults,
+        [
+            "Value '{=toolong}' at 'labels' failed to satisfy constraint: Map keys must satisfy \
+             constraint: [Member must have length greater than or equal to 1]",
+            "Value '{=toolong}' at 'labels' failed to satisfy constraint: Map value must satisfy \
+             constraint: [Member must have length less than or equal to 3]",
+            "Value null at 'owner.name' failed to satisfy constraint: Member must not be null",
+            "Value '6000000000' at 'size' failed to satisfy constraint: Member must have value \
+             less than or equal to 5000000000",
+        ]
+    );
+    let too_many = json!({"Labels": {"a": "1", "b": "2", "c": "3"}});
+    let Err(Rejection::Validation(faults)) = model.check("Put", &too_many) else {
+        panic!("expected faults")
+    };
+    assert_eq!(
+        faults,
+        [
+            "Value '{a=1, b=2, c=3}' at 'labels' failed to satisfy constraint: Member must have \
+             length less than or equal to 2"
+        ]
+    );
+    assert_eq!(
+        model.check("Put", &json!({})),
+        Err(Rejection::Validation(vec![
+            "Value null at 'labels' failed to satisfy constraint: Member must not be null".into()
+        ]))
+    );
+}
