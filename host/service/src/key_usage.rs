@@ -198,14 +198,17 @@ impl Service {
         req: KeyRequest,
     ) -> KmsResult<GetKeyLastUsageResponse> {
         self.audited(caller, "GetKeyLastUsage", |note| {
+            // AWS's errors for this operation are NotFoundException and InvalidArnException
+            // only: an alias name names no key here, and an alias ARN is no key ARN.
             if request_alias(&req.key_id).is_some() {
-                return Err(KmsError::invalid(
-                    "KeyId",
-                    format!(
-                        "GetKeyLastUsage takes a key id or key ARN, not the alias '{}'",
+                return Err(if req.key_id.starts_with("arn:") {
+                    KmsError::InvalidArn(format!(
+                        "GetKeyLastUsage takes a key ARN, not the alias ARN '{}'",
                         req.key_id
-                    ),
-                ));
+                    ))
+                } else {
+                    KmsError::key_not_found(&req.key_id)
+                });
             }
             let record = self.key_for(caller, note, &req.key_id, "kms:GetKeyLastUsage")?;
             let stored = self.vault.store().key_last_use(&record.key_id)?;
@@ -455,7 +458,16 @@ mod tests {
             .service
             .get_key_last_usage(&f.me, KeyRequest::new("alias/used"))
             .unwrap_err();
-        assert_eq!(err.aws_type(), "ValidationException");
+        assert_eq!(err.aws_type(), "NotFoundException");
+        let alias_arn = f
+            .service
+            .key_arn(&key.parse().unwrap())
+            .replace(&format!("key/{key}"), "alias/used");
+        let err = f
+            .service
+            .get_key_last_usage(&f.me, KeyRequest::new(alias_arn))
+            .unwrap_err();
+        assert_eq!(err.aws_type(), "InvalidArnException");
         let stranger = Caller::account_root("444455556666");
         let err = f
             .service
@@ -475,7 +487,7 @@ mod tests {
             .filter(|(_, e)| e.operation == "GetKeyLastUsage")
             .map(|(_, e)| e.outcome.as_str())
             .collect();
-        assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+        assert_eq!(outcomes.len(), 4, "{outcomes:?}");
         assert_eq!(outcomes.last(), Some(&"Success"));
     }
 }
