@@ -67,6 +67,10 @@ pub enum KmsError {
     /// The caller is not allowed to perform the operation.
     #[error("{0}")]
     AccessDenied(String),
+    /// The request touches what only AWS may change: an alias under `alias/aws/`, which names
+    /// an AWS managed key, on CreateAlias, UpdateAlias or DeleteAlias.
+    #[error("{0}")]
+    NotAuthorized(String),
     /// A grant token is not one this service issued.
     #[error("{0}")]
     InvalidGrantToken(String),
@@ -110,6 +114,7 @@ impl KmsError {
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
             KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::NotAuthorized(_) => "NotAuthorizedException",
             KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
             KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
             KmsError::DryRunOperation(_) => "DryRunOperationException",
@@ -148,6 +153,7 @@ impl KmsError {
             "UnsupportedOperationException" => KmsError::UnsupportedOperation,
             "MalformedPolicyDocumentException" => KmsError::MalformedPolicyDocument,
             "AccessDeniedException" => KmsError::AccessDenied,
+            "NotAuthorizedException" => KmsError::NotAuthorized,
             "InvalidGrantTokenException" => KmsError::InvalidGrantToken,
             "InvalidGrantIdException" => KmsError::InvalidGrantId,
             "DryRunOperationException" => KmsError::DryRunOperation,
@@ -179,6 +185,7 @@ impl KmsError {
             | KmsError::UnsupportedOperation(m)
             | KmsError::MalformedPolicyDocument(m)
             | KmsError::AccessDenied(m)
+            | KmsError::NotAuthorized(m)
             | KmsError::Throttling(m)
             | KmsError::InvalidSignature(m)
             | KmsError::InvalidMac(m)
@@ -388,6 +395,7 @@ mod tests {
             KmsError::UnsupportedOperation,
             KmsError::MalformedPolicyDocument,
             KmsError::AccessDenied,
+            KmsError::NotAuthorized,
             KmsError::InvalidGrantToken,
             KmsError::InvalidGrantId,
             KmsError::DryRunOperation,
@@ -417,6 +425,7 @@ mod tests {
                 | KmsError::UnsupportedOperation(_)
                 | KmsError::MalformedPolicyDocument(_)
                 | KmsError::AccessDenied(_)
+                | KmsError::NotAuthorized(_)
                 | KmsError::InvalidGrantToken(_)
                 | KmsError::InvalidGrantId(_)
                 | KmsError::DryRunOperation(_)

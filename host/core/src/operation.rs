@@ -188,6 +188,8 @@ operations! {
     ListRetirableGrants { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// Revoke a grant.
     RevokeGrant { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// The last successful cryptographic use of a key (not grantable, as in AWS).
+    GetKeyLastUsage { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// Attach a policy plugin (this service's own operation).
     AttachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// Detach a policy plugin (this service's own operation).
@@ -276,8 +278,8 @@ mod tests {
     }
 
     #[test]
-    fn the_api_serves_44_aws_operations_and_the_3_plugin_operations() {
-        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 47);
+    fn the_api_serves_45_aws_operations_and_the_3_plugin_operations() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 48);
     }
 
     #[test]

@@ -335,6 +335,9 @@ impl DataKeySpec {
 /// Largest encryption context accepted, counting the bytes of every key and value.
 pub const MAX_ENCRYPTION_CONTEXT_BYTES: usize = 8192;
 
+/// AWS KMS's message for an encryption context with an empty key or value.
+pub const INVALID_ENCRYPTION_CONTEXT: &str = "Invalid EncryptionContext";
+
 /// Non-secret key-value pairs bound to a ciphertext as associated data. Order-insensitive: the pairs
 /// are kept sorted by key, and duplicate keys are refused when the context is built from a list.
 ///
@@ -355,7 +358,10 @@ impl EncryptionContext {
         Self::default()
     }
 
-    /// Builds a context from pairs, refusing duplicate or empty keys and oversized contexts.
+    /// Builds a context from pairs, refusing duplicate keys and oversized contexts. Empty keys
+    /// and values are refused by the operations that take a context
+    /// ([`require_no_empty_pairs`](Self::require_no_empty_pairs)), so that every front door
+    /// answers them with the same `ValidationException`.
     pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> KmsResult<Self>
     where
         K: Into<String>,
@@ -365,12 +371,6 @@ impl EncryptionContext {
         let mut size = 0usize;
         for (k, v) in pairs {
             let (k, v) = (k.into(), v.into());
-            if k.is_empty() {
-                return Err(KmsError::invalid(
-                    "EncryptionContext",
-                    "Encryption context keys must not be empty".into(),
-                ));
-            }
             size += k.len() + v.len();
             if size > MAX_ENCRYPTION_CONTEXT_BYTES {
                 return Err(KmsError::invalid(
@@ -387,6 +387,26 @@ impl EncryptionContext {
             map.insert(k, v);
         }
         Ok(EncryptionContext(map))
+    }
+
+    /// Refuses a context with an empty key or value, as AWS KMS does for every operation that
+    /// takes one (`ValidationException`, "Invalid EncryptionContext").
+    ///
+    /// ```
+    /// use kms_core::EncryptionContext;
+    /// let empty_value = EncryptionContext::from_pairs([("tenant", "")]).unwrap();
+    /// let err = empty_value.require_no_empty_pairs().unwrap_err();
+    /// assert_eq!(err.aws_type(), "ValidationException");
+    /// assert!(EncryptionContext::from_pairs([("tenant", "acme")]).unwrap().require_no_empty_pairs().is_ok());
+    /// ```
+    pub fn require_no_empty_pairs(&self) -> KmsResult<()> {
+        if self.iter().any(|(k, v)| k.is_empty() || v.is_empty()) {
+            return Err(KmsError::invalid(
+                "EncryptionContext",
+                INVALID_ENCRYPTION_CONTEXT.into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The pairs, sorted by key.
@@ -568,8 +588,12 @@ mod tests {
     }
 
     #[test]
-    fn encryption_context_refuses_empty_keys_and_oversize() {
-        assert!(EncryptionContext::from_pairs([("", "v")]).is_err());
+    fn encryption_context_refuses_oversize_and_operations_refuse_empty_pairs() {
+        for pair in [("", "v"), ("k", "")] {
+            let context = EncryptionContext::from_pairs([pair]).unwrap();
+            let err = context.require_no_empty_pairs().unwrap_err();
+            assert_eq!(err.message(), "Invalid EncryptionContext");
+        }
         let big = "x".repeat(MAX_ENCRYPTION_CONTEXT_BYTES);
         assert!(EncryptionContext::from_pairs([("k", big.as_str())]).is_err());
     }

@@ -205,6 +205,33 @@ fn region_picks_the_namespace_and_multi_region_keys_replicate_across() {
 }
 
 #[test]
+fn get_key_last_usage_shows_the_use_of_an_earlier_command() {
+    let home = Home::new();
+    let key = home.create_key();
+    let unused = home.json(&["get-key-last-usage", &key]);
+    assert_eq!(unused["KeyLastUsage"], serde_json::json!({}), "{unused}");
+    home.encrypt(&key, b"x", "tenant=acme");
+    // Each command is its own process: the use reached the vault when the first one ended.
+    let used = home.json(&["get-key-last-usage", &key]);
+    assert_eq!(used["KeyLastUsage"]["Operation"], "Encrypt", "{used}");
+    assert_eq!(used["KeyId"], key.as_str());
+}
+
+#[test]
+fn empty_encryption_context_values_and_alias_aws_names_are_refused_as_aws_refuses_them() {
+    let home = Home::new();
+    let key = home.create_key();
+    home.fails_with(
+        &["encrypt", &key, "--context", "tenant="],
+        "ValidationException",
+    );
+    home.fails_with(
+        &["create-alias", "alias/aws/s3", &key],
+        "NotAuthorizedException",
+    );
+}
+
+#[test]
 fn encrypt_through_an_alias_and_decrypt_with_the_same_context() {
     let home = Home::new();
     let key = home.create_key();

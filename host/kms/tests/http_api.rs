@@ -372,6 +372,113 @@ fn malformed_requests_get_typed_errors_and_the_server_keeps_serving() {
             "{operation}"
         );
     }
+    // AWS's validation answers, in AWS's words: the model's constraints, empty encryption
+    // context pairs and the reserved alias/aws/ prefix.
+    for (operation, body, expected, message) in [
+        (
+            "DescribeKey",
+            "{}".to_string(),
+            "ValidationException",
+            "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: \
+             Member must not be null",
+        ),
+        (
+            "CreateKey",
+            r#"{"KeySpec":"AES_999"}"#.to_string(),
+            "ValidationException",
+            "1 validation error detected: Value 'AES_999' at 'keySpec' failed to satisfy \
+             constraint: Member must satisfy enum value set: [RSA_2048,",
+        ),
+        (
+            "CreateKey",
+            r#"{"KeySpec":"X","KeyUsage":"Y"}"#.to_string(),
+            "ValidationException",
+            "2 validation errors detected: Value 'Y' at 'keyUsage' failed to satisfy constraint: \
+             Member must satisfy enum value set: [",
+        ),
+        (
+            "CreateKey",
+            format!(r#"{{"Description":"{}"}}"#, "d".repeat(8193)),
+            "ValidationException",
+            "1 validation error detected: Value 'ddd",
+        ),
+        (
+            "GenerateRandom",
+            r#"{"NumberOfBytes":1025}"#.to_string(),
+            "ValidationException",
+            "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy \
+             constraint: Member must have value less than or equal to 1024",
+        ),
+        (
+            "TagResource",
+            r#"{"KeyId":"k","Tags":[{"TagKey":"","TagValue":"v"}]}"#.to_string(),
+            "ValidationException",
+            "1 validation error detected: Value '' at 'tags.1.member.tagKey' failed to satisfy \
+             constraint: Member must have length greater than or equal to 1",
+        ),
+        (
+            "DescribeKey",
+            format!(r#"{{"KeyId":"k","GrantTokens":{:?}}}"#, ["t"; 11]),
+            "ValidationException",
+            "1 validation error detected: Value '[t, t, t, t, t, t, t, t, t, t, t]' at \
+             'grantTokens' failed to satisfy constraint: Member must have length less than or \
+             equal to 10",
+        ),
+        (
+            "CreateAlias",
+            r#"{"AliasName":"alias/has space","TargetKeyId":"k"}"#.to_string(),
+            "ValidationException",
+            "1 validation error detected: Value 'alias/has space' at 'aliasName' failed to \
+             satisfy constraint: Member must satisfy regular expression pattern: \
+             ^[a-zA-Z0-9:/_-]+$",
+        ),
+        (
+            "CreateAlias",
+            r#"{"AliasName":"alias/aws/s3","TargetKeyId":"k"}"#.to_string(),
+            "NotAuthorizedException",
+            "Alias name 'alias/aws/s3'",
+        ),
+        (
+            "DeleteAlias",
+            r#"{"AliasName":"alias/aws/s3"}"#.to_string(),
+            "NotAuthorizedException",
+            "Alias name 'alias/aws/s3'",
+        ),
+        (
+            "Encrypt",
+            r#"{"KeyId":"alias/x","Plaintext":"eA==","EncryptionContext":{"tenant":""}}"#
+                .to_string(),
+            "ValidationException",
+            "Invalid EncryptionContext",
+        ),
+        (
+            "Decrypt",
+            r#"{"CiphertextBlob":"eA==","EncryptionContext":{"":"v"}}"#.to_string(),
+            "ValidationException",
+            "Invalid EncryptionContext",
+        ),
+        (
+            "Encrypt",
+            r#"{"KeyId":"alias/x","Plaintext":"eA==","EncryptionContext":{"tenant":7}}"#
+                .to_string(),
+            "SerializationException",
+            "",
+        ),
+    ] {
+        let response = served.call(operation, &body);
+        assert_eq!(
+            error_of(&response),
+            (400, expected.to_string()),
+            "{operation} {body}"
+        );
+        let text = response.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(text.starts_with(message), "{operation}: {text}");
+    }
+    let refused = served.cli(&["audit", "query", "--operation", "CreateKey"]);
+    assert!(refused.contains("ValidationException"), "{refused}");
     // A body over the cap.
     let big = format!(r#"{{"Description":"{}"}}"#, "x".repeat(70_000));
     let response = served.call("CreateKey", &big);

@@ -42,7 +42,7 @@ pub(crate) fn to_wit_error(error: KmsError) -> wit::KmsError {
         | KmsError::InvalidGrantId(_)
         | KmsError::DryRunOperation(_) => W::Validation,
         KmsError::LimitExceeded(_) => W::LimitExceeded,
-        KmsError::AccessDenied(_) => W::AccessDenied,
+        KmsError::AccessDenied(_) | KmsError::NotAuthorized(_) => W::AccessDenied,
         KmsError::Throttling(_) => W::Throttled,
         KmsError::InvalidSignature(_) => W::InvalidSignature,
         KmsError::InvalidMac(_) => W::InvalidMac,
@@ -84,7 +84,8 @@ pub(crate) fn from_wit_error(error: wit::KmsError) -> KmsError {
     }
 }
 
-/// A guest's encryption context, checked (no empty or duplicate keys, size capped) and sorted.
+/// A guest's encryption context, checked (no duplicate keys, size capped) and sorted; the
+/// operation that takes it refuses empty keys and values.
 pub(crate) fn from_wit_context(pairs: wit::EncryptionContext) -> KmsResult<EncryptionContext> {
     EncryptionContext::from_pairs(pairs)
 }
@@ -229,7 +230,7 @@ mod tests {
     fn every_service_error_reaches_the_guest_with_its_case_and_exact_aws_name() {
         use wit::KmsError as W;
         let message = || String::from("m");
-        let cases: [(KmsError, WitCase); 23] = [
+        let cases: [(KmsError, WitCase); 24] = [
             (KmsError::key_not_found(message()), W::NotFound),
             (KmsError::Disabled(message()), W::Disabled),
             (KmsError::InvalidState(message()), W::InvalidState),
@@ -246,6 +247,7 @@ mod tests {
             (KmsError::UnsupportedOperation(message()), W::Validation),
             (KmsError::MalformedPolicyDocument(message()), W::Validation),
             (KmsError::AccessDenied(message()), W::AccessDenied),
+            (KmsError::NotAuthorized(message()), W::AccessDenied),
             (KmsError::InvalidGrantToken(message()), W::Validation),
             (KmsError::InvalidGrantId(message()), W::Validation),
             (KmsError::DryRunOperation(message()), W::Validation),

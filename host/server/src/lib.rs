@@ -12,6 +12,7 @@
 pub mod protocol;
 pub mod quota;
 pub mod sigv4;
+pub mod validation;
 
 use std::convert::Infallible;
 use std::future::Future;

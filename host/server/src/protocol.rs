@@ -9,6 +9,8 @@ use kms_core::Operation;
 use kms_core::error::KmsError;
 use kms_service::{self as svc, Caller, Service};
 
+use crate::validation::Model;
+
 /// The `X-Amz-Target` prefix of KMS.
 pub const TARGET_PREFIX: &str = "TrentService.";
 
@@ -59,26 +61,35 @@ impl From<KmsError> for ApiError {
     }
 }
 
-/// Reads a request body: malformed JSON is a SerializationException, a missing required field a
-/// ValidationException, a value of the wrong type a SerializationException (as AWS answers).
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Reads the request body of `operation`: malformed JSON or a value of the wrong JSON type is a
+/// SerializationException; a value that breaks the model's constraints (enum, length, pattern,
+/// range, a missing required member) a ValidationException listing every fault, as AWS answers.
+fn parse<T: DeserializeOwned>(operation: Operation, body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
+    let unreadable = |e: serde_json::Error| {
+        ApiError::client(
+            "SerializationException",
+            format!("The request body could not be read: {e}"),
+        )
+    };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(unreadable)?;
+    Model::kms()
+        .check(operation.name(), &value)
+        .map_err(|rejection| ApiError::client(rejection.aws_type(), rejection.message()))?;
+    T::deserialize(&value).map_err(|e| {
         let text = e.to_string();
-        if e.is_data() && text.starts_with("missing field") {
+        if text.starts_with("missing field") {
+            // Only for this service's own operations, which AWS's model does not describe.
             ApiError::client(
                 "ValidationException",
                 format!("1 validation error detected: {text}"),
             )
         } else {
-            ApiError::client(
-                "SerializationException",
-                format!("The request body could not be read: {text}"),
-            )
+            unreadable(e)
         }
     })
 }
@@ -120,7 +131,7 @@ macro_rules! operations {
                 )
             };
             match served(operation).ok_or_else(unknown)? {
-                $(Operation::$op => $wrap(service.$method(caller, parse::<$req>(body)?)),)+
+                $(Operation::$op => $wrap(service.$method(caller, parse::<$req>(Operation::$op, body)?)),)+
                 Operation::ReEncryptFrom | Operation::ReEncryptTo => Err(unknown()),
             }
         }
@@ -172,6 +183,7 @@ operations! {
     ListRetirableGrants => list_retirable_grants(svc::ListRetirableGrantsRequest) reply,
     RetireGrant => retire_grant(svc::RetireGrantRequest) empty,
     RevokeGrant => revoke_grant(svc::RevokeGrantRequest) empty,
+    GetKeyLastUsage => get_key_last_usage(svc::KeyRequest) reply,
     AttachPolicyPlugin => attach_policy_plugin(svc::AttachPolicyPluginRequest) reply,
     DetachPolicyPlugin => detach_policy_plugin(svc::PolicyPluginScopeRequest) empty,
     ListPolicyPlugins => list_policy_plugins(svc::PolicyPluginScopeRequest) reply,
@@ -201,13 +213,20 @@ mod tests {
 
     #[test]
     fn bodies_are_read_with_aws_errors() {
-        let bad: Result<svc::KeyRequest, _> = parse(b"{not json");
+        let bad: Result<svc::KeyRequest, _> = parse(Operation::DescribeKey, b"{not json");
         assert_eq!(bad.unwrap_err().aws_type, "SerializationException");
-        let wrong_type: Result<svc::KeyRequest, _> = parse(br#"{"KeyId": 7}"#);
+        let wrong_type: Result<svc::KeyRequest, _> =
+            parse(Operation::DescribeKey, br#"{"KeyId": 7}"#);
         assert_eq!(wrong_type.unwrap_err().aws_type, "SerializationException");
-        let missing: Result<svc::KeyRequest, _> = parse(b"{}");
-        assert_eq!(missing.unwrap_err().aws_type, "ValidationException");
-        let empty_body: Result<svc::ListKeysRequest, _> = parse(b"");
+        let missing: Result<svc::KeyRequest, _> = parse(Operation::DescribeKey, b"{}");
+        let missing = missing.unwrap_err();
+        assert_eq!(missing.aws_type, "ValidationException");
+        assert_eq!(
+            missing.message,
+            "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: \
+             Member must not be null"
+        );
+        let empty_body: Result<svc::ListKeysRequest, _> = parse(Operation::ListKeys, b"");
         assert!(empty_body.is_ok());
     }
 

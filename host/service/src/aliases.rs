@@ -3,36 +3,62 @@
 use super::*;
 use kms_vault::AliasRecord;
 
-/// Checks an alias name: `alias/` then 1–250 of `a-zA-Z0-9/_-`, never under `alias/aws/`.
+/// The pattern AWS's model gives alias names (`AliasNameType`).
+const ALIAS_NAME_PATTERN: &str = "^[a-zA-Z0-9:/_-]+$";
+
+/// Checks an alias name as AWS does for CreateAlias, UpdateAlias and DeleteAlias: the model's
+/// constraints first (1–256 characters of `a-zA-Z0-9:/_-`, else `ValidationException` in the
+/// words the HTTP API uses), then the naming rules (`alias/` then at least one character, no
+/// `:`, else `InvalidAliasNameException`), and last the reserved `alias/aws/` prefix, which only
+/// AWS may change (`NotAuthorizedException`).
 ///
 /// ```
 /// use kms_service::validate_alias_name;
 /// assert!(validate_alias_name("alias/orders-2024").is_ok());
-/// assert!(validate_alias_name("orders").is_err());
-/// assert!(validate_alias_name("alias/aws/s3").is_err());
+/// let refused = |name| validate_alias_name(name).unwrap_err().aws_type();
+/// assert_eq!(refused("orders"), "InvalidAliasNameException");
+/// assert_eq!(refused("alias/has space"), "ValidationException");
+/// assert_eq!(refused("alias/aws/s3"), "NotAuthorizedException");
 /// ```
 pub fn validate_alias_name(name: &str) -> KmsResult<()> {
+    let model_fault = if name.is_empty() {
+        Some("Member must have length greater than or equal to 1".to_string())
+    } else if name.len() > 256 {
+        Some("Member must have length less than or equal to 256".to_string())
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_-:".contains(&b))
+    {
+        Some(format!(
+            "Member must satisfy regular expression pattern: {ALIAS_NAME_PATTERN}"
+        ))
+    } else {
+        None
+    };
+    if let Some(fault) = model_fault {
+        return Err(KmsError::invalid(
+            "AliasName",
+            format!(
+                "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy \
+                 constraint: {fault}"
+            ),
+        ));
+    }
     let Some(rest) = name.strip_prefix("alias/") else {
         return Err(KmsError::InvalidAliasName(format!(
             "Alias name '{name}' must begin with 'alias/'"
         )));
     };
-    if rest.is_empty() || name.len() > 256 {
+    if rest.is_empty() || rest.contains(':') {
         return Err(KmsError::InvalidAliasName(format!(
-            "Alias name '{name}' must be between 7 and 256 characters including 'alias/'"
-        )));
-    }
-    if !rest
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'_' || b == b'-')
-    {
-        return Err(KmsError::InvalidAliasName(format!(
-            "Alias name '{name}' may contain only letters, digits, '/', '_' and '-' after 'alias/'"
+            "Alias name '{name}' must have 1 to 250 of the characters a-z, A-Z, 0-9, '/', '_' \
+             and '-' after 'alias/'"
         )));
     }
     if rest.starts_with("aws/") {
-        return Err(KmsError::InvalidAliasName(format!(
-            "Alias name '{name}' uses the prefix 'alias/aws/', which is reserved for AWS managed keys"
+        return Err(KmsError::NotAuthorized(format!(
+            "Alias name '{name}' uses the prefix 'alias/aws/', which is reserved for AWS managed \
+             keys"
         )));
     }
     Ok(())

@@ -515,7 +515,7 @@ impl Service {
         req: &GenerateDataKeyPairRequest,
         action: &str,
     ) -> KmsResult<GenerateDataKeyPairResponse> {
-        note.context(&req.encryption_context);
+        note.context(&req.encryption_context)?;
         let spec = req
             .key_pair_spec
             .ok_or_else(|| KmsError::required("KeyPairSpec"))?;

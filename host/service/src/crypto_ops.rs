@@ -311,7 +311,7 @@ impl Service {
     pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> KmsResult<EncryptResponse> {
         self.audited(caller, "Encrypt", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
-            note.context(&req.encryption_context);
+            note.context(&req.encryption_context)?;
             if req.plaintext.is_empty() || req.plaintext.len() > MAX_PLAINTEXT {
                 return Err(KmsError::invalid(
                     "Plaintext",
@@ -361,7 +361,7 @@ impl Service {
     ) -> KmsResult<DecryptResponse> {
         self.audited(caller, "Decrypt", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
-            note.context(&req.encryption_context);
+            note.context(&req.encryption_context)?;
             // An RSA ciphertext names no key: the caller names it, and only then is it RSA.
             if let Some(key) = req.key_id.as_deref() {
                 let record = self.resolve(key)?;
@@ -401,7 +401,8 @@ impl Service {
     ) -> KmsResult<ReEncryptResponse> {
         self.audited(caller, "ReEncrypt", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
-            note.context(&req.destination_encryption_context);
+            note.context(&req.destination_encryption_context)?;
+            req.source_encryption_context.require_no_empty_pairs()?;
             let destination = self.resolve(&req.destination_key_id)?;
             let basis = self.authorize(
                 caller,
@@ -463,6 +464,7 @@ impl Service {
                 )?;
                 (blob, algorithm)
             };
+            note.also_used = Some(destination.key_id);
             Ok(ReEncryptResponse {
                 ciphertext_blob,
                 source_key_id: self.key_arn(&source.key_id),
@@ -481,7 +483,7 @@ impl Service {
         req: &GenerateDataKeyRequest,
         action: &str,
     ) -> KmsResult<NewDataKey> {
-        note.context(&req.encryption_context);
+        note.context(&req.encryption_context)?;
         let len = match (req.key_spec, req.number_of_bytes) {
             (Some(spec), None) => spec.byte_len(),
             (None, Some(n)) if (1..=MAX_DATA_KEY_BYTES).contains(&n) => n as usize,

@@ -37,6 +37,7 @@ mod grants;
 mod guest;
 mod identities;
 mod key_policies;
+mod key_usage;
 mod keys;
 mod managed;
 mod multi_region;
@@ -73,6 +74,7 @@ pub use identities::{
 pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
+pub use key_usage::{GetKeyLastUsageResponse, KEY_USAGE_FLUSH_SECONDS, KeyLastUsageData};
 pub use managed::{MANAGED_KEY_ROTATION_DAYS, managed_key_policy};
 pub use multi_region::{
     MultiRegionConfiguration, MultiRegionKey, ReplicateKeyRequest, ReplicateKeyResponse,
@@ -147,6 +149,8 @@ struct Shared {
     limits: RwLock<ResourceLimits>,
     // Key and identity policy documents already parsed, by their text.
     policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
+    // Key uses noted since they were last written to the store (GetKeyLastUsage).
+    key_usage: key_usage::KeyUsageTracker,
 }
 
 impl std::fmt::Debug for Service {
@@ -222,6 +226,9 @@ struct AuditNote {
     conditions: Vec<(String, Vec<String>)>,
     /// The grant that allowed the call, if one did.
     grant_id: Option<String>,
+    /// A second key the call used besides `key_arn` (ReEncrypt's destination), for
+    /// GetKeyLastUsage.
+    also_used: Option<KeyId>,
 }
 
 impl AuditNote {
@@ -236,7 +243,11 @@ impl AuditNote {
         self.key_arn = Some(arn);
     }
 
-    fn context(&mut self, context: &EncryptionContext) {
+    /// Notes the encryption context the request carries, refusing one with an empty key or
+    /// value first: every operation that takes a context passes it here, so every front door
+    /// gets AWS's `ValidationException` for it.
+    fn context(&mut self, context: &EncryptionContext) -> KmsResult<()> {
+        context.require_no_empty_pairs()?;
         if !context.is_empty() {
             self.encryption_context = Some(
                 context
@@ -245,6 +256,7 @@ impl AuditNote {
                     .collect(),
             );
         }
+        Ok(())
     }
 }
 
@@ -262,12 +274,14 @@ impl Service {
             policy_engine: RwLock::new(None),
             policies: Mutex::new(std::collections::HashMap::new()),
             limits: RwLock::new(ResourceLimits::default()),
+            key_usage: Default::default(),
         };
         let service = Service {
             shared: Arc::new(shared),
             region,
         };
         service.ensure_own_account()?;
+        service.start_key_usage_tracking()?;
         service.run_maintenance()?;
         Ok(service)
     }
@@ -514,6 +528,7 @@ impl Service {
             } => id.clone(),
             _ => uuid::Uuid::new_v4().to_string(),
         };
+        let also_used = note.also_used;
         let event = AuditEvent {
             time: self.now(),
             request_id,
@@ -528,11 +543,13 @@ impl Service {
             outcome: outcome.to_string(),
             error_message: message,
         };
-        self.shared
+        let seq = self
+            .shared
             .audit
             .append(self.shared.vault.store(), &event)
-            .map(|_| ())
-            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))
+            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))?;
+        self.note_key_use(&event, seq, also_used);
+        Ok(())
     }
 
     /// Resolves a key id, key ARN, alias name or alias ARN to its key record, applying any deletion

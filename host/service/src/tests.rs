@@ -282,6 +282,52 @@ fn decrypt_fails_with_incorrect_encryption_context() {
 }
 
 #[test]
+fn empty_encryption_context_keys_and_values_are_refused_by_every_operation_that_takes_one() {
+    let f = fixture();
+    let key = f.key();
+    let blob = f.encrypt(&key, b"x").unwrap();
+    for bad in [
+        ctx(&[("", "v")]),
+        ctx(&[("k", "")]),
+        ctx(&[("a", "1"), ("b", "")]),
+    ] {
+        let refused = |result: KmsResult<()>| match result {
+            Err(KmsError::Validation(invalid)) => {
+                assert_eq!(invalid.parameter, "EncryptionContext");
+                assert_eq!(invalid.problem, "Invalid EncryptionContext");
+            }
+            other => panic!("expected ValidationException, got {other:?}"),
+        };
+        let encrypt = EncryptRequest::new(&key, b"x".to_vec()).with_context(bad.clone());
+        refused(f.service.encrypt(&f.me, encrypt).map(drop));
+        let decrypt = DecryptRequest::new(blob.clone()).with_context(bad.clone());
+        refused(f.service.decrypt(&f.me, decrypt).map(drop));
+        let data_key =
+            GenerateDataKeyRequest::new(&key, DataKeySpec::Aes256).with_context(bad.clone());
+        refused(
+            f.service
+                .generate_data_key(&f.me, data_key.clone())
+                .map(drop),
+        );
+        refused(
+            f.service
+                .generate_data_key_without_plaintext(&f.me, data_key)
+                .map(drop),
+        );
+        for (source, destination) in [(bad.clone(), ctx(&[])), (ctx(&[]), bad.clone())] {
+            let re_encrypt = ReEncryptRequest {
+                ciphertext_blob: blob.clone(),
+                source_encryption_context: source,
+                destination_key_id: key.clone(),
+                destination_encryption_context: destination,
+                ..Default::default()
+            };
+            refused(f.service.re_encrypt(&f.me, re_encrypt).map(drop));
+        }
+    }
+}
+
+#[test]
 fn encryption_context_order_does_not_matter() {
     let f = fixture();
     let key = f.key();
@@ -873,21 +919,42 @@ fn list_key_rotations_pages_through_rotations() {
 fn alias_names_follow_aws_rules() {
     let f = fixture();
     let key = f.key();
-    for bad in [
-        "orders",
-        "alias/",
-        "alias/aws/s3",
-        "alias/has space",
-        "alias/é",
-    ] {
+    for bad in ["orders", "alias/", "alias/a:b"] {
         assert_err!(f.alias(bad, &key), KmsError::InvalidAliasName);
+    }
+    for bad in ["alias/has space", "alias/é", ""] {
+        assert_err!(f.alias(bad, &key), KmsError::Validation);
     }
     assert_err!(
         f.alias(&format!("alias/{}", "a".repeat(251)), &key),
-        KmsError::InvalidAliasName
+        KmsError::Validation
     );
     f.alias(&format!("alias/{}", "a".repeat(250)), &key)
         .unwrap();
+}
+
+#[test]
+fn aliases_under_alias_aws_are_not_authorized_for_anyone() {
+    let f = fixture();
+    let key = f.key();
+    assert_err!(f.alias("alias/aws/s3", &key), KmsError::NotAuthorized);
+    let update = AliasRequest {
+        alias_name: "alias/aws/s3".into(),
+        target_key_id: key.clone(),
+    };
+    assert_err!(
+        f.service.update_alias(&f.me, update),
+        KmsError::NotAuthorized
+    );
+    let delete = DeleteAliasRequest {
+        alias_name: "alias/aws/ebs".into(),
+    };
+    assert_err!(
+        f.service.delete_alias(&f.me, delete),
+        KmsError::NotAuthorized
+    );
+    let err = f.alias("alias/aws/s3", &key).unwrap_err();
+    assert_eq!(err.aws_type(), "NotAuthorizedException");
 }
 
 #[test]

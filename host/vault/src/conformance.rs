@@ -69,6 +69,8 @@ macro_rules! store_conformance_tests {
             regions_are_separate_namespaces,
             replicas_share_versions_until_the_last_is_deleted,
             insert_replica_needs_the_id_elsewhere_and_a_free_region,
+            key_last_use_is_none_until_recorded,
+            record_key_uses_keeps_the_latest_use_of_each_key,
         );
     };
     (@each $run:path; $($behaviour:ident),+ $(,)?) => {
@@ -1255,4 +1257,60 @@ pub(crate) fn insert_replica_needs_the_id_elsewhere_and_a_free_region(store: &dy
         store.insert_key(&clash, &sealed_version(clash.key_id, 1)),
         Err(KmsError::AlreadyExists(_))
     ));
+}
+
+fn key_use(key_id: KeyId, operation: &str, at: u64, audit_seq: u64) -> crate::KeyLastUse {
+    crate::KeyLastUse {
+        key_id,
+        region: R.into(),
+        operation: operation.into(),
+        at,
+        audit_seq,
+        request_id: format!("request-{audit_seq}"),
+    }
+}
+
+pub(crate) fn key_last_use_is_none_until_recorded(store: &dyn Store) {
+    let key = stored_key(store);
+    assert_eq!(store.key_last_use(R, &key.key_id).unwrap(), None);
+    store.record_key_uses(&[]).unwrap();
+    assert_eq!(store.key_last_use(R, &key.key_id).unwrap(), None);
+}
+
+pub(crate) fn record_key_uses_keeps_the_latest_use_of_each_key(store: &dyn Store) {
+    let (a, b) = (KeyId::random(), KeyId::random());
+    let first = key_use(a, "Encrypt", T0, 1);
+    let later = key_use(a, "Decrypt", T0 + 5, 7);
+    let other = key_use(b, "Sign", T0 + 1, 2);
+    store
+        .record_key_uses(&[first.clone(), other.clone()])
+        .unwrap();
+    store.record_key_uses(std::slice::from_ref(&later)).unwrap();
+    assert_eq!(store.key_last_use(R, &a).unwrap(), Some(later.clone()));
+    // An older batch (from a slower node) does not win over what is stored.
+    store.record_key_uses(&[first]).unwrap();
+    assert_eq!(store.key_last_use(R, &a).unwrap(), Some(later));
+    // Within one second, the later audit record wins.
+    let same_second = key_use(a, "GenerateMac", T0 + 5, 9);
+    store
+        .record_key_uses(std::slice::from_ref(&same_second))
+        .unwrap();
+    assert_eq!(
+        store.key_last_use(R, &a).unwrap(),
+        Some(same_second.clone())
+    );
+    assert_eq!(store.key_last_use(R, &b).unwrap(), Some(other));
+    // A related key in another region (same id) has uses of its own.
+    let elsewhere = crate::KeyLastUse {
+        region: "ap-south-1".into(),
+        ..key_use(a, "Decrypt", T0 + 50, 20)
+    };
+    store
+        .record_key_uses(std::slice::from_ref(&elsewhere))
+        .unwrap();
+    assert_eq!(
+        store.key_last_use("ap-south-1", &a).unwrap(),
+        Some(elsewhere)
+    );
+    assert_eq!(store.key_last_use(R, &a).unwrap(), Some(same_second));
 }

@@ -7,6 +7,7 @@
 #[cfg(test)]
 mod conformance;
 mod identity;
+mod key_usage;
 mod memory;
 mod root_key;
 mod sqlite;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 pub use identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantConstraints, GrantRecord, PrincipalRecord,
 };
+pub use key_usage::{KeyLastUse, KeyUsageStore};
 pub use kms_core::arn::{PrincipalKind, parse_principal_arn, validate_account, validate_region};
 pub use memory::MemoryStore;
 pub use root_key::RootKey;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
 };
+use super::key_usage::{KeyLastUse, KeyUsageStore};
 use super::store::{
     self, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore, KeyRecord, KeyStore,
     MetaStore, PluginAttachment, PluginScope, PluginStore, SealedVersion, StoredAuditRecord, Swap,
@@ -29,6 +30,7 @@ struct Data {
     principals: BTreeMap<String, PrincipalRecord>,
     access_keys: BTreeMap<String, AccessKeyRecord>,
     grants: BTreeMap<String, GrantRecord>,
+    key_uses: BTreeMap<(String, KeyId), KeyLastUse>,
 }
 
 fn oldest_first(mut grants: Vec<GrantRecord>) -> Vec<GrantRecord> {
@@ -570,6 +572,28 @@ impl GrantStore for MemoryStore {
                 .cloned()
                 .collect(),
         ))
+    }
+}
+
+impl KeyUsageStore for MemoryStore {
+    fn record_key_uses(&self, uses: &[KeyLastUse]) -> KmsResult<()> {
+        let mut data = self.data();
+        for key_use in uses {
+            let slot = (key_use.region.clone(), key_use.key_id);
+            let stored = data.key_uses.get(&slot);
+            if stored.is_none_or(|stored| key_use.is_later_than(stored)) {
+                data.key_uses.insert(slot, key_use.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn key_last_use(&self, region: &str, key_id: &KeyId) -> KmsResult<Option<KeyLastUse>> {
+        Ok(self
+            .data()
+            .key_uses
+            .get(&(region.to_string(), *key_id))
+            .cloned())
     }
 }
 

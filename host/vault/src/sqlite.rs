@@ -19,9 +19,11 @@ use super::store::{
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::{KeyId, RotationType};
 
+use super::key_usage::{KeyLastUse, KeyUsageStore};
+
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -150,6 +152,19 @@ CREATE INDEX keys_id ON keys(key_id);
 CREATE INDEX aliases_key_id ON aliases(region, key_id);
 CREATE INDEX grants_key ON grants(region, key_id, created_at);
 CREATE INDEX grants_retiring ON grants(retiring_principal) WHERE retiring_principal IS NOT NULL;
+";
+
+/// The last successful cryptographic use of each key in each region (GetKeyLastUsage), written
+/// in batches.
+const SCHEMA_V5: &str = "
+CREATE TABLE key_last_use (
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    audit_seq INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (region, key_id)
+);
 ";
 
 /// How long a write waits for another process holding the vault file before giving up.
@@ -1287,6 +1302,48 @@ impl GrantStore for SqliteStore {
             "SELECT record FROM grants WHERE retiring_principal = ?1 ORDER BY created_at, grant_id",
             [principal],
         )
+    }
+}
+
+impl KeyUsageStore for SqliteStore {
+    fn record_key_uses(&self, uses: &[KeyLastUse]) -> KmsResult<()> {
+        self.write(|tx| {
+            for key_use in uses {
+                // The later use wins, whichever node writes first.
+                tx.execute(
+                    "INSERT INTO key_last_use (key_id, at, audit_seq, record, region)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(region, key_id) DO UPDATE SET
+                         at = excluded.at, audit_seq = excluded.audit_seq, record = excluded.record
+                     WHERE (excluded.at, excluded.audit_seq)
+                         > (key_last_use.at, key_last_use.audit_seq)",
+                    params![
+                        key_use.key_id.to_string(),
+                        key_use.at as i64,
+                        key_use.audit_seq as i64,
+                        to_json("a key use", key_use)?,
+                        key_use.region
+                    ],
+                )
+                .db()?;
+            }
+            Ok(())
+        })
+    }
+
+    fn key_last_use(&self, region: &str, key_id: &KeyId) -> KmsResult<Option<KeyLastUse>> {
+        let record: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM key_last_use WHERE region = ?1 AND key_id = ?2",
+                [region, &key_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .db()?;
+        record
+            .map(|json| from_json(&format!("the last use of key {key_id}"), &json))
+            .transpose()
     }
 }
 

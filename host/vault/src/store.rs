@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::identity::{AccessKeyRecord, AccountRecord, GrantRecord, PrincipalRecord};
+use super::key_usage::KeyUsageStore;
 use kms_core::error::{KmsError, KmsResult, Missing};
 use kms_core::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
 
@@ -243,12 +244,26 @@ pub struct StoredAuditRecord {
 /// revision ([`Swap::Stale`] when another writer came first, and the caller starts over), so
 /// that several threads, processes or nodes may share one store.
 pub trait Store:
-    MetaStore + KeyStore + AliasStore + AuditStore + PluginStore + IdentityStore + GrantStore
+    MetaStore
+    + KeyStore
+    + AliasStore
+    + AuditStore
+    + PluginStore
+    + IdentityStore
+    + GrantStore
+    + KeyUsageStore
 {
 }
 
 impl<T> Store for T where
-    T: MetaStore + KeyStore + AliasStore + AuditStore + PluginStore + IdentityStore + GrantStore
+    T: MetaStore
+        + KeyStore
+        + AliasStore
+        + AuditStore
+        + PluginStore
+        + IdentityStore
+        + GrantStore
+        + KeyUsageStore
 {
 }
 

@@ -103,6 +103,11 @@ pub(super) fn describe_key(kms: &Invocation, args: KeyArg) -> anyhow::Result<()>
     print(kms.out, &kms.service.describe_key(&kms.me, req)?)
 }
 
+pub(super) fn get_key_last_usage(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
+    let req = svc::KeyRequest::new(args.key);
+    print(kms.out, &kms.service.get_key_last_usage(&kms.me, req)?)
+}
+
 #[derive(clap::Args, Debug)]
 pub(super) struct ListKeysArgs {
     #[arg(long)]

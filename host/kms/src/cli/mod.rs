@@ -138,6 +138,8 @@ enum Command {
     RotateKeyOnDemand(KeyArg),
     /// List a key's completed rotations.
     ListKeyRotations(KeyArg),
+    /// Show a key's last successful cryptographic use and since when uses are tracked.
+    GetKeyLastUsage(KeyArg),
     /// Check or search the audit trail.
     Audit {
         #[command(subcommand)]
@@ -313,6 +315,7 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::DescribeKey(args) => keys::describe_key(kms, args),
         Command::ReplicateKey(args) => keys::replicate_key(kms, args),
         Command::UpdatePrimaryRegion(args) => keys::update_primary_region(kms, args),
+        Command::GetKeyLastUsage(args) => keys::get_key_last_usage(kms, args),
         Command::ListKeys(args) => keys::list_keys(kms, args),
         Command::UpdateKeyDescription(args) => keys::update_key_description(kms, args),
         Command::EnableKey(args) => keys::enable_key(kms, args),

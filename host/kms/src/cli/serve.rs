@@ -81,6 +81,11 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
     let account = kms.service.account().to_string();
     let server = kms_server::Server::bind(Arc::clone(&kms.service), config)?;
     let addr = server.local_addr()?;
+    // Reads AWS's model now rather than on the first request, and says which of its patterns
+    // the regex engine refused (none in the bundled model; values are then not checked by them).
+    for (shape, why) in kms_server::validation::Model::kms().uncompiled_patterns() {
+        eprintln!("kms serve: the pattern of {shape} in AWS's model is not checked: {why}");
+    }
     {
         let mut stdout = io::stdout().lock();
         writeln!(
@@ -96,6 +101,8 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
         stdout.flush()?;
     }
     server.run(kms_server::shutdown_signal())?;
+    // The last key uses noted since the last batch (GetKeyLastUsage).
+    kms.service.flush_key_usage()?;
     eprintln!("kms serve: stopped");
     Ok(())
 }

@@ -15,6 +15,10 @@ ENDPOINT = os.environ["KMS_ENDPOINT"]
 REGION = "us-east-1"
 kms = boto3.client("kms", endpoint_url=ENDPOINT, region_name=REGION,
                    config=Config(retries={"max_attempts": 1}))
+# boto3 checks some constraints itself; this client sends whatever it is given, so that the
+# server's own validation answers are what is tested.
+unchecked = boto3.client("kms", endpoint_url=ENDPOINT, region_name=REGION,
+                         config=Config(retries={"max_attempts": 1}, parameter_validation=False))
 outsider = boto3.client(
     "kms", endpoint_url=ENDPOINT, region_name=REGION,
     aws_access_key_id=os.environ["OUTSIDER_KEY_ID"],
@@ -169,6 +173,56 @@ g2 = kms.create_grant(KeyId=key, GranteePrincipal=outsider_arn, Operations=["Dec
 call(kms, "revoke_grant", KeyId=key, GrantId=g2["GrantId"])
 fails("NotFoundException", kms, "revoke_grant", KeyId=key, GrantId=g2["GrantId"])
 
+# Last usage: the last successful cryptographic use, and since when uses are tracked.
+used = call(kms, "get_key_last_usage", KeyId=key)
+assert used["KeyId"] == key, used
+assert used["KeyLastUsage"]["Operation"] in {
+    "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"}, used
+assert used["KeyLastUsage"]["KmsRequestId"] and used["KeyLastUsage"]["CloudTrailEventId"], used
+assert used["TrackingStartDate"] <= used["KeyLastUsage"]["Timestamp"], used
+assert used["KeyCreationDate"] <= used["TrackingStartDate"], used
+unused = kms.create_key()["KeyMetadata"]["KeyId"]
+fresh = kms.get_key_last_usage(KeyId=unused)
+assert not fresh.get("KeyLastUsage"), fresh
+fails("AccessDeniedException", outsider, "get_key_last_usage", KeyId=key)
+
+# AWS's validation answers: model constraints, empty context pairs, the reserved alias prefix.
+e = fails("ValidationException", unchecked, "create_key", KeySpec="AES_999")
+assert e.response["Error"]["Message"].startswith(
+    "1 validation error detected: Value 'AES_999' at 'keySpec' failed to satisfy constraint: "
+    "Member must satisfy enum value set: ["), e
+e = fails("ValidationException", unchecked, "create_key", KeySpec="X", KeyUsage="Y")
+assert e.response["Error"]["Message"].startswith("2 validation errors detected: "), e
+e = fails("ValidationException", unchecked, "generate_random", NumberOfBytes=0)
+assert "Member must have value greater than or equal to 1" in e.response["Error"]["Message"], e
+e = fails("ValidationException", unchecked, "describe_key", KeyId="")
+assert "at 'keyId' failed to satisfy constraint: Member must have length greater than or " \
+    "equal to 1" in e.response["Error"]["Message"], e
+e = fails("ValidationException", unchecked, "tag_resource", KeyId=key,
+          Tags=[{"TagKey": "a" * 129, "TagValue": "v"}])
+assert "at 'tags.1.member.tagKey'" in e.response["Error"]["Message"], e
+e = fails("ValidationException", unchecked, "encrypt", KeyId=key, Plaintext=b"x",
+          GrantTokens=["t"] * 11)
+assert "at 'grantTokens' failed to satisfy constraint: Member must have length less than or " \
+    "equal to 10" in e.response["Error"]["Message"], e
+e = fails("ValidationException", unchecked, "create_alias", AliasName="alias/bad name",
+          TargetKeyId=key)
+assert "Member must satisfy regular expression pattern" in e.response["Error"]["Message"], e
+for op, kwargs in [("create_alias", {"TargetKeyId": key}), ("update_alias", {"TargetKeyId": key}),
+                   ("delete_alias", {})]:
+    fails("NotAuthorizedException", kms, op, AliasName="alias/aws/s3", **kwargs)
+for bad in [{"tenant": ""}, {"": "acme"}]:
+    e = fails("ValidationException", kms, "encrypt", KeyId=key, Plaintext=b"x",
+              EncryptionContext=bad)
+    assert e.response["Error"]["Message"] == "Invalid EncryptionContext", e
+    fails("ValidationException", kms, "decrypt", CiphertextBlob=ct, EncryptionContext=bad)
+    fails("ValidationException", kms, "generate_data_key", KeyId=key, KeySpec="AES_256",
+          EncryptionContext=bad)
+    fails("ValidationException", kms, "re_encrypt", CiphertextBlob=ct,
+          SourceEncryptionContext=bad, DestinationKeyId=key)
+e = fails("SerializationException", unchecked, "generate_random", NumberOfBytes="many")
+
 # Deletion last.
 when = call(kms, "schedule_key_deletion", KeyId=other, PendingWindowInDays=7)
 assert when["KeyState"] == "PendingDeletion", when
@@ -222,6 +276,7 @@ expected = {
     "rotate_key_on_demand", "list_key_rotations", "get_key_policy", "put_key_policy",
     "list_key_policies", "create_grant", "list_grants", "list_retirable_grants",
     "retire_grant", "revoke_grant", "replicate_key", "update_primary_region",
+    "get_key_last_usage",
 }
 missing = expected - called
 assert not missing, f"not driven: {sorted(missing)}"
