@@ -130,6 +130,10 @@ operations! {
     VerifyMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
     /// ECDH with a key pair.
     DeriveSharedSecret { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// A fresh ML-KEM shared secret and its encapsulation under a key's public key.
+    Encapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// Recover an ML-KEM shared secret with a key's private key.
+    Decapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
     /// Decrypt, then encrypt under another key.
     ReEncrypt { quota: ByKeyType, grantable: false, context: true, crypto: true, served: true },
     /// Create a key.
@@ -243,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn the_grant_operations_are_awss_seventeen() {
+    fn the_grant_operations_are_awss_nineteen() {
         let names: Vec<&str> = Operation::grantable_operations()
             .map(Operation::name)
             .collect();
@@ -267,13 +271,15 @@ mod tests {
                 "GenerateMac",
                 "VerifyMac",
                 "DeriveSharedSecret",
+                "Encapsulate",
+                "Decapsulate",
             ]
         );
     }
 
     #[test]
-    fn the_api_serves_the_42_aws_operations_and_the_3_plugin_operations() {
-        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 45);
+    fn the_api_serves_the_44_aws_operations_and_the_3_plugin_operations() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 47);
     }
 
     #[test]

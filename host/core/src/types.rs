@@ -137,6 +137,14 @@ aws_enum!(
         MlDsa44 = "ML_DSA_44",
         MlDsa65 = "ML_DSA_65",
         MlDsa87 = "ML_DSA_87",
+        /// Ed25519 (RFC 8032), signing and verification only.
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        /// ML-KEM-512 (FIPS 203).
+        MlKem512 = "ML_KEM_512",
+        /// ML-KEM-768 (FIPS 203).
+        MlKem768 = "ML_KEM_768",
+        /// ML-KEM-1024 (FIPS 203).
+        MlKem1024 = "ML_KEM_1024",
     }
 );
 
@@ -147,6 +155,7 @@ aws_enum!(
         SignVerify = "SIGN_VERIFY",
         GenerateVerifyMac = "GENERATE_VERIFY_MAC",
         KeyAgreement = "KEY_AGREEMENT",
+        EncapsulateDecapsulate = "ENCAPSULATE_DECAPSULATE",
     }
 );
 
@@ -193,6 +202,10 @@ aws_enum!(
         EcdsaSha384 = "ECDSA_SHA_384",
         EcdsaSha512 = "ECDSA_SHA_512",
         MlDsaShake256 = "ML_DSA_SHAKE_256",
+        /// Pure Ed25519 over a RAW message.
+        Ed25519Sha512 = "ED25519_SHA_512",
+        /// Ed25519ph (HashEdDSA) over a 64-byte SHA-512 DIGEST.
+        Ed25519PhSha512 = "ED25519_PH_SHA_512",
     }
 );
 
@@ -223,6 +236,13 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// Key encapsulation algorithms (`EncapsulationAlgorithmSpec`).
+    EncapsulationAlgorithmSpec {
+        MlKem = "ML_KEM",
+    }
+);
+
+aws_enum!(
     /// The key pairs GenerateDataKeyPair makes (`DataKeyPairSpec`).
     DataKeyPairSpec {
         Rsa2048 = "RSA_2048",
@@ -232,6 +252,10 @@ aws_enum!(
         EccNistP384 = "ECC_NIST_P384",
         EccNistP521 = "ECC_NIST_P521",
         EccSecgP256k1 = "ECC_SECG_P256K1",
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        MlKem512 = "ML_KEM_512",
+        MlKem768 = "ML_KEM_768",
+        MlKem1024 = "ML_KEM_1024",
     }
 );
 
@@ -246,6 +270,10 @@ impl DataKeyPairSpec {
             DataKeyPairSpec::EccNistP384 => KeySpec::EccNistP384,
             DataKeyPairSpec::EccNistP521 => KeySpec::EccNistP521,
             DataKeyPairSpec::EccSecgP256k1 => KeySpec::EccSecgP256k1,
+            DataKeyPairSpec::EccNistEdwards25519 => KeySpec::EccNistEdwards25519,
+            DataKeyPairSpec::MlKem512 => KeySpec::MlKem512,
+            DataKeyPairSpec::MlKem768 => KeySpec::MlKem768,
+            DataKeyPairSpec::MlKem1024 => KeySpec::MlKem1024,
         }
     }
 }
