@@ -279,6 +279,42 @@ impl DataKeyPairSpec {
 }
 
 aws_enum!(
+    /// The RSA wrapping key GetParametersForImport returns (`WrappingKeySpec`; SM2 is China's only).
+    WrappingKeySpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+    }
+);
+
+impl WrappingKeySpec {
+    /// The modulus length in bits.
+    pub fn bits(self) -> usize {
+        match self {
+            WrappingKeySpec::Rsa2048 => 2048,
+            WrappingKeySpec::Rsa3072 => 3072,
+            WrappingKeySpec::Rsa4096 => 4096,
+        }
+    }
+}
+
+aws_enum!(
+    /// How imported key material is wrapped (`AlgorithmSpec` in the AWS model, less the retired
+    /// RSAES_PKCS1_V1_5 and China's SM2PKE).
+    WrappingAlgorithmSpec {
+        /// RSAES-OAEP with SHA-1 (hash and MGF1) straight over the material.
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        /// RSAES-OAEP with SHA-256 (hash and MGF1) straight over the material.
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        /// An ephemeral AES-256 key under RSAES-OAEP-SHA-1, then the material under AES key wrap
+        /// with padding (RFC 5649) with that key.
+        RsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1",
+        /// The same with RSAES-OAEP-SHA-256.
+        RsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256",
+    }
+);
+
+aws_enum!(
     /// Length of a data key named by spec rather than by byte count.
     DataKeySpec {
         Aes128 = "AES_128",

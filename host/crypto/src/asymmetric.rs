@@ -135,6 +135,18 @@ fn hmac_len(spec: KeySpec) -> Option<usize> {
     }
 }
 
+/// The HMAC key lengths AWS accepts for imported material of an HMAC spec, in bytes: from the
+/// hash's output length up to its block size.
+fn hmac_import_len(spec: KeySpec) -> Option<std::ops::RangeInclusive<usize>> {
+    match spec {
+        KeySpec::Hmac224 => Some(28..=64),
+        KeySpec::Hmac256 => Some(32..=64),
+        KeySpec::Hmac384 => Some(48..=128),
+        KeySpec::Hmac512 => Some(64..=128),
+        _ => None,
+    }
+}
+
 fn rsa_bits(spec: KeySpec) -> Option<usize> {
     match spec {
         KeySpec::Rsa2048 => Some(2048),
@@ -212,6 +224,31 @@ macro_rules! ml_kem_encapsulate {
         let (ciphertext, shared) = key.encapsulate_deterministic(&ml_kem::B32::from(*$m));
         Ok((ciphertext.to_vec(), Zeroizing::new(shared.to_vec())))
     }};
+}
+
+/// An ML-KEM private key's seed from its PKCS#8 seed form.
+macro_rules! ml_kem_seed {
+    ($params:ty, $spec:expr, $der:expr) => {{
+        use ml_kem::pkcs8::DecodePrivateKey;
+        ml_kem::DecapsulationKey::<$params>::from_pkcs8_der($der).and_then(|key| {
+            let seed = key.to_seed().ok_or(rsa::pkcs8::Error::KeyMalformed(
+                rsa::pkcs8::KeyError::Invalid,
+            ))?;
+            let seed: [u8; 64] = seed.into();
+            Ok(Secret::MlKem($spec, Zeroizing::new(seed)))
+        })
+    }};
+}
+
+/// An ML-DSA private key's seed from its PKCS#8 seed form.
+fn ml_dsa_seed<P>(spec: KeySpec, der: &[u8]) -> Result<Secret, rsa::pkcs8::Error>
+where
+    P: ml_dsa::MlDsaParams,
+    ml_dsa::SigningKey<P>: DecodePrivateKey,
+{
+    let key = ml_dsa::SigningKey::<P>::from_pkcs8_der(der)?;
+    let seed: [u8; 32] = (*key.as_seed()).into();
+    Ok(Secret::MlDsa(spec, Zeroizing::new(seed)))
 }
 
 impl KeyMaterial {
@@ -329,6 +366,90 @@ impl KeyMaterial {
         }
     }
 
+    /// Reads unwrapped imported key material (`ImportKeyMaterial`) as a key of `spec`: 32 raw
+    /// bytes for SYMMETRIC_DEFAULT, raw bytes of AWS's allowed lengths for HMAC, and a PKCS#8
+    /// DER private key for every asymmetric spec (ML-DSA and ML-KEM in their seed form).
+    /// Material of another spec or shape is `IncorrectKeyMaterial`; which specs may be imported
+    /// at all is the service's decision.
+    pub fn from_imported(spec: KeySpec, material: &[u8]) -> KmsResult<Self> {
+        Self::secret_from_imported(spec, material).map(Self::new)
+    }
+
+    fn secret_from_imported(spec: KeySpec, material: &[u8]) -> KmsResult<Secret> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+        let wrong = |what: &str| {
+            KmsError::IncorrectKeyMaterial(format!(
+                "The imported key material is not a {spec} key: {what}"
+            ))
+        };
+        let not_pkcs8 = |_| wrong("expected its private key as PKCS#8 DER");
+        if let Some(lengths) = hmac_import_len(spec) {
+            if !lengths.contains(&material.len()) {
+                return Err(wrong(&format!(
+                    "{} bytes, where {spec} takes {} to {} bytes",
+                    material.len(),
+                    lengths.start(),
+                    lengths.end()
+                )));
+            }
+            return Ok(Secret::Hmac(spec, Zeroizing::new(material.to_vec())));
+        }
+        if let Some(bits) = rsa_bits(spec) {
+            let key = RsaPrivateKey::from_pkcs8_der(material).map_err(not_pkcs8)?;
+            let size = rsa::traits::PublicKeyParts::size(&key) * 8;
+            if size != bits {
+                return Err(wrong(&format!("an RSA key of {size} bits")));
+            }
+            return Ok(Secret::Rsa(Box::new(key)));
+        }
+        Ok(match spec {
+            KeySpec::SymmetricDefault if material.len() == 32 => {
+                Secret::Symmetric(SymmetricKey::from_slice(material)?)
+            }
+            KeySpec::SymmetricDefault => {
+                return Err(wrong(&format!("{} bytes, not 32", material.len())));
+            }
+            KeySpec::EccNistP256 => {
+                Secret::P256(p256::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccNistP384 => {
+                Secret::P384(p384::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccNistP521 => {
+                Secret::P521(p521::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccSecgP256k1 => {
+                Secret::K256(k256::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccNistEdwards25519 => Secret::Ed25519(Box::new(
+                ed25519_dalek::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?,
+            )),
+            KeySpec::MlDsa44 => {
+                ml_dsa_seed::<ml_dsa::MlDsa44>(spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlDsa65 => {
+                ml_dsa_seed::<ml_dsa::MlDsa65>(spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlDsa87 => {
+                ml_dsa_seed::<ml_dsa::MlDsa87>(spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlKem512 => {
+                ml_kem_seed!(ml_kem::MlKem512, spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlKem768 => {
+                ml_kem_seed!(ml_kem::MlKem768, spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlKem1024 => {
+                ml_kem_seed!(ml_kem::MlKem1024, spec, material).map_err(not_pkcs8)?
+            }
+            other => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Key material cannot be imported for {other} keys"
+                )));
+            }
+        })
+    }
+
     fn secret_from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Secret> {
         let corrupt =
             |e: String| KmsError::Internal(format!("stored {spec} key material is not valid: {e}"));
@@ -336,8 +457,9 @@ impl KeyMaterial {
             let key = RsaPrivateKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?;
             return Ok(Secret::Rsa(Box::new(key)));
         }
-        if let Some(len) = hmac_len(spec) {
-            if bytes.len() != len {
+        if let Some(lengths) = hmac_import_len(spec) {
+            // Generated keys have the hash's length; imported ones any length AWS accepts.
+            if !lengths.contains(&bytes.len()) {
                 return Err(corrupt(format!("{} bytes", bytes.len())));
             }
             return Ok(Secret::Hmac(spec, Zeroizing::new(bytes.to_vec())));
