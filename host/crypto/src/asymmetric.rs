@@ -809,7 +809,13 @@ impl KeyMaterial {
                 .map_err(|e| internal("encoding a private key")(e.to_string()))
         };
         match &self.secret {
-            Secret::Ed25519(key) => der(key.to_pkcs8_der()),
+            // RFC 8410's version 1 form, without the optional public key: the form OpenSSL writes
+            // and the one OpenSSL 3.0 and Python's cryptography read.
+            Secret::Ed25519(key) => der(ed25519_dalek::pkcs8::KeypairBytes {
+                secret_key: key.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_der()),
             Secret::MlKem(..) => self.with_ml_kem(|k| der(k.private_key_pkcs8())),
             Secret::Rsa(_)
             | Secret::P256(_)

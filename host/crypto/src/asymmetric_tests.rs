@@ -899,8 +899,13 @@ fn ml_kem_public_keys_carry_the_fips_203_oids() {
 fn data_key_pairs_of_the_new_specs_export_pkcs8() {
     let ed = KeyMaterial::generate(KeySpec::EccNistEdwards25519).unwrap();
     let der = ed.private_key_pkcs8().unwrap();
-    // Ed25519 PKCS#8 (RFC 8410): algorithm 1.3.101.112.
-    assert!(der.windows(5).any(|w| w == [0x06, 0x03, 0x2b, 0x65, 0x70]));
+    // Ed25519 PKCS#8 as RFC 8410 section 10.3 shows it: version 1, algorithm 1.3.101.112, the
+    // 32-byte key in an OCTET STRING in an OCTET STRING, nothing else.
+    let secret = ed.to_sealable().unwrap();
+    assert_eq!(
+        der[..],
+        [&unhex("302e020100300506032b657004220420")[..], &secret[..]].concat()[..]
+    );
     let kem = KeyMaterial::generate(KeySpec::MlKem768).unwrap();
     let der = kem.private_key_pkcs8().unwrap();
     // The seed form: the 64-byte seed under [0] IMPLICIT.
@@ -908,4 +913,52 @@ fn data_key_pairs_of_the_new_specs_export_pkcs8() {
     let mut seed_field = vec![0x80, 0x40];
     seed_field.extend_from_slice(&seed);
     assert!(der.windows(seed_field.len()).any(|w| w == seed_field));
+}
+
+/// NIST ACVP ML-KEM vectors (source and format in the file's header).
+const ACVP_ML_KEM: &str = include_str!("testdata/acvp_ml_kem.txt");
+
+fn acvp_spec(parameter_set: &str) -> KeySpec {
+    match parameter_set {
+        "ML-KEM-512" => KeySpec::MlKem512,
+        "ML-KEM-768" => KeySpec::MlKem768,
+        "ML-KEM-1024" => KeySpec::MlKem1024,
+        other => panic!("unknown parameter set {other}"),
+    }
+}
+
+#[test]
+fn ml_kem_matches_nist_acvp_key_generation_and_encapsulation() {
+    let (mut keygen, mut encap) = (0, 0);
+    for line in ACVP_ML_KEM.lines().filter(|l| !l.starts_with('#')) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let spec = acvp_spec(fields[1]);
+        let what = format!("{} tcId {}", fields[1], fields[2]);
+        match fields[0] {
+            "keygen" => {
+                // The stored seed is d || z (FIPS 203 section 7.1).
+                let seed = [unhex(fields[3]), unhex(fields[4])].concat();
+                let key = KeyMaterial::from_sealed(spec, &seed).unwrap();
+                let ek = encoded_public(&key);
+                assert_eq!(hex::encode(Sha256::digest(&ek)), fields[5], "{what}");
+                keygen += 1;
+            }
+            "encap" => {
+                let public = PublicKey::MlKem(spec, unhex(fields[3]));
+                let m: [u8; 32] = unhex(fields[4]).try_into().unwrap();
+                let (ciphertext, shared) = public
+                    .encapsulate_deterministic(EncapsulationAlgorithm::MlKem, &m)
+                    .unwrap();
+                assert_eq!(
+                    hex::encode(Sha256::digest(&ciphertext)),
+                    fields[5],
+                    "{what}"
+                );
+                assert_eq!(*shared, unhex(fields[6]), "{what}");
+                encap += 1;
+            }
+            other => panic!("unknown vector kind {other}"),
+        }
+    }
+    assert_eq!((keygen, encap), (6, 6));
 }
