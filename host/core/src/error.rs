@@ -34,6 +34,10 @@ pub enum KmsError {
     /// A key id was given that does not match the key the ciphertext was encrypted under.
     #[error("{0}")]
     IncorrectKey(String),
+    /// Imported key material is not what the key expects: not of its key spec, or not the
+    /// material imported before.
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
     /// The key's usage (e.g. SIGN_VERIFY) does not allow the operation.
     #[error("{0}")]
     InvalidKeyUsage(String),
@@ -103,6 +107,7 @@ impl KmsError {
             KmsError::InvalidState(_) => "KMSInvalidStateException",
             KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
             KmsError::IncorrectKey(_) => "IncorrectKeyException",
+            KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
             KmsError::Validation(_) => "ValidationException",
             KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
@@ -142,6 +147,7 @@ impl KmsError {
             "KMSInvalidStateException" => KmsError::InvalidState,
             "InvalidCiphertextException" => KmsError::InvalidCiphertext,
             "IncorrectKeyException" => KmsError::IncorrectKey,
+            "IncorrectKeyMaterialException" => KmsError::IncorrectKeyMaterial,
             "InvalidKeyUsageException" => KmsError::InvalidKeyUsage,
             "ValidationException" => |m| KmsError::Validation(Invalid::from(m)),
             "InvalidAliasNameException" => KmsError::InvalidAliasName,
@@ -175,6 +181,7 @@ impl KmsError {
             | KmsError::InvalidState(m)
             | KmsError::InvalidCiphertext(m)
             | KmsError::IncorrectKey(m)
+            | KmsError::IncorrectKeyMaterial(m)
             | KmsError::InvalidKeyUsage(m)
             | KmsError::InvalidAliasName(m)
             | KmsError::InvalidArn(m)
@@ -384,6 +391,7 @@ mod tests {
             KmsError::InvalidState,
             KmsError::InvalidCiphertext,
             KmsError::IncorrectKey,
+            KmsError::IncorrectKeyMaterial,
             KmsError::InvalidKeyUsage,
             |m| KmsError::Validation(Invalid::from(m)),
             KmsError::InvalidAliasName,
@@ -414,6 +422,7 @@ mod tests {
                 | KmsError::InvalidState(_)
                 | KmsError::InvalidCiphertext(_)
                 | KmsError::IncorrectKey(_)
+                | KmsError::IncorrectKeyMaterial(_)
                 | KmsError::InvalidKeyUsage(_)
                 | KmsError::Validation(_)
                 | KmsError::InvalidAliasName(_)

@@ -130,6 +130,10 @@ operations! {
     VerifyMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
     /// ECDH with a key pair.
     DeriveSharedSecret { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// A fresh ML-KEM shared secret and its encapsulation under a key's public key.
+    Encapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    /// Recover an ML-KEM shared secret with a key's private key.
+    Decapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
     /// Decrypt, then encrypt under another key.
     ReEncrypt { quota: ByKeyType, grantable: false, context: true, crypto: true, served: true },
     /// Create a key.
@@ -249,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn the_grant_operations_are_awss_seventeen() {
+    fn the_grant_operations_are_awss_nineteen() {
         let names: Vec<&str> = Operation::grantable_operations()
             .map(Operation::name)
             .collect();
@@ -273,13 +277,15 @@ mod tests {
                 "GenerateMac",
                 "VerifyMac",
                 "DeriveSharedSecret",
+                "Encapsulate",
+                "Decapsulate",
             ]
         );
     }
 
     #[test]
-    fn the_api_serves_45_aws_operations_and_the_3_plugin_operations() {
-        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 48);
+    fn the_api_serves_47_aws_operations_and_the_3_plugin_operations() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 50);
     }
 
     #[test]

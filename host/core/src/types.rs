@@ -190,6 +190,14 @@ aws_enum!(
         MlDsa44 = "ML_DSA_44",
         MlDsa65 = "ML_DSA_65",
         MlDsa87 = "ML_DSA_87",
+        /// Ed25519 (RFC 8032), signing and verification only.
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        /// ML-KEM-512 (FIPS 203).
+        MlKem512 = "ML_KEM_512",
+        /// ML-KEM-768 (FIPS 203).
+        MlKem768 = "ML_KEM_768",
+        /// ML-KEM-1024 (FIPS 203).
+        MlKem1024 = "ML_KEM_1024",
     }
 );
 
@@ -200,6 +208,7 @@ aws_enum!(
         SignVerify = "SIGN_VERIFY",
         GenerateVerifyMac = "GENERATE_VERIFY_MAC",
         KeyAgreement = "KEY_AGREEMENT",
+        EncapsulateDecapsulate = "ENCAPSULATE_DECAPSULATE",
     }
 );
 
@@ -249,6 +258,10 @@ aws_enum!(
         EcdsaSha384 = "ECDSA_SHA_384",
         EcdsaSha512 = "ECDSA_SHA_512",
         MlDsaShake256 = "ML_DSA_SHAKE_256",
+        /// Pure Ed25519 over a RAW message.
+        Ed25519Sha512 = "ED25519_SHA_512",
+        /// Ed25519ph (HashEdDSA) over a 64-byte SHA-512 DIGEST.
+        Ed25519PhSha512 = "ED25519_PH_SHA_512",
     }
 );
 
@@ -279,6 +292,13 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// Key encapsulation algorithms (`EncapsulationAlgorithmSpec`).
+    EncapsulationAlgorithmSpec {
+        MlKem = "ML_KEM",
+    }
+);
+
+aws_enum!(
     /// The key pairs GenerateDataKeyPair makes (`DataKeyPairSpec`).
     DataKeyPairSpec {
         Rsa2048 = "RSA_2048",
@@ -288,6 +308,10 @@ aws_enum!(
         EccNistP384 = "ECC_NIST_P384",
         EccNistP521 = "ECC_NIST_P521",
         EccSecgP256k1 = "ECC_SECG_P256K1",
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        MlKem512 = "ML_KEM_512",
+        MlKem768 = "ML_KEM_768",
+        MlKem1024 = "ML_KEM_1024",
     }
 );
 
@@ -302,9 +326,49 @@ impl DataKeyPairSpec {
             DataKeyPairSpec::EccNistP384 => KeySpec::EccNistP384,
             DataKeyPairSpec::EccNistP521 => KeySpec::EccNistP521,
             DataKeyPairSpec::EccSecgP256k1 => KeySpec::EccSecgP256k1,
+            DataKeyPairSpec::EccNistEdwards25519 => KeySpec::EccNistEdwards25519,
+            DataKeyPairSpec::MlKem512 => KeySpec::MlKem512,
+            DataKeyPairSpec::MlKem768 => KeySpec::MlKem768,
+            DataKeyPairSpec::MlKem1024 => KeySpec::MlKem1024,
         }
     }
 }
+
+aws_enum!(
+    /// The RSA wrapping key GetParametersForImport returns (`WrappingKeySpec`; SM2 is China's only).
+    WrappingKeySpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+    }
+);
+
+impl WrappingKeySpec {
+    /// The modulus length in bits.
+    pub fn bits(self) -> usize {
+        match self {
+            WrappingKeySpec::Rsa2048 => 2048,
+            WrappingKeySpec::Rsa3072 => 3072,
+            WrappingKeySpec::Rsa4096 => 4096,
+        }
+    }
+}
+
+aws_enum!(
+    /// How imported key material is wrapped (`AlgorithmSpec` in the AWS model, less the retired
+    /// RSAES_PKCS1_V1_5 and China's SM2PKE).
+    WrappingAlgorithmSpec {
+        /// RSAES-OAEP with SHA-1 (hash and MGF1) straight over the material.
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        /// RSAES-OAEP with SHA-256 (hash and MGF1) straight over the material.
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        /// An ephemeral AES-256 key under RSAES-OAEP-SHA-1, then the material under AES key wrap
+        /// with padding (RFC 5649) with that key.
+        RsaAesKeyWrapSha1 = "RSA_AES_KEY_WRAP_SHA_1",
+        /// The same with RSAES-OAEP-SHA-256.
+        RsaAesKeyWrapSha256 = "RSA_AES_KEY_WRAP_SHA_256",
+    }
+);
 
 aws_enum!(
     /// Length of a data key named by spec rather than by byte count.

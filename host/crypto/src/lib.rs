@@ -6,6 +6,7 @@
 
 pub mod asymmetric;
 pub mod blob;
+pub mod key_import;
 
 use std::fmt;
 

@@ -614,33 +614,51 @@ fn shutdown_drains_requests_in_flight() {
     assert!(Connection::open(served.addr).is_err(), "still accepting");
 }
 
-/// The Python environment with boto3, awscli and aws-encryption-sdk.
+/// What the AWS client tests install from PyPI: botocore 1.44 is the first model with Encapsulate
+/// and Decapsulate; cryptography 50 reads and checks Ed25519, ML-DSA and ML-KEM keys.
+const AWS_CLIENTS: [&str; 5] = [
+    "boto3>=1.44",
+    "botocore>=1.44",
+    "awscli",
+    "aws-encryption-sdk",
+    "cryptography>=50",
+];
+
+/// Succeeds only in a Python environment that has [`AWS_CLIENTS`] at those versions, so that an
+/// environment left by an older checkout is upgraded rather than trusted.
+const AWS_CLIENTS_CHECK: &str = "import boto3, botocore, awscli, aws_encryption_sdk, cryptography
+at_least = lambda version, wanted: tuple(int(p) for p in version.split('.')[:2]) >= wanted
+assert at_least(botocore.__version__, (1, 44)), botocore.__version__
+assert at_least(cryptography.__version__, (50, 0)), cryptography.__version__";
+
+/// The Python environment with boto3, awscli, aws-encryption-sdk and cryptography.
 fn aws_clients() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aws-clients");
-        if !venv.join("bin/python").exists() {
+        let python = venv.join("bin/python");
+        if !python.exists() {
             let status = Command::new("python3")
                 .args(["-m", "venv"])
                 .arg(&venv)
                 .status()
                 .expect("python3 is needed for the AWS client tests (Debian: python3-venv)");
             assert!(status.success(), "python3 -m venv failed");
-            let status = Command::new(venv.join("bin/python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "boto3",
-                    "awscli",
-                    "aws-encryption-sdk",
-                ])
+        }
+        let current = Command::new(&python)
+            .args(["-c", AWS_CLIENTS_CHECK])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !current {
+            let status = Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "--upgrade"])
+                .args(AWS_CLIENTS)
                 .status()
                 .unwrap();
             assert!(
                 status.success(),
-                "pip could not install boto3, awscli and aws-encryption-sdk from PyPI"
+                "pip could not install {AWS_CLIENTS:?} from PyPI"
             );
         }
         venv

@@ -35,7 +35,7 @@ impl HostKey for KmsCtxView<'_> {
             Ok(facts) => facts,
             Err(e) => return done(Err(e)),
         };
-        done(self.describe(&facts.key_id).map(to_wit_metadata))
+        done(self.describe(&facts.key_id).and_then(to_wit_metadata))
     }
 
     fn encrypt(

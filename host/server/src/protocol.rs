@@ -168,6 +168,8 @@ operations! {
     GenerateMac => generate_mac(svc::GenerateMacRequest) reply,
     VerifyMac => verify_mac(svc::VerifyMacRequest) reply,
     DeriveSharedSecret => derive_shared_secret(svc::DeriveSharedSecretRequest) reply,
+    Encapsulate => encapsulate(svc::EncapsulateRequest) reply,
+    Decapsulate => decapsulate(svc::DecapsulateRequest) reply,
     EnableKeyRotation => enable_key_rotation(svc::EnableKeyRotationRequest) empty,
     DisableKeyRotation => disable_key_rotation(svc::KeyRequest) empty,
     GetKeyRotationStatus => get_key_rotation_status(svc::KeyRequest) reply,

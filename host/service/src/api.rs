@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use kms_core::types::{
-    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyAgreementAlgorithmSpec, KeySpec,
-    KeyState, KeyUsage, MacAlgorithmSpec, Origin, RotationType, SigningAlgorithmSpec, Tag,
+    DataKeySpec, EncapsulationAlgorithmSpec, EncryptionAlgorithm, EncryptionContext,
+    KeyAgreementAlgorithmSpec, KeySpec, KeyState, KeyUsage, MacAlgorithmSpec, Origin, RotationType,
+    SigningAlgorithmSpec, Tag,
 };
 
 /// Base64 (standard alphabet, padded) for blob fields, as the AWS JSON protocol carries them.
@@ -100,6 +101,9 @@ pub struct KeyMetadata {
     /// Key agreement algorithms the key supports (KEY_AGREEMENT keys).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_agreement_algorithms: Vec<KeyAgreementAlgorithmSpec>,
+    /// Key encapsulation algorithms the key supports (ENCAPSULATE_DECAPSULATE keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encapsulation_algorithms: Vec<EncapsulationAlgorithmSpec>,
     /// Whether it is a multi-Region key.
     pub multi_region: bool,
     /// For a multi-Region key, its primary and replica keys.

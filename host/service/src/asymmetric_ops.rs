@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use kms_core::types::{
-    DataKeyPairSpec, EncryptionAlgorithm, KeyAgreementAlgorithmSpec, KeySpec, KeyUsage,
-    MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
+    DataKeyPairSpec, EncapsulationAlgorithmSpec, EncryptionAlgorithm, KeyAgreementAlgorithmSpec,
+    KeySpec, KeyUsage, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 };
 use kms_crypto::asymmetric::{self, KeyMaterial, OaepHash};
 use kms_crypto::blob::BlobKind;
@@ -108,6 +108,9 @@ pub struct GetPublicKeyResponse {
     /// For KEY_AGREEMENT keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_agreement_algorithms: Vec<KeyAgreementAlgorithmSpec>,
+    /// For ENCAPSULATE_DECAPSULATE keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encapsulation_algorithms: Vec<EncapsulationAlgorithmSpec>,
 }
 
 /// GenerateMac.
@@ -257,7 +260,10 @@ pub(crate) fn usages_of(spec: KeySpec) -> &'static [KeyUsage] {
         SymmetricDefault => &[KeyUsage::EncryptDecrypt],
         Rsa2048 | Rsa3072 | Rsa4096 => &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify],
         EccNistP256 | EccNistP384 | EccNistP521 => &[KeyUsage::SignVerify, KeyUsage::KeyAgreement],
-        EccSecgP256k1 | MlDsa44 | MlDsa65 | MlDsa87 => &[KeyUsage::SignVerify],
+        EccSecgP256k1 | EccNistEdwards25519 | MlDsa44 | MlDsa65 | MlDsa87 => {
+            &[KeyUsage::SignVerify]
+        }
+        MlKem512 | MlKem768 | MlKem1024 => &[KeyUsage::EncapsulateDecapsulate],
         Hmac224 | Hmac256 | Hmac384 | Hmac512 => &[KeyUsage::GenerateVerifyMac],
     }
 }
@@ -268,6 +274,7 @@ pub(crate) struct Algorithms {
     pub signing: Vec<SigningAlgorithmSpec>,
     pub mac: Vec<MacAlgorithmSpec>,
     pub key_agreement: Vec<KeyAgreementAlgorithmSpec>,
+    pub encapsulation: Vec<EncapsulationAlgorithmSpec>,
 }
 
 pub(crate) fn algorithms_of(spec: KeySpec, usage: KeyUsage) -> Algorithms {
@@ -276,6 +283,7 @@ pub(crate) fn algorithms_of(spec: KeySpec, usage: KeyUsage) -> Algorithms {
         signing: Vec::new(),
         mac: Vec::new(),
         key_agreement: Vec::new(),
+        encapsulation: Vec::new(),
     };
     match usage {
         KeyUsage::EncryptDecrypt if spec == KeySpec::SymmetricDefault => {
@@ -294,6 +302,9 @@ pub(crate) fn algorithms_of(spec: KeySpec, usage: KeyUsage) -> Algorithms {
             algorithms.mac = asymmetric::mac_algorithm_for(spec).into_iter().collect();
         }
         KeyUsage::KeyAgreement => algorithms.key_agreement = vec![KeyAgreementAlgorithmSpec::Ecdh],
+        KeyUsage::EncapsulateDecapsulate => {
+            algorithms.encapsulation = asymmetric::encapsulation_algorithms_for(spec).to_vec()
+        }
     }
     algorithms
 }
@@ -420,6 +431,7 @@ impl Service {
                 encryption_algorithms: algorithms.encryption,
                 signing_algorithms: algorithms.signing,
                 key_agreement_algorithms: algorithms.key_agreement,
+                encapsulation_algorithms: algorithms.encapsulation,
             })
         })
     }

@@ -172,6 +172,7 @@ fn operations_for(spec: KeySpec, usage: KeyUsage) -> Vec<Operation> {
         (KeyUsage::SignVerify, _) => vec![Sign, Verify, GetPublicKey],
         (KeyUsage::GenerateVerifyMac, _) => vec![GenerateMac, VerifyMac],
         (KeyUsage::KeyAgreement, _) => vec![DeriveSharedSecret, GetPublicKey],
+        (KeyUsage::EncapsulateDecapsulate, _) => vec![Encapsulate, Decapsulate, GetPublicKey],
     });
     ops
 }
@@ -258,7 +259,7 @@ fn entry(service: &Service, grant: GrantRecord) -> GrantListEntry {
     }
 }
 
-fn dry_run_succeeded() -> KmsError {
+pub(crate) fn dry_run_succeeded() -> KmsError {
     KmsError::DryRunOperation("The request would have succeeded, but the DryRun flag is set".into())
 }
 

@@ -83,6 +83,7 @@ impl Service {
             signing_algorithms: algorithms.signing,
             mac_algorithms: algorithms.mac,
             key_agreement_algorithms: algorithms.key_agreement,
+            encapsulation_algorithms: algorithms.encapsulation,
             multi_region: record.primary_region.is_some(),
             multi_region_configuration: self.multi_region_configuration(record)?,
             pending_deletion_window_in_days: record.pending_window_days,
@@ -90,8 +91,8 @@ impl Service {
         })
     }
 
-    /// CreateKey: a new key of any spec AWS offers (AES-256-GCM, RSA, ECC, HMAC, ML-DSA) in the
-    /// caller's account.
+    /// CreateKey: a new key of any spec AWS offers (AES-256-GCM, RSA, ECC, Ed25519, HMAC, ML-DSA,
+    /// ML-KEM) in the caller's account.
     pub fn create_key(
         &self,
         caller: &Caller,

@@ -33,6 +33,7 @@ mod asymmetric_ops;
 mod authorization;
 mod clock;
 mod crypto_ops;
+mod encapsulation;
 mod grants;
 mod guest;
 mod identities;
@@ -61,6 +62,9 @@ pub use asymmetric_ops::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto_ops::Accept;
+pub use encapsulation::{
+    DecapsulateRequest, DecapsulateResponse, EncapsulateRequest, EncapsulateResponse,
+};
 pub use grants::{
     CreateGrantRequest, CreateGrantResponse, GrantListEntry, ListGrantsRequest, ListGrantsResponse,
     ListRetirableGrantsRequest, RetireGrantRequest, RevokeGrantRequest,

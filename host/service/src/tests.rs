@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use super::*;
 use crate::audit::{AuditLog, Verification};
-use kms_core::types::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage, Origin, Tag};
+use kms_core::types::{
+    DataKeyPairSpec, DataKeySpec, EncapsulationAlgorithmSpec, EncryptionAlgorithm, KeySpec,
+    KeyUsage, MessageType, Origin, SigningAlgorithmSpec, Tag,
+};
 use kms_crypto::blob;
 
 struct Fixture {
@@ -1354,4 +1357,252 @@ fn validation_errors_name_the_parameter_at_fault() {
         .describe_key(&root, KeyRequest::new(""))
         .unwrap_err();
     assert_eq!(parameter_of(unnamed), "KeyId");
+}
+
+fn key_of(f: &Fixture, spec: KeySpec, usage: KeyUsage) -> KeyMetadata {
+    f.service
+        .create_key(
+            &f.me,
+            CreateKeyRequest {
+                key_spec: Some(spec),
+                key_usage: Some(usage),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .key_metadata
+}
+
+fn ed25519_sign(
+    f: &Fixture,
+    key: &str,
+    algorithm: SigningAlgorithmSpec,
+    message_type: MessageType,
+    message: &[u8],
+) -> KmsResult<Vec<u8>> {
+    f.service
+        .sign(
+            &f.me,
+            SignRequest {
+                key_id: key.into(),
+                message: message.to_vec(),
+                message_type: Some(message_type),
+                signing_algorithm: Some(algorithm),
+                grant_tokens: Vec::new(),
+            },
+        )
+        .map(|r| r.signature)
+}
+
+#[test]
+fn ed25519_keys_sign_raw_messages_and_prehashed_digests() {
+    use SigningAlgorithmSpec as A;
+    let f = fixture();
+    let meta = key_of(&f, KeySpec::EccNistEdwards25519, KeyUsage::SignVerify);
+    assert_eq!(
+        meta.signing_algorithms,
+        [A::Ed25519Sha512, A::Ed25519PhSha512]
+    );
+    let key = meta.key_id;
+    let pure = ed25519_sign(&f, &key, A::Ed25519Sha512, MessageType::Raw, b"order 42").unwrap();
+    let digest = [9u8; 64];
+    let prehashed =
+        ed25519_sign(&f, &key, A::Ed25519PhSha512, MessageType::Digest, &digest).unwrap();
+    for (algorithm, message_type, message, signature) in [
+        (A::Ed25519Sha512, MessageType::Raw, &b"order 42"[..], &pure),
+        (
+            A::Ed25519PhSha512,
+            MessageType::Digest,
+            &digest[..],
+            &prehashed,
+        ),
+    ] {
+        let verified = f
+            .service
+            .verify(
+                &f.me,
+                VerifyRequest {
+                    key_id: key.clone(),
+                    message: message.to_vec(),
+                    message_type: Some(message_type),
+                    signature: signature.clone(),
+                    signing_algorithm: Some(algorithm),
+                    grant_tokens: Vec::new(),
+                },
+            )
+            .unwrap();
+        assert!(verified.signature_valid);
+    }
+    // AWS pairs ED25519_SHA_512 with RAW and ED25519_PH_SHA_512 with DIGEST, never the other way.
+    assert_err!(
+        ed25519_sign(&f, &key, A::Ed25519Sha512, MessageType::Digest, &digest),
+        KmsError::Validation
+    );
+    assert_err!(
+        ed25519_sign(&f, &key, A::Ed25519PhSha512, MessageType::Raw, b"order 42"),
+        KmsError::Validation
+    );
+    assert_err!(
+        ed25519_sign(&f, &key, A::EcdsaSha256, MessageType::Raw, b"order 42"),
+        KmsError::InvalidKeyUsage
+    );
+    let public = f
+        .service
+        .get_public_key(&f.me, KeyRequest::new(&key))
+        .unwrap();
+    assert_eq!(public.key_spec, KeySpec::EccNistEdwards25519);
+    assert_eq!(public.public_key.len(), 44);
+    // Ed25519 keys sign and verify only.
+    let agreement = CreateKeyRequest {
+        key_spec: Some(KeySpec::EccNistEdwards25519),
+        key_usage: Some(KeyUsage::KeyAgreement),
+        ..Default::default()
+    };
+    assert_err!(f.service.create_key(&f.me, agreement), KmsError::Validation);
+}
+
+fn encapsulate(f: &Fixture, key: &str, dry_run: bool) -> KmsResult<EncapsulateResponse> {
+    f.service.encapsulate(
+        &f.me,
+        EncapsulateRequest {
+            key_id: key.into(),
+            encapsulation_algorithm: Some(EncapsulationAlgorithmSpec::MlKem),
+            grant_tokens: Vec::new(),
+            dry_run,
+        },
+    )
+}
+
+fn decapsulate(f: &Fixture, key: &str, ciphertext: &[u8], dry_run: bool) -> KmsResult<Vec<u8>> {
+    f.service
+        .decapsulate(
+            &f.me,
+            DecapsulateRequest {
+                key_id: key.into(),
+                shared_secret_ciphertext_blob: ciphertext.to_vec(),
+                encapsulation_algorithm: Some(EncapsulationAlgorithmSpec::MlKem),
+                grant_tokens: Vec::new(),
+                dry_run,
+            },
+        )
+        .map(|r| r.shared_secret.to_vec())
+}
+
+#[test]
+fn ml_kem_keys_encapsulate_and_decapsulate_the_same_secret() {
+    let f = fixture();
+    for (spec, ciphertext_len) in [
+        (KeySpec::MlKem512, 768),
+        (KeySpec::MlKem768, 1088),
+        (KeySpec::MlKem1024, 1568),
+    ] {
+        let meta = key_of(&f, spec, KeyUsage::EncapsulateDecapsulate);
+        assert_eq!(
+            meta.encapsulation_algorithms,
+            [EncapsulationAlgorithmSpec::MlKem]
+        );
+        assert!(meta.signing_algorithms.is_empty() && meta.encryption_algorithms.is_empty());
+        let key = meta.key_id;
+        let sent = encapsulate(&f, &key, false).unwrap();
+        assert_eq!(sent.shared_secret_ciphertext_blob.len(), ciphertext_len);
+        assert_eq!(sent.shared_secret.len(), 32);
+        assert!(sent.key_id.ends_with(&key));
+        let received = decapsulate(&f, &key, &sent.shared_secret_ciphertext_blob, false).unwrap();
+        assert_eq!(received, *sent.shared_secret);
+        assert_err!(
+            decapsulate(&f, &key, &sent.shared_secret_ciphertext_blob[1..], false),
+            KmsError::InvalidCiphertext
+        );
+        let public = f
+            .service
+            .get_public_key(&f.me, KeyRequest::new(&key))
+            .unwrap();
+        assert_eq!(public.key_usage, KeyUsage::EncapsulateDecapsulate);
+        assert_eq!(
+            public.encapsulation_algorithms,
+            [EncapsulationAlgorithmSpec::MlKem]
+        );
+    }
+}
+
+#[test]
+fn ml_kem_keys_need_their_usage_and_serve_nothing_else() {
+    let f = fixture();
+    let default_usage = CreateKeyRequest {
+        key_spec: Some(KeySpec::MlKem768),
+        ..Default::default()
+    };
+    assert_err!(
+        f.service.create_key(&f.me, default_usage),
+        KmsError::Validation
+    );
+    let kem = key_of(&f, KeySpec::MlKem768, KeyUsage::EncapsulateDecapsulate).key_id;
+    assert_err!(f.encrypt(&kem, b"x"), KmsError::InvalidKeyUsage);
+    let symmetric = f.key();
+    assert_err!(
+        encapsulate(&f, &symmetric, false),
+        KmsError::InvalidKeyUsage
+    );
+    assert_err!(
+        decapsulate(&f, &symmetric, &[0; 1088], false),
+        KmsError::InvalidKeyUsage
+    );
+}
+
+#[test]
+fn encapsulate_and_decapsulate_honour_dry_run_and_are_audited() {
+    let f = fixture();
+    let key = key_of(&f, KeySpec::MlKem512, KeyUsage::EncapsulateDecapsulate).key_id;
+    assert_err!(encapsulate(&f, &key, true), KmsError::DryRunOperation);
+    assert_err!(
+        decapsulate(&f, &key, &[0; 768], true),
+        KmsError::DryRunOperation
+    );
+    let sent = encapsulate(&f, &key, false).unwrap();
+    decapsulate(&f, &key, &sent.shared_secret_ciphertext_blob, false).unwrap();
+    let events = AuditLog::events_after(f.service.vault().store(), 0, 100).unwrap();
+    let summary: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(_, e)| (e.operation.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("CreateKey", "Success"),
+            ("Encapsulate", "DryRunOperationException"),
+            ("Decapsulate", "DryRunOperationException"),
+            ("Encapsulate", "Success"),
+            ("Decapsulate", "Success"),
+        ]
+    );
+    assert!(events[4].1.key_arn.as_deref().unwrap().ends_with(&key));
+}
+
+#[test]
+fn data_key_pairs_of_ed25519_and_ml_kem_are_generated() {
+    let f = fixture();
+    let key = f.key();
+    for spec in [
+        DataKeyPairSpec::EccNistEdwards25519,
+        DataKeyPairSpec::MlKem512,
+        DataKeyPairSpec::MlKem1024,
+    ] {
+        let pair = f
+            .service
+            .generate_data_key_pair(
+                &f.me,
+                GenerateDataKeyPairRequest {
+                    key_id: key.clone(),
+                    key_pair_spec: Some(spec),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let private = pair.private_key_plaintext.unwrap();
+        assert_eq!(
+            f.decrypt(&pair.private_key_ciphertext_blob).unwrap(),
+            *private
+        );
+        assert!(!pair.public_key.is_empty());
+    }
 }

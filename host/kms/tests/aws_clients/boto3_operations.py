@@ -3,13 +3,14 @@ error codes of the failures. Run by host/kms/tests/http_api.rs with KMS_ENDPOINT
 shared-credentials file of `kms init`; OUTSIDER_* name a principal with no permissions."""
 
 import base64
+import hashlib
 import os
 import sys
 
 import boto3
 from botocore.config import Config
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, padding
 
 ENDPOINT = os.environ["KMS_ENDPOINT"]
 REGION = "us-east-1"
@@ -153,6 +154,59 @@ serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)
 pair2 = call(kms, "generate_data_key_pair_without_plaintext", KeyId=key, KeyPairSpec="RSA_2048")
 assert "PrivateKeyPlaintext" not in pair2 and pair2["PublicKey"]
 
+# Ed25519: pure Ed25519 over a RAW message, Ed25519ph over a SHA-512 DIGEST; Python's
+# cryptography checks the pure signature independently.
+ed = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+assert ed["SigningAlgorithms"] == ["ED25519_SHA_512", "ED25519_PH_SHA_512"], ed
+ed_pub = serialization.load_der_public_key(kms.get_public_key(KeyId=ed["KeyId"])["PublicKey"])
+assert isinstance(ed_pub, ed25519.Ed25519PublicKey), ed_pub
+ed_sig = kms.sign(KeyId=ed["KeyId"], Message=b"release 7", MessageType="RAW",
+                  SigningAlgorithm="ED25519_SHA_512")["Signature"]
+ed_pub.verify(ed_sig, b"release 7")
+digest = hashlib.sha512(b"release 7").digest()
+ph_sig = kms.sign(KeyId=ed["KeyId"], Message=digest, MessageType="DIGEST",
+                  SigningAlgorithm="ED25519_PH_SHA_512")["Signature"]
+assert kms.verify(KeyId=ed["KeyId"], Message=digest, MessageType="DIGEST", Signature=ph_sig,
+                  SigningAlgorithm="ED25519_PH_SHA_512")["SignatureValid"]
+fails("ValidationException", kms, "sign", KeyId=ed["KeyId"], Message=digest,
+      MessageType="DIGEST", SigningAlgorithm="ED25519_SHA_512")
+ed_pair = kms.generate_data_key_pair(KeyId=key, KeyPairSpec="ECC_NIST_EDWARDS25519")
+assert isinstance(serialization.load_der_private_key(ed_pair["PrivateKeyPlaintext"], password=None),
+                  ed25519.Ed25519PrivateKey)
+
+# ML-DSA signatures, verified independently by Python's cryptography.
+dsa = kms.create_key(KeySpec="ML_DSA_65", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+dsa_pub = serialization.load_der_public_key(kms.get_public_key(KeyId=dsa)["PublicKey"])
+assert isinstance(dsa_pub, mldsa.MLDSA65PublicKey), dsa_pub
+dsa_sig = kms.sign(KeyId=dsa, Message=b"post-quantum", SigningAlgorithm="ML_DSA_SHAKE_256")["Signature"]
+dsa_pub.verify(dsa_sig, b"post-quantum")
+
+# ML-KEM: Python's cryptography encapsulates to our public key and KMS decapsulates; KMS
+# encapsulates and decapsulates; a ciphertext of the wrong length is refused.
+kem = kms.create_key(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE")["KeyMetadata"]
+assert kem["EncapsulationAlgorithms"] == ["ML_KEM"] and "SigningAlgorithms" not in kem, kem
+kem_public = kms.get_public_key(KeyId=kem["KeyId"])
+assert kem_public["KeyUsage"] == "ENCAPSULATE_DECAPSULATE", kem_public
+assert kem_public["EncapsulationAlgorithms"] == ["ML_KEM"], kem_public
+kem_pub = serialization.load_der_public_key(kem_public["PublicKey"])
+assert isinstance(kem_pub, mlkem.MLKEM768PublicKey), kem_pub
+secret, kem_ct = kem_pub.encapsulate()
+got = call(kms, "decapsulate", KeyId=kem["KeyId"], SharedSecretCiphertextBlob=kem_ct,
+           EncapsulationAlgorithm="ML_KEM")
+assert got["SharedSecret"] == secret and got["EncapsulationAlgorithm"] == "ML_KEM", got
+sent = call(kms, "encapsulate", KeyId=kem["KeyId"], EncapsulationAlgorithm="ML_KEM")
+assert len(sent["SharedSecretCiphertextBlob"]) == 1088 and len(sent["SharedSecret"]) == 32, sent
+assert kms.decapsulate(KeyId=kem["KeyId"], SharedSecretCiphertextBlob=sent["SharedSecretCiphertextBlob"],
+                       EncapsulationAlgorithm="ML_KEM")["SharedSecret"] == sent["SharedSecret"]
+fails("InvalidCiphertextException", kms, "decapsulate", KeyId=kem["KeyId"],
+      SharedSecretCiphertextBlob=kem_ct[:-1], EncapsulationAlgorithm="ML_KEM")
+fails("DryRunOperationException", kms, "encapsulate", KeyId=kem["KeyId"],
+      EncapsulationAlgorithm="ML_KEM", DryRun=True)
+fails("InvalidKeyUsageException", kms, "encapsulate", KeyId=key, EncapsulationAlgorithm="ML_KEM")
+kem_pair = kms.generate_data_key_pair(KeyId=key, KeyPairSpec="ML_KEM_768")
+assert isinstance(serialization.load_der_private_key(kem_pair["PrivateKeyPlaintext"], password=None),
+                  mlkem.MLKEM768PrivateKey)
+
 # Grants, and a principal with no permissions.
 fails("AccessDeniedException", outsider, "encrypt", KeyId=key, Plaintext=b"x")
 outsider_arn = os.environ["OUTSIDER_ARN"]
@@ -276,7 +330,7 @@ expected = {
     "rotate_key_on_demand", "list_key_rotations", "get_key_policy", "put_key_policy",
     "list_key_policies", "create_grant", "list_grants", "list_retirable_grants",
     "retire_grant", "revoke_grant", "replicate_key", "update_primary_region",
-    "get_key_last_usage",
+    "get_key_last_usage", "encapsulate", "decapsulate",
 }
 missing = expected - called
 assert not missing, f"not driven: {sorted(missing)}"
