@@ -1317,3 +1317,127 @@ fn tenant_app_signs_and_macs_with_keys_of_those_usages() {
         "{failure}"
     );
 }
+
+#[test]
+fn guests_use_ml_kem_ecdh_ed25519_and_data_key_pairs_through_capabilities() {
+    use kms_core::types::{KeySpec, KeyUsage};
+    let host = host();
+    host.key("alias/app", &[]);
+    for (alias, spec, usage) in [
+        (
+            "alias/kem",
+            KeySpec::MlKem768,
+            KeyUsage::EncapsulateDecapsulate,
+        ),
+        ("alias/ecdh", KeySpec::EccNistP256, KeyUsage::KeyAgreement),
+        ("alias/peer", KeySpec::EccNistP256, KeyUsage::KeyAgreement),
+        (
+            "alias/ed",
+            KeySpec::EccNistEdwards25519,
+            KeyUsage::SignVerify,
+        ),
+    ] {
+        host.key_from(
+            alias,
+            CreateKeyRequest {
+                key_spec: Some(spec),
+                key_usage: Some(usage),
+                ..CreateKeyRequest::default()
+            },
+        );
+    }
+    let app = host.load(stock::REVEAL_APP);
+    let everything = Capabilities::builder()
+        .grant("alias/*=all".parse().unwrap())
+        .allow_reveal()
+        .build();
+    let tenant = host.tenant(everything);
+    let run = |args: &[&str]| host.run(&app, &tenant, args).unwrap();
+
+    // ML-KEM: the guest encapsulates and decapsulates; and decapsulates what the host made.
+    let report = run(&["kem", "alias/kem"]).unwrap();
+    assert_eq!(report, "kem ok: 32 byte secret, 1088 byte ciphertext");
+    let made = host
+        .service
+        .encapsulate(
+            &host.admin(),
+            serde_json::from_value(
+                serde_json::json!({"KeyId": "alias/kem", "EncapsulationAlgorithm": "ML_KEM"}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let ciphertext = hex::encode(&made.shared_secret_ciphertext_blob);
+    let secret = run(&["decapsulate", "alias/kem", &ciphertext]).unwrap();
+    assert_eq!(secret, hex::encode(&made.shared_secret));
+
+    // ECDH: the guest's secret with the peer's public key is the peer's with the guest key's.
+    let public = |key: &str| {
+        host.service
+            .get_public_key(&host.admin(), kms_service::KeyRequest::new(key))
+            .unwrap()
+            .public_key
+    };
+    let guest_secret = run(&["ecdh", "alias/ecdh", &hex::encode(public("alias/peer"))]).unwrap();
+    let host_secret = host
+        .service
+        .derive_shared_secret(
+            &host.admin(),
+            kms_service::DeriveSharedSecretRequest {
+                key_id: "alias/peer".into(),
+                key_agreement_algorithm: Some(kms_core::types::KeyAgreementAlgorithmSpec::Ecdh),
+                public_key: public("alias/ecdh"),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .shared_secret;
+    assert_eq!(guest_secret, hex::encode(&host_secret));
+
+    // Ed25519: the guest's signature verifies outside the sandbox.
+    let signature = run(&["ed25519", "alias/ed", "release-2.0"]).unwrap();
+    host.service
+        .verify(
+            &host.admin(),
+            kms_service::VerifyRequest {
+                key_id: "alias/ed".into(),
+                message: b"release-2.0".to_vec(),
+                message_type: Some(kms_core::types::MessageType::Raw),
+                signature: hex::decode(signature).unwrap(),
+                signing_algorithm: Some(kms_core::types::SigningAlgorithmSpec::Ed25519Sha512),
+                grant_tokens: Vec::new(),
+            },
+        )
+        .unwrap();
+
+    // Data key pairs of the new specs, the private key revealed only to this instance.
+    for spec in ["ML_KEM_768", "ECC_NIST_EDWARDS25519", "ECC_NIST_P256"] {
+        let report = run(&["pair", "alias/app", spec]).unwrap();
+        assert!(report.starts_with("pair ok: public"), "{spec}: {report}");
+    }
+    assert_eq!(host.audited("Decapsulate", "Success").len(), 2);
+    assert_eq!(host.audited("GenerateDataKeyPair", "Success").len(), 3);
+
+    // Each call needs its own operation in the capability set: without decapsulate (and
+    // encapsulate), the same component is refused, and the refusal is audited.
+    let narrow = host.tenant(
+        Capabilities::builder()
+            .grant("alias/kem=describe,get-public-key".parse().unwrap())
+            .allow_reveal()
+            .build(),
+    );
+    let refused = host
+        .run(&app, &narrow, &["decapsulate", "alias/kem", &ciphertext])
+        .unwrap()
+        .unwrap_err();
+    assert!(refused.starts_with("AccessDeniedException"), "{refused}");
+    assert_eq!(
+        host.audited("Decapsulate", "AccessDeniedException").len(),
+        1
+    );
+    let refused = host
+        .run(&app, &narrow, &["kem", "alias/kem"])
+        .unwrap()
+        .unwrap_err();
+    assert!(refused.starts_with("AccessDeniedException"), "{refused}");
+}

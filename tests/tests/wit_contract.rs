@@ -284,12 +284,32 @@ fn keys_offers_exactly_the_contract_operations() {
             "[method]key.public-key",
             "[method]key.generate-mac",
             "[method]key.verify-mac",
+            "[method]key.derive-shared-secret",
+            "[method]key.encapsulate",
+            "[method]key.decapsulate",
+            "[method]key.generate-data-key-pair-without-plaintext",
             "open",
             "decrypt",
             "re-encrypt",
             "generate-random",
         ])
     );
+}
+
+#[test]
+fn private_keys_of_data_key_pairs_reach_a_guest_only_through_reveal() {
+    let contract = Contract::load();
+    assert_eq!(
+        contract.functions("reveal"),
+        BTreeSet::from(["export-plaintext", "generate-data-key-pair"])
+    );
+    // What `keys` hands out of a data key pair has no plaintext private key in it.
+    let pair = contract.type_in("types", "data-key-pair");
+    let TypeDefKind::Record(record) = &contract.resolve.types[pair].kind else {
+        panic!("data-key-pair is a record");
+    };
+    let fields: Vec<&str> = record.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(fields, ["public-key", "private-key-ciphertext"]);
 }
 
 #[test]

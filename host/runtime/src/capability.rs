@@ -35,11 +35,20 @@ pub enum KeyOperation {
     GenerateMac,
     /// `key.verify-mac`.
     VerifyMac,
+    /// `key.derive-shared-secret`.
+    DeriveSharedSecret,
+    /// `key.encapsulate`.
+    Encapsulate,
+    /// `key.decapsulate`.
+    Decapsulate,
+    /// `key.generate-data-key-pair-without-plaintext` and, for instances granted `reveal`,
+    /// `reveal.generate-data-key-pair`.
+    GenerateDataKeyPair,
 }
 
 impl KeyOperation {
     /// Every operation.
-    pub const ALL: [KeyOperation; 11] = [
+    pub const ALL: [KeyOperation; 15] = [
         KeyOperation::Describe,
         KeyOperation::Encrypt,
         KeyOperation::Decrypt,
@@ -51,6 +60,10 @@ impl KeyOperation {
         KeyOperation::GetPublicKey,
         KeyOperation::GenerateMac,
         KeyOperation::VerifyMac,
+        KeyOperation::DeriveSharedSecret,
+        KeyOperation::Encapsulate,
+        KeyOperation::Decapsulate,
+        KeyOperation::GenerateDataKeyPair,
     ];
 
     /// The name used on the command line (`encrypt`, `re-encrypt-from`, …).
@@ -67,6 +80,10 @@ impl KeyOperation {
             KeyOperation::GetPublicKey => "get-public-key",
             KeyOperation::GenerateMac => "generate-mac",
             KeyOperation::VerifyMac => "verify-mac",
+            KeyOperation::DeriveSharedSecret => "derive-shared-secret",
+            KeyOperation::Encapsulate => "encapsulate",
+            KeyOperation::Decapsulate => "decapsulate",
+            KeyOperation::GenerateDataKeyPair => "generate-data-key-pair",
         }
     }
 
@@ -83,6 +100,10 @@ impl KeyOperation {
             KeyOperation::GetPublicKey => Operation::GetPublicKey,
             KeyOperation::GenerateMac => Operation::GenerateMac,
             KeyOperation::VerifyMac => Operation::VerifyMac,
+            KeyOperation::DeriveSharedSecret => Operation::DeriveSharedSecret,
+            KeyOperation::Encapsulate => Operation::Encapsulate,
+            KeyOperation::Decapsulate => Operation::Decapsulate,
+            KeyOperation::GenerateDataKeyPair => Operation::GenerateDataKeyPair,
         }
     }
 

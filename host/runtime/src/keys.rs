@@ -4,20 +4,21 @@
 
 use wasmtime::component::Resource;
 
-use crate::bindings::keys::{Decrypted, Host, HostKey};
+use crate::bindings::keys::{Decrypted, Encapsulated, Host, HostKey};
 use crate::bindings::types as wit;
 use crate::capability::KeyOperation;
 use crate::ctx::{HostResult, KmsCtxView, done};
 use crate::handles::KeyHandle;
 use crate::types::{
-    data_key_request, from_wit_context, from_wit_mac, from_wit_message_type, from_wit_signing,
-    to_wit_metadata,
+    data_key_request, from_wit_context, from_wit_key_pair_spec, from_wit_mac,
+    from_wit_message_type, from_wit_signing, to_wit_metadata,
 };
 use kms_core::error::{KmsError, KmsResult};
-use kms_core::types::KeyId;
+use kms_core::types::{EncapsulationAlgorithmSpec, KeyAgreementAlgorithmSpec, KeyId};
 use kms_service::{
-    Accept, Admission, DecryptRequest, EncryptRequest, GenerateMacRequest, KeyMetadata, KeyRequest,
-    ReEncryptRequest, SignRequest, VerifyMacRequest, VerifyRequest,
+    Accept, Admission, DecapsulateRequest, DecryptRequest, DeriveSharedSecretRequest,
+    EncapsulateRequest, EncryptRequest, GenerateDataKeyPairRequest, GenerateMacRequest,
+    KeyMetadata, KeyRequest, ReEncryptRequest, SignRequest, VerifyMacRequest, VerifyRequest,
 };
 
 impl KmsCtxView<'_> {
@@ -35,7 +36,7 @@ impl HostKey for KmsCtxView<'_> {
             Ok(facts) => facts,
             Err(e) => return done(Err(e)),
         };
-        done(self.describe(&facts.key_id).and_then(to_wit_metadata))
+        done(self.describe(&facts.key_id).map(to_wit_metadata))
     }
 
     fn encrypt(
@@ -164,6 +165,88 @@ impl HostKey for KmsCtxView<'_> {
                 mac_algorithm: Some(from_wit_mac(algorithm)),
             };
             self.ctx.service.verify_mac(self.caller(), req).map(|_| ())
+        }))
+    }
+
+    fn derive_shared_secret(
+        &mut self,
+        handle: Resource<KeyHandle>,
+        public_key: Vec<u8>,
+    ) -> HostResult<Vec<u8>> {
+        let facts = self.checked_key(&handle, KeyOperation::DeriveSharedSecret)?;
+        done(facts.and_then(|facts| {
+            let req = DeriveSharedSecretRequest {
+                key_id: facts.key_id.to_string(),
+                key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
+                public_key,
+                ..Default::default()
+            };
+            self.ctx
+                .service
+                .derive_shared_secret(self.caller(), req)
+                .map(|r| r.shared_secret.to_vec())
+        }))
+    }
+
+    fn encapsulate(&mut self, handle: Resource<KeyHandle>) -> HostResult<Encapsulated> {
+        let facts = self.checked_key(&handle, KeyOperation::Encapsulate)?;
+        done(facts.and_then(|facts| {
+            let req = EncapsulateRequest {
+                key_id: facts.key_id.to_string(),
+                encapsulation_algorithm: Some(EncapsulationAlgorithmSpec::MlKem),
+                ..Default::default()
+            };
+            self.ctx
+                .service
+                .encapsulate(self.caller(), req)
+                .map(|r| Encapsulated {
+                    shared_secret: r.shared_secret.to_vec(),
+                    ciphertext: r.shared_secret_ciphertext_blob,
+                })
+        }))
+    }
+
+    fn decapsulate(
+        &mut self,
+        handle: Resource<KeyHandle>,
+        ciphertext: Vec<u8>,
+    ) -> HostResult<Vec<u8>> {
+        let facts = self.checked_key(&handle, KeyOperation::Decapsulate)?;
+        done(facts.and_then(|facts| {
+            let req = DecapsulateRequest {
+                key_id: facts.key_id.to_string(),
+                shared_secret_ciphertext_blob: ciphertext,
+                encapsulation_algorithm: Some(EncapsulationAlgorithmSpec::MlKem),
+                ..Default::default()
+            };
+            self.ctx
+                .service
+                .decapsulate(self.caller(), req)
+                .map(|r| r.shared_secret.to_vec())
+        }))
+    }
+
+    fn generate_data_key_pair_without_plaintext(
+        &mut self,
+        handle: Resource<KeyHandle>,
+        spec: wit::DataKeyPairSpec,
+        encryption_context: wit::EncryptionContext,
+    ) -> HostResult<wit::DataKeyPair> {
+        let facts = self.checked_key(&handle, KeyOperation::GenerateDataKeyPair)?;
+        done(facts.and_then(|facts| {
+            let req = GenerateDataKeyPairRequest {
+                key_id: facts.key_id.to_string(),
+                key_pair_spec: Some(from_wit_key_pair_spec(spec)),
+                encryption_context: from_wit_context(encryption_context)?,
+                ..Default::default()
+            };
+            self.ctx
+                .service
+                .generate_data_key_pair_without_plaintext(self.caller(), req)
+                .map(|r| wit::DataKeyPair {
+                    public_key: r.public_key,
+                    private_key_ciphertext: r.private_key_ciphertext_blob,
+                })
         }))
     }
 

@@ -1,12 +1,18 @@
-//! `kms:vault/reveal`: a held data key's plaintext, for the instances granted it. The host
-//! refuses a component that imports this interface without the grant before it runs; the façade
-//! checks the grant again on each call and audits it.
+//! `kms:vault/reveal`: plaintext key bytes for the instances granted them — a held data key's
+//! plaintext and the private key of a new data key pair. The host refuses a component that
+//! imports this interface without the grant before it runs; each call checks the grant again
+//! and the façade audits it.
 
 use wasmtime::component::Resource;
 
-use crate::bindings::reveal::Host;
+use crate::bindings::reveal::{Host, RevealedKeyPair};
+use crate::bindings::types as wit;
+use crate::capability::KeyOperation;
 use crate::ctx::{HostResult, KmsCtxView, done};
-use crate::handles::DataKeyHandle;
+use crate::handles::{DataKeyHandle, KeyHandle};
+use crate::types::{from_wit_context, from_wit_key_pair_spec};
+use kms_core::error::KmsError;
+use kms_service::GenerateDataKeyPairRequest;
 
 impl Host for KmsCtxView<'_> {
     fn export_plaintext(&mut self, handle: Resource<DataKeyHandle>) -> HostResult<Vec<u8>> {
@@ -17,5 +23,44 @@ impl Host for KmsCtxView<'_> {
                 .reveal_data_key(&self.ctx.caller, key, self.ctx.capabilities.reveal())
                 .map(|plaintext| plaintext.to_vec()),
         )
+    }
+
+    fn generate_data_key_pair(
+        &mut self,
+        key: Resource<KeyHandle>,
+        spec: wit::DataKeyPairSpec,
+        encryption_context: wit::EncryptionContext,
+    ) -> HostResult<RevealedKeyPair> {
+        if !self.ctx.capabilities.reveal() {
+            let error = self.refuse(
+                "GenerateDataKeyPair",
+                None,
+                KmsError::AccessDenied(
+                    "This component is not granted reveal: it may not hold a private key".into(),
+                ),
+            );
+            return done(Err(error));
+        }
+        let facts = self.checked_key(&key, KeyOperation::GenerateDataKeyPair)?;
+        done(facts.and_then(|facts| {
+            let req = GenerateDataKeyPairRequest {
+                key_id: facts.key_id.to_string(),
+                key_pair_spec: Some(from_wit_key_pair_spec(spec)),
+                encryption_context: from_wit_context(encryption_context)?,
+                ..Default::default()
+            };
+            let pair = self
+                .ctx
+                .service
+                .generate_data_key_pair(self.caller(), req)?;
+            let private_key_plaintext = pair.private_key_plaintext.ok_or_else(|| {
+                KmsError::Internal("GenerateDataKeyPair returned no private key".into())
+            })?;
+            Ok(RevealedKeyPair {
+                public_key: pair.public_key,
+                private_key_plaintext: private_key_plaintext.to_vec(),
+                private_key_ciphertext: pair.private_key_ciphertext_blob,
+            })
+        }))
     }
 }

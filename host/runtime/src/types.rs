@@ -4,8 +4,8 @@
 
 use kms_core::error::{Invalid, KmsError, KmsResult, Missing};
 use kms_core::types::{
-    DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState, KeyUsage,
-    MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
+    DataKeyPairSpec, DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState,
+    KeyUsage, MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
 };
 use kms_service::{GenerateDataKeyRequest, KeyMetadata};
 
@@ -134,28 +134,17 @@ same_cases!(
     from_wit_signing: wit::SigningAlgorithm => SigningAlgorithmSpec {
         RsassaPssSha256, RsassaPssSha384, RsassaPssSha512, RsassaPkcs1V15Sha256,
         RsassaPkcs1V15Sha384, RsassaPkcs1V15Sha512, EcdsaSha256, EcdsaSha384, EcdsaSha512,
-        MlDsaShake256,
+        MlDsaShake256, Ed25519Sha512, Ed25519PhSha512,
     }
 );
-/// AWS signing algorithm to WIT's; `None` for the Ed25519 algorithms, which the kms:vault
-/// contract does not name yet.
-pub(crate) fn to_wit_signing(value: SigningAlgorithmSpec) -> Option<wit::SigningAlgorithm> {
-    use SigningAlgorithmSpec as A;
-    use wit::SigningAlgorithm as W;
-    Some(match value {
-        A::RsassaPssSha256 => W::RsassaPssSha256,
-        A::RsassaPssSha384 => W::RsassaPssSha384,
-        A::RsassaPssSha512 => W::RsassaPssSha512,
-        A::RsassaPkcs1V15Sha256 => W::RsassaPkcs1V15Sha256,
-        A::RsassaPkcs1V15Sha384 => W::RsassaPkcs1V15Sha384,
-        A::RsassaPkcs1V15Sha512 => W::RsassaPkcs1V15Sha512,
-        A::EcdsaSha256 => W::EcdsaSha256,
-        A::EcdsaSha384 => W::EcdsaSha384,
-        A::EcdsaSha512 => W::EcdsaSha512,
-        A::MlDsaShake256 => W::MlDsaShake256,
-        A::Ed25519Sha512 | A::Ed25519PhSha512 => return None,
-    })
-}
+same_cases!(
+    /// AWS signing algorithm to WIT's.
+    to_wit_signing: SigningAlgorithmSpec => wit::SigningAlgorithm {
+        RsassaPssSha256, RsassaPssSha384, RsassaPssSha512, RsassaPkcs1V15Sha256,
+        RsassaPkcs1V15Sha384, RsassaPkcs1V15Sha512, EcdsaSha256, EcdsaSha384, EcdsaSha512,
+        MlDsaShake256, Ed25519Sha512, Ed25519PhSha512,
+    }
+);
 same_cases!(
     /// WIT MAC algorithm to AWS's.
     from_wit_mac: wit::MacAlgorithm => MacAlgorithmSpec { HmacSha224, HmacSha256, HmacSha384, HmacSha512 }
@@ -168,81 +157,70 @@ same_cases!(
     /// WIT message type to AWS's.
     from_wit_message_type: wit::MessageType => MessageType { Raw, Digest, ExternalMu }
 );
+same_cases!(
+    /// WIT data key pair spec to AWS's.
+    from_wit_key_pair_spec: wit::DataKeyPairSpec => DataKeyPairSpec {
+        Rsa2048, Rsa3072, Rsa4096, EccNistP256, EccNistP384, EccNistP521, EccSecgP256k1,
+        EccNistEdwards25519, MlKem512, MlKem768, MlKem1024,
+    }
+);
+same_cases!(
+    /// AWS key spec to WIT's.
+    to_wit_key_spec: KeySpec => wit::KeySpec {
+        SymmetricDefault, Rsa2048, Rsa3072, Rsa4096, EccNistP256, EccNistP384, EccNistP521,
+        EccSecgP256k1, Hmac224, Hmac256, Hmac384, Hmac512, MlDsa44, MlDsa65, MlDsa87,
+        EccNistEdwards25519, MlKem512, MlKem768, MlKem1024,
+    }
+);
+same_cases!(
+    /// AWS key usage to WIT's.
+    to_wit_key_usage: KeyUsage => wit::KeyUsage {
+        EncryptDecrypt, SignVerify, GenerateVerifyMac, KeyAgreement, EncapsulateDecapsulate,
+    }
+);
+same_cases!(
+    /// AWS key state to WIT's.
+    to_wit_key_state: KeyState => wit::KeyState {
+        Enabled, Disabled, PendingDeletion, PendingImport, PendingReplicaDeletion, Unavailable,
+    }
+);
+same_cases!(
+    /// AWS origin to WIT's.
+    to_wit_origin: Origin => wit::Origin { AwsKms, External, AwsCloudhsm, ExternalKeyStore }
+);
+same_cases!(
+    /// AWS encryption algorithm to WIT's.
+    to_wit_encryption: EncryptionAlgorithm => wit::EncryptionAlgorithm {
+        SymmetricDefault, RsaesOaepSha1, RsaesOaepSha256,
+    }
+);
 
-/// A key's metadata as a guest sees it; `UnsupportedOperation` for the Ed25519 and ML-KEM key
-/// specs, which the kms:vault contract does not name yet.
-pub(crate) fn to_wit_metadata(m: KeyMetadata) -> KmsResult<wit::KeyMetadata> {
-    let unnamed = |spec: KeySpec| {
-        KmsError::UnsupportedOperation(format!(
-            "The kms:vault contract cannot describe {spec} keys to a guest yet"
-        ))
-    };
-    Ok(wit::KeyMetadata {
+/// A key's metadata as a guest sees it.
+pub(crate) fn to_wit_metadata(m: KeyMetadata) -> wit::KeyMetadata {
+    wit::KeyMetadata {
         key_id: m.key_id,
         arn: m.arn,
         account_id: m.aws_account_id,
         description: m.description,
-        key_spec: match m.key_spec {
-            KeySpec::SymmetricDefault => wit::KeySpec::SymmetricDefault,
-            KeySpec::Rsa2048 => wit::KeySpec::Rsa2048,
-            KeySpec::Rsa3072 => wit::KeySpec::Rsa3072,
-            KeySpec::Rsa4096 => wit::KeySpec::Rsa4096,
-            KeySpec::EccNistP256 => wit::KeySpec::EccNistP256,
-            KeySpec::EccNistP384 => wit::KeySpec::EccNistP384,
-            KeySpec::EccNistP521 => wit::KeySpec::EccNistP521,
-            KeySpec::EccSecgP256k1 => wit::KeySpec::EccSecgP256k1,
-            KeySpec::Hmac224 => wit::KeySpec::Hmac224,
-            KeySpec::Hmac256 => wit::KeySpec::Hmac256,
-            KeySpec::Hmac384 => wit::KeySpec::Hmac384,
-            KeySpec::Hmac512 => wit::KeySpec::Hmac512,
-            KeySpec::MlDsa44 => wit::KeySpec::MlDsa44,
-            KeySpec::MlDsa65 => wit::KeySpec::MlDsa65,
-            KeySpec::MlDsa87 => wit::KeySpec::MlDsa87,
-            spec @ (KeySpec::EccNistEdwards25519
-            | KeySpec::MlKem512
-            | KeySpec::MlKem768
-            | KeySpec::MlKem1024) => return Err(unnamed(spec)),
-        },
-        key_usage: match m.key_usage {
-            KeyUsage::EncryptDecrypt => wit::KeyUsage::EncryptDecrypt,
-            KeyUsage::SignVerify => wit::KeyUsage::SignVerify,
-            KeyUsage::GenerateVerifyMac => wit::KeyUsage::GenerateVerifyMac,
-            KeyUsage::KeyAgreement => wit::KeyUsage::KeyAgreement,
-            KeyUsage::EncapsulateDecapsulate => return Err(unnamed(m.key_spec)),
-        },
-        key_state: match m.key_state {
-            KeyState::Enabled => wit::KeyState::Enabled,
-            KeyState::Disabled => wit::KeyState::Disabled,
-            KeyState::PendingDeletion => wit::KeyState::PendingDeletion,
-            KeyState::PendingImport => wit::KeyState::PendingImport,
-            KeyState::PendingReplicaDeletion => wit::KeyState::PendingReplicaDeletion,
-            KeyState::Unavailable => wit::KeyState::Unavailable,
-        },
-        origin: match m.origin {
-            Origin::AwsKms => wit::Origin::AwsKms,
-            Origin::External => wit::Origin::External,
-            Origin::AwsCloudhsm => wit::Origin::AwsCloudhsm,
-            Origin::ExternalKeyStore => wit::Origin::ExternalKeyStore,
-        },
+        key_spec: to_wit_key_spec(m.key_spec),
+        key_usage: to_wit_key_usage(m.key_usage),
+        key_state: to_wit_key_state(m.key_state),
+        origin: to_wit_origin(m.origin),
         created_at: m.creation_date,
         deletion_date: m.deletion_date,
         enabled: m.enabled,
         encryption_algorithms: m
             .encryption_algorithms
             .iter()
-            .map(|a| match a {
-                EncryptionAlgorithm::SymmetricDefault => wit::EncryptionAlgorithm::SymmetricDefault,
-                EncryptionAlgorithm::RsaesOaepSha1 => wit::EncryptionAlgorithm::RsaesOaepSha1,
-                EncryptionAlgorithm::RsaesOaepSha256 => wit::EncryptionAlgorithm::RsaesOaepSha256,
-            })
+            .map(|a| to_wit_encryption(*a))
             .collect(),
         signing_algorithms: m
             .signing_algorithms
             .iter()
-            .filter_map(|a| to_wit_signing(*a))
+            .map(|a| to_wit_signing(*a))
             .collect(),
         mac_algorithms: m.mac_algorithms.iter().map(|a| to_wit_mac(*a)).collect(),
-    })
+    }
 }
 
 #[cfg(test)]
