@@ -202,7 +202,7 @@ fn still_serving(host: &Host) {
 fn vault_interfaces(names: &[&str]) -> Vec<String> {
     names
         .iter()
-        .map(|n| format!("kms:vault/{n}@0.1.0"))
+        .map(|n| format!("kms:vault/{n}@0.2.0"))
         .collect()
 }
 
@@ -669,7 +669,7 @@ fn a_component_importing_reveal_runs_only_for_tenants_granted_it() {
     assert!(
         reveal_app
             .imports()
-            .contains(&"kms:vault/reveal@0.1.0".to_string())
+            .contains(&"kms:vault/reveal@0.2.0".to_string())
     );
     let refused = host.run(
         &reveal_app,

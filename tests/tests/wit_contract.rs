@@ -99,7 +99,7 @@ impl Contract {
             .collect()
     }
 
-    /// The interfaces a world imports or exports, as full ids (`kms:vault/log@0.1.0`), so an
+    /// The interfaces a world imports or exports, as full ids (`kms:vault/log@0.2.0`), so an
     /// interface of another package can never pass for one of ours.
     fn interfaces_of<'a>(
         &self,
@@ -125,7 +125,7 @@ impl Contract {
 
 /// The full id of one of our interfaces, as world imports and exports name it.
 fn vault(interface: &str) -> String {
-    format!("kms:vault/{interface}@0.1.0")
+    format!("kms:vault/{interface}@0.2.0")
 }
 
 fn vault_set(interfaces: &[&str]) -> BTreeSet<String> {
@@ -136,7 +136,7 @@ fn vault_set(interfaces: &[&str]) -> BTreeSet<String> {
 fn package_is_kms_vault_0_1_0() {
     let contract = Contract::load();
     let name = &contract.resolve.packages[contract.package].name;
-    assert_eq!(name.to_string(), "kms:vault@0.1.0");
+    assert_eq!(name.to_string(), "kms:vault@0.2.0");
 }
 
 #[test]

@@ -25,10 +25,10 @@
 //!         path: "../../wit", // the `kms:vault` WIT, relative to the component's Cargo.toml
 //!         world: "kms:vault/data-key-wrapper",
 //!         with: {
-//!             "kms:vault/types@0.1.0": kms_guest::types,
-//!             "kms:vault/keys@0.1.0": kms_guest::keys,
-//!             "kms:vault/data-keys@0.1.0": kms_guest::data_keys,
-//!             "kms:vault/log@0.1.0": kms_guest::log,
+//!             "kms:vault/types@0.2.0": kms_guest::types,
+//!             "kms:vault/keys@0.2.0": kms_guest::keys,
+//!             "kms:vault/data-keys@0.2.0": kms_guest::data_keys,
+//!             "kms:vault/log@0.2.0": kms_guest::log,
 //!         },
 //!     });
 //! }
@@ -146,8 +146,8 @@ mod bindings {
         // Our own `KmsError` and `ErrorDetail`, for a readable `Display` (the generated one prints
         // `Debug`) and the accessors and constructors below.
         with: {
-            "kms:vault/types@0.1.0/kms-error": crate::KmsError,
-            "kms:vault/types@0.1.0/error-detail": crate::ErrorDetail,
+            "kms:vault/types@0.2.0/kms-error": crate::KmsError,
+            "kms:vault/types@0.2.0/error-detail": crate::ErrorDetail,
         },
     });
 }

@@ -218,7 +218,7 @@ impl GuestComponent {
         &self.inner.digest
     }
 
-    /// The component's imports (`kms:vault/keys@0.1.0`, …), sorted.
+    /// The component's imports (`kms:vault/keys@0.2.0`, …), sorted.
     pub fn imports(&self) -> &[String] {
         &self.inner.imports
     }

@@ -28,8 +28,8 @@ mod bindings {
         path: "../../../wit",
         world: "kms:vault/policy-plugin",
         with: {
-            "kms:vault/types@0.1.0": kms_guest::types,
-            "kms:vault/log@0.1.0": kms_guest::log,
+            "kms:vault/types@0.2.0": kms_guest::types,
+            "kms:vault/log@0.2.0": kms_guest::log,
         },
     });
 }

@@ -17,11 +17,11 @@ mod bindings {
         path: "../../../wit",
         world: "kms:vault/tenant-command-with-reveal",
         with: {
-            "kms:vault/types@0.1.0": kms_guest::types,
-            "kms:vault/keys@0.1.0": kms_guest::keys,
-            "kms:vault/data-keys@0.1.0": kms_guest::data_keys,
-            "kms:vault/log@0.1.0": kms_guest::log,
-            "kms:vault/reveal@0.1.0": kms_guest::reveal,
+            "kms:vault/types@0.2.0": kms_guest::types,
+            "kms:vault/keys@0.2.0": kms_guest::keys,
+            "kms:vault/data-keys@0.2.0": kms_guest::data_keys,
+            "kms:vault/log@0.2.0": kms_guest::log,
+            "kms:vault/reveal@0.2.0": kms_guest::reveal,
         },
     });
 }
