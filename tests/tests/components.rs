@@ -1441,3 +1441,54 @@ fn guests_use_ml_kem_ecdh_ed25519_and_data_key_pairs_through_capabilities() {
         .unwrap_err();
     assert!(refused.starts_with("AccessDeniedException"), "{refused}");
 }
+
+#[test]
+fn a_plugin_on_a_multi_region_key_guards_that_region_only() {
+    let host = host();
+    let key = host
+        .service
+        .create_key(
+            &host.admin(),
+            serde_json::from_value(serde_json::json!({
+                "MultiRegion": true,
+                "Tags": [{"TagKey": "tenant", "TagValue": "acme"}]
+            }))
+            .unwrap(),
+        )
+        .unwrap()
+        .key_metadata
+        .key_id;
+    host.service
+        .replicate_key(
+            &host.admin(),
+            serde_json::from_value(serde_json::json!({
+                "KeyId": key,
+                "ReplicaRegion": "eu-west-1",
+                "Tags": [{"TagKey": "tenant", "TagValue": "acme"}]
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    host.attach(Some(&key), "abac", stock::ABAC_POLICY, &[]);
+    let err = host.encrypt_as(&host.admin(), &key, &[]).unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied(_)), "{err}");
+    // The replica shares the key id and material, never the primary's plugins.
+    let west = host.service.in_region("eu-west-1").unwrap();
+    let req = EncryptRequest::new(&key, b"payload".to_vec());
+    west.encrypt(&host.admin(), req).unwrap();
+    let listed = west
+        .list_policy_plugins(
+            &host.admin(),
+            kms_service::PolicyPluginScopeRequest {
+                key_id: Some(key.clone()),
+                plugin_name: String::new(),
+            },
+        )
+        .unwrap();
+    assert!(
+        serde_json::to_value(&listed).unwrap()["Plugins"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{listed:?}"
+    );
+}

@@ -111,7 +111,7 @@ impl Service {
         let key_arn = self.key_arn(&record.key_id);
         let decision = self.policy_decision(caller, action, record, facts);
         let store = self.shared.vault.store();
-        let key_plugins = store.plugins(&PluginScope::Key(record.key_id))?;
+        let key_plugins = store.plugins(&PluginScope::of_key(record))?;
         let account_plugins = store.plugins(&PluginScope::Account(record.account.clone()))?;
         if key_plugins.is_empty() && account_plugins.is_empty() {
             return decision.map_err(|refusal| refusal.error);

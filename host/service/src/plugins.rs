@@ -193,7 +193,7 @@ impl Service {
                 let record = self.resolve(key)?;
                 note.key(self.key_arn(&record.key_id));
                 self.authorize(caller, action, Resource::KeyWithoutPlugins(&record))?;
-                Ok(PluginScope::Key(record.key_id))
+                Ok(PluginScope::of_key(&record))
             }
             None => {
                 self.authorize(caller, action, Resource::Account)?;

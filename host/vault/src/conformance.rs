@@ -202,7 +202,7 @@ fn plugin_names(store: &dyn Store, scope: &super::PluginScope) -> Vec<String> {
 pub(crate) fn plugins_read_back_by_scope_sorted_by_name(store: &dyn Store) {
     use super::PluginScope;
     let key = stored_key(store);
-    let on_key = PluginScope::Key(key.key_id);
+    let on_key = PluginScope::of_key(&key);
     let on_account = PluginScope::Account("111122223333".into());
     store
         .put_plugin(&plugin(on_key.clone(), "zeta", "a"))
@@ -242,7 +242,10 @@ pub(crate) fn put_plugin_replaces_the_same_name(store: &dyn Store) {
 
 pub(crate) fn put_plugin_fails_for_missing_key(store: &dyn Store) {
     let id = KeyId::random();
-    let scope = super::PluginScope::Key(id);
+    let scope = super::PluginScope::Key {
+        region: R.into(),
+        key_id: id,
+    };
     assert_eq!(
         store
             .put_plugin(&plugin(scope.clone(), "p", "x"))
@@ -267,8 +270,8 @@ pub(crate) fn delete_plugin_removes_only_that_plugin(store: &dyn Store) {
 pub(crate) fn delete_key_removes_its_plugins(store: &dyn Store) {
     let doomed = stored_key(store);
     let kept = stored_key(store);
-    let doomed_scope = super::PluginScope::Key(doomed.key_id);
-    let kept_scope = super::PluginScope::Key(kept.key_id);
+    let doomed_scope = super::PluginScope::of_key(&doomed);
+    let kept_scope = super::PluginScope::of_key(&kept);
     store
         .put_plugin(&plugin(doomed_scope.clone(), "p", "x"))
         .unwrap();

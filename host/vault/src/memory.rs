@@ -228,11 +228,11 @@ impl KeyStore for MemoryStore {
             .retain(|(r, _), a| r != region || a.key_id != *key_id);
         data.grants
             .retain(|_, g| g.region != *region || g.key_id != *key_id);
-        // Material and plugins belong to the key id, which related multi-Region keys share.
+        let scope = PluginScope::of_key(key);
+        data.plugins.retain(|(s, _), _| *s != scope);
+        // Material belongs to the key id, which related multi-Region keys share.
         if !id_in_use(&data, key_id) {
             data.versions.retain(|(id, _), _| id != key_id);
-            let scope = PluginScope::Key(*key_id);
-            data.plugins.retain(|(s, _), _| *s != scope);
         }
         Ok(Swap::Done)
     }
@@ -355,10 +355,10 @@ impl AuditStore for MemoryStore {
 impl PluginStore for MemoryStore {
     fn put_plugin(&self, plugin: &PluginAttachment) -> KmsResult<()> {
         let mut data = self.data();
-        if let PluginScope::Key(id) = &plugin.scope
-            && !id_in_use(&data, id)
+        if let PluginScope::Key { region, key_id } = &plugin.scope
+            && !data.keys.contains_key(&(region.clone(), *key_id))
         {
-            return Err(KmsError::key_not_found(id));
+            return Err(KmsError::key_not_found(key_id));
         }
         data.plugins
             .insert((plugin.scope.clone(), plugin.name.clone()), plugin.clone());

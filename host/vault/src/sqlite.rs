@@ -23,7 +23,9 @@ use super::key_usage::{KeyLastUse, KeyUsageStore};
 
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -165,6 +167,17 @@ CREATE TABLE key_last_use (
     record TEXT NOT NULL,
     PRIMARY KEY (region, key_id)
 );
+";
+
+/// Policy plugins on keys name the key's region (`key/<region>/<id>`): related multi-Region keys
+/// share an id but never their plugins. A plugin of a key that no longer exists is dropped.
+const SCHEMA_V6: &str = "
+UPDATE policy_plugins
+    SET scope = 'key/' || (SELECT k.region FROM keys k WHERE k.key_id = substr(scope, 5))
+        || '/' || substr(scope, 5)
+    WHERE scope LIKE 'key/%' AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = substr(scope, 5));
+DELETE FROM policy_plugins
+    WHERE scope LIKE 'key/%' AND substr(scope, 5) NOT LIKE '%/%';
 ";
 
 /// How long a write waits for another process holding the vault file before giving up.
@@ -781,20 +794,19 @@ impl KeyStore for SqliteStore {
             if swap == Swap::Stale {
                 return Ok(Swap::Stale);
             }
-            // Material and plugins belong to the key id, which related keys share.
-            if key_exists(tx, None, key_id)? {
-                return Ok(Swap::Done);
-            }
-            tx.execute(
-                "DELETE FROM key_versions WHERE key_id = ?1",
-                [key_id.to_string()],
-            )
-            .db()?;
             tx.execute(
                 "DELETE FROM policy_plugins WHERE scope = ?1",
-                [PluginScope::Key(*key_id).as_stored()],
+                [PluginScope::of_key(key).as_stored()],
             )
             .db()?;
+            // Material belongs to the key id, which related keys share.
+            if !key_exists(tx, None, key_id)? {
+                tx.execute(
+                    "DELETE FROM key_versions WHERE key_id = ?1",
+                    [key_id.to_string()],
+                )
+                .db()?;
+            }
             Ok(Swap::Done)
         })
     }
@@ -982,11 +994,10 @@ impl PluginStore for SqliteStore {
         let config = serde_json::to_string(&plugin.config)
             .map_err(|e| KmsError::Internal(format!("plugin settings: {e}")))?;
         self.write(|tx| {
-            if let PluginScope::Key(id) = &plugin.scope {
-                let exists = key_exists(tx, None, id)?;
-                if !exists {
-                    return Err(KmsError::key_not_found(id));
-                }
+            if let PluginScope::Key { region, key_id } = &plugin.scope
+                && !key_exists(tx, Some(region), key_id)?
+            {
+                return Err(KmsError::key_not_found(key_id));
             }
             tx.execute(
                 "INSERT OR REPLACE INTO policy_plugins
@@ -1428,6 +1439,11 @@ mod tests {
                 [id.to_string()],
             )
             .unwrap();
+            conn.execute(
+                "INSERT INTO policy_plugins VALUES (?1, 'p', 'd', '{}', 5, x'00')",
+                [format!("key/{id}")],
+            )
+            .unwrap();
             let mut grant = serde_json::to_value(conformance::grant("g1", id, None, 7)).unwrap();
             grant.as_object_mut().unwrap().remove("region");
             conn.execute(
@@ -1450,12 +1466,18 @@ mod tests {
             store.grants(region, &id).unwrap(),
             [conformance::grant("g1", id, None, 7)]
         );
+        let scope = crate::PluginScope::Key {
+            region: region.into(),
+            key_id: id,
+        };
+        assert_eq!(store.plugins(&scope).unwrap()[0].name, "p");
         // The cascades still hold after the move.
         let key = store.key(region, &id).unwrap().unwrap();
         assert_eq!(store.delete_key(&key).unwrap(), Swap::Done);
         assert_eq!(store.alias(region, "alias/old").unwrap(), None);
         assert_eq!(store.grant("g1").unwrap(), None);
         assert!(store.versions(&id).unwrap().is_empty());
+        assert!(store.plugins(&scope).unwrap().is_empty());
     }
 
     #[test]

@@ -163,25 +163,42 @@ pub struct AliasRecord {
 /// What a policy plugin is attached to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PluginScope {
-    /// One KMS key: the plugin may allow or deny requests on it.
-    Key(KeyId),
+    /// One KMS key in one region: the plugin may allow or deny requests on it. Like key
+    /// policies, plugins are never shared between related multi-Region keys.
+    Key {
+        /// The key's region.
+        region: String,
+        /// The key.
+        key_id: KeyId,
+    },
     /// Every key of an account: a guard-rail, which may only deny.
     Account(String),
 }
 
 impl PluginScope {
-    /// The scope as stored: `key/<key id>` or `account/<account id>`.
+    /// The scope of the key `key`.
+    pub fn of_key(key: &KeyRecord) -> Self {
+        PluginScope::Key {
+            region: key.region.clone(),
+            key_id: key.key_id,
+        }
+    }
+
+    /// The scope as stored: `key/<region>/<key id>` or `account/<account id>`.
     pub fn as_stored(&self) -> String {
         match self {
-            PluginScope::Key(id) => format!("key/{id}"),
+            PluginScope::Key { region, key_id } => format!("key/{region}/{key_id}"),
             PluginScope::Account(account) => format!("account/{account}"),
         }
     }
 
     /// Reads a stored scope back.
     pub fn from_stored(stored: &str) -> KmsResult<Self> {
-        if let Some(id) = stored.strip_prefix("key/") {
-            return Ok(PluginScope::Key(id.parse()?));
+        if let Some((region, id)) = stored.strip_prefix("key/").and_then(|s| s.split_once('/')) {
+            return Ok(PluginScope::Key {
+                region: region.to_string(),
+                key_id: id.parse()?,
+            });
         }
         if let Some(account) = stored.strip_prefix("account/") {
             return Ok(PluginScope::Account(account.to_string()));
