@@ -392,16 +392,17 @@ fn process(
         }),
         None => OpClass::Management,
     };
-    if !state.limiter.admit(&caller.account, class) {
+    if !state.limiter.admit(&caller.account, service.region(), class) {
         return refuse(
             service,
             &caller,
             ApiError::client(
                 "ThrottlingException",
                 format!(
-                    "Rate exceeded: the {} request quota of account {} is used up",
+                    "Rate exceeded: the {} request quota of account {} in {} is used up",
                     class.name(),
-                    caller.account
+                    caller.account,
+                    service.region()
                 ),
             ),
         );

@@ -129,10 +129,10 @@ struct Bucket {
     last: Instant,
 }
 
-/// Token buckets per (account, class).
+/// Token buckets per (account, region, class): AWS's request quotas are per account and region.
 pub struct RateLimiter {
     limits: RateLimits,
-    buckets: Mutex<HashMap<(String, OpClass), Bucket>>,
+    buckets: Mutex<HashMap<(String, String, OpClass), Bucket>>,
 }
 
 impl RateLimiter {
@@ -144,12 +144,13 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one request of `class` for `account` at `now`; `false` when the bucket is empty.
-    pub fn admit_at(&self, account: &str, class: OpClass, now: Instant) -> bool {
+    /// Takes one request of `class` for `account` in `region` at `now`; `false` when the
+    /// bucket is empty.
+    pub fn admit_at(&self, account: &str, region: &str, class: OpClass, now: Instant) -> bool {
         let rate = self.limits.per_second[class.index()];
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let bucket = buckets
-            .entry((account.to_string(), class))
+            .entry((account.to_string(), region.to_string(), class))
             .or_insert(Bucket {
                 tokens: rate,
                 last: now,
@@ -166,8 +167,8 @@ impl RateLimiter {
     }
 
     /// [`admit_at`](Self::admit_at) now.
-    pub fn admit(&self, account: &str, class: OpClass) -> bool {
-        self.admit_at(account, class, Instant::now())
+    pub fn admit(&self, account: &str, region: &str, class: OpClass) -> bool {
+        self.admit_at(account, region, class, Instant::now())
     }
 }
 
@@ -227,16 +228,17 @@ mod tests {
         let limiter = RateLimiter::new(limits);
         let t0 = Instant::now();
         let admitted = (0..20)
-            .filter(|_| limiter.admit_at("111122223333", OpClass::Management, t0))
+            .filter(|_| limiter.admit_at("111122223333", "us-east-1", OpClass::Management, t0))
             .count();
         assert_eq!(admitted, 10);
-        // Another account has its own bucket, another class too.
-        assert!(limiter.admit_at("444455556666", OpClass::Management, t0));
-        assert!(limiter.admit_at("111122223333", OpClass::Symmetric, t0));
+        // Another account has its own bucket, another region and another class too.
+        assert!(limiter.admit_at("111122223333", "eu-west-1", OpClass::Management, t0));
+        assert!(limiter.admit_at("444455556666", "us-east-1", OpClass::Management, t0));
+        assert!(limiter.admit_at("111122223333", "us-east-1", OpClass::Symmetric, t0));
         // A tenth of a second later, one more.
         let later = t0 + Duration::from_millis(100);
-        assert!(limiter.admit_at("111122223333", OpClass::Management, later));
-        assert!(!limiter.admit_at("111122223333", OpClass::Management, later));
+        assert!(limiter.admit_at("111122223333", "us-east-1", OpClass::Management, later));
+        assert!(!limiter.admit_at("111122223333", "us-east-1", OpClass::Management, later));
     }
 
     #[test]
