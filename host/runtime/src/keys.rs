@@ -10,15 +10,15 @@ use crate::capability::KeyOperation;
 use crate::ctx::{HostResult, KmsCtxView, done};
 use crate::handles::KeyHandle;
 use crate::types::{
-    data_key_request, from_wit_context, from_wit_key_pair_spec, from_wit_mac,
-    from_wit_message_type, from_wit_signing, to_wit_metadata,
+    data_key_pair_request, data_key_request, from_wit_context, from_wit_mac, from_wit_message_type,
+    from_wit_signing, to_wit_metadata,
 };
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::{EncapsulationAlgorithmSpec, KeyAgreementAlgorithmSpec, KeyId};
 use kms_service::{
     Accept, Admission, DecapsulateRequest, DecryptRequest, DeriveSharedSecretRequest,
-    EncapsulateRequest, EncryptRequest, GenerateDataKeyPairRequest, GenerateMacRequest,
-    KeyMetadata, KeyRequest, ReEncryptRequest, SignRequest, VerifyMacRequest, VerifyRequest,
+    EncapsulateRequest, EncryptRequest, GenerateMacRequest, KeyMetadata, KeyRequest,
+    ReEncryptRequest, SignRequest, VerifyMacRequest, VerifyRequest,
 };
 
 impl KmsCtxView<'_> {
@@ -234,12 +234,7 @@ impl HostKey for KmsCtxView<'_> {
     ) -> HostResult<wit::DataKeyPair> {
         let facts = self.checked_key(&handle, KeyOperation::GenerateDataKeyPair)?;
         done(facts.and_then(|facts| {
-            let req = GenerateDataKeyPairRequest {
-                key_id: facts.key_id.to_string(),
-                key_pair_spec: Some(from_wit_key_pair_spec(spec)),
-                encryption_context: from_wit_context(encryption_context)?,
-                ..Default::default()
-            };
+            let req = data_key_pair_request(&facts.key_id, spec, encryption_context)?;
             self.ctx
                 .service
                 .generate_data_key_pair_without_plaintext(self.caller(), req)

@@ -10,9 +10,8 @@ use crate::bindings::types as wit;
 use crate::capability::KeyOperation;
 use crate::ctx::{HostResult, KmsCtxView, done};
 use crate::handles::{DataKeyHandle, KeyHandle};
-use crate::types::{from_wit_context, from_wit_key_pair_spec};
+use crate::types::data_key_pair_request;
 use kms_core::error::KmsError;
-use kms_service::GenerateDataKeyPairRequest;
 
 impl Host for KmsCtxView<'_> {
     fn export_plaintext(&mut self, handle: Resource<DataKeyHandle>) -> HostResult<Vec<u8>> {
@@ -43,12 +42,7 @@ impl Host for KmsCtxView<'_> {
         }
         let facts = self.checked_key(&key, KeyOperation::GenerateDataKeyPair)?;
         done(facts.and_then(|facts| {
-            let req = GenerateDataKeyPairRequest {
-                key_id: facts.key_id.to_string(),
-                key_pair_spec: Some(from_wit_key_pair_spec(spec)),
-                encryption_context: from_wit_context(encryption_context)?,
-                ..Default::default()
-            };
+            let req = data_key_pair_request(&facts.key_id, spec, encryption_context)?;
             let pair = self
                 .ctx
                 .service

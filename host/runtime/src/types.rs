@@ -7,7 +7,7 @@ use kms_core::types::{
     DataKeyPairSpec, DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeyId, KeySpec, KeyState,
     KeyUsage, MacAlgorithmSpec, MessageType, Origin, SigningAlgorithmSpec,
 };
-use kms_service::{GenerateDataKeyRequest, KeyMetadata};
+use kms_service::{GenerateDataKeyPairRequest, GenerateDataKeyRequest, KeyMetadata};
 
 use crate::bindings::types as wit;
 use crate::ctx::KmsCtxView;
@@ -116,6 +116,20 @@ pub(crate) fn data_key_request(
         }
     }
     req
+}
+
+/// The façade request for a data key pair of `spec` under `key_id`.
+pub(crate) fn data_key_pair_request(
+    key_id: &KeyId,
+    spec: wit::DataKeyPairSpec,
+    encryption_context: wit::EncryptionContext,
+) -> KmsResult<GenerateDataKeyPairRequest> {
+    Ok(GenerateDataKeyPairRequest {
+        key_id: key_id.to_string(),
+        key_pair_spec: Some(from_wit_key_pair_spec(spec)),
+        encryption_context: from_wit_context(encryption_context)?,
+        ..Default::default()
+    })
 }
 
 macro_rules! same_cases {

@@ -392,7 +392,10 @@ fn process(
         }),
         None => OpClass::Management,
     };
-    if !state.limiter.admit(&caller.account, service.region(), class) {
+    if !state
+        .limiter
+        .admit(&caller.account, service.region(), class)
+    {
         return refuse(
             service,
             &caller,

@@ -138,18 +138,7 @@ impl Service {
     ) -> KmsResult<ReplicateKeyResponse> {
         self.audited(caller, "ReplicateKey", |note| {
             let primary = self.key_for(caller, note, &req.key_id, "kms:ReplicateKey")?;
-            let arn = self.key_arn(&primary.key_id);
-            if primary.primary_region.is_none() {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "{arn} is not a multi-Region key"
-                )));
-            }
-            if !Self::is_primary(&primary) {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "{arn} is a replica key; replicate its primary key"
-                )));
-            }
-            self.require_not_pending_deletion(&primary)?;
+            self.require_primary(&primary, "ReplicateKey")?;
             let there = self.in_region(&req.replica_region)?;
             there.authorize(caller, "kms:CreateKey", Resource::Account)?;
             let description = req
@@ -209,18 +198,8 @@ impl Service {
     ) -> KmsResult<()> {
         self.audited(caller, "UpdatePrimaryRegion", |note| {
             let primary = self.key_for(caller, note, &req.key_id, "kms:UpdatePrimaryRegion")?;
+            self.require_primary(&primary, "UpdatePrimaryRegion")?;
             let arn = self.key_arn(&primary.key_id);
-            if primary.primary_region.is_none() {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "{arn} is not a multi-Region key"
-                )));
-            }
-            if !Self::is_primary(&primary) {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "{arn} is a replica key; call UpdatePrimaryRegion on its primary key"
-                )));
-            }
-            self.require_enabled_or_disabled(&primary)?;
             let there = self.in_region(&req.primary_region)?;
             if there.region == self.region {
                 return Err(KmsError::invalid(
@@ -234,7 +213,7 @@ impl Service {
                 "kms:UpdatePrimaryRegion",
                 Resource::Key(&replica, RequestFacts::of(note)),
             )?;
-            there.require_enabled_or_disabled(&replica)?;
+            there.require_not_pending_deletion(&replica)?;
             // The rotation schedule moves with the primary role.
             let rotation = primary.rotation.clone();
             let new_primary = there.region.clone();
@@ -255,8 +234,19 @@ impl Service {
         })
     }
 
-    /// Refuses a key that is neither Enabled nor Disabled (UpdatePrimaryRegion's rule).
-    fn require_enabled_or_disabled(&self, record: &KeyRecord) -> KmsResult<()> {
+    /// Refuses `operation` on anything but an Enabled or Disabled multi-Region primary key.
+    fn require_primary(&self, record: &KeyRecord, operation: &str) -> KmsResult<()> {
+        let arn = self.key_arn(&record.key_id);
+        if record.primary_region.is_none() {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{arn} is not a multi-Region key"
+            )));
+        }
+        if !Self::is_primary(record) {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{arn} is a replica key; call {operation} on its primary key"
+            )));
+        }
         self.require_not_pending_deletion(record)
     }
 
