@@ -168,7 +168,7 @@ impl Service {
                 .shared
                 .vault
                 .new_version(&key_id, key_spec, 1, now, None)?;
-            self.shared.vault.store().insert_key(&record, &first)?;
+            self.shared.vault.store().insert_key(&record, Some(&first))?;
             Ok(KeyMetadataResponse {
                 key_metadata: self.metadata(&record)?,
             })
