@@ -410,6 +410,16 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// Which materials ListKeyRotations lists (`IncludeKeyMaterial`).
+    IncludeKeyMaterial {
+        /// Every material of the key, the first and any pending rotation included.
+        AllKeyMaterial = "ALL_KEY_MATERIAL",
+        /// Only the materials rotations made current (the default).
+        RotationsOnly = "ROTATIONS_ONLY",
+    }
+);
+
+aws_enum!(
     /// Length of a data key named by spec rather than by byte count.
     DataKeySpec {
         Aes128 = "AES_128",

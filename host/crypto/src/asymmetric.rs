@@ -372,7 +372,11 @@ impl KeyMaterial {
     pub fn keyed_fingerprint(&self, key: &[u8], context: &[u8]) -> KmsResult<[u8; 32]> {
         Ok(crate::hmac_sha256_parts(
             key,
-            &[b"kms key material fingerprint v1", context, &self.sealable()?],
+            &[
+                b"kms key material fingerprint v1",
+                context,
+                &self.sealable()?,
+            ],
         ))
     }
 

@@ -26,9 +26,8 @@ pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
     AUDIT_HEAD_META, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore,
-    ImportedMaterial, KeyRecord,
-    KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore, RotationSchedule,
-    SealedVersion, Store, StoredAuditRecord, Swap,
+    ImportedMaterial, KeyRecord, KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore,
+    RotationSchedule, SealedVersion, Store, StoredAuditRecord, Swap,
 };
 
 use kms_core::error::{KmsError, KmsResult};
@@ -182,9 +181,15 @@ impl Vault {
     /// AWS's KeyMaterialId of imported `material` for `key_id`: a fingerprint of the key id and
     /// the material (in its canonical form), keyed by the root key so that it tells nothing
     /// about the material to whoever reads it. The same material gives the same id.
-    pub fn imported_material_id(&self, key_id: &KeyId, material: &KeyMaterial) -> KmsResult<String> {
+    pub fn imported_material_id(
+        &self,
+        key_id: &KeyId,
+        material: &KeyMaterial,
+    ) -> KmsResult<String> {
         let key = zeroize::Zeroizing::new(self.derived_key(b"kms imported key material id v1"));
-        Ok(hex::encode(material.keyed_fingerprint(key.as_slice(), key_id.as_bytes())?))
+        Ok(hex::encode(
+            material.keyed_fingerprint(key.as_slice(), key_id.as_bytes())?,
+        ))
     }
 
     /// Seals imported `material` as backing-key version `version` of `key_id`, whose id is

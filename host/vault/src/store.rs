@@ -8,7 +8,7 @@ use super::identity::{AccessKeyRecord, AccountRecord, GrantRecord, PrincipalReco
 use super::key_usage::KeyUsageStore;
 use kms_core::error::{KmsError, KmsResult, Missing};
 use kms_core::types::{
-    ImportState, KeyId, KeySpec, KeyState, KeyUsage, KeyMaterialState, Origin, RotationType, Tag,
+    ImportState, KeyId, KeyMaterialState, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag,
 };
 
 /// Everything the vault keeps about a KMS key except its key material.
