@@ -183,12 +183,10 @@ impl Service {
             .filter(|v| all || v.rotation_type.is_some())
             .map(|v| RotationListEntry {
                 key_id: arn.clone(),
-                key_material_state: all.then(|| {
-                    if v.version == record.current_version {
-                        KeyMaterialState::Current
-                    } else {
-                        KeyMaterialState::NonCurrent
-                    }
+                key_material_state: all.then_some(if v.version == record.current_version {
+                    KeyMaterialState::Current
+                } else {
+                    KeyMaterialState::NonCurrent
                 }),
                 rotation_date: v.rotation_type.map(|_| v.created_at),
                 rotation_type: v.rotation_type,
