@@ -446,3 +446,76 @@ fn concurrent_writers_sharing_a_vault_file_lose_no_update() {
     let principal = first.get_principal(&me(), alice).unwrap();
     assert_eq!(principal.tags.len(), 2 * WRITES);
 }
+
+/// Imports 32 bytes of `material` into `key`, expiring at `valid_to` (or never).
+fn import_symmetric(service: &Service, key: &str, material: &[u8], valid_to: Option<u64>) {
+    use kms_core::types::{WrappingAlgorithmSpec, WrappingKeySpec};
+    let algorithm = WrappingAlgorithmSpec::RsaesOaepSha256;
+    let parameters = service
+        .get_parameters_for_import(
+            &me(),
+            kms_service::GetParametersForImportRequest::new(
+                key,
+                algorithm,
+                WrappingKeySpec::Rsa2048,
+            ),
+        )
+        .unwrap();
+    let blob = kms_crypto::key_import::wrap_for_import(&parameters.public_key, algorithm, material)
+        .unwrap();
+    let req = kms_service::ImportKeyMaterialRequest::new(key, parameters.import_token, blob);
+    let req = match valid_to {
+        Some(at) => req.expiring_at(at),
+        None => req,
+    };
+    service.import_key_material(&me(), req).unwrap();
+}
+
+#[test]
+fn imported_material_that_expired_while_closed_is_erased_from_the_file_on_open() {
+    let files = files();
+    let clock = Arc::new(ManualClock::new(START));
+    let material = [0x42u8; 32];
+    let (key, blob) = {
+        let service = open(&files, &clock);
+        let req = CreateKeyRequest {
+            origin: Some(kms_core::types::Origin::External),
+            ..Default::default()
+        };
+        let key = service.create_key(&me(), req).unwrap().key_metadata.key_id;
+        import_symmetric(&service, &key, &material, Some(START + DAY));
+        let blob = service
+            .encrypt(&me(), EncryptRequest::new(&key, b"until tomorrow".to_vec()))
+            .unwrap()
+            .ciphertext_blob;
+        (key, blob)
+    };
+    let id: KeyId = key.parse().unwrap();
+    assert_eq!(files_vault(&files).store().versions(&id).unwrap().len(), 1);
+
+    clock.advance(DAY);
+    let service = open(&files, &clock);
+    let record = files_vault(&files)
+        .store()
+        .key("eu-west-1", &id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.state, KeyState::PendingImport);
+    let rows: i64 = rusqlite::Connection::open(&files.vault)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM key_versions WHERE key_id = ?1",
+            [&key],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0, "the expired material is gone from the vault file");
+    let decrypt = || service.decrypt(&me(), DecryptRequest::new(blob.clone()));
+    assert_eq!(
+        decrypt().unwrap_err().aws_type(),
+        "KMSInvalidStateException"
+    );
+
+    import_symmetric(&service, &key, &material, None);
+    assert_eq!(decrypt().unwrap().plaintext.as_slice(), b"until tomorrow");
+}

@@ -89,7 +89,7 @@ fn create_key(vault: &Vault, tags: &[(&str, &str)]) -> KeyRecord {
     let first = vault
         .new_version(&record.key_id, KeySpec::SymmetricDefault, 1, T0, None)
         .unwrap();
-    vault.store().insert_key(&record, &first).unwrap();
+    vault.store().insert_key(&record, Some(&first)).unwrap();
     record
 }
 

@@ -38,6 +38,13 @@ pub enum KmsError {
     /// material imported before.
     #[error("{0}")]
     IncorrectKeyMaterial(String),
+    /// An import token (ImportKeyMaterial) that this service did not issue, that was altered,
+    /// or that was issued for another key.
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// An import token whose 24 hours have passed: get new parameters for import.
+    #[error("{0}")]
+    ExpiredImportToken(String),
     /// The key's usage (e.g. SIGN_VERIFY) does not allow the operation.
     #[error("{0}")]
     InvalidKeyUsage(String),
@@ -108,6 +115,8 @@ impl KmsError {
             KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
             KmsError::IncorrectKey(_) => "IncorrectKeyException",
             KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
             KmsError::Validation(_) => "ValidationException",
             KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
@@ -148,6 +157,8 @@ impl KmsError {
             "InvalidCiphertextException" => KmsError::InvalidCiphertext,
             "IncorrectKeyException" => KmsError::IncorrectKey,
             "IncorrectKeyMaterialException" => KmsError::IncorrectKeyMaterial,
+            "InvalidImportTokenException" => KmsError::InvalidImportToken,
+            "ExpiredImportTokenException" => KmsError::ExpiredImportToken,
             "InvalidKeyUsageException" => KmsError::InvalidKeyUsage,
             "ValidationException" => |m| KmsError::Validation(Invalid::from(m)),
             "InvalidAliasNameException" => KmsError::InvalidAliasName,
@@ -182,6 +193,8 @@ impl KmsError {
             | KmsError::InvalidCiphertext(m)
             | KmsError::IncorrectKey(m)
             | KmsError::IncorrectKeyMaterial(m)
+            | KmsError::InvalidImportToken(m)
+            | KmsError::ExpiredImportToken(m)
             | KmsError::InvalidKeyUsage(m)
             | KmsError::InvalidAliasName(m)
             | KmsError::InvalidArn(m)
@@ -392,6 +405,8 @@ mod tests {
             KmsError::InvalidCiphertext,
             KmsError::IncorrectKey,
             KmsError::IncorrectKeyMaterial,
+            KmsError::InvalidImportToken,
+            KmsError::ExpiredImportToken,
             KmsError::InvalidKeyUsage,
             |m| KmsError::Validation(Invalid::from(m)),
             KmsError::InvalidAliasName,
@@ -423,6 +438,8 @@ mod tests {
                 | KmsError::InvalidCiphertext(_)
                 | KmsError::IncorrectKey(_)
                 | KmsError::IncorrectKeyMaterial(_)
+                | KmsError::InvalidImportToken(_)
+                | KmsError::ExpiredImportToken(_)
                 | KmsError::InvalidKeyUsage(_)
                 | KmsError::Validation(_)
                 | KmsError::InvalidAliasName(_)

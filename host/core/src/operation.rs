@@ -194,6 +194,12 @@ operations! {
     RevokeGrant { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// The last successful cryptographic use of a key (not grantable, as in AWS).
     GetKeyLastUsage { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// The wrapping public key and import token for importing key material.
+    GetParametersForImport { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Import key material into a key of EXTERNAL origin.
+    ImportKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    /// Delete a key's imported key material (crypto erasure).
+    DeleteImportedKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// Attach a policy plugin (this service's own operation).
     AttachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true },
     /// Detach a policy plugin (this service's own operation).
@@ -284,8 +290,8 @@ mod tests {
     }
 
     #[test]
-    fn the_api_serves_47_aws_operations_and_the_3_plugin_operations() {
-        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 50);
+    fn the_api_serves_50_aws_operations_and_the_3_plugin_operations() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 53);
     }
 
     #[test]

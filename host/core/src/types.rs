@@ -371,6 +371,55 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// Whether imported key material expires (`ExpirationModelType`).
+    ExpirationModel {
+        /// The material is deleted at its `ValidTo` time.
+        KeyMaterialExpires = "KEY_MATERIAL_EXPIRES",
+        /// The material stays until it is deleted.
+        KeyMaterialDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+);
+
+aws_enum!(
+    /// What ImportKeyMaterial imports (`ImportType`).
+    ImportType {
+        /// Material the key has, or for its first import will have: a reimport.
+        ExistingKeyMaterial = "EXISTING_KEY_MATERIAL",
+        /// New material for a symmetric key, which RotateKeyOnDemand makes current.
+        NewKeyMaterial = "NEW_KEY_MATERIAL",
+    }
+);
+
+aws_enum!(
+    /// Whether a key's imported material is in the vault (`ImportState`).
+    ImportState {
+        Imported = "IMPORTED",
+        /// Deleted or expired: only the same material may be imported again.
+        PendingImport = "PENDING_IMPORT",
+    }
+);
+
+aws_enum!(
+    /// The place of one material among a key's materials (`KeyMaterialState`).
+    KeyMaterialState {
+        NonCurrent = "NON_CURRENT",
+        Current = "CURRENT",
+        /// Imported for a rotation that has not happened yet.
+        PendingRotation = "PENDING_ROTATION",
+    }
+);
+
+aws_enum!(
+    /// Which materials ListKeyRotations lists (`IncludeKeyMaterial`).
+    IncludeKeyMaterial {
+        /// Every material of the key, the first and any pending rotation included.
+        AllKeyMaterial = "ALL_KEY_MATERIAL",
+        /// Only the materials rotations made current (the default).
+        RotationsOnly = "ROTATIONS_ONLY",
+    }
+);
+
+aws_enum!(
     /// Length of a data key named by spec rather than by byte count.
     DataKeySpec {
         Aes128 = "AES_128",

@@ -366,6 +366,20 @@ impl KeyMaterial {
         }
     }
 
+    /// A fingerprint of the material in its canonical (sealed) form under `key`, bound to
+    /// `context`: HMAC-SHA-256. The same key material gives the same fingerprint however it
+    /// was encoded on import; without `key` it tells nothing about the material.
+    pub fn keyed_fingerprint(&self, key: &[u8], context: &[u8]) -> KmsResult<[u8; 32]> {
+        Ok(crate::hmac_sha256_parts(
+            key,
+            &[
+                b"kms key material fingerprint v1",
+                context,
+                &self.sealable()?,
+            ],
+        ))
+    }
+
     /// Reads unwrapped imported key material (`ImportKeyMaterial`) as a key of `spec`: 32 raw
     /// bytes for SYMMETRIC_DEFAULT, raw bytes of AWS's allowed lengths for HMAC, and a PKCS#8
     /// DER private key for every asymmetric spec (ML-DSA and ML-KEM in their seed form).

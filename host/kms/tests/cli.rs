@@ -1049,3 +1049,78 @@ fn a_guest_acts_with_exactly_its_principals_permissions() {
         "{records:?}"
     );
 }
+
+#[test]
+fn imported_material_is_wrapped_imported_erased_and_reimported_from_the_command_line() {
+    let home = Home::new();
+    let key = home.json(&["create-key", "--origin", "EXTERNAL"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(home.state(&key), "PendingImport");
+    let material = home.path("material.bin");
+    std::fs::write(&material, [0x5a; 32]).unwrap();
+    let imported = home.json(&[
+        "import-key-material",
+        &key,
+        "--key-material-file",
+        s(&material),
+    ]);
+    let material_id = imported["KeyMaterialId"].as_str().unwrap().to_string();
+    assert_eq!(home.state(&key), "Enabled");
+    let ct = home.encrypt(&key, b"imported", "v=1");
+
+    let deleted = home.json(&["delete-imported-key-material", &key]);
+    assert_eq!(deleted["KeyMaterialId"], material_id.as_str());
+    assert_eq!(home.state(&key), "PendingImport");
+    home.fails_with(
+        &["decrypt", "--ciphertext-file", s(&ct), "--context", "v=1"],
+        "KMSInvalidStateException",
+    );
+    let other = home.path("other.bin");
+    std::fs::write(&other, [0x5b; 32]).unwrap();
+    home.fails_with(
+        &[
+            "import-key-material",
+            &key,
+            "--key-material-file",
+            s(&other),
+        ],
+        "IncorrectKeyMaterialException",
+    );
+
+    // The parameters written to files, the material wrapped by this command's own code path
+    // as a third party would, with the token and wrapped material handed back as files.
+    let public = home.path("WrappingPublicKey.der");
+    let token = home.path("ImportToken.bin");
+    home.json(&[
+        "get-parameters-for-import",
+        &key,
+        "--wrapping-algorithm",
+        "RSAES_OAEP_SHA_256",
+        "--wrapping-key-spec",
+        "RSA_2048",
+        "--public-key-out",
+        s(&public),
+        "--import-token-out",
+        s(&token),
+    ]);
+    let wrapped = kms_crypto::key_import::wrap_for_import(
+        &std::fs::read(&public).unwrap(),
+        kms_crypto::key_import::WrappingAlgorithmSpec::RsaesOaepSha256,
+        &[0x5a; 32],
+    )
+    .unwrap();
+    let wrapped_file = home.path("EncryptedKeyMaterial.bin");
+    std::fs::write(&wrapped_file, wrapped).unwrap();
+    home.ok(&[
+        "import-key-material",
+        &key,
+        "--encrypted-key-material-file",
+        s(&wrapped_file),
+        "--import-token-file",
+        s(&token),
+    ]);
+    let plain = home.ok(&["decrypt", "--ciphertext-file", s(&ct), "--context", "v=1"]);
+    assert_eq!(plain, "imported");
+}

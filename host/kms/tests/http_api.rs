@@ -928,3 +928,221 @@ fn the_aws_encryption_sdk_round_trips_a_file_and_refuses_an_altered_context() {
     assert!(operations.contains(&"GenerateDataKey"), "{operations:?}");
     assert!(operations.contains(&"Decrypt"), "{operations:?}");
 }
+
+/// Runs the `openssl` command line in `dir`, as AWS's import documentation does.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command line is needed for the import interop test");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `openssl pkeyutl -encrypt` with RSAES-OAEP-SHA-256 to WrappingPublicKey.der.
+fn openssl_oaep_sha256(dir: &Path, input: &str, output: &str) {
+    openssl(
+        dir,
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-in",
+            input,
+            "-out",
+            output,
+            "-inkey",
+            "WrappingPublicKey.der",
+            "-keyform",
+            "DER",
+            "-pubin",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+        ],
+    );
+}
+
+/// GetParametersForImport over HTTP; the wrapping public key lands in WrappingPublicKey.der.
+fn import_parameters(served: &Served, dir: &Path, key_id: &str, algorithm: &str) -> String {
+    use base64::Engine;
+    let body = format!(
+        r#"{{"KeyId":"{key_id}","WrappingAlgorithm":"{algorithm}","WrappingKeySpec":"RSA_4096"}}"#
+    );
+    let parameters = served.call("GetParametersForImport", &body).json();
+    let public = base64::engine::general_purpose::STANDARD
+        .decode(parameters["PublicKey"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(dir.join("WrappingPublicKey.der"), public).unwrap();
+    parameters["ImportToken"].as_str().unwrap().to_string()
+}
+
+/// ImportKeyMaterial over HTTP of EncryptedKeyMaterial.bin.
+fn import_wrapped(served: &Served, dir: &Path, key_id: &str, token: &str) -> Response {
+    use base64::Engine;
+    let blob = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(dir.join("EncryptedKeyMaterial.bin")).unwrap());
+    served.call(
+        "ImportKeyMaterial",
+        &format!(
+            r#"{{"KeyId":"{key_id}","ImportToken":"{token}","EncryptedKeyMaterial":"{blob}","ExpirationModel":"KEY_MATERIAL_DOES_NOT_EXPIRE"}}"#
+        ),
+    )
+}
+
+#[test]
+fn material_that_openssl_wraps_as_aws_documents_imports_over_http() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let served = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    // Symmetric material under RSAES_OAEP_SHA_256.
+    let created = served.call("CreateKey", r#"{"Origin":"EXTERNAL"}"#).json();
+    let key_id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(created["KeyMetadata"]["KeyState"], "PendingImport");
+    let token = import_parameters(&served, dir, &key_id, "RSAES_OAEP_SHA_256");
+    openssl(dir, &["rand", "-out", "PlaintextKeyMaterial.bin", "32"]);
+    openssl_oaep_sha256(dir, "PlaintextKeyMaterial.bin", "EncryptedKeyMaterial.bin");
+    let imported = import_wrapped(&served, dir, &key_id, &token);
+    assert_eq!(imported.status, 200, "{:?}", imported.json());
+    let sealed = served
+        .call(
+            "Encrypt",
+            &format!(r#"{{"KeyId":"{key_id}","Plaintext":"aW1wb3J0ZWQ="}}"#),
+        )
+        .json();
+    let opened = served
+        .call(
+            "Decrypt",
+            &format!(
+                r#"{{"CiphertextBlob":"{}"}}"#,
+                sealed["CiphertextBlob"].as_str().unwrap()
+            ),
+        )
+        .json();
+    assert_eq!(opened["Plaintext"], "aW1wb3J0ZWQ=");
+
+    // An ECC private key of openssl's under RSA_AES_KEY_WRAP_SHA_256; openssl verifies what
+    // the imported key signs.
+    let created = served
+        .call(
+            "CreateKey",
+            r#"{"Origin":"EXTERNAL","KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}"#,
+        )
+        .json();
+    let key_id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = import_parameters(&served, dir, &key_id, "RSA_AES_KEY_WRAP_SHA_256");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "private.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-outform",
+            "DER",
+            "-nocrypt",
+            "-in",
+            "private.pem",
+            "-out",
+            "PlaintextKeyMaterial.der",
+        ],
+    );
+    openssl(dir, &["rand", "-out", "aes-key.bin", "32"]);
+    let aes_key = hex::encode(std::fs::read(dir.join("aes-key.bin")).unwrap());
+    openssl(
+        dir,
+        &[
+            "enc",
+            "-id-aes256-wrap-pad",
+            "-K",
+            &aes_key,
+            "-iv",
+            "A65959A6",
+            "-in",
+            "PlaintextKeyMaterial.der",
+            "-out",
+            "key-material-wrapped.bin",
+        ],
+    );
+    openssl_oaep_sha256(dir, "aes-key.bin", "aes-key-wrapped.bin");
+    let blob = [
+        std::fs::read(dir.join("aes-key-wrapped.bin")).unwrap(),
+        std::fs::read(dir.join("key-material-wrapped.bin")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("EncryptedKeyMaterial.bin"), blob).unwrap();
+    let imported = import_wrapped(&served, dir, &key_id, &token);
+    assert_eq!(imported.status, 200, "{:?}", imported.json());
+
+    std::fs::write(dir.join("message.txt"), b"signed by imported material").unwrap();
+    let signed = served
+        .call(
+            "Sign",
+            &format!(
+                r#"{{"KeyId":"{key_id}","Message":"{}","SigningAlgorithm":"ECDSA_SHA_256"}}"#,
+                b64.encode(b"signed by imported material")
+            ),
+        )
+        .json();
+    let signature = b64.decode(signed["Signature"].as_str().unwrap()).unwrap();
+    std::fs::write(dir.join("signature.der"), signature).unwrap();
+    openssl(
+        dir,
+        &[
+            "pkey",
+            "-in",
+            "private.pem",
+            "-pubout",
+            "-out",
+            "public.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "public.pem",
+            "-signature",
+            "signature.der",
+            "message.txt",
+        ],
+    );
+
+    // Crypto erasure over HTTP: the key waits for its material again.
+    let deleted = served.call(
+        "DeleteImportedKeyMaterial",
+        &format!(r#"{{"KeyId":"{key_id}"}}"#),
+    );
+    assert_eq!(deleted.status, 200);
+    let described = served
+        .call("DescribeKey", &format!(r#"{{"KeyId":"{key_id}"}}"#))
+        .json();
+    assert_eq!(described["KeyMetadata"]["KeyState"], "PendingImport");
+}

@@ -32,6 +32,8 @@ pub(crate) fn to_wit_error(error: KmsError) -> wit::KmsError {
         KmsError::InvalidKeyUsage(_) => W::InvalidKeyUsage,
         KmsError::Validation(_)
         | KmsError::IncorrectKeyMaterial(_)
+        | KmsError::InvalidImportToken(_)
+        | KmsError::ExpiredImportToken(_)
         | KmsError::InvalidAliasName(_)
         | KmsError::InvalidArn(_)
         | KmsError::InvalidMarker(_)
@@ -245,13 +247,15 @@ mod tests {
     fn every_service_error_reaches_the_guest_with_its_case_and_exact_aws_name() {
         use wit::KmsError as W;
         let message = || String::from("m");
-        let cases: [(KmsError, WitCase); 25] = [
+        let cases: [(KmsError, WitCase); 27] = [
             (KmsError::key_not_found(message()), W::NotFound),
             (KmsError::Disabled(message()), W::Disabled),
             (KmsError::InvalidState(message()), W::InvalidState),
             (KmsError::InvalidCiphertext(message()), W::InvalidCiphertext),
             (KmsError::IncorrectKey(message()), W::IncorrectKey),
             (KmsError::IncorrectKeyMaterial(message()), W::Validation),
+            (KmsError::InvalidImportToken(message()), W::Validation),
+            (KmsError::ExpiredImportToken(message()), W::Validation),
             (KmsError::InvalidKeyUsage(message()), W::InvalidKeyUsage),
             (KmsError::invalid("KeyId", message()), W::Validation),
             (KmsError::InvalidAliasName(message()), W::Validation),

@@ -7,8 +7,8 @@ use zeroize::Zeroizing;
 
 use kms_core::types::{
     DataKeySpec, EncapsulationAlgorithmSpec, EncryptionAlgorithm, EncryptionContext,
-    KeyAgreementAlgorithmSpec, KeySpec, KeyState, KeyUsage, MacAlgorithmSpec, Origin, RotationType,
-    SigningAlgorithmSpec, Tag,
+    ExpirationModel, ImportState, IncludeKeyMaterial, KeyAgreementAlgorithmSpec, KeyMaterialState,
+    KeySpec, KeyState, KeyUsage, MacAlgorithmSpec, Origin, RotationType, SigningAlgorithmSpec, Tag,
 };
 
 /// Base64 (standard alphabet, padded) for blob fields, as the AWS JSON protocol carries them.
@@ -112,8 +112,16 @@ pub struct KeyMetadata {
     /// The waiting period of a pending deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<u32>,
-    /// Identifier of the current backing-key material.
-    pub current_key_material_id: String,
+    /// Identifier of the current backing-key material (none for a key that has never had
+    /// imported material).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_key_material_id: Option<String>,
+    /// For a key with imported material in the vault, whether it expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<ExpirationModel>,
+    /// When the key's imported material expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<u64>,
 }
 
 /// CreateKey's and DescribeKey's response.
@@ -256,6 +264,9 @@ pub struct ListForKeyRequest {
     /// The `NextMarker` of a previous page.
     #[serde(default)]
     pub marker: Option<String>,
+    /// ListKeyRotations only: every material or only rotations (the default).
+    #[serde(default)]
+    pub include_key_material: Option<IncludeKeyMaterial>,
 }
 
 impl ListForKeyRequest {
@@ -608,18 +619,36 @@ pub struct KeyRotationStatusResponse {
     pub on_demand_rotation_start_date: Option<u64>,
 }
 
-/// One completed rotation in ListKeyRotations.
+/// One key material in ListKeyRotations: a completed rotation, or with `ALL_KEY_MATERIAL`
+/// also the first material and imported material pending rotation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RotationListEntry {
     /// The key ARN.
     pub key_id: String,
-    /// When the rotation happened.
-    pub rotation_date: u64,
-    /// AUTOMATIC or ON_DEMAND.
-    pub rotation_type: RotationType,
-    /// The material the rotation created.
+    /// The material's id.
     pub key_material_id: String,
+    /// The imported material's description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_description: Option<String>,
+    /// For imported material, whether it is in the vault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_state: Option<ImportState>,
+    /// CURRENT, NON_CURRENT or PENDING_ROTATION.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_state: Option<KeyMaterialState>,
+    /// For imported material in the vault, whether it expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<ExpirationModel>,
+    /// When imported material expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<u64>,
+    /// When the rotation that made the material current happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_date: Option<u64>,
+    /// AUTOMATIC or ON_DEMAND.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_type: Option<RotationType>,
 }
 
 /// ListKeyRotations' response.

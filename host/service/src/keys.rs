@@ -2,7 +2,7 @@
 //! Enable/DisableKey, Schedule/CancelKeyDeletion and tagging.
 
 use super::*;
-use kms_core::types::{KeySpec, KeyUsage, Origin, Tag};
+use kms_core::types::{ExpirationModel, KeySpec, KeyUsage, Origin, Tag};
 
 const MAX_DESCRIPTION_CHARS: usize = 8192;
 const MAX_TAGS_PER_KEY: usize = 50;
@@ -46,19 +46,41 @@ pub(super) fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> KmsResult<()> {
 }
 
 impl Service {
+    /// Refuses EnableKey and DisableKey on a key awaiting imported material, as AWS does.
+    fn require_has_material(&self, record: &KeyRecord) -> KmsResult<()> {
+        if record.state == KeyState::PendingImport {
+            return Err(KmsError::InvalidState(format!(
+                "{} is pending import.",
+                self.key_arn(&record.key_id)
+            )));
+        }
+        Ok(())
+    }
+
     /// The metadata DescribeKey returns for `record`.
     pub(super) fn metadata(&self, record: &KeyRecord) -> KmsResult<KeyMetadata> {
-        let current = self
-            .shared
-            .vault
-            .store()
-            .version(&record.key_id, record.current_version)?
-            .ok_or_else(|| {
-                KmsError::Internal(format!(
-                    "Key {} has lost its current key material",
-                    record.key_id
-                ))
-            })?;
+        // A key of EXTERNAL origin names its current material whether or not it is in the
+        // vault now; before its first import it has none.
+        let (current_key_material_id, expiration) = if record.origin == Origin::External {
+            let current = record.imported_version(record.current_version);
+            (
+                current.map(|m| m.material_id.clone()),
+                current.filter(|m| m.imported).map(|m| m.valid_to),
+            )
+        } else {
+            let current = self
+                .shared
+                .vault
+                .store()
+                .version(&record.key_id, record.current_version)?
+                .ok_or_else(|| {
+                    KmsError::Internal(format!(
+                        "Key {} has lost its current key material",
+                        record.key_id
+                    ))
+                })?;
+            (Some(current.material_id), None)
+        };
         let algorithms = asymmetric_ops::algorithms_of(record.key_spec, record.key_usage);
         Ok(KeyMetadata {
             aws_account_id: record.account.clone(),
@@ -87,7 +109,15 @@ impl Service {
             multi_region: record.primary_region.is_some(),
             multi_region_configuration: self.multi_region_configuration(record)?,
             pending_deletion_window_in_days: record.pending_window_days,
-            current_key_material_id: current.material_id,
+            current_key_material_id,
+            expiration_model: expiration.map(|valid_to| {
+                if valid_to.is_some() {
+                    ExpirationModel::KeyMaterialExpires
+                } else {
+                    ExpirationModel::KeyMaterialDoesNotExpire
+                }
+            }),
+            valid_to: expiration.flatten(),
         })
     }
 
@@ -116,10 +146,28 @@ impl Service {
                 ));
             }
             let origin = req.origin.unwrap_or(Origin::AwsKms);
-            if origin != Origin::AwsKms {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "Origin {origin} is not supported by this vault; use AWS_KMS"
-                )));
+            let multi_region = req.multi_region == Some(true);
+            match origin {
+                Origin::AwsKms => {}
+                Origin::External if !import::importable(key_spec) => {
+                    return Err(KmsError::UnsupportedOperation(format!(
+                        "Key material of {key_spec} keys cannot be imported; use Origin AWS_KMS"
+                    )));
+                }
+                // Related multi-Region keys share their material by key id in this vault;
+                // importing it into each of them separately is not supported yet.
+                Origin::External if multi_region => {
+                    return Err(KmsError::UnsupportedOperation(
+                        "Multi-Region keys with imported key material are not supported by this vault"
+                            .into(),
+                    ));
+                }
+                Origin::External => {}
+                _ => {
+                    return Err(KmsError::UnsupportedOperation(format!(
+                        "Origin {origin} is not supported by this vault; use AWS_KMS or EXTERNAL"
+                    )));
+                }
             }
             let description = req.description.unwrap_or_default();
             validate_description(&description)?;
@@ -133,7 +181,6 @@ impl Service {
                     self.shared.vault.account()
                 )));
             }
-            let multi_region = req.multi_region == Some(true);
             let key_id = if multi_region {
                 KeyId::random_multi_region()
             } else {
@@ -164,11 +211,16 @@ impl Service {
                     req.bypass_policy_lockout_safety_check.unwrap_or(false),
                 )?);
             }
-            let first = self
-                .shared
-                .vault
-                .new_version(&key_id, key_spec, 1, now, None)?;
-            self.shared.vault.store().insert_key(&record, &first)?;
+            if origin == Origin::External {
+                record.state = KeyState::PendingImport;
+                self.shared.vault.store().insert_key(&record, None)?;
+            } else {
+                let first = self
+                    .shared
+                    .vault
+                    .new_version(&key_id, key_spec, 1, now, None)?;
+                self.shared.vault.store().insert_key(&record, Some(&first))?;
+            }
             Ok(KeyMetadataResponse {
                 key_metadata: self.metadata(&record)?,
             })
@@ -266,6 +318,7 @@ impl Service {
         self.audited(caller, "EnableKey", |note| {
             self.update_record(caller, note, &req.key_id, "kms:EnableKey", |r| {
                 self.require_not_pending_deletion(r)?;
+                self.require_has_material(r)?;
                 r.state = KeyState::Enabled;
                 Ok(())
             })
@@ -277,6 +330,7 @@ impl Service {
         self.audited(caller, "DisableKey", |note| {
             self.update_record(caller, note, &req.key_id, "kms:DisableKey", |r| {
                 self.require_not_pending_deletion(r)?;
+                self.require_has_material(r)?;
                 r.state = KeyState::Disabled;
                 Ok(())
             })
@@ -343,7 +397,12 @@ impl Service {
                         self.key_arn(&r.key_id)
                     )));
                 }
-                r.state = KeyState::Disabled;
+                // A key without its imported material goes back to waiting for it, as in AWS.
+                r.state = if import::awaits_material(r) {
+                    KeyState::PendingImport
+                } else {
+                    KeyState::Disabled
+                };
                 r.deletion_date = None;
                 r.pending_window_days = None;
                 Ok(KeyIdResponse {

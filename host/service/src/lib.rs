@@ -37,6 +37,7 @@ mod encapsulation;
 mod grants;
 mod guest;
 mod identities;
+mod import;
 mod key_policies;
 mod key_usage;
 mod keys;
@@ -74,6 +75,11 @@ pub use identities::{
     AccessKeyCreated, AccessKeyEntry, AccountEntry, CreateAccountRequest, CreatePrincipalRequest,
     Credential, MAX_ACCESS_KEYS, MAX_IDENTITY_POLICIES, PrincipalEntry, PutPrincipalPolicyRequest,
     validate_identity_policy,
+};
+pub use import::{
+    DeleteImportedKeyMaterialRequest, GetParametersForImportRequest,
+    GetParametersForImportResponse, IMPORT_PARAMETERS_VALID_SECONDS, ImportKeyMaterialRequest,
+    KeyMaterialResponse,
 };
 pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
@@ -666,7 +672,9 @@ impl Service {
         };
         let mut note = AuditNote::default();
         note.key(self.key_arn(&record.key_id));
-        if record.state == KeyState::PendingDeletion {
+        if record.state == KeyState::PendingDeletion
+            && record.deletion_date.is_some_and(|at| at <= now)
+        {
             let result = match self.shared.vault.store().delete_key(&record) {
                 Ok(Swap::Stale) => return Ok(None),
                 other => other.map(drop),
@@ -676,6 +684,30 @@ impl Service {
             result?;
             self.release_waiting_primary(&record)?;
             return Ok(Some(None));
+        }
+        if record.material_expiry().is_some_and(|at| at <= now) {
+            // Expired imported material is deleted, as AWS does, and the key awaits it again.
+            let expired = |m: &kms_vault::ImportedMaterial| m.valid_to.is_some_and(|at| at <= now);
+            let result = match self.erase_material(&mut record, expired) {
+                Ok(Swap::Stale) => return Ok(None),
+                other => other.map(drop),
+            };
+            self.record(
+                &scheduler,
+                "DeleteExpiredKeyMaterial",
+                note,
+                result.as_ref().err(),
+            )?;
+            result?;
+            return Ok(Some(Some(record)));
+        }
+        let rotation_due = record.state == KeyState::Enabled
+            && record
+                .rotation
+                .as_ref()
+                .is_some_and(|r| r.next_rotation_at <= now);
+        if !rotation_due {
+            return Ok(Some(Some(record)));
         }
         let result = match self.add_backing_version(&mut record, RotationType::Automatic, now) {
             Ok(Swap::Stale) => return Ok(None),
@@ -757,10 +789,11 @@ impl Service {
         }
     }
 
-    /// Refuses management of a key pending deletion (and other non-usable states).
+    /// Refuses management of a key pending deletion (and other non-usable states). A key
+    /// awaiting imported material may be managed, as in AWS.
     fn require_not_pending_deletion(&self, record: &KeyRecord) -> KmsResult<()> {
         match record.state {
-            KeyState::Enabled | KeyState::Disabled => Ok(()),
+            KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport => Ok(()),
             state => Err(KmsError::InvalidState(format!(
                 "{} is {}.",
                 self.key_arn(&record.key_id),

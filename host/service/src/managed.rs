@@ -131,7 +131,10 @@ impl Service {
                 self.shared
                     .vault
                     .new_version(&key_id, KeySpec::SymmetricDefault, 1, now, None)?;
-            self.shared.vault.store().insert_key(&record, &first)?;
+            self.shared
+                .vault
+                .store()
+                .insert_key(&record, Some(&first))?;
             let alias = self.shared.vault.store().insert_alias(&AliasRecord {
                 region: self.region.clone(),
                 name: alias_name,

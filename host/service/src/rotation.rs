@@ -3,7 +3,7 @@
 //! ciphertexts use the new version and every earlier ciphertext still decrypts.
 
 use super::*;
-use kms_core::types::{KeySpec, Origin};
+use kms_core::types::{ExpirationModel, IncludeKeyMaterial, KeyMaterialState, KeySpec, Origin};
 use kms_vault::RotationSchedule;
 
 const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
@@ -109,7 +109,11 @@ impl Service {
                 || {
                     let mut record = self.stored_key(&key_id)?;
                     self.require_enabled(&record)?;
-                    self.require_rotatable(&record)?;
+                    let imported = record.origin == Origin::External
+                        && record.key_spec == KeySpec::SymmetricDefault;
+                    if !imported {
+                        self.require_rotatable(&record)?;
+                    }
                     self.require_not_replica(&record)?;
                     if record.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
                         return Err(KmsError::LimitExceeded(format!(
@@ -118,7 +122,11 @@ impl Service {
                         )));
                     }
                     let now = self.now();
-                    let swap = self.add_backing_version(&mut record, RotationType::OnDemand, now)?;
+                    let swap = if imported {
+                        self.rotate_onto_imported_material(&mut record, now)?
+                    } else {
+                        self.add_backing_version(&mut record, RotationType::OnDemand, now)?
+                    };
                     Ok((swap == Swap::Done).then(|| KeyIdResponse {
                         key_id: self.key_arn(&key_id),
                     }))
@@ -137,24 +145,17 @@ impl Service {
             let limit = page_limit(req.limit, 100, 1000)?;
             let offset = decode_offset_marker(req.marker.as_deref())?;
             let record = self.key_for(caller, note, &req.key_id, "kms:ListKeyRotations")?;
-            self.require_rotatable(&record)?;
-            let arn = self.key_arn(&record.key_id);
-            let rotations: Vec<RotationListEntry> = self
-                .shared
-                .vault
-                .store()
-                .versions(&record.key_id)?
-                .into_iter()
-                .filter_map(|v| {
-                    v.rotation_type.map(|rotation_type| RotationListEntry {
-                        key_id: arn.clone(),
-                        rotation_date: v.created_at,
-                        rotation_type,
-                        key_material_id: v.material_id,
-                    })
-                })
-                .skip(offset)
-                .collect();
+            let all = req.include_key_material == Some(IncludeKeyMaterial::AllKeyMaterial);
+            let rotations: Vec<RotationListEntry> = if record.origin == Origin::External {
+                if record.key_spec != KeySpec::SymmetricDefault {
+                    self.require_rotatable(&record)?;
+                }
+                self.imported_rotations(&record, all)
+            } else {
+                self.require_rotatable(&record)?;
+                self.generated_rotations(&record, all)?
+            };
+            let rotations: Vec<RotationListEntry> = rotations.into_iter().skip(offset).collect();
             let (rotations, next_marker) = paginate_by_offset(rotations, offset, limit);
             Ok(ListKeyRotationsResponse {
                 truncated: next_marker.is_some(),
@@ -162,5 +163,65 @@ impl Service {
                 next_marker,
             })
         })
+    }
+}
+
+impl Service {
+    /// The rotations (with `all`, every material) of a key whose material KMS made.
+    fn generated_rotations(
+        &self,
+        record: &KeyRecord,
+        all: bool,
+    ) -> KmsResult<Vec<RotationListEntry>> {
+        let arn = self.key_arn(&record.key_id);
+        Ok(self
+            .shared
+            .vault
+            .store()
+            .versions(&record.key_id)?
+            .into_iter()
+            .filter(|v| all || v.rotation_type.is_some())
+            .map(|v| RotationListEntry {
+                key_id: arn.clone(),
+                key_material_state: all.then_some(if v.version == record.current_version {
+                    KeyMaterialState::Current
+                } else {
+                    KeyMaterialState::NonCurrent
+                }),
+                rotation_date: v.rotation_type.map(|_| v.created_at),
+                rotation_type: v.rotation_type,
+                key_material_id: v.material_id,
+                key_material_description: None,
+                import_state: None,
+                expiration_model: None,
+                valid_to: None,
+            })
+            .collect())
+    }
+
+    /// The rotations (with `all`, every material, pending ones included) of a key with
+    /// imported material, with their import state and expiry.
+    fn imported_rotations(&self, record: &KeyRecord, all: bool) -> Vec<RotationListEntry> {
+        let arn = self.key_arn(&record.key_id);
+        record
+            .imported
+            .iter()
+            .filter(|m| all || m.rotation.is_some())
+            .map(|m| RotationListEntry {
+                key_id: arn.clone(),
+                key_material_id: m.material_id.clone(),
+                key_material_description: m.description.clone(),
+                import_state: Some(m.import_state()),
+                key_material_state: Some(m.material_state(record.current_version)),
+                expiration_model: m.imported.then_some(if m.valid_to.is_some() {
+                    ExpirationModel::KeyMaterialExpires
+                } else {
+                    ExpirationModel::KeyMaterialDoesNotExpire
+                }),
+                valid_to: m.valid_to,
+                rotation_date: m.rotation.map(|(_, at)| at),
+                rotation_type: m.rotation.map(|(kind, _)| kind),
+            })
+            .collect()
     }
 }

@@ -139,7 +139,7 @@ fn create_key_makes_an_enabled_symmetric_key_in_the_callers_account() {
         meta.arn,
         format!("arn:aws:kms:us-east-1:111122223333:key/{}", meta.key_id)
     );
-    assert_eq!(meta.current_key_material_id.len(), 64);
+    assert_eq!(meta.current_key_material_id.map(|id| id.len()), Some(64));
 }
 
 #[test]
@@ -164,12 +164,12 @@ fn create_key_takes_encrypt_decrypt_as_the_default_usage_whatever_the_spec() {
         ..Default::default()
     };
     assert_err!(f.service.create_key(&f.me, hmac), KmsError::Validation);
-    let imported = CreateKeyRequest {
-        origin: Some(Origin::External),
+    let custom_key_store = CreateKeyRequest {
+        origin: Some(Origin::AwsCloudhsm),
         ..Default::default()
     };
     assert_err!(
-        f.service.create_key(&f.me, imported),
+        f.service.create_key(&f.me, custom_key_store),
         KmsError::UnsupportedOperation
     );
 }
@@ -806,7 +806,7 @@ fn automatic_rotation_adds_a_version_when_due_and_old_ciphertexts_still_decrypt(
     assert_eq!(f.decrypt(&new).unwrap(), b"after");
     let rotations = f.rotations(&key);
     assert_eq!(rotations.len(), 1);
-    assert_eq!(rotations[0].rotation_type, RotationType::Automatic);
+    assert_eq!(rotations[0].rotation_type, Some(RotationType::Automatic));
     let status = f
         .service
         .get_key_rotation_status(&f.me, KeyRequest::new(&key))
@@ -858,7 +858,7 @@ fn rotate_on_demand_keeps_id_and_aliases_and_is_capped_at_ten() {
     assert!(
         rotations
             .iter()
-            .all(|r| r.rotation_type == RotationType::OnDemand)
+            .all(|r| r.rotation_type == Some(RotationType::OnDemand))
     );
     let status = f
         .service
@@ -896,6 +896,7 @@ fn list_key_rotations_pages_through_rotations() {
                 key_id: key.clone(),
                 limit: Some(2),
                 marker: None,
+                include_key_material: None,
             },
         )
         .unwrap();
@@ -909,6 +910,7 @@ fn list_key_rotations_pages_through_rotations() {
                 key_id: key,
                 limit: Some(2),
                 marker: first.next_marker,
+                include_key_material: None,
             },
         )
         .unwrap();

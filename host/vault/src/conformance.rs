@@ -4,10 +4,11 @@
 //! left out of the macro's list is dead code, which the build refuses (`-D warnings`).
 
 use crate::store::{
-    AliasRecord, KeyRecord, RotationSchedule, SealedVersion, Store, StoredAuditRecord, Swap,
+    AliasRecord, ImportedMaterial, KeyRecord, RotationSchedule, SealedVersion, Store,
+    StoredAuditRecord, Swap,
 };
 use kms_core::error::KmsError;
-use kms_core::types::{KeyId, KeyState, RotationType, Tag};
+use kms_core::types::{KeyId, KeyState, Origin, RotationType, Tag};
 
 /// Generates one `#[test]` per behaviour, each calling `$run` with that behaviour; `$run`
 /// hands the behaviour a fresh, empty store of the backend under test.
@@ -31,6 +32,10 @@ macro_rules! store_conformance_tests {
             add_version_fails_for_missing_key_and_writes_nothing,
             add_version_fails_for_existing_version_and_keeps_the_record,
             add_version_refuses_a_version_of_another_key,
+            key_without_material_is_inserted_with_no_versions,
+            replace_versions_erases_and_restores_material_with_the_record,
+            replace_versions_over_a_stale_revision_writes_nothing,
+            material_expiry_puts_the_key_on_the_due_list,
             versions_are_listed_oldest_first,
             versions_keep_their_rotation_type,
             delete_key_removes_its_versions_and_aliases,
@@ -147,7 +152,7 @@ fn missing_key(id: KeyId) -> KmsError {
 /// Inserts `key` with its first version and hands it back.
 fn stored(store: &dyn Store, key: KeyRecord) -> KeyRecord {
     store
-        .insert_key(&key, &sealed_version(key.key_id, 1))
+        .insert_key(&key, Some(&sealed_version(key.key_id, 1)))
         .unwrap();
     key
 }
@@ -334,7 +339,7 @@ pub(crate) fn insert_key_fails_for_existing_key(store: &dyn Store) {
         sealed_material: vec![0xee; 60],
         ..sealed_version(key.key_id, 1)
     };
-    let err = store.insert_key(&again, &other_material).unwrap_err();
+    let err = store.insert_key(&again, Some(&other_material)).unwrap_err();
     assert!(matches!(err, KmsError::AlreadyExists(_)), "{err:?}");
     assert_eq!(store.key(R, &key.key_id).unwrap(), Some(key.clone()));
     assert_eq!(
@@ -347,7 +352,7 @@ pub(crate) fn insert_key_refuses_a_version_of_another_key(store: &dyn Store) {
     let key = key_record(KeyId::random());
     let other = KeyId::random();
     let err = store
-        .insert_key(&key, &sealed_version(other, 1))
+        .insert_key(&key, Some(&sealed_version(other, 1)))
         .unwrap_err();
     assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
     assert_eq!(store.key(R, &key.key_id).unwrap(), None);
@@ -1145,10 +1150,10 @@ pub(crate) fn regions_are_separate_namespaces(store: &dyn Store) {
     let here = key_record(KeyId::random());
     let there = in_region(&key_record(KeyId::random()), "ap-south-1");
     store
-        .insert_key(&here, &sealed_version(here.key_id, 1))
+        .insert_key(&here, Some(&sealed_version(here.key_id, 1)))
         .unwrap();
     store
-        .insert_key(&there, &sealed_version(there.key_id, 1))
+        .insert_key(&there, Some(&sealed_version(there.key_id, 1)))
         .unwrap();
     assert_eq!(store.key("ap-south-1", &here.key_id).unwrap(), None);
     assert_eq!(store.key(R, &there.key_id).unwrap(), None);
@@ -1204,7 +1209,7 @@ pub(crate) fn regions_are_separate_namespaces(store: &dyn Store) {
 pub(crate) fn replicas_share_versions_until_the_last_is_deleted(store: &dyn Store) {
     let primary = key_record(KeyId::random_multi_region());
     store
-        .insert_key(&primary, &sealed_version(primary.key_id, 1))
+        .insert_key(&primary, Some(&sealed_version(primary.key_id, 1)))
         .unwrap();
     let replica = in_region(&primary, "ap-south-1");
     store.insert_replica(&replica).unwrap();
@@ -1248,7 +1253,7 @@ pub(crate) fn insert_replica_needs_the_id_elsewhere_and_a_free_region(store: &dy
         Err(KmsError::NotFound(_))
     ));
     store
-        .insert_key(&primary, &sealed_version(primary.key_id, 1))
+        .insert_key(&primary, Some(&sealed_version(primary.key_id, 1)))
         .unwrap();
     assert!(matches!(
         store.insert_replica(&primary),
@@ -1257,7 +1262,7 @@ pub(crate) fn insert_replica_needs_the_id_elsewhere_and_a_free_region(store: &dy
     // A second key with a taken id is refused in every region.
     let clash = in_region(&primary, "ap-south-1");
     assert!(matches!(
-        store.insert_key(&clash, &sealed_version(clash.key_id, 1)),
+        store.insert_key(&clash, Some(&sealed_version(clash.key_id, 1))),
         Err(KmsError::AlreadyExists(_))
     ));
 }
@@ -1316,4 +1321,109 @@ pub(crate) fn record_key_uses_keeps_the_latest_use_of_each_key(store: &dyn Store
         Some(elsewhere)
     );
     assert_eq!(store.key_last_use(R, &a).unwrap(), Some(same_second));
+}
+
+/// A key of EXTERNAL origin awaiting its material.
+fn pending_import_key() -> KeyRecord {
+    KeyRecord {
+        origin: Origin::External,
+        state: KeyState::PendingImport,
+        rotation: None,
+        ..key_record(KeyId::random())
+    }
+}
+
+/// `key` with imported material as version 1, expiring at `valid_to`.
+fn with_imported_material(key: &KeyRecord, imported: bool, valid_to: Option<u64>) -> KeyRecord {
+    KeyRecord {
+        state: if imported {
+            KeyState::Enabled
+        } else {
+            KeyState::PendingImport
+        },
+        imported: vec![ImportedMaterial {
+            version: 1,
+            material_id: "ab".repeat(32),
+            description: Some("from the HSM".into()),
+            imported,
+            valid_to,
+            pending_rotation: false,
+            rotation: None,
+        }],
+        ..key.clone()
+    }
+}
+
+pub(crate) fn key_without_material_is_inserted_with_no_versions(store: &dyn Store) {
+    let key = pending_import_key();
+    store.insert_key(&key, None).unwrap();
+    assert_eq!(store.key(R, &key.key_id).unwrap(), Some(key.clone()));
+    assert!(store.versions(&key.key_id).unwrap().is_empty());
+    assert_eq!(store.keys_due(u64::MAX).unwrap(), vec![]);
+}
+
+pub(crate) fn replace_versions_erases_and_restores_material_with_the_record(store: &dyn Store) {
+    let key = pending_import_key();
+    store.insert_key(&key, None).unwrap();
+    let imported = with_imported_material(&key, true, None);
+    let v1 = sealed_version(key.key_id, 1);
+    let swap = store.replace_versions(&imported, std::slice::from_ref(&v1));
+    assert_eq!(swap.unwrap(), Swap::Done);
+    assert_eq!(store.versions(&key.key_id).unwrap(), vec![v1.clone()]);
+    let stored = store.key(R, &key.key_id).unwrap().unwrap();
+    assert_eq!(stored.revision, 1);
+    assert_eq!(stored.imported, imported.imported);
+
+    // Deleting the material: the record remembers its id, the store no longer has its bytes.
+    let erased = with_imported_material(&stored, false, None);
+    assert_eq!(store.replace_versions(&erased, &[]).unwrap(), Swap::Done);
+    assert!(store.versions(&key.key_id).unwrap().is_empty());
+    assert_eq!(store.version(&key.key_id, 1).unwrap(), None);
+    let stored = store.key(R, &key.key_id).unwrap().unwrap();
+    assert_eq!(stored.state, KeyState::PendingImport);
+    assert!(!stored.imported[0].imported);
+
+    // The same version number comes back.
+    let again = with_imported_material(&stored, true, None);
+    let swap = store.replace_versions(&again, std::slice::from_ref(&v1));
+    assert_eq!(swap.unwrap(), Swap::Done);
+    assert_eq!(store.version(&key.key_id, 1).unwrap(), Some(v1));
+}
+
+pub(crate) fn replace_versions_over_a_stale_revision_writes_nothing(store: &dyn Store) {
+    let key = pending_import_key();
+    store.insert_key(&key, None).unwrap();
+    let described = KeyRecord {
+        description: "another writer".into(),
+        ..key.clone()
+    };
+    assert_eq!(store.update_key(&described).unwrap(), Swap::Done);
+    let imported = with_imported_material(&key, true, None);
+    let swap = store.replace_versions(&imported, &[sealed_version(key.key_id, 1)]);
+    assert_eq!(swap.unwrap(), Swap::Stale);
+    assert!(store.versions(&key.key_id).unwrap().is_empty());
+    let stored = store.key(R, &key.key_id).unwrap().unwrap();
+    assert_eq!(stored.state, KeyState::PendingImport);
+    assert!(stored.imported.is_empty());
+    let other = sealed_version(KeyId::random(), 1);
+    let stored_imported = with_imported_material(&stored, true, None);
+    assert!(store.replace_versions(&stored_imported, &[other]).is_err());
+}
+
+pub(crate) fn material_expiry_puts_the_key_on_the_due_list(store: &dyn Store) {
+    let key = pending_import_key();
+    store.insert_key(&key, None).unwrap();
+    let expiring = with_imported_material(&key, true, Some(T0 + DAY));
+    let swap = store.replace_versions(&expiring, &[sealed_version(key.key_id, 1)]);
+    assert_eq!(swap.unwrap(), Swap::Done);
+    assert_eq!(store.keys_due(T0).unwrap(), vec![]);
+    assert_eq!(
+        store.keys_due(T0 + DAY).unwrap(),
+        vec![(R.to_string(), key.key_id)]
+    );
+    // Expired material is gone: nothing more is due.
+    let stored = store.key(R, &key.key_id).unwrap().unwrap();
+    let expired = with_imported_material(&stored, false, Some(T0 + DAY));
+    assert_eq!(store.replace_versions(&expired, &[]).unwrap(), Swap::Done);
+    assert_eq!(store.keys_due(u64::MAX).unwrap(), vec![]);
 }

@@ -25,9 +25,9 @@ pub use memory::MemoryStore;
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
-    AUDIT_HEAD_META, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore, KeyRecord,
-    KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore, RotationSchedule,
-    SealedVersion, Store, StoredAuditRecord, Swap,
+    AUDIT_HEAD_META, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore,
+    ImportedMaterial, KeyRecord, KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore,
+    RotationSchedule, SealedVersion, Store, StoredAuditRecord, Swap,
 };
 
 use kms_core::error::{KmsError, KmsResult};
@@ -174,6 +174,43 @@ impl Vault {
             material_id,
             created_at,
             rotation_type,
+            sealed_material,
+        })
+    }
+
+    /// AWS's KeyMaterialId of imported `material` for `key_id`: a fingerprint of the key id and
+    /// the material (in its canonical form), keyed by the root key so that it tells nothing
+    /// about the material to whoever reads it. The same material gives the same id.
+    pub fn imported_material_id(
+        &self,
+        key_id: &KeyId,
+        material: &KeyMaterial,
+    ) -> KmsResult<String> {
+        let key = zeroize::Zeroizing::new(self.derived_key(b"kms imported key material id v1"));
+        Ok(hex::encode(
+            material.keyed_fingerprint(key.as_slice(), key_id.as_bytes())?,
+        ))
+    }
+
+    /// Seals imported `material` as backing-key version `version` of `key_id`, whose id is
+    /// [`imported_material_id`](Self::imported_material_id).
+    pub fn seal_imported_version(
+        &self,
+        key_id: &KeyId,
+        material: &KeyMaterial,
+        version: u32,
+        created_at: u64,
+    ) -> KmsResult<SealedVersion> {
+        let sealed_material = self
+            .root
+            .key()
+            .seal_material(material, &material_aad(key_id, version))?;
+        Ok(SealedVersion {
+            key_id: *key_id,
+            version,
+            material_id: self.imported_material_id(key_id, material)?,
+            created_at,
+            rotation_type: None,
             sealed_material,
         })
     }

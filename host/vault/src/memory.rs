@@ -108,8 +108,10 @@ impl MetaStore for MemoryStore {
 }
 
 impl KeyStore for MemoryStore {
-    fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
-        check_same_key(key, first_version)?;
+    fn insert_key(&self, key: &KeyRecord, first_version: Option<&SealedVersion>) -> KmsResult<()> {
+        if let Some(first_version) = first_version {
+            check_same_key(key, first_version)?;
+        }
         let mut data = self.data();
         if id_in_use(&data, &key.key_id) {
             return Err(KmsError::AlreadyExists(format!(
@@ -118,8 +120,10 @@ impl KeyStore for MemoryStore {
             )));
         }
         data.keys.insert(at(key), key.clone());
-        data.versions
-            .insert((key.key_id, first_version.version), first_version.clone());
+        if let Some(first_version) = first_version {
+            data.versions
+                .insert((key.key_id, first_version.version), first_version.clone());
+        }
         Ok(())
     }
 
@@ -200,6 +204,23 @@ impl KeyStore for MemoryStore {
         data.keys.insert(at(key), next_revision(key));
         data.versions
             .insert((key.key_id, version.version), version.clone());
+        Ok(Swap::Done)
+    }
+
+    fn replace_versions(&self, key: &KeyRecord, versions: &[SealedVersion]) -> KmsResult<Swap> {
+        for version in versions {
+            check_same_key(key, version)?;
+        }
+        let mut data = self.data();
+        if stale(&data, key)? {
+            return Ok(Swap::Stale);
+        }
+        data.keys.insert(at(key), next_revision(key));
+        data.versions.retain(|(id, _), _| *id != key.key_id);
+        for version in versions {
+            data.versions
+                .insert((key.key_id, version.version), version.clone());
+        }
         Ok(Swap::Done)
     }
 
@@ -615,7 +636,7 @@ mod tests {
         let reopened = store.clone();
         let id = KeyId::random();
         store
-            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .insert_key(&key_record(id), Some(&sealed_version(id, 1)))
             .unwrap();
         assert_eq!(
             reopened.key(crate::conformance::R, &id).unwrap(),

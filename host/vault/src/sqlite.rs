@@ -653,11 +653,13 @@ impl MetaStore for SqliteStore {
 }
 
 impl KeyStore for SqliteStore {
-    fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()> {
-        check_same_key(key, first_version)?;
+    fn insert_key(&self, key: &KeyRecord, first_version: Option<&SealedVersion>) -> KmsResult<()> {
+        if let Some(first_version) = first_version {
+            check_same_key(key, first_version)?;
+        }
         self.write(|tx| {
             insert_record(tx, key, false)?;
-            insert_version(tx, first_version)
+            first_version.map_or(Ok(()), |v| insert_version(tx, v))
         })
     }
 
@@ -744,6 +746,26 @@ impl KeyStore for SqliteStore {
                 return Ok(Swap::Stale);
             }
             insert_version(tx, version)?;
+            Ok(Swap::Done)
+        })
+    }
+
+    fn replace_versions(&self, key: &KeyRecord, versions: &[SealedVersion]) -> KmsResult<Swap> {
+        for version in versions {
+            check_same_key(key, version)?;
+        }
+        self.write(|tx| {
+            if replace_record(tx, key)? == Swap::Stale {
+                return Ok(Swap::Stale);
+            }
+            tx.execute(
+                "DELETE FROM key_versions WHERE key_id = ?1",
+                [key.key_id.to_string()],
+            )
+            .db()?;
+            for version in versions {
+                insert_version(tx, version)?;
+            }
             Ok(Swap::Done)
         })
     }
@@ -1561,7 +1583,7 @@ mod tests {
         let second = SqliteStore::open(&path).unwrap();
         let id = KeyId::random();
         first
-            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .insert_key(&key_record(id), Some(&sealed_version(id, 1)))
             .unwrap();
         assert_eq!(
             second.key(conformance::R, &id).unwrap(),
@@ -1576,7 +1598,7 @@ mod tests {
         let store = SqliteStore::open_in_memory().unwrap();
         let id = KeyId::random();
         store
-            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .insert_key(&key_record(id), Some(&sealed_version(id, 1)))
             .unwrap();
         // As an older release wrote it: the same record without a revision field.
         let mut old: serde_json::Value =
@@ -1605,7 +1627,7 @@ mod tests {
         let store = SqliteStore::open_in_memory().unwrap();
         let id = KeyId::random();
         store
-            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .insert_key(&key_record(id), Some(&sealed_version(id, 1)))
             .unwrap();
         let v2 = SealedVersion {
             rotation_type: Some(RotationType::Automatic),
@@ -1628,7 +1650,7 @@ mod tests {
         let store = SqliteStore::open_in_memory().unwrap();
         let id = KeyId::random();
         store
-            .insert_key(&key_record(id), &sealed_version(id, 1))
+            .insert_key(&key_record(id), Some(&sealed_version(id, 1)))
             .unwrap();
         store
             .conn()

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::identity::{AccessKeyRecord, AccountRecord, GrantRecord, PrincipalRecord};
 use super::key_usage::KeyUsageStore;
 use kms_core::error::{KmsError, KmsResult, Missing};
-use kms_core::types::{KeyId, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag};
+use kms_core::types::{
+    ImportState, KeyId, KeyMaterialState, KeySpec, KeyState, KeyUsage, Origin, RotationType, Tag,
+};
 
 /// Everything the vault keeps about a KMS key except its key material.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,10 +58,60 @@ pub struct KeyRecord {
     /// is the primary); `None` for a single-Region key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_region: Option<String>,
+    /// For a key of EXTERNAL origin, every key material imported into it, by backing-key
+    /// version. An entry outlives its material (deleted or expired): its id is the fingerprint
+    /// that lets only the same material back in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imported: Vec<ImportedMaterial>,
     /// How many times the record has been written since it was created: the store writes a
     /// record only over the revision it was read at ([`Swap`]).
     #[serde(default)]
     pub revision: u64,
+}
+
+/// One key material of a key with imported material (ListKeyRotations shows each).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedMaterial {
+    /// The backing-key version the material is (and, imported again, will be again).
+    pub version: u32,
+    /// AWS's KeyMaterialId: a keyed fingerprint of the key id and the material.
+    pub material_id: String,
+    /// The caller's `KeyMaterialDescription`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether the material is in the vault now (`IMPORTED`) or was deleted or expired.
+    pub imported: bool,
+    /// When the material expires (seconds since the epoch); `None` if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<u64>,
+    /// Imported with `NEW_KEY_MATERIAL` and not yet made current by RotateKeyOnDemand.
+    #[serde(default)]
+    pub pending_rotation: bool,
+    /// When a rotation made this material current, and how (`None` for the first material).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<(RotationType, u64)>,
+}
+
+impl ImportedMaterial {
+    /// `IMPORTED` or `PENDING_IMPORT`.
+    pub fn import_state(&self) -> ImportState {
+        if self.imported {
+            ImportState::Imported
+        } else {
+            ImportState::PendingImport
+        }
+    }
+
+    /// The material's place among the key's materials.
+    pub fn material_state(&self, current_version: u32) -> KeyMaterialState {
+        if self.pending_rotation {
+            KeyMaterialState::PendingRotation
+        } else if self.version == current_version {
+            KeyMaterialState::Current
+        } else {
+            KeyMaterialState::NonCurrent
+        }
+    }
 }
 
 /// Automatic rotation settings of a key.
@@ -95,6 +147,7 @@ impl KeyRecord {
             policy: None,
             managed_by: None,
             primary_region: None,
+            imported: Vec::new(),
             revision: 0,
         }
     }
@@ -104,15 +157,32 @@ impl KeyRecord {
         kms_core::arn::Arn::kms_key(&self.region, &self.account, &self.key_id).to_string()
     }
 
-    /// The earliest time at which this key needs maintenance (deletion or automatic rotation).
-    /// Backends index this so that due keys are found without a scan.
+    /// The earliest time at which this key needs maintenance (deletion, automatic rotation or
+    /// expiry of imported material). Backends index this so that due keys are found without a
+    /// scan.
     pub fn due_at(&self) -> Option<u64> {
         // Disabled keys are not rotated; their schedule resumes when they are enabled again.
-        match self.state {
+        let lifecycle = match self.state {
             KeyState::PendingDeletion => self.deletion_date,
             KeyState::Enabled => self.rotation.as_ref().map(|r| r.next_rotation_at),
             _ => None,
-        }
+        };
+        // Imported material expires whatever the key's state.
+        lifecycle.into_iter().chain(self.material_expiry()).min()
+    }
+
+    /// When the first of the key's imported materials that are in the vault expires.
+    pub fn material_expiry(&self) -> Option<u64> {
+        self.imported
+            .iter()
+            .filter(|m| m.imported)
+            .filter_map(|m| m.valid_to)
+            .min()
+    }
+
+    /// The imported material of backing-key version `version`, if the key has imported material.
+    pub fn imported_version(&self, version: u32) -> Option<&ImportedMaterial> {
+        self.imported.iter().find(|m| m.version == version)
     }
 }
 
@@ -305,9 +375,9 @@ pub trait MetaStore: Send + Sync {
 /// Key records and their backing-key versions. Writes of a record are compare-and-swap on
 /// its [`KeyRecord::revision`], so that a read-modify-write never loses a concurrent one.
 pub trait KeyStore: Send + Sync {
-    /// Inserts a new key with its first backing-key version; `AlreadyExists` if any region
-    /// holds a key with its id.
-    fn insert_key(&self, key: &KeyRecord, first_version: &SealedVersion) -> KmsResult<()>;
+    /// Inserts a new key with its first backing-key version (none for a key awaiting imported
+    /// material); `AlreadyExists` if any region holds a key with its id.
+    fn insert_key(&self, key: &KeyRecord, first_version: Option<&SealedVersion>) -> KmsResult<()>;
     /// Inserts a replica of a multi-Region key in its region: a record whose id (and so whose
     /// backing-key versions) another region already holds. `AlreadyExists` if the region holds
     /// the id already, `NotFound` if no region does.
@@ -332,6 +402,10 @@ pub trait KeyStore: Send + Sync {
     /// Replaces a key record and adds a backing-key version, atomically (rotation), if the
     /// stored record still has `key.revision`.
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap>;
+    /// Replaces a key record and makes `versions` its backing-key versions, atomically, if the
+    /// stored record still has `key.revision`: versions not in `versions` are deleted (crypto
+    /// erasure of imported material), those in it are written, replacing any of the same number.
+    fn replace_versions(&self, key: &KeyRecord, versions: &[SealedVersion]) -> KmsResult<Swap>;
     /// Reads one backing-key version. Versions belong to the key id: related multi-Region keys
     /// share them.
     fn version(&self, key_id: &KeyId, version: u32) -> KmsResult<Option<SealedVersion>>;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::files::read_policy;
 use super::render::print;
 use super::{Invocation, KeyArg, parse_aws, parse_pair, tags_of};
-use kms_core::types::{KeySpec, KeyUsage};
+use kms_core::types::{KeySpec, KeyUsage, Origin};
 use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
@@ -32,6 +32,9 @@ pub(super) struct CreateKeyArgs {
     /// A multi-Region primary key (id mrk-…), which `replicate-key` copies to other regions.
     #[arg(long)]
     multi_region: bool,
+    /// AWS_KMS (default) or EXTERNAL: a key without material, for `import-key-material`.
+    #[arg(long, value_parser = parse_aws::<Origin>)]
+    origin: Option<Origin>,
 }
 
 pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Result<()> {
@@ -43,7 +46,7 @@ pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Resul
         bypass_policy_lockout_safety_check: Some(args.bypass_policy_lockout_safety_check),
         tags: tags_of(args.tags),
         multi_region: Some(args.multi_region),
-        ..Default::default()
+        origin: args.origin,
     };
     print(kms.out, &kms.service.create_key(&kms.me, req)?)
 }

@@ -12,6 +12,7 @@ mod files;
 mod grants;
 mod home;
 mod identity;
+mod import;
 mod keys;
 mod policies;
 mod render;
@@ -140,6 +141,12 @@ enum Command {
     ListKeyRotations(KeyArg),
     /// Show a key's last successful cryptographic use and since when uses are tracked.
     GetKeyLastUsage(KeyArg),
+    /// The wrapping public key and import token for importing key material (24 hours).
+    GetParametersForImport(import::GetParametersForImportArgs),
+    /// Import key material into a key of EXTERNAL origin (wrapped here, or by openssl).
+    ImportKeyMaterial(import::ImportKeyMaterialArgs),
+    /// Delete a key's imported key material; the key waits for the same material again.
+    DeleteImportedKeyMaterial(import::DeleteImportedKeyMaterialArgs),
     /// Check or search the audit trail.
     Audit {
         #[command(subcommand)]
@@ -316,6 +323,9 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::ReplicateKey(args) => keys::replicate_key(kms, args),
         Command::UpdatePrimaryRegion(args) => keys::update_primary_region(kms, args),
         Command::GetKeyLastUsage(args) => keys::get_key_last_usage(kms, args),
+        Command::GetParametersForImport(args) => import::get_parameters_for_import(kms, args),
+        Command::ImportKeyMaterial(args) => import::import_key_material(kms, args),
+        Command::DeleteImportedKeyMaterial(args) => import::delete_imported_key_material(kms, args),
         Command::ListKeys(args) => keys::list_keys(kms, args),
         Command::UpdateKeyDescription(args) => keys::update_key_description(kms, args),
         Command::EnableKey(args) => keys::enable_key(kms, args),

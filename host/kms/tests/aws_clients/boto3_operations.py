@@ -318,6 +318,71 @@ now = west.describe_key(KeyId=mrk["KeyId"])["KeyMetadata"]["MultiRegionConfigura
 assert now["MultiRegionKeyType"] == "PRIMARY" and now["PrimaryKey"]["Region"] == "us-west-2", now
 fails("UnsupportedOperationException", kms, "rotate_key_on_demand", KeyId=mrk["KeyId"])
 
+# Imported key material: wrap as AWS documents it, import, crypto-erase, reimport.
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+
+def wrap(public_der, algorithm, material):
+    public = serialization.load_der_public_key(public_der)
+    sha = hashes.SHA256() if algorithm.endswith("SHA_256") else hashes.SHA1()
+    oaep = asym_padding.OAEP(mgf=asym_padding.MGF1(algorithm=sha), algorithm=sha, label=None)
+    if algorithm.startswith("RSAES_OAEP"):
+        return public.encrypt(material, oaep)
+    ephemeral = os.urandom(32)
+    return public.encrypt(ephemeral, oaep) + aes_key_wrap_with_padding(ephemeral, material)
+
+
+ext = call(kms, "create_key", Origin="EXTERNAL", Description="imported")["KeyMetadata"]
+assert ext["Origin"] == "EXTERNAL" and ext["KeyState"] == "PendingImport", ext
+fails("UnsupportedOperationException", kms, "get_parameters_for_import", KeyId=key,
+      WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+fails("UnsupportedOperationException", kms, "create_key", Origin="EXTERNAL", MultiRegion=True)
+material = os.urandom(32)
+for algorithm in ["RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_256"]:
+    params = call(kms, "get_parameters_for_import", KeyId=ext["KeyId"],
+                  WrappingAlgorithm=algorithm, WrappingKeySpec="RSA_3072")
+    assert params["KeyId"] == ext["Arn"] and params["ParametersValidTo"], params
+    imported = call(kms, "import_key_material", KeyId=ext["KeyId"],
+                    ImportToken=params["ImportToken"],
+                    EncryptedKeyMaterial=wrap(params["PublicKey"], algorithm, material),
+                    ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert len(imported["KeyMaterialId"]) == 64, imported
+meta = kms.describe_key(KeyId=ext["KeyId"])["KeyMetadata"]
+assert meta["KeyState"] == "Enabled" and meta["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE"
+assert meta["CurrentKeyMaterialId"] == imported["KeyMaterialId"], meta
+ct_ext = kms.encrypt(KeyId=ext["KeyId"], Plaintext=b"imported")["CiphertextBlob"]
+params = kms.get_parameters_for_import(KeyId=ext["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_1",
+                                       WrappingKeySpec="RSA_2048")
+fails("InvalidCiphertextException", kms, "import_key_material", KeyId=ext["KeyId"],
+      ImportToken=params["ImportToken"], EncryptedKeyMaterial=b"\0" * 256,
+      ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+fails("IncorrectKeyMaterialException", kms, "import_key_material", KeyId=ext["KeyId"],
+      ImportToken=params["ImportToken"],
+      EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_1", os.urandom(32)),
+      ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+fails("InvalidImportTokenException", kms, "import_key_material", KeyId=ext["KeyId"],
+      ImportToken=params["ImportToken"][:-1] + bytes([params["ImportToken"][-1] ^ 1]),
+      EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_1", material),
+      ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+fails("ValidationException", kms, "import_key_material", KeyId=ext["KeyId"],
+      ImportToken=params["ImportToken"],
+      EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_1", material))
+deleted = call(kms, "delete_imported_key_material", KeyId=ext["KeyId"])
+assert deleted["KeyMaterialId"] == imported["KeyMaterialId"], deleted
+assert kms.describe_key(KeyId=ext["KeyId"])["KeyMetadata"]["KeyState"] == "PendingImport"
+fails("KMSInvalidStateException", kms, "decrypt", CiphertextBlob=ct_ext)
+kms.import_key_material(KeyId=ext["KeyId"], ImportToken=params["ImportToken"],
+                        EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_1", material),
+                        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+assert kms.decrypt(CiphertextBlob=ct_ext)["Plaintext"] == b"imported"
+fails("UnsupportedOperationException", kms, "enable_key_rotation", KeyId=ext["KeyId"])
+materials = kms.list_key_rotations(KeyId=ext["KeyId"], IncludeKeyMaterial="ALL_KEY_MATERIAL")
+entry = materials["Rotations"][0]
+assert entry["KeyMaterialState"] == "CURRENT" and entry["ImportState"] == "IMPORTED", materials
+fails("AccessDeniedException", outsider, "get_parameters_for_import", KeyId=ext["Arn"],
+      WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+
 expected = {
     "create_key", "describe_key", "list_keys", "update_key_description", "enable_key",
     "disable_key", "schedule_key_deletion", "cancel_key_deletion", "tag_resource",
@@ -330,7 +395,8 @@ expected = {
     "rotate_key_on_demand", "list_key_rotations", "get_key_policy", "put_key_policy",
     "list_key_policies", "create_grant", "list_grants", "list_retirable_grants",
     "retire_grant", "revoke_grant", "replicate_key", "update_primary_region",
-    "get_key_last_usage", "encapsulate", "decapsulate",
+    "get_key_last_usage", "encapsulate", "decapsulate", "get_parameters_for_import",
+    "import_key_material", "delete_imported_key_material",
 }
 missing = expected - called
 assert not missing, f"not driven: {sorted(missing)}"
