@@ -217,6 +217,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_aws_operation_is_served_but_the_custom_key_store_ones() {
+        let model = crate::validation::Model::kms();
+        let unserved: Vec<&str> = [
+            "CreateCustomKeyStore",
+            "DescribeCustomKeyStores",
+            "UpdateCustomKeyStore",
+            "DeleteCustomKeyStore",
+            "ConnectCustomKeyStore",
+            "DisconnectCustomKeyStore",
+        ]
+        .into_iter()
+        .filter(|op| model.knows(op))
+        .collect();
+        assert_eq!(unserved.len(), 6, "the model names them");
+        let aws_served = Operation::ALL
+            .iter()
+            .filter(|op| op.served() && model.knows(op.name()))
+            .count();
+        assert_eq!(aws_served, 50);
+        for op in unserved {
+            assert_eq!(served(op), None, "{op}");
+        }
+    }
+
+    #[test]
     fn bodies_are_read_with_aws_errors() {
         let bad: Result<svc::KeyRequest, _> = parse(Operation::DescribeKey, b"{not json");
         assert_eq!(bad.unwrap_err().aws_type, "SerializationException");
