@@ -84,14 +84,18 @@ impl Service {
         if !Self::is_primary(primary) {
             return Ok(());
         }
-        for replica in self.replicas_of(primary)? {
-            let there = self.in_region(&replica.region)?;
-            there.modify_key(&replica.key_id, |r| {
-                r.current_version = r.current_version.max(primary.current_version);
-                Ok(())
-            })?;
-        }
-        Ok(())
+        // All replicas move in one write, so none is left behind.
+        self.until_applied(
+            || self.key_arn(&primary.key_id),
+            || {
+                let mut replicas = self.replicas_of(primary)?;
+                for r in &mut replicas {
+                    r.current_version = r.current_version.max(primary.current_version);
+                }
+                let store = self.shared.vault.store();
+                Ok((store.update_keys(&replicas)? == Swap::Done).then_some(()))
+            },
+        )
     }
 
     /// After a replica is deleted: a primary waiting in `PendingReplicaDeletion` whose last
@@ -214,23 +218,30 @@ impl Service {
                 Resource::Key(&replica, RequestFacts::of(note)),
             )?;
             there.require_not_pending_deletion(&replica)?;
-            // The rotation schedule moves with the primary role.
-            let rotation = primary.rotation.clone();
+            // Every related record changes in one write; the rotation schedule moves with the
+            // primary role.
             let new_primary = there.region.clone();
-            for record in self.shared.vault.store().related_keys(&primary.key_id)? {
-                let view = self.in_region(&record.region)?;
-                let is_new_primary = record.region == new_primary;
-                view.modify_key(&record.key_id, |r| {
-                    r.primary_region = Some(new_primary.clone());
-                    r.rotation = if is_new_primary {
-                        rotation.clone()
-                    } else {
-                        None
-                    };
-                    Ok(())
-                })?;
-            }
-            Ok(())
+            let store = self.shared.vault.store();
+            self.until_applied(
+                || arn.clone(),
+                || {
+                    let mut related = store.related_keys(&primary.key_id)?;
+                    let current = related.iter().find(|r| r.region == self.region);
+                    if !current.is_some_and(Self::is_primary) {
+                        return Err(KmsError::UnsupportedOperation(format!(
+                            "{arn} stopped being the primary key meanwhile"
+                        )));
+                    }
+                    let rotation = current.and_then(|r| r.rotation.clone());
+                    for r in &mut related {
+                        r.rotation = (r.region == new_primary)
+                            .then(|| rotation.clone())
+                            .flatten();
+                        r.primary_region = Some(new_primary.clone());
+                    }
+                    Ok((store.update_keys(&related)? == Swap::Done).then_some(()))
+                },
+            )
         })
     }
 

@@ -27,6 +27,7 @@ macro_rules! store_conformance_tests {
             update_key_over_a_stale_revision_writes_nothing,
             add_version_over_a_stale_revision_writes_nothing,
             delete_key_over_a_stale_revision_keeps_the_key,
+            update_keys_writes_all_or_nothing,
             update_key_fails_for_missing_key,
             add_version_replaces_the_record_and_adds_the_version,
             add_version_fails_for_missing_key_and_writes_nothing,
@@ -1426,4 +1427,49 @@ pub(crate) fn material_expiry_puts_the_key_on_the_due_list(store: &dyn Store) {
     let expired = with_imported_material(&stored, false, Some(T0 + DAY));
     assert_eq!(store.replace_versions(&expired, &[]).unwrap(), Swap::Done);
     assert_eq!(store.keys_due(u64::MAX).unwrap(), vec![]);
+}
+
+pub(crate) fn update_keys_writes_all_or_nothing(store: &dyn Store) {
+    let primary = key_record(KeyId::random_multi_region());
+    store
+        .insert_key(&primary, Some(&sealed_version(primary.key_id, 1)))
+        .unwrap();
+    let replica = in_region(&primary, "ap-south-1");
+    store.insert_replica(&replica).unwrap();
+    let renamed = |r: &KeyRecord, d: &str| KeyRecord {
+        description: d.into(),
+        ..r.clone()
+    };
+    // One stale record and nothing is written, not even the fresh one.
+    let moved_on = renamed(&replica, "changed meanwhile");
+    assert_eq!(store.update_key(&moved_on).unwrap(), Swap::Done);
+    assert_eq!(
+        store
+            .update_keys(&[renamed(&primary, "a"), renamed(&replica, "a")])
+            .unwrap(),
+        Swap::Stale
+    );
+    assert_eq!(
+        store.key(R, &primary.key_id).unwrap(),
+        Some(primary.clone())
+    );
+    // Read again, both are written, each one revision on.
+    let replica = store.key("ap-south-1", &primary.key_id).unwrap().unwrap();
+    assert_eq!(
+        store
+            .update_keys(&[renamed(&primary, "b"), renamed(&replica, "b")])
+            .unwrap(),
+        Swap::Done
+    );
+    for region in [R, "ap-south-1"] {
+        let stored = store.key(region, &primary.key_id).unwrap().unwrap();
+        assert_eq!(stored.description, "b", "{region}");
+    }
+    assert_eq!(store.key(R, &primary.key_id).unwrap().unwrap().revision, 1);
+    // A record that is gone is NotFound.
+    let ghost = in_region(&primary, "sa-east-1");
+    assert!(matches!(
+        store.update_keys(&[ghost]),
+        Err(KmsError::NotFound(_))
+    ));
 }

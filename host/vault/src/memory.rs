@@ -189,6 +189,19 @@ impl KeyStore for MemoryStore {
         Ok(Swap::Done)
     }
 
+    fn update_keys(&self, keys: &[KeyRecord]) -> KmsResult<Swap> {
+        let mut data = self.data();
+        for key in keys {
+            if stale(&data, key)? {
+                return Ok(Swap::Stale);
+            }
+        }
+        for key in keys {
+            data.keys.insert(at(key), next_revision(key));
+        }
+        Ok(Swap::Done)
+    }
+
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap> {
         check_same_key(key, version)?;
         let mut data = self.data();

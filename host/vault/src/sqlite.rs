@@ -279,7 +279,6 @@ impl SqliteStore {
     }
 }
 
-/// Whether the vault holds key `key_id`.
 /// Whether `region` holds a key `key_id`, or with no region, whether any region does.
 fn key_exists(conn: &Connection, region: Option<&str>, key_id: &KeyId) -> KmsResult<bool> {
     conn.query_row(
@@ -484,6 +483,20 @@ fn insert_record(tx: &Transaction<'_>, key: &KeyRecord, replica: bool) -> KmsRes
     )
     .db()?;
     Ok(())
+}
+
+/// The revision of the stored record of `key` (records written before revisions existed read
+/// as 0); `None` if it is not stored.
+fn stored_revision(tx: &Transaction<'_>, key: &KeyRecord) -> KmsResult<Option<u64>> {
+    tx.query_row(
+        "SELECT coalesce(json_extract(record, '$.revision'), 0) FROM keys
+         WHERE region = ?1 AND key_id = ?2",
+        params![key.region, key.key_id.to_string()],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .db()
+    .map(|r| r.map(|v| u64::try_from(v).unwrap_or_default()))
 }
 
 /// Replaces a key record if the stored one still has `key.revision` (records written before
@@ -737,6 +750,29 @@ impl KeyStore for SqliteStore {
 
     fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
         self.write(|tx| replace_record(tx, key))
+    }
+
+    fn update_keys(&self, keys: &[KeyRecord]) -> KmsResult<Swap> {
+        self.write(|tx| {
+            // Checked before anything is written: the immediate transaction holds the write
+            // lock, so what is checked is what is replaced.
+            for key in keys {
+                match stored_revision(tx, key)? {
+                    None => return Err(KmsError::key_not_found(key.key_id)),
+                    Some(revision) if revision != key.revision => return Ok(Swap::Stale),
+                    Some(_) => {}
+                }
+            }
+            for key in keys {
+                if replace_record(tx, key)? == Swap::Stale {
+                    return Err(KmsError::Internal(format!(
+                        "Key {} changed inside its own transaction",
+                        key.key_id
+                    )));
+                }
+            }
+            Ok(Swap::Done)
+        })
     }
 
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap> {

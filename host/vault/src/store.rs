@@ -399,6 +399,10 @@ pub trait KeyStore: Send + Sync {
     /// Replaces a key record (metadata, state, tags, rotation settings) if the stored one still
     /// has `key.revision`; the stored record's revision becomes one more.
     fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap>;
+    /// Replaces several key records as one change (related multi-Region keys): every record is
+    /// written if every stored one still has its revision, none otherwise ([`Swap::Stale`]);
+    /// `NotFound` if one is gone.
+    fn update_keys(&self, keys: &[KeyRecord]) -> KmsResult<Swap>;
     /// Replaces a key record and adds a backing-key version, atomically (rotation), if the
     /// stored record still has `key.revision`.
     fn add_version(&self, key: &KeyRecord, version: &SealedVersion) -> KmsResult<Swap>;
