@@ -803,6 +803,41 @@ fn the_aws_cli_creates_a_key_and_encrypts_and_decrypts() {
 }
 
 #[test]
+fn a_presigned_date_with_a_multi_byte_character_is_answered_audited_and_survived() {
+    let served = Served::start(&[]);
+    let mut connection = Connection::open(served.addr).unwrap();
+    let query = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}%2F20150830%2Fus-east-1%2Fkms%2Faws4_request\
+         &X-Amz-Date=20150%C3%A90T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+        served.key_id
+    );
+    let answer = connection
+        .request(
+            "POST",
+            &format!("/?{query}"),
+            &[
+                ("Host".into(), served.addr.to_string()),
+                ("X-Amz-Target".into(), "TrentService.ListKeys".into()),
+                ("Content-Type".into(), "application/x-amz-json-1.1".into()),
+            ],
+            b"{}",
+        )
+        .unwrap();
+    assert_eq!(
+        error_of(&answer),
+        (400, "IncompleteSignatureException".into())
+    );
+    let audited = served.cli(&[
+        "audit",
+        "query",
+        "--outcome",
+        "IncompleteSignatureException",
+    ]);
+    assert_eq!(audited.lines().count(), 1, "{audited}");
+    assert_eq!(served.call("ListKeys", "{}").status, 200, "still serving");
+}
+
+#[test]
 fn serve_restricted_to_regions_refuses_the_others_and_audits_the_refusal() {
     let served = Served::start(&["--regions", "us-east-1,eu-west-1"]);
     let created = served.call_in("eu-west-1", "CreateKey", "{}", now());

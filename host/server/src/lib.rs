@@ -28,7 +28,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use kms_service::{CallSource, Caller, Service};
+use kms_service::{CallSource, Caller, KmsError, Service};
 use protocol::{ApiError, TARGET_PREFIX};
 use quota::{OpClass, RateLimiter, RateLimits};
 
@@ -247,12 +247,57 @@ async fn handle(
     };
     // The façade blocks (SQLite, RSA): the worker hands its other tasks to another worker and
     // runs the call itself, which costs less than a trip through the blocking pool.
-    let answer =
-        tokio::task::block_in_place(|| process(&state, &parts, &body, remote, &request_id));
+    let answer = tokio::task::block_in_place(|| {
+        guarded(&state.service, remote, &request_id, || {
+            process(&state, &parts, &body, remote, &request_id)
+        })
+    });
     Ok(match answer {
         Ok(body) => respond(200, body, &request_id),
         Err(error) => error_response(&error, &request_id),
     })
+}
+
+/// Runs `answer`, turning a panic anywhere in it into `KMSInternalException` (500) for the
+/// client and an audit record for the operator, so that no request can take down its connection
+/// task unanswered and unrecorded. The client learns nothing of the fault; the audit record
+/// keeps the start of the panic message.
+fn guarded(
+    service: &Service,
+    remote: SocketAddr,
+    request_id: &str,
+    answer: impl FnOnce() -> Result<Vec<u8>, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let panic = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(answer)) {
+        Ok(answer) => return answer,
+        Err(panic) => panic,
+    };
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    let what: String = what.chars().take(200).collect();
+    let caller = Caller {
+        principal: "anonymous".into(),
+        account: String::new(),
+        source: CallSource::Api {
+            source_ip: Some(remote.ip().to_string()),
+            request_id: Some(request_id.to_string()),
+        },
+        via_service: None,
+    };
+    // If even the audit record cannot be written, the client still gets its answer.
+    let _ = service.record_outcome(
+        &caller,
+        "-",
+        None,
+        "KMSInternalException",
+        Some(format!("the request handler failed: {what}")),
+    );
+    Err(ApiError::from(KmsError::Internal(
+        "The service could not process the request; the fault was recorded".into(),
+    )))
 }
 
 /// Authenticates, rate-limits and dispatches one request (on the blocking pool).
@@ -413,5 +458,53 @@ fn process(
     match protocol::dispatch(service, &caller, operation, body) {
         Err(error) if error.unaudited => refuse(service, &caller, error),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_answering_is_an_internal_error_and_an_audit_record() {
+        let service = Service::in_memory().unwrap();
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let answer = guarded(&service, remote, "req-1", || {
+            let date = "20150é0T123600Z";
+            // What the SigV4 date parser once did with such a date.
+            Ok(date[4..6].as_bytes().to_vec())
+        });
+        let error = answer.unwrap_err();
+        assert_eq!(
+            (error.aws_type.as_str(), error.status),
+            ("KMSInternalException", 500)
+        );
+        assert!(
+            !error.message.contains("char boundary"),
+            "{}",
+            error.message
+        );
+        let root = Caller::account_root(service.account());
+        let events = service.lookup_audit_events(&root, 0, 10).unwrap();
+        let (_, event) = events
+            .iter()
+            .find(|(_, e)| e.outcome == "KMSInternalException")
+            .expect("the fault is audited");
+        assert_eq!(
+            (event.request_id.as_str(), event.source.as_str()),
+            ("req-1", "api:192.0.2.7")
+        );
+        assert!(
+            event
+                .error_message
+                .as_deref()
+                .unwrap()
+                .contains("char boundary")
+        );
+        // Answers that do not panic pass through untouched.
+        assert_eq!(
+            guarded(&service, remote, "req-2", || Ok(b"{}".to_vec())).unwrap(),
+            b"{}"
+        );
     }
 }

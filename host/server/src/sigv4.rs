@@ -222,7 +222,15 @@ fn claim(
 
 /// Seconds since the epoch of an ISO 8601 basic time (`20150830T123600Z`).
 pub fn parse_amz_date(s: &str) -> Option<u64> {
-    if s.len() != 16 || !s.ends_with('Z') || s.as_bytes()[8] != b'T' {
+    // Shape first, by bytes: only then is slicing by byte offsets safe (a multi-byte character
+    // would otherwise split a slice and panic).
+    let shaped = s.len() == 16
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 => b == b'T',
+            15 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
         return None;
     }
     let iso = format!(
@@ -406,7 +414,7 @@ pub fn verify(
         return Err(AuthError::Invalid(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
             claim.date,
-            &claim.amz_date[..8]
+            claim.amz_date.get(..8).unwrap_or(&claim.amz_date)
         )));
     }
     let served = match expect.regions {

@@ -316,3 +316,119 @@ fn uri_encoding_keeps_only_unreserved_characters() {
     assert_eq!(uri_encode("/a b", true), "/a%20b");
     assert_eq!(percent_decode("a%2Fb+c%zz"), "a/b c%zz");
 }
+
+#[test]
+fn a_multi_byte_character_in_a_date_is_refused_not_a_panic() {
+    // 16 bytes with 'T' at byte 8 and a final 'Z', but 'é' straddles the month's digits.
+    let date = "20150é0T123600Z";
+    assert_eq!(date.len(), 16);
+    assert_eq!(parse_amz_date(date), None);
+    let query = presign(NOW, 60).replace(&format_amz_date(NOW), "20150%C3%A90T123600Z");
+    let hs = headers(&[("Host", "127.0.0.1:4599")]);
+    let request = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: &query,
+        headers: &hs,
+        body: b"{}",
+    };
+    let refused = verify(&request, &expect(), secret).unwrap_err();
+    assert_eq!(refused.aws_type(), "IncompleteSignatureException");
+}
+
+/// A small deterministic generator (xorshift), so that the sweep below is the same every run.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `value` with a run of one to three of its characters replaced by a piece of [`text`]:
+    /// values that keep their shape but not their bytes.
+    fn mutate(&mut self, value: &str) -> String {
+        let chars: Vec<char> = value.chars().collect();
+        if chars.is_empty() {
+            return self.text();
+        }
+        let at = (self.next() % chars.len() as u64) as usize;
+        let end = (at + 1 + (self.next() % 3) as usize).min(chars.len());
+        let piece = self.text();
+        let head: String = chars[..at].iter().collect();
+        let tail: String = chars[end..].iter().collect();
+        format!("{head}{piece}{tail}")
+    }
+
+    /// A short string of ASCII, separators, percent escapes and multi-byte characters.
+    fn text(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "0",
+            "9",
+            "T",
+            "Z",
+            "/",
+            "=",
+            "&",
+            ";",
+            ",",
+            "%",
+            "%C3%A9",
+            "%2F",
+            "é",
+            "日本",
+            "🔑",
+            " ",
+            "aws4_request",
+            "AWS4-HMAC-SHA256",
+            "host",
+            "x-amz-date",
+            "us-east-1",
+            "kms",
+            "20150830",
+            "T123600Z",
+            "\u{0}",
+            "\u{202e}",
+            "-1",
+            "99999999999999999999",
+        ];
+        let len = (self.next() % 4) as usize;
+        (0..len)
+            .map(|_| PIECES[(self.next() % PIECES.len() as u64) as usize])
+            .collect()
+    }
+}
+
+#[test]
+fn no_header_or_query_value_makes_verification_panic() {
+    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+    let signed = kms_request(NOW, SECRET, b"{}");
+    let presigned = presign(NOW, 60);
+    for round in 0..20_000 {
+        // Replace one header value, or one query parameter, with noise.
+        let mut hs = signed.clone();
+        let mut query = presigned.clone();
+        if round % 2 == 0 {
+            let i = (noise.next() % hs.len() as u64) as usize;
+            let value = String::from_utf8_lossy(&hs[i].1).into_owned();
+            hs[i].1 = noise.mutate(&value).into_bytes();
+        } else {
+            let mut pairs: Vec<String> = query.split('&').map(str::to_string).collect();
+            let i = (noise.next() % pairs.len() as u64) as usize;
+            let (name, value) = pairs[i].split_once('=').unwrap_or((&pairs[i], ""));
+            pairs[i] = format!("{name}={}", noise.mutate(value));
+            query = pairs.join("&");
+        }
+        let request = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: if round % 2 == 0 { "" } else { &query },
+            headers: &hs,
+            body: b"{}",
+        };
+        let outcome = std::panic::catch_unwind(|| verify(&request, &expect(), secret).is_ok());
+        assert!(outcome.is_ok(), "round {round} panicked: {hs:?} {query}");
+    }
+}
