@@ -503,6 +503,27 @@ fn a_grant_allows_its_operations_under_its_constraints_and_is_audited() {
         )
         .unwrap();
     assert_eq!(retirable.grants[0].grant_id, grant.grant_id);
+    // Another account's root cannot list the grants bob may retire; another region has none.
+    let stranger = Caller::account_root("444455556666");
+    denied(service.list_retirable_grants(
+        &stranger,
+        ListRetirableGrantsRequest {
+            retiring_principal: bob().principal,
+            ..Default::default()
+        },
+    ));
+    let elsewhere = service
+        .in_region("eu-west-1")
+        .unwrap()
+        .list_retirable_grants(
+            &root(),
+            ListRetirableGrantsRequest {
+                retiring_principal: bob().principal,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(elsewhere.grants.is_empty());
     // Alice may not retire it (no RetireGrant operation); bob, the retiring principal, may.
     denied(service.retire_grant(
         &alice(),
@@ -864,4 +885,52 @@ fn use_of_a_key_pending_deletion_is_refused_and_audited() {
     assert_eq!(last.outcome, "KMSInvalidStateException");
     assert_eq!(last.key_arn.as_deref(), Some(key.as_str()));
     assert!(last.error_message.unwrap().contains("pending deletion"));
+}
+
+#[test]
+fn update_alias_needs_update_alias_on_both_keys_not_create_alias() {
+    let service = service();
+    let create = |svc: &Service| {
+        svc.create_key(&root(), CreateKeyRequest::default())
+            .unwrap()
+            .key_metadata
+            .key_id
+    };
+    let (first, second) = (create(&service), create(&service));
+    service
+        .create_alias(
+            &root(),
+            kms_service::AliasRequest {
+                alias_name: "alias/app".into(),
+                target_key_id: first,
+            },
+        )
+        .unwrap();
+    let repoint = |who: &Caller| {
+        service.update_alias(
+            who,
+            kms_service::AliasRequest {
+                alias_name: "alias/app".into(),
+                target_key_id: second.clone(),
+            },
+        )
+    };
+    // CreateAlias alone does not let alice repoint an alias.
+    give(
+        &service,
+        &alice(),
+        "create-only",
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kms:CreateAlias", "Resource": "*"}]}),
+    );
+    denied(repoint(&alice()));
+    // UpdateAlias alone lets bob do it, on the current and the new key.
+    give(
+        &service,
+        &bob(),
+        "update-only",
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kms:UpdateAlias", "Resource": "*"}]}),
+    );
+    repoint(&bob()).unwrap();
 }

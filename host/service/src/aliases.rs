@@ -74,12 +74,15 @@ impl Service {
             .ok_or_else(|| KmsError::alias_not_found(self.alias_arn(name)))
     }
 
-    /// The key an alias may target: by id or ARN only (not another alias), and not pending deletion.
+    /// The key an alias may target: by id or ARN only (not another alias), and not pending
+    /// deletion, authorized for `action` (CreateAlias's or UpdateAlias's: AWS checks each on the
+    /// target's key policy).
     fn alias_target(
         &self,
         caller: &Caller,
         note: &mut AuditNote,
         target: &str,
+        action: &str,
     ) -> KmsResult<KeyRecord> {
         let is_alias = KeyReference::parse(target).is_ok_and(|r| r.alias_name().is_some());
         if is_alias {
@@ -88,7 +91,7 @@ impl Service {
                 format!("TargetKeyId '{target}' must be a key id or key ARN, not an alias"),
             ));
         }
-        let record = self.key_for(caller, note, target, "kms:CreateAlias")?;
+        let record = self.key_for(caller, note, target, action)?;
         self.require_not_pending_deletion(&record)?;
         let limit = self.resource_limits().aliases_per_key;
         let aliases = self.shared.vault.store().aliases_after(
@@ -110,7 +113,7 @@ impl Service {
     pub fn create_alias(&self, caller: &Caller, req: AliasRequest) -> KmsResult<()> {
         self.audited(caller, "CreateAlias", |note| {
             validate_alias_name(&req.alias_name)?;
-            let record = self.alias_target(caller, note, &req.target_key_id)?;
+            let record = self.alias_target(caller, note, &req.target_key_id, "kms:CreateAlias")?;
             let now = self.now();
             self.shared.vault.store().insert_alias(&AliasRecord {
                 region: self.region.clone(),
@@ -140,7 +143,7 @@ impl Service {
                 )?;
                 note.allowed_by(basis);
             }
-            let target = self.alias_target(caller, note, &req.target_key_id)?;
+            let target = self.alias_target(caller, note, &req.target_key_id, "kms:UpdateAlias")?;
             if let Some(current) = current
                 && (current.key_spec != target.key_spec || current.key_usage != target.key_usage)
             {

@@ -534,12 +534,27 @@ impl Service {
             let offset = decode_offset_marker(req.marker.as_deref())?;
             validate_grant_principal("RetiringPrincipal", &req.retiring_principal)?;
             self.authorize(caller, "kms:ListRetirableGrants", Resource::CallerAccount)?;
+            // AWS: "You must specify a principal in your AWS account"; the grants are this
+            // region's.
+            let principal_account = req
+                .retiring_principal
+                .strip_prefix("arn:aws:iam::")
+                .and_then(|rest| rest.split(':').next())
+                .unwrap_or(&req.retiring_principal);
+            if principal_account != caller.account {
+                return Err(KmsError::AccessDenied(format!(
+                    "ListRetirableGrants lists the grants of principals of your own account ({}), \
+                     not of '{}'",
+                    caller.account, req.retiring_principal
+                )));
+            }
             let grants: Vec<_> = self
                 .shared
                 .vault
                 .store()
                 .retirable_grants(&req.retiring_principal)?
                 .into_iter()
+                .filter(|g| g.region == self.region)
                 .skip(offset)
                 .map(|g| entry(self, g))
                 .collect();
