@@ -934,3 +934,44 @@ fn update_alias_needs_update_alias_on_both_keys_not_create_alias() {
     );
     repoint(&bob()).unwrap();
 }
+
+#[test]
+fn managed_keys_are_made_only_for_aws_services_for_authorized_callers_within_quota() {
+    let service = service();
+    let keys = |svc: &Service| {
+        svc.list_keys(&root(), kms_service::ListKeysRequest::default())
+            .unwrap()
+            .keys
+            .len()
+    };
+    let describe = |who: &Caller, key: &str| service.describe_key(who, KeyRequest::new(key));
+    // Names that are no AWS service's: not found, nothing made, whoever asks.
+    for name in ["alias/aws/anything", "alias/aws/s3-but-not-really"] {
+        assert_eq!(
+            describe(&root(), name).unwrap_err().aws_type(),
+            "NotFoundException"
+        );
+    }
+    // Another account's principal, and a principal of the account without permission: nothing.
+    assert_eq!(
+        describe(&eve(), "alias/aws/s3").unwrap_err().aws_type(),
+        "NotFoundException"
+    );
+    assert_eq!(
+        describe(&alice(), "alias/aws/s3").unwrap_err().aws_type(),
+        "NotFoundException"
+    );
+    assert_eq!(keys(&service), 0);
+    // The account root may, once; the key counts against the quota.
+    describe(&root(), "alias/aws/s3").unwrap();
+    describe(&root(), "alias/aws/s3").unwrap();
+    assert_eq!(keys(&service), 1);
+    service.set_resource_limits(kms_service::ResourceLimits {
+        keys: 1,
+        ..Default::default()
+    });
+    assert_eq!(
+        describe(&root(), "alias/aws/ebs").unwrap_err().aws_type(),
+        "LimitExceededException"
+    );
+}

@@ -85,7 +85,7 @@ pub use key_policies::{
     GetKeyPolicyResponse, KeyPolicyRequest, ListKeyPoliciesResponse, PutKeyPolicyRequest,
 };
 pub use key_usage::{GetKeyLastUsageResponse, KEY_USAGE_FLUSH_SECONDS, KeyLastUsageData};
-pub use managed::{MANAGED_KEY_ROTATION_DAYS, managed_key_policy};
+pub use managed::{MANAGED_KEY_ROTATION_DAYS, MANAGED_KEY_SERVICES, managed_key_policy};
 pub use multi_region::{
     MultiRegionConfiguration, MultiRegionKey, ReplicateKeyRequest, ReplicateKeyResponse,
     UpdatePrimaryRegionRequest,

@@ -10,15 +10,48 @@ use kms_vault::{AliasRecord, RotationSchedule};
 /// Days between rotations of an AWS managed key.
 pub const MANAGED_KEY_ROTATION_DAYS: u32 = 365;
 
-/// The service named by an `alias/aws/<service>` reference (alias name or alias ARN), if any.
-fn managed_alias_service(key: &str) -> Option<&str> {
+/// The AWS services that keep an AWS managed key (`alias/aws/<service>`) in an account. Only
+/// these are ever created on demand: any other name is simply not found, so that a caller
+/// cannot grow the vault by naming aliases.
+pub const MANAGED_KEY_SERVICES: &[&str] = &[
+    "acm",
+    "backup",
+    "cloudtrail",
+    "codeartifact",
+    "codecommit",
+    "connect",
+    "dms",
+    "dynamodb",
+    "ebs",
+    "ecr",
+    "elasticfilesystem",
+    "es",
+    "fsx",
+    "glue",
+    "kafka",
+    "kinesis",
+    "kinesisvideo",
+    "lambda",
+    "lex",
+    "lightsail",
+    "mq",
+    "rds",
+    "redshift",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "ssm",
+    "timestream",
+    "workspaces",
+    "xray",
+];
+
+/// The service named by an `alias/aws/<service>` reference (alias name or alias ARN), if it is
+/// one of [`MANAGED_KEY_SERVICES`].
+fn managed_alias_service(key: &str) -> Option<&'static str> {
     let service = request_alias(key)?.strip_prefix("alias/aws/")?;
-    let valid = !service.is_empty()
-        && service.len() <= 64
-        && service
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    valid.then_some(service)
+    MANAGED_KEY_SERVICES.iter().copied().find(|s| *s == service)
 }
 
 /// AWS's key policy for the managed key of `service`.
@@ -55,8 +88,9 @@ pub fn managed_key_policy(service: &str, account: &str, region: &str) -> String 
 
 impl Service {
     /// Resolves `key`, first creating the AWS managed key it names when it is
-    /// `alias/aws/<service>`, does not exist yet, and the call comes through that service (or is
-    /// a DescribeKey).
+    /// `alias/aws/<service>` of a known service, does not exist yet, the call comes through that
+    /// service (or is a DescribeKey), the key's policy would allow the caller `action`, and the
+    /// region's key quota has room. Otherwise the alias is not found, as before.
     pub(super) fn resolve_creating_managed(
         &self,
         caller: &Caller,
@@ -74,30 +108,30 @@ impl Service {
                 if !through_service && action != "kms:DescribeKey" {
                     return Err(KmsError::NotFound(message));
                 }
-                self.create_managed_key(service)?;
+                let record = self.managed_key_record(service);
+                // Authorized on the key it would be, before anything is written: its policy
+                // admits only the account's own principals.
+                if self
+                    .authorize(
+                        caller,
+                        action,
+                        Resource::Key(&record, RequestFacts::default()),
+                    )
+                    .is_err()
+                {
+                    return Err(KmsError::NotFound(message));
+                }
+                self.create_managed_key(record)?;
                 self.resolve(key)
             }
             other => other,
         }
     }
 
-    /// Creates the AWS managed key of `service` and its alias, unless another call just did.
-    /// Two calls at once (in one process or several) both create a key, but only one alias
-    /// can be created: the other call deletes its key again and uses the winner's.
-    fn create_managed_key(&self, service: &str) -> KmsResult<()> {
-        let alias_name = format!("alias/aws/{service}");
-        if self
-            .shared
-            .vault
-            .store()
-            .alias(&self.region, &alias_name)?
-            .is_some()
-        {
-            return Ok(());
-        }
+    /// The record of a new AWS managed key of `service` in this region (not stored).
+    fn managed_key_record(&self, service: &str) -> KeyRecord {
         let now = self.now();
-        let key_id = KeyId::random();
-        let record = KeyRecord {
+        KeyRecord {
             description: format!(
                 "Default key that protects my {service} data when no other key is defined"
             ),
@@ -112,12 +146,35 @@ impl Service {
                 next_rotation_at: now + u64::from(MANAGED_KEY_ROTATION_DAYS) * SECONDS_PER_DAY,
             }),
             ..KeyRecord::new_symmetric(
-                key_id,
+                KeyId::random(),
                 self.shared.vault.account(),
                 self.region.as_str(),
                 now,
             )
-        };
+        }
+    }
+
+    /// Creates the AWS managed key `record` and its alias, unless another call just did, within
+    /// the region's key quota. Two calls at once (in one process or several) both create a key,
+    /// but only one alias can be created: the other call deletes its key again and uses the
+    /// winner's.
+    fn create_managed_key(&self, record: KeyRecord) -> KmsResult<()> {
+        let service = record.managed_by.clone().unwrap_or_default();
+        let alias_name = format!("alias/aws/{service}");
+        let store = self.shared.vault.store();
+        if store.alias(&self.region, &alias_name)?.is_some() {
+            return Ok(());
+        }
+        let limit = self.resource_limits().keys;
+        if store.key_count(&self.region)? >= limit {
+            return Err(KmsError::LimitExceeded(format!(
+                "Account {} already has {limit} KMS keys in {}, the most it may have",
+                self.shared.vault.account(),
+                self.region
+            )));
+        }
+        let now = record.created_at;
+        let key_id = record.key_id;
         let service_caller = Caller {
             principal: format!("{service}.amazonaws.com"),
             account: self.shared.vault.account().to_string(),
@@ -172,6 +229,8 @@ mod tests {
         assert_eq!(managed_alias_service("alias/s3"), None);
         assert_eq!(managed_alias_service("alias/aws/"), None);
         assert_eq!(managed_alias_service("alias/aws/S3!"), None);
+        // Only the services AWS keeps managed keys for.
+        assert_eq!(managed_alias_service("alias/aws/anything-else"), None);
     }
 
     #[test]
