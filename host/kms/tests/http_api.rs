@@ -808,7 +808,7 @@ fn a_presigned_date_with_a_multi_byte_character_is_answered_audited_and_survived
     let mut connection = Connection::open(served.addr).unwrap();
     let query = format!(
         "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}%2F20150830%2Fus-east-1%2Fkms%2Faws4_request\
-         &X-Amz-Date=20150%C3%A90T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+         &X-Amz-Date=20150%C3%A90T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=content-type%3Bhost%3Bx-amz-target&X-Amz-Signature=00",
         served.key_id
     );
     let answer = connection

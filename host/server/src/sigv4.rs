@@ -404,6 +404,22 @@ pub fn verify(
     if !claim.signed_headers.iter().any(|h| h == "host") {
         return Err(incomplete("SignedHeaders must include 'host'"));
     }
+    // The operation (`X-Amz-Target`), the body's type and every other `x-amz-` header present
+    // must be covered by the signature: otherwise a captured request could be replayed as
+    // another operation.
+    if let Some(unsigned) = req
+        .headers
+        .iter()
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .find(|name| {
+            (name == "content-type" || name.starts_with("x-amz-"))
+                && !claim.signed_headers.contains(name)
+        })
+    {
+        return Err(incomplete(format!(
+            "The header '{unsigned}' is present but not signed; add it to SignedHeaders"
+        )));
+    }
     let request_time = parse_amz_date(&claim.amz_date).ok_or_else(|| {
         incomplete(format!(
             "X-Amz-Date '{}' is not a valid time",
@@ -457,8 +473,9 @@ pub fn verify(
     let payload_hash = match header(req.headers, "x-amz-content-sha256")
         .and_then(|v| std::str::from_utf8(v).ok())
     {
+        // No UNSIGNED-PAYLOAD (an S3 convention): every request, presigned ones too, is bound
+        // to its body.
         Some(h) if h.eq_ignore_ascii_case(&body_hash) => body_hash,
-        Some("UNSIGNED-PAYLOAD") if claim.expires.is_some() => "UNSIGNED-PAYLOAD".to_string(),
         Some(_) => {
             return Err(AuthError::Invalid(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."

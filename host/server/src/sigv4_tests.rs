@@ -432,3 +432,67 @@ fn no_header_or_query_value_makes_verification_panic() {
         assert!(outcome.is_ok(), "round {round} panicked: {hs:?} {query}");
     }
 }
+
+#[test]
+fn the_operation_and_every_x_amz_header_must_be_signed() {
+    // Signed over host alone, then given an operation: a replay as another operation.
+    let base = headers(&[("Host", "127.0.0.1:4599")]);
+    let req = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &base,
+        body: b"{}",
+    };
+    let mut hs = base.clone();
+    for (k, v) in sign_request(AKID, SECRET, "us-east-1", "kms", NOW, &req) {
+        hs.push((k, v.into_bytes()));
+    }
+    check(&hs, b"{}").unwrap();
+    for (name, value) in [
+        ("X-Amz-Target", "TrentService.GenerateRandom"),
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Security-Token", "anything"),
+    ] {
+        let mut extended = hs.clone();
+        extended.push((name.to_string(), value.as_bytes().to_vec()));
+        let refused = check(&extended, b"{}").unwrap_err();
+        assert_eq!(refused.aws_type(), "IncompleteSignatureException", "{name}");
+    }
+}
+
+#[test]
+fn a_presigned_request_is_bound_to_its_body() {
+    // As a client that claims UNSIGNED-PAYLOAD would sign it: over host and the claim.
+    let amz_date = format_amz_date(NOW);
+    let date = &amz_date[..8];
+    let query = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={AKID}%2F{date}%2Fus-east-1%2Fkms%2Faws4_request&X-Amz-Date={amz_date}&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-amz-content-sha256"
+    );
+    let hs = headers(&[
+        ("Host", "127.0.0.1:4599"),
+        ("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD"),
+    ]);
+    let any_body = br#"{"NumberOfBytes":1024}"#;
+    let req = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: &query,
+        headers: &hs,
+        body: any_body,
+    };
+    let signed = ["host".to_string(), "x-amz-content-sha256".to_string()];
+    let canonical = canonical_request(&req, &signed, "UNSIGNED-PAYLOAD", true).unwrap();
+    let sig = signature(SECRET, date, "us-east-1", "kms", &amz_date, &canonical);
+    let query = format!("{query}&X-Amz-Signature={sig}");
+    let refused = verify(
+        &SignedRequest {
+            query: &query,
+            ..req
+        },
+        &expect(),
+        secret,
+    )
+    .unwrap_err();
+    assert_eq!(refused.aws_type(), "InvalidSignatureException");
+}
