@@ -838,6 +838,50 @@ fn a_presigned_date_with_a_multi_byte_character_is_answered_audited_and_survived
 }
 
 #[test]
+fn a_flood_of_unauthenticated_requests_is_answered_but_not_recorded_one_by_one() {
+    let served = Served::start(&["--audited-refusals-per-second", "5"]);
+    let mut connection = Connection::open(served.addr).unwrap();
+    let huge = "A".repeat(100_000);
+    for i in 0..60 {
+        let credential = if i == 0 { huge.as_str() } else { "x" };
+        let answer = connection
+            .request(
+                "POST",
+                "/",
+                &[
+                    ("X-Amz-Target".into(), "TrentService.ListKeys".into()),
+                    ("Content-Type".into(), "application/x-amz-json-1.1".into()),
+                    (
+                        "Authorization".into(),
+                        format!("AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=00"),
+                    ),
+                ],
+                b"{}",
+            )
+            .unwrap();
+        assert_eq!(answer.status, 400, "every request is still answered");
+    }
+    let recorded = served.cli(&[
+        "audit",
+        "query",
+        "--principal",
+        "anonymous",
+        "--output",
+        "json",
+    ]);
+    let records: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+    let records = records.as_array().unwrap();
+    assert!(
+        (5..=20).contains(&records.len()),
+        "{} records for 60 refusals",
+        records.len()
+    );
+    // What the huge header made the server say is bounded in the trail.
+    assert!(recorded.len() < 20_000, "{} bytes of audit", recorded.len());
+    assert_eq!(served.call("ListKeys", "{}").status, 200, "still serving");
+}
+
+#[test]
 fn serve_restricted_to_regions_refuses_the_others_and_audits_the_refusal() {
     let served = Served::start(&["--regions", "us-east-1,eu-west-1"]);
     let created = served.call_in("eu-west-1", "CreateKey", "{}", now());

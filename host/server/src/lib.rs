@@ -57,6 +57,9 @@ pub struct ServerConfig {
     /// The regions served; `None` serves every region. A request scoped to another region is
     /// refused as AWS refuses a credential scoped to the wrong region.
     pub regions: Option<Vec<String>>,
+    /// Refusals of unauthenticated requests audited one by one per source address and second;
+    /// past this they are answered and counted in the next record of that source.
+    pub audited_refusals_per_second: f64,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(30),
             worker_threads: 2,
             regions: None,
+            audited_refusals_per_second: 20.0,
         }
     }
 }
@@ -79,6 +83,7 @@ struct State {
     service: Arc<Service>,
     config: ServerConfig,
     limiter: RateLimiter,
+    refusals: quota::RefusalLimiter,
 }
 
 /// A bound server, not yet serving: [`local_addr`](Self::local_addr) tells where it listens (useful
@@ -101,6 +106,7 @@ impl Server {
         let state = Arc::new(State {
             service,
             limiter: RateLimiter::new(config.rates.clone()),
+            refusals: quota::RefusalLimiter::new(config.audited_refusals_per_second),
             config,
         });
         Ok(Server {
@@ -300,6 +306,10 @@ fn guarded(
     )))
 }
 
+/// The longest message a refusal stores or sends back; longer ones (echoing a request's
+/// headers) are cut.
+const MAX_REFUSAL_MESSAGE_CHARS: usize = 512;
+
 /// Authenticates, rate-limits and dispatches one request (on the blocking pool).
 fn process(
     state: &State,
@@ -330,15 +340,28 @@ fn process(
         source: source.clone(),
         via_service: None,
     };
-    let refuse = |service: &Service, caller: &Caller, error: ApiError| {
+    let refuse = |service: &Service, caller: &Caller, mut error: ApiError| {
+        // What a request made us say is bounded before it is stored or sent back.
+        if error.message.chars().count() > MAX_REFUSAL_MESSAGE_CHARS {
+            error.message = error
+                .message
+                .chars()
+                .take(MAX_REFUSAL_MESSAGE_CHARS)
+                .collect();
+            error.message.push('…');
+        }
+        let mut recorded = error.message.clone();
+        if caller.principal == "anonymous" {
+            match state.refusals.refusal(remote.ip()) {
+                quota::RefusalRecord::Skip => return Err(error),
+                quota::RefusalRecord::Record { left_out: 0 } => {}
+                quota::RefusalRecord::Record { left_out } => recorded.push_str(&format!(
+                    " ({left_out} similar refusals of this source were not recorded one by one)"
+                )),
+            }
+        }
         service
-            .record_outcome(
-                caller,
-                operation,
-                None,
-                &error.aws_type,
-                Some(error.message.clone()),
-            )
+            .record_outcome(caller, operation, None, &error.aws_type, Some(recorded))
             .map_err(ApiError::from)?;
         Err(error)
     };

@@ -172,6 +172,73 @@ impl RateLimiter {
     }
 }
 
+/// Refusals of requests that never authenticated, per source address: each is audited until its
+/// source passes `per_second` (bucket of one second); beyond that they are still answered but
+/// not recorded one by one, and the next recorded refusal of that source says how many were
+/// left out. A flood of garbage cannot fill the vault's disk at the speed of the network.
+pub struct RefusalLimiter {
+    per_second: f64,
+    sources: Mutex<HashMap<std::net::IpAddr, (Bucket, u64)>>,
+}
+
+/// Whether a refusal is audited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalRecord {
+    /// Audit it, noting this many earlier refusals of its source that were not recorded.
+    Record {
+        /// Refusals left out since the last recorded one.
+        left_out: u64,
+    },
+    /// Answer it without an audit record (counted for the next recorded one).
+    Skip,
+}
+
+/// Sources tracked at most; past this the table starts over (forgetting only counts).
+const MAX_REFUSAL_SOURCES: usize = 100_000;
+
+impl RefusalLimiter {
+    /// A limiter auditing up to `per_second` refusals per source.
+    pub fn new(per_second: f64) -> Self {
+        RefusalLimiter {
+            per_second,
+            sources: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Decides about one refusal of a request from `source` at `now`.
+    pub fn refusal_at(&self, source: std::net::IpAddr, now: Instant) -> RefusalRecord {
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        if sources.len() >= MAX_REFUSAL_SOURCES && !sources.contains_key(&source) {
+            sources.clear();
+        }
+        let rate = self.per_second;
+        let (bucket, left_out) = sources.entry(source).or_insert((
+            Bucket {
+                tokens: rate,
+                last: now,
+            },
+            0,
+        ));
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate.max(1.0));
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            RefusalRecord::Record {
+                left_out: std::mem::take(left_out),
+            }
+        } else {
+            *left_out += 1;
+            RefusalRecord::Skip
+        }
+    }
+
+    /// [`refusal_at`](Self::refusal_at) now.
+    pub fn refusal(&self, source: std::net::IpAddr) -> RefusalRecord {
+        self.refusal_at(source, Instant::now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -249,5 +316,39 @@ mod tests {
         for bad in ["rsa", "dsa=1", "rsa=0", "rsa=-3", "rsa=x"] {
             assert!(limits.set(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn refusals_past_the_rate_are_counted_not_recorded() {
+        let limiter = RefusalLimiter::new(5.0);
+        let flood: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let other: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+        let t0 = Instant::now();
+        let outcomes: Vec<_> = (0..8).map(|_| limiter.refusal_at(flood, t0)).collect();
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == RefusalRecord::Skip)
+                .count(),
+            3
+        );
+        // Another source is not held back by the flood.
+        assert_eq!(
+            limiter.refusal_at(other, t0),
+            RefusalRecord::Record { left_out: 0 }
+        );
+        // The next recorded refusal of the flooding source says how many were left out.
+        let later = t0 + Duration::from_millis(300);
+        assert_eq!(
+            limiter.refusal_at(flood, later),
+            RefusalRecord::Record { left_out: 3 }
+        );
     }
 }

@@ -32,6 +32,10 @@ pub(super) struct ServeArgs {
     /// another region are refused. Every region is served by default.
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
     regions: Vec<String>,
+    /// Refusals of unauthenticated requests audited one by one per client address and second;
+    /// past this they are answered and counted in the next audit record of that client.
+    #[arg(long, default_value_t = 20.0)]
+    audited_refusals_per_second: f64,
     /// Resource quota: KMS keys in each region of the account.
     #[arg(long, default_value_t = svc::ResourceLimits::default().keys)]
     max_keys: u64,
@@ -51,6 +55,7 @@ impl ServeArgs {
             max_skew_seconds: self.max_skew_seconds,
             header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
             regions: None,
+            audited_refusals_per_second: self.audited_refusals_per_second,
             ..Default::default()
         };
         if !self.regions.is_empty() {
