@@ -101,7 +101,7 @@ impl Diagnostics {
             return;
         }
         self.lines += 1;
-        let mut clean: String = message.chars().filter(|c| !c.is_control()).collect();
+        let mut clean: String = message.chars().filter(|c| !hides_or_reorders(*c)).collect();
         if clean.len() > limits.max_log_line_bytes {
             let mut cut = limits.max_log_line_bytes;
             while !clean.is_char_boundary(cut) {
@@ -142,9 +142,34 @@ impl log::Host for KmsCtxView<'_> {
     }
 }
 
+/// Characters a guest could use to make its line read differently from what it is: control
+/// characters, bidirectional overrides and isolates (which reorder what follows, "Trojan
+/// Source"), zero-width and invisible formatting characters, and the byte-order mark.
+fn hides_or_reorders(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}'   // zero-width space, joiners, LRM, RLM
+            | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{061C}'               // Arabic letter mark
+            | '\u{00AD}'               // soft hyphen
+            | '\u{FEFF}'               // byte-order mark, zero-width no-break space
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_overrides_and_invisible_characters_are_removed() {
+        let sink = Arc::new(MemoryLog::default());
+        let mut diagnostics = Diagnostics::new(sink.clone());
+        let sneaky = "ok\u{202E}txt.exe\u{200B}\u{2066}x\u{2069}\u{FEFF}é日本";
+        diagnostics.write(&HostLimits::default(), &caller(), log::Level::Info, sneaky);
+        assert_eq!(sink.lines()[0].message, "oktxt.exexé日本");
+    }
 
     fn caller() -> Caller {
         Caller::account_root("111122223333").via(CallSource::Guest {
