@@ -440,6 +440,49 @@ impl PolicyDocument {
     }
 }
 
+impl PolicyDocument {
+    /// Parses a key policy (CreateKey, PutKeyPolicy, ReplicateKey): a resource policy, so every
+    /// statement names who it is about with `Principal`, or, in a Deny, `NotPrincipal`. AWS
+    /// requires "one or more principals" in each key policy statement and supports `NotPrincipal`
+    /// only with `"Effect": "Deny"`; a statement without either would otherwise apply to
+    /// everyone.
+    pub fn parse_key_policy(text: &str) -> KmsResult<Self> {
+        let document = Self::parse(text)?;
+        for (index, statement) in document.statements.iter().enumerate() {
+            match (&statement.principal, &statement.not_principal) {
+                (None, None) => {
+                    return Err(malformed(format!(
+                        "Statement {index} of a key policy needs a Principal"
+                    )));
+                }
+                (None, Some(_)) if statement.effect == Effect::Allow => {
+                    return Err(malformed(format!(
+                        "Statement {index} uses NotPrincipal with Allow; NotPrincipal is only supported with Deny"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(document)
+    }
+
+    /// Parses an identity policy (attached to a user or role), whose statements never name a
+    /// principal: the principal is the one the policy is attached to.
+    pub fn parse_identity_policy(text: &str) -> KmsResult<Self> {
+        let document = Self::parse(text)?;
+        if let Some(index) = document
+            .statements
+            .iter()
+            .position(|s| s.principal.is_some() || s.not_principal.is_some())
+        {
+            return Err(malformed(format!(
+                "Statement {index}: an identity-based policy must not name a Principal or NotPrincipal"
+            )));
+        }
+        Ok(document)
+    }
+}
+
 /// What one request looks like to a policy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestContext {
@@ -746,6 +789,14 @@ fn statement_applies(
 ) -> Option<PrincipalMatch> {
     let mut how = PrincipalMatch::Exact;
     if check_principal {
+        // A key policy statement naming no principal is refused when the policy is set; one
+        // stored before that rule fails closed: its Allow grants nobody, its Deny binds everyone.
+        if statement.principal.is_none()
+            && statement.not_principal.is_none()
+            && statement.effect == Effect::Allow
+        {
+            return None;
+        }
         if let Some(p) = &statement.principal {
             how = principal_match(p, ctx)?;
         }

@@ -699,6 +699,94 @@ fn if_exists_and_null_under_set_operators() {
 }
 
 #[test]
+fn a_key_policy_names_a_principal_in_every_statement() {
+    let statement = |effect: &str, who: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"{effect}",{who}"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+        )
+    };
+    for (effect, who, accepted) in [
+        ("Allow", r#""Principal":"*","#, true),
+        ("Deny", r#""Principal":{"AWS":"111122223333"},"#, true),
+        (
+            "Deny",
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"#,
+            true,
+        ),
+        ("Allow", "", false),
+        ("Deny", "", false),
+        (
+            "Allow",
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"#,
+            false,
+        ),
+    ] {
+        let text = statement(effect, who);
+        assert!(PolicyDocument::parse(&text).is_ok(), "{text}");
+        match PolicyDocument::parse_key_policy(&text) {
+            Ok(_) => assert!(accepted, "{text} was accepted"),
+            Err(err) => {
+                assert!(!accepted, "{text}: {err}");
+                assert_eq!(err.aws_type(), "MalformedPolicyDocumentException");
+                assert!(err.message().contains("Statement 1"), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_identity_policy_names_no_principal() {
+    let without = r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#;
+    assert!(PolicyDocument::parse_identity_policy(without).is_ok());
+    for who in [
+        r#""Principal":"*""#,
+        r#""NotPrincipal":{"AWS":"111122223333"}"#,
+    ] {
+        let with =
+            format!(r#"{{"Statement":{{"Effect":"Deny",{who},"Action":"kms:*","Resource":"*"}}}}"#);
+        let err = PolicyDocument::parse_identity_policy(&with).unwrap_err();
+        assert_eq!(err.aws_type(), "MalformedPolicyDocumentException", "{with}");
+    }
+}
+
+#[test]
+fn a_key_policy_allow_without_a_principal_applies_to_nobody() {
+    // Issue 13, finding 3: such a statement is refused when a key policy is set; one stored
+    // before that must not open the key to every account.
+    let policy = PolicyDocument {
+        version: Some("2012-10-17".into()),
+        statements: vec![Statement {
+            sid: Some("open".into()),
+            effect: Effect::Allow,
+            principal: None,
+            not_principal: None,
+            action: Some(vec!["kms:*".into()]),
+            not_action: None,
+            resource: Some(vec!["*".into()]),
+            not_resource: None,
+            conditions: Vec::new(),
+        }],
+    };
+    let outsider = request("arn:aws:iam::444455556666:user/eve", "kms:Decrypt");
+    assert_eq!(policy.evaluate(&outsider, true), Decision::NotApplicable);
+    assert_eq!(policy.evaluate(&alice(), true), Decision::NotApplicable);
+    // Failing closed: the same statement as a Deny binds everyone.
+    let mut deny = policy.clone();
+    deny.statements[0].effect = Effect::Deny;
+    assert_eq!(
+        deny.evaluate(&outsider, true),
+        Decision::Deny(Some("open".into()))
+    );
+    // Identity policies name no principal and are evaluated without one.
+    assert_eq!(
+        policy.evaluate(&alice(), false),
+        Decision::Allow(Some("open".into()))
+    );
+}
+
+#[test]
 fn service_principals_match_the_calling_service() {
     let policy = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},
         "Action":"kms:GenerateDataKey*","Resource":"*"}}"#;
