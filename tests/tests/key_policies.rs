@@ -6,7 +6,7 @@ use kms_service::{Caller, EncryptionContext, KmsError, Service};
 use kms_service::{CreateAccountRequest, CreatePrincipalRequest, PutPrincipalPolicyRequest};
 use kms_service::{
     CreateKeyRequest, DecryptRequest, EncryptRequest, KeyPolicyRequest, ListKeysRequest,
-    PutKeyPolicyRequest,
+    PutKeyPolicyRequest, ReplicateKeyRequest,
 };
 
 const ACCOUNT: &str = "111122223333";
@@ -295,4 +295,82 @@ fn malformed_policies_are_refused_and_nothing_is_created() {
         },
     );
     assert!(matches!(wrong_name, Err(KmsError::Validation(_))));
+}
+
+/// A statement naming no principal, which AWS refuses in a key policy (issue 13, finding 3):
+/// accepted, it would let every account decrypt.
+const ANYONE_BY_OMISSION: &str = r#"{"Version":"2012-10-17","Statement":[
+    {"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+    {"Sid":"NoPrincipal","Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#;
+
+#[test]
+fn a_key_policy_statement_without_a_principal_is_refused_by_create_put_and_replicate() {
+    let service = Service::in_memory().unwrap();
+    let root = Caller::account_root(ACCOUNT);
+    let malformed = |result: Result<(), KmsError>| {
+        assert_eq!(
+            result.unwrap_err().aws_type(),
+            "MalformedPolicyDocumentException"
+        );
+    };
+    for bypass in [false, true] {
+        malformed(
+            service
+                .create_key(
+                    &root,
+                    CreateKeyRequest {
+                        policy: Some(ANYONE_BY_OMISSION.into()),
+                        bypass_policy_lockout_safety_check: Some(bypass),
+                        ..CreateKeyRequest::default()
+                    },
+                )
+                .map(drop),
+        );
+    }
+    let primary = service
+        .create_key(
+            &root,
+            CreateKeyRequest {
+                multi_region: Some(true),
+                ..CreateKeyRequest::default()
+            },
+        )
+        .unwrap()
+        .key_metadata
+        .key_id;
+    malformed(service.put_key_policy(
+        &root,
+        PutKeyPolicyRequest {
+            key_id: primary.clone(),
+            policy_name: None,
+            policy: ANYONE_BY_OMISSION.into(),
+            bypass_policy_lockout_safety_check: true,
+        },
+    ));
+    malformed(
+        service
+            .replicate_key(
+                &root,
+                ReplicateKeyRequest {
+                    key_id: primary.clone(),
+                    replica_region: "eu-west-1".into(),
+                    policy: Some(ANYONE_BY_OMISSION.into()),
+                    bypass_policy_lockout_safety_check: Some(true),
+                    ..ReplicateKeyRequest::default()
+                },
+            )
+            .map(drop),
+    );
+    // Nothing was created or changed: one key, still under the default policy, and no one
+    // outside the account can use it.
+    let keys = service
+        .list_keys(&root, ListKeysRequest::default())
+        .unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    let blob = encrypt(&service, &root, &primary, "any").unwrap();
+    let eve = service.decrypt(
+        &outsider(),
+        DecryptRequest::new(blob).with_context(context("any")),
+    );
+    assert_eq!(eve.unwrap_err().aws_type(), "AccessDeniedException");
 }

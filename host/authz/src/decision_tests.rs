@@ -510,6 +510,26 @@ fn cases() -> Vec<Case> {
             ..Default::default()
         },
         Case {
+            name: "ForAnyValue:StringNotEquals denies a context with a key outside the list (issue 13)",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"Alice","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:Encrypt","Resource":"*"},
+                {"Sid":"OnlyTenant","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"ForAnyValue:StringNotEquals":{"kms:EncryptionContextKeys":["tenant"]}}}"#,
+            )),
+            context: vec![("tenant", "a"), ("extra", "b")],
+            expect: Err(Denial::KeyPolicyDeny(sid("OnlyTenant"))),
+            ..Default::default()
+        },
+        Case {
+            name: "ForAnyValue:StringNotEquals lets a context with only the listed keys through",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"Alice","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:Encrypt","Resource":"*"},
+                {"Sid":"OnlyTenant","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"ForAnyValue:StringNotEquals":{"kms:EncryptionContextKeys":["tenant"]}}}"#,
+            )),
+            context: vec![("tenant", "a")],
+            expect: Ok(Basis::KeyPolicy(sid("Alice"))),
+            ..Default::default()
+        },
+        Case {
             name: "ForAllValues with Null=false requires a context and allows its keys",
             key_policy: Some(policy_with(
                 r#"{"Sid":"Keys","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:Encrypt","Resource":"*","Condition":{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["AppName","FilePath"]},"Null":{"kms:EncryptionContextKeys":"false"}}}"#,

@@ -132,7 +132,7 @@ impl Operator {
         })
     }
 
-    /// Negated operators match when no value matches (and when the key is absent).
+    /// Negated operators hold for a request value that matches none of the policy's values.
     fn negated(self) -> bool {
         use Operator::*;
         matches!(
@@ -168,9 +168,9 @@ impl Operator {
 /// `ForAnyValue:` or `ForAllValues:`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetQualifier {
-    /// At least one request value matches.
+    /// Some request value satisfies the operator (never when there are none).
     ForAnyValue,
-    /// Every request value matches (true when there are none).
+    /// Every request value satisfies the operator (always when there are none).
     ForAllValues,
 }
 
@@ -440,6 +440,49 @@ impl PolicyDocument {
     }
 }
 
+impl PolicyDocument {
+    /// Parses a key policy (CreateKey, PutKeyPolicy, ReplicateKey): a resource policy, so every
+    /// statement names who it is about with `Principal`, or, in a Deny, `NotPrincipal`. AWS
+    /// requires "one or more principals" in each key policy statement and supports `NotPrincipal`
+    /// only with `"Effect": "Deny"`; a statement without either would otherwise apply to
+    /// everyone.
+    pub fn parse_key_policy(text: &str) -> KmsResult<Self> {
+        let document = Self::parse(text)?;
+        for (index, statement) in document.statements.iter().enumerate() {
+            match (&statement.principal, &statement.not_principal) {
+                (None, None) => {
+                    return Err(malformed(format!(
+                        "Statement {index} of a key policy needs a Principal"
+                    )));
+                }
+                (None, Some(_)) if statement.effect == Effect::Allow => {
+                    return Err(malformed(format!(
+                        "Statement {index} uses NotPrincipal with Allow; NotPrincipal is only supported with Deny"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(document)
+    }
+
+    /// Parses an identity policy (attached to a user or role), whose statements never name a
+    /// principal: the principal is the one the policy is attached to.
+    pub fn parse_identity_policy(text: &str) -> KmsResult<Self> {
+        let document = Self::parse(text)?;
+        if let Some(index) = document
+            .statements
+            .iter()
+            .position(|s| s.principal.is_some() || s.not_principal.is_some())
+        {
+            return Err(malformed(format!(
+                "Statement {index}: an identity-based policy must not name a Principal or NotPrincipal"
+            )));
+        }
+        Ok(document)
+    }
+}
+
 /// What one request looks like to a policy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestContext {
@@ -694,30 +737,46 @@ fn policy_values<'a>(
     std::borrow::Cow::Owned(values.iter().filter_map(|v| substitute(v, ctx)).collect())
 }
 
+/// Whether one request value satisfies `operator` against the policy's values: a positive
+/// operator when some policy value matches it, a negated one when none does (IAM reads the
+/// values of a negated operator with a logical NOR).
+fn value_satisfies(operator: Operator, policy: &[String], request: &str) -> bool {
+    let positive = operator.positive();
+    let matches_some = policy.iter().any(|p| value_matches(positive, p, request));
+    matches_some != operator.negated()
+}
+
+/// IAM's condition semantics, in one place:
+///
+/// - `Null` asks only whether the key is absent (an empty set counts as absent).
+/// - A set operator applies the base operator, negation included, to each request value on its
+///   own ([`value_satisfies`]) and then quantifies: `ForAnyValue:` holds when some request value
+///   satisfies it, so never for an absent key or an empty set; `ForAllValues:` holds when every
+///   request value does, so always for an absent key or an empty set. `…IfExists` changes
+///   neither, since it too is applied per value.
+/// - Without a set operator an absent key makes `…IfExists` and negated operators hold and every
+///   other operator fail. AWS leaves a plain operator on a multivalued key undefined (it tells
+///   policy authors to use a set operator); here a positive operator holds when some request
+///   value satisfies it and a negated one when every value does, the reading that makes neither
+///   an Allow nor a Deny broader than what the policy names.
+///
+/// Sources: AWS IAM User Guide, "Single-valued vs. multivalued context keys", "Multivalued context
+/// key examples" (`ForAllValues:StringNotLike` table) and "Conditions with multiple context keys
+/// or values" (NOR for negated operators).
 fn condition_holds(condition: &Condition, ctx: &RequestContext, variables: bool) -> bool {
-    let policy = policy_values(&condition.values, ctx, variables);
-    let present = ctx.keys.get(&condition.key).filter(|v| !v.is_empty());
+    let request: &[String] = ctx.keys.get(&condition.key).map_or(&[], Vec::as_slice);
     if condition.operator == Operator::Null {
         let wants_absent = condition.values.iter().any(|v| v == "true");
-        return wants_absent == present.is_none();
+        return wants_absent == request.is_empty();
     }
-    let Some(values) = present else {
-        // An absent key: IfExists and negated operators hold; ForAllValues holds vacuously.
-        return condition.if_exists
-            || condition.operator.negated()
-            || condition.qualifier == Some(SetQualifier::ForAllValues);
-    };
-    let positive = condition.operator.positive();
-    let any_policy = |request: &str| policy.iter().any(|p| value_matches(positive, p, request));
-    let matched = match condition.qualifier {
-        Some(SetQualifier::ForAllValues) => values.iter().all(|v| any_policy(v)),
-        // Single-valued keys and ForAnyValue: some request value matches some policy value.
-        _ => values.iter().any(|v| any_policy(v)),
-    };
-    if condition.operator.negated() {
-        !matched
-    } else {
-        matched
+    let policy = policy_values(&condition.values, ctx, variables);
+    let satisfies = |value: &String| value_satisfies(condition.operator, &policy, value);
+    match condition.qualifier {
+        Some(SetQualifier::ForAnyValue) => request.iter().any(satisfies),
+        Some(SetQualifier::ForAllValues) => request.iter().all(satisfies),
+        None if request.is_empty() => condition.if_exists || condition.operator.negated(),
+        None if condition.operator.negated() => request.iter().all(satisfies),
+        None => request.iter().any(satisfies),
     }
 }
 
@@ -730,6 +789,14 @@ fn statement_applies(
 ) -> Option<PrincipalMatch> {
     let mut how = PrincipalMatch::Exact;
     if check_principal {
+        // A key policy statement naming no principal is refused when the policy is set; one
+        // stored before that rule fails closed: its Allow grants nobody, its Deny binds everyone.
+        if statement.principal.is_none()
+            && statement.not_principal.is_none()
+            && statement.effect == Effect::Allow
+        {
+            return None;
+        }
         if let Some(p) = &statement.principal {
             how = principal_match(p, ctx)?;
         }

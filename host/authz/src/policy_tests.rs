@@ -401,6 +401,392 @@ fn condition_operators_decide_as_iam_does() {
 }
 
 #[test]
+fn a_negated_operator_under_for_any_value_matches_a_request_value_outside_the_policy() {
+    // Issue 13, finding 2: `extra` is not `tenant`, so some request value satisfies
+    // StringNotEquals and the Deny applies.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"all","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+        {"Sid":"only-tenant","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",
+         "Condition":{"ForAnyValue:StringNotEquals":{"kms:EncryptionContextKeys":["tenant"]}}}]}"#;
+    let ctx = alice().with("kms:EncryptionContextKeys", &["tenant", "extra"]);
+    assert_eq!(
+        decide(policy, &ctx),
+        Decision::Deny(Some("only-tenant".into()))
+    );
+    let ctx = alice().with("kms:EncryptionContextKeys", &["tenant"]);
+    assert_eq!(decide(policy, &ctx), Decision::Allow(Some("all".into())));
+}
+
+/// One operator with the policy's values, two request values that satisfy its positive form
+/// and two that do not.
+struct SetCase {
+    operator: &'static str,
+    policy: &'static [&'static str],
+    matching: [&'static str; 2],
+    other: [&'static str; 2],
+}
+
+const SET_CASES: &[SetCase] = &[
+    SetCase {
+        operator: "StringEquals",
+        policy: &["tenant", "app"],
+        matching: ["tenant", "app"],
+        other: ["extra", "TENANT"],
+    },
+    SetCase {
+        operator: "StringEqualsIgnoreCase",
+        policy: &["tenant"],
+        matching: ["TENANT", "Tenant"],
+        other: ["extra", "tenants"],
+    },
+    SetCase {
+        operator: "StringLike",
+        policy: &["key1*"],
+        matching: ["key1:hr", "key1:legal"],
+        other: ["key2:audit", "xkey1"],
+    },
+    SetCase {
+        operator: "NumericEquals",
+        policy: &["7", "14"],
+        matching: ["7", "14.0"],
+        other: ["30", "1"],
+    },
+    SetCase {
+        operator: "NumericLessThan",
+        policy: &["10"],
+        matching: ["7", "9.5"],
+        other: ["10", "30"],
+    },
+    SetCase {
+        operator: "NumericLessThanEquals",
+        policy: &["10"],
+        matching: ["10", "7"],
+        other: ["11", "30"],
+    },
+    SetCase {
+        operator: "NumericGreaterThan",
+        policy: &["10"],
+        matching: ["11", "30"],
+        other: ["10", "7"],
+    },
+    SetCase {
+        operator: "NumericGreaterThanEquals",
+        policy: &["10"],
+        matching: ["10", "30"],
+        other: ["9", "7"],
+    },
+    SetCase {
+        operator: "DateEquals",
+        policy: &["2026-11-23T10:00:00Z"],
+        matching: ["2026-11-23T10:00:00Z", "1795428000"],
+        other: ["2030-01-01T00:00:00Z", "1700000000"],
+    },
+    SetCase {
+        operator: "DateLessThan",
+        policy: &["2030-01-01T00:00:00Z"],
+        matching: ["2026-11-23T10:00:00Z", "1700000000"],
+        other: ["2030-01-01T00:00:00Z", "2031-05-05T00:00:00Z"],
+    },
+    SetCase {
+        operator: "DateLessThanEquals",
+        policy: &["2030-01-01T00:00:00Z"],
+        matching: ["2030-01-01T00:00:00Z", "1700000000"],
+        other: ["2030-01-01T00:00:01Z", "2031-05-05T00:00:00Z"],
+    },
+    SetCase {
+        operator: "DateGreaterThan",
+        policy: &["2026-11-23T10:00:00Z"],
+        matching: ["2030-01-01T00:00:00Z", "1795428001"],
+        other: ["2026-11-23T10:00:00Z", "1700000000"],
+    },
+    SetCase {
+        operator: "DateGreaterThanEquals",
+        policy: &["2026-11-23T10:00:00Z"],
+        matching: ["2026-11-23T10:00:00Z", "2030-01-01T00:00:00Z"],
+        other: ["1795427999", "1700000000"],
+    },
+    SetCase {
+        operator: "Bool",
+        policy: &["true"],
+        matching: ["true", "TRUE"],
+        other: ["false", "False"],
+    },
+    SetCase {
+        operator: "ArnEquals",
+        policy: &[
+            "arn:aws:iam::111122223333:role/app",
+            "arn:aws:iam::111122223333:role/web",
+        ],
+        matching: [
+            "arn:aws:iam::111122223333:role/app",
+            "arn:aws:iam::111122223333:role/web",
+        ],
+        other: [
+            "arn:aws:iam::111122223333:role/app-web",
+            "arn:aws:iam::444455556666:role/app",
+        ],
+    },
+    SetCase {
+        operator: "ArnLike",
+        policy: &["arn:aws:iam::*:role/app-*"],
+        matching: [
+            "arn:aws:iam::111122223333:role/app-web",
+            "arn:aws:iam::444455556666:role/app-db",
+        ],
+        other: [
+            "arn:aws:iam::111122223333:role/admin",
+            "arn:aws:iam::111122223333:user/app-x",
+        ],
+    },
+    SetCase {
+        operator: "IpAddress",
+        policy: &["203.0.113.0/24", "2001:db8::/32"],
+        matching: ["203.0.113.77", "2001:db8::1"],
+        other: ["198.51.100.1", "2001:db9::1"],
+    },
+];
+
+/// The negated form of each positive operator that has one.
+fn negation(operator: &str) -> Option<String> {
+    match operator {
+        "Bool"
+        | "NumericLessThan"
+        | "NumericLessThanEquals"
+        | "NumericGreaterThan"
+        | "NumericGreaterThanEquals"
+        | "DateLessThan"
+        | "DateLessThanEquals"
+        | "DateGreaterThan"
+        | "DateGreaterThanEquals" => None,
+        "IpAddress" => Some("NotIpAddress".into()),
+        other => Some(
+            other
+                .replacen("Equals", "NotEquals", 1)
+                .replacen("Like", "NotLike", 1),
+        ),
+    }
+}
+
+/// The request's values of the condition key, by shape; `None` is an absent key.
+fn shapes(case: &SetCase) -> [(&'static str, Option<Vec<&'static str>>); 7] {
+    let ([m1, m2], [o1, o2]) = (case.matching, case.other);
+    [
+        ("absent", None),
+        ("empty", Some(vec![])),
+        ("one matching", Some(vec![m1])),
+        ("one other", Some(vec![o1])),
+        ("several matching", Some(vec![m1, m2])),
+        ("several other", Some(vec![o1, o2])),
+        ("mixed", Some(vec![m1, o2])),
+    ]
+}
+
+/// IAM's answers, shape by shape in the order of [`shapes`], for a set operator over a positive
+/// operator and over its negation. ForAnyValue never holds without values, ForAllValues always
+/// does; a negated operator is applied per request value before quantifying.
+const ANY_POSITIVE: [bool; 7] = [false, false, true, false, true, false, true];
+const ALL_POSITIVE: [bool; 7] = [true, true, true, false, true, false, false];
+const ANY_NEGATED: [bool; 7] = [false, false, false, true, false, true, true];
+const ALL_NEGATED: [bool; 7] = [true, true, false, true, false, true, false];
+
+#[test]
+fn set_operators_follow_iam_for_every_operator_its_negation_and_absent_keys() {
+    let mut checked = 0;
+    for case in SET_CASES {
+        let mut forms = vec![(case.operator.to_string(), ANY_POSITIVE, ALL_POSITIVE)];
+        if let Some(negated) = negation(case.operator) {
+            forms.push((negated, ANY_NEGATED, ALL_NEGATED));
+        }
+        for (operator, any, all) in forms {
+            for (qualifier, expected) in [("ForAnyValue", any), ("ForAllValues", all)] {
+                let condition = serde_json::json!({
+                    format!("{qualifier}:{operator}"): {"test:Values": case.policy}
+                })
+                .to_string();
+                for ((shape, values), expected) in shapes(case).into_iter().zip(expected) {
+                    let mut ctx = alice();
+                    if let Some(values) = &values {
+                        ctx = ctx.with("test:Values", values);
+                    }
+                    let decision = decide(&allow_if(&condition), &ctx);
+                    assert_eq!(
+                        decision == Decision::Allow(Some("c".into())),
+                        expected,
+                        "{condition} with {shape} {values:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // 17 operators, 8 of them with a negation, two set operators, seven shapes.
+    assert_eq!(checked, (17 + 8) * 2 * 7);
+}
+
+#[test]
+fn if_exists_and_null_under_set_operators() {
+    type Case = (&'static str, Option<&'static [&'static str]>, bool);
+    let cases: &[Case] = &[
+        // …IfExists is applied per value, so it does not rescue ForAnyValue from an absent key.
+        (
+            r#"{"ForAnyValue:StringEqualsIfExists":{"aws:TagKeys":"team"}}"#,
+            None,
+            false,
+        ),
+        (
+            r#"{"ForAnyValue:StringNotEqualsIfExists":{"aws:TagKeys":"team"}}"#,
+            None,
+            false,
+        ),
+        (
+            r#"{"ForAllValues:StringNotEqualsIfExists":{"aws:TagKeys":"team"}}"#,
+            None,
+            true,
+        ),
+        (
+            r#"{"ForAnyValue:StringNotEqualsIfExists":{"aws:TagKeys":"team"}}"#,
+            Some(&["team", "cost"]),
+            true,
+        ),
+        // Null false is how a policy stops ForAllValues holding for an absent key or an empty set.
+        (
+            r#"{"ForAllValues:StringNotLike":{"aws:TagKeys":"key1*"},"Null":{"aws:TagKeys":"false"}}"#,
+            None,
+            false,
+        ),
+        (
+            r#"{"ForAllValues:StringNotLike":{"aws:TagKeys":"key1*"},"Null":{"aws:TagKeys":"false"}}"#,
+            Some(&[]),
+            false,
+        ),
+        (
+            r#"{"ForAllValues:StringNotLike":{"aws:TagKeys":"key1*"},"Null":{"aws:TagKeys":"false"}}"#,
+            Some(&["key2:audit"]),
+            true,
+        ),
+        // Without a set operator: an absent key makes negated and …IfExists operators hold.
+        (r#"{"StringNotEquals":{"aws:TagKeys":"team"}}"#, None, true),
+        (
+            r#"{"StringEqualsIfExists":{"aws:TagKeys":"team"}}"#,
+            Some(&[]),
+            true,
+        ),
+        (r#"{"StringEquals":{"aws:TagKeys":"team"}}"#, None, false),
+        // …and on several values a negated operator holds only when every value satisfies it.
+        (
+            r#"{"StringNotEquals":{"aws:TagKeys":"team"}}"#,
+            Some(&["team", "cost"]),
+            false,
+        ),
+        (
+            r#"{"StringEquals":{"aws:TagKeys":"team"}}"#,
+            Some(&["team", "cost"]),
+            true,
+        ),
+    ];
+    for (condition, values, expected) in cases {
+        let mut ctx = alice();
+        if let Some(values) = values {
+            ctx = ctx.with("aws:TagKeys", values);
+        }
+        let decision = decide(&allow_if(condition), &ctx);
+        assert_eq!(
+            decision == Decision::Allow(Some("c".into())),
+            *expected,
+            "{condition} with {values:?}"
+        );
+    }
+}
+
+#[test]
+fn a_key_policy_names_a_principal_in_every_statement() {
+    let statement = |effect: &str, who: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"{effect}",{who}"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+        )
+    };
+    for (effect, who, accepted) in [
+        ("Allow", r#""Principal":"*","#, true),
+        ("Deny", r#""Principal":{"AWS":"111122223333"},"#, true),
+        (
+            "Deny",
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"#,
+            true,
+        ),
+        ("Allow", "", false),
+        ("Deny", "", false),
+        (
+            "Allow",
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"#,
+            false,
+        ),
+    ] {
+        let text = statement(effect, who);
+        assert!(PolicyDocument::parse(&text).is_ok(), "{text}");
+        match PolicyDocument::parse_key_policy(&text) {
+            Ok(_) => assert!(accepted, "{text} was accepted"),
+            Err(err) => {
+                assert!(!accepted, "{text}: {err}");
+                assert_eq!(err.aws_type(), "MalformedPolicyDocumentException");
+                assert!(err.message().contains("Statement 1"), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_identity_policy_names_no_principal() {
+    let without = r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#;
+    assert!(PolicyDocument::parse_identity_policy(without).is_ok());
+    for who in [
+        r#""Principal":"*""#,
+        r#""NotPrincipal":{"AWS":"111122223333"}"#,
+    ] {
+        let with =
+            format!(r#"{{"Statement":{{"Effect":"Deny",{who},"Action":"kms:*","Resource":"*"}}}}"#);
+        let err = PolicyDocument::parse_identity_policy(&with).unwrap_err();
+        assert_eq!(err.aws_type(), "MalformedPolicyDocumentException", "{with}");
+    }
+}
+
+#[test]
+fn a_key_policy_allow_without_a_principal_applies_to_nobody() {
+    // Issue 13, finding 3: such a statement is refused when a key policy is set; one stored
+    // before that must not open the key to every account.
+    let policy = PolicyDocument {
+        version: Some("2012-10-17".into()),
+        statements: vec![Statement {
+            sid: Some("open".into()),
+            effect: Effect::Allow,
+            principal: None,
+            not_principal: None,
+            action: Some(vec!["kms:*".into()]),
+            not_action: None,
+            resource: Some(vec!["*".into()]),
+            not_resource: None,
+            conditions: Vec::new(),
+        }],
+    };
+    let outsider = request("arn:aws:iam::444455556666:user/eve", "kms:Decrypt");
+    assert_eq!(policy.evaluate(&outsider, true), Decision::NotApplicable);
+    assert_eq!(policy.evaluate(&alice(), true), Decision::NotApplicable);
+    // Failing closed: the same statement as a Deny binds everyone.
+    let mut deny = policy.clone();
+    deny.statements[0].effect = Effect::Deny;
+    assert_eq!(
+        deny.evaluate(&outsider, true),
+        Decision::Deny(Some("open".into()))
+    );
+    // Identity policies name no principal and are evaluated without one.
+    assert_eq!(
+        policy.evaluate(&alice(), false),
+        Decision::Allow(Some("open".into()))
+    );
+}
+
+#[test]
 fn service_principals_match_the_calling_service() {
     let policy = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},
         "Action":"kms:GenerateDataKey*","Resource":"*"}}"#;

@@ -173,17 +173,7 @@ fn validate_policy_name(name: &str) -> KmsResult<()> {
 
 /// Checks an identity policy: a valid document whose statements name no principal.
 pub fn validate_identity_policy(text: &str) -> KmsResult<PolicyDocument> {
-    let document = PolicyDocument::parse(text)?;
-    if document
-        .statements
-        .iter()
-        .any(|s| s.principal.is_some() || s.not_principal.is_some())
-    {
-        return Err(KmsError::MalformedPolicyDocument(
-            "An identity-based policy must not name a Principal or NotPrincipal".into(),
-        ));
-    }
-    Ok(document)
+    PolicyDocument::parse_identity_policy(text)
 }
 
 /// Characters of access key ids (as AWS: upper-case letters and digits).

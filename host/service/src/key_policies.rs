@@ -76,7 +76,7 @@ impl Service {
         policy: &str,
         bypass_lockout_check: bool,
     ) -> KmsResult<String> {
-        PolicyDocument::parse(policy)?;
+        PolicyDocument::parse_key_policy(policy)?;
         if !bypass_lockout_check {
             let candidate = KeyRecord {
                 policy: Some(policy.to_string()),

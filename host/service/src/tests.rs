@@ -1608,3 +1608,60 @@ fn data_key_pairs_of_ed25519_and_ml_kem_are_generated() {
         assert!(!pair.public_key.is_empty());
     }
 }
+
+/// Issue 13, finding 3: AWS requires one or more principals in every key policy statement.
+const POLICY_WITHOUT_PRINCIPAL: &str = r#"{"Version":"2012-10-17","Statement":[
+    {"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+    {"Sid":"Everyone","Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#;
+
+#[test]
+fn create_key_refuses_a_key_policy_statement_without_a_principal() {
+    let f = fixture();
+    for bypass in [false, true] {
+        let err = f
+            .service
+            .create_key(
+                &f.me,
+                CreateKeyRequest {
+                    policy: Some(POLICY_WITHOUT_PRINCIPAL.into()),
+                    bypass_policy_lockout_safety_check: Some(bypass),
+                    ..CreateKeyRequest::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(err.aws_type(), "MalformedPolicyDocumentException");
+    }
+    let keys = f.service.list_keys(&f.me, ListKeysRequest::default());
+    assert!(keys.unwrap().keys.is_empty());
+}
+
+#[test]
+fn put_key_policy_refuses_a_statement_without_a_principal_and_keeps_the_old_policy() {
+    let f = fixture();
+    let key = f.key();
+    let err = f
+        .service
+        .put_key_policy(
+            &f.me,
+            PutKeyPolicyRequest {
+                key_id: key.clone(),
+                policy_name: None,
+                policy: POLICY_WITHOUT_PRINCIPAL.into(),
+                bypass_policy_lockout_safety_check: true,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.aws_type(), "MalformedPolicyDocumentException");
+    let kept = f
+        .service
+        .get_key_policy(
+            &f.me,
+            KeyPolicyRequest {
+                key_id: key,
+                policy_name: None,
+            },
+        )
+        .unwrap()
+        .policy;
+    assert_eq!(kept, authz::default_key_policy(f.service.account()));
+}
