@@ -547,6 +547,40 @@ fn slow_and_idle_clients_are_disconnected() {
 }
 
 #[test]
+fn a_short_body_times_out_and_connections_past_the_cap_are_closed() {
+    let served = Served::start(&["--body-timeout-seconds", "1", "--max-connections", "3"]);
+    let started = Instant::now();
+    // Headers promising 100 bytes, then 10 and silence.
+    let mut short = Connection::open(served.addr).unwrap();
+    short
+        .send_raw(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"Limit\":1")
+        .unwrap();
+    // Two idle connections fill the cap of three; a fourth is closed without an answer.
+    let _idle = [
+        Connection::open(served.addr).unwrap(),
+        Connection::open(served.addr).unwrap(),
+    ];
+    std::thread::sleep(Duration::from_millis(200));
+    let mut over = Connection::open(served.addr).unwrap();
+    let _ = over.send_raw(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    assert!(
+        over.read_response().is_err(),
+        "a connection past the cap is closed"
+    );
+    let answer = short.read_response().unwrap();
+    assert_eq!(answer.status, 408, "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The short body's connection is gone: room again, and others are served.
+    drop(short);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(served.call("ListKeys", "{}").status, 200);
+}
+
+#[test]
 fn rate_and_resource_quotas_answer_throttling_and_limit_exceeded() {
     let served = Served::start(&["--rate", "management=5", "--max-keys", "2"]);
     let statuses: Vec<String> = (0..12)

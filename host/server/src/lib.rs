@@ -57,6 +57,11 @@ pub struct ServerConfig {
     /// The regions served; `None` serves every region. A request scoped to another region is
     /// refused as AWS refuses a credential scoped to the wrong region.
     pub regions: Option<Vec<String>>,
+    /// How long a client may take to send a request's body once its headers are in.
+    pub body_timeout: Duration,
+    /// Connections served at once; a client past this is closed at once, and the others keep
+    /// being served.
+    pub max_connections: usize,
     /// Refusals of unauthenticated requests audited one by one per source address and second;
     /// past this they are answered and counted in the next record of that source.
     pub audited_refusals_per_second: f64,
@@ -75,6 +80,8 @@ impl Default for ServerConfig {
             worker_threads: 2,
             regions: None,
             audited_refusals_per_second: 20.0,
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -131,6 +138,7 @@ impl Server {
         } = self;
         runtime.block_on(async move {
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            let slots = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
             tokio::pin!(shutdown);
             loop {
                 tokio::select! {
@@ -142,6 +150,11 @@ impl Server {
                                 tokio::time::sleep(Duration::from_millis(10)).await;
                                 continue;
                             }
+                        };
+                        // Past the cap, the newcomer is closed at once (dropping it), and
+                        // the connections already served keep their slots.
+                        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                            continue;
                         };
                         let _ = stream.set_nodelay(true);
                         let state = Arc::clone(&state);
@@ -156,6 +169,7 @@ impl Server {
                         let watched = graceful.watch(connection);
                         tokio::spawn(async move {
                             let _ = watched.await;
+                            drop(slot);
                         });
                     }
                     () = &mut shutdown => break,
@@ -238,7 +252,24 @@ async fn handle(
     if declared.is_some_and(|n| n > limit) {
         return Ok(error_response(&too_large(), &request_id));
     }
-    let body = match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout(
+        state.config.body_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await;
+    let Ok(collected) = collected else {
+        let error = ApiError {
+            aws_type: "RequestTimeoutException".into(),
+            message: format!(
+                "The request body did not arrive within {} seconds",
+                state.config.body_timeout.as_secs()
+            ),
+            status: 408,
+            unaudited: true,
+        };
+        return Ok(error_response(&error, &request_id));
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

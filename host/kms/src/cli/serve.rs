@@ -28,6 +28,12 @@ pub(super) struct ServeArgs {
     /// How long a client may take to send a request's headers, in seconds.
     #[arg(long, default_value_t = 30)]
     header_timeout_seconds: u64,
+    /// How long a client may take to send a request's body once its headers are in, in seconds.
+    #[arg(long, default_value_t = 30)]
+    body_timeout_seconds: u64,
+    /// Connections served at once; clients past this are closed at once.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// Serve only these regions (comma-separated, e.g. us-east-1,eu-west-1); requests scoped to
     /// another region are refused. Every region is served by default.
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
@@ -54,6 +60,8 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             max_skew_seconds: self.max_skew_seconds,
             header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_seconds.max(1)),
+            max_connections: self.max_connections.max(1),
             regions: None,
             audited_refusals_per_second: self.audited_refusals_per_second,
             ..Default::default()
