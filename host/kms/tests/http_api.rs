@@ -581,6 +581,23 @@ fn a_short_body_times_out_and_connections_past_the_cap_are_closed() {
 }
 
 #[test]
+fn a_data_key_pair_is_charged_as_the_pair_it_generates() {
+    let served = Served::start(&["--rate", "rsa=1"]);
+    let key = served.call("CreateKey", "{}").json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pair = format!(r#"{{"KeyId":"{key}","KeyPairSpec":"RSA_2048"}}"#);
+    let first = served.call("GenerateDataKeyPairWithoutPlaintext", &pair);
+    assert_eq!(first.status, 200, "{}", first.json());
+    let second = served.call("GenerateDataKeyPairWithoutPlaintext", &pair);
+    assert_eq!(error_of(&second), (400, "ThrottlingException".to_string()));
+    // The symmetric key itself is not held back by the RSA quota.
+    let encrypt = format!(r#"{{"KeyId":"{key}","Plaintext":"aGk="}}"#);
+    assert_eq!(served.call("Encrypt", &encrypt).status, 200);
+}
+
+#[test]
 fn rate_and_resource_quotas_answer_throttling_and_limit_exceeded() {
     let served = Served::start(&["--rate", "management=5", "--max-keys", "2"]);
     let statuses: Vec<String> = (0..12)

@@ -486,9 +486,12 @@ fn process(
         );
     }
     let class = match protocol::served(operation) {
-        Some(op) => quota::classify(op, || {
-            protocol::key_of(op, body).and_then(|key| service.key_type(&key))
-        }),
+        Some(op) => match protocol::key_pair_spec_of(op, body) {
+            Some(pair) => quota::classify_key_pair(pair),
+            None => quota::classify(op, || {
+                protocol::key_of(op, body).and_then(|key| service.key_type(&key))
+            }),
+        },
         None => OpClass::Management,
     };
     if !state

@@ -194,6 +194,27 @@ operations! {
     ListPolicyPlugins => list_policy_plugins(svc::PolicyPluginScopeRequest) reply,
 }
 
+/// The pair a GenerateDataKeyPair* request asks for, for rate limiting by cost. Read leniently:
+/// a body that does not parse is refused later by [`dispatch`].
+pub fn key_pair_spec_of(
+    operation: Operation,
+    body: &[u8],
+) -> Option<kms_core::types::DataKeyPairSpec> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct PairField {
+        key_pair_spec: Option<String>,
+    }
+    if !matches!(
+        operation,
+        Operation::GenerateDataKeyPair | Operation::GenerateDataKeyPairWithoutPlaintext
+    ) {
+        return None;
+    }
+    let field: PairField = serde_json::from_slice(body).ok()?;
+    field.key_pair_spec?.parse().ok()
+}
+
 /// The key a request names (`KeyId`, or `DestinationKeyId` for ReEncrypt), for rate limiting by
 /// key type. Read leniently: a body that does not parse is refused later by [`dispatch`].
 pub fn key_of(operation: Operation, body: &[u8]) -> Option<String> {

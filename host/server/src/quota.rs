@@ -89,6 +89,14 @@ pub fn classify(
     }
 }
 
+/// The class of a GenerateDataKeyPair* request by what it costs: the pair it generates (an
+/// RSA-4096 pair takes seconds of CPU), not the symmetric key that encrypts it.
+pub fn classify_key_pair(spec: kms_core::types::DataKeyPairSpec) -> OpClass {
+    classify(Operation::GenerateDataKeyPair, || {
+        Some((spec.key_spec(), KeyUsage::SignVerify))
+    })
+}
+
 /// Requests per second allowed per account, by class.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateLimits {
@@ -244,6 +252,17 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn data_key_pairs_are_classed_by_the_pair_they_generate() {
+        use kms_core::types::DataKeyPairSpec;
+        assert_eq!(classify_key_pair(DataKeyPairSpec::Rsa4096), OpClass::Rsa);
+        assert_eq!(
+            classify_key_pair(DataKeyPairSpec::EccNistP256),
+            OpClass::Ecc
+        );
+        assert_eq!(classify_key_pair(DataKeyPairSpec::MlKem768), OpClass::Ecc);
+    }
 
     #[test]
     fn operations_are_classed_by_their_key() {
