@@ -205,7 +205,9 @@ pub enum KeySelector {
     KeyId(KeyId),
     /// The key an alias currently points at (`alias/orders`).
     Alias(String),
-    /// Every key with an alias starting with the prefix (`alias/tenant-a/`).
+    /// Every key with an alias under the prefix (`alias/tenant-a/`). The prefix is a path: it
+    /// ends with `/`, so that `alias/orders/` does not take in `alias/orders-evil` (the parser
+    /// refuses `alias/orders*`).
     AliasPrefix(String),
     /// Every key carrying the tag with this value.
     Tag {
@@ -244,7 +246,7 @@ impl fmt::Display for KeySelector {
 impl FromStr for KeySelector {
     type Err = KmsError;
 
-    /// `alias/name`, `alias/prefix*`, `key/<key id>` or a bare key id, or `tag:<key>:<value>`.
+    /// `alias/name`, `alias/path/*`, `key/<key id>` or a bare key id, or `tag:<key>:<value>`.
     fn from_str(s: &str) -> KmsResult<Self> {
         if let Some(rest) = s.strip_prefix("tag:") {
             let (key, value) = rest.split_once(':').ok_or_else(|| {
@@ -265,10 +267,23 @@ impl FromStr for KeySelector {
             });
         }
         if s.starts_with("alias/") {
-            return Ok(match s.strip_suffix('*') {
-                Some(prefix) => KeySelector::AliasPrefix(prefix.into()),
-                None => KeySelector::Alias(s.into()),
-            });
+            return match s.strip_suffix('*') {
+                Some(prefix) if prefix.ends_with('/') => {
+                    Ok(KeySelector::AliasPrefix(prefix.into()))
+                }
+                Some(prefix) => Err(KmsError::invalid(
+                    "capability grant",
+                    format!(
+                        "'{s}': a prefix selector ends at a '/' ({prefix}/*), so that it cannot \
+                         take in aliases that merely start the same ({prefix}-other)"
+                    ),
+                )),
+                None if s.contains('*') => Err(KmsError::invalid(
+                    "capability grant",
+                    format!("'{s}': '*' may only end a prefix selector (alias/<path>/*)"),
+                )),
+                None => Ok(KeySelector::Alias(s.into())),
+            };
         }
         Ok(KeySelector::KeyId(
             s.strip_prefix("key/").unwrap_or(s).parse()?,
@@ -533,6 +548,14 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_selector_covers_its_path_only() {
+        let selector: KeySelector = "alias/orders/*".parse().unwrap();
+        assert!(selector.matches(&facts(&["alias/orders/eu"], &[])));
+        assert!(!selector.matches(&facts(&["alias/orders-evil"], &[])));
+        assert!(!selector.matches(&facts(&["alias/orders"], &[])));
+    }
+
+    #[test]
     fn malformed_grants_are_refused_with_a_reason() {
         for text in [
             "alias/orders",
@@ -540,6 +563,9 @@ mod tests {
             "not-a-key-id=encrypt",
             "tag:tenant=encrypt",
             "tag::acme=encrypt",
+            // A prefix ends at a '/': this would take in alias/orders-evil.
+            "alias/orders*=encrypt",
+            "alias/a*b=encrypt",
         ] {
             let err = text.parse::<KeyGrant>().unwrap_err();
             assert!(

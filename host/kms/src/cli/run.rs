@@ -19,7 +19,7 @@ pub(super) struct RunArgs {
     /// The principal it acts for (default: the account's root).
     #[arg(long)]
     principal: Option<String>,
-    /// A grant SELECTOR=OPERATIONS, repeatable. Selectors: alias/NAME, alias/PREFIX*,
+    /// A grant SELECTOR=OPERATIONS, repeatable. Selectors: alias/NAME, alias/PATH/*,
     /// key/KEY-ID, tag:KEY:VALUE. Operations: all, or a comma list of describe, encrypt,
     /// decrypt, re-encrypt-from, re-encrypt-to, generate-data-key, sign, verify,
     /// get-public-key, generate-mac, verify-mac. Nothing is granted by default.
