@@ -462,7 +462,7 @@ fn selectors_follow_aliases_and_tags_as_they_change() {
     let refused = session.run(&args(&["use-kept"])).unwrap().unwrap_err();
     assert!(refused.starts_with("AccessDeniedException"), "{refused}");
 
-    let by_prefix = host.tenant(all_on("alias/ap*"));
+    let by_prefix = host.tenant(all_on("alias/*"));
     assert_eq!(
         host.run(&hostile, &by_prefix, &["open", "alias/app"])
             .unwrap(),
