@@ -1492,3 +1492,49 @@ fn a_plugin_on_a_multi_region_key_guards_that_region_only() {
         "{listed:?}"
     );
 }
+
+#[test]
+fn re_encrypting_a_data_key_to_an_rsa_key_is_no_way_around_reveal() {
+    use kms_core::types::{KeySpec, KeyUsage};
+    let host = host();
+    host.key("alias/app", &[]);
+    host.key_from(
+        "alias/rsa",
+        CreateKeyRequest {
+            key_spec: Some(KeySpec::Rsa2048),
+            key_usage: Some(KeyUsage::EncryptDecrypt),
+            ..CreateKeyRequest::default()
+        },
+    );
+    let hostile = host.load(stock::HOSTILE_APP);
+    let both = || {
+        Capabilities::builder()
+            .grant("alias/app=all".parse().unwrap())
+            .grant("alias/rsa=all".parse().unwrap())
+    };
+    let launder = &["launder-data-key", "alias/app", "alias/rsa"];
+    let refused = host
+        .run(&hostile, &host.tenant(both().build()), launder)
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        refused.starts_with("InvalidCiphertextException"),
+        "{refused}"
+    );
+    assert_eq!(
+        host.audited("ReEncrypt", "InvalidCiphertextException")
+            .len(),
+        1
+    );
+    // For a guest granted reveal (which could read the data key anyway) the source is
+    // accepted; the contract names no RSA algorithm, so the destination refuses instead.
+    let further = host
+        .run(
+            &hostile,
+            &host.tenant(both().allow_reveal().build()),
+            launder,
+        )
+        .unwrap()
+        .unwrap_err();
+    assert!(further.starts_with("InvalidKeyUsageException"), "{further}");
+}

@@ -324,9 +324,14 @@ impl Host for KmsCtxView<'_> {
                 source_encryption_algorithm: None,
                 destination_encryption_algorithm: None,
             };
+            let accept = if self.ctx.capabilities.reveal() {
+                Accept::Any
+            } else {
+                Accept::CiphertextOnly
+            };
             self.ctx
                 .service
-                .re_encrypt(self.caller(), req)
+                .re_encrypt_accepting(self.caller(), req, accept)
                 .map(|r| r.ciphertext_blob)
         })())
     }

@@ -399,6 +399,20 @@ impl Service {
         caller: &Caller,
         req: ReEncryptRequest,
     ) -> KmsResult<ReEncryptResponse> {
+        self.re_encrypt_accepting(caller, req, Accept::Any)
+    }
+
+    /// [`re_encrypt`](Self::re_encrypt) for a caller that may not read data keys (a guest
+    /// without `reveal`): re-encrypting to an RSA key, whose ciphertexts carry no kind, accepts
+    /// only a source blob of the kinds `accept` names, so a data key cannot be laundered into
+    /// a ciphertext its holder could decrypt. Refusals are the same `InvalidCiphertextException`
+    /// as any undecryptable blob.
+    pub fn re_encrypt_accepting(
+        &self,
+        caller: &Caller,
+        req: ReEncryptRequest,
+        accept: Accept,
+    ) -> KmsResult<ReEncryptResponse> {
         self.audited(caller, "ReEncrypt", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
             note.context(&req.destination_encryption_context)?;
@@ -438,7 +452,12 @@ impl Service {
                     OpenAs {
                         expected_key: req.source_key_id.as_deref(),
                         action: "kms:ReEncryptFrom",
-                        accept: Accept::Any,
+                        // A symmetric destination keeps the blob's kind; an RSA one cannot.
+                        accept: if destination.key_spec == KeySpec::SymmetricDefault {
+                            Accept::Any
+                        } else {
+                            accept
+                        },
                     },
                 )?;
                 (opened.record, opened.plaintext, algorithm, opened.kind)

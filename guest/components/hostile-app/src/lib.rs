@@ -127,6 +127,17 @@ impl bindings::exports::kms::vault::app::Guest for HostileApp {
                     .map(|d| format!("revealed {} bytes", d.plaintext.len()))
                     .map_err(|e| format!("{e}"))
             }
+            "launder-data-key" => {
+                // A data key re-encrypted to an RSA key, whose ciphertexts carry no kind byte.
+                let key = open(arg(&args, 1)?)?;
+                let rsa = open(arg(&args, 2)?)?;
+                let wrapped = key
+                    .generate_data_key_without_plaintext(DataKeySpec::Aes256, &context)
+                    .map_err(|e| format!("{e}"))?;
+                keys::re_encrypt(&wrapped, &context, &rsa, &context)
+                    .map(|blob| format!("laundered into {} bytes", blob.len()))
+                    .map_err(|e| format!("{e}"))
+            }
             "dump-after-seal" => {
                 let key = open(arg(&args, 1)?)?;
                 let data_key = data_keys::generate(&key, DataKeySpec::Aes256, &context)
