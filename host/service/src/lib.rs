@@ -239,6 +239,9 @@ struct AuditNote {
     /// A second key the call used besides `key_arn` (ReEncrypt's destination), for
     /// GetKeyLastUsage.
     also_used: Option<KeyId>,
+    /// The request only asks whether it would be allowed: `key_for` answers
+    /// `DryRunOperationException` once the key is authorized, before anything is used.
+    dry_run: bool,
 }
 
 impl AuditNote {
@@ -247,6 +250,16 @@ impl AuditNote {
         if let authz::Basis::Grant(id) = basis {
             self.grant_id = Some(id);
         }
+    }
+
+    /// Notes what allowed the use of the call's key; a dry run ends here, having been allowed,
+    /// before the key is used.
+    fn authorized(&mut self, basis: authz::Basis) -> KmsResult<()> {
+        self.allowed_by(basis);
+        if self.dry_run {
+            return Err(grants::dry_run_succeeded());
+        }
+        Ok(())
     }
 
     fn key(&mut self, arn: String) {
@@ -772,7 +785,7 @@ impl Service {
             action,
             Resource::Key(&record, RequestFacts::of(note)),
         )?;
-        note.allowed_by(basis);
+        note.authorized(basis)?;
         Ok(record)
     }
 
