@@ -282,9 +282,10 @@ impl Service {
             ..Default::default()
         };
         let basis = self.authorize(caller, action, Resource::Key(&record, facts))?;
-        note.authorized(basis)?;
+        note.allowed_by(basis);
         self.require_enabled(&record)?;
         self.require_encrypt_usage(&record)?;
+        note.end_dry_run()?;
         if header.version == 0 || header.version > record.current_version {
             return Err(KmsError::invalid_ciphertext());
         }

@@ -252,10 +252,8 @@ impl AuditNote {
         }
     }
 
-    /// Notes what allowed the use of the call's key; a dry run ends here, having been allowed,
-    /// before the key is used.
-    fn authorized(&mut self, basis: authz::Basis) -> KmsResult<()> {
-        self.allowed_by(basis);
+    /// Ends a dry run, once the call's key is authorized, before the key is used.
+    fn end_dry_run(&self) -> KmsResult<()> {
         if self.dry_run {
             return Err(grants::dry_run_succeeded());
         }
@@ -785,7 +783,13 @@ impl Service {
             action,
             Resource::Key(&record, RequestFacts::of(note)),
         )?;
-        note.authorized(basis)?;
+        note.allowed_by(basis);
+        if note.dry_run {
+            // Every operation with DryRun uses the key cryptographically: a real call to a key
+            // that is not Enabled would fail, so the dry run does too.
+            self.require_enabled(&record)?;
+        }
+        note.end_dry_run()?;
         Ok(record)
     }
 

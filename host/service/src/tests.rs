@@ -1690,3 +1690,21 @@ fn a_refused_dry_run_is_access_denied() {
     };
     assert_err!(f.service.decrypt(&stranger, dry), KmsError::AccessDenied);
 }
+
+#[test]
+fn a_dry_run_on_a_disabled_key_answers_disabled_as_the_real_call_would() {
+    let f = fixture();
+    let key = f.key();
+    let blob = f.encrypt(&key, b"secret").unwrap();
+    f.service.disable_key(&f.me, KeyRequest::new(&key)).unwrap();
+    let decrypt = DecryptRequest {
+        dry_run: true,
+        ..DecryptRequest::new(blob)
+    };
+    assert_err!(f.service.decrypt(&f.me, decrypt), KmsError::Disabled);
+    let encrypt = EncryptRequest {
+        dry_run: true,
+        ..EncryptRequest::new(&key, b"x".to_vec())
+    };
+    assert_err!(f.service.encrypt(&f.me, encrypt), KmsError::Disabled);
+}
