@@ -54,6 +54,7 @@ impl Fixture {
             .sign(
                 &self.me,
                 SignRequest {
+                    dry_run: false,
                     grant_tokens: Vec::new(),
                     key_id: key.into(),
                     message: message.to_vec(),
@@ -76,6 +77,7 @@ impl Fixture {
             .verify(
                 &self.me,
                 VerifyRequest {
+                    dry_run: false,
                     grant_tokens: Vec::new(),
                     key_id: key.into(),
                     message: message.to_vec(),
@@ -236,6 +238,7 @@ fn digest_signatures_verify_as_raw_ones() {
         .sign(
             &f.me,
             SignRequest {
+                dry_run: false,
                 grant_tokens: Vec::new(),
                 key_id: key.clone(),
                 message: sha384(b"release"),
@@ -280,6 +283,7 @@ fn ml_dsa_signs_an_external_mu() {
         .sign(
             &f.me,
             SignRequest {
+                dry_run: false,
                 grant_tokens: Vec::new(),
                 key_id: key.clone(),
                 message: mu.to_vec(),
@@ -330,6 +334,7 @@ fn hmac_keys_generate_and_verify_macs() {
             .generate_mac(
                 &f.me,
                 GenerateMacRequest {
+                    dry_run: false,
                     grant_tokens: Vec::new(),
                     key_id: key.clone(),
                     message: b"session=42".to_vec(),
@@ -343,6 +348,7 @@ fn hmac_keys_generate_and_verify_macs() {
             f.service.verify_mac(
                 &f.me,
                 VerifyMacRequest {
+                    dry_run: false,
                     grant_tokens: Vec::new(),
                     key_id: key.clone(),
                     message: message.to_vec(),
@@ -378,6 +384,7 @@ fn ecdh_key_agreement_matches_the_peer() {
             .derive_shared_secret(
                 &f.me,
                 DeriveSharedSecretRequest {
+                    dry_run: false,
                     grant_tokens: Vec::new(),
                     key_id: key.into(),
                     key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
@@ -446,6 +453,7 @@ fn data_key_pairs_come_encrypted_under_a_symmetric_key() {
             .generate_data_key_pair(
                 &f.me,
                 GenerateDataKeyPairRequest {
+                    dry_run: false,
                     grant_tokens: Vec::new(),
                     key_id: key.clone(),
                     key_pair_spec: Some(spec),
@@ -486,6 +494,7 @@ fn data_key_pairs_come_encrypted_under_a_symmetric_key() {
         .generate_data_key_pair_without_plaintext(
             &f.me,
             GenerateDataKeyPairRequest {
+                dry_run: false,
                 grant_tokens: Vec::new(),
                 key_id: key.clone(),
                 key_pair_spec: Some(DataKeyPairSpec::EccSecgP256k1),
@@ -500,6 +509,7 @@ fn data_key_pairs_come_encrypted_under_a_symmetric_key() {
     let refused = f.service.generate_data_key_pair(
         &f.me,
         GenerateDataKeyPairRequest {
+            dry_run: false,
             grant_tokens: Vec::new(),
             key_id: signer,
             key_pair_spec: Some(DataKeyPairSpec::EccNistP256),
@@ -670,6 +680,7 @@ fn openssl_derives_the_same_ecdh_secret() {
         .derive_shared_secret(
             &f.me,
             DeriveSharedSecretRequest {
+                dry_run: false,
                 grant_tokens: Vec::new(),
                 key_id: key,
                 key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),

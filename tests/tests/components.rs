@@ -1406,6 +1406,7 @@ fn guests_use_ml_kem_ecdh_ed25519_and_data_key_pairs_through_capabilities() {
                 signature: hex::decode(signature).unwrap(),
                 signing_algorithm: Some(kms_core::types::SigningAlgorithmSpec::Ed25519Sha512),
                 grant_tokens: Vec::new(),
+                dry_run: false,
             },
         )
         .unwrap();

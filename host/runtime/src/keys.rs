@@ -83,6 +83,7 @@ impl HostKey for KmsCtxView<'_> {
         done(facts.and_then(|facts| {
             let req = SignRequest {
                 grant_tokens: Vec::new(),
+                dry_run: false,
                 key_id: facts.key_id.to_string(),
                 message,
                 message_type: Some(from_wit_message_type(message_type)),
@@ -107,6 +108,7 @@ impl HostKey for KmsCtxView<'_> {
         done(facts.and_then(|facts| {
             let req = VerifyRequest {
                 grant_tokens: Vec::new(),
+                dry_run: false,
                 key_id: facts.key_id.to_string(),
                 message,
                 message_type: Some(from_wit_message_type(message_type)),
@@ -137,6 +139,7 @@ impl HostKey for KmsCtxView<'_> {
         done(facts.and_then(|facts| {
             let req = GenerateMacRequest {
                 grant_tokens: Vec::new(),
+                dry_run: false,
                 key_id: facts.key_id.to_string(),
                 message,
                 mac_algorithm: Some(from_wit_mac(algorithm)),
@@ -159,6 +162,7 @@ impl HostKey for KmsCtxView<'_> {
         done(facts.and_then(|facts| {
             let req = VerifyMacRequest {
                 grant_tokens: Vec::new(),
+                dry_run: false,
                 key_id: facts.key_id.to_string(),
                 message,
                 mac,
@@ -316,6 +320,7 @@ impl Host for KmsCtxView<'_> {
             let source = self.ciphertext_key(&ciphertext, KeyOperation::ReEncryptFrom)?;
             let req = ReEncryptRequest {
                 grant_tokens: Vec::new(),
+                dry_run: false,
                 ciphertext_blob: ciphertext,
                 source_encryption_context: from_wit_context(source_context)?,
                 source_key_id: Some(source.key_id.to_string()),

@@ -237,6 +237,160 @@ pub fn key_of(operation: Operation, body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A body for each operation whose AWS request has `DryRun`, set to true, naming keys fit
+    /// for it; `None` for an operation the model gives `DryRun` that has no case yet.
+    fn dry_run_body(operation: &str, keys: &DryRunKeys) -> Option<serde_json::Value> {
+        use serde_json::json;
+        let b64 = |bytes: &[u8]| {
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+        };
+        let body = match operation {
+            "Encrypt" => json!({"KeyId": keys.symmetric, "Plaintext": b64(b"x")}),
+            "Decrypt" => json!({"CiphertextBlob": b64(&keys.ciphertext)}),
+            "ReEncrypt" => {
+                json!({"CiphertextBlob": b64(&keys.ciphertext), "DestinationKeyId": keys.symmetric})
+            }
+            "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+                json!({"KeyId": keys.symmetric, "KeySpec": "AES_256"})
+            }
+            "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+                json!({"KeyId": keys.symmetric, "KeyPairSpec": "ECC_NIST_P256"})
+            }
+            "Sign" => {
+                json!({"KeyId": keys.signing, "Message": b64(b"m"), "SigningAlgorithm": "ECDSA_SHA_256"})
+            }
+            "Verify" => {
+                json!({"KeyId": keys.signing, "Message": b64(b"m"), "Signature": b64(&[0; 64]),
+                "SigningAlgorithm": "ECDSA_SHA_256"})
+            }
+            "GenerateMac" => {
+                json!({"KeyId": keys.mac, "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_256"})
+            }
+            "VerifyMac" => json!({"KeyId": keys.mac, "Message": b64(b"m"), "Mac": b64(&[0; 32]),
+                "MacAlgorithm": "HMAC_SHA_256"}),
+            "DeriveSharedSecret" => {
+                json!({"KeyId": keys.agreement, "KeyAgreementAlgorithm": "ECDH",
+                "PublicKey": b64(&keys.agreement_public)})
+            }
+            "Encapsulate" => json!({"KeyId": keys.kem, "EncapsulationAlgorithm": "ML_KEM"}),
+            "Decapsulate" => json!({"KeyId": keys.kem, "EncapsulationAlgorithm": "ML_KEM",
+                "SharedSecretCiphertextBlob": b64(&[0; 768])}),
+            "CreateGrant" => json!({"KeyId": keys.symmetric, "GranteePrincipal": keys.principal,
+                "Operations": ["Decrypt"]}),
+            "RetireGrant" | "RevokeGrant" => {
+                json!({"KeyId": keys.symmetric, "GrantId": keys.grant_id})
+            }
+            _ => return None,
+        };
+        let mut body = body;
+        body["DryRun"] = json!(true);
+        Some(body)
+    }
+
+    struct DryRunKeys {
+        symmetric: String,
+        ciphertext: Vec<u8>,
+        signing: String,
+        mac: String,
+        agreement: String,
+        agreement_public: Vec<u8>,
+        kem: String,
+        principal: String,
+        grant_id: String,
+    }
+
+    fn call(
+        service: &Service,
+        caller: &Caller,
+        operation: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
+        let answer = dispatch(
+            service,
+            caller,
+            operation,
+            &serde_json::to_vec(&body).unwrap(),
+        )?;
+        Ok(serde_json::from_slice(&answer).unwrap())
+    }
+
+    fn new_key(service: &Service, caller: &Caller, spec: &str, usage: &str) -> String {
+        let made = call(
+            service,
+            caller,
+            "CreateKey",
+            serde_json::json!({"KeySpec": spec, "KeyUsage": usage}),
+        );
+        made.unwrap()["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn every_operation_with_dry_run_answers_dry_run_operation_and_does_nothing() {
+        use serde_json::json;
+        let service = Service::in_memory().unwrap();
+        let me = Caller::account_root(service.account());
+        let symmetric = new_key(&service, &me, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+        let encrypted = call(
+            &service,
+            &me,
+            "Encrypt",
+            json!({"KeyId": symmetric, "Plaintext": "eA=="}),
+        )
+        .unwrap();
+        let agreement = new_key(&service, &me, "ECC_NIST_P256", "KEY_AGREEMENT");
+        let public = call(&service, &me, "GetPublicKey", json!({"KeyId": agreement})).unwrap();
+        let grant = call(&service, &me, "CreateGrant", json!({"KeyId": symmetric,
+            "GranteePrincipal": me.principal, "RetiringPrincipal": me.principal, "Operations": ["Decrypt"]})).unwrap();
+        let keys = DryRunKeys {
+            ciphertext: base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                encrypted["CiphertextBlob"].as_str().unwrap(),
+            )
+            .unwrap(),
+            symmetric: symmetric.clone(),
+            signing: new_key(&service, &me, "ECC_NIST_P256", "SIGN_VERIFY"),
+            mac: new_key(&service, &me, "HMAC_256", "GENERATE_VERIFY_MAC"),
+            agreement_public: base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                public["PublicKey"].as_str().unwrap(),
+            )
+            .unwrap(),
+            agreement,
+            kem: new_key(&service, &me, "ML_KEM_512", "ENCAPSULATE_DECAPSULATE"),
+            principal: me.principal.clone(),
+            grant_id: grant["GrantId"].as_str().unwrap().to_string(),
+        };
+        let grants = || {
+            call(&service, &me, "ListGrants", json!({"KeyId": symmetric})).unwrap()["Grants"]
+                .clone()
+        };
+        let last_use =
+            |key: &str| call(&service, &me, "GetKeyLastUsage", json!({"KeyId": key})).unwrap();
+        let (grants_before, use_before) = (grants(), last_use(&symmetric));
+        let operations = Model::kms().operations_with_member("DryRun");
+        assert!(operations.len() >= 17, "{operations:?}");
+        for operation in operations {
+            let body = dry_run_body(operation, &keys).unwrap_or_else(|| {
+                panic!("{operation} has DryRun in AWS's model but no case here")
+            });
+            let answer = call(&service, &me, operation, body);
+            assert_eq!(
+                answer.map_err(|e| e.aws_type),
+                Err("DryRunOperationException".to_string()),
+                "{operation}"
+            );
+        }
+        assert_eq!(
+            grants(),
+            grants_before,
+            "no grant created, retired or revoked"
+        );
+        assert_eq!(last_use(&symmetric), use_before, "no key use noted");
+    }
+
     #[test]
     fn every_aws_operation_is_served_but_the_custom_key_store_ones() {
         let model = crate::validation::Model::kms();

@@ -193,6 +193,22 @@ impl Model {
         self.inputs.contains_key(operation)
     }
 
+    /// The operations whose request has the member `member` (`DryRun`, …), sorted.
+    pub fn operations_with_member(&self, member: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .inputs
+            .iter()
+            .filter(|(_, input)| {
+                self.shapes
+                    .get(*input)
+                    .is_some_and(|shape| shape.members.0.iter().any(|(name, _)| name == member))
+            })
+            .map(|(operation, _)| operation.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The model's patterns the `regex` crate cannot compile, with why: their members are not
     /// checked against them. Empty for the bundled model (a test holds it so).
     pub fn uncompiled_patterns(&self) -> Vec<(String, String)> {

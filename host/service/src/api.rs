@@ -369,6 +369,9 @@ pub struct EncryptRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl EncryptRequest {
@@ -420,6 +423,9 @@ pub struct DecryptRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl DecryptRequest {
@@ -486,6 +492,9 @@ pub struct ReEncryptRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// ReEncrypt's response.
@@ -524,6 +533,9 @@ pub struct GenerateDataKeyRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl GenerateDataKeyRequest {

@@ -35,6 +35,9 @@ pub struct SignRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Sign's response.
@@ -70,6 +73,9 @@ pub struct VerifyRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Verify's response; an invalid signature is `KMSInvalidSignatureException` instead.
@@ -127,6 +133,9 @@ pub struct GenerateMacRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// GenerateMac's response.
@@ -159,6 +168,9 @@ pub struct VerifyMacRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// VerifyMac's response; an invalid MAC is `KMSInvalidMacException` instead.
@@ -187,6 +199,9 @@ pub struct DeriveSharedSecretRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// DeriveSharedSecret's response.
@@ -218,6 +233,9 @@ pub struct GenerateDataKeyPairRequest {
     /// Grant tokens for grants not yet visible (accepted if this service issued them).
     #[serde(default)]
     pub grant_tokens: Vec<String>,
+    /// Check permissions only: answer `DryRunOperationException` once authorized, do nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// GenerateDataKeyPair(WithoutPlaintext)'s response.
@@ -359,6 +377,7 @@ impl Service {
     pub fn sign(&self, caller: &Caller, req: SignRequest) -> KmsResult<SignResponse> {
         self.audited(caller, "Sign", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let message_type = req.message_type.unwrap_or(MessageType::Raw);
             check_message(&req.message, message_type)?;
             let algorithm = req
@@ -378,6 +397,7 @@ impl Service {
     pub fn verify(&self, caller: &Caller, req: VerifyRequest) -> KmsResult<VerifyResponse> {
         self.audited(caller, "Verify", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let message_type = req.message_type.unwrap_or(MessageType::Raw);
             check_message(&req.message, message_type)?;
             let algorithm = req
@@ -444,6 +464,7 @@ impl Service {
     ) -> KmsResult<GenerateMacResponse> {
         self.audited(caller, "GenerateMac", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             check_message(&req.message, MessageType::Raw)?;
             let algorithm = req
                 .mac_algorithm
@@ -471,6 +492,7 @@ impl Service {
     ) -> KmsResult<VerifyMacResponse> {
         self.audited(caller, "VerifyMac", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             check_message(&req.message, MessageType::Raw)?;
             let algorithm = req
                 .mac_algorithm
@@ -499,6 +521,7 @@ impl Service {
     ) -> KmsResult<DeriveSharedSecretResponse> {
         self.audited(caller, "DeriveSharedSecret", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let algorithm = req
                 .key_agreement_algorithm
                 .ok_or_else(|| KmsError::required("KeyAgreementAlgorithm"))?;
@@ -564,6 +587,7 @@ impl Service {
     ) -> KmsResult<GenerateDataKeyPairResponse> {
         self.audited(caller, "GenerateDataKeyPair", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             self.data_key_pair(caller, note, &req, "kms:GenerateDataKeyPair")
         })
     }
@@ -576,6 +600,7 @@ impl Service {
     ) -> KmsResult<GenerateDataKeyPairResponse> {
         self.audited(caller, "GenerateDataKeyPairWithoutPlaintext", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let pair = self.data_key_pair(
                 caller,
                 note,

@@ -285,6 +285,7 @@ impl Service {
         note.allowed_by(basis);
         self.require_enabled(&record)?;
         self.require_encrypt_usage(&record)?;
+        note.end_dry_run()?;
         if header.version == 0 || header.version > record.current_version {
             return Err(KmsError::invalid_ciphertext());
         }
@@ -311,6 +312,7 @@ impl Service {
     pub fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> KmsResult<EncryptResponse> {
         self.audited(caller, "Encrypt", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             note.context(&req.encryption_context)?;
             if req.plaintext.is_empty() || req.plaintext.len() > MAX_PLAINTEXT {
                 return Err(KmsError::invalid(
@@ -361,6 +363,7 @@ impl Service {
     ) -> KmsResult<DecryptResponse> {
         self.audited(caller, "Decrypt", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             note.context(&req.encryption_context)?;
             // An RSA ciphertext names no key: the caller names it, and only then is it RSA.
             if let Some(key) = req.key_id.as_deref() {
@@ -415,6 +418,7 @@ impl Service {
     ) -> KmsResult<ReEncryptResponse> {
         self.audited(caller, "ReEncrypt", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             note.context(&req.destination_encryption_context)?;
             req.source_encryption_context.require_no_empty_pairs()?;
             let destination = self.resolve(&req.destination_key_id)?;
@@ -555,6 +559,7 @@ impl Service {
     ) -> KmsResult<GenerateDataKeyResponse> {
         self.audited(caller, "GenerateDataKey", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let key = self.new_data_key(caller, note, &req, "kms:GenerateDataKey")?;
             Ok(GenerateDataKeyResponse {
                 ciphertext_blob: key.blob,
@@ -573,6 +578,7 @@ impl Service {
     ) -> KmsResult<GenerateDataKeyWithoutPlaintextResponse> {
         self.audited(caller, "GenerateDataKeyWithoutPlaintext", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let key =
                 self.new_data_key(caller, note, &req, "kms:GenerateDataKeyWithoutPlaintext")?;
             Ok(GenerateDataKeyWithoutPlaintextResponse {

@@ -239,6 +239,9 @@ struct AuditNote {
     /// A second key the call used besides `key_arn` (ReEncrypt's destination), for
     /// GetKeyLastUsage.
     also_used: Option<KeyId>,
+    /// The request only asks whether it would be allowed: `key_for` answers
+    /// `DryRunOperationException` once the key is authorized, before anything is used.
+    dry_run: bool,
 }
 
 impl AuditNote {
@@ -247,6 +250,14 @@ impl AuditNote {
         if let authz::Basis::Grant(id) = basis {
             self.grant_id = Some(id);
         }
+    }
+
+    /// Ends a dry run, once the call's key is authorized, before the key is used.
+    fn end_dry_run(&self) -> KmsResult<()> {
+        if self.dry_run {
+            return Err(grants::dry_run_succeeded());
+        }
+        Ok(())
     }
 
     fn key(&mut self, arn: String) {
@@ -773,6 +784,12 @@ impl Service {
             Resource::Key(&record, RequestFacts::of(note)),
         )?;
         note.allowed_by(basis);
+        if note.dry_run {
+            // Every operation with DryRun uses the key cryptographically: a real call to a key
+            // that is not Enabled would fail, so the dry run does too.
+            self.require_enabled(&record)?;
+        }
+        note.end_dry_run()?;
         Ok(record)
     }
 

@@ -1391,6 +1391,7 @@ fn ed25519_sign(
                 message_type: Some(message_type),
                 signing_algorithm: Some(algorithm),
                 grant_tokens: Vec::new(),
+                dry_run: false,
             },
         )
         .map(|r| r.signature)
@@ -1430,6 +1431,7 @@ fn ed25519_keys_sign_raw_messages_and_prehashed_digests() {
                     signature: signature.clone(),
                     signing_algorithm: Some(algorithm),
                     grant_tokens: Vec::new(),
+                    dry_run: false,
                 },
             )
             .unwrap();
@@ -1664,4 +1666,102 @@ fn put_key_policy_refuses_a_statement_without_a_principal_and_keeps_the_old_poli
         .unwrap()
         .policy;
     assert_eq!(kept, authz::default_key_policy(f.service.account()));
+}
+
+#[test]
+fn decrypt_with_dry_run_returns_no_plaintext_and_notes_no_use() {
+    let f = fixture();
+    let key = f.key();
+    let blob = f.encrypt(&key, b"secret").unwrap();
+    let before = f
+        .service
+        .get_key_last_usage(&f.me, KeyRequest::new(&key))
+        .unwrap()
+        .key_last_usage;
+    let dry = DecryptRequest {
+        dry_run: true,
+        ..DecryptRequest::new(blob)
+    };
+    assert_err!(f.service.decrypt(&f.me, dry), KmsError::DryRunOperation);
+    let after = f
+        .service
+        .get_key_last_usage(&f.me, KeyRequest::new(&key))
+        .unwrap()
+        .key_last_usage;
+    assert_eq!(after.operation, before.operation);
+    let events = AuditLog::events_after(f.service.vault().store(), 0, 100).unwrap();
+    let (_, last) = events
+        .iter()
+        .rfind(|(_, e)| e.operation == "Decrypt")
+        .unwrap();
+    assert_eq!(last.outcome, "DryRunOperationException");
+}
+
+#[test]
+fn encrypt_sign_and_data_keys_with_dry_run_produce_nothing() {
+    let f = fixture();
+    let key = f.key();
+    let encrypt = EncryptRequest {
+        dry_run: true,
+        ..EncryptRequest::new(&key, b"x".to_vec())
+    };
+    assert_err!(f.service.encrypt(&f.me, encrypt), KmsError::DryRunOperation);
+    let data_key = GenerateDataKeyRequest {
+        dry_run: true,
+        ..GenerateDataKeyRequest::new(&key, DataKeySpec::Aes256)
+    };
+    assert_err!(
+        f.service.generate_data_key(&f.me, data_key),
+        KmsError::DryRunOperation
+    );
+    let pair = GenerateDataKeyPairRequest {
+        key_id: key.clone(),
+        key_pair_spec: Some(DataKeyPairSpec::EccNistP256),
+        dry_run: true,
+        ..Default::default()
+    };
+    assert_err!(
+        f.service.generate_data_key_pair(&f.me, pair),
+        KmsError::DryRunOperation
+    );
+    let signer = key_of(&f, KeySpec::EccNistP256, KeyUsage::SignVerify).key_id;
+    let sign = SignRequest {
+        key_id: signer,
+        message: b"m".to_vec(),
+        signing_algorithm: Some(SigningAlgorithmSpec::EcdsaSha256),
+        dry_run: true,
+        ..Default::default()
+    };
+    assert_err!(f.service.sign(&f.me, sign), KmsError::DryRunOperation);
+}
+
+#[test]
+fn a_refused_dry_run_is_access_denied() {
+    let f = fixture();
+    let key = f.key();
+    let blob = f.encrypt(&key, b"secret").unwrap();
+    let stranger = Caller::account_root("444455556666");
+    let dry = DecryptRequest {
+        dry_run: true,
+        ..DecryptRequest::new(blob)
+    };
+    assert_err!(f.service.decrypt(&stranger, dry), KmsError::AccessDenied);
+}
+
+#[test]
+fn a_dry_run_on_a_disabled_key_answers_disabled_as_the_real_call_would() {
+    let f = fixture();
+    let key = f.key();
+    let blob = f.encrypt(&key, b"secret").unwrap();
+    f.service.disable_key(&f.me, KeyRequest::new(&key)).unwrap();
+    let decrypt = DecryptRequest {
+        dry_run: true,
+        ..DecryptRequest::new(blob)
+    };
+    assert_err!(f.service.decrypt(&f.me, decrypt), KmsError::Disabled);
+    let encrypt = EncryptRequest {
+        dry_run: true,
+        ..EncryptRequest::new(&key, b"x".to_vec())
+    };
+    assert_err!(f.service.encrypt(&f.me, encrypt), KmsError::Disabled);
 }

@@ -37,6 +37,7 @@ pub(super) struct SignArgs {
 pub(super) fn sign(kms: &Invocation, args: SignArgs) -> anyhow::Result<()> {
     let req = svc::SignRequest {
         grant_tokens: Vec::new(),
+        dry_run: false,
         key_id: args.key,
         message: read_input(args.message.message_file.as_deref())?.to_vec(),
         message_type: args.message.message_type,
@@ -60,6 +61,7 @@ pub(super) struct VerifyArgs {
 pub(super) fn verify(kms: &Invocation, args: VerifyArgs) -> anyhow::Result<()> {
     let req = svc::VerifyRequest {
         grant_tokens: Vec::new(),
+        dry_run: false,
         key_id: args.key,
         message: read_input(args.message.message_file.as_deref())?.to_vec(),
         message_type: args.message.message_type,
@@ -99,6 +101,7 @@ pub(super) fn derive_shared_secret(
 ) -> anyhow::Result<()> {
     let req = svc::DeriveSharedSecretRequest {
         grant_tokens: Vec::new(),
+        dry_run: false,
         key_id: args.key,
         key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
         public_key: read_blob(Some(&args.public_key_file))?,
@@ -121,6 +124,7 @@ impl DataKeyPairArgs {
     fn request(self) -> anyhow::Result<svc::GenerateDataKeyPairRequest> {
         Ok(svc::GenerateDataKeyPairRequest {
             grant_tokens: Vec::new(),
+            dry_run: false,
             key_id: self.key,
             key_pair_spec: Some(self.key_pair_spec),
             encryption_context: context_of(self.context)?,

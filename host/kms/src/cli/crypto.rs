@@ -29,6 +29,7 @@ pub(super) fn encrypt(kms: &Invocation, args: EncryptArgs) -> anyhow::Result<()>
     let plaintext = read_input(args.plaintext_file.as_deref())?;
     let req = svc::EncryptRequest {
         grant_tokens: Vec::new(),
+        dry_run: false,
         key_id: args.key,
         plaintext,
         encryption_context: context_of(args.context)?,
@@ -58,6 +59,7 @@ pub(super) struct DecryptArgs {
 pub(super) fn decrypt(kms: &Invocation, args: DecryptArgs) -> anyhow::Result<()> {
     let req = svc::DecryptRequest {
         grant_tokens: Vec::new(),
+        dry_run: false,
         ciphertext_blob: read_blob(args.ciphertext_file.as_deref())?,
         encryption_context: context_of(args.context)?,
         key_id: args.key_id,
@@ -119,6 +121,7 @@ impl DataKeyArgs {
         };
         Ok(svc::GenerateDataKeyRequest {
             grant_tokens: Vec::new(),
+            dry_run: false,
             key_id: self.key,
             key_spec,
             number_of_bytes: self.number_of_bytes,
@@ -170,6 +173,7 @@ pub(super) struct GenerateMacArgs {
 pub(super) fn generate_mac(kms: &Invocation, args: GenerateMacArgs) -> anyhow::Result<()> {
     let req = svc::GenerateMacRequest {
         grant_tokens: Vec::new(),
+        dry_run: false,
         key_id: args.key,
         message: read_input(args.message_file.as_deref())?.to_vec(),
         mac_algorithm: Some(args.mac_algorithm),
@@ -192,6 +196,7 @@ pub(super) struct VerifyMacArgs {
 pub(super) fn verify_mac(kms: &Invocation, args: VerifyMacArgs) -> anyhow::Result<()> {
     let req = svc::VerifyMacRequest {
         grant_tokens: Vec::new(),
+        dry_run: false,
         key_id: args.key,
         message: read_input(args.message_file.as_deref())?.to_vec(),
         mac: read_blob(Some(&args.mac_file))?,

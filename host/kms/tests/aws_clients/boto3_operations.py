@@ -97,6 +97,13 @@ assert "Plaintext" not in dk2 and dk2["CiphertextBlob"]
 assert len(call(kms, "generate_random", NumberOfBytes=64)["Plaintext"]) == 64
 fails("ValidationException", kms, "generate_random", NumberOfBytes=2000)
 
+# DryRun: allowed, so DryRunOperationException, and nothing done.
+fails("DryRunOperationException", kms, "decrypt", CiphertextBlob=ct, EncryptionContext=context,
+      DryRun=True)
+fails("DryRunOperationException", kms, "encrypt", KeyId=key, Plaintext=b"x", DryRun=True)
+fails("DryRunOperationException", kms, "generate_data_key", KeyId=key, KeySpec="AES_256",
+      DryRun=True)
+
 # Enable, disable.
 call(kms, "disable_key", KeyId=other)
 fails("DisabledException", kms, "encrypt", KeyId=other, Plaintext=b"x")
@@ -128,6 +135,8 @@ assert kms.decrypt(KeyId=rsa, CiphertextBlob=pub.encrypt(b"to rsa", oaep),
                    EncryptionAlgorithm="RSAES_OAEP_SHA_256")["Plaintext"] == b"to rsa"
 signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
 sig = call(kms, "sign", KeyId=signer, Message=b"msg", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+fails("DryRunOperationException", kms, "sign", KeyId=signer, Message=b"msg",
+      SigningAlgorithm="ECDSA_SHA_256", DryRun=True)
 ec_pub = serialization.load_der_public_key(kms.get_public_key(KeyId=signer)["PublicKey"])
 ec_pub.verify(sig, b"msg", ec.ECDSA(hashes.SHA256()))
 assert call(kms, "verify", KeyId=signer, Message=b"msg", Signature=sig,
