@@ -132,9 +132,33 @@ impl RateLimits {
     }
 }
 
+/// A token bucket holding one second of `rate`.
 struct Bucket {
     tokens: f64,
     last: Instant,
+}
+
+impl Bucket {
+    /// A full bucket for `rate` at `now`.
+    fn full(rate: f64, now: Instant) -> Self {
+        Bucket {
+            tokens: rate,
+            last: now,
+        }
+    }
+
+    /// Refills for the time since the last call and takes one token; `false` when empty.
+    fn take(&mut self, rate: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Token buckets per (account, region, class): AWS's request quotas are per account and region.
@@ -157,21 +181,10 @@ impl RateLimiter {
     pub fn admit_at(&self, account: &str, region: &str, class: OpClass, now: Instant) -> bool {
         let rate = self.limits.per_second[class.index()];
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets
+        buckets
             .entry((account.to_string(), region.to_string(), class))
-            .or_insert(Bucket {
-                tokens: rate,
-                last: now,
-            });
-        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate.max(1.0));
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+            .or_insert_with(|| Bucket::full(rate, now))
+            .take(rate, now)
     }
 
     /// [`admit_at`](Self::admit_at) now.
@@ -220,18 +233,10 @@ impl RefusalLimiter {
             sources.clear();
         }
         let rate = self.per_second;
-        let (bucket, left_out) = sources.entry(source).or_insert((
-            Bucket {
-                tokens: rate,
-                last: now,
-            },
-            0,
-        ));
-        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate.max(1.0));
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let (bucket, left_out) = sources
+            .entry(source)
+            .or_insert_with(|| (Bucket::full(rate, now), 0));
+        if bucket.take(rate, now) {
             RefusalRecord::Record {
                 left_out: std::mem::take(left_out),
             }
