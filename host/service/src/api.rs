@@ -30,8 +30,49 @@ pub(crate) mod b64 {
     }
 }
 
-/// Secret bytes in a request or response (plaintexts, data keys): zeroized when dropped.
-pub type SecretBytes = Zeroizing<Vec<u8>>;
+/// Secret bytes in a request or response (plaintexts, data keys, shared secrets): zeroized when
+/// dropped, and never printed — `Debug` shows only the length, so a request or response logged
+/// with `{:?}` leaks nothing.
+///
+/// ```
+/// use kms_service::SecretBytes;
+/// let secret = SecretBytes::from(b"attack at dawn".to_vec());
+/// assert_eq!(format!("{secret:?}"), "SecretBytes(14 bytes)");
+/// assert_eq!(&secret[..6], b"attack");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes({} bytes)", self.0.len())
+    }
+}
+
+impl std::ops::Deref for SecretBytes {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for SecretBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for SecretBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        SecretBytes(Zeroizing::new(bytes))
+    }
+}
+
+impl From<Zeroizing<Vec<u8>>> for SecretBytes {
+    fn from(bytes: Zeroizing<Vec<u8>>) -> Self {
+        SecretBytes(bytes)
+    }
+}
 
 /// CreateKey.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -379,7 +420,7 @@ impl EncryptRequest {
     pub fn new(key: impl Into<String>, plaintext: Vec<u8>) -> Self {
         EncryptRequest {
             key_id: key.into(),
-            plaintext: Zeroizing::new(plaintext),
+            plaintext: plaintext.into(),
             ..Default::default()
         }
     }

@@ -534,7 +534,7 @@ impl Service {
             )?;
             Ok(DeriveSharedSecretResponse {
                 key_id: self.key_arn(&record.key_id),
-                shared_secret: key.derive_shared_secret(&req.public_key)?,
+                shared_secret: key.derive_shared_secret(&req.public_key)?.into(),
                 key_agreement_algorithm: algorithm,
                 key_origin: record.origin,
             })
@@ -574,7 +574,7 @@ impl Service {
             key_id: self.key_arn(&record.key_id),
             key_pair_spec: spec,
             private_key_ciphertext_blob: blob,
-            private_key_plaintext: Some(private),
+            private_key_plaintext: Some(private.into()),
             public_key: pair.public_key_der()?,
         })
     }

@@ -194,7 +194,7 @@ impl Service {
         let material_id = self.material_id(&record.key_id, record.current_version)?;
         Ok(DecryptResponse {
             key_id: self.key_arn(&record.key_id),
-            plaintext,
+            plaintext: plaintext.into(),
             encryption_algorithm: algorithm,
             key_material_id: material_id,
         })
@@ -389,7 +389,7 @@ impl Service {
             )?;
             Ok(DecryptResponse {
                 key_id: self.key_arn(&opened.record.key_id),
-                plaintext: opened.plaintext,
+                plaintext: opened.plaintext.into(),
                 encryption_algorithm: algorithm,
                 key_material_id: opened.material_id,
             })
@@ -563,7 +563,7 @@ impl Service {
             let key = self.new_data_key(caller, note, &req, "kms:GenerateDataKey")?;
             Ok(GenerateDataKeyResponse {
                 ciphertext_blob: key.blob,
-                plaintext: key.plaintext,
+                plaintext: key.plaintext.into(),
                 key_id: self.key_arn(&key.record.key_id),
                 key_material_id: key.material_id,
             })
@@ -607,7 +607,7 @@ impl Service {
                 )));
             }
             Ok(GenerateRandomResponse {
-                plaintext: crypto::random_bytes(n as usize)?,
+                plaintext: crypto::random_bytes(n as usize)?.into(),
             })
         })
     }

@@ -100,7 +100,7 @@ impl Service {
             let (ciphertext, shared_secret) = key.encapsulate(algorithm)?;
             Ok(EncapsulateResponse {
                 key_id: self.key_arn(&record.key_id),
-                shared_secret,
+                shared_secret: shared_secret.into(),
                 shared_secret_ciphertext_blob: ciphertext,
                 encapsulation_algorithm: algorithm,
             })
@@ -130,7 +130,9 @@ impl Service {
             }
             Ok(DecapsulateResponse {
                 key_id: self.key_arn(&record.key_id),
-                shared_secret: key.decapsulate(algorithm, &req.shared_secret_ciphertext_blob)?,
+                shared_secret: key
+                    .decapsulate(algorithm, &req.shared_secret_ciphertext_blob)?
+                    .into(),
                 encapsulation_algorithm: algorithm,
             })
         })

@@ -87,7 +87,7 @@ impl DataKey {
     /// Opens what [`seal`](Self::seal) produced; every failure is the same invalid ciphertext.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> KmsResult<SecretBytes> {
         match &self.cipher {
-            Ok(cipher) => cipher.open(sealed, aad),
+            Ok(cipher) => cipher.open(sealed, aad).map(Into::into),
             Err(e) => Err(e.clone()),
         }
     }

@@ -1765,3 +1765,32 @@ fn a_dry_run_on_a_disabled_key_answers_disabled_as_the_real_call_would() {
     };
     assert_err!(f.service.encrypt(&f.me, encrypt), KmsError::Disabled);
 }
+
+/// Issue 13: responses holding plaintext print its length, never its bytes.
+#[test]
+fn responses_holding_secrets_do_not_print_them() {
+    let f = fixture();
+    let key = f.key();
+    let blob = f.encrypt(&key, b"TOPSECRET").unwrap();
+    let response = f.service.decrypt(&f.me, DecryptRequest::new(blob)).unwrap();
+    let printed = format!("{response:?}");
+    assert!(printed.contains("SecretBytes(9 bytes)"), "{printed}");
+    // The bytes of "TOPSECRET" appear neither as text nor as a list of numbers.
+    assert!(
+        !printed.contains("TOPSECRET") && !printed.contains("84, 79, 80"),
+        "{printed}"
+    );
+    let random = f
+        .service
+        .generate_random(
+            &f.me,
+            GenerateRandomRequest {
+                number_of_bytes: Some(32),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        format!("{random:?}"),
+        "GenerateRandomResponse { plaintext: SecretBytes(32 bytes) }"
+    );
+}

@@ -31,7 +31,7 @@ pub(super) fn encrypt(kms: &Invocation, args: EncryptArgs) -> anyhow::Result<()>
         grant_tokens: Vec::new(),
         dry_run: false,
         key_id: args.key,
-        plaintext,
+        plaintext: plaintext.into(),
         encryption_context: context_of(args.context)?,
         encryption_algorithm: args.encryption_algorithm,
     };
