@@ -1,7 +1,7 @@
 //! GetKeyLastUsage: the last successful cryptographic use of each key, and since when uses are
 //! tracked. Uses are noted in memory as their audit records are written and reach the store in
 //! batches — at most every [`KEY_USAGE_FLUSH_SECONDS`], on [`Service::flush_key_usage`] and
-//! when the service is dropped — so a request costs no extra durable write. A crash loses at
+//! when the service's last regional view is dropped — so a request costs no extra durable write. A crash loses at
 //! most the uses of the last interval: GetKeyLastUsage may then name an earlier use (the audit
 //! trail, which is written before every response, still has every call).
 
@@ -150,26 +150,7 @@ impl Service {
     /// assert_eq!(usage.key_last_usage.operation.as_deref(), Some("Encrypt"));
     /// ```
     pub fn flush_key_usage(&self) -> KmsResult<()> {
-        let batch: Vec<KeyLastUse> = std::mem::take(&mut *self.shared.key_usage.pending())
-            .into_values()
-            .collect();
-        self.shared
-            .key_usage
-            .last_flush
-            .store(self.now(), Ordering::Relaxed);
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.shared
-            .vault
-            .store()
-            .record_key_uses(&batch)
-            .inspect_err(|_| {
-                // Kept for the next write; a use noted meanwhile that is later wins.
-                for used in batch.clone() {
-                    self.shared.key_usage.note(used);
-                }
-            })
+        self.shared.flush_key_usage()
     }
 
     /// When this vault began tracking key uses: set once, the first time a service opens it.
@@ -243,7 +224,30 @@ impl Service {
     }
 }
 
-impl Drop for Service {
+impl Shared {
+    /// [`Service::flush_key_usage`], for every regional view at once.
+    fn flush_key_usage(&self) -> KmsResult<()> {
+        let batch: Vec<KeyLastUse> = std::mem::take(&mut *self.key_usage.pending())
+            .into_values()
+            .collect();
+        self.key_usage
+            .last_flush
+            .store(self.clock.now(), Ordering::Relaxed);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.vault.store().record_key_uses(&batch).inspect_err(|_| {
+            // Kept for the next write; a use noted meanwhile that is later wins.
+            for used in batch.clone() {
+                self.key_usage.note(used);
+            }
+        })
+    }
+}
+
+/// When the last regional view of the service goes — not each view: `kms serve` makes one per
+/// request, and a write per request is what the batching avoids.
+impl Drop for Shared {
     fn drop(&mut self) {
         // Best effort: a store that fails now loses at most the uses of the last interval.
         let _ = self.flush_key_usage();
@@ -305,6 +309,20 @@ mod tests {
                 .key_last_use(crate::DEFAULT_REGION, &key.parse().unwrap())
                 .unwrap()
         }
+    }
+
+    #[test]
+    fn dropping_a_regional_view_writes_nothing() {
+        // `kms serve` makes a view per request: dropping it must not cost a durable write.
+        let f = fixture();
+        let key = f.key();
+        let view = f.service.in_region(crate::DEFAULT_REGION).unwrap();
+        view.encrypt(&f.me, EncryptRequest::new(&key, b"x".to_vec()))
+            .unwrap();
+        drop(view);
+        assert_eq!(f.stored(&key), None, "written with the next batch");
+        f.service.flush_key_usage().unwrap();
+        assert_eq!(f.stored(&key).unwrap().operation, "Encrypt");
     }
 
     #[test]
