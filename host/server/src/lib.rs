@@ -315,18 +315,9 @@ fn guarded(
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into());
     let what: String = what.chars().take(200).collect();
-    let caller = Caller {
-        principal: "anonymous".into(),
-        account: String::new(),
-        source: CallSource::Api {
-            source_ip: Some(remote.ip().to_string()),
-            request_id: Some(request_id.to_string()),
-        },
-        via_service: None,
-    };
     // If even the audit record cannot be written, the client still gets its answer.
     let _ = service.record_outcome(
-        &caller,
+        &anonymous(api_source(remote, request_id)),
         "-",
         None,
         "KMSInternalException",
@@ -335,6 +326,25 @@ fn guarded(
     Err(ApiError::from(KmsError::Internal(
         "The service could not process the request; the fault was recorded".into(),
     )))
+}
+
+/// The front door of a request from `remote` answered as `request_id`.
+fn api_source(remote: SocketAddr, request_id: &str) -> CallSource {
+    CallSource::Api {
+        source_ip: Some(remote.ip().to_string()),
+        request_id: Some(request_id.to_string()),
+    }
+}
+
+/// Who a request is before its signature names a caller: anything refused (or failing) then is
+/// audited under the anonymous principal.
+fn anonymous(source: CallSource) -> Caller {
+    Caller {
+        principal: "anonymous".into(),
+        account: String::new(),
+        source,
+        via_service: None,
+    }
 }
 
 /// The longest message a refusal stores or sends back; longer ones (echoing a request's
@@ -350,10 +360,7 @@ fn process(
     request_id: &str,
 ) -> Result<Vec<u8>, ApiError> {
     let home = &state.service;
-    let source = CallSource::Api {
-        source_ip: Some(remote.ip().to_string()),
-        request_id: Some(request_id.to_string()),
-    };
+    let source = api_source(remote, request_id);
     let target = parts
         .headers
         .get("x-amz-target")
@@ -364,13 +371,7 @@ fn process(
     let plausible =
         (1..=64).contains(&operation.len()) && operation.bytes().all(|b| b.is_ascii_alphanumeric());
     let operation = if plausible { operation } else { "-" };
-    // Anything refused before the caller is known is audited under the anonymous principal.
-    let anonymous = Caller {
-        principal: "anonymous".into(),
-        account: String::new(),
-        source: source.clone(),
-        via_service: None,
-    };
+    let anonymous = anonymous(source.clone());
     let refuse = |service: &Service, caller: &Caller, mut error: ApiError| {
         // What a request made us say is bounded before it is stored or sent back.
         if error.message.chars().count() > MAX_REFUSAL_MESSAGE_CHARS {

@@ -1,9 +1,9 @@
 //! GetKeyLastUsage: the last successful cryptographic use of each key, and since when uses are
 //! tracked. Uses are noted in memory as their audit records are written and reach the store in
 //! batches — at most every [`KEY_USAGE_FLUSH_SECONDS`], on [`Service::flush_key_usage`] and
-//! when the service's last regional view is dropped — so a request costs no extra durable write. A crash loses at
-//! most the uses of the last interval: GetKeyLastUsage may then name an earlier use (the audit
-//! trail, which is written before every response, still has every call).
+//! when the service's last regional view is dropped — so a request costs no extra durable
+//! write. A crash loses at most the uses of the last interval: GetKeyLastUsage may then name an
+//! earlier use (the audit trail, which is written before every response, still has every call).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
