@@ -78,23 +78,24 @@ pub fn classify(
     match key() {
         None => OpClass::Symmetric,
         Some((_, KeyUsage::GenerateVerifyMac)) => OpClass::Hmac,
-        Some((spec, _)) => match spec {
-            KeySpec::SymmetricDefault => OpClass::Symmetric,
-            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => OpClass::Rsa,
-            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
-                OpClass::Hmac
-            }
-            _ => OpClass::Ecc,
-        },
+        Some((spec, _)) => class_of_spec(spec),
+    }
+}
+
+/// The class of cryptographic work on a key of `spec`.
+fn class_of_spec(spec: KeySpec) -> OpClass {
+    match spec {
+        KeySpec::SymmetricDefault => OpClass::Symmetric,
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => OpClass::Rsa,
+        KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => OpClass::Hmac,
+        _ => OpClass::Ecc,
     }
 }
 
 /// The class of a GenerateDataKeyPair* request by what it costs: the pair it generates (an
 /// RSA-4096 pair takes seconds of CPU), not the symmetric key that encrypts it.
 pub fn classify_key_pair(spec: kms_core::types::DataKeyPairSpec) -> OpClass {
-    classify(Operation::GenerateDataKeyPair, || {
-        Some((spec.key_spec(), KeyUsage::SignVerify))
-    })
+    class_of_spec(spec.key_spec())
 }
 
 /// Requests per second allowed per account, by class.
