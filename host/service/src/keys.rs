@@ -174,13 +174,7 @@ impl Service {
             let tags = new_tags(&req.tags)?;
 
             let now = self.now();
-            let limit = self.resource_limits().keys;
-            if self.shared.vault.store().key_count(&self.region)? >= limit {
-                return Err(KmsError::LimitExceeded(format!(
-                    "Account {} already has {limit} KMS keys, the most it may have",
-                    self.shared.vault.account()
-                )));
-            }
+            self.require_room_for_a_key()?;
             let key_id = if multi_region {
                 KeyId::random_multi_region()
             } else {

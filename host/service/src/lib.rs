@@ -793,6 +793,19 @@ impl Service {
         Ok(record)
     }
 
+    /// Refuses a new key in this region once the region holds the most keys the quota allows.
+    fn require_room_for_a_key(&self) -> KmsResult<()> {
+        let limit = self.resource_limits().keys;
+        if self.shared.vault.store().key_count(&self.region)? >= limit {
+            return Err(KmsError::LimitExceeded(format!(
+                "Account {} already has {limit} KMS keys in {}, the most it may have",
+                self.shared.vault.account(),
+                self.region
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses cryptographic use of a key that is not Enabled, with AWS's exception per state.
     fn require_enabled(&self, record: &KeyRecord) -> KmsResult<()> {
         let arn = self.key_arn(&record.key_id);

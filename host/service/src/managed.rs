@@ -165,14 +165,7 @@ impl Service {
         if store.alias(&self.region, &alias_name)?.is_some() {
             return Ok(());
         }
-        let limit = self.resource_limits().keys;
-        if store.key_count(&self.region)? >= limit {
-            return Err(KmsError::LimitExceeded(format!(
-                "Account {} already has {limit} KMS keys in {}, the most it may have",
-                self.shared.vault.account(),
-                self.region
-            )));
-        }
+        self.require_room_for_a_key()?;
         let now = record.created_at;
         let key_id = record.key_id;
         let service_caller = Caller {

@@ -150,14 +150,7 @@ impl Service {
                 .unwrap_or_else(|| primary.description.clone());
             super::keys::validate_description(&description)?;
             let tags = super::keys::new_tags(&req.tags)?;
-            let limit = self.resource_limits().keys;
-            if self.shared.vault.store().key_count(&there.region)? >= limit {
-                return Err(KmsError::LimitExceeded(format!(
-                    "Account {} already has {limit} KMS keys in {}, the most it may have",
-                    self.shared.vault.account(),
-                    there.region
-                )));
-            }
+            there.require_room_for_a_key()?;
             let now = self.now();
             let mut replica = KeyRecord {
                 region: there.region.clone(),
