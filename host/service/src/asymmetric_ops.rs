@@ -336,6 +336,18 @@ pub(crate) fn oaep_hash(algorithm: EncryptionAlgorithm) -> Option<OaepHash> {
     }
 }
 
+/// `Ok` if the key supports `algorithm`, else the algorithm's name for the refusal.
+pub(crate) fn among<A: PartialEq + std::fmt::Display>(
+    supported: &[A],
+    algorithm: A,
+) -> Result<(), String> {
+    if supported.contains(&algorithm) {
+        Ok(())
+    } else {
+        Err(algorithm.to_string())
+    }
+}
+
 fn check_message(message: &[u8], message_type: MessageType) -> KmsResult<()> {
     if message.is_empty() || (message_type == MessageType::Raw && message.len() > MAX_MESSAGE) {
         return Err(KmsError::invalid(
@@ -347,7 +359,8 @@ fn check_message(message: &[u8], message_type: MessageType) -> KmsResult<()> {
 }
 
 impl Service {
-    /// Resolves, authorizes, checks state and usage, and loads the current material.
+    /// Resolves, authorizes, checks state, usage and the requested algorithm (`algorithm`
+    /// picks it out of the key's [`Algorithms`] and names it), and loads the current material.
     pub(super) fn key_of_usage(
         &self,
         caller: &Caller,
@@ -355,16 +368,24 @@ impl Service {
         key: &str,
         action: &str,
         usage: KeyUsage,
+        algorithm: impl FnOnce(&Algorithms) -> Result<(), String>,
     ) -> KmsResult<(KeyRecord, Arc<KeyMaterial>)> {
-        let record = self.key_for(caller, note, key, action)?;
-        self.require_enabled(&record)?;
-        if record.key_usage != usage {
-            return Err(KmsError::InvalidKeyUsage(format!(
-                "{} key usage is {}, not {usage}",
-                self.key_arn(&record.key_id),
-                record.key_usage
-            )));
-        }
+        let record = self.key_to_use(caller, note, key, action, |record| {
+            if record.key_usage != usage {
+                return Err(KmsError::InvalidKeyUsage(format!(
+                    "{} key usage is {}, not {usage}",
+                    self.key_arn(&record.key_id),
+                    record.key_usage
+                )));
+            }
+            algorithm(&algorithms_of(record.key_spec, record.key_usage)).map_err(|name| {
+                KmsError::InvalidKeyUsage(format!(
+                    "{name} is not compatible with {}, a {} key",
+                    self.key_arn(&record.key_id),
+                    record.key_spec
+                ))
+            })
+        })?;
         let material = self.shared.vault.key_material(
             &record.key_id,
             record.key_spec,
@@ -383,8 +404,14 @@ impl Service {
             let algorithm = req
                 .signing_algorithm
                 .ok_or_else(|| KmsError::required("SigningAlgorithm"))?;
-            let (record, key) =
-                self.key_of_usage(caller, note, &req.key_id, "kms:Sign", KeyUsage::SignVerify)?;
+            let (record, key) = self.key_of_usage(
+                caller,
+                note,
+                &req.key_id,
+                "kms:Sign",
+                KeyUsage::SignVerify,
+                |a| among(&a.signing, algorithm),
+            )?;
             Ok(SignResponse {
                 key_id: self.key_arn(&record.key_id),
                 signature: key.sign(algorithm, message_type, &req.message)?,
@@ -409,6 +436,7 @@ impl Service {
                 &req.key_id,
                 "kms:Verify",
                 KeyUsage::SignVerify,
+                |a| among(&a.signing, algorithm),
             )?;
             key.verify(algorithm, message_type, &req.message, &req.signature)?;
             Ok(VerifyResponse {
@@ -475,6 +503,7 @@ impl Service {
                 &req.key_id,
                 "kms:GenerateMac",
                 KeyUsage::GenerateVerifyMac,
+                |a| among(&a.mac, algorithm),
             )?;
             Ok(GenerateMacResponse {
                 key_id: self.key_arn(&record.key_id),
@@ -503,6 +532,7 @@ impl Service {
                 &req.key_id,
                 "kms:VerifyMac",
                 KeyUsage::GenerateVerifyMac,
+                |a| among(&a.mac, algorithm),
             )?;
             key.verify_mac(algorithm, &req.message, &req.mac)?;
             Ok(VerifyMacResponse {
@@ -531,6 +561,7 @@ impl Service {
                 &req.key_id,
                 "kms:DeriveSharedSecret",
                 KeyUsage::KeyAgreement,
+                |a| among(&a.key_agreement, algorithm),
             )?;
             Ok(DeriveSharedSecretResponse {
                 key_id: self.key_arn(&record.key_id),
@@ -554,14 +585,9 @@ impl Service {
         let spec = req
             .key_pair_spec
             .ok_or_else(|| KmsError::required("KeyPairSpec"))?;
-        let record = self.key_for(caller, note, &req.key_id, action)?;
-        if record.key_spec != KeySpec::SymmetricDefault {
-            return Err(KmsError::InvalidKeyUsage(format!(
-                "{} is a {} key; data key pairs are encrypted under SYMMETRIC_DEFAULT keys",
-                self.key_arn(&record.key_id),
-                record.key_spec
-            )));
-        }
+        let record = self.key_to_use(caller, note, &req.key_id, action, |r| {
+            self.require_data_key_encryption(r)
+        })?;
         let pair = KeyMaterial::generate(spec.key_spec())?;
         let private = pair.private_key_pkcs8()?;
         let (blob, _) = self.seal_under(

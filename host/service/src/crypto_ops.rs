@@ -158,11 +158,11 @@ impl Service {
         key: &str,
         how: RsaOpen<'_>,
     ) -> KmsResult<(KeyRecord, Zeroizing<Vec<u8>>, EncryptionAlgorithm)> {
-        let record = self.key_for(caller, note, key, how.action)?;
-        self.require_enabled(&record)?;
-        self.require_encrypt_usage(&record)?;
+        let record = self.key_to_use(caller, note, key, how.action, |r| {
+            self.encryption_with(r, how.algorithm, how.context)
+                .map(drop)
+        })?;
         let (algorithm, hash) = require_rsa_algorithm(record.key_spec, how.algorithm)?;
-        refuse_context_for_rsa(how.context)?;
         let material = self.shared.vault.key_material(
             &record.key_id,
             record.key_spec,
@@ -198,6 +198,36 @@ impl Service {
             encryption_algorithm: algorithm,
             key_material_id: material_id,
         })
+    }
+
+    /// The algorithm an encryption under `record` uses, or what the call answers when it cannot:
+    /// the key must be for ENCRYPT_DECRYPT, and the algorithm (and a context) fit its spec.
+    fn encryption_with(
+        &self,
+        record: &KeyRecord,
+        algorithm: Option<EncryptionAlgorithm>,
+        context: &EncryptionContext,
+    ) -> KmsResult<EncryptionAlgorithm> {
+        self.require_encrypt_usage(record)?;
+        if record.key_spec == KeySpec::SymmetricDefault {
+            return require_symmetric_algorithm(algorithm);
+        }
+        let (algorithm, _) = require_rsa_algorithm(record.key_spec, algorithm)?;
+        refuse_context_for_rsa(context)?;
+        Ok(algorithm)
+    }
+
+    /// Data keys and the private keys of data key pairs are encrypted only under
+    /// SYMMETRIC_DEFAULT keys.
+    pub(super) fn require_data_key_encryption(&self, record: &KeyRecord) -> KmsResult<()> {
+        if record.key_spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} is a {} key; data keys and data key pairs are encrypted only under SYMMETRIC_DEFAULT keys",
+                self.key_arn(&record.key_id),
+                record.key_spec
+            )));
+        }
+        self.require_encrypt_usage(record)
     }
 
     fn require_encrypt_usage(&self, record: &KeyRecord) -> KmsResult<()> {
@@ -320,7 +350,10 @@ impl Service {
                     format!("Plaintext must be between 1 and {MAX_PLAINTEXT} bytes"),
                 ));
             }
-            let record = self.key_for(caller, note, &req.key_id, "kms:Encrypt")?;
+            let record = self.key_to_use(caller, note, &req.key_id, "kms:Encrypt", |r| {
+                self.encryption_with(r, req.encryption_algorithm, &req.encryption_context)
+                    .map(drop)
+            })?;
             if record.key_spec != KeySpec::SymmetricDefault {
                 let (ciphertext_blob, encryption_algorithm) = self.rsa_encrypt(
                     &record,
@@ -428,6 +461,16 @@ impl Service {
                 Resource::Key(&destination, RequestFacts::of(note)),
             )?;
             note.allowed_by(basis);
+            if note.dry_run {
+                // The dry run ends once the source is opened; it answers for the destination
+                // too, which the real call checks only when it seals under it.
+                self.require_enabled(&destination)?;
+                self.encryption_with(
+                    &destination,
+                    req.destination_encryption_algorithm,
+                    &req.destination_encryption_context,
+                )?;
+            }
             // The source is an RSA ciphertext when the caller names an RSA source key.
             let rsa_source = match req.source_key_id.as_deref() {
                 Some(key) => self.resolve(key)?.key_spec != KeySpec::SymmetricDefault,
@@ -535,7 +578,9 @@ impl Service {
                 ));
             }
         };
-        let record = self.key_for(caller, note, &req.key_id, action)?;
+        let record = self.key_to_use(caller, note, &req.key_id, action, |r| {
+            self.require_data_key_encryption(r)
+        })?;
         let data_key = crypto::random_bytes(len)?;
         let (blob, material_id) = self.seal_under(
             &record,

@@ -8,7 +8,7 @@ use super::*;
 use kms_core::types::{EncapsulationAlgorithmSpec, KeyUsage};
 
 use super::api::{SecretBytes, b64};
-use super::grants::dry_run_succeeded;
+use super::asymmetric_ops::among;
 
 /// Encapsulate.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -84,6 +84,7 @@ impl Service {
     ) -> KmsResult<EncapsulateResponse> {
         self.audited(caller, "Encapsulate", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let algorithm = req
                 .encapsulation_algorithm
                 .ok_or_else(|| KmsError::required("EncapsulationAlgorithm"))?;
@@ -93,10 +94,8 @@ impl Service {
                 &req.key_id,
                 "kms:Encapsulate",
                 KeyUsage::EncapsulateDecapsulate,
+                |a| among(&a.encapsulation, algorithm),
             )?;
-            if req.dry_run {
-                return Err(dry_run_succeeded());
-            }
             let (ciphertext, shared_secret) = key.encapsulate(algorithm)?;
             Ok(EncapsulateResponse {
                 key_id: self.key_arn(&record.key_id),
@@ -115,6 +114,7 @@ impl Service {
     ) -> KmsResult<DecapsulateResponse> {
         self.audited(caller, "Decapsulate", |note| {
             self.check_grant_tokens(&req.grant_tokens)?;
+            note.dry_run = req.dry_run;
             let algorithm = req
                 .encapsulation_algorithm
                 .ok_or_else(|| KmsError::required("EncapsulationAlgorithm"))?;
@@ -124,10 +124,8 @@ impl Service {
                 &req.key_id,
                 "kms:Decapsulate",
                 KeyUsage::EncapsulateDecapsulate,
+                |a| among(&a.encapsulation, algorithm),
             )?;
-            if req.dry_run {
-                return Err(dry_run_succeeded());
-            }
             Ok(DecapsulateResponse {
                 key_id: self.key_arn(&record.key_id),
                 shared_secret: key

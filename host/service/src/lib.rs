@@ -239,8 +239,9 @@ struct AuditNote {
     /// A second key the call used besides `key_arn` (ReEncrypt's destination), for
     /// GetKeyLastUsage.
     also_used: Option<KeyId>,
-    /// The request only asks whether it would be allowed: `key_for` answers
-    /// `DryRunOperationException` once the key is authorized, before anything is used.
+    /// The request only asks whether it would succeed: `key_to_use` answers
+    /// `DryRunOperationException` once the key is authorized and fit for the call, before
+    /// anything is used.
     dry_run: bool,
 }
 
@@ -767,8 +768,40 @@ impl Service {
     }
 
     /// Resolves the key a request names, notes it for the audit and authorizes the request on
-    /// it (through [`authorize`](Self::authorize)): the common start of a key operation.
+    /// it (through [`authorize`](Self::authorize)): the common start of a key operation. A dry
+    /// run ends here at the latest; operations with `DryRun` use [`key_to_use`](Self::key_to_use),
+    /// which checks the key further first.
     fn key_for(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        key: &str,
+        action: &str,
+    ) -> KmsResult<KeyRecord> {
+        let record = self.authorized_key(caller, note, key, action)?;
+        note.end_dry_run()?;
+        Ok(record)
+    }
+
+    /// The key a cryptographic operation uses: authorized, Enabled, and meeting `requires` (its
+    /// usage, the algorithm the request asks for): everything the real call would refuse on
+    /// before using the key. Only then does a dry run end (`DryRunOperationException`).
+    fn key_to_use(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        key: &str,
+        action: &str,
+        requires: impl FnOnce(&KeyRecord) -> KmsResult<()>,
+    ) -> KmsResult<KeyRecord> {
+        let record = self.authorized_key(caller, note, key, action)?;
+        self.require_enabled(&record)?;
+        requires(&record)?;
+        note.end_dry_run()?;
+        Ok(record)
+    }
+
+    fn authorized_key(
         &self,
         caller: &Caller,
         note: &mut AuditNote,
@@ -784,12 +817,6 @@ impl Service {
             Resource::Key(&record, RequestFacts::of(note)),
         )?;
         note.allowed_by(basis);
-        if note.dry_run {
-            // Every operation with DryRun uses the key cryptographically: a real call to a key
-            // that is not Enabled would fail, so the dry run does too.
-            self.require_enabled(&record)?;
-        }
-        note.end_dry_run()?;
         Ok(record)
     }
 

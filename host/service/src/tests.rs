@@ -1766,6 +1766,96 @@ fn a_dry_run_on_a_disabled_key_answers_disabled_as_the_real_call_would() {
     assert_err!(f.service.encrypt(&f.me, encrypt), KmsError::Disabled);
 }
 
+/// A dry run answers what the real call would: a key of the wrong usage or an algorithm the key
+/// does not support is refused as such, not reported as a call that would succeed.
+#[test]
+fn a_dry_run_refuses_a_key_or_algorithm_the_real_call_would_refuse() {
+    let f = fixture();
+    let symmetric = f.key();
+    let signer = key_of(&f, KeySpec::EccNistP256, KeyUsage::SignVerify).key_id;
+    let rsa = key_of(&f, KeySpec::Rsa2048, KeyUsage::EncryptDecrypt).key_id;
+    let hmac = key_of(&f, KeySpec::Hmac256, KeyUsage::GenerateVerifyMac).key_id;
+    let encrypt_with_a_signing_key = EncryptRequest {
+        dry_run: true,
+        ..EncryptRequest::new(&signer, b"x".to_vec())
+    };
+    assert_err!(
+        f.service.encrypt(&f.me, encrypt_with_a_signing_key),
+        KmsError::InvalidKeyUsage
+    );
+    let oaep_on_a_symmetric_key = EncryptRequest {
+        dry_run: true,
+        encryption_algorithm: Some(EncryptionAlgorithm::RsaesOaepSha256),
+        ..EncryptRequest::new(&symmetric, b"x".to_vec())
+    };
+    assert_err!(
+        f.service.encrypt(&f.me, oaep_on_a_symmetric_key),
+        KmsError::InvalidKeyUsage
+    );
+    let data_key_under_rsa = GenerateDataKeyRequest {
+        dry_run: true,
+        ..GenerateDataKeyRequest::new(&rsa, DataKeySpec::Aes256)
+    };
+    assert_err!(
+        f.service.generate_data_key(&f.me, data_key_under_rsa),
+        KmsError::InvalidKeyUsage
+    );
+    let rsa_algorithm_on_ecdsa = SignRequest {
+        key_id: signer.clone(),
+        message: b"m".to_vec(),
+        signing_algorithm: Some(SigningAlgorithmSpec::RsassaPssSha256),
+        dry_run: true,
+        ..Default::default()
+    };
+    assert_err!(
+        f.service.sign(&f.me, rsa_algorithm_on_ecdsa),
+        KmsError::InvalidKeyUsage
+    );
+    let wrong_mac = GenerateMacRequest {
+        key_id: hmac,
+        message: b"m".to_vec(),
+        mac_algorithm: Some(kms_core::types::MacAlgorithmSpec::HmacSha512),
+        dry_run: true,
+        ..Default::default()
+    };
+    assert_err!(
+        f.service.generate_mac(&f.me, wrong_mac),
+        KmsError::InvalidKeyUsage
+    );
+}
+
+/// ReEncrypt's dry run checks the destination as the real call would use it, not only the
+/// permission to re-encrypt to it.
+#[test]
+fn a_re_encrypt_dry_run_refuses_a_destination_the_real_call_could_not_use() {
+    let f = fixture();
+    let source = f.key();
+    let blob = f.encrypt(&source, b"secret").unwrap();
+    let disabled = f.key();
+    f.service
+        .disable_key(&f.me, KeyRequest::new(&disabled))
+        .unwrap();
+    let signer = key_of(&f, KeySpec::EccNistP256, KeyUsage::SignVerify).key_id;
+    let to = |destination: &str| ReEncryptRequest {
+        ciphertext_blob: blob.clone(),
+        destination_key_id: destination.to_string(),
+        dry_run: true,
+        ..Default::default()
+    };
+    assert_err!(
+        f.service.re_encrypt(&f.me, to(&disabled)),
+        KmsError::Disabled
+    );
+    assert_err!(
+        f.service.re_encrypt(&f.me, to(&signer)),
+        KmsError::InvalidKeyUsage
+    );
+    assert_err!(
+        f.service.re_encrypt(&f.me, to(&source)),
+        KmsError::DryRunOperation
+    );
+}
+
 /// Issue 13: responses holding plaintext print its length, never its bytes.
 #[test]
 fn responses_holding_secrets_do_not_print_them() {
