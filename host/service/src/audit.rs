@@ -2,7 +2,9 @@
 //! Each record's hash covers the previous record's hash, its sequence number and its event, so an
 //! edited, removed, reordered or truncated-in-the-middle record breaks the chain at that point.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,11 +69,63 @@ pub enum Verification {
 /// cannot recompute the chain after an edit, and anchors the head: every append also records
 /// the last sequence number and hash with their own MAC, so that removing records from the end
 /// is detected too. (Restoring an older copy of the whole vault, anchor included, is not.)
+///
+/// Appends are group-committed: concurrent requests queue their records, one of them writes
+/// every record waiting as one batch (one transaction, one sync), and each request returns only
+/// once the batch holding its own record is durable.
 #[derive(Default)]
 pub struct AuditLog {
-    // Serialises appends from this process; the store's own sequence check catches other processes.
-    append_lock: Mutex<()>,
+    queue: Mutex<Queue>,
+    /// Signalled whenever a batch is written.
+    written: Condvar,
+    /// Records and batches this writer made durable.
+    records_written: AtomicU64,
+    batches_written: AtomicU64,
     key: Option<zeroize::Zeroizing<[u8; 32]>>,
+}
+
+/// The records waiting to be written, and what became of those written.
+#[derive(Default)]
+struct Queue {
+    /// Encoded events in arrival order: `events[i]` is ticket `first_ticket + i`.
+    events: Vec<String>,
+    first_ticket: u64,
+    /// Whether a request is writing a batch (appends from this process are written one batch
+    /// at a time; the store's sequence check catches other processes).
+    writing: bool,
+    /// The sequence number (or the failure) of each written ticket, until its request takes it.
+    outcomes: HashMap<u64, KmsResult<u64>>,
+}
+
+/// Records written by one sync at most; more waiting make the next batch.
+const MAX_BATCH: usize = 512;
+
+/// The batch a request took to write: if the writer unwinds before it is done, every request of
+/// the batch is answered with a failure and the next can write, instead of all waiting forever.
+struct Writing<'a> {
+    log: &'a AuditLog,
+    first_ticket: u64,
+    records: usize,
+    outcome: Option<KmsResult<u64>>,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        let outcome = self
+            .outcome
+            .take()
+            .unwrap_or_else(|| Err(KmsError::Internal("the audit writer failed".into())));
+        let mut queue = self.log.queue();
+        for i in 0..self.records as u64 {
+            let seq = outcome
+                .as_ref()
+                .map(|first| first + i)
+                .map_err(Clone::clone);
+            queue.outcomes.insert(self.first_ticket + i, seq);
+        }
+        queue.writing = false;
+        self.log.written.notify_all();
+    }
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -94,8 +148,8 @@ impl AuditLog {
     /// A keyed audit log writer: HMAC chain and anchored head under `key`.
     pub fn keyed(key: [u8; 32]) -> Self {
         AuditLog {
-            append_lock: Mutex::new(()),
             key: Some(zeroize::Zeroizing::new(key)),
+            ..AuditLog::default()
         }
     }
 
@@ -103,34 +157,90 @@ impl AuditLog {
         self.key.as_deref()
     }
 
-    /// Appends `event`, returning its sequence number.
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends `event` and returns its sequence number once it is durable. Requests appending
+    /// at the same time share one write: whichever finds no write under way writes every
+    /// record waiting, the others wait for it.
     pub fn append(&self, store: &dyn Store, event: &AuditEvent) -> KmsResult<u64> {
         let event_json = serde_json::to_string(event)
             .map_err(|e| KmsError::Internal(format!("cannot encode audit event: {e}")))?;
-        let _guard = self.append_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.queue();
+        let ticket = queue.first_ticket + queue.events.len() as u64;
+        queue.events.push(event_json);
+        loop {
+            if let Some(outcome) = queue.outcomes.remove(&ticket) {
+                return outcome;
+            }
+            if queue.writing {
+                queue = self.written.wait(queue).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let take = queue.events.len().min(MAX_BATCH);
+            let batch: Vec<String> = queue.events.drain(..take).collect();
+            let mut writing = Writing {
+                log: self,
+                first_ticket: queue.first_ticket,
+                records: take,
+                outcome: None,
+            };
+            queue.first_ticket += take as u64;
+            queue.writing = true;
+            drop(queue);
+            writing.outcome = Some(self.write_batch(store, &batch));
+            drop(writing);
+            queue = self.queue();
+        }
+    }
+
+    /// Chains `batch` onto the stored trail and writes it in one change; returns the first
+    /// record's sequence number.
+    fn write_batch(&self, store: &dyn Store, batch: &[String]) -> KmsResult<u64> {
         let mut last_err = None;
         for _ in 0..APPEND_ATTEMPTS {
-            let (prev_seq, prev_hash) = match store.last_audit()? {
+            let (tail_seq, mut prev_hash) = match store.last_audit()? {
                 Some(last) => (last.seq, last.hash),
                 None => (0, GENESIS),
             };
-            let seq = prev_seq + 1;
-            let record = StoredAuditRecord {
-                seq,
-                hash: chain_hash(self.key(), &prev_hash, seq, &event_json),
-                event_json: event_json.clone(),
+            let records: Vec<StoredAuditRecord> = (tail_seq + 1..)
+                .zip(batch)
+                .map(|(seq, event_json)| {
+                    let hash = chain_hash(self.key(), &prev_hash, seq, event_json);
+                    prev_hash = hash;
+                    StoredAuditRecord {
+                        seq,
+                        hash,
+                        event_json: event_json.clone(),
+                    }
+                })
+                .collect();
+            let head = match (self.key(), records.last()) {
+                (Some(key), Some(last)) => Some(anchor(key, last.seq, &last.hash)),
+                _ => None,
             };
             // Another process may have appended in between: then re-read the tail and retry.
-            let appended = match self.key() {
-                Some(key) => store.append_audit_anchored(&record, &anchor(key, seq, &record.hash)),
-                None => store.append_audit(&record),
-            };
-            match appended {
-                Ok(()) => return Ok(seq),
+            match store.append_audit_batch(&records, head.as_deref()) {
+                Ok(()) => {
+                    self.records_written
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                    self.batches_written.fetch_add(1, Ordering::Relaxed);
+                    return Ok(tail_seq + 1);
+                }
                 Err(e) => last_err = Some(e),
             }
         }
         Err(last_err.unwrap_or_else(|| KmsError::Internal("audit append failed".into())))
+    }
+
+    /// Records and batches written by this writer so far: their ratio is the group commit's
+    /// average batch.
+    pub fn written(&self) -> (u64, u64) {
+        (
+            self.records_written.load(Ordering::Relaxed),
+            self.batches_written.load(Ordering::Relaxed),
+        )
     }
 
     /// Walks the whole trail and checks every link; a keyed log also checks its anchored head.
@@ -315,6 +425,90 @@ mod tests {
         );
         let events = AuditLog::events_after(&store, 0, 10).unwrap();
         assert_eq!(events[1].1.operation, "Encrypt");
+    }
+
+    /// Requests that arrive while a batch is being written wait, and the next writer writes all
+    /// of them with one store write.
+    #[test]
+    fn records_waiting_for_a_write_are_written_as_one_batch() {
+        let store = MemoryStore::new();
+        let log = AuditLog::keyed([7; 32]);
+        // A write under way: every append now queues behind it.
+        log.queue().writing = true;
+        let seqs = std::thread::scope(|scope| {
+            let appends: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| log.append(&store, &event("Encrypt")).unwrap()))
+                .collect();
+            while log.queue().events.len() < 8 {
+                std::thread::yield_now();
+            }
+            log.queue().writing = false;
+            log.written.notify_all();
+            let mut seqs: Vec<u64> = appends.into_iter().map(|a| a.join().unwrap()).collect();
+            seqs.sort();
+            seqs
+        });
+        assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+        assert_eq!(log.written(), (8, 1));
+        assert_eq!(
+            log.verify_trail(&store).unwrap(),
+            Verification::Intact { records: 8 }
+        );
+    }
+
+    /// Many writers at once on the SQLite vault: every record gets its own sequence number, the
+    /// chain and its anchored head verify.
+    #[test]
+    fn concurrent_appends_to_a_vault_file_make_one_intact_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = kms_vault::SqliteStore::open(&dir.path().join("vault.db")).unwrap();
+        let log = AuditLog::keyed([7; 32]);
+        let mut seqs: Vec<u64> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..25)
+                            .map(|_| log.append(&store, &event("Encrypt")).unwrap())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        seqs.sort();
+        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+        assert_eq!(log.written().0, 200);
+        assert_eq!(
+            log.verify_trail(&store).unwrap(),
+            Verification::Intact { records: 200 }
+        );
+    }
+
+    /// A writer that fails answers every request of its batch with the failure and lets the
+    /// next request write: nothing waits forever.
+    #[test]
+    fn a_failed_batch_fails_its_requests_and_the_next_append_succeeds() {
+        let store = MemoryStore::new();
+        let log = AuditLog::new();
+        log.append(&store, &event("CreateKey")).unwrap();
+        // A writer that took ticket 99 and unwound before writing.
+        let drop_guard = Writing {
+            log: &log,
+            first_ticket: 99,
+            records: 1,
+            outcome: None,
+        };
+        log.queue().writing = true;
+        drop(drop_guard);
+        assert!(matches!(
+            log.queue().outcomes.remove(&99),
+            Some(Err(KmsError::Internal(_)))
+        ));
+        assert!(!log.queue().writing);
+        assert_eq!(log.append(&store, &event("Encrypt")).unwrap(), 2);
     }
 
     #[test]

@@ -336,6 +336,12 @@ impl Service {
         self.shared.audit.verify_trail(self.shared.vault.store())
     }
 
+    /// Audit records and batches this process has made durable: every batch is one sync, so
+    /// records per batch is what group commit saves.
+    pub fn audit_written(&self) -> (u64, u64) {
+        self.shared.audit.written()
+    }
+
     /// Up to `limit` (at most 1000) audit records after sequence number `after`, in order: the
     /// way to read the trail. Allowed to the account root and to principals whose identity
     /// policy allows `cloudtrail:LookupEvents`; a refusal is itself audited.

@@ -57,6 +57,7 @@ macro_rules! store_conformance_tests {
             audit_records_read_back_in_sequence,
             last_audit_is_none_for_an_empty_trail,
             append_audit_refuses_a_sequence_gap,
+            an_audit_batch_is_appended_whole_with_its_head_or_not_at_all,
             append_audit_refuses_a_repeated_sequence,
             plugins_read_back_by_scope_sorted_by_name,
             put_plugin_replaces_the_same_name,
@@ -861,6 +862,24 @@ pub(crate) fn append_audit_refuses_a_sequence_gap(store: &dyn Store) {
     let err = store.append_audit(&audit_record(3)).unwrap_err();
     assert!(matches!(err, KmsError::Internal(_)), "{err:?}");
     assert_eq!(store.audit_after(0, 10).unwrap(), [audit_record(1)]);
+}
+
+pub(crate) fn an_audit_batch_is_appended_whole_with_its_head_or_not_at_all(store: &dyn Store) {
+    store.append_audit(&audit_record(1)).unwrap();
+    let gap = [audit_record(3), audit_record(4)];
+    assert!(store.append_audit_batch(&gap, Some("head 4")).is_err());
+    // A batch whose second record breaks the sequence writes none of it.
+    let broken = [audit_record(2), audit_record(4)];
+    assert!(store.append_audit_batch(&broken, Some("head 4")).is_err());
+    assert_eq!(store.audit_after(0, 10).unwrap(), [audit_record(1)]);
+    assert_eq!(store.meta(super::AUDIT_HEAD_META).unwrap(), None);
+    let batch = [audit_record(2), audit_record(3), audit_record(4)];
+    store.append_audit_batch(&batch, Some("head 4")).unwrap();
+    assert_eq!(store.audit_after(1, 10).unwrap(), batch);
+    assert_eq!(
+        store.meta(super::AUDIT_HEAD_META).unwrap().as_deref(),
+        Some("head 4")
+    );
 }
 
 pub(crate) fn append_audit_refuses_a_repeated_sequence(store: &dyn Store) {

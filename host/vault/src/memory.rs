@@ -370,6 +370,30 @@ impl AuditStore for MemoryStore {
         Ok(())
     }
 
+    fn append_audit_batch(
+        &self,
+        records: &[StoredAuditRecord],
+        head: Option<&str>,
+    ) -> KmsResult<()> {
+        let mut data = self.data();
+        let last = data.audit.last().map_or(0, |r| r.seq);
+        for (i, record) in records.iter().enumerate() {
+            if record.seq != last + 1 + i as u64 {
+                return Err(KmsError::Internal(format!(
+                    "Audit record {} does not follow {}",
+                    record.seq,
+                    last + i as u64
+                )));
+            }
+        }
+        data.audit.extend_from_slice(records);
+        if let Some(head) = head {
+            data.meta
+                .insert(store::AUDIT_HEAD_META.to_string(), head.to_string());
+        }
+        Ok(())
+    }
+
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {
         Ok(self.data().audit.last().cloned())
     }

@@ -1020,6 +1020,26 @@ impl AuditStore for SqliteStore {
         })
     }
 
+    fn append_audit_batch(
+        &self,
+        records: &[StoredAuditRecord],
+        head: Option<&str>,
+    ) -> KmsResult<()> {
+        self.write(|tx| {
+            for record in records {
+                append_audit_in(tx, record)?;
+            }
+            if let Some(head) = head {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+                    params![store::AUDIT_HEAD_META, head],
+                )
+                .db()?;
+            }
+            Ok(())
+        })
+    }
+
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {
         let row = self
             .conn()

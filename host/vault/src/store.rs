@@ -457,6 +457,23 @@ pub trait AuditStore: Send + Sync + MetaStore {
         self.append_audit(record)?;
         self.set_meta(AUDIT_HEAD_META, head)
     }
+    /// Appends consecutive `records` (the first exactly one more than the last stored sequence
+    /// number) and, if given, the trail's anchored `head`, as one durable change: the group
+    /// commit of several requests' records with one sync. Fails and writes nothing when the
+    /// first record does not follow the trail. The default appends one by one.
+    fn append_audit_batch(
+        &self,
+        records: &[StoredAuditRecord],
+        head: Option<&str>,
+    ) -> KmsResult<()> {
+        for record in records {
+            self.append_audit(record)?;
+        }
+        match head {
+            Some(head) => self.set_meta(AUDIT_HEAD_META, head),
+            None => Ok(()),
+        }
+    }
     /// The last audit record, if any.
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;
     /// Up to `limit` audit records with `seq > after`, in order.
