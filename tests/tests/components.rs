@@ -1539,3 +1539,213 @@ fn re_encrypting_a_data_key_to_an_rsa_key_is_no_way_around_reveal() {
         .unwrap_err();
     assert!(further.starts_with("InvalidKeyUsageException"), "{further}");
 }
+
+// ----- limits across the whole instance, pools, compilation -----
+
+use kms_integration_tests::generated;
+use kms_runtime::{ComponentLimits, InstanceCounts};
+
+#[test]
+fn memory_is_capped_across_every_memory_of_an_instance() {
+    let host = host_with(RuntimeConfig {
+        max_memory_bytes: 64 << 20,
+        ..config()
+    });
+    host.key("alias/app", &[]);
+    // Two more memories of 40 MiB each: each under the cap, together over it.
+    let bytes = generated::with_core_modules(
+        &stock::bytes(stock::TENANT_APP),
+        &[
+            generated::growing_memories(1, 40 << 20),
+            generated::growing_memories(1, 40 << 20),
+        ],
+    );
+    let app = host.runtime.load(&bytes).unwrap();
+    let tenant = host.tenant(all_on("alias/app"));
+    let reason = while_serving(&host, || trapped(host.run(&app, &tenant, &["alias/app"])));
+    assert_eq!(reason, TrapReason::MemoryLimit);
+    let traps = host.audited("StartComponent", "GuestTrap");
+    assert_eq!(traps.len(), 1);
+    assert!(
+        traps[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .starts_with("MemoryLimit"),
+        "{traps:?}"
+    );
+}
+
+#[test]
+fn a_component_with_more_memories_than_an_instance_may_have_is_refused_before_compiling() {
+    let counts = InstanceCounts::default();
+    for pooling in [true, false] {
+        let host = host_with(RuntimeConfig {
+            pooling,
+            ..config()
+        });
+        let extra: Vec<_> = (0..counts.memories)
+            .map(|_| generated::growing_memories(1, 0))
+            .collect();
+        let bytes = generated::with_core_modules(&stock::bytes(stock::TENANT_APP), &extra);
+        let refused = host.runtime.load(&bytes).unwrap_err();
+        assert!(
+            matches!(&refused, RunError::TooCostly(m) if m.contains("linear memories")),
+            "pooling {pooling}: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn a_module_with_two_memories_is_refused() {
+    // Multi-memory is off: our toolchain never makes such a module.
+    let host = host_with(RuntimeConfig {
+        pooling: false,
+        ..config()
+    });
+    let bytes = generated::with_core_modules(
+        &stock::bytes(stock::TENANT_APP),
+        &[generated::growing_memories(2, 0)],
+    );
+    let refused = host.runtime.load(&bytes).unwrap_err();
+    assert!(
+        matches!(&refused, RunError::Refused(m) if m.contains("multiple memories")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_tenant_holding_every_session_slot_does_not_make_plugins_fail() {
+    let host = host_with(RuntimeConfig {
+        pool_instances: 2,
+        ..config()
+    });
+    let key = host.key("alias/app", &[]);
+    host.attach(
+        Some(&key),
+        "allow",
+        stock::HOSTILE_PLUGIN,
+        &[("mode", "allow")],
+    );
+    let app = host.load(stock::TENANT_APP);
+    let tenant = host.tenant(all_on("alias/app"));
+    let sessions: Vec<_> = (0..2)
+        .map(|_| host.runtime.command(&app, &tenant).unwrap())
+        .collect();
+    // The tenants' pool is full ...
+    assert!(host.runtime.command(&app, &tenant).is_err());
+    // ... and plugin decisions still run, in a pool of their own.
+    host.encrypt_as(&host.admin(), &key, &[]).unwrap();
+    assert_eq!(host.audited("EvaluatePolicyPlugin", "Allow").len(), 1);
+    drop(sessions);
+}
+
+fn attach_bytes(host: &Host, key: &str, component: Vec<u8>) -> Result<(), KmsError> {
+    host.service
+        .attach_policy_plugin(
+            &host.admin(),
+            AttachPolicyPluginRequest {
+                key_id: Some(key.into()),
+                plugin_name: "large".into(),
+                component,
+                config: BTreeMap::new(),
+            },
+        )
+        .map(|_| ())
+}
+
+/// 4 MiB and a bit of code: over [`ComponentLimits::max_code_bytes`], each body under
+/// [`ComponentLimits::max_function_bytes`].
+fn too_much_code() -> wasm_encoder::Module {
+    generated::large_code(34, 128 << 10)
+}
+
+#[test]
+fn a_plugin_with_more_code_than_the_host_compiles_is_refused_before_compiling() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::HOSTILE_PLUGIN),
+        &[too_much_code()],
+    );
+    let started = Instant::now();
+    let err = attach_bytes(&host, &key, bytes).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, KmsError::LimitExceeded(_)), "{err}");
+    assert!(err.to_string().contains("bytes of code"), "{err}");
+    assert_eq!(
+        host.audited("AttachPolicyPlugin", "LimitExceededException")
+            .len(),
+        1
+    );
+    host.encrypt_as(&host.admin(), &key, &[]).unwrap();
+}
+
+#[test]
+fn a_function_body_larger_than_the_host_compiles_is_refused_before_compiling() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    let max = ComponentLimits::default().max_function_bytes;
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::HOSTILE_PLUGIN),
+        &[generated::large_code(1, max + 1024)],
+    );
+    let err = attach_bytes(&host, &key, bytes).unwrap_err();
+    assert!(matches!(err, KmsError::LimitExceeded(_)), "{err}");
+    assert!(err.to_string().contains("function body"), "{err}");
+}
+
+#[test]
+fn a_component_of_the_wrong_world_is_refused_before_compiling() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    // Large enough that compiling it would take minutes in a debug build, within the bounds on
+    // code, so that only the world check can refuse it quickly.
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::TENANT_APP),
+        &[generated::large_code(30, 128 << 10)],
+    );
+    let started = Instant::now();
+    let err = attach_bytes(&host, &key, bytes.clone()).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, KmsError::Validation(_)), "{err}");
+    assert!(err.to_string().contains("kms:vault/keys"), "{err}");
+}
+
+#[test]
+fn a_compilation_past_its_deadline_is_refused_and_remembered() {
+    let deadline = Duration::from_millis(300);
+    let host = host_with(RuntimeConfig {
+        components: ComponentLimits {
+            compile_time_limit: deadline,
+            ..ComponentLimits::default()
+        },
+        ..config()
+    });
+    let key = host.key("alias/app", &[]);
+    // Within every bound on input, but slower to compile than the deadline.
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::HOSTILE_PLUGIN),
+        &[generated::large_code(8, 128 << 10)],
+    );
+    let started = Instant::now();
+    let first = attach_bytes(&host, &key, bytes.clone()).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(first, KmsError::LimitExceeded(_)), "{first}");
+    assert!(first.to_string().contains("longer than 300 ms"), "{first}");
+    assert!(took < deadline * 4, "refused only after {took:?}");
+    // Offered again while the first compilation still runs on: refused at once, not compiled
+    // (nor queued behind it) again.
+    let started = Instant::now();
+    let again = attach_bytes(&host, &key, bytes).unwrap_err();
+    assert!(started.elapsed() < deadline / 2, "{:?}", started.elapsed());
+    assert_eq!(again, first);
+}
