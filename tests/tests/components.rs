@@ -1919,3 +1919,68 @@ fn measure_the_time_of_refused_opens() {
         outside.as_secs_f64() / missing.as_secs_f64()
     );
 }
+
+// ----- reveal and encryption context -----
+
+#[test]
+fn revealing_a_data_key_is_authorized_under_the_context_it_was_unwrapped_under() {
+    use kms_service::{GenerateDataKeyRequest, PutKeyPolicyRequest};
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    // The account may do anything with the key except take plaintext data keys of secret data.
+    let root = format!("arn:aws:iam::{}:root", host.service.account());
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "NoSecretDataKeys", "Effect": "Deny", "Principal": {"AWS": root},
+         "Action": "kms:GenerateDataKey", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionContext:class": "secret"}}}]});
+    host.service
+        .put_key_policy(
+            &host.admin(),
+            PutKeyPolicyRequest {
+                key_id: key.clone(),
+                policy_name: None,
+                policy: policy.to_string(),
+                bypass_policy_lockout_safety_check: false,
+            },
+        )
+        .unwrap();
+    let wrapped = |class: &str| {
+        let req = GenerateDataKeyRequest {
+            encryption_context: context(&[("class", class)]),
+            ..GenerateDataKeyRequest::new(&key, kms_core::types::DataKeySpec::Aes256)
+        };
+        let blob = host
+            .service
+            .generate_data_key_without_plaintext(&host.admin(), req)
+            .unwrap()
+            .ciphertext_blob;
+        hex::encode(blob)
+    };
+    let app = host.load(stock::REVEAL_APP);
+    let tenant = host.tenant(
+        Capabilities::builder()
+            .grant("alias/app=all".parse().unwrap())
+            .allow_reveal()
+            .build(),
+    );
+    let public = wrapped("public");
+    assert_eq!(
+        host.run(&app, &tenant, &["unwrap-reveal", &public, "class=public"])
+            .unwrap(),
+        Ok("revealed 32 bytes".into())
+    );
+    let secret = wrapped("secret");
+    let refused = host
+        .run(&app, &tenant, &["unwrap-reveal", &secret, "class=secret"])
+        .unwrap()
+        .unwrap_err();
+    assert!(refused.starts_with("AccessDeniedException"), "{refused}");
+    let denied = host.audited("RevealDataKey", "AccessDeniedException");
+    assert_eq!(denied.len(), 1);
+    assert_eq!(
+        denied[0].encryption_context,
+        Some(vec![("class".to_string(), "secret".to_string())])
+    );
+}

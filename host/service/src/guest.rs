@@ -94,6 +94,9 @@ pub enum Admission {
 /// and is zeroized when this is dropped. Sealing and opening with it happen here too.
 pub struct DataKey {
     key_id: KeyId,
+    /// The encryption context the data key was generated or unwrapped under: revealing it is
+    /// authorized under the same context.
+    context: EncryptionContext,
     plaintext: SecretBytes,
     cipher: KmsResult<DataKeyCipher>,
     wrapped: Vec<u8>,
@@ -109,10 +112,16 @@ impl std::fmt::Debug for DataKey {
 }
 
 impl DataKey {
-    fn new(key_id: KeyId, plaintext: SecretBytes, wrapped: Vec<u8>) -> Self {
+    fn new(
+        key_id: KeyId,
+        context: EncryptionContext,
+        plaintext: SecretBytes,
+        wrapped: Vec<u8>,
+    ) -> Self {
         let cipher = DataKeyCipher::new(&plaintext);
         DataKey {
             key_id,
+            context,
             plaintext,
             cipher,
             wrapped,
@@ -431,9 +440,11 @@ impl Service {
         caller: &Caller,
         req: GenerateDataKeyRequest,
     ) -> KmsResult<DataKey> {
+        let context = req.encryption_context.clone();
         let response = self.generate_data_key(caller, req)?;
         Ok(DataKey::new(
             self.resolve_id(&response.key_id)?,
+            context,
             response.plaintext,
             response.ciphertext_blob,
         ))
@@ -443,9 +454,11 @@ impl Service {
     /// host (`data-keys.unwrap`).
     pub fn unwrap_data_key(&self, caller: &Caller, req: DecryptRequest) -> KmsResult<DataKey> {
         let wrapped = req.ciphertext_blob.clone();
+        let context = req.encryption_context.clone();
         let response = self.decrypt_accepting(caller, req, Accept::DataKeyOnly)?;
         Ok(DataKey::new(
             self.resolve_id(&response.key_id)?,
+            context,
             response.plaintext,
             wrapped,
         ))
@@ -453,8 +466,9 @@ impl Service {
 
     /// The plaintext of a data key held for a guest (`reveal.export-plaintext`), if its
     /// capability set includes reveal (`capability_allows`) and `caller` may
-    /// `kms:GenerateDataKey` on the data key's KMS key, plugins included. Audited as
-    /// `RevealDataKey` either way.
+    /// `kms:GenerateDataKey` on the data key's KMS key under the encryption context the data key
+    /// was generated or unwrapped under (key policy and grant conditions on the context, grant
+    /// constraints, plugins). Audited as `RevealDataKey` either way, with that context.
     pub fn reveal_data_key(
         &self,
         caller: &Caller,
@@ -462,21 +476,27 @@ impl Service {
         capability_allows: bool,
     ) -> KmsResult<SecretBytes> {
         let arn = self.key_arn(&data_key.key_id);
+        let context = crypto_ops::context_pairs(&data_key.context);
         let outcome = if capability_allows {
             self.resolve(&data_key.key_id.to_string())
                 .and_then(|record| {
-                    self.authorize(
-                        caller,
-                        "kms:GenerateDataKey",
-                        Resource::Key(&record, RequestFacts::default()),
-                    )
+                    let facts = RequestFacts {
+                        context: &context,
+                        ..RequestFacts::default()
+                    };
+                    self.authorize(caller, "kms:GenerateDataKey", Resource::Key(&record, facts))
                 })
         } else {
             Err(KmsError::AccessDenied(
                 "This component's capability set does not include reveal".into(),
             ))
         };
-        self.record_guest_event(caller, "RevealDataKey", Some(arn), outcome.as_ref().err())?;
+        let note = AuditNote {
+            key_arn: Some(arn),
+            encryption_context: Some(context),
+            ..AuditNote::default()
+        };
+        self.record(caller, "RevealDataKey", note, outcome.as_ref().err())?;
         outcome.map(|_| data_key.plaintext.clone())
     }
 
