@@ -1,9 +1,11 @@
 //! The component runtime: runs tenants' WebAssembly components (tenant applications, data-key
 //! wrappers, policy plugins) against the shared keys, through the one service façade.
 //!
-//! - Each component is compiled once (cached by SHA-256) and pre-instantiated; every request or
-//!   session gets a fresh instance in a fresh [`Store`], from wasmtime's pooling allocator, and
-//!   no instance ever serves two tenants.
+//! - Each component is parsed first (its world and size checked against [`ComponentLimits`]),
+//!   then compiled once on the runtime's compile thread under a deadline, cached by SHA-256 in a
+//!   bounded cache, and pre-instantiated; every request or session gets a fresh instance in a
+//!   fresh [`Store`], from wasmtime's pooling allocator, and no instance ever serves two tenants.
+//!   Policy plugins run in an engine and pool of their own.
 //! - An instance reaches keys only through `kms:vault` host calls, checked against its
 //!   [`Capabilities`] and against the normal authorization of its principal.
 //! - No ambient authority: the linker defines `kms:vault` and nothing else. WASI imports (from
