@@ -41,6 +41,10 @@ fn config() -> RuntimeConfig {
 
 fn host_with(config: RuntimeConfig) -> Host {
     let (service, vault) = kms_integration_tests::in_memory_service();
+    host_on(service, vault, config)
+}
+
+fn host_on(service: Service, vault: kms_vault::Vault, config: RuntimeConfig) -> Host {
     let service = Arc::new(service);
     let log = Arc::new(MemoryLog::default());
     let runtime = Runtime::with_log(Arc::clone(&service), config, log.clone()).unwrap();
@@ -1538,4 +1542,445 @@ fn re_encrypting_a_data_key_to_an_rsa_key_is_no_way_around_reveal() {
         .unwrap()
         .unwrap_err();
     assert!(further.starts_with("InvalidKeyUsageException"), "{further}");
+}
+
+// ----- limits across the whole instance, pools, compilation -----
+
+use kms_integration_tests::generated;
+use kms_runtime::{ComponentLimits, InstanceCounts};
+
+#[test]
+fn memory_is_capped_across_every_memory_of_an_instance() {
+    let host = host_with(RuntimeConfig {
+        max_memory_bytes: 64 << 20,
+        ..config()
+    });
+    host.key("alias/app", &[]);
+    // Two more memories of 40 MiB each: each under the cap, together over it.
+    let bytes = generated::with_core_modules(
+        &stock::bytes(stock::TENANT_APP),
+        &[
+            generated::growing_memories(1, 40 << 20),
+            generated::growing_memories(1, 40 << 20),
+        ],
+    );
+    let app = host.runtime.load(&bytes).unwrap();
+    let tenant = host.tenant(all_on("alias/app"));
+    let reason = while_serving(&host, || trapped(host.run(&app, &tenant, &["alias/app"])));
+    assert_eq!(reason, TrapReason::MemoryLimit);
+    let traps = host.audited("StartComponent", "GuestTrap");
+    assert_eq!(traps.len(), 1);
+    assert!(
+        traps[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .starts_with("MemoryLimit"),
+        "{traps:?}"
+    );
+}
+
+#[test]
+fn a_component_with_more_memories_than_an_instance_may_have_is_refused_before_compiling() {
+    let counts = InstanceCounts::default();
+    for pooling in [true, false] {
+        let host = host_with(RuntimeConfig {
+            pooling,
+            ..config()
+        });
+        let extra: Vec<_> = (0..counts.memories)
+            .map(|_| generated::growing_memories(1, 0))
+            .collect();
+        let bytes = generated::with_core_modules(&stock::bytes(stock::TENANT_APP), &extra);
+        let refused = host.runtime.load(&bytes).unwrap_err();
+        assert!(
+            matches!(&refused, RunError::TooCostly(m) if m.contains("linear memories")),
+            "pooling {pooling}: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn a_module_with_two_memories_is_refused() {
+    // Multi-memory is off: our toolchain never makes such a module.
+    let host = host_with(RuntimeConfig {
+        pooling: false,
+        ..config()
+    });
+    let bytes = generated::with_core_modules(
+        &stock::bytes(stock::TENANT_APP),
+        &[generated::growing_memories(2, 0)],
+    );
+    let refused = host.runtime.load(&bytes).unwrap_err();
+    assert!(
+        matches!(&refused, RunError::Refused(m) if m.contains("multiple memories")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_tenant_holding_every_session_slot_does_not_make_plugins_fail() {
+    let host = host_with(RuntimeConfig {
+        pool_instances: 2,
+        ..config()
+    });
+    let key = host.key("alias/app", &[]);
+    host.attach(
+        Some(&key),
+        "allow",
+        stock::HOSTILE_PLUGIN,
+        &[("mode", "allow")],
+    );
+    let app = host.load(stock::TENANT_APP);
+    let tenant = host.tenant(all_on("alias/app"));
+    let sessions: Vec<_> = (0..2)
+        .map(|_| host.runtime.command(&app, &tenant).unwrap())
+        .collect();
+    // The tenants' pool is full ...
+    assert!(host.runtime.command(&app, &tenant).is_err());
+    // ... and plugin decisions still run, in a pool of their own.
+    host.encrypt_as(&host.admin(), &key, &[]).unwrap();
+    assert_eq!(host.audited("EvaluatePolicyPlugin", "Allow").len(), 1);
+    drop(sessions);
+}
+
+fn attach_bytes(host: &Host, key: &str, component: Vec<u8>) -> Result<(), KmsError> {
+    host.service
+        .attach_policy_plugin(
+            &host.admin(),
+            AttachPolicyPluginRequest {
+                key_id: Some(key.into()),
+                plugin_name: "large".into(),
+                component,
+                config: BTreeMap::new(),
+            },
+        )
+        .map(|_| ())
+}
+
+/// 4 MiB and a bit of code: over [`ComponentLimits::max_code_bytes`], each body under
+/// [`ComponentLimits::max_function_bytes`].
+fn too_much_code() -> wasm_encoder::Module {
+    generated::large_code(34, 128 << 10)
+}
+
+#[test]
+fn a_plugin_with_more_code_than_the_host_compiles_is_refused_before_compiling() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::HOSTILE_PLUGIN),
+        &[too_much_code()],
+    );
+    let started = Instant::now();
+    let err = attach_bytes(&host, &key, bytes).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, KmsError::LimitExceeded(_)), "{err}");
+    assert!(err.to_string().contains("bytes of code"), "{err}");
+    assert_eq!(
+        host.audited("AttachPolicyPlugin", "LimitExceededException")
+            .len(),
+        1
+    );
+    host.encrypt_as(&host.admin(), &key, &[]).unwrap();
+}
+
+#[test]
+fn a_function_body_larger_than_the_host_compiles_is_refused_before_compiling() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    let max = ComponentLimits::default().max_function_bytes;
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::HOSTILE_PLUGIN),
+        &[generated::large_code(1, max + 1024)],
+    );
+    let err = attach_bytes(&host, &key, bytes).unwrap_err();
+    assert!(matches!(err, KmsError::LimitExceeded(_)), "{err}");
+    assert!(err.to_string().contains("function body"), "{err}");
+}
+
+#[test]
+fn a_component_of_the_wrong_world_is_refused_before_compiling() {
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    // Large enough that compiling it would take minutes in a debug build, within the bounds on
+    // code, so that only the world check can refuse it quickly.
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::TENANT_APP),
+        &[generated::large_code(30, 128 << 10)],
+    );
+    let started = Instant::now();
+    let err = attach_bytes(&host, &key, bytes.clone()).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, KmsError::Validation(_)), "{err}");
+    assert!(err.to_string().contains("kms:vault/keys"), "{err}");
+}
+
+#[test]
+fn a_compilation_past_its_deadline_is_refused_and_remembered() {
+    let deadline = Duration::from_millis(300);
+    let host = host_with(RuntimeConfig {
+        components: ComponentLimits {
+            compile_time_limit: deadline,
+            ..ComponentLimits::default()
+        },
+        ..config()
+    });
+    let key = host.key("alias/app", &[]);
+    // Within every bound on input, but slower to compile than the deadline.
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::HOSTILE_PLUGIN),
+        &[generated::large_code(8, 128 << 10)],
+    );
+    let started = Instant::now();
+    let first = attach_bytes(&host, &key, bytes.clone()).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(first, KmsError::LimitExceeded(_)), "{first}");
+    assert!(first.to_string().contains("longer than 300 ms"), "{first}");
+    assert!(took < deadline * 4, "refused only after {took:?}");
+    // Offered again while the first compilation still runs on: refused at once, not compiled
+    // (nor queued behind it) again.
+    let started = Instant::now();
+    let again = attach_bytes(&host, &key, bytes).unwrap_err();
+    assert!(started.elapsed() < deadline / 2, "{:?}", started.elapsed());
+    assert_eq!(again, first);
+}
+
+// ----- refusals: what they cost and what they write -----
+
+/// A ciphertext like `ciphertext` whose header names a key that does not exist.
+fn naming_a_missing_key(ciphertext: &[u8], key_id: &str) -> Vec<u8> {
+    let id: kms_core::types::KeyId = key_id.parse().unwrap();
+    let at = ciphertext
+        .windows(16)
+        .position(|w| w == id.as_bytes())
+        .expect("the blob holds its key id");
+    let mut altered = ciphertext.to_vec();
+    altered[at..at + 16].copy_from_slice(kms_core::types::KeyId::random().as_bytes());
+    altered
+}
+
+#[test]
+fn a_key_outside_the_capability_costs_the_store_reads_of_a_missing_one() {
+    let (service, vault, calls) = kms_integration_tests::recording::service();
+    let host = host_on(service, vault, config());
+    host.key("alias/app", &[]);
+    let theirs = host.key("alias/theirs", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let tenant = host.tenant(all_on("alias/app"));
+    let attempt = |arguments: &[&str]| {
+        calls.take();
+        let answer = host.run(&hostile, &tenant, arguments).unwrap().unwrap_err();
+        (answer, calls.take())
+    };
+    for (missing, outside) in [
+        ("alias/nobodys".to_string(), "alias/theirs".to_string()),
+        (kms_core::types::KeyId::random().to_string(), theirs.clone()),
+    ] {
+        let (missing_answer, missing_reads) = attempt(&["open", &missing]);
+        let (outside_answer, outside_reads) = attempt(&["open", &outside]);
+        assert_eq!(
+            missing_answer.replace(&missing, "NAME"),
+            outside_answer.replace(&outside, "NAME")
+        );
+        assert_eq!(missing_reads, outside_reads, "open {missing} / {outside}");
+    }
+    let ciphertext = host.encrypt_as(&host.admin(), &theirs, &[]).unwrap();
+    let (outside_answer, outside_reads) = attempt(&["decrypt", &hex::encode(&ciphertext)]);
+    let missing_key = naming_a_missing_key(&ciphertext, &theirs);
+    let (missing_answer, missing_reads) = attempt(&["decrypt", &hex::encode(&missing_key)]);
+    assert!(
+        outside_answer.starts_with("InvalidCiphertextException"),
+        "{outside_answer}"
+    );
+    assert_eq!(missing_answer, outside_answer);
+    assert_eq!(missing_reads, outside_reads, "decrypt");
+    // Neither decrypt looked further than the key (no backing-key version was read).
+    assert!(!outside_reads.contains(&"version"), "{outside_reads:?}");
+}
+
+#[test]
+fn a_guest_granted_no_key_is_refused_before_any_store_read() {
+    let (service, vault, calls) = kms_integration_tests::recording::service();
+    let host = host_on(service, vault, config());
+    let theirs = host.key("alias/theirs", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let tenant = host.tenant(Capabilities::default());
+    for name in ["alias/theirs", theirs.as_str(), "alias/nobodys"] {
+        calls.take();
+        let answer = host
+            .run(&hostile, &tenant, &["open", name])
+            .unwrap()
+            .unwrap_err();
+        assert!(answer.starts_with("NotFoundException"), "{answer}");
+        let reads: Vec<_> = calls
+            .take()
+            .into_iter()
+            .filter(|c| {
+                ![
+                    "append_audit",
+                    "append_audit_anchored",
+                    "last_audit",
+                    "set_meta",
+                ]
+                .contains(c)
+            })
+            .collect();
+        assert!(reads.is_empty(), "{name}: {reads:?}");
+    }
+}
+
+#[test]
+fn refusals_are_audited_one_by_one_up_to_a_bound_then_counted_in_one_record() {
+    let host = host();
+    host.key("alias/theirs", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let before = host.audit().len();
+    let long_name = format!("alias/{}", "x".repeat(2000));
+    for (tenant, name) in [
+        (host.tenant(Capabilities::default()), long_name.as_str()),
+        (host.tenant(all_on("alias/app")), "alias/theirs"),
+    ] {
+        let report = host
+            .run(&hostile, &tenant, &["open-many", name, "1000"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(report, "1000 of 1000 refused");
+    }
+    let written: Vec<_> = host.audit().split_off(before);
+    let max = host.runtime.config().host.max_audited_refusals as usize;
+    // Per instance: its first refusals one by one, then one record with the count.
+    assert_eq!(written.len(), 2 * (max + 1), "{written:#?}");
+    let counted: Vec<_> = written
+        .iter()
+        .filter(|e| e.operation == "GuestRefusals")
+        .collect();
+    assert_eq!(counted.len(), 2);
+    for record in counted {
+        assert_eq!(record.outcome, "RefusalsCounted");
+        let message = record.error_message.as_deref().unwrap();
+        assert!(
+            message.starts_with(&format!("{} more refusals", 1000 - max)),
+            "{message}"
+        );
+    }
+    for record in &written {
+        let message = record.error_message.as_deref().unwrap_or("");
+        assert!(
+            message.len() <= kms_service::MAX_REFUSAL_REASON_BYTES + 32,
+            "{} bytes: {message}",
+            message.len()
+        );
+    }
+}
+
+/// Not a check but a measurement (run with `--ignored --nocapture`): how long a guest's refused
+/// `open` takes for a key outside its capability and for a missing one, over many opens inside
+/// one call, alternating, and their ratio. Before finding 15 was fixed it was 1.35–1.45.
+#[test]
+#[ignore]
+fn measure_the_time_of_refused_opens() {
+    let host = host_with(RuntimeConfig {
+        call_time_limit: Duration::from_secs(60),
+        ..config()
+    });
+    host.key("alias/app", &[]);
+    host.key("alias/theirs", &[]);
+    let hostile = host.load(stock::HOSTILE_APP);
+    let tenant = host.tenant(all_on("alias/app"));
+    let opens = 20_000;
+    let time = |name: &str| {
+        let started = Instant::now();
+        let report = host
+            .run(&hostile, &tenant, &["open-many", name, &opens.to_string()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(report, format!("{opens} of {opens} refused"));
+        started.elapsed()
+    };
+    let (mut missing, mut outside) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..5 {
+        missing += time("alias/nobodys");
+        outside += time("alias/theirs");
+    }
+    let per = |total: Duration| total.as_secs_f64() * 1e6 / f64::from(5 * opens);
+    println!(
+        "refused open: missing {:.2} µs, outside the capability {:.2} µs, ratio {:.3}",
+        per(missing),
+        per(outside),
+        outside.as_secs_f64() / missing.as_secs_f64()
+    );
+}
+
+// ----- reveal and encryption context -----
+
+#[test]
+fn revealing_a_data_key_is_authorized_under_the_context_it_was_unwrapped_under() {
+    use kms_service::{GenerateDataKeyRequest, PutKeyPolicyRequest};
+    let host = host();
+    let key = host.key("alias/app", &[]);
+    // The account may do anything with the key except take plaintext data keys of secret data.
+    let root = format!("arn:aws:iam::{}:root", host.service.account());
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "NoSecretDataKeys", "Effect": "Deny", "Principal": {"AWS": root},
+         "Action": "kms:GenerateDataKey", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionContext:class": "secret"}}}]});
+    host.service
+        .put_key_policy(
+            &host.admin(),
+            PutKeyPolicyRequest {
+                key_id: key.clone(),
+                policy_name: None,
+                policy: policy.to_string(),
+                bypass_policy_lockout_safety_check: false,
+            },
+        )
+        .unwrap();
+    let wrapped = |class: &str| {
+        let req = GenerateDataKeyRequest {
+            encryption_context: context(&[("class", class)]),
+            ..GenerateDataKeyRequest::new(&key, kms_core::types::DataKeySpec::Aes256)
+        };
+        let blob = host
+            .service
+            .generate_data_key_without_plaintext(&host.admin(), req)
+            .unwrap()
+            .ciphertext_blob;
+        hex::encode(blob)
+    };
+    let app = host.load(stock::REVEAL_APP);
+    let tenant = host.tenant(
+        Capabilities::builder()
+            .grant("alias/app=all".parse().unwrap())
+            .allow_reveal()
+            .build(),
+    );
+    let public = wrapped("public");
+    assert_eq!(
+        host.run(&app, &tenant, &["unwrap-reveal", &public, "class=public"])
+            .unwrap(),
+        Ok("revealed 32 bytes".into())
+    );
+    let secret = wrapped("secret");
+    let refused = host
+        .run(&app, &tenant, &["unwrap-reveal", &secret, "class=secret"])
+        .unwrap()
+        .unwrap_err();
+    assert!(refused.starts_with("AccessDeniedException"), "{refused}");
+    let denied = host.audited("RevealDataKey", "AccessDeniedException");
+    assert_eq!(denied.len(), 1);
+    assert_eq!(
+        denied[0].encryption_context,
+        Some(vec![("class".to_string(), "secret".to_string())])
+    );
 }

@@ -72,8 +72,11 @@ pub trait PolicyEngine: Send + Sync {
     /// Asks `plugin` to decide `request`. Never panics: any failure is [`PluginVerdict::Failed`].
     fn evaluate(&self, plugin: &PluginAttachment, request: &PolicyRequest) -> PluginVerdict;
 
-    /// Checks that `component` can be run as a policy plugin, before it is attached.
-    fn check(&self, component: &[u8]) -> Result<(), String>;
+    /// Checks that `component` can be run as a policy plugin, before it is attached:
+    /// `ValidationException` for something that is not one, `LimitExceededException` for one
+    /// costlier to compile than the engine allows, `ThrottlingException` when it cannot be
+    /// checked now.
+    fn check(&self, component: &[u8]) -> KmsResult<()>;
 }
 
 /// The engine of a service that has none installed: every plugin fails, so a key guarded by a
@@ -86,8 +89,11 @@ impl PolicyEngine for NoPolicyEngine {
         PluginVerdict::Failed("no policy plugin engine is installed".into())
     }
 
-    fn check(&self, _: &[u8]) -> Result<(), String> {
-        Err("no policy plugin engine is installed".into())
+    fn check(&self, _: &[u8]) -> KmsResult<()> {
+        Err(KmsError::invalid(
+            "Component",
+            "Component cannot be checked: no policy plugin engine is installed".into(),
+        ))
     }
 }
 

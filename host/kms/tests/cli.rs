@@ -498,6 +498,29 @@ fn run_stops_a_guest_at_its_time_limit() {
 }
 
 #[test]
+fn run_refuses_a_component_with_more_code_than_the_host_compiles_at_once() {
+    use kms_integration_tests::generated;
+    let home = Home::new();
+    // 4 MiB and a bit of code: minutes of compilation in a debug build, were it compiled.
+    let bytes = generated::with_unused_core_modules(
+        &stock::bytes(stock::TENANT_APP),
+        &[generated::large_code(34, 128 << 10)],
+    );
+    let path = home.path("large.wasm");
+    std::fs::write(&path, bytes).unwrap();
+    let started = std::time::Instant::now();
+    home.fails_with(
+        &["run", s(&path), "--time-limit-ms", "100"],
+        "bytes of code",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn run_refuses_malformed_grants_and_principals() {
     let home = Home::new();
     home.fails_with(

@@ -357,6 +357,14 @@ impl Capabilities {
         &self.grants
     }
 
+    /// Whether a grant selects keys by tag (so matching needs the key's record, not only its
+    /// id and aliases).
+    pub(crate) fn selects_by_tag(&self) -> bool {
+        self.grants
+            .iter()
+            .any(|g| matches!(g.selector, KeySelector::Tag { .. }))
+    }
+
     /// The operations the set allows on `key`.
     pub(crate) fn allowed(&self, key: &KeyFacts) -> Operations {
         self.grants

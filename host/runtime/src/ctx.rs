@@ -14,7 +14,7 @@ use crate::handles::KeyHandle;
 use crate::log::{Diagnostics, GuestLog, StderrLog};
 use crate::types::to_wit_error;
 use kms_core::error::{KmsError, KmsResult};
-use kms_service::{CallSource, Caller, KeyFacts, Service};
+use kms_service::{CallSource, Caller, GuestRefusals, KeyFacts, Service};
 
 /// Per-instance bounds the host enforces in its own calls (the engine enforces memory, CPU and
 /// argument sizes).
@@ -30,6 +30,9 @@ pub struct HostLimits {
     pub max_seals_per_data_key: u64,
     /// Largest plaintext one `data-key.seal` takes, in bytes.
     pub max_seal_bytes: usize,
+    /// Refusals (a key outside the capability, a handle limit, …) the audit trail records one
+    /// by one per instance; later ones are counted into one record when the instance ends.
+    pub max_audited_refusals: u32,
 }
 
 impl Default for HostLimits {
@@ -40,6 +43,7 @@ impl Default for HostLimits {
             max_log_line_bytes: 1024,
             max_seals_per_data_key: 1 << 30,
             max_seal_bytes: 1 << 20,
+            max_audited_refusals: 16,
         }
     }
 }
@@ -55,6 +59,21 @@ pub struct KmsCtx {
     pub(crate) limits: HostLimits,
     pub(crate) diagnostics: Diagnostics,
     pub(crate) open_handles: usize,
+    pub(crate) refusals: GuestRefusals,
+}
+
+impl Drop for KmsCtx {
+    /// The instance is over: the refusals it made past those recorded one by one get their
+    /// one record. A failure to audit here has no caller to fail; it is written to standard
+    /// error.
+    fn drop(&mut self) {
+        if let Err(e) = self
+            .service
+            .record_suppressed_refusals(&self.caller, &mut self.refusals)
+        {
+            eprintln!("kms: the refusals of a guest instance could not be audited: {e}");
+        }
+    }
 }
 
 impl fmt::Debug for KmsCtx {
@@ -69,16 +88,22 @@ impl fmt::Debug for KmsCtx {
     }
 }
 
+/// Whether an instance holding `open_handles` may hold one more: `LimitExceeded` when it holds
+/// its most.
+pub(crate) fn handle_slot(limits: &HostLimits, open_handles: usize) -> KmsResult<()> {
+    let max = limits.max_handles;
+    if open_handles >= max {
+        return Err(KmsError::LimitExceeded(format!(
+            "This instance already holds {max} handles, its limit; drop some first"
+        )));
+    }
+    Ok(())
+}
+
 impl KmsCtx {
     /// Whether the instance may hold one more handle: `LimitExceeded` when it holds its most.
     pub(crate) fn handle_slot(&self) -> KmsResult<()> {
-        let max = self.limits.max_handles;
-        if self.open_handles >= max {
-            return Err(KmsError::LimitExceeded(format!(
-                "This instance already holds {max} handles, its limit; drop some first"
-            )));
-        }
-        Ok(())
+        handle_slot(&self.limits, self.open_handles)
     }
 
     /// A builder over `service` for an instance acting for `caller`, that grants nothing and
@@ -94,6 +119,7 @@ impl KmsCtx {
                 limits: HostLimits::default(),
                 diagnostics: Diagnostics::new(Arc::new(StderrLog)),
                 open_handles: 0,
+                refusals: GuestRefusals::new(HostLimits::default().max_audited_refusals),
             },
             digest: String::new(),
         }
@@ -153,6 +179,7 @@ impl KmsCtxBuilder {
 
     /// The host-side limits.
     pub fn limits(mut self, limits: HostLimits) -> Self {
+        self.ctx.refusals = GuestRefusals::new(limits.max_audited_refusals);
         self.ctx.limits = limits;
         self
     }
@@ -207,17 +234,18 @@ impl KmsCtxView<'_> {
         &self.ctx.caller
     }
 
-    /// Audits a refusal made here; a failure to audit becomes the error the guest sees.
+    /// Audits (or counts) a refusal made here; a failure to audit becomes the error the guest
+    /// sees.
     pub(crate) fn refuse(
-        &self,
+        &mut self,
         operation: &str,
         key_arn: Option<String>,
         error: KmsError,
     ) -> KmsError {
-        match self
-            .ctx
+        let ctx = &mut *self.ctx;
+        match ctx
             .service
-            .record_refusal(&self.ctx.caller, operation, key_arn, &error)
+            .record_refusal(&ctx.caller, &mut ctx.refusals, operation, key_arn, &error)
         {
             Ok(()) => error,
             Err(audit_failure) => audit_failure,
@@ -225,7 +253,11 @@ impl KmsCtxView<'_> {
     }
 
     /// Reserves a handle slot, or refuses with `limit-exceeded`.
-    pub(crate) fn reserve_handle(&self, operation: &str, key_arn: Option<String>) -> KmsResult<()> {
+    pub(crate) fn reserve_handle(
+        &mut self,
+        operation: &str,
+        key_arn: Option<String>,
+    ) -> KmsResult<()> {
         self.ctx
             .handle_slot()
             .map_err(|error| self.refuse(operation, key_arn, error))
@@ -233,7 +265,7 @@ impl KmsCtxView<'_> {
 
     /// The key behind a handle, checked against the capability set for `op` now.
     pub(crate) fn checked_key(
-        &self,
+        &mut self,
         handle: &Resource<KeyHandle>,
         op: KeyOperation,
     ) -> wasmtime::Result<KmsResult<KeyFacts>> {
@@ -241,7 +273,7 @@ impl KmsCtxView<'_> {
         Ok(self.check_capability(&key_id.to_string(), op))
     }
 
-    fn check_capability(&self, key: &str, op: KeyOperation) -> KmsResult<KeyFacts> {
+    fn check_capability(&mut self, key: &str, op: KeyOperation) -> KmsResult<KeyFacts> {
         // A handle's key is checked again on every call: selectors follow aliases and tags.
         let facts = self.ctx.service.key_facts(key)?;
         if self.ctx.capabilities.allowed(&facts).contains(op) {
@@ -261,14 +293,19 @@ impl KmsCtxView<'_> {
     /// The key a ciphertext names, if the capability set allows `op` on it; otherwise the same
     /// `invalid-ciphertext` as any undecryptable blob (the façade audits why).
     pub(crate) fn ciphertext_key(
-        &self,
+        &mut self,
         ciphertext: &[u8],
         op: KeyOperation,
     ) -> KmsResult<KeyFacts> {
-        let capabilities = &self.ctx.capabilities;
-        self.ctx
-            .service
-            .ciphertext_key(self.caller(), op.operation().name(), ciphertext, |facts| {
+        let ctx = &mut *self.ctx;
+        let capabilities = &ctx.capabilities;
+        ctx.service.ciphertext_key(
+            &ctx.caller,
+            &mut ctx.refusals,
+            op.operation().name(),
+            ciphertext,
+            capabilities.selects_by_tag(),
+            |facts| {
                 if capabilities.allowed(facts).contains(op) {
                     Ok(())
                 } else {
@@ -277,7 +314,8 @@ impl KmsCtxView<'_> {
                         facts.arn
                     ))
                 }
-            })
+            },
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use wasmtime::component::Resource;
 use crate::bindings::keys::{Decrypted, Encapsulated, Host, HostKey};
 use crate::bindings::types as wit;
 use crate::capability::KeyOperation;
-use crate::ctx::{HostResult, KmsCtxView, done};
+use crate::ctx::{HostResult, KmsCtx, KmsCtxView, done};
 use crate::handles::KeyHandle;
 use crate::types::{
     data_key_pair_request, data_key_request, from_wit_context, from_wit_mac, from_wit_message_type,
@@ -258,16 +258,30 @@ impl HostKey for KmsCtxView<'_> {
 
 impl Host for KmsCtxView<'_> {
     fn open(&mut self, name: String) -> HostResult<Resource<KeyHandle>> {
-        let ctx = &*self.ctx;
-        let opened = ctx.service.open_key(&ctx.caller, &name, |facts| {
-            if ctx.capabilities.allowed(facts).is_empty() {
-                Admission::OutsideCapability
-            } else if let Err(limit) = ctx.handle_slot() {
-                Admission::Refuse(limit)
-            } else {
-                Admission::Admit
-            }
-        });
+        let KmsCtx {
+            service,
+            caller,
+            capabilities,
+            refusals,
+            limits,
+            open_handles,
+            ..
+        } = &mut *self.ctx;
+        let opened = if capabilities.grants().is_empty() {
+            // Nothing can be opened: refused before any lookup, alike for every name.
+            service.refuse_open(caller, refusals, &name)
+        } else {
+            let needs_tags = capabilities.selects_by_tag();
+            service.open_key(caller, refusals, &name, needs_tags, |facts| {
+                if capabilities.allowed(facts).is_empty() {
+                    Admission::OutsideCapability
+                } else if let Err(limit) = crate::ctx::handle_slot(limits, *open_handles) {
+                    Admission::Refuse(limit)
+                } else {
+                    Admission::Admit
+                }
+            })
+        };
         match opened {
             Ok(facts) => {
                 let handle = self.table.push(KeyHandle {

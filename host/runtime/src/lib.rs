@@ -1,17 +1,20 @@
 //! The component runtime: runs tenants' WebAssembly components (tenant applications, data-key
 //! wrappers, policy plugins) against the shared keys, through the one service façade.
 //!
-//! - Each component is compiled once (cached by SHA-256) and pre-instantiated; every request or
-//!   session gets a fresh instance in a fresh [`Store`], from wasmtime's pooling allocator, and
-//!   no instance ever serves two tenants.
+//! - Each component is parsed first (its world and size checked against [`ComponentLimits`]),
+//!   then compiled once on the runtime's compile thread under a deadline, cached by SHA-256 in a
+//!   bounded cache, and pre-instantiated; every request or session gets a fresh instance in a
+//!   fresh [`Store`], from wasmtime's pooling allocator, and no instance ever serves two tenants.
+//!   Policy plugins run in an engine and pool of their own.
 //! - An instance reaches keys only through `kms:vault` host calls, checked against its
 //!   [`Capabilities`] and against the normal authorization of its principal.
 //! - No ambient authority: the linker defines `kms:vault` and nothing else. WASI imports (from
 //!   guests built with `std`) are satisfied by functions that trap; any other unknown import, or
 //!   `reveal` without the grant, makes the host refuse the component.
-//! - Limits per instance: linear memory ([`RuntimeConfig::max_memory_bytes`]), time per call
-//!   (epoch interruption), data copied into one host call (hostcall fuel) and open handles. A guest
-//!   that exceeds one traps; the call fails with [`RunError::Trapped`], the event is audited, and
+//! - Limits per instance: linear memory across all its memories
+//!   ([`RuntimeConfig::max_memory_bytes`]), core instances, memories and tables
+//!   ([`InstanceCounts`]), time per call (epoch interruption), data copied into one host call
+//!   (hostcall fuel) and open handles. A guest that exceeds one traps; the call fails with [`RunError::Trapped`], the event is audited, and
 //!   the host serves everyone else as before.
 //!
 //! ```no_run
@@ -40,42 +43,45 @@
 #[allow(unsafe_code, missing_docs)]
 pub mod bindings;
 pub mod capability;
+mod compile;
 mod config;
 mod ctx;
 mod data_keys;
 mod handles;
 mod keys;
+mod limits;
 mod linker;
 mod log;
 mod plugins;
 mod reveal;
 mod types;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 pub use capability::{
     Capabilities, CapabilitiesBuilder, KeyGrant, KeyOperation, KeySelector, Operations,
 };
+pub use compile::ComponentLimits;
 pub use ctx::{HasKms, HostLimits, KmsCtx, KmsCtxBuilder, KmsCtxView, KmsView};
 pub use handles::{DataKeyHandle, KeyHandle};
+pub use limits::InstanceCounts;
 pub use linker::{add_plugin_imports_to_linker, add_reveal_to_linker, add_to_linker};
 pub use log::{GuestLog, GuestLogLine, LogLevel, MemoryLog, StderrLog};
 pub use plugins::PluginRunner;
 
 use bindings::command::TenantCommandWithRevealPre;
 use bindings::wrapper::DataKeyWrapperPre;
+use compile::{Compiler, Lru, World};
 use kms_core::error::KmsError;
 use kms_core::types::EncryptionContext;
 use kms_service::{Caller, Service};
+use limits::InstanceLimiter;
 use types::{from_wit_error, to_wit_context};
 
 /// The `kms:vault` package prefix of every import the host provides.
@@ -84,11 +90,12 @@ const VAULT: &str = "kms:vault/";
 /// Limits and sizing of a [`Runtime`].
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// Linear memory one tenant instance may grow to, in bytes.
+    /// Linear memory one tenant instance may grow to, in bytes: all its memories together.
     pub max_memory_bytes: usize,
     /// Wall-clock time one call into a tenant instance may take, host calls included.
     pub call_time_limit: Duration,
-    /// Linear memory one policy-plugin instance may grow to, in bytes.
+    /// Linear memory one policy-plugin instance may grow to, in bytes: all its memories
+    /// together.
     pub plugin_memory_bytes: usize,
     /// Time one policy decision may take.
     pub plugin_time_limit: Duration,
@@ -96,11 +103,18 @@ pub struct RuntimeConfig {
     pub max_argument_bytes: usize,
     /// Host-side limits: handles, log lines, data-key seals.
     pub host: HostLimits,
+    /// Bounds on the components the runtime compiles: size, code, compile time, cache.
+    pub components: ComponentLimits,
+    /// Core instances, memories and tables one component instance may create.
+    pub instance_counts: InstanceCounts,
     /// Whether instances come from wasmtime's pooling allocator (fast) or are allocated on
     /// demand.
     pub pooling: bool,
-    /// Instances the pool holds at once (when pooling).
+    /// Tenant instances the pool holds at once (when pooling).
     pub pool_instances: u32,
+    /// Policy-plugin instances their own pool holds at once (when pooling): plugins never
+    /// compete with tenants' sessions for slots.
+    pub plugin_pool_instances: u32,
     /// How often the epoch advances; call time limits are rounded up to whole ticks.
     pub epoch_tick: Duration,
 }
@@ -114,8 +128,11 @@ impl Default for RuntimeConfig {
             plugin_time_limit: Duration::from_millis(100),
             max_argument_bytes: 2 << 20,
             host: HostLimits::default(),
+            components: ComponentLimits::default(),
+            instance_counts: InstanceCounts::default(),
             pooling: true,
             pool_instances: 128,
+            plugin_pool_instances: 64,
             epoch_tick: Duration::from_millis(5),
         }
     }
@@ -139,6 +156,8 @@ pub enum TrapReason {
     MemoryLimit,
     /// It passed more data into one host call than allowed.
     ArgumentLimit,
+    /// It tried to create more core instances, memories or tables than one instance may.
+    InstanceLimit,
     /// It used a handle it does not own (dropped, forged, of the wrong type).
     InvalidHandle,
     /// It trapped by itself (a panic, `unreachable`, an out-of-bounds access).
@@ -152,6 +171,7 @@ impl TrapReason {
             TrapReason::TimeLimit => "TimeLimit",
             TrapReason::MemoryLimit => "MemoryLimit",
             TrapReason::ArgumentLimit => "ArgumentLimit",
+            TrapReason::InstanceLimit => "InstanceLimit",
             TrapReason::InvalidHandle => "InvalidHandle",
             TrapReason::GuestFault => "GuestFault",
         }
@@ -182,6 +202,14 @@ pub enum RunError {
     /// A session whose instance trapped earlier was called again.
     #[error("the instance trapped earlier and cannot be used; start a new session")]
     Dead,
+    /// The component is refused because it is costlier to compile than the host allows: over a
+    /// bound of [`ComponentLimits`], or its compilation ran past the deadline (then its digest
+    /// is remembered and it is refused at once when offered again).
+    #[error("component refused: {0}")]
+    TooCostly(String),
+    /// The compiler is busy with other components; try again later. Nothing is remembered.
+    #[error("component not compiled now: {0}")]
+    Busy(String),
     /// The host failed (e.g. the event could not be audited).
     #[error("host failure: {0}")]
     Host(KmsError),
@@ -268,7 +296,7 @@ impl Tenant {
 pub struct GuestState {
     kms: KmsCtx,
     table: ResourceTable,
-    limiter: MemoryLimiter,
+    limiter: InstanceLimiter,
 }
 
 impl KmsView for GuestState {
@@ -277,42 +305,6 @@ impl KmsView for GuestState {
             ctx: &mut self.kms,
             table: &mut self.table,
         }
-    }
-}
-
-/// Caps linear memory and remembers that the cap was hit, so that the trap can be named.
-struct MemoryLimiter {
-    max_memory: usize,
-    exceeded: bool,
-}
-
-/// Table elements an instance may have; generous for wit-bindgen's indirect-call tables.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.max_memory {
-            self.exceeded = true;
-            wasmtime::bail!(
-                "linear memory limit of {} bytes exceeded (wanted {desired})",
-                self.max_memory
-            );
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
 
@@ -326,6 +318,8 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool) -> (TrapReason, Stri
             Trap::Interrupt | Trap::OutOfFuel => TrapReason::TimeLimit,
             _ => TrapReason::GuestFault,
         }
+    } else if detail.contains("resource limit exceeded") {
+        TrapReason::InstanceLimit
     } else if detail.contains("fuel allocated for hostcalls") {
         TrapReason::ArgumentLimit
     } else if detail.contains("handle index") || detail.contains("resource") {
@@ -351,20 +345,37 @@ fn start_epoch_ticker(engine: &Engine, tick: Duration) {
         .expect("spawning the epoch thread");
 }
 
-/// The engine every runtime and plugin runner uses: epoch interruption, no async, and the
-/// pooling allocator sized by `config`.
-fn new_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+/// An engine with epoch interruption, no async and no multi-memory, and a pooling allocator of
+/// `instances` component instances whose linear memory grows to `max_memory` bytes.
+///
+/// Every kind of slot is sized for `instances` instances each at its [`InstanceCounts`], and
+/// the pool refuses a component needing more than those counts: one component instance can
+/// take its share of core-instance, memory and table slots and no more.
+fn new_engine(
+    config: &RuntimeConfig,
+    instances: u32,
+    max_memory: usize,
+) -> wasmtime::Result<Engine> {
     let mut wasm = Config::new();
     wasm.epoch_interruption(true);
     wasm.concurrency_support(false);
+    // Components built by our toolchain have one memory per module; a module with several is
+    // refused outright rather than only counted.
+    wasm.wasm_multi_memory(false);
+    // Compilation runs on one thread (the compile thread), so that compiling a large component
+    // leaves the other cores to requests.
+    wasm.parallel_compilation(false);
     if config.pooling {
-        let n = config.pool_instances;
+        let counts = config.instance_counts;
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(n)
-            .total_core_instances(n.saturating_mul(8))
-            .total_memories(n.saturating_mul(2))
-            .total_tables(n.saturating_mul(8))
-            .max_memory_size(config.max_memory_bytes.max(config.plugin_memory_bytes))
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(counts.core_instances))
+            .total_memories(instances.saturating_mul(counts.memories))
+            .total_tables(instances.saturating_mul(counts.tables))
+            .max_core_instances_per_component(counts.core_instances)
+            .max_memories_per_component(counts.memories)
+            .max_tables_per_component(counts.tables)
+            .max_memory_size(max_memory)
             // Reset the first 256 KiB of a slot (the 64 KiB shadow stack, data and first heap
             // pages of our guests) with memset rather than returning them to the kernel, which
             // costs page faults and TLB shootdowns on the next instance (measured: 30 → 23 µs
@@ -377,18 +388,31 @@ fn new_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
     Ok(engine)
 }
 
-/// Compiles `bytes`, reusing an earlier compilation of the same bytes.
+/// What a component the runtime loads may import and must export: a tenant application, a
+/// data-key wrapper or a policy plugin (loaded to inspect it). Starting a session checks the
+/// exports of its world, and `reveal` against the tenant's grant.
+const LOADABLE_WORLD: World = World {
+    imports: &["types", "keys", "data-keys", "log", "config", "reveal"],
+    exports: &["app", "envelope", "policy"],
+    name: "kms:vault component",
+};
+
+/// Checks `bytes` against `world` and the limits without compiling, then compiles it (or finds
+/// an earlier compilation of the same bytes in `cache`). Only what compiled is cached.
 fn compile(
-    engine: &Engine,
-    cache: &Mutex<HashMap<String, GuestComponent>>,
+    compiler: &Compiler,
+    cache: &Mutex<Lru<GuestComponent>>,
+    counts: &InstanceCounts,
+    world: &World,
     bytes: &[u8],
 ) -> Result<GuestComponent, RunError> {
     let digest = kms_service::component_digest(bytes);
     if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
-        return Ok(found.clone());
+        return Ok(found);
     }
-    let component = Component::new(engine, bytes)
-        .map_err(|e| RunError::Refused(format!("not a valid WebAssembly component: {e:#}")))?;
+    compile::inspect(bytes, compiler.limits(), counts, world)?;
+    let component = compiler.compile(&digest, bytes)?;
+    let engine = compiler.engine();
     let ty = component.component_type();
     let mut imports: Vec<String> = ty
         .imports(engine)
@@ -417,26 +441,6 @@ fn compile(
     Ok(loaded)
 }
 
-/// Checks a component's imports against what the host provides: `allowed` interfaces of
-/// `kms:vault`, plus WASI (which only traps). Anything else is refused by name.
-fn check_imports(component: &GuestComponent, allowed: &[&str]) -> Result<(), RunError> {
-    for import in component.imports() {
-        if import.starts_with("wasi:") {
-            continue;
-        }
-        let provided = import
-            .strip_prefix(VAULT)
-            .and_then(|rest| rest.split('@').next())
-            .is_some_and(|interface| allowed.contains(&interface));
-        if !provided {
-            return Err(RunError::Refused(format!(
-                "it imports {import}, which this host does not provide to it"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// A linker for `component`: `base` plus trapping stand-ins for any WASI import.
 fn linker_for(
     base: &Linker<GuestState>,
@@ -462,7 +466,8 @@ struct Shared {
     config: RuntimeConfig,
     service: Arc<Service>,
     linker: Linker<GuestState>,
-    compiled: Mutex<HashMap<String, GuestComponent>>,
+    compiler: Compiler,
+    compiled: Mutex<Lru<GuestComponent>>,
     log: Arc<dyn GuestLog>,
     plugins: PluginRunner,
 }
@@ -476,8 +481,9 @@ impl fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// A runtime over `service`, logging guests' lines to standard error. It also becomes the
-    /// service's policy engine, so plugins attached to keys run in this runtime's engine.
+    /// A runtime over `service`, logging guests' lines to standard error. Its plugin runner
+    /// also becomes the service's policy engine, so plugins attached to keys run with this
+    /// runtime's limits (in an engine and pool of their own).
     pub fn new(service: Arc<Service>, config: RuntimeConfig) -> Result<Self, RunError> {
         Self::with_log(service, config, Arc::new(StderrLog))
     }
@@ -488,21 +494,27 @@ impl Runtime {
         config: RuntimeConfig,
         log: Arc<dyn GuestLog>,
     ) -> Result<Self, RunError> {
-        let engine = new_engine(&config).map_err(|e| RunError::Refused(format!("{e:#}")))?;
+        let engine = new_engine(&config, config.pool_instances, config.max_memory_bytes)
+            .map_err(|e| RunError::Refused(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         add_to_linker(&mut linker)
             .and_then(|()| add_reveal_to_linker(&mut linker))
             .map_err(|e| RunError::Refused(format!("{e:#}")))?;
-        let plugins = PluginRunner::with_engine(engine.clone(), config.clone(), Arc::clone(&log))
+        // Plugins get an engine, and so a pool, of their own: a tenant holding every session
+        // slot must not make plugin decisions fail (closed) for everyone.
+        let plugins = PluginRunner::with_log(config.clone(), Arc::clone(&log))
             .map_err(|e| RunError::Refused(format!("{e:#}")))?;
         service.set_policy_engine(Arc::new(plugins.clone()));
+        let compiler = Compiler::new(engine.clone(), config.components.clone())
+            .map_err(|e| RunError::Refused(format!("starting the compile thread: {e}")))?;
         Ok(Runtime {
             shared: Arc::new(Shared {
                 engine,
+                compiled: Mutex::new(Lru::new(config.components.cached_components)),
                 config,
                 service,
                 linker,
-                compiled: Mutex::new(HashMap::new()),
+                compiler,
                 log,
                 plugins,
             }),
@@ -524,14 +536,24 @@ impl Runtime {
         &self.shared.service
     }
 
-    /// The policy-plugin runner sharing this runtime's engine.
+    /// The policy-plugin runner of this runtime (with its own engine and pool).
     pub fn plugin_runner(&self) -> &PluginRunner {
         &self.shared.plugins
     }
 
-    /// Compiles a component (once per distinct content).
+    /// Compiles a component of a `kms:vault` world (once per distinct content, while it
+    /// stays in the bounded cache). Its world and size are checked against
+    /// [`RuntimeConfig::components`] before anything is compiled; compilation runs on the
+    /// runtime's compile thread, one component at a time, under a deadline.
     pub fn load(&self, bytes: &[u8]) -> Result<GuestComponent, RunError> {
-        compile(&self.shared.engine, &self.shared.compiled, bytes)
+        let shared = &self.shared;
+        compile(
+            &shared.compiler,
+            &shared.compiled,
+            &shared.config.instance_counts,
+            &LOADABLE_WORLD,
+            bytes,
+        )
     }
 
     fn store(&self, component: &GuestComponent, tenant: &Tenant) -> Store<GuestState> {
@@ -548,10 +570,7 @@ impl Runtime {
             GuestState {
                 kms,
                 table: ResourceTable::new(),
-                limiter: MemoryLimiter {
-                    max_memory: config.max_memory_bytes,
-                    exceeded: false,
-                },
+                limiter: InstanceLimiter::new(config.max_memory_bytes, config.instance_counts),
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -574,9 +593,9 @@ impl Runtime {
     /// Audits a refusal or a trap; a failure to audit becomes the error.
     fn audit_failure(&self, caller: &Caller, operation: &str, error: RunError) -> RunError {
         let outcome = match &error {
-            RunError::Refused(_) => "ComponentRefused",
+            RunError::Refused(_) | RunError::TooCostly(_) => "ComponentRefused",
             RunError::Trapped { .. } => "GuestTrap",
-            RunError::Dead | RunError::Host(_) => return error,
+            RunError::Dead | RunError::Busy(_) | RunError::Host(_) => return error,
         };
         let message = match &error {
             RunError::Trapped { reason, detail } => format!("{reason}: {detail}"),
@@ -613,18 +632,14 @@ impl Runtime {
         self.check_reveal(component, tenant).map_err(audit)?;
         let pre = slot
             .get_or_init(|| {
-                check_imports(
-                    component,
-                    &["types", "keys", "data-keys", "log", "config", "reveal"],
-                )
-                .and_then(|()| linker_for(&self.shared.linker, component))
-                .and_then(|linker| {
-                    linker
-                        .instantiate_pre(&component.inner.component)
-                        .and_then(new_pre)
-                        .map_err(|e| RunError::Refused(format!("{e:#}")))
-                })
-                .map_err(|e| e.to_string())
+                linker_for(&self.shared.linker, component)
+                    .and_then(|linker| {
+                        linker
+                            .instantiate_pre(&component.inner.component)
+                            .and_then(new_pre)
+                            .map_err(|e| RunError::Refused(format!("{e:#}")))
+                    })
+                    .map_err(|e| e.to_string())
             })
             .clone()
             .map_err(|e| audit(RunError::Refused(e)))?;

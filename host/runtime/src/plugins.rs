@@ -3,7 +3,6 @@
 //! `config`. A plugin that cannot answer — it traps, runs out of time or memory, or does not
 //! load — yields [`PluginVerdict::Failed`], which authorization counts as a deny.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasSelf, Linker};
@@ -12,13 +11,13 @@ use wasmtime::{Engine, Store};
 use super::bindings::plugin::PolicyPluginPre;
 use super::bindings::plugin::exports::kms::vault::policy::{Decision, Request};
 use super::bindings::{config, log, types as wit};
+use super::compile::{self, Compiler, Lru, World};
 use super::ctx::HostLimits;
+use super::limits::InstanceLimiter;
 use super::log::Diagnostics;
-use super::{
-    GuestComponent, GuestLog, MemoryLimiter, RunError, RuntimeConfig, StderrLog, check_imports,
-    classify, compile, new_engine,
-};
+use super::{GuestLog, RunError, RuntimeConfig, StderrLog, classify, new_engine};
 use kms_authz::{PluginVerdict, PolicyEngine, PolicyRequest};
+use kms_core::error::{KmsError, KmsResult};
 use kms_service::{CallSource, Caller};
 use kms_vault::PluginAttachment;
 
@@ -28,7 +27,7 @@ pub struct PluginState {
     config: std::collections::BTreeMap<String, String>,
     limits: HostLimits,
     diagnostics: Diagnostics,
-    limiter: MemoryLimiter,
+    limiter: InstanceLimiter,
 }
 
 impl wit::Host for PluginState {}
@@ -65,10 +64,18 @@ struct Inner {
     engine: Engine,
     config: RuntimeConfig,
     linker: Linker<PluginState>,
-    compiled: Mutex<HashMap<String, GuestComponent>>,
-    pres: Mutex<HashMap<String, PolicyPluginPre<PluginState>>>,
+    compiler: Compiler,
+    /// Plugins that compiled and link, by digest; bounded.
+    pres: Mutex<Lru<PolicyPluginPre<PluginState>>>,
     log: Arc<dyn GuestLog>,
 }
+
+/// What a policy plugin may import and must export.
+const PLUGIN_WORLD: World = World {
+    imports: &["types", "log", "config"],
+    exports: &["policy"],
+    name: "policy plugin",
+};
 
 /// The engine used when plugins must run before any runtime was set up, or when none could be:
 /// every plugin then fails, which denies (fail closed).
@@ -79,8 +86,8 @@ impl PolicyEngine for Unavailable {
         PluginVerdict::Failed(format!("no policy engine: {}", self.0))
     }
 
-    fn check(&self, _: &[u8]) -> Result<(), String> {
-        Err(format!("no policy engine: {}", self.0))
+    fn check(&self, _: &[u8]) -> KmsResult<()> {
+        Err(KmsError::Internal(format!("no policy engine: {}", self.0)))
     }
 }
 
@@ -103,16 +110,28 @@ impl PolicyEngine for LazyRunner {
         self.engine().evaluate(plugin, request)
     }
 
-    fn check(&self, component: &[u8]) -> Result<(), String> {
+    fn check(&self, component: &[u8]) -> KmsResult<()> {
         self.engine().check(component)
     }
 }
 
 impl PluginRunner {
-    /// A runner with its own engine, configured by `config`.
+    /// A runner with its own engine and pool, configured by `config`.
     pub fn new(config: RuntimeConfig) -> wasmtime::Result<Self> {
-        let engine = new_engine(&config)?;
-        Self::with_engine(engine, config, Arc::new(StderrLog))
+        Self::with_log(config, Arc::new(StderrLog))
+    }
+
+    /// [`new`](Self::new) with plugins' log lines going to `log`.
+    pub(crate) fn with_log(
+        config: RuntimeConfig,
+        log: Arc<dyn GuestLog>,
+    ) -> wasmtime::Result<Self> {
+        let engine = new_engine(
+            &config,
+            config.plugin_pool_instances,
+            config.plugin_memory_bytes,
+        )?;
+        Self::with_engine(engine, config, log)
     }
 
     /// An engine for a service that runs plugins only now and then (the `kms` command line):
@@ -122,7 +141,7 @@ impl PluginRunner {
         Arc::new(LazyRunner(std::sync::OnceLock::new()))
     }
 
-    pub(crate) fn with_engine(
+    fn with_engine(
         engine: Engine,
         config: RuntimeConfig,
         log: Arc<dyn GuestLog>,
@@ -131,60 +150,75 @@ impl PluginRunner {
         wit::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         config::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        let compiler = Compiler::new(engine.clone(), config.components.clone())?;
         Ok(PluginRunner {
             inner: Arc::new(Inner {
                 engine,
-                config,
                 linker,
-                compiled: Mutex::new(HashMap::new()),
-                pres: Mutex::new(HashMap::new()),
+                compiler,
+                pres: Mutex::new(Lru::new(config.components.cached_components)),
+                config,
                 log,
             }),
         })
     }
 
-    /// The pre-instantiated plugin, compiled and linked once per distinct component. `digest` is
-    /// the one recorded when the plugin was attached: a hit skips hashing the bytes again, and a
-    /// miss checks it against the bytes, so altered bytes are never run under another's digest.
+    /// The pre-instantiated plugin, compiled and linked once per distinct component (while it
+    /// stays in the bounded cache). `digest` is the one recorded when the plugin was attached: a
+    /// hit skips hashing the bytes again, and a miss checks it against the bytes, so altered
+    /// bytes are never run under another's digest. The plugin's world and size are checked
+    /// before anything is compiled.
     fn pre(
         &self,
         digest: Option<&str>,
         bytes: &[u8],
     ) -> Result<PolicyPluginPre<PluginState>, RunError> {
-        if let Some(digest) = digest
-            && let Some(pre) = self
-                .inner
+        let cached = |d: &str| {
+            self.inner
                 .pres
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .get(digest)
-        {
-            return Ok(pre.clone());
+                .get(d)
+        };
+        if let Some(pre) = digest.and_then(cached) {
+            return Ok(pre);
         }
-        let component = compile(&self.inner.engine, &self.inner.compiled, bytes)?;
-        let digest_now = component.digest().to_string();
+        let digest_now = kms_service::component_digest(bytes);
         if digest.is_some_and(|d| d != digest_now) {
             return Err(RunError::Refused(format!(
                 "the plugin's bytes no longer match the digest recorded when it was attached ({digest_now})"
             )));
         }
-        let digest = digest_now;
-        check_imports(&component, &["types", "log", "config"])?;
+        if let Some(pre) = cached(&digest_now) {
+            return Ok(pre);
+        }
+        let config = &self.inner.config;
+        compile::inspect(
+            bytes,
+            &config.components,
+            &config.instance_counts,
+            &PLUGIN_WORLD,
+        )?;
+        let component = self.inner.compiler.compile(&digest_now, bytes)?;
         let mut linker = self.inner.linker.clone();
-        if component.imports().iter().any(|i| i.starts_with("wasi:")) {
+        let imports_wasi = component
+            .component_type()
+            .imports(&self.inner.engine)
+            .any(|(name, _)| name.starts_with("wasi:"));
+        if imports_wasi {
             linker
-                .define_unknown_imports_as_traps(&component.inner.component)
+                .define_unknown_imports_as_traps(&component)
                 .map_err(|e| RunError::Refused(format!("{e:#}")))?;
         }
         let pre = linker
-            .instantiate_pre(&component.inner.component)
+            .instantiate_pre(&component)
             .and_then(PolicyPluginPre::new)
             .map_err(|e| RunError::Refused(format!("not a policy plugin: {e:#}")))?;
         self.inner
             .pres
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(digest, pre.clone());
+            .insert(digest_now, pre.clone());
         Ok(pre)
     }
 
@@ -210,10 +244,7 @@ impl PluginRunner {
                 config: plugin.config.clone(),
                 limits: config.host.clone(),
                 diagnostics: Diagnostics::new(Arc::clone(&self.inner.log)),
-                limiter: MemoryLimiter {
-                    max_memory: config.plugin_memory_bytes,
-                    exceeded: false,
-                },
+                limiter: InstanceLimiter::new(config.plugin_memory_bytes, config.instance_counts),
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -253,9 +284,18 @@ impl PolicyEngine for PluginRunner {
         }
     }
 
-    fn check(&self, component: &[u8]) -> Result<(), String> {
-        self.pre(None, component)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn check(&self, component: &[u8]) -> KmsResult<()> {
+        self.pre(None, component).map(|_| ()).map_err(|e| match e {
+            RunError::TooCostly(why) => KmsError::LimitExceeded(format!(
+                "Component is costlier to compile than this host allows: {why}"
+            )),
+            RunError::Busy(why) => {
+                KmsError::Throttling(format!("Component could not be checked now: {why}"))
+            }
+            other => KmsError::invalid(
+                "Component",
+                format!("Component is not a policy plugin: {other}"),
+            ),
+        })
     }
 }

@@ -75,7 +75,7 @@ struct OpenAs<'a> {
 }
 
 /// The context as the plain pairs policy plugins see.
-fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
+pub(super) fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
     context
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

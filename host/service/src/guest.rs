@@ -8,6 +8,60 @@ use super::*;
 use kms_core::types::{KeyUsage, Tag};
 use kms_crypto::{DataKeyCipher, blob};
 
+/// Longest reason a guest refusal's audit record keeps, in bytes: a guest chooses the names it
+/// asks for, and the audit trail must not echo kilobytes of them.
+pub const MAX_REFUSAL_REASON_BYTES: usize = 256;
+
+/// The refusals of one guest instance and how many of them the audit trail records one by one.
+/// Past [`max_individual`](Self::new), refusals are only counted, and
+/// [`Service::record_suppressed_refusals`] writes one record with the count when the instance
+/// ends: a guest cannot fill the audit trail by asking for what it may not have.
+#[derive(Debug)]
+pub struct GuestRefusals {
+    max_individual: u32,
+    audited: u32,
+    suppressed: u64,
+}
+
+impl GuestRefusals {
+    /// Records the first `max_individual` refusals one by one, then counts the rest.
+    pub fn new(max_individual: u32) -> Self {
+        GuestRefusals {
+            max_individual,
+            audited: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// Refusals counted but not yet recorded.
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed
+    }
+
+    /// Whether the next refusal gets its own record; if not, it is counted.
+    fn individual(&mut self) -> bool {
+        if self.audited < self.max_individual {
+            self.audited += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary, marked when cut.
+fn truncated(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
 /// What the component runtime may know about a key to match it against a capability set: its
 /// identity, names, tags and state. Never its material.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +94,9 @@ pub enum Admission {
 /// and is zeroized when this is dropped. Sealing and opening with it happen here too.
 pub struct DataKey {
     key_id: KeyId,
+    /// The encryption context the data key was generated or unwrapped under: revealing it is
+    /// authorized under the same context.
+    context: EncryptionContext,
     plaintext: SecretBytes,
     cipher: KmsResult<DataKeyCipher>,
     wrapped: Vec<u8>,
@@ -55,10 +112,16 @@ impl std::fmt::Debug for DataKey {
 }
 
 impl DataKey {
-    fn new(key_id: KeyId, plaintext: SecretBytes, wrapped: Vec<u8>) -> Self {
+    fn new(
+        key_id: KeyId,
+        context: EncryptionContext,
+        plaintext: SecretBytes,
+        wrapped: Vec<u8>,
+    ) -> Self {
         let cipher = DataKeyCipher::new(&plaintext);
         DataKey {
             key_id,
+            context,
             plaintext,
             cipher,
             wrapped,
@@ -112,15 +175,60 @@ impl Service {
     }
 
     /// Writes the audit record of an operation that the runtime refused before reaching the
-    /// service (a capability denial, a handle limit).
+    /// service (a capability denial, a handle limit), or counts it once the instance has had
+    /// its individually recorded refusals.
     pub fn record_refusal(
         &self,
         caller: &Caller,
+        refusals: &mut GuestRefusals,
         operation: &str,
         key_arn: Option<String>,
         error: &KmsError,
     ) -> KmsResult<()> {
-        self.record_guest_event(caller, operation, key_arn, Some(error))
+        let reason = || error.message().to_string();
+        self.record_guest_refusal(caller, refusals, operation, key_arn, error, reason)
+    }
+
+    /// Writes one record counting the refusals of a guest instance that were not recorded one
+    /// by one (nothing if there were none); called when the instance ends.
+    pub fn record_suppressed_refusals(
+        &self,
+        caller: &Caller,
+        refusals: &mut GuestRefusals,
+    ) -> KmsResult<()> {
+        let count = std::mem::take(&mut refusals.suppressed);
+        if count == 0 {
+            return Ok(());
+        }
+        self.record_outcome(
+            caller,
+            "GuestRefusals",
+            None,
+            "RefusalsCounted",
+            Some(format!(
+                "{count} more refusals of this instance were counted, not recorded one by one \
+                 (its first {} were)",
+                refusals.max_individual
+            )),
+        )
+    }
+
+    /// The record of a refusal, with `reason` cut to [`MAX_REFUSAL_REASON_BYTES`], if the
+    /// instance has individual records left; otherwise only counted.
+    fn record_guest_refusal(
+        &self,
+        caller: &Caller,
+        refusals: &mut GuestRefusals,
+        operation: &str,
+        key_arn: Option<String>,
+        error: &KmsError,
+        reason: impl FnOnce() -> String,
+    ) -> KmsResult<()> {
+        if !refusals.individual() {
+            return Ok(());
+        }
+        let reason = truncated(&reason(), MAX_REFUSAL_REASON_BYTES);
+        self.record_outcome(caller, operation, key_arn, error.aws_type(), Some(reason))
     }
 
     /// The audit record of a guest event (an opened handle, a revealed data key) that failed
@@ -160,69 +268,168 @@ impl Service {
         })
     }
 
-    /// Opens a key for a guest (`keys.open`): resolves `name`, asks `admit` (the runtime's
-    /// capability set and handle limit) and audits an `OpenKey` record either way. A key that
-    /// does not exist and one outside the capability set both answer `NotFound` naming only
-    /// what the guest asked for; the audit record says which it was.
+    /// What a capability set is matched against for the key `name` names, looked up with the
+    /// same store reads in the same order whether that key exists or not: an alias name's
+    /// alias, the key record only if `needs_tags` (tag selectors), then the key's aliases — of
+    /// a key id no key has when the name resolves to none. `None` beside the facts when the
+    /// name is known to name no key; a key is known to exist only when its record was read.
+    fn probe_key(&self, name: &str, needs_tags: bool) -> KmsResult<(Option<KeyId>, KeyFacts)> {
+        let reference = KeyReference::parse(name)?;
+        let elsewhere = reference.arn().is_some_and(|arn| {
+            arn.region() != self.region.as_str() || arn.account() != self.shared.vault.account()
+        });
+        let key_id = match reference.target()? {
+            KeyTarget::Key(id) => Some(id),
+            KeyTarget::Alias(alias) => self
+                .shared
+                .vault
+                .store()
+                .alias(&self.region, alias)?
+                .map(|a| a.key_id),
+        };
+        self.probe_key_id(key_id.filter(|_| !elsewhere), needs_tags)
+    }
+
+    /// [`probe_key`](Self::probe_key) by key id; `None` probes a key id no key has.
+    fn probe_key_id(
+        &self,
+        key_id: Option<KeyId>,
+        needs_tags: bool,
+    ) -> KmsResult<(Option<KeyId>, KeyFacts)> {
+        let probe = key_id.unwrap_or_else(|| KeyId::from_bytes([0; 16], false));
+        let store = self.shared.vault.store();
+        let record = match needs_tags {
+            true => store.key(&self.region, &probe)?,
+            false => None,
+        };
+        let aliases = store.aliases_after(&self.region, None, Some(&probe), 1000)?;
+        let exists = key_id.filter(|_| !needs_tags || record.is_some());
+        let facts = KeyFacts {
+            arn: self.key_arn(&probe),
+            key_id: probe,
+            aliases: aliases.into_iter().map(|a| a.name).collect(),
+            tags: record.map(|r| r.tags).unwrap_or_default(),
+            // Capability sets do not select by usage; the facts handed out after admission are
+            // read whole.
+            usage: KeyUsage::EncryptDecrypt,
+        };
+        Ok((exists, facts))
+    }
+
+    /// Opens a key for a guest (`keys.open`): looks `name` up, asks `admit` (the runtime's
+    /// capability set and handle limit; `needs_tags` when it selects keys by tag) and audits an
+    /// `OpenKey` record either way (refusals through `refusals`). A key that does not exist and
+    /// one outside the capability set both answer `NotFound` naming only what the guest asked
+    /// for, after the same store reads and the same capability match; the audit record says
+    /// which it was. Only an admitted key's record is read whole.
     pub fn open_key(
         &self,
         caller: &Caller,
+        refusals: &mut GuestRefusals,
         name: &str,
+        needs_tags: bool,
         admit: impl FnOnce(&KeyFacts) -> Admission,
     ) -> KmsResult<KeyFacts> {
         let not_found = || KmsError::key_not_found(name);
-        let facts = match self.key_facts(name) {
-            Ok(facts) => facts,
+        let (exists, facts) = match self.probe_key(name, needs_tags) {
+            Ok(probed) => probed,
             Err(error) => {
                 let error = match error {
                     invalid @ KmsError::Validation(_) => invalid,
                     _ => not_found(),
                 };
                 let reason = error.message().to_string();
-                return self.guest_refusal(caller, "OpenKey", None, error, reason);
+                return self.refused(caller, refusals, "OpenKey", None, error, || reason);
             }
         };
-        let outcome = match admit(&facts) {
-            Admission::Admit => Ok(()),
+        let verdict = admit(&facts);
+        let Some(key_id) = exists else {
+            let reason = || format!("{name} does not exist");
+            return self.refused(caller, refusals, "OpenKey", None, not_found(), reason);
+        };
+        match verdict {
+            Admission::Admit => {}
             Admission::OutsideCapability => {
-                let reason = format!("{} is outside this component's capability set", facts.arn);
-                return self.guest_refusal(caller, "OpenKey", Some(facts.arn), not_found(), reason);
+                let arn = facts.arn;
+                let reason = || format!("{arn} is outside this component's capability set");
+                let recorded = Some(arn.clone());
+                return self.refused(caller, refusals, "OpenKey", recorded, not_found(), reason);
             }
-            Admission::Refuse(error) => Err(error),
+            Admission::Refuse(error) => {
+                let reason = error.message().to_string();
+                let arn = Some(facts.arn);
+                return self.refused(caller, refusals, "OpenKey", arn, error, || reason);
+            }
+        }
+        match self.key_facts(&key_id.to_string()) {
+            Ok(facts) => {
+                self.record_guest_event(caller, "OpenKey", Some(facts.arn.clone()), None)?;
+                Ok(facts)
+            }
+            Err(_) => {
+                let reason = || format!("{name} does not exist");
+                self.refused(caller, refusals, "OpenKey", None, not_found(), reason)
+            }
+        }
+    }
+
+    /// Refuses `keys.open` of `name` for a guest whose capability set grants no key at all:
+    /// before any store read, alike for every name (only a malformed name answers otherwise).
+    pub fn refuse_open(
+        &self,
+        caller: &Caller,
+        refusals: &mut GuestRefusals,
+        name: &str,
+    ) -> KmsResult<KeyFacts> {
+        let error = match KeyReference::parse(name) {
+            Err(invalid @ KmsError::Validation(_)) => invalid,
+            _ => KmsError::key_not_found(name),
         };
-        self.record_guest_event(
-            caller,
-            "OpenKey",
-            Some(facts.arn.clone()),
-            outcome.as_ref().err(),
-        )?;
-        outcome.map(|()| facts)
+        let reason = format!(
+            "{}: this component's capability set grants no key",
+            error.message()
+        );
+        self.refused(caller, refusals, "OpenKey", None, error, || reason)
     }
 
     /// The key a ciphertext names, for a guest about to decrypt or re-encrypt it under
-    /// `operation`, if `admit` (the runtime's capability set) allows; otherwise the same
-    /// `InvalidCiphertextException` as any undecryptable blob, with the reason (`admit`'s, or
-    /// why the blob names no usable key) in the audit record only.
+    /// `operation`, if `admit` (the runtime's capability set; `needs_tags` when it selects keys
+    /// by tag) allows; otherwise the same `InvalidCiphertextException` as any undecryptable
+    /// blob, with the reason (`admit`'s, or why the blob names no usable key) in the audit
+    /// record only. Nothing is decrypted and no key is used before `admit` agrees, and a
+    /// ciphertext of a key outside the capability costs the same store reads and capability
+    /// match as one of a key that does not exist.
     pub fn ciphertext_key(
         &self,
         caller: &Caller,
+        refusals: &mut GuestRefusals,
         operation: &str,
         ciphertext: &[u8],
+        needs_tags: bool,
         admit: impl FnOnce(&KeyFacts) -> Result<(), String>,
     ) -> KmsResult<KeyFacts> {
-        let invalid = |arn: Option<String>, why: String| {
-            self.guest_refusal(caller, operation, arn, KmsError::invalid_ciphertext(), why)
+        let mut invalid = |arn: Option<String>, why: &dyn Fn() -> String| {
+            let error = KmsError::invalid_ciphertext();
+            self.refused(caller, refusals, operation, arn, error, why)
         };
         let Ok(header) = blob::parse_header(ciphertext) else {
-            return invalid(None, "the ciphertext is malformed".into());
+            return invalid(None, &|| "the ciphertext is malformed".into());
         };
-        let facts = match self.key_facts(&header.key_id.to_string()) {
-            Ok(facts) => facts,
-            Err(e) => return invalid(None, format!("the ciphertext's key: {e}")),
+        let (exists, facts) = match self.probe_key_id(Some(header.key_id), needs_tags) {
+            Ok(probed) => probed,
+            Err(e) => return invalid(None, &|| format!("the ciphertext's key: {e}")),
         };
-        match admit(&facts) {
-            Ok(()) => Ok(facts),
-            Err(why) => invalid(Some(facts.arn), why),
+        let verdict = admit(&facts);
+        let missing = || format!("the ciphertext's key {} does not exist", header.key_id);
+        if exists.is_none() {
+            return invalid(None, &missing);
+        }
+        if let Err(why) = verdict {
+            return invalid(Some(facts.arn), &|| why.clone());
+        }
+        match self.key_facts(&header.key_id.to_string()) {
+            Ok(facts) => Ok(facts),
+            Err(_) => invalid(None, &missing),
         }
     }
 
@@ -233,9 +440,11 @@ impl Service {
         caller: &Caller,
         req: GenerateDataKeyRequest,
     ) -> KmsResult<DataKey> {
+        let context = req.encryption_context.clone();
         let response = self.generate_data_key(caller, req)?;
         Ok(DataKey::new(
             self.resolve_id(&response.key_id)?,
+            context,
             response.plaintext,
             response.ciphertext_blob,
         ))
@@ -245,9 +454,11 @@ impl Service {
     /// host (`data-keys.unwrap`).
     pub fn unwrap_data_key(&self, caller: &Caller, req: DecryptRequest) -> KmsResult<DataKey> {
         let wrapped = req.ciphertext_blob.clone();
+        let context = req.encryption_context.clone();
         let response = self.decrypt_accepting(caller, req, Accept::DataKeyOnly)?;
         Ok(DataKey::new(
             self.resolve_id(&response.key_id)?,
+            context,
             response.plaintext,
             wrapped,
         ))
@@ -255,8 +466,9 @@ impl Service {
 
     /// The plaintext of a data key held for a guest (`reveal.export-plaintext`), if its
     /// capability set includes reveal (`capability_allows`) and `caller` may
-    /// `kms:GenerateDataKey` on the data key's KMS key, plugins included. Audited as
-    /// `RevealDataKey` either way.
+    /// `kms:GenerateDataKey` on the data key's KMS key under the encryption context the data key
+    /// was generated or unwrapped under (key policy and grant conditions on the context, grant
+    /// constraints, plugins). Audited as `RevealDataKey` either way, with that context.
     pub fn reveal_data_key(
         &self,
         caller: &Caller,
@@ -264,35 +476,42 @@ impl Service {
         capability_allows: bool,
     ) -> KmsResult<SecretBytes> {
         let arn = self.key_arn(&data_key.key_id);
+        let context = crypto_ops::context_pairs(&data_key.context);
         let outcome = if capability_allows {
             self.resolve(&data_key.key_id.to_string())
                 .and_then(|record| {
-                    self.authorize(
-                        caller,
-                        "kms:GenerateDataKey",
-                        Resource::Key(&record, RequestFacts::default()),
-                    )
+                    let facts = RequestFacts {
+                        context: &context,
+                        ..RequestFacts::default()
+                    };
+                    self.authorize(caller, "kms:GenerateDataKey", Resource::Key(&record, facts))
                 })
         } else {
             Err(KmsError::AccessDenied(
                 "This component's capability set does not include reveal".into(),
             ))
         };
-        self.record_guest_event(caller, "RevealDataKey", Some(arn), outcome.as_ref().err())?;
+        let note = AuditNote {
+            key_arn: Some(arn),
+            encryption_context: Some(context),
+            ..AuditNote::default()
+        };
+        self.record(caller, "RevealDataKey", note, outcome.as_ref().err())?;
         outcome.map(|_| data_key.plaintext.clone())
     }
 
-    /// Audits a refusal whose audit record says more (`reason`) than the error the guest gets;
-    /// a failure to audit becomes the error.
-    fn guest_refusal<T>(
+    /// Audits (or counts) a refusal whose audit record says more (`reason`) than the error the
+    /// guest gets; a failure to audit becomes the error.
+    fn refused<T>(
         &self,
         caller: &Caller,
+        refusals: &mut GuestRefusals,
         operation: &str,
         key_arn: Option<String>,
         error: KmsError,
-        reason: String,
+        reason: impl FnOnce() -> String,
     ) -> KmsResult<T> {
-        self.record_outcome(caller, operation, key_arn, error.aws_type(), Some(reason))?;
+        self.record_guest_refusal(caller, refusals, operation, key_arn, &error, reason)?;
         Err(error)
     }
 }

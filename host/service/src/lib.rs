@@ -70,7 +70,7 @@ pub use grants::{
     CreateGrantRequest, CreateGrantResponse, GrantListEntry, ListGrantsRequest, ListGrantsResponse,
     ListRetirableGrantsRequest, RetireGrantRequest, RevokeGrantRequest,
 };
-pub use guest::{Admission, DataKey, KeyFacts};
+pub use guest::{Admission, DataKey, GuestRefusals, KeyFacts, MAX_REFUSAL_REASON_BYTES};
 pub use identities::{
     AccessKeyCreated, AccessKeyEntry, AccountEntry, CreateAccountRequest, CreatePrincipalRequest,
     Credential, MAX_ACCESS_KEYS, MAX_IDENTITY_POLICIES, PrincipalEntry, PutPrincipalPolicyRequest,

@@ -220,12 +220,8 @@ impl Service {
             }
             let scope =
                 self.plugin_scope(caller, note, req.key_id.as_deref(), "kms:PutKeyPolicy")?;
-            self.policy_engine().check(&req.component).map_err(|e| {
-                KmsError::invalid(
-                    "Component",
-                    format!("Component is not a policy plugin: {e}"),
-                )
-            })?;
+            // The engine checks the component's world and size before it compiles anything.
+            self.policy_engine().check(&req.component)?;
             let attachment = PluginAttachment {
                 scope,
                 name: req.plugin_name,

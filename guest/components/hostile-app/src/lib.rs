@@ -14,6 +14,8 @@
 //! | `dump-after-seal KEY` | seals with a data key, then returns the wrapped key and its whole linear memory, as hex |
 //! | `public-key KEY` | asks a key for its public half (a symmetric key, in the tests, which has none to give) |
 //! | `encrypt KEY N` | encrypts 4 KiB N times (the benchmark's guest side) |
+//! | `open-many KEY N` | asks to open KEY N times, keeping nothing; reports how many were refused |
+//! | `decrypt HEX` | decrypts the ciphertext HEX with no encryption context |
 #![no_std]
 
 extern crate alloc;
@@ -168,9 +170,36 @@ impl bindings::exports::kms::vault::app::Guest for HostileApp {
                 }
                 Ok(format!("{rounds} encryptions"))
             }
+            "open-many" => {
+                let name = arg(&args, 1)?;
+                let times = number(&args, 2)?;
+                let refused = (0..times).filter(|_| keys::open(name).is_err()).count();
+                Ok(format!("{refused} of {times} refused"))
+            }
+            "decrypt" => {
+                let ciphertext = unhex(arg(&args, 1)?)?;
+                keys::decrypt(&ciphertext, &context)
+                    .map(|d| format!("decrypted {} bytes", d.plaintext.len()))
+                    .map_err(|e| format!("{e}"))
+            }
             other => Err(format!("unknown command {other}")),
         }
     }
+}
+
+fn unhex(text: &str) -> Result<Vec<u8>, String> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Ok(c - b'0'),
+        b'a'..=b'f' => Ok(c - b'a' + 10),
+        _ => Err(String::from("not lowercase hex")),
+    };
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [hi, lo] => Ok(digit(*hi)? << 4 | digit(*lo)?),
+            _ => Err(String::from("odd number of hex digits")),
+        })
+        .collect()
 }
 
 /// A copy of this instance's whole linear memory, as any code inside it could read it.

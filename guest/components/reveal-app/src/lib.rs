@@ -99,7 +99,8 @@ impl bindings::exports::kms::vault::app::Guest for RevealApp {
     /// `run [key]`: generates an AES-256 data key under `key` and reveals its plaintext; returns
     /// the key length and its hex bytes. Other commands:
     /// `kem KEY`, `decapsulate KEY HEX`, `ecdh KEY PEER_PUBLIC_KEY_HEX`, `pair KEY SPEC`,
-    /// `ed25519 KEY MESSAGE` (the signature, hex).
+    /// `ed25519 KEY MESSAGE` (the signature, hex), `unwrap-reveal WRAPPED_HEX [NAME=VALUE…]`
+    /// (unwraps a data key under that encryption context and reveals it; its length).
     fn run(args: Vec<String>) -> Result<String, String> {
         match args.first().map(String::as_str) {
             Some("kem") => kem(arg(&args, 1, "key")?),
@@ -118,6 +119,17 @@ impl bindings::exports::kms::vault::app::Guest for RevealApp {
                 Ok(hex(&secret))
             }
             Some("pair") => pair(arg(&args, 1, "key")?, arg(&args, 2, "spec")?),
+            Some("unwrap-reveal") => {
+                let wrapped = unhex(arg(&args, 1, "wrapped data key")?)?;
+                let mut context = EncryptionContext::new();
+                for pair in &args[2..] {
+                    let (name, value) = pair.split_once('=').ok_or("context pairs are NAME=VALUE")?;
+                    context = context.with(name, value);
+                }
+                let data_key = data_keys::unwrap(&wrapped, &context).map_err(err)?;
+                let plaintext = reveal::export_plaintext(&data_key).map_err(err)?;
+                Ok(format!("revealed {} bytes", plaintext.len()))
+            }
             Some("ed25519") => {
                 let key = keys::open(arg(&args, 1, "key")?).map_err(err)?;
                 let message = arg(&args, 2, "message")?.as_bytes();
