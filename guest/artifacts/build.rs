@@ -28,6 +28,9 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
+    // The guests' paths are compiled into this crate: a build copied or moved to another
+    // target directory must build them again there.
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     ensure_target();
 
     // A target directory of its own beside the host's, shared by every profile of the outer
