@@ -387,7 +387,8 @@ pub enum Ending {
     StillOpen,
 }
 
-/// Reads whatever the server sends on `stream` until it closes, for at most `wait`.
+/// Reads whatever the server sends on `stream` until it closes or has sent a whole response,
+/// for at most `wait`.
 pub fn ending(stream: &mut TcpStream, wait: Duration) -> Ending {
     let deadline = Instant::now() + wait;
     let mut received = Vec::new();
@@ -407,7 +408,12 @@ pub fn ending(stream: &mut TcpStream, wait: Duration) -> Ending {
         stream.set_read_timeout(Some(left)).unwrap();
         match stream.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                received.extend_from_slice(&buf[..n]);
+                if let Some(status) = answered(&received).filter(|_| whole(&received)) {
+                    return Ending::Answered(status);
+                }
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -424,6 +430,20 @@ pub fn ending(stream: &mut TcpStream, wait: Duration) -> Ending {
         Some(status) => Ending::Answered(status),
         None => Ending::Closed,
     }
+}
+
+/// Whether `received` holds a whole response: its head and as much body as it declares.
+fn whole(received: &[u8]) -> bool {
+    let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+    let declared: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    received.len() >= end + 4 + declared
 }
 
 /// The soft limit on open files of this process (Linux), if it can be read.
