@@ -99,6 +99,19 @@ pub enum TlsFileError {
 
 /// A server identity ready to serve TLS 1.3 and 1.2: the rustls configuration made from a
 /// certificate chain and its private key.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use kms_server::{ServerConfig, TlsIdentity};
+///
+/// let tls = TlsIdentity::from_pem_files(Path::new("kms.pem"), Path::new("kms.key"))?;
+/// let config = ServerConfig {
+///     listen: "0.0.0.0:4599".parse()?,
+///     tls: Some(tls),
+///     ..Default::default()
+/// };
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct TlsIdentity {
     config: Arc<rustls::ServerConfig>,
