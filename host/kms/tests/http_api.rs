@@ -906,7 +906,8 @@ fn a_presigned_date_with_a_multi_byte_character_is_answered_audited_and_survived
 fn a_flood_of_unauthenticated_requests_is_answered_but_not_recorded_one_by_one() {
     let served = Served::start(&["--audited-refusals-per-second", "5"]);
     let mut connection = Connection::open(served.addr).unwrap();
-    let huge = "A".repeat(100_000);
+    // Huge, yet inside the 64 KiB cap on a request head (past it the answer is 431).
+    let huge = "A".repeat(50_000);
     for i in 0..60 {
         let credential = if i == 0 { huge.as_str() } else { "x" };
         let answer = connection
