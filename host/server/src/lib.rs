@@ -3,15 +3,18 @@
 //! is authenticated with SigV4 against the principals' access keys, rate-limited per account and
 //! operation class, and handed to the one service façade; nothing here knows any cryptography.
 //!
-//! hyper serves HTTP/1.1 with keep-alive on a tokio runtime; the façade's calls are blocking
-//! (SQLite, RSA), so each runs in `block_in_place`. Bodies are capped, header reads time
-//! out, and shutdown stops accepting and drains the requests in flight.
+//! hyper serves HTTP/1.1 with keep-alive on a tokio runtime, over TLS (rustls) when given a
+//! certificate; plain HTTP only on loopback unless explicitly allowed. The façade's calls are
+//! blocking (SQLite, RSA), so each runs in `block_in_place`. Connections are capped; handshakes,
+//! header reads and bodies time out; headers and bodies are capped; shutdown stops accepting
+//! and drains the requests in flight.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod protocol;
 pub mod quota;
 pub mod sigv4;
+pub mod tls;
 pub mod validation;
 
 use std::convert::Infallible;
@@ -31,6 +34,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use kms_service::{CallSource, Caller, KmsError, Service};
 use protocol::{ApiError, TARGET_PREFIX};
 use quota::{OpClass, RateLimiter, RateLimits};
+pub use tls::{TlsFileError, TlsIdentity};
 
 /// The content type of the AWS JSON 1.1 protocol.
 pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
@@ -65,6 +69,18 @@ pub struct ServerConfig {
     /// Refusals of unauthenticated requests audited one by one per source address and second;
     /// past this they are answered and counted in the next record of that source.
     pub audited_refusals_per_second: f64,
+    /// Serve HTTPS with this certificate and key; `None` serves plain HTTP.
+    pub tls: Option<TlsIdentity>,
+    /// Serve plain HTTP on an address that is not loopback. Off by default: [`Server::bind`]
+    /// refuses, since requests and answers (plaintexts, data keys) would cross the network in
+    /// clear.
+    pub allow_plain_http: bool,
+    /// How long a client may take to complete its TLS handshake; its connection holds a slot
+    /// of [`max_connections`](Self::max_connections) meanwhile.
+    pub handshake_timeout: Duration,
+    /// The largest request head (request line and headers) accepted; a larger one is answered
+    /// 431 and the connection closed.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +98,11 @@ impl Default for ServerConfig {
             audited_refusals_per_second: 20.0,
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            tls: None,
+            allow_plain_http: false,
+            handshake_timeout: Duration::from_secs(10),
+            // As AWS's load balancers: 64 KiB of request line and headers.
+            max_header_bytes: 64 << 10,
         }
     }
 }
@@ -93,6 +114,27 @@ struct State {
     refusals: quota::RefusalLimiter,
 }
 
+/// Why a server will not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// Plain HTTP on an address other hosts can reach, not explicitly allowed.
+    #[error(
+        "refusing to serve plain HTTP on {0}, which is not a loopback address: signed requests, \
+         plaintexts and data keys would cross the network in clear. Serve HTTPS with --tls-cert \
+         and --tls-key, or pass --allow-plain-http if something in front of the server (a \
+         TLS-terminating proxy on the same host) protects the traffic"
+    )]
+    PlainHttpBeyondLoopback(SocketAddr),
+    /// The socket could not be bound.
+    #[error("cannot listen on {addr}: {problem}")]
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        problem: std::io::Error,
+    },
+}
+
 /// A bound server, not yet serving: [`local_addr`](Self::local_addr) tells where it listens (useful
 /// with port 0), [`run`](Self::run) serves until the shutdown signal resolves.
 pub struct Server {
@@ -102,14 +144,24 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listening socket.
+    /// Binds the listening socket. Plain HTTP (no [`ServerConfig::tls`]) beyond loopback is
+    /// refused unless [`ServerConfig::allow_plain_http`] says otherwise.
     pub fn bind(service: Arc<Service>, config: ServerConfig) -> anyhow::Result<Server> {
+        let loopback = config.listen.ip().to_canonical().is_loopback();
+        if config.tls.is_none() && !loopback && !config.allow_plain_http {
+            return Err(BindError::PlainHttpBeyondLoopback(config.listen).into());
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("kms-serve")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(config.listen))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(config.listen))
+            .map_err(|problem| BindError::Listen {
+                addr: config.listen,
+                problem,
+            })?;
         let state = Arc::new(State {
             service,
             limiter: RateLimiter::new(config.rates.clone()),
@@ -128,6 +180,15 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The scheme it serves: `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.state.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting and waits (up to the drain
     /// timeout) for the requests in flight to be answered.
     pub fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
@@ -139,6 +200,7 @@ impl Server {
         runtime.block_on(async move {
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
             let slots = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
+            let acceptor = state.config.tls.as_ref().map(TlsIdentity::acceptor);
             tokio::pin!(shutdown);
             loop {
                 tokio::select! {
@@ -158,18 +220,25 @@ impl Server {
                         };
                         let _ = stream.set_nodelay(true);
                         let state = Arc::clone(&state);
-                        let connection = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(state.config.header_timeout)
-                            .keep_alive(true)
-                            .serve_connection(
-                                TokioIo::new(stream),
-                                service_fn(move |req| handle(Arc::clone(&state), req, remote)),
-                            );
-                        let watched = graceful.watch(connection);
+                        // Taken now, so that a shutdown signalled during the handshake still
+                        // reaches the connection.
+                        let watcher = graceful.watcher();
+                        let acceptor = acceptor.clone();
                         tokio::spawn(async move {
-                            let _ = watched.await;
-                            drop(slot);
+                            // The slot is held from accept to close, handshake included.
+                            let _slot = slot;
+                            let Some(acceptor) = acceptor else {
+                                return serve_connection(state, stream, remote, watcher).await;
+                            };
+                            let handshake = tokio::time::timeout(
+                                state.config.handshake_timeout,
+                                acceptor.accept(stream),
+                            );
+                            // A failed or slow handshake (garbage, a half ClientHello, a
+                            // client that never speaks) just closes the connection.
+                            if let Ok(Ok(stream)) = handshake.await {
+                                serve_connection(state, stream, remote, watcher).await;
+                            }
                         });
                     }
                     () = &mut shutdown => break,
@@ -183,6 +252,30 @@ impl Server {
         });
         Ok(())
     }
+}
+
+/// Serves HTTP/1.1 on one accepted connection (plain or past its TLS handshake) until the
+/// client leaves, a limit closes it, or a graceful shutdown has answered what was in flight.
+async fn serve_connection<IO>(
+    state: Arc<State>,
+    io: IO,
+    remote: SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config.header_timeout)
+        .max_header_size(state.config.max_header_bytes)
+        .keep_alive(true);
+    let connection = builder.serve_connection(
+        TokioIo::new(io),
+        service_fn(move |req| handle(Arc::clone(&state), req, remote)),
+    );
+    // Protocol errors, resets and timeouts end the connection; nothing more is owed to it.
+    let _ = watcher.watch(connection).await;
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -261,8 +354,8 @@ async fn handle(
         let error = ApiError {
             aws_type: "RequestTimeoutException".into(),
             message: format!(
-                "The request body did not arrive within {} seconds",
-                state.config.body_timeout.as_secs()
+                "The request body did not arrive within {}",
+                humantime::format_duration(state.config.body_timeout)
             ),
             status: 408,
             unaudited: true,

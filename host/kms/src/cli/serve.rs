@@ -1,7 +1,9 @@
-//! `kms serve`: the AWS KMS JSON API over HTTP, with its quotas, until interrupted.
+//! `kms serve`: the AWS KMS JSON API over HTTPS (or plain HTTP on loopback), with its quotas,
+//! until interrupted.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +14,28 @@ use super::home::Paths;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ServeArgs {
-    /// Address to listen on (loopback by default; port 0 picks a free one).
+    /// Address to listen on (loopback by default; port 0 picks a free one). Any other
+    /// address needs --tls-cert and --tls-key, or --allow-plain-http.
     #[arg(long, default_value = kms_server::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first, then the
+    /// certificates that issued it).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert's certificate (PKCS#8, RSA or EC; unencrypted).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback: requests and answers, plaintexts
+    /// and data keys included, cross the network in clear. Only for a server behind a
+    /// TLS-terminating proxy on the same host.
+    #[arg(long, conflicts_with = "tls_cert")]
+    allow_plain_http: bool,
+    /// How long a client may take to complete its TLS handshake, in seconds.
+    #[arg(long, default_value_t = 10)]
+    tls_handshake_timeout_seconds: u64,
+    /// The largest request line and headers accepted, in bytes (larger ones are answered 431).
+    #[arg(long, default_value_t = 64 << 10)]
+    max_header_bytes: usize,
     /// A request-rate quota CLASS=PER_SECOND per account (classes: symmetric, rsa, ecc,
     /// hmac, management), repeatable.
     #[arg(long = "rate", value_name = "CLASS=RATE")]
@@ -64,8 +85,14 @@ impl ServeArgs {
             max_connections: self.max_connections.max(1),
             regions: None,
             audited_refusals_per_second: self.audited_refusals_per_second,
+            allow_plain_http: self.allow_plain_http,
+            handshake_timeout: Duration::from_secs(self.tls_handshake_timeout_seconds.max(1)),
+            max_header_bytes: self.max_header_bytes.max(1 << 10),
             ..Default::default()
         };
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(kms_server::TlsIdentity::from_pem_files(cert, key)?);
+        }
         if !self.regions.is_empty() {
             for region in &self.regions {
                 kms_core::arn::validate_region(region)?;
@@ -94,6 +121,7 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
     let account = kms.service.account().to_string();
     let server = kms_server::Server::bind(Arc::clone(&kms.service), config)?;
     let addr = server.local_addr()?;
+    let scheme = server.scheme();
     // Reads AWS's model now rather than on the first request, and says which of its patterns
     // the regex engine refused (none in the bundled model; values are then not checked by them).
     for (shape, why) in kms_server::validation::Model::kms().uncompiled_patterns() {
@@ -103,14 +131,20 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
         let mut stdout = io::stdout().lock();
         writeln!(
             stdout,
-            "kms serve: listening on http://{addr} (account {account}, region {region}; serving {served})"
+            "kms serve: listening on {scheme}://{addr} (account {account}, region {region}; serving {served})"
         )?;
         writeln!(stdout, "Point the aws CLI at it:")?;
         writeln!(
             stdout,
-            "  AWS_SHARED_CREDENTIALS_FILE={} aws kms list-keys --endpoint-url http://{addr} --region {region}",
+            "  AWS_SHARED_CREDENTIALS_FILE={} aws kms list-keys --endpoint-url {scheme}://{addr} --region {region}",
             paths.credentials().display()
         )?;
+        if scheme == "https" {
+            writeln!(
+                stdout,
+                "  (add --ca-bundle <CA PEM> unless a CA the system trusts issued the certificate)"
+            )?;
+        }
         stdout.flush()?;
     }
     server.run(kms_server::shutdown_signal())?;
