@@ -16,7 +16,7 @@ pub mod policy;
 use std::sync::Arc;
 
 use kms_core::error::{KmsError, KmsResult};
-use kms_core::{Caller, Operation};
+use kms_core::{Caller, ConditionKey, Operation};
 use kms_vault::{GrantRecord, PluginAttachment};
 use policy::{Decision, PolicyDocument, RequestContext};
 
@@ -287,7 +287,9 @@ impl Needs {
 }
 
 /// The request context the documents of one request are evaluated against, with the condition
-/// keys they read.
+/// keys they read. Keys of the request's own parameters are set only for the actions that carry
+/// them ([`Operation::condition_keys`]), as in AWS: a policy naming one on another action finds
+/// it absent.
 fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
     let caller = req.caller;
     let key = req.key;
@@ -297,12 +299,11 @@ fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
         service: caller.is_service().then(|| caller.principal.clone()),
         action: req.action.to_string(),
         resource: key.key_arn.to_string(),
-        keys: Default::default(),
+        ..Default::default()
     };
     let mut set = |name: &str, values: &dyn Fn() -> Vec<String>| {
-        let lower = name.to_ascii_lowercase();
-        if needs.wants(&lower) {
-            ctx.keys.insert(lower, values());
+        if needs.wants(&name.to_ascii_lowercase()) {
+            ctx.add(name, values());
         }
     };
     set("kms:CallerAccount", &|| vec![caller.account.clone()]);
@@ -332,18 +333,28 @@ fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
             set("aws:username", &|| vec![name.clone()]);
         }
     }
-    for (name, values) in key.key_conditions.iter().chain(req.request_conditions) {
+    for (name, values) in &key.key_conditions {
         set(name, &|| values.clone());
     }
-    if !key.encryption_context.is_empty() {
-        set("kms:EncryptionContextKeys", &|| {
+    let operation = Operation::from_iam_action(req.action);
+    let carries =
+        |key: ConditionKey| operation.is_some_and(|op| op.condition_keys().contains(&key));
+    for (name, values) in req.request_conditions {
+        if ConditionKey::of(name).is_some_and(carries) {
+            set(name, &|| values.clone());
+        }
+    }
+    if carries(ConditionKey::EncryptionContext) && !key.encryption_context.is_empty() {
+        set(ConditionKey::EncryptionContextKeys.name(), &|| {
             key.encryption_context
                 .iter()
                 .map(|(k, _)| k.clone())
                 .collect()
         });
         for (k, v) in key.encryption_context {
-            set(&format!("kms:EncryptionContext:{k}"), &|| vec![v.clone()]);
+            set(&ConditionKey::EncryptionContext.with_suffix(k), &|| {
+                vec![v.clone()]
+            });
         }
     }
     ctx
