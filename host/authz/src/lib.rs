@@ -467,7 +467,9 @@ pub fn decide(req: &Request<'_>) -> Result<Basis, Denial> {
 }
 
 /// Decides an action that is not about one key (CreateKey, ListKeys, ListRetirableGrants, the
-/// identity operations …): only identity policies can allow it, within the caller's own account.
+/// identity operations, an alias …): only identity policies can allow it, within the caller's
+/// own account. `request_conditions` are the condition keys of the request's parameters
+/// (CreateKey's `kms:KeySpec`, `aws:RequestTag/<key>`, …).
 pub fn decide_account_action(
     caller: &Caller,
     action: &str,
@@ -475,6 +477,7 @@ pub fn decide_account_action(
     account: &str,
     identity: Option<&Identity>,
     now: u64,
+    request_conditions: &[(String, Vec<String>)],
 ) -> KmsResult<()> {
     let refuse = |why: &str| {
         Err(KmsError::AccessDenied(format!(
@@ -499,7 +502,7 @@ pub fn decide_account_action(
         key: &facts,
         identity,
         grants: &[],
-        request_conditions: &[],
+        request_conditions,
     };
     let mut allowed = is_root(caller);
     if let Some(identity) = identity {
@@ -509,9 +512,12 @@ pub fn decide_account_action(
         );
         for (name, document) in &identity.policies {
             match document.evaluate(&ctx, false) {
-                Decision::Deny(_) => {
+                Decision::Deny(sid) => {
+                    let statement = sid
+                        .map(|s| format!(" (statement '{s}')"))
+                        .unwrap_or_default();
                     return refuse(&format!(
-                        "an explicit deny in the identity-based policy '{name}'"
+                        "an explicit deny in the identity-based policy '{name}'{statement}"
                     ));
                 }
                 Decision::NotApplicable => {}
@@ -524,6 +530,24 @@ pub fn decide_account_action(
     } else {
         refuse("no identity-based policy allows the action")
     }
+}
+
+/// The explicit deny of the caller's identity policies for this request, if one matches: what
+/// decides an action that a grant, not a policy, allows (RetireGrant), where a policy can only
+/// refuse.
+pub fn identity_denial(req: &Request<'_>) -> Option<Denial> {
+    let identity = req.identity?;
+    let ctx = request_context(req, &Needs::of(identity.policies.iter().map(|(_, d)| &**d)));
+    identity
+        .policies
+        .iter()
+        .find_map(|(name, document)| match document.evaluate(&ctx, false) {
+            Decision::Deny(sid) => Some(Denial::IdentityPolicyDeny {
+                policy: name.clone(),
+                sid,
+            }),
+            _ => None,
+        })
 }
 
 /// The Sid of the default key policy's one statement.

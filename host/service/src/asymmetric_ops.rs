@@ -383,6 +383,8 @@ impl Service {
             let algorithm = req
                 .signing_algorithm
                 .ok_or_else(|| KmsError::required("SigningAlgorithm"))?;
+            note.condition(ConditionKey::MessageType, [message_type]);
+            note.condition(ConditionKey::SigningAlgorithm, [algorithm]);
             let (record, key) =
                 self.key_of_usage(caller, note, &req.key_id, "kms:Sign", KeyUsage::SignVerify)?;
             Ok(SignResponse {
@@ -403,6 +405,8 @@ impl Service {
             let algorithm = req
                 .signing_algorithm
                 .ok_or_else(|| KmsError::required("SigningAlgorithm"))?;
+            note.condition(ConditionKey::MessageType, [message_type]);
+            note.condition(ConditionKey::SigningAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -469,6 +473,7 @@ impl Service {
             let algorithm = req
                 .mac_algorithm
                 .ok_or_else(|| KmsError::required("MacAlgorithm"))?;
+            note.condition(ConditionKey::MacAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -497,6 +502,7 @@ impl Service {
             let algorithm = req
                 .mac_algorithm
                 .ok_or_else(|| KmsError::required("MacAlgorithm"))?;
+            note.condition(ConditionKey::MacAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -525,6 +531,7 @@ impl Service {
             let algorithm = req
                 .key_agreement_algorithm
                 .ok_or_else(|| KmsError::required("KeyAgreementAlgorithm"))?;
+            note.condition(ConditionKey::KeyAgreementAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -554,6 +561,12 @@ impl Service {
         let spec = req
             .key_pair_spec
             .ok_or_else(|| KmsError::required("KeyPairSpec"))?;
+        note.condition(ConditionKey::DataKeyPairSpec, [spec]);
+        // Data key pairs are always encrypted under a symmetric key.
+        note.condition(
+            ConditionKey::EncryptionAlgorithm,
+            [EncryptionAlgorithm::SymmetricDefault],
+        );
         let record = self.key_for(caller, note, &req.key_id, action)?;
         if record.key_spec != KeySpec::SymmetricDefault {
             return Err(KmsError::InvalidKeyUsage(format!(
