@@ -1013,11 +1013,91 @@ fn refused_by_the_guard(result: &KmsResult<()>) -> bool {
     matches!(result, Err(KmsError::AccessDenied(m)) if m.contains("statement 'guard'"))
 }
 
+/// Requests on keys, for the condition keys of the key itself and of the caller, which every
+/// request on a key carries.
+fn key_and_caller_requests() -> Vec<Request> {
+    vec![
+        Request {
+            operation: Operation::DescribeKey,
+            call: |b| {
+                let key = b.key_with(CreateKeyRequest {
+                    key_spec: Some(KeySpec::EccNistP256),
+                    key_usage: Some(KeyUsage::SignVerify),
+                    multi_region: Some(true),
+                    tags: vec![tag("project", "alpha")],
+                    ..Default::default()
+                });
+                b.aliased(&key);
+                done(b.service.describe_key(&b.alice, KeyRequest::new(key)))
+            },
+            carries: &[
+                ("kms:KeySpec", SAME, "ECC_NIST_P256", "SYMMETRIC_DEFAULT"),
+                (
+                    "kms:CustomerMasterKeySpec",
+                    SAME,
+                    "ECC_NIST_P256",
+                    "SYMMETRIC_DEFAULT",
+                ),
+                ("kms:KeyUsage", SAME, "SIGN_VERIFY", "ENCRYPT_DECRYPT"),
+                (
+                    "kms:CustomerMasterKeyUsage",
+                    SAME,
+                    "SIGN_VERIFY",
+                    "ENCRYPT_DECRYPT",
+                ),
+                ("kms:KeyOrigin", SAME, "AWS_KMS", "EXTERNAL"),
+                ("kms:MultiRegion", BOOL, "true", "false"),
+                ("kms:MultiRegionKeyType", SAME, "PRIMARY", "REPLICA"),
+                ("kms:ResourceAliases", ANY, "alias/app", "alias/other"),
+                ("aws:ResourceTag/project", SAME, "alpha", "beta"),
+                ("kms:CallerAccount", SAME, "111122223333", "444455556666"),
+                ("aws:PrincipalArn", SAME, ALICE, BOB),
+                ("aws:PrincipalAccount", SAME, "111122223333", "444455556666"),
+                ("aws:PrincipalTag/team", SAME, "blue", "red"),
+                ("aws:PrincipalType", SAME, "User", "Account"),
+                ("aws:username", SAME, "alice", "bob"),
+            ],
+        },
+        Request {
+            operation: Operation::DescribeKey,
+            call: |b| {
+                let key = b.key_with(CreateKeyRequest {
+                    multi_region: Some(true),
+                    ..Default::default()
+                });
+                let replica = ReplicateKeyRequest {
+                    key_id: key.clone(),
+                    replica_region: "us-west-2".into(),
+                    ..Default::default()
+                };
+                b.service.replicate_key(&b.root, replica).unwrap();
+                let west = b.service.in_region("us-west-2").unwrap();
+                done(west.describe_key(&b.alice, KeyRequest::new(key)))
+            },
+            carries: &[("kms:MultiRegionKeyType", SAME, "REPLICA", "PRIMARY")],
+        },
+        Request {
+            operation: Operation::DescribeKey,
+            call: |b| {
+                let key = b.symmetric();
+                let via = b.alice.clone().via_service("ec2.us-east-1.amazonaws.com");
+                done(b.service.describe_key(&via, KeyRequest::new(key)))
+            },
+            carries: &[(
+                "kms:ViaService",
+                SAME,
+                "ec2.us-east-1.amazonaws.com",
+                "s3.us-east-1.amazonaws.com",
+            )],
+        },
+    ]
+}
+
 #[test]
 fn a_deny_under_each_condition_key_refuses_the_value_the_request_carries_and_no_other() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for request in requests() {
+    for request in requests().into_iter().chain(key_and_caller_requests()) {
         let action = request.operation.iam_action();
         for &(key, operator, carried, other) in request.carries {
             let refused = (request.call)(&Bench::new(deny(action, operator, key, carried)));
@@ -1061,4 +1141,57 @@ fn every_condition_key_of_every_operation_has_a_case() {
         }
     }
     assert!(missing.is_empty(), "no case for: {}", missing.join(", "));
+}
+
+#[test]
+fn trailing_days_without_key_usage_count_from_the_last_use() {
+    let b = Bench::new(deny(
+        "kms:DisableKey",
+        "NumericLessThan",
+        "kms:TrailingDaysWithoutKeyUsage",
+        "30",
+    ));
+    let key = b.symmetric();
+    b.clock.advance_days(35);
+    b.encrypted(&key, &[]);
+    b.clock.advance_days(10);
+    let refused = done(b.service.disable_key(&b.alice, KeyRequest::new(&key)));
+    assert!(refused_by_the_guard(&refused), "{refused:?}");
+    b.clock.advance_days(20);
+    b.service
+        .disable_key(&b.alice, KeyRequest::new(&key))
+        .unwrap();
+}
+
+#[test]
+fn bypass_policy_lockout_safety_check_is_absent_when_the_request_leaves_it_out() {
+    // AWS's example: allow PutKeyPolicy only when the request has no such parameter.
+    let b = Bench::new(deny(
+        "kms:PutKeyPolicy",
+        "Null",
+        "kms:BypassPolicyLockoutSafetyCheck",
+        "false",
+    ));
+    let key = b.symmetric();
+    let put = |bypass| PutKeyPolicyRequest {
+        key_id: key.clone(),
+        policy: authz::default_key_policy("111122223333"),
+        bypass_policy_lockout_safety_check: bypass,
+        ..Default::default()
+    };
+    b.service.put_key_policy(&b.alice, put(None)).unwrap();
+    let refused = b.service.put_key_policy(&b.alice, put(Some(false)));
+    assert!(refused_by_the_guard(&refused), "{refused:?}");
+}
+
+#[test]
+fn a_key_an_operation_does_not_carry_is_absent_from_it() {
+    // kms:RequestAlias is for cryptographic operations, DescribeKey and GetPublicKey only.
+    let b = Bench::new(deny("kms:*", SAME, "kms:RequestAlias", "alias/app"));
+    let alias = b.aliased(&b.symmetric());
+    b.service
+        .disable_key(&b.alice, KeyRequest::new(alias))
+        .unwrap();
+    let refused = done(b.service.describe_key(&b.alice, KeyRequest::new(alias)));
+    assert!(refused_by_the_guard(&refused), "{refused:?}");
 }

@@ -896,3 +896,7 @@ mod tests;
 #[cfg(test)]
 #[path = "condition_key_tests.rs"]
 mod condition_key_tests;
+
+#[cfg(test)]
+#[path = "alias_access_tests.rs"]
+mod alias_access_tests;
