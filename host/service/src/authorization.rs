@@ -21,6 +21,9 @@ pub(super) struct RequestFacts<'a> {
     pub conditions: &'a [(String, Vec<String>)],
 }
 
+/// Condition keys with their values, as authorization takes them.
+pub(super) type Conditions = Vec<(String, Vec<String>)>;
+
 /// One condition key of a request's parameters with its values, as authorization takes it.
 pub(super) fn condition<T: ToString>(
     key: ConditionKey,
@@ -276,7 +279,7 @@ impl Service {
         record: &KeyRecord,
         facts: &RequestFacts<'_>,
         documents: &[&PolicyDocument],
-    ) -> KmsResult<(Vec<(String, Vec<String>)>, Vec<(String, Vec<String>)>)> {
+    ) -> KmsResult<(Conditions, Conditions)> {
         let reads = |key: &str| documents.iter().any(|d| d.reads_condition_key(key));
         let spec = vec![record.key_spec.to_string()];
         let usage = vec![record.key_usage.to_string()];
