@@ -356,7 +356,7 @@ fn cross_account_use_needs_the_key_policy_and_the_callers_identity_policy() {
                 key_id: key.clone(),
                 policy_name: None,
                 policy: policy.to_string(),
-                bypass_policy_lockout_safety_check: false,
+                bypass_policy_lockout_safety_check: None,
             },
         )
         .unwrap();
@@ -688,7 +688,7 @@ fn a_grant_lets_another_account_in_without_its_identity_policy() {
                 key_id: key.clone(),
                 policy_name: None,
                 policy: policy.to_string(),
-                bypass_policy_lockout_safety_check: false,
+                bypass_policy_lockout_safety_check: None,
             },
         )
         .unwrap();
@@ -734,7 +734,7 @@ fn aws_managed_keys_are_created_on_first_use_and_serve_only_their_service() {
                 key_id: metadata.key_id.clone(),
                 policy_name: None,
                 policy: kms_authz::default_key_policy(OWNER),
-                bypass_policy_lockout_safety_check: true,
+                bypass_policy_lockout_safety_check: Some(true),
             },
         ));
         denied(service.schedule_key_deletion(

@@ -1942,7 +1942,7 @@ fn revealing_a_data_key_is_authorized_under_the_context_it_was_unwrapped_under()
                 key_id: key.clone(),
                 policy_name: None,
                 policy: policy.to_string(),
-                bypass_policy_lockout_safety_check: false,
+                bypass_policy_lockout_safety_check: None,
             },
         )
         .unwrap();

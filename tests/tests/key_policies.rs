@@ -241,7 +241,7 @@ fn the_lockout_safety_check_refuses_a_policy_the_caller_could_not_change_again()
                 key_id: key.clone(),
                 policy_name: None,
                 policy: alice_only.into(),
-                bypass_policy_lockout_safety_check: bypass,
+                bypass_policy_lockout_safety_check: Some(bypass),
             },
         )
     };
@@ -344,7 +344,7 @@ fn a_key_policy_statement_without_a_principal_is_refused_by_create_put_and_repli
             key_id: primary.clone(),
             policy_name: None,
             policy: ANYONE_BY_OMISSION.into(),
-            bypass_policy_lockout_safety_check: true,
+            bypass_policy_lockout_safety_check: Some(true),
         },
     ));
     malformed(

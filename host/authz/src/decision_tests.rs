@@ -26,6 +26,8 @@ struct Case {
     action: &'static str,
     context: Vec<(&'static str, &'static str)>,
     key_tags: Vec<(&'static str, &'static str)>,
+    /// Condition keys of the key besides its spec, usage and tags (`kms:ResourceAliases`).
+    key_conditions: Vec<(&'static str, Vec<&'static str>)>,
     request_conditions: Vec<(&'static str, Vec<&'static str>)>,
     grants: Vec<GrantRecord>,
     expect: Result<Basis, Denial>,
@@ -44,6 +46,7 @@ impl Default for Case {
             action: "kms:Encrypt",
             context: Vec::new(),
             key_tags: Vec::new(),
+            key_conditions: Vec::new(),
             request_conditions: Vec::new(),
             grants: Vec::new(),
             expect: Err(Denial::NoKeyPolicyAllow),
@@ -500,6 +503,78 @@ fn cases() -> Vec<Case> {
             expect: Err(Denial::NoIdentityPolicyAllow),
             ..Default::default()
         },
+        // Issue 13, finding 13: the context key in kms:EncryptionContext:<key> is read
+        // case-insensitively (AWS: "the condition key ... is not case sensitive"), so two pairs
+        // differing only in case are both values of one key; neither hides the other.
+        Case {
+            name: "kms:EncryptionContext:<key> names its key in any case",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"IT","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:DEPARTMENT":"IT"}}}"#,
+            )),
+            context: vec![("department", "IT")],
+            expect: Ok(Basis::KeyPolicy(sid("IT"))),
+            ..Default::default()
+        },
+        Case {
+            name: "a Deny on one context value sees it beside a pair differing only in case",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"NotA","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:Tenant":"a"}}}"#,
+            )),
+            caller: "arn:aws:iam::111122223333:root",
+            context: vec![("Tenant", "a"), ("tenant", "b")],
+            expect: Err(Denial::KeyPolicyDeny(sid("NotA"))),
+            ..Default::default()
+        },
+        Case {
+            name: "a negated Deny is not escaped by adding the allowed value in another case",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"OnlyA","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringNotEquals":{"kms:EncryptionContext:tenant":"a"}}}"#,
+            )),
+            caller: "arn:aws:iam::111122223333:root",
+            context: vec![("TENANT", "b"), ("tenant", "a")],
+            expect: Err(Denial::KeyPolicyDeny(sid("OnlyA"))),
+            ..Default::default()
+        },
+        Case {
+            name: "an Allow on one context value needs every pair of that key to hold it",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"B","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:tenant":"b"}}}"#,
+            )),
+            context: vec![("Tenant", "a"), ("tenant", "b")],
+            expect: Err(Denial::NoIdentityPolicyAllow),
+            ..Default::default()
+        },
+        Case {
+            name: "resource tags differing only in case are both values of aws:ResourceTag",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"Prod","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/stage":"prod"}}}"#,
+            )),
+            caller: "arn:aws:iam::111122223333:root",
+            key_tags: vec![("Stage", "prod"), ("stage", "test")],
+            expect: Err(Denial::KeyPolicyDeny(sid("Prod"))),
+            ..Default::default()
+        },
+        Case {
+            name: "kms:EncryptionContextKeys keeps each key's case for the operator",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"Exact","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:Encrypt","Resource":"*","Condition":{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":"tenant"},"StringEquals":{"kms:EncryptionContext:tenant":"a"}}}"#,
+            )),
+            context: vec![("Tenant", "a"), ("tenant", "a")],
+            expect: Err(Denial::NoIdentityPolicyAllow),
+            ..Default::default()
+        },
+        Case {
+            name: "condition keys of parameters the action has not are absent",
+            key_policy: Some(policy_with(
+                r#"{"Sid":"Ctx","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:Department":"IT","kms:RequestAlias":"alias/finance-key"}}}"#,
+            )),
+            caller: "arn:aws:iam::111122223333:root",
+            action: "kms:EnableKey",
+            context: vec![("Department", "IT")],
+            request_conditions: vec![("kms:RequestAlias", vec!["alias/finance-key"])],
+            expect: Ok(Basis::KeyPolicy(sid("Root"))),
+            ..Default::default()
+        },
         Case {
             name: "ForAllValues on kms:EncryptionContextKeys refuses an extra key",
             key_policy: Some(policy_with(
@@ -568,7 +643,7 @@ fn cases() -> Vec<Case> {
             identity_policies: vec![
                 r#"{"Version":"2012-10-17","Statement":[{"Sid":"ProjectAliases","Effect":"Allow","Action":"kms:Encrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/ProjectAlpha*"}}}]}"#,
             ],
-            request_conditions: vec![(
+            key_conditions: vec![(
                 "kms:ResourceAliases",
                 vec!["alias/other", "alias/ProjectAlpha-db"],
             )],
@@ -824,6 +899,11 @@ fn every_case_gets_its_decision_and_reason() {
             case.key_tags
                 .iter()
                 .map(|(k, v)| (format!("aws:ResourceTag/{k}"), vec![v.to_string()])),
+        );
+        key_conditions.extend(
+            case.key_conditions
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())),
         );
         let facts = KeyRequestFacts {
             key_arn: KEY_ARN,

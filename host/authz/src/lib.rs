@@ -16,7 +16,7 @@ pub mod policy;
 use std::sync::Arc;
 
 use kms_core::error::{KmsError, KmsResult};
-use kms_core::{Caller, Operation};
+use kms_core::{Caller, ConditionKey, Operation};
 use kms_vault::{GrantRecord, PluginAttachment};
 use policy::{Decision, PolicyDocument, RequestContext};
 
@@ -293,7 +293,9 @@ impl Needs {
 }
 
 /// The request context the documents of one request are evaluated against, with the condition
-/// keys they read.
+/// keys they read. Keys of the request's own parameters are set only for the actions that carry
+/// them ([`Operation::condition_keys`]), as in AWS: a policy naming one on another action finds
+/// it absent.
 fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
     let caller = req.caller;
     let key = req.key;
@@ -303,12 +305,11 @@ fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
         service: caller.is_service().then(|| caller.principal.clone()),
         action: req.action.to_string(),
         resource: key.key_arn.to_string(),
-        keys: Default::default(),
+        ..Default::default()
     };
     let mut set = |name: &str, values: &dyn Fn() -> Vec<String>| {
-        let lower = name.to_ascii_lowercase();
-        if needs.wants(&lower) {
-            ctx.keys.insert(lower, values());
+        if needs.wants(&name.to_ascii_lowercase()) {
+            ctx.add(name, values());
         }
     };
     set("kms:CallerAccount", &|| vec![caller.account.clone()]);
@@ -338,18 +339,28 @@ fn request_context(req: &Request<'_>, needs: &Needs) -> RequestContext {
             set("aws:username", &|| vec![name.clone()]);
         }
     }
-    for (name, values) in key.key_conditions.iter().chain(req.request_conditions) {
+    for (name, values) in &key.key_conditions {
         set(name, &|| values.clone());
     }
-    if !key.encryption_context.is_empty() {
-        set("kms:EncryptionContextKeys", &|| {
+    let operation = Operation::from_iam_action(req.action);
+    let carries =
+        |key: ConditionKey| operation.is_some_and(|op| op.condition_keys().contains(&key));
+    for (name, values) in req.request_conditions {
+        if ConditionKey::of(name).is_some_and(carries) {
+            set(name, &|| values.clone());
+        }
+    }
+    if carries(ConditionKey::EncryptionContext) && !key.encryption_context.is_empty() {
+        set(ConditionKey::EncryptionContextKeys.name(), &|| {
             key.encryption_context
                 .iter()
                 .map(|(k, _)| k.clone())
                 .collect()
         });
         for (k, v) in key.encryption_context {
-            set(&format!("kms:EncryptionContext:{k}"), &|| vec![v.clone()]);
+            set(&ConditionKey::EncryptionContext.with_suffix(k), &|| {
+                vec![v.clone()]
+            });
         }
     }
     ctx
@@ -462,7 +473,9 @@ pub fn decide(req: &Request<'_>) -> Result<Basis, Denial> {
 }
 
 /// Decides an action that is not about one key (CreateKey, ListKeys, ListRetirableGrants, the
-/// identity operations …): only identity policies can allow it, within the caller's own account.
+/// identity operations, an alias …): only identity policies can allow it, within the caller's
+/// own account. `request_conditions` are the condition keys of the request's parameters
+/// (CreateKey's `kms:KeySpec`, `aws:RequestTag/<key>`, …).
 pub fn decide_account_action(
     caller: &Caller,
     action: &str,
@@ -470,6 +483,7 @@ pub fn decide_account_action(
     account: &str,
     identity: Option<&Identity>,
     now: u64,
+    request_conditions: &[(String, Vec<String>)],
 ) -> KmsResult<()> {
     let refuse = |why: &str| {
         Err(KmsError::AccessDenied(format!(
@@ -494,7 +508,7 @@ pub fn decide_account_action(
         key: &facts,
         identity,
         grants: &[],
-        request_conditions: &[],
+        request_conditions,
     };
     let mut allowed = is_root(caller);
     if let Some(identity) = identity {
@@ -504,9 +518,12 @@ pub fn decide_account_action(
         );
         for (name, document) in &identity.policies {
             match document.evaluate(&ctx, false) {
-                Decision::Deny(_) => {
+                Decision::Deny(sid) => {
+                    let statement = sid
+                        .map(|s| format!(" (statement '{s}')"))
+                        .unwrap_or_default();
                     return refuse(&format!(
-                        "an explicit deny in the identity-based policy '{name}'"
+                        "an explicit deny in the identity-based policy '{name}'{statement}"
                     ));
                 }
                 Decision::NotApplicable => {}
@@ -519,6 +536,24 @@ pub fn decide_account_action(
     } else {
         refuse("no identity-based policy allows the action")
     }
+}
+
+/// The explicit deny of the caller's identity policies for this request, if one matches: what
+/// decides an action that a grant, not a policy, allows (RetireGrant), where a policy can only
+/// refuse.
+pub fn identity_denial(req: &Request<'_>) -> Option<Denial> {
+    let identity = req.identity?;
+    let ctx = request_context(req, &Needs::of(identity.policies.iter().map(|(_, d)| &**d)));
+    identity
+        .policies
+        .iter()
+        .find_map(|(name, document)| match document.evaluate(&ctx, false) {
+            Decision::Deny(sid) => Some(Denial::IdentityPolicyDeny {
+                policy: name.clone(),
+                sid,
+            }),
+            _ => None,
+        })
 }
 
 /// The Sid of the default key policy's one statement.

@@ -8,7 +8,7 @@
 //! Date, Bool, Arn, IpAddress, Null operator families, their `…IfExists` forms and the
 //! `ForAnyValue:`/`ForAllValues:` set qualifiers. Condition keys are case-insensitive, as in IAM.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use serde_json::Value;
@@ -498,15 +498,32 @@ pub struct RequestContext {
     pub resource: String,
     /// Condition keys (lower-cased) and their values; a key absent here is absent.
     pub keys: BTreeMap<String, Vec<String>>,
+    /// Single-valued keys that hold several values because request entries whose names differ
+    /// only in case name the same condition key (`kms:EncryptionContext:Tenant` for the context
+    /// keys `Tenant` and `tenant`, `aws:ResourceTag/team` for the tags `Team` and `team`).
+    pub ambiguous: BTreeSet<String>,
 }
 
 impl RequestContext {
-    /// Sets a condition key (its name is lower-cased).
+    /// Adds values to a condition key (its name is lower-cased). IAM reads condition key names
+    /// case-insensitively, so names differing only in case are one key: their values are kept
+    /// together, never one overwriting the other, and the key is marked ambiguous.
+    pub fn add(&mut self, key: &str, values: Vec<String>) {
+        let lower = key.to_ascii_lowercase();
+        match self.keys.get_mut(&lower) {
+            Some(existing) => {
+                existing.extend(values);
+                self.ambiguous.insert(lower);
+            }
+            None => {
+                self.keys.insert(lower, values);
+            }
+        }
+    }
+
+    /// [`add`](Self::add), in a builder's form.
     pub fn with(mut self, key: &str, values: &[&str]) -> Self {
-        self.keys.insert(
-            key.to_ascii_lowercase(),
-            values.iter().map(|v| v.to_string()).collect(),
-        );
+        self.add(key, values.iter().map(|v| v.to_string()).collect());
         self
     }
 }
@@ -760,10 +777,22 @@ fn value_satisfies(operator: Operator, policy: &[String], request: &str) -> bool
 ///   value satisfies it and a negated one when every value does, the reading that makes neither
 ///   an Allow nor a Deny broader than what the policy names.
 ///
+/// - A single-valued key made ambiguous by names differing only in case
+///   ([`RequestContext::ambiguous`]) is read each way and fails closed: without a set operator,
+///   a Deny applies when the condition holds for any of its values, an Allow only when it
+///   holds for all of them. So `{"Tenant": "a", "tenant": "b"}` meets neither a Deny on
+///   `StringNotEquals kms:EncryptionContext:tenant a` nor an Allow on `StringEquals … b` by
+///   hiding the other pair.
+///
 /// Sources: AWS IAM User Guide, "Single-valued vs. multivalued context keys", "Multivalued context
 /// key examples" (`ForAllValues:StringNotLike` table) and "Conditions with multiple context keys
 /// or values" (NOR for negated operators).
-fn condition_holds(condition: &Condition, ctx: &RequestContext, variables: bool) -> bool {
+fn condition_holds(
+    condition: &Condition,
+    ctx: &RequestContext,
+    variables: bool,
+    effect: Effect,
+) -> bool {
     let request: &[String] = ctx.keys.get(&condition.key).map_or(&[], Vec::as_slice);
     if condition.operator == Operator::Null {
         let wants_absent = condition.values.iter().any(|v| v == "true");
@@ -775,6 +804,10 @@ fn condition_holds(condition: &Condition, ctx: &RequestContext, variables: bool)
         Some(SetQualifier::ForAnyValue) => request.iter().any(satisfies),
         Some(SetQualifier::ForAllValues) => request.iter().all(satisfies),
         None if request.is_empty() => condition.if_exists || condition.operator.negated(),
+        None if ctx.ambiguous.contains(&condition.key) => match effect {
+            Effect::Deny => request.iter().any(satisfies),
+            Effect::Allow => request.iter().all(satisfies),
+        },
         None if condition.operator.negated() => request.iter().all(satisfies),
         None => request.iter().any(satisfies),
     }
@@ -843,7 +876,7 @@ fn statement_matches_request(statement: &Statement, ctx: &RequestContext, variab
     statement
         .conditions
         .iter()
-        .all(|c| condition_holds(c, ctx, variables))
+        .all(|c| condition_holds(c, ctx, variables, statement.effect))
 }
 
 impl PolicyDocument {

@@ -17,7 +17,7 @@ fn request(principal: &str, action: &str) -> RequestContext {
         service: None,
         action: action.to_string(),
         resource: KEY.to_string(),
-        keys: BTreeMap::new(),
+        ..Default::default()
     }
 }
 

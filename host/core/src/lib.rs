@@ -6,11 +6,13 @@
 
 pub mod arn;
 mod caller;
+mod condition;
 pub mod error;
 mod operation;
 pub mod types;
 
 pub use caller::{CallSource, Caller};
+pub use condition::ConditionKey;
 pub use error::{KmsError, KmsResult};
 pub use operation::{Operation, QuotaClass, UnknownOperation};
 pub use types::{EncryptionContext, KeyId};

@@ -1,10 +1,12 @@
 //! Every operation the service knows, once: its AWS name, its IAM action, how request quotas
-//! count it, whether a grant can allow it, whether it takes an encryption context and whether it
-//! uses key material. The HTTP table, grants, authorization, quotas and `kms analyze` read this
-//! list; none keeps its own.
+//! count it, whether a grant can allow it, whether it takes an encryption context, whether it
+//! uses key material and which condition keys its requests carry. The HTTP table, grants,
+//! authorization, quotas and `kms analyze` read this list; none keeps its own.
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::condition::ConditionKey;
 
 /// How AWS KMS shares request-rate quotas among operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,7 +23,7 @@ macro_rules! operations {
     ($(
         $(#[doc = $doc:literal])*
         $variant:ident { quota: $quota:ident, grantable: $grantable:literal, context: $context:literal,
-                         crypto: $crypto:literal, served: $served:literal }
+                         crypto: $crypto:literal, served: $served:literal, keys: [$($key:ident),*] }
     ),+ $(,)?) => {
         /// A KMS operation (or, for [`ReEncryptFrom`](Operation::ReEncryptFrom) and
         /// [`ReEncryptTo`](Operation::ReEncryptTo), a permission that only grants and policies
@@ -91,121 +93,139 @@ macro_rules! operations {
                     $(Operation::$variant => $served),+
                 }
             }
+
+            /// The condition keys its requests carry from their own parameters, as AWS's
+            /// Service Authorization Reference lists them for the IAM action; a request sets
+            /// each one it has a value for (an optional parameter left out sets none, unless
+            /// AWS evaluates its default). Besides these, every request carries
+            /// `kms:CallerAccount`, `kms:ViaService` and the `aws:` keys of its caller, and one
+            /// on a key the key's own condition keys.
+            ///
+            /// ```
+            /// use kms_core::{ConditionKey, Operation};
+            /// assert!(Operation::Sign.condition_keys().contains(&ConditionKey::SigningAlgorithm));
+            /// assert!(!Operation::EnableKey.condition_keys().contains(&ConditionKey::RequestAlias));
+            /// ```
+            pub fn condition_keys(self) -> &'static [ConditionKey] {
+                match self {
+                    $(Operation::$variant => &[$(ConditionKey::$key),*]),+
+                }
+            }
         }
     };
 }
 
 operations! {
     /// Decrypt a ciphertext.
-    Decrypt { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    Decrypt { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true, keys: [EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, RequestAlias] },
     /// Encrypt up to 4096 bytes.
-    Encrypt { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    Encrypt { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true, keys: [EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, RequestAlias] },
     /// A data key, in plaintext and encrypted.
-    GenerateDataKey { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    GenerateDataKey { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true, keys: [EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, RequestAlias] },
     /// A data key, encrypted only.
-    GenerateDataKeyWithoutPlaintext { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    GenerateDataKeyWithoutPlaintext { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true, keys: [EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, RequestAlias] },
     /// The permission to re-encrypt from a key.
-    ReEncryptFrom { quota: ByKeyType, grantable: true, context: true, crypto: true, served: false },
+    ReEncryptFrom { quota: ByKeyType, grantable: true, context: true, crypto: true, served: false, keys: [EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, ReEncryptOnSameKey, RequestAlias] },
     /// The permission to re-encrypt to a key.
-    ReEncryptTo { quota: ByKeyType, grantable: true, context: true, crypto: true, served: false },
+    ReEncryptTo { quota: ByKeyType, grantable: true, context: true, crypto: true, served: false, keys: [EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, ReEncryptOnSameKey, RequestAlias] },
     /// Sign a message or digest.
-    Sign { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    Sign { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [MessageType, RequestAlias, SigningAlgorithm] },
     /// Verify a signature.
-    Verify { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    Verify { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [MessageType, RequestAlias, SigningAlgorithm] },
     /// The public key of a key pair.
-    GetPublicKey { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    GetPublicKey { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [RequestAlias] },
     /// Create a grant.
-    CreateGrant { quota: Management, grantable: true, context: false, crypto: false, served: true },
+    CreateGrant { quota: Management, grantable: true, context: false, crypto: false, served: true, keys: [EncryptionContext, EncryptionContextKeys, GrantConstraintType, GrantIsForAwsResource, GrantOperations, GranteePrincipal, RetiringPrincipal] },
     /// Retire a grant.
-    RetireGrant { quota: Management, grantable: true, context: false, crypto: false, served: true },
+    RetireGrant { quota: Management, grantable: true, context: false, crypto: false, served: true, keys: [EncryptionContext, EncryptionContextKeys, GrantConstraintType] },
     /// Describe a key.
-    DescribeKey { quota: Management, grantable: true, context: false, crypto: false, served: true },
+    DescribeKey { quota: Management, grantable: true, context: false, crypto: false, served: true, keys: [RequestAlias] },
     /// A data key pair, the private key in plaintext and encrypted.
-    GenerateDataKeyPair { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    GenerateDataKeyPair { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true, keys: [DataKeyPairSpec, EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, RequestAlias] },
     /// A data key pair, the private key encrypted only.
-    GenerateDataKeyPairWithoutPlaintext { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true },
+    GenerateDataKeyPairWithoutPlaintext { quota: ByKeyType, grantable: true, context: true, crypto: true, served: true, keys: [DataKeyPairSpec, EncryptionAlgorithm, EncryptionContext, EncryptionContextKeys, RequestAlias] },
     /// An HMAC of a message.
-    GenerateMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    GenerateMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [MacAlgorithm, RequestAlias] },
     /// Verify an HMAC.
-    VerifyMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    VerifyMac { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [MacAlgorithm, RequestAlias] },
     /// ECDH with a key pair.
-    DeriveSharedSecret { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    DeriveSharedSecret { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [KeyAgreementAlgorithm, RequestAlias] },
     /// A fresh ML-KEM shared secret and its encapsulation under a key's public key.
-    Encapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    Encapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [RequestAlias] },
     /// Recover an ML-KEM shared secret with a key's private key.
-    Decapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true },
+    Decapsulate { quota: ByKeyType, grantable: true, context: false, crypto: true, served: true, keys: [RequestAlias] },
     /// Decrypt, then encrypt under another key.
-    ReEncrypt { quota: ByKeyType, grantable: false, context: true, crypto: true, served: true },
+    ReEncrypt { quota: ByKeyType, grantable: false, context: true, crypto: true, served: true, keys: [] },
     /// Create a key.
-    CreateKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    CreateKey { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [BypassPolicyLockoutSafetyCheck, CustomerMasterKeySpec, CustomerMasterKeyUsage, KeyOrigin, KeySpec, KeyUsage, MultiRegion, MultiRegionKeyType, RequestTag, TagKeys] },
     /// List keys.
-    ListKeys { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListKeys { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Change a key's description.
-    UpdateKeyDescription { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    UpdateKeyDescription { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Enable a key.
-    EnableKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    EnableKey { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Disable a key.
-    DisableKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    DisableKey { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [TrailingDaysWithoutKeyUsage] },
     /// Schedule a key's deletion.
-    ScheduleKeyDeletion { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ScheduleKeyDeletion { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [ScheduleKeyDeletionPendingWindowInDays, TrailingDaysWithoutKeyUsage] },
     /// Cancel a key's deletion.
-    CancelKeyDeletion { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    CancelKeyDeletion { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Tag a key.
-    TagResource { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    TagResource { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [RequestTag, TagKeys] },
     /// Untag a key.
-    UntagResource { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    UntagResource { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [TagKeys] },
     /// A key's tags.
-    ListResourceTags { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListResourceTags { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Create an alias.
-    CreateAlias { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    CreateAlias { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Point an alias at another key.
-    UpdateAlias { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    UpdateAlias { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Delete an alias.
-    DeleteAlias { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    DeleteAlias { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// List aliases.
-    ListAliases { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListAliases { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Random bytes.
-    GenerateRandom { quota: Symmetric, grantable: false, context: false, crypto: false, served: true },
+    GenerateRandom { quota: Symmetric, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Turn automatic rotation on.
-    EnableKeyRotation { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    EnableKeyRotation { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [RotationPeriodInDays] },
     /// Turn automatic rotation off.
-    DisableKeyRotation { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    DisableKeyRotation { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Whether automatic rotation is on.
-    GetKeyRotationStatus { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    GetKeyRotationStatus { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Make a replica of a multi-Region primary key in another region.
-    ReplicateKey { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ReplicateKey { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [ReplicaRegion] },
     /// Make another region's replica of a multi-Region key its primary.
-    UpdatePrimaryRegion { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    UpdatePrimaryRegion { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [PrimaryRegion] },
     /// Rotate now.
-    RotateKeyOnDemand { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    RotateKeyOnDemand { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// A key's rotations.
-    ListKeyRotations { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListKeyRotations { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// A key policy.
-    GetKeyPolicy { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    GetKeyPolicy { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Replace a key policy.
-    PutKeyPolicy { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    PutKeyPolicy { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [BypassPolicyLockoutSafetyCheck] },
     /// A key's policy names.
-    ListKeyPolicies { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListKeyPolicies { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// A key's grants.
-    ListGrants { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListGrants { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [GrantIsForAwsResource] },
     /// The grants a principal may retire.
-    ListRetirableGrants { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListRetirableGrants { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Revoke a grant.
-    RevokeGrant { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    RevokeGrant { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [GrantIsForAwsResource] },
     /// The last successful cryptographic use of a key (not grantable, as in AWS).
-    GetKeyLastUsage { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    GetKeyLastUsage { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// The wrapping public key and import token for importing key material.
-    GetParametersForImport { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    GetParametersForImport { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [WrappingAlgorithm, WrappingKeySpec] },
     /// Import key material into a key of EXTERNAL origin.
-    ImportKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ImportKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [ExpirationModel, ValidTo] },
     /// Delete a key's imported key material (crypto erasure).
-    DeleteImportedKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    DeleteImportedKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Attach a policy plugin (this service's own operation).
-    AttachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    AttachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Detach a policy plugin (this service's own operation).
-    DetachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    DetachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// A key's or the account's policy plugins (this service's own operation).
-    ListPolicyPlugins { quota: Management, grantable: false, context: false, crypto: false, served: true },
+    ListPolicyPlugins { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
 }
 
 impl Operation {

@@ -139,7 +139,7 @@ fn authorization_paths(budget: Duration) {
                 key_id: key.clone(),
                 policy_name: None,
                 policy,
-                bypass_policy_lockout_safety_check: false,
+                bypass_policy_lockout_safety_check: None,
             },
         )
         .unwrap();

@@ -109,10 +109,12 @@ impl Service {
         Ok(record)
     }
 
-    /// CreateAlias.
+    /// CreateAlias: needs `kms:CreateAlias` on the alias (its ARN, decided by the account's
+    /// identity policies, as AWS decides it) and on the key.
     pub fn create_alias(&self, caller: &Caller, req: AliasRequest) -> KmsResult<()> {
         self.audited(caller, "CreateAlias", |note| {
             validate_alias_name(&req.alias_name)?;
+            self.authorize(caller, "kms:CreateAlias", Resource::Alias(&req.alias_name))?;
             let record = self.alias_target(caller, note, &req.target_key_id, "kms:CreateAlias")?;
             let now = self.now();
             self.shared.vault.store().insert_alias(&AliasRecord {
@@ -125,10 +127,12 @@ impl Service {
         })
     }
 
-    /// UpdateAlias: points an existing alias at another key of the same type and usage.
+    /// UpdateAlias: points an existing alias at another key of the same type and usage. Needs
+    /// `kms:UpdateAlias` on the alias, on the key it points at now and on the new key.
     pub fn update_alias(&self, caller: &Caller, req: AliasRequest) -> KmsResult<()> {
         self.audited(caller, "UpdateAlias", |note| {
             validate_alias_name(&req.alias_name)?;
+            self.authorize(caller, "kms:UpdateAlias", Resource::Alias(&req.alias_name))?;
             let existing = self.existing_alias(&req.alias_name)?;
             let current = self
                 .shared
@@ -163,10 +167,12 @@ impl Service {
         })
     }
 
-    /// DeleteAlias: the key itself is untouched.
+    /// DeleteAlias: the key itself is untouched. Needs `kms:DeleteAlias` on the alias and on
+    /// its key.
     pub fn delete_alias(&self, caller: &Caller, req: DeleteAliasRequest) -> KmsResult<()> {
         self.audited(caller, "DeleteAlias", |note| {
             validate_alias_name(&req.alias_name)?;
+            self.authorize(caller, "kms:DeleteAlias", Resource::Alias(&req.alias_name))?;
             let existing = self.existing_alias(&req.alias_name)?;
             note.key(self.key_arn(&existing.key_id));
             if let Some(record) = self

@@ -404,6 +404,8 @@ impl Service {
             let algorithm = req
                 .signing_algorithm
                 .ok_or_else(|| KmsError::required("SigningAlgorithm"))?;
+            note.condition(ConditionKey::MessageType, [message_type]);
+            note.condition(ConditionKey::SigningAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -430,6 +432,8 @@ impl Service {
             let algorithm = req
                 .signing_algorithm
                 .ok_or_else(|| KmsError::required("SigningAlgorithm"))?;
+            note.condition(ConditionKey::MessageType, [message_type]);
+            note.condition(ConditionKey::SigningAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -497,6 +501,7 @@ impl Service {
             let algorithm = req
                 .mac_algorithm
                 .ok_or_else(|| KmsError::required("MacAlgorithm"))?;
+            note.condition(ConditionKey::MacAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -526,6 +531,7 @@ impl Service {
             let algorithm = req
                 .mac_algorithm
                 .ok_or_else(|| KmsError::required("MacAlgorithm"))?;
+            note.condition(ConditionKey::MacAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -555,6 +561,7 @@ impl Service {
             let algorithm = req
                 .key_agreement_algorithm
                 .ok_or_else(|| KmsError::required("KeyAgreementAlgorithm"))?;
+            note.condition(ConditionKey::KeyAgreementAlgorithm, [algorithm]);
             let (record, key) = self.key_of_usage(
                 caller,
                 note,
@@ -585,6 +592,12 @@ impl Service {
         let spec = req
             .key_pair_spec
             .ok_or_else(|| KmsError::required("KeyPairSpec"))?;
+        note.condition(ConditionKey::DataKeyPairSpec, [spec]);
+        // Data key pairs are always encrypted under a symmetric key.
+        note.condition(
+            ConditionKey::EncryptionAlgorithm,
+            [EncryptionAlgorithm::SymmetricDefault],
+        );
         let record = self.key_to_use(caller, note, &req.key_id, action, |r| {
             self.require_data_key_encryption(r)
         })?;

@@ -5,17 +5,34 @@
 use super::*;
 use kms_authz::policy::PolicyDocument;
 use kms_authz::{Basis, Identity, PluginVerdict, PolicyRequest};
+use kms_core::ConditionKey;
 use kms_vault::{PluginAttachment, PluginScope};
 
-/// What a request says about itself beyond its key, for condition keys.
+/// What a request says about itself beyond its key, for condition keys. Which of these an
+/// action carries is [`Operation::condition_keys`]'s to say; authorization sets no other.
 #[derive(Clone, Copy, Default)]
 pub(super) struct RequestFacts<'a> {
-    /// The request's encryption context.
+    /// The request's encryption context (`kms:EncryptionContext:<key>`,
+    /// `kms:EncryptionContextKeys`; grant constraints are checked against it too).
     pub context: &'a [(String, String)],
     /// The alias the request named its key by (`kms:RequestAlias`).
     pub alias: Option<&'a str>,
-    /// Further condition keys of the request (`kms:GrantOperations`, …).
+    /// Further condition keys of the request's parameters (`kms:GrantOperations`, …).
     pub conditions: &'a [(String, Vec<String>)],
+}
+
+/// Condition keys with their values, as authorization takes them.
+pub(super) type Conditions = Vec<(String, Vec<String>)>;
+
+/// One condition key of a request's parameters with its values, as authorization takes it.
+pub(super) fn condition<T: ToString>(
+    key: ConditionKey,
+    values: impl IntoIterator<Item = T>,
+) -> (String, Vec<String>) {
+    (
+        key.name().to_string(),
+        values.into_iter().map(|v| v.to_string()).collect(),
+    )
 }
 
 impl<'a> RequestFacts<'a> {
@@ -40,9 +57,18 @@ pub(super) enum Resource<'a> {
     /// A key whose policy plugins are being managed: decided without the plugins, so that a
     /// broken or hostile plugin can always be detached.
     KeyWithoutPlugins(&'a KeyRecord),
-    /// The KMS resources of the vault's account as a whole (CreateKey, ListKeys, …): the
-    /// account root, or an identity policy of the account.
+    /// The KMS resources of the vault's account as a whole (ListKeys, …): the account root, or
+    /// an identity policy of the account.
     Account,
+    /// A key about to be made (CreateKey, and ReplicateKey in the replica's region), with the
+    /// condition keys of the key it would be (`kms:KeySpec`, `aws:RequestTag/<key>`, …): like
+    /// [`Account`](Resource::Account), the account root or an identity policy decides.
+    NewKey(&'a [(String, Vec<String>)]),
+    /// An alias (CreateAlias, UpdateAlias, DeleteAlias authorize on it besides its keys): its
+    /// ARN, `arn:aws:kms:<region>:<account>:alias/<name>`. An alias has no key policy: the
+    /// vault account's root or an identity policy of that account decides, so an identity
+    /// policy can say which alias names a principal may manage.
+    Alias(&'a str),
     /// Every resource of the caller's own account (GenerateRandom, ListRetirableGrants): the
     /// account root, or an identity policy allowing the action on `"*"`.
     CallerAccount,
@@ -66,7 +92,7 @@ impl Service {
         action: &str,
         resource: Resource<'_>,
     ) -> KmsResult<Basis> {
-        let by_identity = |resource: &str, account: &str| {
+        let by_identity = |resource: &str, account: &str, conditions: &[(String, Vec<String>)]| {
             let identity = self.identity_of(caller)?;
             authz::decide_account_action(
                 caller,
@@ -75,9 +101,12 @@ impl Service {
                 account,
                 identity.as_ref(),
                 self.now(),
+                conditions,
             )
             .map(|()| Basis::Identity)
         };
+        let account_kms =
+            || Arn::kms(self.region.as_str(), self.shared.vault.account(), "*").to_string();
         match resource {
             Resource::Key(record, facts) => {
                 self.authorize_with_plugins(caller, action, record, &facts)
@@ -85,16 +114,19 @@ impl Service {
             Resource::KeyWithoutPlugins(record) => self
                 .policy_decision(caller, action, record, &RequestFacts::default())
                 .map_err(|refusal| refusal.error),
-            Resource::Account => by_identity(
-                &Arn::kms(self.region.as_str(), self.shared.vault.account(), "*").to_string(),
-                self.shared.vault.account(),
-            ),
-            Resource::CallerAccount => by_identity("*", &caller.account),
+            Resource::Account => by_identity(&account_kms(), self.shared.vault.account(), &[]),
+            Resource::NewKey(conditions) => {
+                by_identity(&account_kms(), self.shared.vault.account(), conditions)
+            }
+            Resource::Alias(name) => {
+                by_identity(&self.alias_arn(name), self.shared.vault.account(), &[])
+            }
+            Resource::CallerAccount => by_identity("*", &caller.account, &[]),
             Resource::Identity { arn, account } => {
                 if caller.principal == authz::root_arn(self.shared.vault.account()) {
                     return Ok(Basis::Identity);
                 }
-                by_identity(arn, account)
+                by_identity(arn, account, &[])
             }
         }
     }
@@ -196,41 +228,12 @@ impl Service {
             )
             .collect();
         // The key's condition keys matter only to a policy document; the default has none.
-        let mut key_conditions = Vec::new();
-        if !documents.is_empty() {
-            key_conditions.extend([
-                ("kms:KeySpec".to_string(), vec![record.key_spec.to_string()]),
-                (
-                    "kms:KeyUsage".to_string(),
-                    vec![record.key_usage.to_string()],
-                ),
-                ("kms:KeyOrigin".to_string(), vec![record.origin.to_string()]),
-            ]);
-            for tag in &record.tags {
-                key_conditions.push((
-                    format!("aws:ResourceTag/{}", tag.tag_key),
-                    vec![tag.tag_value.clone()],
-                ));
-            }
-            if documents
-                .iter()
-                .any(|d| d.reads_condition_key("kms:ResourceAliases"))
-            {
-                let aliases = self
-                    .shared
-                    .vault
-                    .store()
-                    .aliases_after(&self.region, None, Some(&record.key_id), 1000)
-                    .map_err(internal)?;
-                key_conditions.push((
-                    "kms:ResourceAliases".into(),
-                    aliases.into_iter().map(|a| a.name).collect(),
-                ));
-            }
-            if let Some(alias) = facts.alias {
-                key_conditions.push(("kms:RequestAlias".into(), vec![alias.to_string()]));
-            }
-        }
+        let (key_conditions, request_conditions) = if documents.is_empty() {
+            Default::default()
+        } else {
+            self.condition_keys(action, record, facts, &documents)
+                .map_err(internal)?
+        };
         let key = authz::KeyRequestFacts {
             key_arn: &key_arn,
             key_account: &record.account,
@@ -247,7 +250,7 @@ impl Service {
             key: &key,
             identity: identity.as_ref(),
             grants: &[],
-            request_conditions: facts.conditions,
+            request_conditions: &request_conditions,
         };
         match authz::decide(&request) {
             Err(denial) if !denial.explicit() => {
@@ -263,6 +266,126 @@ impl Service {
                 }
             }
             other => other.map_err(|d| d.refusal(caller, action, &key_arn)),
+        }
+    }
+
+    /// The condition keys of a request on `record` that `documents` may read: the key's own
+    /// (`kms:KeySpec`, `aws:ResourceTag/<key>`, `kms:ResourceAliases`, …, for every action on
+    /// a key) and the request's (`facts`, with `kms:RequestAlias` and the key's
+    /// `kms:TrailingDaysWithoutKeyUsage`; authz keeps those the action carries).
+    fn condition_keys(
+        &self,
+        action: &str,
+        record: &KeyRecord,
+        facts: &RequestFacts<'_>,
+        documents: &[&PolicyDocument],
+    ) -> KmsResult<(Conditions, Conditions)> {
+        let reads = |key: &str| documents.iter().any(|d| d.reads_condition_key(key));
+        let spec = vec![record.key_spec.to_string()];
+        let usage = vec![record.key_usage.to_string()];
+        let mut key_conditions = vec![
+            (ConditionKey::KeySpec.name().to_string(), spec.clone()),
+            (ConditionKey::CustomerMasterKeySpec.name().to_string(), spec),
+            (ConditionKey::KeyUsage.name().to_string(), usage.clone()),
+            (
+                ConditionKey::CustomerMasterKeyUsage.name().to_string(),
+                usage,
+            ),
+            (
+                ConditionKey::KeyOrigin.name().to_string(),
+                vec![record.origin.to_string()],
+            ),
+            (
+                ConditionKey::MultiRegion.name().to_string(),
+                vec![record.primary_region.is_some().to_string()],
+            ),
+        ];
+        if let Some(primary) = &record.primary_region {
+            let kind = if *primary == record.region {
+                "PRIMARY"
+            } else {
+                "REPLICA"
+            };
+            key_conditions.push((
+                ConditionKey::MultiRegionKeyType.name().to_string(),
+                vec![kind.to_string()],
+            ));
+        }
+        for tag in &record.tags {
+            key_conditions.push((
+                format!("aws:ResourceTag/{}", tag.tag_key),
+                vec![tag.tag_value.clone()],
+            ));
+        }
+        if reads("kms:ResourceAliases") {
+            let aliases = self.shared.vault.store().aliases_after(
+                &self.region,
+                None,
+                Some(&record.key_id),
+                1000,
+            )?;
+            key_conditions.push((
+                "kms:ResourceAliases".into(),
+                aliases.into_iter().map(|a| a.name).collect(),
+            ));
+        }
+        let mut request_conditions = facts.conditions.to_vec();
+        if let Some(alias) = facts.alias {
+            request_conditions.push((
+                ConditionKey::RequestAlias.name().to_string(),
+                vec![alias.to_string()],
+            ));
+        }
+        let trailing = ConditionKey::TrailingDaysWithoutKeyUsage;
+        let carries = Operation::from_iam_action(action)
+            .is_some_and(|op| op.condition_keys().contains(&trailing));
+        if carries && reads(trailing.name()) {
+            request_conditions.push((
+                trailing.name().to_string(),
+                vec![self.days_without_use(record)?.to_string()],
+            ));
+        }
+        Ok((key_conditions, request_conditions))
+    }
+
+    /// Refuses `caller` when one of its identity policies explicitly denies `action` on
+    /// `record`: all a policy can do to an action a grant decides (RetireGrant).
+    pub(super) fn refuse_identity_denial(
+        &self,
+        caller: &Caller,
+        action: &str,
+        record: &KeyRecord,
+        facts: &RequestFacts<'_>,
+    ) -> KmsResult<()> {
+        let Some(identity) = self.identity_of(caller)? else {
+            return Ok(());
+        };
+        if identity.policies.is_empty() {
+            return Ok(());
+        }
+        let key_arn = self.key_arn(&record.key_id);
+        let documents: Vec<&PolicyDocument> = identity.policies.iter().map(|(_, d)| &**d).collect();
+        let (key_conditions, request_conditions) =
+            self.condition_keys(action, record, facts, &documents)?;
+        let key = authz::KeyRequestFacts {
+            key_arn: &key_arn,
+            key_account: &record.account,
+            policy: None,
+            key_conditions,
+            encryption_context: facts.context,
+            now: self.now(),
+        };
+        let request = authz::Request {
+            caller,
+            action,
+            key: &key,
+            identity: Some(&identity),
+            grants: &[],
+            request_conditions: &request_conditions,
+        };
+        match authz::identity_denial(&request) {
+            Some(denial) => Err(denial.refusal(caller, action, &key_arn).error),
+            None => Ok(()),
         }
     }
 

@@ -5,6 +5,7 @@
 use zeroize::Zeroizing;
 
 use super::*;
+use authorization::condition;
 use kms_core::types::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage};
 use kms_crypto::asymmetric::OaepHash;
 use kms_crypto::{self as crypto, blob, blob::BlobKind};
@@ -67,11 +68,19 @@ impl Accept {
 }
 
 /// How a blob is to be opened: the key the caller expects (if it named one), the action to
-/// authorize, and the kinds of blob accepted.
+/// authorize with the condition keys of the request's parameters, and the kinds of blob
+/// accepted.
 struct OpenAs<'a> {
     expected_key: Option<&'a str>,
     action: &'a str,
+    conditions: &'a [(String, Vec<String>)],
     accept: Accept,
+}
+
+/// The algorithm an encryption uses: the one named, or AWS's default, SYMMETRIC_DEFAULT
+/// (`kms:EncryptionAlgorithm` holds it whether or not the request names it).
+fn algorithm_or_default(algorithm: Option<EncryptionAlgorithm>) -> EncryptionAlgorithm {
+    algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault)
 }
 
 /// The context as the plain pairs policy plugins see.
@@ -105,6 +114,8 @@ struct RsaOpen<'a> {
     algorithm: Option<EncryptionAlgorithm>,
     context: &'a EncryptionContext,
     ciphertext: &'a [u8],
+    /// The condition keys of the request's parameters for this key.
+    conditions: &'a [(String, Vec<String>)],
 }
 
 fn refuse_context_for_rsa(context: &EncryptionContext) -> KmsResult<()> {
@@ -158,10 +169,16 @@ impl Service {
         key: &str,
         how: RsaOpen<'_>,
     ) -> KmsResult<(KeyRecord, Zeroizing<Vec<u8>>, EncryptionAlgorithm)> {
-        let record = self.key_to_use(caller, note, key, how.action, |r| {
-            self.encryption_with(r, how.algorithm, how.context)
-                .map(drop)
-        })?;
+        let pairs = context_pairs(how.context);
+        let facts = RequestFacts {
+            context: &pairs,
+            alias: request_alias(key),
+            conditions: how.conditions,
+        };
+        let record = self.key_for_facts(caller, note, key, how.action, facts)?;
+        self.require_enabled(&record)?;
+        self.encryption_with(&record, how.algorithm, how.context)?;
+        note.end_dry_run()?;
         let (algorithm, hash) = require_rsa_algorithm(record.key_spec, how.algorithm)?;
         let material = self.shared.vault.key_material(
             &record.key_id,
@@ -180,6 +197,10 @@ impl Service {
         req: &DecryptRequest,
     ) -> KmsResult<DecryptResponse> {
         let key = req.key_id.as_deref().unwrap_or_default();
+        let conditions = [condition(
+            ConditionKey::EncryptionAlgorithm,
+            [algorithm_or_default(req.encryption_algorithm)],
+        )];
         let (record, plaintext, algorithm) = self.rsa_open(
             caller,
             note,
@@ -189,6 +210,7 @@ impl Service {
                 algorithm: req.encryption_algorithm,
                 context: &req.encryption_context,
                 ciphertext: &req.ciphertext_blob,
+                conditions: &conditions,
             },
         )?;
         let material_id = self.material_id(&record.key_id, record.current_version)?;
@@ -281,6 +303,7 @@ impl Service {
         let OpenAs {
             expected_key,
             action,
+            conditions,
             accept,
         } = how;
         if ciphertext.is_empty() || ciphertext.len() > MAX_CIPHERTEXT_BLOB {
@@ -307,9 +330,10 @@ impl Service {
             }
         }
         let pairs = context_pairs(context);
-        let facts = authorization::RequestFacts {
+        let facts = RequestFacts {
             context: &pairs,
-            ..Default::default()
+            alias: expected_key.and_then(request_alias),
+            conditions,
         };
         let basis = self.authorize(caller, action, Resource::Key(&record, facts))?;
         note.allowed_by(basis);
@@ -350,6 +374,10 @@ impl Service {
                     format!("Plaintext must be between 1 and {MAX_PLAINTEXT} bytes"),
                 ));
             }
+            note.condition(
+                ConditionKey::EncryptionAlgorithm,
+                [algorithm_or_default(req.encryption_algorithm)],
+            );
             let record = self.key_to_use(caller, note, &req.key_id, "kms:Encrypt", |r| {
                 self.encryption_with(r, req.encryption_algorithm, &req.encryption_context)
                     .map(drop)
@@ -409,6 +437,7 @@ impl Service {
                 }
             }
             let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
+            let conditions = [condition(ConditionKey::EncryptionAlgorithm, [algorithm])];
             let opened = self.open_blob(
                 caller,
                 note,
@@ -417,6 +446,7 @@ impl Service {
                 OpenAs {
                     expected_key: req.key_id.as_deref(),
                     action: "kms:Decrypt",
+                    conditions: &conditions,
                     accept,
                 },
             )?;
@@ -455,10 +485,50 @@ impl Service {
             note.context(&req.destination_encryption_context)?;
             req.source_encryption_context.require_no_empty_pairs()?;
             let destination = self.resolve(&req.destination_key_id)?;
+            // The source is an RSA ciphertext when the caller names an RSA source key; a
+            // symmetric one names its key in the blob's header.
+            let named_source = req
+                .source_key_id
+                .as_deref()
+                .map(|key| self.resolve(key))
+                .transpose()?;
+            let rsa_source = named_source
+                .as_ref()
+                .is_some_and(|r| r.key_spec != KeySpec::SymmetricDefault);
+            let source_key_id = match named_source {
+                Some(record) if rsa_source => Some(record.key_id),
+                _ => blob::parse_header(&req.ciphertext_blob)
+                    .ok()
+                    .map(|h| h.key_id),
+            };
+            let same_key = source_key_id == Some(destination.key_id);
+            let on_same_key = condition(ConditionKey::ReEncryptOnSameKey, [same_key]);
+            let to_conditions = [
+                condition(
+                    ConditionKey::EncryptionAlgorithm,
+                    [algorithm_or_default(req.destination_encryption_algorithm)],
+                ),
+                on_same_key.clone(),
+            ];
+            let from_conditions = [
+                condition(
+                    ConditionKey::EncryptionAlgorithm,
+                    [algorithm_or_default(req.source_encryption_algorithm)],
+                ),
+                on_same_key,
+            ];
+            let destination_pairs = context_pairs(&req.destination_encryption_context);
             let basis = self.authorize(
                 caller,
                 "kms:ReEncryptTo",
-                Resource::Key(&destination, RequestFacts::of(note)),
+                Resource::Key(
+                    &destination,
+                    RequestFacts {
+                        context: &destination_pairs,
+                        alias: request_alias(&req.destination_key_id),
+                        conditions: &to_conditions,
+                    },
+                ),
             )?;
             note.allowed_by(basis);
             if note.dry_run {
@@ -471,11 +541,6 @@ impl Service {
                     &req.destination_encryption_context,
                 )?;
             }
-            // The source is an RSA ciphertext when the caller names an RSA source key.
-            let rsa_source = match req.source_key_id.as_deref() {
-                Some(key) => self.resolve(key)?.key_spec != KeySpec::SymmetricDefault,
-                None => false,
-            };
             let (source, plaintext, source_algorithm, kind) = if rsa_source {
                 let (record, plaintext, algorithm) = self.rsa_open(
                     caller,
@@ -486,6 +551,7 @@ impl Service {
                         algorithm: req.source_encryption_algorithm,
                         context: &req.source_encryption_context,
                         ciphertext: &req.ciphertext_blob,
+                        conditions: &from_conditions,
                     },
                 )?;
                 (record, plaintext, algorithm, BlobKind::Ciphertext)
@@ -499,6 +565,7 @@ impl Service {
                     OpenAs {
                         expected_key: req.source_key_id.as_deref(),
                         action: "kms:ReEncryptFrom",
+                        conditions: &from_conditions,
                         // A symmetric destination keeps the blob's kind; an RSA one cannot.
                         accept: if destination.key_spec == KeySpec::SymmetricDefault {
                             Accept::Any
@@ -578,6 +645,10 @@ impl Service {
                 ));
             }
         };
+        note.condition(
+            ConditionKey::EncryptionAlgorithm,
+            [EncryptionAlgorithm::SymmetricDefault],
+        );
         let record = self.key_to_use(caller, note, &req.key_id, action, |r| {
             self.require_data_key_encryption(r)
         })?;

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use authorization::condition;
 use kms_authz::Basis;
 use kms_core::types::{KeySpec, KeyUsage};
 use kms_vault::{GrantConstraints, GrantRecord};
@@ -354,20 +355,15 @@ impl Service {
             let constraints = req.constraints.clone().filter(|c| {
                 c.encryption_context_equals.is_some() || c.encryption_context_subset.is_some()
             });
-            note.conditions = vec![
-                ("kms:GrantOperations".into(), operations.clone()),
-                (
-                    "kms:GrantIsForAWSResource".into(),
-                    vec![caller.via_service.is_some().to_string()],
-                ),
-                (
-                    "kms:GranteePrincipal".into(),
-                    vec![req.grantee_principal.clone()],
-                ),
-            ];
+            note.condition(ConditionKey::GrantOperations, &operations);
+            note.condition(ConditionKey::GrantIsForAwsResource, [caller.via_service.is_some()]);
+            note.condition(ConditionKey::GranteePrincipal, [&req.grantee_principal]);
             if let Some(retiring) = &req.retiring_principal {
-                note.conditions
-                    .push(("kms:RetiringPrincipal".into(), vec![retiring.clone()]));
+                note.condition(ConditionKey::RetiringPrincipal, [retiring]);
+            }
+            let (constraint_types, constraint_context) = constraint_facts(constraints.as_ref());
+            if !constraint_types.is_empty() {
+                note.condition(ConditionKey::GrantConstraintType, constraint_types);
             }
             let record = self.resolve(&req.key_id)?;
             note.key(self.key_arn(&record.key_id));
@@ -378,10 +374,18 @@ impl Service {
                     "CreateGrant takes a key id or key ARN, not an alias".into(),
                 ));
             }
+            // The constraint's pairs are what kms:EncryptionContext:<key> reads here.
             let basis = self.authorize(
                 caller,
                 "kms:CreateGrant",
-                Resource::Key(&record, RequestFacts::of(note)),
+                Resource::Key(
+                    &record,
+                    RequestFacts {
+                        context: &constraint_context,
+                        alias: None,
+                        conditions: &note.conditions,
+                    },
+                ),
             )?;
             self.require_not_pending_deletion(&record)?;
             let allowed = operations_for(record.key_spec, record.key_usage);
@@ -497,6 +501,10 @@ impl Service {
             if let Some(id) = &req.grant_id {
                 validate_grant_id(id)?;
             }
+            note.condition(
+                ConditionKey::GrantIsForAwsResource,
+                [caller.via_service.is_some()],
+            );
             let record = self.key_for(caller, note, &req.key_id, "kms:ListGrants")?;
             let grants: Vec<_> = self
                 .shared
@@ -608,6 +616,25 @@ impl Service {
                     caller.principal
                 )));
             }
+            // The grant decides; an identity policy can only refuse (AWS: "a policy alone
+            // cannot allow"), reading the grant's constraints.
+            if let Some(record) = self.shared.vault.store().key(&self.region, &grant.key_id)? {
+                let (types, context) = constraint_facts(grant.constraints.as_ref());
+                let conditions: Vec<_> = (!types.is_empty())
+                    .then(|| condition(ConditionKey::GrantConstraintType, types))
+                    .into_iter()
+                    .collect();
+                self.refuse_identity_denial(
+                    caller,
+                    "kms:RetireGrant",
+                    &record,
+                    &RequestFacts {
+                        context: &context,
+                        alias: None,
+                        conditions: &conditions,
+                    },
+                )?;
+            }
             if req.dry_run {
                 return Err(dry_run_succeeded());
             }
@@ -619,6 +646,10 @@ impl Service {
     pub fn revoke_grant(&self, caller: &Caller, req: RevokeGrantRequest) -> KmsResult<()> {
         self.audited(caller, "RevokeGrant", |note| {
             validate_grant_id(&req.grant_id)?;
+            note.condition(
+                ConditionKey::GrantIsForAwsResource,
+                [caller.via_service.is_some()],
+            );
             let record = self.key_for(caller, note, &req.key_id, "kms:RevokeGrant")?;
             let grant = self.shared.vault.store().grant(&req.grant_id)?;
             if grant.is_none_or(|g| g.key_id != record.key_id || g.region != record.region) {
@@ -633,6 +664,34 @@ impl Service {
             self.shared.vault.store().delete_grant(&req.grant_id)
         })
     }
+}
+
+/// What a grant's constraints say to condition keys: their types (`kms:GrantConstraintType`)
+/// and the encryption context pairs they name (`kms:EncryptionContext:<key>`).
+fn constraint_facts(
+    constraints: Option<&GrantConstraints>,
+) -> (Vec<&'static str>, Vec<(String, String)>) {
+    let mut types = Vec::new();
+    let mut pairs = Vec::new();
+    let Some(constraints) = constraints else {
+        return (types, pairs);
+    };
+    for (kind, context) in [
+        (
+            "EncryptionContextEquals",
+            &constraints.encryption_context_equals,
+        ),
+        (
+            "EncryptionContextSubset",
+            &constraints.encryption_context_subset,
+        ),
+    ] {
+        if let Some(context) = context {
+            types.push(kind);
+            pairs.extend(context.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    (types, pairs)
 }
 
 #[cfg(test)]

@@ -258,6 +258,8 @@ impl Service {
         self.audited(caller, "GetParametersForImport", |note| {
             let algorithm = wrapping_algorithm(&req.wrapping_algorithm)?;
             let spec = wrapping_key_spec(&req.wrapping_key_spec)?;
+            note.condition(ConditionKey::WrappingAlgorithm, [algorithm]);
+            note.condition(ConditionKey::WrappingKeySpec, [spec]);
             let record = self.key_for(caller, note, &req.key_id, "kms:GetParametersForImport")?;
             self.require_external(&record)?;
             self.require_importable_state(&record)?;
@@ -376,6 +378,12 @@ impl Service {
         req: ImportKeyMaterialRequest,
     ) -> KmsResult<KeyMaterialResponse> {
         self.audited(caller, "ImportKeyMaterial", |note| {
+            if let Some(model) = req.expiration_model {
+                note.condition(ConditionKey::ExpirationModel, [model]);
+            }
+            if let Some(valid_to) = req.valid_to {
+                note.condition(ConditionKey::ValidTo, [valid_to]);
+            }
             let record = self.key_for(caller, note, &req.key_id, "kms:ImportKeyMaterial")?;
             self.require_external(&record)?;
             self.require_importable_state(&record)?;

@@ -41,9 +41,10 @@ pub struct PutKeyPolicyRequest {
     pub policy_name: Option<String>,
     /// The new policy document.
     pub policy: String,
-    /// Skips the check that the caller could change the policy again.
+    /// Skips the check that the caller could change the policy again. Left out (`None`), the
+    /// request carries no `kms:BypassPolicyLockoutSafetyCheck`, as in AWS.
     #[serde(default)]
-    pub bypass_policy_lockout_safety_check: bool,
+    pub bypass_policy_lockout_safety_check: Option<bool>,
 }
 
 /// ListKeyPolicies' response.
@@ -117,13 +118,16 @@ impl Service {
     pub fn put_key_policy(&self, caller: &Caller, req: PutKeyPolicyRequest) -> KmsResult<()> {
         self.audited(caller, "PutKeyPolicy", |note| {
             check_policy_name(req.policy_name.as_deref())?;
+            if let Some(bypass) = req.bypass_policy_lockout_safety_check {
+                note.condition(ConditionKey::BypassPolicyLockoutSafetyCheck, [bypass]);
+            }
             self.update_record(caller, note, &req.key_id, "kms:PutKeyPolicy", |record| {
                 self.require_not_pending_deletion(record)?;
                 let policy = self.checked_key_policy(
                     caller,
                     record,
                     &req.policy,
-                    req.bypass_policy_lockout_safety_check,
+                    req.bypass_policy_lockout_safety_check == Some(true),
                 )?;
                 record.policy = Some(policy);
                 Ok(())

@@ -200,27 +200,48 @@ impl Service {
                 });
             }
             let record = self.key_for(caller, note, &req.key_id, "kms:GetKeyLastUsage")?;
-            let stored = self
-                .shared
-                .vault
-                .store()
-                .key_last_use(&self.region, &record.key_id)?;
-            let pending = self
-                .shared
-                .key_usage
-                .pending_use(&self.region, &record.key_id);
-            let last = match (stored, pending) {
-                (Some(stored), Some(pending)) if !pending.is_later_than(&stored) => Some(stored),
-                (stored, None) => stored,
-                (_, pending) => pending,
-            };
             Ok(GetKeyLastUsageResponse {
                 key_id: record.key_id.to_string(),
-                key_last_usage: last.map(KeyLastUsageData::from).unwrap_or_default(),
-                tracking_start_date: self.key_usage_tracking_start()?.max(record.created_at),
+                key_last_usage: self
+                    .last_use(&record.key_id)?
+                    .map(KeyLastUsageData::from)
+                    .unwrap_or_default(),
+                tracking_start_date: self.tracked_since(&record)?,
                 key_creation_date: record.created_at,
             })
         })
+    }
+
+    /// The last successful cryptographic use of a key of this region: the later of the one
+    /// written to the store and one noted since.
+    fn last_use(&self, key_id: &KeyId) -> KmsResult<Option<KeyLastUse>> {
+        let stored = self
+            .shared
+            .vault
+            .store()
+            .key_last_use(&self.region, key_id)?;
+        let pending = self.shared.key_usage.pending_use(&self.region, key_id);
+        Ok(match (stored, pending) {
+            (Some(stored), Some(pending)) if !pending.is_later_than(&stored) => Some(stored),
+            (stored, None) => stored,
+            (_, pending) => pending,
+        })
+    }
+
+    /// Since when uses of `record` are tracked: when the vault began, or its creation.
+    fn tracked_since(&self, record: &KeyRecord) -> KmsResult<u64> {
+        Ok(self.key_usage_tracking_start()?.max(record.created_at))
+    }
+
+    /// `kms:TrailingDaysWithoutKeyUsage`: whole days since the key's last successful
+    /// cryptographic use, or, if it has none, since its uses are tracked (GetKeyLastUsage's
+    /// `TrackingStartDate`): a key unused for 90 days reads 90.
+    pub(super) fn days_without_use(&self, record: &KeyRecord) -> KmsResult<u64> {
+        let since = match self.last_use(&record.key_id)? {
+            Some(used) => used.at,
+            None => self.tracked_since(record)?,
+        };
+        Ok(self.now().saturating_sub(since) / SECONDS_PER_DAY)
     }
 }
 

@@ -45,6 +45,42 @@ pub(super) fn merge_tags(tags: &mut Vec<Tag>, new: &[Tag]) -> KmsResult<()> {
     Ok(())
 }
 
+/// The properties of a key about to be made, as CreateKey's condition keys present them.
+pub(super) struct NewKey<'a> {
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
+    pub origin: Origin,
+    /// `PRIMARY` or `REPLICA` for a multi-Region key.
+    pub multi_region_key_type: Option<&'static str>,
+    pub tags: &'a [Tag],
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+}
+
+impl AuditNote {
+    /// Notes the condition keys of the key a request would make: its spec, usage and origin
+    /// (the defaults when the request names none, as AWS evaluates them), whether it is
+    /// multi-Region and which kind, its tags, and `kms:BypassPolicyLockoutSafetyCheck` when
+    /// the request has it.
+    pub(super) fn new_key(&mut self, key: NewKey<'_>) {
+        self.condition(ConditionKey::KeySpec, [key.key_spec]);
+        self.condition(ConditionKey::CustomerMasterKeySpec, [key.key_spec]);
+        self.condition(ConditionKey::KeyUsage, [key.key_usage]);
+        self.condition(ConditionKey::CustomerMasterKeyUsage, [key.key_usage]);
+        self.condition(ConditionKey::KeyOrigin, [key.origin]);
+        self.condition(
+            ConditionKey::MultiRegion,
+            [key.multi_region_key_type.is_some()],
+        );
+        if let Some(kind) = key.multi_region_key_type {
+            self.condition(ConditionKey::MultiRegionKeyType, [kind]);
+        }
+        self.request_tags(key.tags);
+        if let Some(bypass) = key.bypass_policy_lockout_safety_check {
+            self.condition(ConditionKey::BypassPolicyLockoutSafetyCheck, [bypass]);
+        }
+    }
+}
+
 impl Service {
     /// Refuses EnableKey and DisableKey on a key awaiting imported material, as AWS does.
     fn require_has_material(&self, record: &KeyRecord) -> KmsResult<()> {
@@ -129,11 +165,21 @@ impl Service {
         req: CreateKeyRequest,
     ) -> KmsResult<KeyMetadataResponse> {
         self.audited(caller, "CreateKey", |note| {
-            self.authorize(caller, "kms:CreateKey", Resource::Account)?;
             let key_spec = req.key_spec.unwrap_or(KeySpec::SymmetricDefault);
             // AWS's default usage, ENCRYPT_DECRYPT, whatever the spec: HMAC and ECC keys must
             // name theirs.
             let key_usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+            let origin = req.origin.unwrap_or(Origin::AwsKms);
+            let multi_region = req.multi_region == Some(true);
+            note.new_key(NewKey {
+                key_spec,
+                key_usage,
+                origin,
+                multi_region_key_type: multi_region.then_some("PRIMARY"),
+                tags: &req.tags,
+                bypass_policy_lockout_safety_check: req.bypass_policy_lockout_safety_check,
+            });
+            self.authorize(caller, "kms:CreateKey", Resource::NewKey(&note.conditions))?;
             let allowed = asymmetric_ops::usages_of(key_spec);
             if !allowed.contains(&key_usage) {
                 let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
@@ -145,8 +191,6 @@ impl Service {
                     ),
                 ));
             }
-            let origin = req.origin.unwrap_or(Origin::AwsKms);
-            let multi_region = req.multi_region == Some(true);
             match origin {
                 Origin::AwsKms => {}
                 Origin::External if !import::importable(key_spec) => {
@@ -350,6 +394,7 @@ impl Service {
                     ),
                 ));
             }
+            note.condition(ConditionKey::ScheduleKeyDeletionPendingWindowInDays, [days]);
             self.update_record(caller, note, &req.key_id, "kms:ScheduleKeyDeletion", |r| {
                 self.require_not_pending_deletion(r)?;
                 // A multi-Region primary with replicas waits for them: its waiting period
@@ -412,6 +457,7 @@ impl Service {
             if req.tags.is_empty() {
                 return Err(KmsError::invalid("Tags", "Tags must not be empty".into()));
             }
+            note.request_tags(&req.tags);
             self.update_record(caller, note, &req.key_id, "kms:TagResource", |r| {
                 self.require_not_pending_deletion(r)?;
                 merge_tags(&mut r.tags, &req.tags)
@@ -428,6 +474,7 @@ impl Service {
                     "TagKeys must not be empty".into(),
                 ));
             }
+            note.tag_keys(req.tag_keys.iter().map(String::as_str));
             self.update_record(caller, note, &req.key_id, "kms:UntagResource", |r| {
                 self.require_not_pending_deletion(r)?;
                 r.tags.retain(|t| !req.tag_keys.contains(&t.tag_key));

@@ -97,6 +97,7 @@ pub use plugins::{
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
 
 use authorization::{RequestFacts, Resource};
+use kms_core::ConditionKey;
 use kms_core::arn::{Arn, KeyReference, KeyTarget};
 use kms_core::error::Missing;
 pub use kms_core::{CallSource, Caller, EncryptionContext, KeyId, KmsError, KmsResult, Operation};
@@ -232,7 +233,8 @@ struct AuditNote {
     encryption_context: Option<Vec<(String, String)>>,
     /// The alias the request named its key by, for `kms:RequestAlias`.
     request_alias: Option<String>,
-    /// Further condition keys of the request, for the policies.
+    /// Condition keys of the request's parameters, for the policies
+    /// ([`Operation`](kms_core::Operation)'s table says which an action carries).
     conditions: Vec<(String, Vec<String>)>,
     /// The grant that allowed the call, if one did.
     grant_id: Option<String>,
@@ -263,6 +265,30 @@ impl AuditNote {
 
     fn key(&mut self, arn: String) {
         self.key_arn = Some(arn);
+    }
+
+    /// Notes a condition key of the request's parameters (`kms:SigningAlgorithm`, …).
+    fn condition<T: ToString>(&mut self, key: ConditionKey, values: impl IntoIterator<Item = T>) {
+        self.conditions.push(authorization::condition(key, values));
+    }
+
+    /// Notes the tags of a request (`aws:RequestTag/<key>` per tag, `aws:TagKeys`).
+    fn request_tags(&mut self, tags: &[kms_core::types::Tag]) {
+        for tag in tags {
+            self.conditions.push((
+                ConditionKey::RequestTag.with_suffix(&tag.tag_key),
+                vec![tag.tag_value.clone()],
+            ));
+        }
+        self.tag_keys(tags.iter().map(|t| t.tag_key.as_str()));
+    }
+
+    /// Notes the tag keys a request names (`aws:TagKeys`), when it names any.
+    fn tag_keys<'k>(&mut self, keys: impl IntoIterator<Item = &'k str>) {
+        let keys: Vec<&str> = keys.into_iter().collect();
+        if !keys.is_empty() {
+            self.condition(ConditionKey::TagKeys, keys);
+        }
     }
 
     /// Notes the encryption context the request carries, refusing one with an empty key or
@@ -826,6 +852,24 @@ impl Service {
         Ok(record)
     }
 
+    /// Resolves and authorizes like [`key_for`](Self::key_for), with the request's condition
+    /// keys given rather than taken from the note: for a call that authorizes two keys, each
+    /// with its own (ReEncrypt). The caller checks the key and ends a dry run.
+    fn key_for_facts(
+        &self,
+        caller: &Caller,
+        note: &mut AuditNote,
+        key: &str,
+        action: &str,
+        facts: RequestFacts<'_>,
+    ) -> KmsResult<KeyRecord> {
+        let record = self.resolve_creating_managed(caller, key, action)?;
+        note.key(self.key_arn(&record.key_id));
+        let basis = self.authorize(caller, action, Resource::Key(&record, facts))?;
+        note.allowed_by(basis);
+        Ok(record)
+    }
+
     /// Refuses a new key in this region once the region holds the most keys the quota allows.
     fn require_room_for_a_key(&self) -> KmsResult<()> {
         let limit = self.resource_limits().keys;
@@ -872,3 +916,11 @@ impl Service {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "condition_key_tests.rs"]
+mod condition_key_tests;
+
+#[cfg(test)]
+#[path = "alias_access_tests.rs"]
+mod alias_access_tests;

@@ -141,10 +141,25 @@ impl Service {
         req: ReplicateKeyRequest,
     ) -> KmsResult<ReplicateKeyResponse> {
         self.audited(caller, "ReplicateKey", |note| {
+            note.condition(ConditionKey::ReplicaRegion, [&req.replica_region]);
             let primary = self.key_for(caller, note, &req.key_id, "kms:ReplicateKey")?;
             self.require_primary(&primary, "ReplicateKey")?;
             let there = self.in_region(&req.replica_region)?;
-            there.authorize(caller, "kms:CreateKey", Resource::Account)?;
+            // The replica is a new key of that region: CreateKey there reads what it would be.
+            let mut replica_note = AuditNote::default();
+            replica_note.new_key(super::keys::NewKey {
+                key_spec: primary.key_spec,
+                key_usage: primary.key_usage,
+                origin: primary.origin,
+                multi_region_key_type: Some("REPLICA"),
+                tags: &req.tags,
+                bypass_policy_lockout_safety_check: req.bypass_policy_lockout_safety_check,
+            });
+            there.authorize(
+                caller,
+                "kms:CreateKey",
+                Resource::NewKey(&replica_note.conditions),
+            )?;
             let description = req
                 .description
                 .unwrap_or_else(|| primary.description.clone());
@@ -194,6 +209,7 @@ impl Service {
         req: UpdatePrimaryRegionRequest,
     ) -> KmsResult<()> {
         self.audited(caller, "UpdatePrimaryRegion", |note| {
+            note.condition(ConditionKey::PrimaryRegion, [&req.primary_region]);
             let primary = self.key_for(caller, note, &req.key_id, "kms:UpdatePrimaryRegion")?;
             self.require_primary(&primary, "UpdatePrimaryRegion")?;
             let arn = self.key_arn(&primary.key_id);

@@ -39,6 +39,7 @@ impl Service {
                     "RotationPeriodInDays {period_days} is out of range; it must be between {MIN_ROTATION_PERIOD_DAYS} and {MAX_ROTATION_PERIOD_DAYS}"
                 )));
             }
+            note.condition(ConditionKey::RotationPeriodInDays, [period_days]);
             self.update_record(caller, note, &req.key_id, "kms:EnableKeyRotation", |r| {
                 self.require_enabled(r)?;
                 self.require_rotatable(r)?;

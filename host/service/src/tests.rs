@@ -1649,7 +1649,7 @@ fn put_key_policy_refuses_a_statement_without_a_principal_and_keeps_the_old_poli
                 key_id: key.clone(),
                 policy_name: None,
                 policy: POLICY_WITHOUT_PRINCIPAL.into(),
-                bypass_policy_lockout_safety_check: true,
+                bypass_policy_lockout_safety_check: Some(true),
             },
         )
         .unwrap_err();

@@ -43,7 +43,7 @@ pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Resul
         key_spec: args.key_spec,
         key_usage: args.key_usage,
         policy: args.policy_file.as_deref().map(read_policy).transpose()?,
-        bypass_policy_lockout_safety_check: Some(args.bypass_policy_lockout_safety_check),
+        bypass_policy_lockout_safety_check: args.bypass_policy_lockout_safety_check.then_some(true),
         tags: tags_of(args.tags),
         multi_region: Some(args.multi_region),
         origin: args.origin,

@@ -35,7 +35,7 @@ pub(super) fn put_key_policy(kms: &Invocation, args: PutKeyPolicyArgs) -> anyhow
         key_id: args.key,
         policy_name: None,
         policy: read_policy(&args.policy_file)?,
-        bypass_policy_lockout_safety_check: args.bypass_policy_lockout_safety_check,
+        bypass_policy_lockout_safety_check: args.bypass_policy_lockout_safety_check.then_some(true),
     };
     Ok(kms.service.put_key_policy(&kms.me, req)?)
 }
