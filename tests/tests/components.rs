@@ -884,6 +884,75 @@ fn abac_plugin_allows_only_the_tenant_the_key_is_tagged_with() {
     ));
 }
 
+/// A host whose service reads a clock the test moves.
+fn host_at(clock: Arc<kms_service::ManualClock>, config: RuntimeConfig) -> Host {
+    use kms_vault::{MemoryStore, RootKey, Vault};
+    let store = MemoryStore::new();
+    let root = RootKey::generate().unwrap();
+    let vault = Vault::create(
+        Box::new(store.clone()),
+        root.clone(),
+        kms_service::DEFAULT_ACCOUNT,
+        kms_service::DEFAULT_REGION,
+    )
+    .unwrap();
+    let service = Service::new(vault, clock).unwrap();
+    host_on(service, Vault::open(Box::new(store), root).unwrap(), config)
+}
+
+/// A plugin's verdict is a function of its component, configuration and the request's facts:
+/// the same facts are answered from memory (and audited the same), anything different runs the
+/// plugin again.
+#[test]
+fn a_plugin_verdict_is_remembered_for_the_same_facts_only() {
+    let clock = Arc::new(kms_service::ManualClock::new(1_800_000_000));
+    let host = host_at(clock.clone(), config());
+    let key = host.key("alias/acme", &[("tenant", "acme")]);
+    host.attach(Some(&key), "abac", stock::ABAC_POLICY, &[]);
+    let plugins = host.runtime.plugin_runner();
+    let acme = &[("tenant", "acme")][..];
+    host.encrypt_as(&host.admin(), &key, acme).unwrap();
+    host.encrypt_as(&host.admin(), &key, acme).unwrap();
+    assert_eq!(plugins.decisions(), (1, 1));
+    // Another context, another second: the plugin runs again, and still decides.
+    let err = host
+        .encrypt_as(&host.admin(), &key, &[("tenant", "globex")])
+        .unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied(_)), "{err}");
+    clock.advance(1);
+    host.encrypt_as(&host.admin(), &key, acme).unwrap();
+    assert_eq!(plugins.decisions(), (3, 1));
+    // A new configuration is a new function: nothing remembered applies to it.
+    host.attach(
+        Some(&key),
+        "abac",
+        stock::ABAC_POLICY,
+        &[("context-key", "department")],
+    );
+    let err = host.encrypt_as(&host.admin(), &key, acme).unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied(_)), "{err}");
+    assert_eq!(plugins.decisions(), (4, 1));
+    assert_eq!(host.audited("EvaluatePolicyPlugin", "Allow").len(), 3);
+}
+
+/// With the cache off, every decision runs the plugin.
+#[test]
+fn a_plugin_verdict_cache_of_zero_runs_every_decision() {
+    let clock = Arc::new(kms_service::ManualClock::new(1_800_000_000));
+    let config = RuntimeConfig {
+        plugin_verdict_cache: 0,
+        ..config()
+    };
+    let host = host_at(clock, config);
+    let key = host.key("alias/acme", &[("tenant", "acme")]);
+    host.attach(Some(&key), "abac", stock::ABAC_POLICY, &[]);
+    for _ in 0..3 {
+        host.encrypt_as(&host.admin(), &key, &[("tenant", "acme")])
+            .unwrap();
+    }
+    assert_eq!(host.runtime.plugin_runner().decisions(), (3, 0));
+}
+
 #[test]
 fn abac_plugin_is_configured_without_recompiling() {
     let host = host();

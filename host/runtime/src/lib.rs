@@ -115,6 +115,11 @@ pub struct RuntimeConfig {
     /// Policy-plugin instances their own pool holds at once (when pooling): plugins never
     /// compete with tenants' sessions for slots.
     pub plugin_pool_instances: u32,
+    /// Policy decisions remembered (0: none). A plugin imports nothing that observes the world,
+    /// so its verdict is a function of its component, its configuration and the request's facts
+    /// (the time to the second among them): the same facts get the remembered verdict without
+    /// running the plugin again.
+    pub plugin_verdict_cache: usize,
     /// How often the epoch advances; call time limits are rounded up to whole ticks.
     pub epoch_tick: Duration,
 }
@@ -133,6 +138,7 @@ impl Default for RuntimeConfig {
             pooling: true,
             pool_instances: 128,
             plugin_pool_instances: 64,
+            plugin_verdict_cache: 4096,
             epoch_tick: Duration::from_millis(5),
         }
     }

@@ -3,6 +3,7 @@
 //! `config`. A plugin that cannot answer — it traps, runs out of time or memory, or does not
 //! load — yields [`PluginVerdict::Failed`], which authorization counts as a deny.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasSelf, Linker};
@@ -67,6 +68,11 @@ struct Inner {
     compiler: Compiler,
     /// Plugins that compiled and link, by digest; bounded.
     pres: Mutex<Lru<PolicyPluginPre<PluginState>>>,
+    /// Verdicts by the digest of everything they are a function of; bounded.
+    verdicts: Mutex<Lru<Decision>>,
+    /// Decisions made by running a plugin, and decisions answered from `verdicts`.
+    decisions_run: AtomicU64,
+    decisions_remembered: AtomicU64,
     log: Arc<dyn GuestLog>,
 }
 
@@ -157,6 +163,9 @@ impl PluginRunner {
                 linker,
                 compiler,
                 pres: Mutex::new(Lru::new(config.components.cached_components)),
+                verdicts: Mutex::new(Lru::new(config.plugin_verdict_cache)),
+                decisions_run: AtomicU64::new(0),
+                decisions_remembered: AtomicU64::new(0),
                 config,
                 log,
             }),
@@ -222,11 +231,51 @@ impl PluginRunner {
         Ok(pre)
     }
 
+    /// The plugin's decision: remembered if the same plugin, configuration and facts were
+    /// decided before, else run and (if it answered) remembered. Failures are never
+    /// remembered, so a plugin that ran out of time may answer next time.
     fn decide(
         &self,
         plugin: &PluginAttachment,
         request: &PolicyRequest,
     ) -> Result<Decision, RunError> {
+        if self.inner.config.plugin_verdict_cache == 0 {
+            return self.run(plugin, request);
+        }
+        let facts = facts_digest(plugin, request);
+        let verdicts = || {
+            self.inner
+                .verdicts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if let Some(decision) = verdicts().get(&facts) {
+            self.inner
+                .decisions_remembered
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(decision);
+        }
+        let decision = self.run(plugin, request)?;
+        verdicts().insert(facts, decision.clone());
+        Ok(decision)
+    }
+
+    /// Decisions made so far by running a plugin, and decisions answered with a remembered
+    /// verdict.
+    pub fn decisions(&self) -> (u64, u64) {
+        (
+            self.inner.decisions_run.load(Ordering::Relaxed),
+            self.inner.decisions_remembered.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Runs the plugin in a fresh instance.
+    fn run(
+        &self,
+        plugin: &PluginAttachment,
+        request: &PolicyRequest,
+    ) -> Result<Decision, RunError> {
+        self.inner.decisions_run.fetch_add(1, Ordering::Relaxed);
         let pre = self.pre(Some(&plugin.digest), &plugin.component)?;
         let config = &self.inner.config;
         let caller = Caller {
@@ -272,6 +321,43 @@ impl PluginRunner {
                 RunError::Trapped { reason, detail }
             })
     }
+}
+
+/// SHA-256 of everything a verdict is a function of: the plugin's digest and configuration and
+/// every fact of the request, each length-prefixed so that no two different sets of facts
+/// encode alike.
+fn facts_digest(plugin: &PluginAttachment, request: &PolicyRequest) -> String {
+    let mut encoded = Vec::with_capacity(512);
+    let mut field = |bytes: &[u8]| {
+        encoded.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        encoded.extend_from_slice(bytes);
+    };
+    field(plugin.digest.as_bytes());
+    field(&(plugin.config.len() as u64).to_be_bytes());
+    for (name, value) in &plugin.config {
+        field(name.as_bytes());
+        field(value.as_bytes());
+    }
+    field(request.principal.as_bytes());
+    field(request.account.as_bytes());
+    field(request.action.as_bytes());
+    field(request.key_arn.as_bytes());
+    for pairs in [&request.key_tags, &request.encryption_context] {
+        field(&(pairs.len() as u64).to_be_bytes());
+        for (k, v) in pairs {
+            field(k.as_bytes());
+            field(v.as_bytes());
+        }
+    }
+    match &request.via_service {
+        Some(service) => {
+            field(b"via");
+            field(service.as_bytes());
+        }
+        None => field(b"direct"),
+    }
+    field(&request.time.to_be_bytes());
+    kms_service::component_digest(&encoded)
 }
 
 impl PolicyEngine for PluginRunner {
