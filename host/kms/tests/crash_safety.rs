@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::http::{Connection, Response, now, signed_headers};
+use common::{kms, ok};
 
 const REGION: &str = "us-east-1";
 /// Client threads hammering the server while it is killed.
@@ -28,28 +29,6 @@ const CLIENTS: usize = 3;
 const TAGS_PER_KEY: usize = 40;
 /// On-demand rotations of one key at most (AWS allows 10 over a key's life).
 const ROTATIONS_PER_KEY: usize = 10;
-
-fn kms(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kms"))
-        .args(args)
-        .env("KMS_HOME", home)
-        .env_remove("KMS_VAULT")
-        .env_remove("KMS_ROOT_KEY_FILE")
-        .env_remove("KMS_ROOT_KEY")
-        .env_remove("KMS_PRINCIPAL")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A running `kms serve` on `home`, and the administrator's credentials.
 struct Server {

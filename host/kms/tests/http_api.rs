@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::http::{Connection, Response, now, signed_headers};
+use common::{kms, ok};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "111122223333";
@@ -29,27 +30,6 @@ struct Served {
     scheme: String,
     key_id: String,
     secret: String,
-}
-
-fn kms(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kms"))
-        .args(args)
-        .env("KMS_HOME", home)
-        .env_remove("KMS_VAULT")
-        .env_remove("KMS_ROOT_KEY_FILE")
-        .env_remove("KMS_ROOT_KEY")
-        .env_remove("KMS_PRINCIPAL")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 impl Served {
