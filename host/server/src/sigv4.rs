@@ -242,11 +242,14 @@ pub fn parse_amz_date(s: &str) -> Option<u64> {
         &s[11..13],
         &s[13..15]
     );
-    humantime::parse_rfc3339(&iso)
+    let secs = humantime::parse_rfc3339(&iso)
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
+        .ok()?
+        .as_secs();
+    // humantime takes second 60 (a leap second) and carries it into the next minute: only a
+    // time that prints back as itself names one instant.
+    (format_amz_date(secs) == s).then_some(secs)
 }
 
 /// The ISO 8601 basic form of `secs` (`20150830T123600Z`).
