@@ -7,6 +7,8 @@
 pub mod arn;
 mod caller;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod operation;
 pub mod types;
 

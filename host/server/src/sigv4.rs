@@ -268,7 +268,7 @@ fn canonical_value(value: &[u8]) -> String {
 }
 
 /// The canonical request and the hex SHA-256 of the payload it names.
-fn canonical_request(
+pub(crate) fn canonical_request(
     req: &SignedRequest<'_>,
     signed_headers: &[String],
     payload_hash: &str,
