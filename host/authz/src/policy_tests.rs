@@ -891,3 +891,25 @@ fn wildcards_backtrack_correctly() {
         );
     }
 }
+
+/// Found by the `policy` fuzz target: a `*` of the pattern facing a `*` of the text was taken as
+/// that literal character, so the rest of the text had nothing left to match.
+#[test]
+fn a_wildcard_stays_a_wildcard_where_the_text_has_the_same_character() {
+    for (pattern, text) in [("*", "*x"), ("a*", "a*b"), ("a?c*", "a?c*d"), ("*", "**")] {
+        assert!(wildcard_match(pattern, text, false), "{pattern} ~ {text}");
+    }
+}
+
+/// The same fault let a caller slip past a Deny with StringLike by putting a `*` in the
+/// encryption context where the policy's pattern has one.
+#[test]
+fn a_string_like_deny_applies_to_a_context_value_with_an_asterisk() {
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"all","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"secret","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+         "Condition":{"StringLike":{"kms:EncryptionContext:label":"secret*"}}}]}"#;
+    let ctx = request("arn:aws:iam::111122223333:user/alice", "kms:Decrypt")
+        .with("kms:EncryptionContext:label", &["secret*plans"]);
+    assert_eq!(decide(policy, &ctx), Decision::Deny(Some("secret".into())));
+}

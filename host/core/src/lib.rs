@@ -8,6 +8,8 @@ pub mod arn;
 mod caller;
 mod condition;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod operation;
 pub mod types;
 

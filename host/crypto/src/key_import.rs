@@ -193,7 +193,7 @@ pub fn wrap_for_import(
 }
 
 /// AES key wrap with padding (RFC 5649) under a 128-, 192- or 256-bit key.
-fn kwp_wrap(kek: &[u8], material: &[u8]) -> KmsResult<Vec<u8>> {
+pub(crate) fn kwp_wrap(kek: &[u8], material: &[u8]) -> KmsResult<Vec<u8>> {
     let mut out = vec![0u8; material.len().div_ceil(8) * 8 + 8];
     let wrapped =
         match kek.len() {
@@ -217,7 +217,7 @@ fn kwp_wrap(kek: &[u8], material: &[u8]) -> KmsResult<Vec<u8>> {
 }
 
 /// The inverse of [`kwp_wrap`]; every failure is `InvalidCiphertext`.
-fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
+pub(crate) fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
     if wrapped.len() < 16 {
         return Err(KmsError::invalid_ciphertext());
     }

@@ -6,6 +6,8 @@
 
 pub mod asymmetric;
 pub mod blob;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key_import;
 
 use std::fmt;

@@ -411,6 +411,79 @@ impl CapabilitiesBuilder {
     }
 }
 
+/// Entry point for the `capabilities` fuzz target in `fuzz/` and the corpus replay in
+/// `tests/tests/fuzz_corpus.rs`. This file needs nothing of wasmtime, so the fuzz crate
+/// compiles it by path instead of building the whole runtime. Hidden from the documentation.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{Capabilities, KeyGrant, KeySelector};
+    use kms_core::types::{KeyId, KeyUsage, Tag};
+    use kms_service::KeyFacts;
+
+    /// A capability grant as an operator writes it (`SELECTOR=OPERATIONS`) on the first line,
+    /// then a key's aliases (`alias/…` lines) and tags (`key=value` lines). A grant that parses
+    /// prints as text that parses to the same grant, and a prefix selector covers only aliases
+    /// under its path.
+    pub fn grants(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let mut lines = text.lines();
+        let Ok(grant) = lines.next().unwrap_or_default().parse::<KeyGrant>() else {
+            return;
+        };
+        let printed = grant.selector.to_string();
+        assert_eq!(
+            printed.parse::<KeySelector>().ok().as_ref(),
+            Some(&grant.selector),
+            "{printed}"
+        );
+        let (aliases, tags): (Vec<&str>, Vec<&str>) =
+            lines.partition(|line| line.starts_with("alias/"));
+        let key_id = KeyId::from_bytes([7; 16], false);
+        let key = KeyFacts {
+            arn: format!("arn:aws:kms:us-east-1:111122223333:key/{key_id}"),
+            key_id,
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            tags: tags
+                .iter()
+                .map(|t| {
+                    let (k, v) = t.split_once('=').unwrap_or((t, ""));
+                    Tag {
+                        tag_key: k.into(),
+                        tag_value: v.into(),
+                    }
+                })
+                .collect(),
+            usage: KeyUsage::EncryptDecrypt,
+        };
+        let allowed = Capabilities::builder()
+            .grant(grant.clone())
+            .build()
+            .allowed(&key);
+        if !allowed.is_empty()
+            && let KeySelector::AliasPrefix(prefix) = &grant.selector
+        {
+            assert!(prefix.ends_with('/'));
+            assert!(key.aliases.iter().any(|a| a.starts_with(prefix.as_str())));
+        }
+    }
+
+    /// Seeds of [`grants`]: every selector form with keys it covers and keys it does not.
+    pub fn grants_seeds() -> Vec<Vec<u8>> {
+        [
+            "alias/orders=encrypt,decrypt\nalias/orders\nalias/orders-evil",
+            "alias/tenant-a/*=all\nalias/tenant-a/orders\nalias/tenant-ab",
+            "tag:tenant:acme=describe, generate-data-key\ntenant=acme\nteam=blue",
+            "tag:env:a=b=re-encrypt-from,re-encrypt-to\nenv=a=b",
+            "key/07070707-0707-0707-0707-070707070707=sign,verify\n",
+            "07070707-0707-0707-0707-070707070707=get-public-key,generate-mac,verify-mac,derive-shared-secret,encapsulate,decapsulate,generate-data-key-pair",
+            "mrk-07070707070707070707070707070707=encrypt",
+        ]
+        .into_iter()
+        .map(|seed| seed.as_bytes().to_vec())
+        .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod protocol;
 pub mod quota;
 pub mod sigv4;
@@ -330,6 +332,19 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
+    let body = match read_body(&state, &parts, body).await {
+        Ok(body) => body,
+        Err(error) => return Ok(error_response(&error, &request_id)),
+    };
+    Ok(answer(&state, &parts, &body, remote, &request_id))
+}
+
+/// Reads a request's body, within the size cap and the body timeout.
+async fn read_body(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+) -> Result<Bytes, ApiError> {
     let limit = state.config.max_body_bytes;
     let too_large = || ApiError {
         aws_type: "ValidationException".into(),
@@ -343,7 +358,7 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Ok(error_response(&too_large(), &request_id));
+        return Err(too_large());
     }
     let collected = tokio::time::timeout(
         state.config.body_timeout,
@@ -351,7 +366,7 @@ async fn handle(
     )
     .await;
     let Ok(collected) = collected else {
-        let error = ApiError {
+        return Err(ApiError {
             aws_type: "RequestTimeoutException".into(),
             message: format!(
                 "The request body did not arrive within {}",
@@ -359,33 +374,42 @@ async fn handle(
             ),
             status: 408,
             unaudited: true,
-        };
-        return Ok(error_response(&error, &request_id));
+        });
     };
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return Ok(error_response(&too_large(), &request_id));
+            Err(too_large())
         }
-        Err(_) => {
-            let error = ApiError::client("SerializationException", "The request body was cut off");
-            return Ok(error_response(&error, &request_id));
-        }
-    };
+        Err(_) => Err(ApiError::client(
+            "SerializationException",
+            "The request body was cut off",
+        )),
+    }
+}
+
+/// The response to a request whose body has arrived.
+fn answer(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    remote: SocketAddr,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     // The façade blocks (SQLite, RSA): the worker hands its other tasks to another worker and
     // runs the call itself, which costs less than a trip through the blocking pool.
     let answer = tokio::task::block_in_place(|| {
-        guarded(&state.service, remote, &request_id, || {
-            process(&state, &parts, &body, remote, &request_id)
+        guarded(&state.service, remote, request_id, || {
+            process(state, parts, body, remote, request_id)
         })
     });
-    Ok(match answer {
-        Ok(body) => respond(200, body, &request_id),
-        Err(error) => error_response(&error, &request_id),
-    })
+    match answer {
+        Ok(body) => respond(200, body, request_id),
+        Err(error) => error_response(&error, request_id),
+    }
 }
 
 /// Runs `answer`, turning a panic anywhere in it into `KMSInternalException` (500) for the

@@ -242,11 +242,14 @@ pub fn parse_amz_date(s: &str) -> Option<u64> {
         &s[11..13],
         &s[13..15]
     );
-    humantime::parse_rfc3339(&iso)
+    let secs = humantime::parse_rfc3339(&iso)
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
+        .ok()?
+        .as_secs();
+    // humantime takes second 60 (a leap second) and carries it into the next minute: only a
+    // time that prints back as itself names one instant.
+    (format_amz_date(secs) == s).then_some(secs)
 }
 
 /// The ISO 8601 basic form of `secs` (`20150830T123600Z`).
@@ -265,7 +268,7 @@ fn canonical_value(value: &[u8]) -> String {
 }
 
 /// The canonical request and the hex SHA-256 of the payload it names.
-fn canonical_request(
+pub(crate) fn canonical_request(
     req: &SignedRequest<'_>,
     signed_headers: &[String],
     payload_hash: &str,

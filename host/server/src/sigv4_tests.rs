@@ -80,6 +80,15 @@ fn amz_dates_round_trip() {
     assert_eq!(parse_amz_date("20151330T123600Z"), None);
 }
 
+/// Found by the `sigv4` fuzz target: the time parser took second 60 (and wrapped it into the
+/// next minute), so a malformed X-Amz-Date was accepted as another instant.
+#[test]
+fn an_amz_date_with_second_60_is_not_a_time() {
+    assert_eq!(parse_amz_date("20150830T123660Z"), None);
+    assert_eq!(parse_amz_date("20151231T235960Z"), None);
+    assert_eq!(parse_amz_date("20150830T123659Z"), Some(1_440_938_219));
+}
+
 const NOW: u64 = 1_790_000_000;
 /// The regions the tests' server is restricted to.
 static SERVED: std::sync::LazyLock<Vec<String>> =

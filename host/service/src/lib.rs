@@ -25,6 +25,8 @@
 
 pub mod audit;
 pub mod envelope;
+#[doc(hidden)]
+pub mod fuzzing;
 
 mod aliases;
 mod analyze;
