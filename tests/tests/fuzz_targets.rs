@@ -229,7 +229,12 @@ fn each_fuzz_target_runs_under_libfuzzer_without_a_crash() {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the fuzz targets failed");
+    assert!(
+        status.success(),
+        "building the fuzz targets failed (cargo's message is above; if it says fuzz/Cargo.lock \
+         needs to be updated, a dependency of the host crates changed: run `cargo update -w` in \
+         fuzz/ and commit the lock file)"
+    );
     println!("built the fuzz targets in {:.0?}", started.elapsed());
     let binaries = target_dir.join(&triple).join("release");
     let runs = target_dir.join("runs");
