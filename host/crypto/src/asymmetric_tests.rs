@@ -972,7 +972,9 @@ fn sealed_rsa_material_of_another_size_than_its_spec_is_refused() {
     let err = KeyMaterial::from_sealed(KeySpec::Rsa4096, &sealed).unwrap_err();
     assert!(matches!(err, KmsError::Internal(_)), "{err}");
     assert_eq!(
-        KeyMaterial::from_sealed(KeySpec::Rsa2048, &sealed).unwrap().spec(),
+        KeyMaterial::from_sealed(KeySpec::Rsa2048, &sealed)
+            .unwrap()
+            .spec(),
         KeySpec::Rsa2048
     );
 }
