@@ -4,6 +4,7 @@
 //! stable rustc flags only, no nightly — and runs each under libFuzzer for a few seconds
 //! (`KMS_FUZZ_SECONDS`, default 4; 0 skips it).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -235,7 +236,14 @@ fn each_fuzz_target_runs_under_libfuzzer_without_a_crash() {
          needs to be updated, a dependency of the host crates changed: run `cargo update -w` in \
          fuzz/ and commit the lock file)"
     );
-    println!("built the fuzz targets in {:.0?}", started.elapsed());
+    // Written to stderr directly, not through the test harness's captured output, so that every
+    // run (CI's included) shows what was fuzzed.
+    let mut report = std::io::stderr();
+    let _ = writeln!(
+        report,
+        "built the fuzz targets in {:.0?}",
+        started.elapsed()
+    );
     let binaries = target_dir.join(&triple).join("release");
     let runs = target_dir.join("runs");
     let mut failed = Vec::new();
@@ -254,8 +262,9 @@ fn each_fuzz_target_runs_under_libfuzzer_without_a_crash() {
             .output()
             .expect("the fuzz target runs");
         let log = String::from_utf8_lossy(&output.stderr);
-        println!(
-            "{target}: {seconds} s, {} runs, cov {}, ft {}: {}",
+        let _ = writeln!(
+            report,
+            "fuzz target {target}: {seconds} s, {} runs, cov {}, ft {}: {}",
             last_figure(&log, "stat::number_of_executed_units:"),
             last_figure(&log, "cov: "),
             last_figure(&log, "ft: "),

@@ -467,8 +467,12 @@ impl KeyMaterial {
     fn secret_from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Secret> {
         let corrupt =
             |e: String| KmsError::Internal(format!("stored {spec} key material is not valid: {e}"));
-        if rsa_bits(spec).is_some() {
+        if let Some(bits) = rsa_bits(spec) {
             let key = RsaPrivateKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?;
+            let size = rsa::traits::PublicKeyParts::size(&key) * 8;
+            if size != bits {
+                return Err(corrupt(format!("an RSA key of {size} bits")));
+            }
             return Ok(Secret::Rsa(Box::new(key)));
         }
         if let Some(lengths) = hmac_import_len(spec) {

@@ -962,3 +962,19 @@ fn ml_kem_matches_nist_acvp_key_generation_and_encapsulation() {
     }
     assert_eq!((keygen, encap), (6, 6));
 }
+
+/// Found by the `key_material` fuzz target: sealed RSA material was read as whatever size it
+/// was, so a record of one spec could carry a key of another (as imported material cannot).
+#[test]
+fn sealed_rsa_material_of_another_size_than_its_spec_is_refused() {
+    let key = KeyMaterial::generate(KeySpec::Rsa2048).unwrap();
+    let sealed = key.to_sealable().unwrap();
+    let err = KeyMaterial::from_sealed(KeySpec::Rsa4096, &sealed).unwrap_err();
+    assert!(matches!(err, KmsError::Internal(_)), "{err}");
+    assert_eq!(
+        KeyMaterial::from_sealed(KeySpec::Rsa2048, &sealed)
+            .unwrap()
+            .spec(),
+        KeySpec::Rsa2048
+    );
+}
