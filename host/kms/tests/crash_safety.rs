@@ -9,10 +9,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::http::{Connection, Response, now, signed_headers};
-use common::{kms, ok};
+use common::{Serving, admin_credentials, kms, ok, serve};
 
 const REGION: &str = "us-east-1";
 /// Client threads hammering the server while it is killed.
@@ -40,47 +39,21 @@ struct Server {
 
 impl Server {
     fn start(home: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kms"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            // The check reads back every acknowledged effect at once: AWS's request quotas
-            // would throttle it.
-            .args([
-                "--rate",
-                "management=1000000",
-                "--rate",
-                "symmetric=1000000",
-            ])
-            .env("KMS_HOME", home)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(
-                stdout.read_line(&mut line).unwrap() > 0,
-                "kms serve printed no address"
-            );
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let credentials = std::fs::read_to_string(home.join("credentials")).unwrap();
-        let field = |name: &str| {
-            credentials
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{name} = ")))
-                .unwrap()
-                .to_string()
-        };
+        // The check reads back every acknowledged effect at once: AWS's request quotas would
+        // throttle it.
+        let rates = [
+            "--rate",
+            "management=1000000",
+            "--rate",
+            "symmetric=1000000",
+        ];
+        let Serving { child, addr, .. } = serve(home, &rates, Stdio::null());
+        let (key_id, secret) = admin_credentials(home);
         Server {
             child,
             addr,
-            key_id: field("aws_access_key_id"),
-            secret: field("aws_secret_access_key"),
+            key_id,
+            secret,
         }
     }
 

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::http::{Connection, Response, now, signed_headers};
-use common::{kms, ok};
+use common::{Serving, admin_credentials, kms, ok, serve};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "111122223333";
@@ -41,40 +41,12 @@ impl Served {
 
     /// Starts `kms serve` in `home`, initialised or not.
     fn start_in(home: tempfile::TempDir, extra: &[&str]) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kms"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("KMS_HOME", home.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let (scheme, addr) = loop {
-            line.clear();
-            if stdout.read_line(&mut line).unwrap() == 0 {
-                let mut stderr = String::new();
-                let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr);
-                panic!("kms serve printed no address: {stderr}");
-            }
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let url = rest.split_whitespace().next().unwrap();
-                let (scheme, addr) = url.split_once("://").unwrap();
-                break (scheme.to_string(), addr.parse().unwrap());
-            }
-        };
-        // Keep draining what it prints, so that it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let credentials = std::fs::read_to_string(home.path().join("credentials")).unwrap();
-        let field = |name: &str| {
-            credentials
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{name} = ")))
-                .unwrap()
-                .to_string()
-        };
-        let (key_id, secret) = (field("aws_access_key_id"), field("aws_secret_access_key"));
+        let Serving {
+            child,
+            scheme,
+            addr,
+        } = serve(home.path(), extra, Stdio::piped());
+        let (key_id, secret) = admin_credentials(home.path());
         Served {
             home,
             child,

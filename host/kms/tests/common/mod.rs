@@ -1,10 +1,15 @@
 //! What the tests that drive the `kms` binary share: running it on a home of its own, and a
 //! small HTTP client (`http`).
 
+// Each test file uses part of what is here.
+#![allow(dead_code)]
+
 pub mod http;
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `kms` with `args` on the vault in `home`, deaf to the caller's own KMS environment.
 pub fn kms(home: &Path, args: &[&str]) -> Output {
@@ -28,4 +33,62 @@ pub fn ok(out: Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// A `kms serve` that printed where it listens.
+pub struct Serving {
+    pub child: Child,
+    /// `http` or `https`.
+    pub scheme: String,
+    pub addr: SocketAddr,
+}
+
+/// Starts `kms serve --listen 127.0.0.1:0` with `extra` on `home` and waits for the address it
+/// prints; what it prints later is drained, so it never blocks on a full pipe. Its stderr goes
+/// to `stderr` (piped, for a test that reads it at the end).
+pub fn serve(home: &Path, extra: &[&str], stderr: Stdio) -> Serving {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("KMS_HOME", home)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let (scheme, addr) = loop {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            let mut stderr = String::new();
+            if let Some(pipe) = child.stderr.as_mut() {
+                let _ = std::io::Read::read_to_string(pipe, &mut stderr);
+            }
+            panic!("kms serve printed no address: {stderr}");
+        }
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let url = rest.split_whitespace().next().unwrap();
+            let (scheme, addr) = url.split_once("://").unwrap();
+            break (scheme.to_string(), addr.parse().unwrap());
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    Serving {
+        child,
+        scheme,
+        addr,
+    }
+}
+
+/// The administrator's access key id and secret that `kms init` wrote into `home`.
+pub fn admin_credentials(home: &Path) -> (String, String) {
+    let credentials = std::fs::read_to_string(home.join("credentials")).unwrap();
+    let field = |name: &str| {
+        credentials
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .to_string()
+    };
+    (field("aws_access_key_id"), field("aws_secret_access_key"))
 }
