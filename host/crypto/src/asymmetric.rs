@@ -3,25 +3,25 @@
 //! (FIPS 204) and ML-KEM (FIPS 203). Every operation AWS KMS performs with them, behind one type,
 //! [`KeyMaterial`].
 //!
-//! Secret material is kept in the crates' own zeroizing types; RSA private-key operations are
-//! blinded (the `rsa` crate's RUSTSEC-2023-0071 mitigation), and MACs are compared in constant
-//! time.
+//! RSA, ECDSA, ECDH and HMAC run on the crate's provider (RustCrypto, or AWS-LC with the
+//! feature `aws-lc-rs`); Ed25519, ML-DSA and ML-KEM on RustCrypto in both builds. Secret material
+//! is kept in zeroizing types; RSA private-key operations are blinded (RustCrypto, the `rsa`
+//! crate's RUSTSEC-2023-0071 mitigation) or constant-time (AWS-LC), and MACs are compared in
+//! constant time.
 
 use std::sync::OnceLock;
 
-use hmac::{KeyInit, Mac};
-use p256::elliptic_curve::Generate;
 use rand_core::UnwrapErr;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use rsa::{Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
-use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
 use super::{SymmetricKey, constant_time_eq, fill_random};
+use crate::provider::{self, Curve, EcPrivateKey, EcPublicKey, Hash, RsaPadding};
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::KeySpec;
 
-/// The operating system's CSPRNG, for the crates that take an RNG.
+/// The operating system's CSPRNG, for the crates that take an RNG (ML-DSA's signing).
 fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
@@ -38,32 +38,6 @@ pub enum OaepHash {
     Sha1,
     /// RSAES-OAEP with SHA-256 (hash and MGF1).
     Sha256,
-}
-
-/// The hash behind an RSA or ECDSA signing algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Hash {
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    fn len(self) -> usize {
-        match self {
-            Hash::Sha256 => 32,
-            Hash::Sha384 => 48,
-            Hash::Sha512 => 64,
-        }
-    }
-
-    fn digest(self, message: &[u8]) -> Vec<u8> {
-        match self {
-            Hash::Sha256 => Sha256::digest(message).to_vec(),
-            Hash::Sha384 => Sha384::digest(message).to_vec(),
-            Hash::Sha512 => Sha512::digest(message).to_vec(),
-        }
-    }
 }
 
 /// The hash of a signing algorithm; `None` for ML-DSA and Ed25519, which hash inside the scheme.
@@ -93,15 +67,9 @@ enum Secret {
     /// An HMAC key of the spec's length.
     Hmac(KeySpec, Zeroizing<Vec<u8>>),
     /// An RSA private key.
-    Rsa(Box<RsaPrivateKey>),
-    /// P-256 private key.
-    P256(p256::ecdsa::SigningKey),
-    /// P-384 private key.
-    P384(p384::ecdsa::SigningKey),
-    /// P-521 private key.
-    P521(p521::ecdsa::SigningKey),
-    /// secp256k1 private key.
-    K256(k256::ecdsa::SigningKey),
+    Rsa(Box<provider::RsaPrivateKey>),
+    /// A P-256, P-384, P-521 or secp256k1 private key.
+    Ec(EcPrivateKey),
     /// An ML-DSA private key, kept as its 32-byte seed.
     MlDsa(KeySpec, Zeroizing<[u8; 32]>),
     /// An Ed25519 private key (zeroized on drop by the crate).
@@ -156,51 +124,36 @@ fn rsa_bits(spec: KeySpec) -> Option<usize> {
     }
 }
 
+/// The RSA spec of a modulus size; sizes no spec has read as RSA_2048, as they always did.
+fn rsa_spec(bits: usize) -> KeySpec {
+    match bits {
+        3072 => KeySpec::Rsa3072,
+        4096 => KeySpec::Rsa4096,
+        _ => KeySpec::Rsa2048,
+    }
+}
+
+fn curve_of(spec: KeySpec) -> Option<Curve> {
+    match spec {
+        KeySpec::EccNistP256 => Some(Curve::P256),
+        KeySpec::EccNistP384 => Some(Curve::P384),
+        KeySpec::EccNistP521 => Some(Curve::P521),
+        KeySpec::EccSecgP256k1 => Some(Curve::Secp256k1),
+        _ => None,
+    }
+}
+
+fn curve_spec(curve: Curve) -> KeySpec {
+    match curve {
+        Curve::P256 => KeySpec::EccNistP256,
+        Curve::P384 => KeySpec::EccNistP384,
+        Curve::P521 => KeySpec::EccNistP521,
+        Curve::Secp256k1 => KeySpec::EccSecgP256k1,
+    }
+}
+
 fn internal(what: &str) -> impl FnOnce(String) -> KmsError + '_ {
     move |e| KmsError::Internal(format!("{what}: {e}"))
-}
-
-macro_rules! ecdsa_sign {
-    ($curve:ident, $signing:expr, $prehash:expr) => {{
-        use $curve::ecdsa::signature::hazmat::PrehashSigner;
-        let signature: $curve::ecdsa::Signature = $signing
-            .sign_prehash($prehash)
-            .map_err(|e| KmsError::invalid("Message", format!("cannot sign this digest: {e}")))?;
-        Ok(signature.to_der().as_bytes().to_vec())
-    }};
-}
-
-macro_rules! ecdsa_verify {
-    ($curve:ident, $public:expr, $prehash:expr, $signature:expr) => {
-        ecdsa_verify!($curve, $public, $prehash, $signature, |s| s)
-    };
-    ($curve:ident, $public:expr, $prehash:expr, $signature:expr, $normalize:expr) => {{
-        use $curve::ecdsa::signature::hazmat::PrehashVerifier;
-        let verifying = $curve::ecdsa::VerifyingKey::from(*$public);
-        let signature = $curve::ecdsa::Signature::from_der($signature)
-            .map(|s| $normalize(s))
-            .map_err(|_| invalid_signature())?;
-        verifying
-            .verify_prehash($prehash, &signature)
-            .map_err(|_| invalid_signature())
-    }};
-}
-
-macro_rules! ecdh {
-    ($curve:ident, $secret:expr, $peer_der:expr) => {{
-        use $curve::pkcs8::DecodePublicKey;
-        let peer = $curve::PublicKey::from_public_key_der($peer_der).map_err(|_| {
-            KmsError::invalid(
-                "PublicKey",
-                format!(
-                    "PublicKey must be a DER SubjectPublicKeyInfo of a {} key",
-                    stringify!($curve)
-                ),
-            )
-        })?;
-        let shared = $curve::ecdh::diffie_hellman($secret.as_nonzero_scalar(), peer.as_affine());
-        Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
-    }};
 }
 
 /// An ML-KEM public key of a parameter set from a DER SubjectPublicKeyInfo with the FIPS 203 OID.
@@ -273,9 +226,14 @@ impl KeyMaterial {
 
     fn generate_secret(spec: KeySpec) -> KmsResult<Secret> {
         if let Some(bits) = rsa_bits(spec) {
-            let key = RsaPrivateKey::new(&mut rng(), bits)
-                .map_err(|e| internal("RSA key generation failed")(e.to_string()))?;
+            let key = provider::RsaPrivateKey::generate(bits)
+                .map_err(internal("RSA key generation failed"))?;
             return Ok(Secret::Rsa(Box::new(key)));
+        }
+        if let Some(curve) = curve_of(spec) {
+            let key =
+                EcPrivateKey::generate(curve).map_err(internal("EC key generation failed"))?;
+            return Ok(Secret::Ec(key));
         }
         if let Some(len) = hmac_len(spec) {
             let mut key = Zeroizing::new(vec![0u8; len]);
@@ -284,18 +242,6 @@ impl KeyMaterial {
         }
         Ok(match spec {
             KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::generate()?),
-            KeySpec::EccNistP256 => {
-                Secret::P256(p256::ecdsa::SigningKey::generate_from_rng(&mut rng()))
-            }
-            KeySpec::EccNistP384 => {
-                Secret::P384(p384::ecdsa::SigningKey::generate_from_rng(&mut rng()))
-            }
-            KeySpec::EccNistP521 => {
-                Secret::P521(p521::ecdsa::SigningKey::generate_from_rng(&mut rng()))
-            }
-            KeySpec::EccSecgP256k1 => {
-                Secret::K256(k256::ecdsa::SigningKey::generate_from_rng(&mut rng()))
-            }
             KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 fill_random(seed.as_mut())?;
@@ -325,15 +271,8 @@ impl KeyMaterial {
             Secret::Symmetric(_) => KeySpec::SymmetricDefault,
             Secret::Hmac(spec, _) | Secret::MlDsa(spec, _) | Secret::MlKem(spec, _) => *spec,
             Secret::Ed25519(_) => KeySpec::EccNistEdwards25519,
-            Secret::Rsa(key) => match rsa::traits::PublicKeyParts::size(key.as_ref()) * 8 {
-                3072 => KeySpec::Rsa3072,
-                4096 => KeySpec::Rsa4096,
-                _ => KeySpec::Rsa2048,
-            },
-            Secret::P256(_) => KeySpec::EccNistP256,
-            Secret::P384(_) => KeySpec::EccNistP384,
-            Secret::P521(_) => KeySpec::EccNistP521,
-            Secret::K256(_) => KeySpec::EccSecgP256k1,
+            Secret::Rsa(key) => rsa_spec(key.bits()),
+            Secret::Ec(key) => curve_spec(key.curve()),
         }
     }
 
@@ -348,22 +287,16 @@ impl KeyMaterial {
     /// seeds), PKCS#8 DER for RSA and the ECDSA curves. They leave this crate only sealed
     /// ([`SymmetricKey::seal_material`](crate::SymmetricKey::seal_material)).
     pub(crate) fn sealable(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
-        let der = |r: Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>| {
-            r.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
-                .map_err(|e| internal("encoding a private key")(e.to_string()))
-        };
         match &self.secret {
             Secret::Symmetric(key) => Ok(Zeroizing::new(key.secret().to_vec())),
             Secret::Hmac(_, key) => Ok(Zeroizing::new(key.to_vec())),
             Secret::MlDsa(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
             Secret::MlKem(_, seed) => Ok(Zeroizing::new(seed.to_vec())),
             Secret::Ed25519(key) => Ok(Zeroizing::new(key.to_bytes().to_vec())),
-            Secret::Rsa(key) => der(key.to_pkcs8_der()),
-            Secret::P256(key) => der(key.to_pkcs8_der()),
-            Secret::P384(key) => der(key.to_pkcs8_der()),
-            Secret::P521(key) => der(key.to_pkcs8_der()),
-            Secret::K256(key) => der(key.to_pkcs8_der()),
+            Secret::Rsa(key) => key.to_pkcs8(),
+            Secret::Ec(key) => key.to_pkcs8(),
         }
+        .map_err(internal("encoding a private key"))
     }
 
     /// A fingerprint of the material in its canonical (sealed) form under `key`, bound to
@@ -396,7 +329,9 @@ impl KeyMaterial {
                 "The imported key material is not a {spec} key: {what}"
             ))
         };
-        let not_pkcs8 = |_| wrong("expected its private key as PKCS#8 DER");
+        fn not_pkcs8<E>(wrong: impl Fn(&str) -> KmsError) -> impl FnOnce(E) -> KmsError {
+            move |_| wrong("expected its private key as PKCS#8 DER")
+        }
         if let Some(lengths) = hmac_import_len(spec) {
             if !lengths.contains(&material.len()) {
                 return Err(wrong(&format!(
@@ -409,12 +344,17 @@ impl KeyMaterial {
             return Ok(Secret::Hmac(spec, Zeroizing::new(material.to_vec())));
         }
         if let Some(bits) = rsa_bits(spec) {
-            let key = RsaPrivateKey::from_pkcs8_der(material).map_err(not_pkcs8)?;
-            let size = rsa::traits::PublicKeyParts::size(&key) * 8;
+            let key = provider::RsaPrivateKey::from_pkcs8(material).map_err(not_pkcs8(wrong))?;
+            let size = key.bits();
             if size != bits {
                 return Err(wrong(&format!("an RSA key of {size} bits")));
             }
             return Ok(Secret::Rsa(Box::new(key)));
+        }
+        if let Some(curve) = curve_of(spec) {
+            return Ok(Secret::Ec(
+                EcPrivateKey::from_pkcs8(curve, material).map_err(not_pkcs8(wrong))?,
+            ));
         }
         Ok(match spec {
             KeySpec::SymmetricDefault if material.len() == 32 => {
@@ -423,38 +363,26 @@ impl KeyMaterial {
             KeySpec::SymmetricDefault => {
                 return Err(wrong(&format!("{} bytes, not 32", material.len())));
             }
-            KeySpec::EccNistP256 => {
-                Secret::P256(p256::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
-            }
-            KeySpec::EccNistP384 => {
-                Secret::P384(p384::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
-            }
-            KeySpec::EccNistP521 => {
-                Secret::P521(p521::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
-            }
-            KeySpec::EccSecgP256k1 => {
-                Secret::K256(k256::ecdsa::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?)
-            }
             KeySpec::EccNistEdwards25519 => Secret::Ed25519(Box::new(
-                ed25519_dalek::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8)?,
+                ed25519_dalek::SigningKey::from_pkcs8_der(material).map_err(not_pkcs8(wrong))?,
             )),
             KeySpec::MlDsa44 => {
-                ml_dsa_seed::<ml_dsa::MlDsa44>(spec, material).map_err(not_pkcs8)?
+                ml_dsa_seed::<ml_dsa::MlDsa44>(spec, material).map_err(not_pkcs8(wrong))?
             }
             KeySpec::MlDsa65 => {
-                ml_dsa_seed::<ml_dsa::MlDsa65>(spec, material).map_err(not_pkcs8)?
+                ml_dsa_seed::<ml_dsa::MlDsa65>(spec, material).map_err(not_pkcs8(wrong))?
             }
             KeySpec::MlDsa87 => {
-                ml_dsa_seed::<ml_dsa::MlDsa87>(spec, material).map_err(not_pkcs8)?
+                ml_dsa_seed::<ml_dsa::MlDsa87>(spec, material).map_err(not_pkcs8(wrong))?
             }
             KeySpec::MlKem512 => {
-                ml_kem_seed!(ml_kem::MlKem512, spec, material).map_err(not_pkcs8)?
+                ml_kem_seed!(ml_kem::MlKem512, spec, material).map_err(not_pkcs8(wrong))?
             }
             KeySpec::MlKem768 => {
-                ml_kem_seed!(ml_kem::MlKem768, spec, material).map_err(not_pkcs8)?
+                ml_kem_seed!(ml_kem::MlKem768, spec, material).map_err(not_pkcs8(wrong))?
             }
             KeySpec::MlKem1024 => {
-                ml_kem_seed!(ml_kem::MlKem1024, spec, material).map_err(not_pkcs8)?
+                ml_kem_seed!(ml_kem::MlKem1024, spec, material).map_err(not_pkcs8(wrong))?
             }
             other => {
                 return Err(KmsError::UnsupportedOperation(format!(
@@ -468,12 +396,17 @@ impl KeyMaterial {
         let corrupt =
             |e: String| KmsError::Internal(format!("stored {spec} key material is not valid: {e}"));
         if let Some(bits) = rsa_bits(spec) {
-            let key = RsaPrivateKey::from_pkcs8_der(bytes).map_err(|e| corrupt(e.to_string()))?;
-            let size = rsa::traits::PublicKeyParts::size(&key) * 8;
+            let key = provider::RsaPrivateKey::from_pkcs8(bytes).map_err(corrupt)?;
+            let size = key.bits();
             if size != bits {
                 return Err(corrupt(format!("an RSA key of {size} bits")));
             }
             return Ok(Secret::Rsa(Box::new(key)));
+        }
+        if let Some(curve) = curve_of(spec) {
+            return Ok(Secret::Ec(
+                EcPrivateKey::from_pkcs8(curve, bytes).map_err(corrupt)?,
+            ));
         }
         if let Some(lengths) = hmac_import_len(spec) {
             // Generated keys have the hash's length; imported ones any length AWS accepts.
@@ -484,22 +417,6 @@ impl KeyMaterial {
         }
         Ok(match spec {
             KeySpec::SymmetricDefault => Secret::Symmetric(SymmetricKey::from_slice(bytes)?),
-            KeySpec::EccNistP256 => Secret::P256(
-                p256::ecdsa::SigningKey::from_pkcs8_der(bytes)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
-            KeySpec::EccNistP384 => Secret::P384(
-                p384::ecdsa::SigningKey::from_pkcs8_der(bytes)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
-            KeySpec::EccNistP521 => Secret::P521(
-                p521::ecdsa::SigningKey::from_pkcs8_der(bytes)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
-            KeySpec::EccSecgP256k1 => Secret::K256(
-                k256::ecdsa::SigningKey::from_pkcs8_der(bytes)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
             KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
                 let seed: [u8; 32] = bytes
                     .try_into()
@@ -542,11 +459,7 @@ impl KeyMaterial {
                 .map_err(|e| internal("encoding a public key")(e.to_string()))
         };
         match &self.secret {
-            Secret::Rsa(key) => encode(RsaPublicKey::from(key.as_ref()).to_public_key_der()),
-            Secret::P256(key) => encode(key.verifying_key().to_public_key_der()),
-            Secret::P384(key) => encode(key.verifying_key().to_public_key_der()),
-            Secret::P521(key) => encode(key.verifying_key().to_public_key_der()),
-            Secret::K256(key) => encode(key.verifying_key().to_public_key_der()),
+            Secret::Rsa(_) | Secret::Ec(_) => self.public()?.to_der(),
             Secret::MlDsa(..) => self.with_ml_dsa(|k| k.public_key_der()),
             Secret::Ed25519(key) => encode(key.verifying_key().to_public_key_der()),
             Secret::MlKem(..) => self.with_ml_kem(|k| k.public_key_der()),
@@ -593,11 +506,14 @@ impl KeyMaterial {
         }
         let prehash = prehash(algorithm, message_type, message)?;
         match &self.secret {
-            Secret::Rsa(key) => rsa_sign(key, algorithm, &prehash),
-            Secret::P256(key) => ecdsa_sign!(p256, key, &prehash),
-            Secret::P384(key) => ecdsa_sign!(p384, key, &prehash),
-            Secret::P521(key) => ecdsa_sign!(p521, key, &prehash),
-            Secret::K256(key) => ecdsa_sign!(k256, key, &prehash),
+            Secret::Rsa(key) => {
+                let (padding, hash) = rsa_scheme(algorithm).expect("checked by check_algorithm");
+                key.sign_digest(padding, hash, &prehash)
+                    .map_err(internal("RSA signing failed"))
+            }
+            Secret::Ec(key) => key
+                .sign_digest(&prehash)
+                .map_err(|e| KmsError::invalid("Message", format!("cannot sign this digest: {e}"))),
             _ => Err(usage_error(self.spec(), "sign")),
         }
     }
@@ -628,11 +544,8 @@ impl KeyMaterial {
 
     fn derive_public(&self) -> Option<PublicKey> {
         Some(match &self.secret {
-            Secret::Rsa(key) => PublicKey::Rsa(RsaPublicKey::from(key.as_ref())),
-            Secret::P256(key) => PublicKey::P256(p256::PublicKey::from(key.verifying_key())),
-            Secret::P384(key) => PublicKey::P384(p384::PublicKey::from(key.verifying_key())),
-            Secret::P521(key) => PublicKey::P521(p521::PublicKey::from(key.verifying_key())),
-            Secret::K256(key) => PublicKey::K256(k256::PublicKey::from(key.verifying_key())),
+            Secret::Rsa(key) => PublicKey::Rsa(key.public_key().ok()?),
+            Secret::Ec(key) => PublicKey::Ec(key.public_key().ok()?),
             Secret::MlDsa(spec, _) => PublicKey::MlDsa(
                 *spec,
                 self.with_ml_dsa(|k| Ok(k.encoded_public_key())).ok()?,
@@ -760,7 +673,7 @@ impl KeyMaterial {
                     OaepHash::Sha1 => 20,
                     OaepHash::Sha256 => 32,
                 };
-                Ok(rsa::traits::PublicKeyParts::size(key.as_ref()) - 2 * hash_len - 2)
+                Ok(key.bits() / 8 - 2 * hash_len - 2)
             }
             _ => Err(usage_error(self.spec(), "encrypt with RSAES-OAEP")),
         }
@@ -769,9 +682,6 @@ impl KeyMaterial {
     /// RSAES-OAEP encryption with the public key (`Encrypt` under an RSA key).
     pub fn oaep_encrypt(&self, hash: OaepHash, plaintext: &[u8]) -> KmsResult<Vec<u8>> {
         let max = self.oaep_max_plaintext(hash)?;
-        let Secret::Rsa(key) = &self.secret else {
-            unreachable!("oaep_max_plaintext refuses other keys")
-        };
         if plaintext.is_empty() || plaintext.len() > max {
             return Err(KmsError::invalid(
                 "Plaintext",
@@ -781,12 +691,12 @@ impl KeyMaterial {
                 ),
             ));
         }
-        let public = RsaPublicKey::from(key.as_ref());
-        match hash {
-            OaepHash::Sha1 => public.encrypt(&mut rng(), Oaep::<sha1::Sha1>::new(), plaintext),
-            OaepHash::Sha256 => public.encrypt(&mut rng(), Oaep::<Sha256>::new(), plaintext),
-        }
-        .map_err(|e| internal("RSA encryption failed")(e.to_string()))
+        let PublicKey::Rsa(public) = self.public()? else {
+            unreachable!("oaep_max_plaintext refuses other keys")
+        };
+        public
+            .oaep_encrypt(hash, plaintext)
+            .map_err(internal("RSA encryption failed"))
     }
 
     /// Blinded RSAES-OAEP decryption; every failure is the same invalid ciphertext.
@@ -794,14 +704,8 @@ impl KeyMaterial {
         let Secret::Rsa(key) = &self.secret else {
             return Err(usage_error(self.spec(), "decrypt with RSAES-OAEP"));
         };
-        match hash {
-            OaepHash::Sha1 => {
-                key.decrypt_blinded(&mut rng(), Oaep::<sha1::Sha1>::new(), ciphertext)
-            }
-            OaepHash::Sha256 => key.decrypt_blinded(&mut rng(), Oaep::<Sha256>::new(), ciphertext),
-        }
-        .map(Zeroizing::new)
-        .map_err(|_| KmsError::invalid_ciphertext())
+        key.oaep_decrypt(hash, ciphertext)
+            .ok_or_else(KmsError::invalid_ciphertext)
     }
 
     /// ECDH with the peer's DER SubjectPublicKeyInfo (`DeriveSharedSecret`): the raw shared
@@ -811,10 +715,15 @@ impl KeyMaterial {
         peer_public_key_der: &[u8],
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
         match &self.secret {
-            Secret::P256(key) => ecdh!(p256, key, peer_public_key_der),
-            Secret::P384(key) => ecdh!(p384, key, peer_public_key_der),
-            Secret::P521(key) => ecdh!(p521, key, peer_public_key_der),
-            Secret::K256(key) => ecdh!(k256, key, peer_public_key_der),
+            Secret::Ec(key) => key.diffie_hellman(peer_public_key_der).map_err(|()| {
+                KmsError::invalid(
+                    "PublicKey",
+                    format!(
+                        "PublicKey must be a DER SubjectPublicKeyInfo of a {} key",
+                        key.curve().name()
+                    ),
+                )
+            }),
             _ => Err(usage_error(self.spec(), "derive shared secrets")),
         }
     }
@@ -835,11 +744,7 @@ impl KeyMaterial {
             }
             .to_pkcs8_der()),
             Secret::MlKem(..) => self.with_ml_kem(|k| der(k.private_key_pkcs8())),
-            Secret::Rsa(_)
-            | Secret::P256(_)
-            | Secret::P384(_)
-            | Secret::P521(_)
-            | Secret::K256(_) => self.sealable(),
+            Secret::Rsa(_) | Secret::Ec(_) => self.sealable(),
             _ => Err(KmsError::UnsupportedOperation(format!(
                 "A {} key is not a data key pair",
                 self.spec()
@@ -917,16 +822,10 @@ fn prehash(
 
 /// The public half of a key pair: what GetPublicKey returns, and what verifies signatures.
 pub enum PublicKey {
-    /// RSA.
-    Rsa(RsaPublicKey),
-    /// P-256.
-    P256(p256::PublicKey),
-    /// P-384.
-    P384(p384::PublicKey),
-    /// P-521.
-    P521(p521::PublicKey),
-    /// secp256k1.
-    K256(k256::PublicKey),
+    /// RSA, on the crate's provider.
+    Rsa(provider::RsaPublicKey),
+    /// P-256, P-384, P-521 or secp256k1, on the crate's provider.
+    Ec(EcPublicKey),
     /// ML-DSA: the encoded verifying key of the spec's parameter set.
     MlDsa(KeySpec, Vec<u8>),
     /// Ed25519.
@@ -942,23 +841,16 @@ impl PublicKey {
         let invalid =
             |e: String| KmsError::invalid("PublicKey", format!("not a DER {spec} public key: {e}"));
         if rsa_bits(spec).is_some() {
-            return RsaPublicKey::from_public_key_der(der)
+            return provider::RsaPublicKey::from_der(der)
                 .map(PublicKey::Rsa)
-                .map_err(|e| invalid(e.to_string()));
+                .map_err(invalid);
+        }
+        if let Some(curve) = curve_of(spec) {
+            return EcPublicKey::from_der(curve, der)
+                .map(PublicKey::Ec)
+                .map_err(invalid);
         }
         Ok(match spec {
-            KeySpec::EccNistP256 => PublicKey::P256(
-                p256::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
-            ),
-            KeySpec::EccNistP384 => PublicKey::P384(
-                p384::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
-            ),
-            KeySpec::EccNistP521 => PublicKey::P521(
-                p521::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
-            ),
-            KeySpec::EccSecgP256k1 => PublicKey::K256(
-                k256::PublicKey::from_public_key_der(der).map_err(|e| invalid(e.to_string()))?,
-            ),
             KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => {
                 let info = rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)
                     .map_err(|e| invalid(e.to_string()))?;
@@ -998,38 +890,37 @@ impl PublicKey {
             return Err(invalid_signature());
         }
         let prehash = prehash(algorithm, message_type, message)?;
-        match self {
-            PublicKey::Rsa(key) => rsa_verify_public(key, algorithm, &prehash, signature),
-            PublicKey::P256(key) => ecdsa_verify!(p256, key, &prehash, signature),
-            PublicKey::P384(key) => ecdsa_verify!(p384, key, &prehash, signature),
-            PublicKey::P521(key) => ecdsa_verify!(p521, key, &prehash, signature),
-            // k256 verifies only low-S signatures (Bitcoin's rule); ECDSA as AWS and
-            // Wycheproof define it accepts both, so the high-S form is normalised first.
-            PublicKey::K256(key) => ecdsa_verify!(
-                k256,
-                key,
-                &prehash,
-                signature,
-                |s: k256::ecdsa::Signature| { s.normalize_s() }
-            ),
+        let valid = match self {
+            PublicKey::Rsa(key) => rsa_scheme(algorithm).is_some_and(|(padding, hash)| {
+                key.verify_digest(padding, hash, &prehash, signature)
+            }),
+            PublicKey::Ec(key) => key.verify_digest(&prehash, signature),
             PublicKey::MlDsa(..) | PublicKey::Ed25519(_) | PublicKey::MlKem(..) => {
                 unreachable!("handled above")
             }
+        };
+        if valid {
+            Ok(())
+        } else {
+            Err(invalid_signature())
         }
+    }
+
+    /// The DER SubjectPublicKeyInfo of an RSA or EC key.
+    fn to_der(&self) -> KmsResult<Vec<u8>> {
+        match self {
+            PublicKey::Rsa(key) => key.to_der(),
+            PublicKey::Ec(key) => key.to_der(),
+            _ => Err(format!("{} keys are encoded elsewhere", self.spec())),
+        }
+        .map_err(internal("encoding a public key"))
     }
 
     /// The spec of the key pair this public key belongs to.
     pub fn spec(&self) -> KeySpec {
         match self {
-            PublicKey::Rsa(key) => match rsa::traits::PublicKeyParts::size(key) * 8 {
-                3072 => KeySpec::Rsa3072,
-                4096 => KeySpec::Rsa4096,
-                _ => KeySpec::Rsa2048,
-            },
-            PublicKey::P256(_) => KeySpec::EccNistP256,
-            PublicKey::P384(_) => KeySpec::EccNistP384,
-            PublicKey::P521(_) => KeySpec::EccNistP521,
-            PublicKey::K256(_) => KeySpec::EccSecgP256k1,
+            PublicKey::Rsa(key) => rsa_spec(key.bits()),
+            PublicKey::Ec(key) => curve_spec(key.curve()),
             PublicKey::MlDsa(spec, _) | PublicKey::MlKem(spec, _) => *spec,
             PublicKey::Ed25519(_) => KeySpec::EccNistEdwards25519,
         }
@@ -1150,67 +1041,27 @@ fn ed25519_input(
 }
 
 fn hmac_tag(algorithm: MacAlgorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
-    macro_rules! tag {
-        ($hash:ty) => {{
-            let mut mac = <hmac::Hmac<$hash> as KeyInit>::new_from_slice(key)
-                .expect("HMAC takes keys of any length");
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        }};
-    }
-    match algorithm {
-        MacAlgorithm::HmacSha224 => tag!(Sha224),
-        MacAlgorithm::HmacSha256 => tag!(Sha256),
-        MacAlgorithm::HmacSha384 => tag!(Sha384),
-        MacAlgorithm::HmacSha512 => tag!(Sha512),
-    }
+    let hash = match algorithm {
+        MacAlgorithm::HmacSha224 => Hash::Sha224,
+        MacAlgorithm::HmacSha256 => Hash::Sha256,
+        MacAlgorithm::HmacSha384 => Hash::Sha384,
+        MacAlgorithm::HmacSha512 => Hash::Sha512,
+    };
+    provider::hmac(hash, key, &[message])
 }
 
-fn rsa_scheme_sign(
-    key: &RsaPrivateKey,
-    algorithm: SigningAlgorithm,
-    prehash: &[u8],
-) -> Result<Vec<u8>, rsa::Error> {
+/// The padding and hash of an RSA signing algorithm.
+fn rsa_scheme(algorithm: SigningAlgorithm) -> Option<(RsaPadding, Hash)> {
     use SigningAlgorithm::*;
-    let mut rng = rng();
-    match algorithm {
-        RsassaPssSha256 => key.sign_with_rng(&mut rng, Pss::<Sha256>::new(), prehash),
-        RsassaPssSha384 => key.sign_with_rng(&mut rng, Pss::<Sha384>::new(), prehash),
-        RsassaPssSha512 => key.sign_with_rng(&mut rng, Pss::<Sha512>::new(), prehash),
-        RsassaPkcs1V15Sha256 => key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), prehash),
-        RsassaPkcs1V15Sha384 => key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha384>(), prehash),
-        RsassaPkcs1V15Sha512 => key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha512>(), prehash),
-        _ => unreachable!("checked by check_algorithm"),
-    }
-}
-
-fn rsa_sign(
-    key: &RsaPrivateKey,
-    algorithm: SigningAlgorithm,
-    prehash: &[u8],
-) -> KmsResult<Vec<u8>> {
-    rsa_scheme_sign(key, algorithm, prehash)
-        .map_err(|e| internal("RSA signing failed")(e.to_string()))
-}
-
-/// Verifies an RSA signature over a digest.
-fn rsa_verify_public(
-    public: &RsaPublicKey,
-    algorithm: SigningAlgorithm,
-    prehash: &[u8],
-    signature: &[u8],
-) -> KmsResult<()> {
-    use SigningAlgorithm::*;
-    match algorithm {
-        RsassaPssSha256 => public.verify(Pss::<Sha256>::new(), prehash, signature),
-        RsassaPssSha384 => public.verify(Pss::<Sha384>::new(), prehash, signature),
-        RsassaPssSha512 => public.verify(Pss::<Sha512>::new(), prehash, signature),
-        RsassaPkcs1V15Sha256 => public.verify(Pkcs1v15Sign::new::<Sha256>(), prehash, signature),
-        RsassaPkcs1V15Sha384 => public.verify(Pkcs1v15Sign::new::<Sha384>(), prehash, signature),
-        RsassaPkcs1V15Sha512 => public.verify(Pkcs1v15Sign::new::<Sha512>(), prehash, signature),
-        _ => return Err(invalid_signature()),
-    }
-    .map_err(|_| invalid_signature())
+    Some(match algorithm {
+        RsassaPssSha256 => (RsaPadding::Pss, Hash::Sha256),
+        RsassaPssSha384 => (RsaPadding::Pss, Hash::Sha384),
+        RsassaPssSha512 => (RsaPadding::Pss, Hash::Sha512),
+        RsassaPkcs1V15Sha256 => (RsaPadding::Pkcs1v15, Hash::Sha256),
+        RsassaPkcs1V15Sha384 => (RsaPadding::Pkcs1v15, Hash::Sha384),
+        RsassaPkcs1V15Sha512 => (RsaPadding::Pkcs1v15, Hash::Sha512),
+        _ => return None,
+    })
 }
 
 /// The ML-DSA operations, monomorphised per parameter set.

