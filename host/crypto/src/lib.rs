@@ -14,10 +14,11 @@
 //! ECDSA on P-256, P-384, P-521 and secp256k1, ECDH on the three NIST curves, and RSA (PSS and
 //! PKCS#1 v1.5 signatures, RSAES-OAEP, key generation) onto AWS-LC. These stay on RustCrypto
 //! in both builds, because aws-lc-rs has no API for them that keeps this crate's formats:
-//! the STREAM construction over AES-GCM (`aead-stream`), AES key wrap with padding with a
-//! 192-bit key (`aes-kw`), ECDH on secp256k1, Ed25519 and Ed25519ph (no Ed25519ph in
-//! aws-lc-rs), ML-DSA and ML-KEM (stored as seeds; aws-lc-rs reads neither seed nor
-//! deterministic encapsulation through a stable API).
+//! the STREAM construction over AES-GCM (`aead-stream`), AES key wrap with padding (`aes-kw`;
+//! aws-lc-rs has no 192-bit key-encryption keys), ECDH on secp256k1, Ed25519 and Ed25519ph (no
+//! Ed25519ph in aws-lc-rs), ML-KEM (stored as its seed, which aws-lc-rs cannot read, and
+//! without deterministic encapsulation for the known-answer tests) and ML-DSA (aws-lc-rs has
+//! no EXTERNAL_MU signing or verification; one key type stays on one provider).
 //!
 //! Both providers read and write the same bytes (PKCS#8, SubjectPublicKeyInfo, AES-GCM
 //! layouts), so a vault written with one opens with the other; tests check it.
@@ -34,6 +35,7 @@ mod provider;
 mod provider_tests;
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{KeyInit, Payload};
@@ -65,15 +67,49 @@ pub const PROVIDER: &str = provider::active::NAME;
 /// let key = SymmetricKey::generate().unwrap();
 /// assert_eq!(format!("{key:?}"), "SymmetricKey(..redacted..)");
 /// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct SymmetricKey([u8; SYMMETRIC_KEY_LEN]);
+pub struct SymmetricKey {
+    bytes: [u8; SYMMETRIC_KEY_LEN],
+    /// The AES-GCM key schedule, built on first use and kept: a backing-key version seals and
+    /// opens many times. The provider wipes it when it is dropped.
+    cipher: OnceLock<provider::AesGcm>,
+}
+
+impl Zeroize for SymmetricKey {
+    fn zeroize(&mut self) {
+        self.bytes.zeroize();
+        self.cipher = OnceLock::new();
+    }
+}
+
+impl Drop for SymmetricKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SymmetricKey {}
+
+impl Clone for SymmetricKey {
+    fn clone(&self) -> Self {
+        SymmetricKey::new(self.bytes)
+    }
+}
 
 impl SymmetricKey {
-    /// A fresh key from the operating system's CSPRNG.
+    fn new(bytes: [u8; SYMMETRIC_KEY_LEN]) -> Self {
+        SymmetricKey {
+            bytes,
+            cipher: OnceLock::new(),
+        }
+    }
+
+    /// A fresh key from the provider's CSPRNG.
     pub fn generate() -> KmsResult<Self> {
         let mut bytes = [0u8; SYMMETRIC_KEY_LEN];
         fill_random(&mut bytes)?;
-        Ok(SymmetricKey(bytes))
+        let key = SymmetricKey::new(bytes);
+        bytes.zeroize();
+        Ok(key)
     }
 
     /// A key from exactly 32 bytes.
@@ -87,7 +123,7 @@ impl SymmetricKey {
                 ),
             )
         })?;
-        Ok(SymmetricKey(arr))
+        Ok(SymmetricKey::new(arr))
     }
 
     /// The raw key bytes, for tests that look for them where they must not be (feature
@@ -95,11 +131,11 @@ impl SymmetricKey {
     /// read a key's bytes.
     #[cfg(any(test, feature = "test-secrets"))]
     pub fn expose_secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
-        &self.0
+        &self.bytes
     }
 
     pub(crate) fn secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
-        &self.0
+        &self.bytes
     }
 
     /// Seals KMS key material under this key (the vault's root key), bound to `aad`: the only
@@ -114,26 +150,27 @@ impl SymmetricKey {
 
     /// A 32-byte key for one purpose, named by `label`, derived from this one with HMAC-SHA-256.
     pub fn derive(&self, label: &[u8]) -> [u8; 32] {
-        hmac_sha256_parts(&self.0, &[label])
+        hmac_sha256_parts(&self.bytes, &[label])
     }
 
     /// A short public fingerprint (first 8 bytes of SHA-256, hex) to tell keys apart.
     pub fn fingerprint(&self) -> String {
-        hex::encode(&sha256(&self.0)[..8])
+        hex::encode(&sha256(&self.bytes)[..8])
     }
 
     /// The key in hex, for writing a root key to the file its operator keeps it in.
     pub fn to_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(hex::encode(self.0))
+        Zeroizing::new(hex::encode(self.bytes))
     }
 
-    fn cipher(&self) -> provider::AesGcm {
-        provider::AesGcm::new(&self.0).expect("a 32-byte key")
+    fn cipher(&self) -> &provider::AesGcm {
+        self.cipher
+            .get_or_init(|| provider::AesGcm::new(&self.bytes).expect("a 32-byte key"))
     }
 
     /// The STREAM construction's cipher: always RustCrypto's (see the crate documentation).
     fn stream_cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.0.into())
+        Aes256Gcm::new(&self.bytes.into())
     }
 
     /// AES-256-GCM of `buffer[start..]` in place, with the tag appended: how the blob format seals
@@ -157,10 +194,11 @@ impl SymmetricKey {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> KmsResult<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         fill_random(&mut nonce)?;
-        Ok(nonce_prefixed(
-            &nonce,
-            self.seal_with_nonce(&nonce, plaintext, aad)?,
-        ))
+        let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(plaintext);
+        self.seal_in_place_append_tag(&nonce, aad, &mut sealed, NONCE_LEN)?;
+        Ok(sealed)
     }
 
     /// Opens what [`seal`](Self::seal) produced. Every failure is the same undifferentiated error.
@@ -193,7 +231,7 @@ impl SymmetricKey {
         ciphertext_and_tag: &[u8],
         aad: &[u8],
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
-        open_detached(&self.cipher(), nonce, ciphertext_and_tag, aad)
+        open_detached(self.cipher(), nonce, ciphertext_and_tag, aad)
     }
 
     /// A STREAM encryptor (big-endian 32-bit counter) for chunked envelope encryption of large
@@ -267,14 +305,6 @@ impl StreamDecryptor {
             .map(Zeroizing::new)
             .map_err(|_| KmsError::invalid_ciphertext())
     }
-}
-
-/// `nonce || body`: the layout of everything sealed under a random nonce.
-fn nonce_prefixed(nonce: &[u8; NONCE_LEN], body: Vec<u8>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(NONCE_LEN + body.len());
-    out.extend_from_slice(nonce);
-    out.extend_from_slice(&body);
-    out
 }
 
 /// Opens `ciphertext || tag`; every failure is the same invalid ciphertext, and a failed
