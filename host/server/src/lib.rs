@@ -15,6 +15,7 @@
 pub mod fuzzing;
 pub mod protocol;
 pub mod quota;
+mod signing_keys;
 pub mod sigv4;
 pub mod tls;
 pub mod validation;
@@ -114,6 +115,7 @@ struct State {
     config: ServerConfig,
     limiter: RateLimiter,
     refusals: quota::RefusalLimiter,
+    signing_keys: signing_keys::SigningKeys,
 }
 
 /// Why a server will not start.
@@ -168,6 +170,7 @@ impl Server {
             service,
             limiter: RateLimiter::new(config.rates.clone()),
             refusals: quota::RefusalLimiter::new(config.audited_refusals_per_second),
+            signing_keys: signing_keys::SigningKeys::default(),
             config,
         });
         Ok(Server {
@@ -521,7 +524,7 @@ fn process(
         .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
         .collect();
     let mut credential = None;
-    let verified = sigv4::verify(
+    let verified = sigv4::verify_with_key(
         &sigv4::SignedRequest {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -535,11 +538,10 @@ fn process(
             now: home.now_seconds(),
             max_skew: state.config.max_skew_seconds,
         },
-        |access_key_id| {
-            let found = home.credential(access_key_id).ok().flatten()?;
-            let secret = found.secret.clone();
-            credential = Some(found.caller);
-            Some(secret)
+        |scope| {
+            let (caller, key) = state.signing_keys.get(home, scope)?;
+            credential = Some(caller);
+            Some(key)
         },
     );
     let (caller, region) = match (verified, credential) {

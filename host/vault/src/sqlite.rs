@@ -24,7 +24,7 @@ use super::key_usage::{KeyLastUse, KeyUsageStore};
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
 const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
 ];
 
 const SCHEMA_V1: &str = "
@@ -178,6 +178,63 @@ UPDATE policy_plugins
     WHERE scope LIKE 'key/%' AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = substr(scope, 5));
 DELETE FROM policy_plugins
     WHERE scope LIKE 'key/%' AND substr(scope, 5) NOT LIKE '%/%';
+";
+
+/// The vault's generation: a counter that every change of what the hot path caches (keys, their
+/// versions, aliases, plugins, accounts, principals, access keys, grants) moves on, in the
+/// changing transaction itself, whichever process or `kms` version writes it. Caches compare it
+/// to drop what another process changed. The audit trail, key usage and meta do not move it.
+const SCHEMA_V7: &str = "
+CREATE TABLE generation (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL);
+INSERT INTO generation (id, value) VALUES (0, 0);
+CREATE TRIGGER keys_insert_generation AFTER INSERT ON keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER keys_update_generation AFTER UPDATE ON keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER keys_delete_generation AFTER DELETE ON keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER key_versions_insert_generation AFTER INSERT ON key_versions
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER key_versions_update_generation AFTER UPDATE ON key_versions
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER key_versions_delete_generation AFTER DELETE ON key_versions
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER aliases_insert_generation AFTER INSERT ON aliases
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER aliases_update_generation AFTER UPDATE ON aliases
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER aliases_delete_generation AFTER DELETE ON aliases
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER policy_plugins_insert_generation AFTER INSERT ON policy_plugins
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER policy_plugins_update_generation AFTER UPDATE ON policy_plugins
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER policy_plugins_delete_generation AFTER DELETE ON policy_plugins
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER accounts_insert_generation AFTER INSERT ON accounts
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER accounts_update_generation AFTER UPDATE ON accounts
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER accounts_delete_generation AFTER DELETE ON accounts
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER principals_insert_generation AFTER INSERT ON principals
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER principals_update_generation AFTER UPDATE ON principals
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER principals_delete_generation AFTER DELETE ON principals
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER access_keys_insert_generation AFTER INSERT ON access_keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER access_keys_update_generation AFTER UPDATE ON access_keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER access_keys_delete_generation AFTER DELETE ON access_keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER grants_insert_generation AFTER INSERT ON grants
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER grants_update_generation AFTER UPDATE ON grants
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER grants_delete_generation AFTER DELETE ON grants
+    BEGIN UPDATE generation SET value = value + 1; END;
 ";
 
 /// How long a write waits for another process holding the vault file before giving up.
@@ -644,6 +701,16 @@ fn build_audit((seq, event_json, hash): AuditRow) -> KmsResult<StoredAuditRecord
 }
 
 impl MetaStore for SqliteStore {
+    fn generation(&self) -> KmsResult<Option<u64>> {
+        let value: i64 = self
+            .conn()
+            .query_row("SELECT value FROM generation WHERE id = 0", [], |r| {
+                r.get(0)
+            })
+            .db()?;
+        Ok(Some(value as u64))
+    }
+
     fn meta(&self, name: &str) -> KmsResult<Option<String>> {
         self.conn()
             .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
