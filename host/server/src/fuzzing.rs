@@ -227,7 +227,7 @@ pub fn http_request(data: &[u8]) {
                     if sign {
                         sign_parts(&mut parts, &body, &key_id, secret.as_bytes(), now);
                     }
-                    crate::answer(&state, &parts, &body, remote, "fuzz")
+                    crate::answer(&state, &parts, &body, remote, "fuzz").await
                 }
             };
             if response.status() == hyper::StatusCode::INTERNAL_SERVER_ERROR {

@@ -339,7 +339,7 @@ async fn handle(
         Ok(body) => body,
         Err(error) => return Ok(error_response(&error, &request_id)),
     };
-    Ok(answer(&state, &parts, &body, remote, &request_id))
+    Ok(answer(&state, &parts, &body, remote, &request_id).await)
 }
 
 /// Reads a request's body, within the size cap and the body timeout.
@@ -394,21 +394,32 @@ async fn read_body(
     }
 }
 
-/// The response to a request whose body has arrived.
-fn answer(
+/// The response to a request whose body has arrived. It leaves only once the request's audit
+/// records are durable; the wait for that sync is asynchronous, so that meanwhile this worker
+/// serves other connections, whose records join the next batch.
+async fn answer(
     state: &State,
     parts: &hyper::http::request::Parts,
     body: &[u8],
     remote: SocketAddr,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
-    // The façade blocks (SQLite, RSA): the worker hands its other tasks to another worker and
-    // runs the call itself, which costs less than a trip through the blocking pool.
-    let answer = tokio::task::block_in_place(|| {
-        guarded(&state.service, remote, request_id, || {
-            process(state, parts, body, remote, request_id)
+    // The façade may block (a SQLite write, RSA key generation): the worker hands its other
+    // tasks to another worker and runs the call itself, which costs less than a trip through
+    // the blocking pool.
+    let (answer, durable) = tokio::task::block_in_place(|| {
+        state.service.deferring_durability(|| {
+            guarded(&state.service, remote, request_id, || {
+                process(state, parts, body, remote, request_id)
+            })
         })
     });
+    if let Err(e) = durable.await {
+        let error = ApiError::from(kms_core::error::KmsError::Internal(format!(
+            "the call could not be audited: {e}"
+        )));
+        return error_response(&error, request_id);
+    }
     match answer {
         Ok(body) => respond(200, body, request_id),
         Err(error) => error_response(&error, request_id),

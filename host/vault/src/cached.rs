@@ -220,6 +220,9 @@ pub struct CacheStats {
 /// assert!(store.access_key("AKIAEXAMPLE").unwrap().is_none());
 /// assert_eq!((store.stats().misses, store.stats().hits), (1, 1));
 /// ```
+///
+/// Clones share one cache and one store.
+#[derive(Clone)]
 pub struct CachedStore {
     shared: Arc<Shared>,
 }
