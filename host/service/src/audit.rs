@@ -96,6 +96,10 @@ struct Inner {
     records_written: AtomicU64,
     batches_written: AtomicU64,
     key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    /// The sequence number and hash of the last record this log wrote: where the next batch
+    /// chains on, unless another process appended meanwhile (then the store refuses the batch
+    /// and the tail is read again).
+    tail: Mutex<Option<(u64, [u8; 32])>>,
 }
 
 /// What runs once a record is durable, with its sequence number (noting a key's use, say).
@@ -120,6 +124,8 @@ struct Queue {
     dedicated: bool,
     /// Set when the log is dropped: the writer writes what is queued and stops.
     closed: bool,
+    /// Whether the writer thread waits for records (and must be woken for a new one).
+    writer_idle: bool,
     /// The sequence number (or the failure) of each written ticket, until its request takes it.
     outcomes: HashMap<u64, KmsResult<u64>>,
     /// Tickets whose request stopped waiting (its client went away): their outcomes are not kept.
@@ -259,7 +265,9 @@ impl AuditLog {
                     } else if queue.closed {
                         return;
                     } else {
+                        queue.writer_idle = true;
                         queue = inner.written.wait(queue).unwrap_or_else(|p| p.into_inner());
+                        queue.writer_idle = false;
                     }
                 }
             })
@@ -428,7 +436,8 @@ impl Inner {
         let mut queue = self.queue();
         let ticket = queue.first_ticket + queue.events.len() as u64;
         queue.events.push(Waiting { event_json, then });
-        if queue.dedicated {
+        // A busy writer takes this record with its next batch without being told.
+        if queue.writer_idle {
             self.written.notify_all();
         }
         ticket
@@ -486,10 +495,14 @@ impl Inner {
     /// record's sequence number.
     fn write_batch(&self, store: &dyn Store, batch: &[String]) -> KmsResult<u64> {
         let mut last_err = None;
+        let mut remembered = *self.tail.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..APPEND_ATTEMPTS {
-            let (tail_seq, mut prev_hash) = match store.last_audit()? {
-                Some(last) => (last.seq, last.hash),
-                None => (0, GENESIS),
+            let (tail_seq, mut prev_hash) = match remembered.take() {
+                Some(tail) => tail,
+                None => match store.last_audit()? {
+                    Some(last) => (last.seq, last.hash),
+                    None => (0, GENESIS),
+                },
             };
             let records: Vec<StoredAuditRecord> = (tail_seq + 1..)
                 .zip(batch)
@@ -510,6 +523,8 @@ impl Inner {
             // Another process may have appended in between: then re-read the tail and retry.
             match store.append_audit_batch(&records, head.as_deref()) {
                 Ok(()) => {
+                    *self.tail.lock().unwrap_or_else(|p| p.into_inner()) =
+                        records.last().map(|last| (last.seq, last.hash));
                     self.records_written
                         .fetch_add(records.len() as u64, Ordering::Relaxed);
                     self.batches_written.fetch_add(1, Ordering::Relaxed);

@@ -429,26 +429,45 @@ fn migrate(tx: &Transaction<'_>) -> KmsResult<()> {
 /// Appends one audit record inside `tx`, refusing anything but the next sequence number
 /// (checked inside the write lock, so two processes cannot both append the same one).
 fn append_audit_in(tx: &Transaction<'_>, record: &StoredAuditRecord) -> KmsResult<()> {
+    append_audit_records_in(tx, std::slice::from_ref(record))
+}
+
+/// Appends consecutive records inside `tx`, refusing anything but the next sequence numbers
+/// (checked inside the write lock, so two processes cannot both append the same ones).
+fn append_audit_records_in(tx: &Transaction<'_>, records: &[StoredAuditRecord]) -> KmsResult<()> {
+    let Some(first) = records.first() else {
+        return Ok(());
+    };
     let last: i64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
+        .db()?
+        .query_row([], |r| r.get(0))
         .db()?;
-    if to_i64(record.seq) != last + 1 {
+    if to_i64(first.seq) != last + 1 {
         return Err(KmsError::Internal(format!(
             "Audit record {} does not follow {last}",
-            record.seq
+            first.seq
         )));
     }
-    tx.execute(
-        "INSERT INTO audit_log (seq, event, hash) VALUES (?1, ?2, ?3)",
-        params![
-            to_i64(record.seq),
-            record.event_json,
-            record.hash.as_slice()
-        ],
-    )
-    .db()?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO audit_log (seq, event, hash) VALUES (?1, ?2, ?3)")
+        .db()?;
+    for (i, record) in records.iter().enumerate() {
+        if record.seq != first.seq + i as u64 {
+            return Err(KmsError::Internal(format!(
+                "Audit record {} does not follow {}",
+                record.seq,
+                first.seq + i as u64 - 1
+            )));
+        }
+        insert
+            .execute(params![
+                to_i64(record.seq),
+                record.event_json,
+                record.hash.as_slice()
+            ])
+            .db()?;
+    }
     Ok(())
 }
 
@@ -1093,15 +1112,12 @@ impl AuditStore for SqliteStore {
         head: Option<&str>,
     ) -> KmsResult<()> {
         self.write(|tx| {
-            for record in records {
-                append_audit_in(tx, record)?;
-            }
+            append_audit_records_in(tx, records)?;
             if let Some(head) = head {
-                tx.execute(
-                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
-                    params![store::AUDIT_HEAD_META, head],
-                )
-                .db()?;
+                tx.prepare_cached("INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)")
+                    .db()?
+                    .execute(params![store::AUDIT_HEAD_META, head])
+                    .db()?;
             }
             Ok(())
         })
