@@ -138,11 +138,12 @@ fn measure(
 fn compare(client: &Client, kms: &KmsServe, budgets: &Budgets) -> anyhow::Result<()> {
     println!(
         "Serving: 1 KiB encrypt, {} s per figure after {} s of warm-up; one client thread driving \
-         N keep-alive connections on loopback; {} cores shared by client and servers\n",
+         N keep-alive connections on loopback; {} cores shared by client and servers",
         budgets.figure.as_secs_f64(),
         budgets.warm_up.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    print_load_average();
     let rss_at_start = Resident::show(kms.pid());
     let encrypt = kms.encrypt(&PLAINTEXT);
     let signed_encrypt: RequestMaker = Rc::new(move || encrypt.sign());
@@ -338,6 +339,14 @@ fn soak(client: &Client, kms: &KmsServe, budgets: &Budgets) {
         anonymous * 100.0,
         verdict(total <= 0.10),
     );
+}
+
+/// Other work on the machine skews every figure; say how busy it was.
+fn print_load_average() {
+    if let Ok(loadavg) = std::fs::read_to_string("/proc/loadavg") {
+        let last_minute = loadavg.split_whitespace().next().unwrap_or("?");
+        println!("Load average of the last minute before the run: {last_minute}\n");
+    }
 }
 
 fn print_table(measured: &[Measured]) {
