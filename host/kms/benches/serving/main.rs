@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use client::{Client, Load, RequestMaker, Until};
+use client::{Client, HttpRequest, Load, RequestMaker, Until};
 use floor::Floor;
 use kms_serve::KmsServe;
 use openbao::OpenBao;
@@ -171,68 +171,25 @@ fn compare(client: &Client, kms: &KmsServe, budgets: &Budgets) -> anyhow::Result
         .sum::<u64>();
     let rss_at_end = Resident::show(kms.pid());
 
-    let mut measured = vec![floor_figures, kms_figures];
-    let mut skipped = None;
-    let openbao = match openbao::find() {
-        None => {
-            skipped = Some(format!(
-                "OpenBao: skipped, `bao` is not on PATH; {}",
-                openbao::HOW_TO_GET
-            ));
-            None
-        }
-        Some(bao) => match OpenBao::start(&bao) {
-            Ok(openbao) => Some(openbao),
-            Err(e) => {
-                skipped = Some(format!("OpenBao: skipped, `bao server -dev` failed: {e}"));
-                None
-            }
-        },
-    };
-    if let Some(openbao) = &openbao {
+    let openbao = start_openbao();
+    let openbao_figures = openbao.as_ref().ok().map(|openbao| {
         let request = openbao.encrypt_request(&PLAINTEXT);
-        measured.push(measure(
+        measure(
             client,
             &format!("{} transit encrypt (dev)", openbao.version),
             openbao.addr,
             Rc::new(move || request.clone()),
             budgets,
-        ));
-    }
+        )
+    });
 
+    let mut measured = vec![&floor_figures, &kms_figures];
+    measured.extend(&openbao_figures);
     print_table(&measured);
-    if let Some(skipped) = &skipped {
-        println!("\n{skipped}");
+    if let Err(skipped) = &openbao {
+        println!("\nOpenBao: skipped, {skipped}");
     }
-
-    let (floor_figures, kms_figures) = (&measured[0], &measured[1]);
-    let kms16 = kms_figures.at(16).per_second();
-    println!("\nRatios (goals of issue 14):");
-    let of_floor = kms16 / floor_figures.at(16).per_second();
-    println!(
-        "  kms serve / floor, 16 connections:   {of_floor:>7.3}x  (goal >= {GOAL_OF_FLOOR}x: {})",
-        verdict(of_floor >= GOAL_OF_FLOOR)
-    );
-    println!(
-        "  kms serve / floor, 1 connection:     {:>7.3}x",
-        kms_figures.at(1).per_second() / floor_figures.at(1).per_second()
-    );
-    match measured.get(2) {
-        Some(openbao_figures) => {
-            let of_openbao = kms16 / openbao_figures.at(16).per_second();
-            println!(
-                "  kms serve / OpenBao, 16 connections: {of_openbao:>7.3}x  (goal >= {GOAL_OF_OPENBAO}x: {})",
-                verdict(of_openbao >= GOAL_OF_OPENBAO)
-            );
-        }
-        None => println!("  kms serve / OpenBao, 16 connections: -  (OpenBao skipped)"),
-    }
-    let p99 = kms_figures.at(1).percentile(0.99);
-    println!(
-        "  kms serve p99, 1 connection:         {:>8}  (goal <= 1 ms: {})",
-        latency(p99),
-        verdict(p99 <= GOAL_P99_ONE_CONNECTION)
-    );
+    print_ratios(&floor_figures, &kms_figures, openbao_figures.as_ref());
     println!("\nkms serve resident memory (VmRSS; -- --soak for a million requests):");
     println!("  before the run:              {rss_at_start}");
     println!(
@@ -244,37 +201,80 @@ fn compare(client: &Client, kms: &KmsServe, budgets: &Budgets) -> anyhow::Result
         bytes(kms.vault_bytes())
     );
 
-    if wrk::on_path() {
-        println!(
-            "\nwrk -t1, 16 connections, the same signed request replayed (this client's figures above):"
-        );
-        let mut targets = vec![
-            ("floor", floor.addr, kms.encrypt(&PLAINTEXT).sign()),
-            ("kms serve", kms.addr(), kms.encrypt(&PLAINTEXT).sign()),
-        ];
-        if let Some(openbao) = &openbao {
-            targets.push(("OpenBao", openbao.addr, openbao.encrypt_request(&PLAINTEXT)));
-        }
-        for (name, addr, request) in targets {
-            match wrk::run(addr, &request, 16, budgets.figure) {
-                Ok(figure) => println!(
-                    "  {name:<10} {:>9} requests/s  p50 {:>9}  p99 {:>9}{}",
-                    thousands(figure.per_second),
-                    figure.p50,
-                    figure.p99,
-                    if figure.non_2xx > 0 {
-                        format!("  ({} answers not 2xx)", figure.non_2xx)
-                    } else {
-                        String::new()
-                    }
-                ),
-                Err(e) => println!("  {name}: wrk failed: {e}"),
-            }
-        }
-    } else {
-        println!("\n(wrk is not on PATH: no comparison with wrk's client)");
+    let mut replayed = vec![
+        ("floor", floor.addr, kms.encrypt(&PLAINTEXT).sign()),
+        ("kms serve", kms.addr(), kms.encrypt(&PLAINTEXT).sign()),
+    ];
+    if let Ok(openbao) = &openbao {
+        replayed.push(("OpenBao", openbao.addr, openbao.encrypt_request(&PLAINTEXT)));
     }
+    compare_with_wrk(&replayed, budgets);
     Ok(())
+}
+
+/// OpenBao ready for transit encrypt, or why not.
+fn start_openbao() -> Result<OpenBao, String> {
+    let bao =
+        openbao::find().ok_or_else(|| format!("`bao` is not on PATH; {}", openbao::HOW_TO_GET))?;
+    OpenBao::start(&bao).map_err(|e| format!("`bao server -dev` failed: {e}"))
+}
+
+/// Each ratio the issue sets a goal for, marked met or missed.
+fn print_ratios(floor: &Measured, kms: &Measured, openbao: Option<&Measured>) {
+    let kms16 = kms.at(16).per_second();
+    println!("\nRatios (goals of issue 14):");
+    let of_floor = kms16 / floor.at(16).per_second();
+    println!(
+        "  kms serve / floor, 16 connections:   {of_floor:>7.3}x  (goal >= {GOAL_OF_FLOOR}x: {})",
+        verdict(of_floor >= GOAL_OF_FLOOR)
+    );
+    println!(
+        "  kms serve / floor, 1 connection:     {:>7.3}x",
+        kms.at(1).per_second() / floor.at(1).per_second()
+    );
+    match openbao {
+        Some(openbao) => {
+            let of_openbao = kms16 / openbao.at(16).per_second();
+            println!(
+                "  kms serve / OpenBao, 16 connections: {of_openbao:>7.3}x  (goal >= {GOAL_OF_OPENBAO}x: {})",
+                verdict(of_openbao >= GOAL_OF_OPENBAO)
+            );
+        }
+        None => println!("  kms serve / OpenBao, 16 connections: -  (OpenBao skipped)"),
+    }
+    let p99 = kms.at(1).percentile(0.99);
+    println!(
+        "  kms serve p99, 1 connection:         {:>8}  (goal <= 1 ms: {})",
+        latency(p99),
+        verdict(p99 <= GOAL_P99_ONE_CONNECTION)
+    );
+}
+
+/// wrk's figures at 16 connections for the same requests, when wrk is on PATH.
+fn compare_with_wrk(replayed: &[(&str, SocketAddr, HttpRequest)], budgets: &Budgets) {
+    if !wrk::on_path() {
+        println!("\n(wrk is not on PATH: no comparison with wrk's client)");
+        return;
+    }
+    println!(
+        "\nwrk -t1, 16 connections, the same signed request replayed (this client's figures above):"
+    );
+    for (name, addr, request) in replayed {
+        match wrk::run(*addr, request, 16, budgets.figure) {
+            Ok(figure) => println!(
+                "  {name:<10} {:>9} requests/s  p50 {:>9}  p99 {:>9}{}",
+                thousands(figure.per_second),
+                figure.p50,
+                figure.p99,
+                if figure.non_2xx > 0 {
+                    format!("  ({} answers not 2xx)", figure.non_2xx)
+                } else {
+                    String::new()
+                }
+            ),
+            Err(e) => println!("  {name}: wrk failed: {e}"),
+        }
+    }
 }
 
 /// Sends 1,000,000 Encrypts at 16 connections and prints the resident memory of `kms serve`
@@ -349,7 +349,7 @@ fn print_load_average() {
     }
 }
 
-fn print_table(measured: &[Measured]) {
+fn print_table(measured: &[&Measured]) {
     println!(
         "{:<40} {:>5} {:>12} {:>10} {:>10} {:>7}",
         "server", "conns", "requests/s", "p50", "p99", "errors"
