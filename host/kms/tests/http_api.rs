@@ -271,13 +271,10 @@ fn unsigned_badly_signed_expired_and_unknown_key_requests_are_refused_and_audite
             .unwrap()
             .contains("Signature expired")
     );
-    // A deactivated access key stops working.
+    // An access key deactivated by a `kms` command stops working (within the server's refresh
+    // interval: the command is another process).
     served.cli(&["access-key", "deactivate", &served.key_id]);
-    let inactive = served.call("ListKeys", "{}");
-    assert_eq!(
-        error_of(&inactive),
-        (400, "UnrecognizedClientException".into())
-    );
+    until_refused(&served, "ListKeys", "{}", "UnrecognizedClientException");
     // Every refusal is in the audit trail.
     let refused = served.cli(&["audit", "query", "--principal", "anonymous"]);
     for outcome in [
@@ -291,6 +288,65 @@ fn unsigned_badly_signed_expired_and_unknown_key_requests_are_refused_and_audite
         );
     }
     assert!(refused.lines().count() >= 6, "{refused}");
+}
+
+/// Calls `operation` until it answers `error`, for at most 30 s (however slow the machine);
+/// answers how long that took.
+fn until_refused(served: &Served, operation: &str, body: &str, error: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let response = served.call(operation, body);
+        if response.status == 400 && error_of(&response).1 == error {
+            return started.elapsed();
+        }
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{operation} was still served 30 s after the change"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_change_is_seen_at_once_here_and_within_the_refresh_bound_when_a_kms_command_makes_it() {
+    let served = Served::start(&[]);
+    let created = served.call("CreateKey", "{}");
+    let key_id = created.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let encrypt = format!(r#"{{"KeyId":"{key_id}","Plaintext":"AAEC"}}"#);
+    let key = format!(r#"{{"KeyId":"{key_id}"}}"#);
+    // Through the server itself: the very next request is refused.
+    assert_eq!(served.call("Encrypt", &encrypt).status, 200);
+    assert_eq!(served.call("DisableKey", &key).status, 200);
+    let refused = served.call("Encrypt", &encrypt);
+    assert_eq!(error_of(&refused), (400, "DisabledException".into()));
+    assert_eq!(served.call("EnableKey", &key).status, 200);
+    assert_eq!(served.call("Encrypt", &encrypt).status, 200);
+
+    // Through another process on the same vault: within the server's refresh interval.
+    served.cli(&["disable-key", &key_id]);
+    let took = until_refused(&served, "Encrypt", &encrypt, "DisabledException");
+    println!("a key disabled by `kms disable-key` was refused by kms serve after {took:?}");
+    served.cli(&["enable-key", &key_id]);
+    let started = Instant::now();
+    while served.call("Encrypt", &encrypt).status != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never enabled again"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    served.cli(&["access-key", "deactivate", &served.key_id]);
+    let took = until_refused(&served, "Encrypt", &encrypt, "UnrecognizedClientException");
+    println!("an access key deactivated by `kms access-key deactivate` was refused after {took:?}");
 }
 
 #[test]

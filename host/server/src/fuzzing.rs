@@ -207,6 +207,7 @@ pub fn http_request(data: &[u8]) {
         service: std::sync::Arc::new(service),
         limiter: crate::RateLimiter::new(config.rates.clone()),
         refusals: crate::quota::RefusalLimiter::new(config.audited_refusals_per_second),
+        signing_keys: Default::default(),
         config,
     });
     let remote: std::net::SocketAddr = "192.0.2.1:40000".parse().expect("an address");
@@ -226,7 +227,7 @@ pub fn http_request(data: &[u8]) {
                     if sign {
                         sign_parts(&mut parts, &body, &key_id, secret.as_bytes(), now);
                     }
-                    crate::answer(&state, &parts, &body, remote, "fuzz")
+                    crate::answer(&state, &parts, &body, remote, "fuzz").await
                 }
             };
             if response.status() == hyper::StatusCode::INTERNAL_SERVER_ERROR {

@@ -15,6 +15,7 @@
 pub mod fuzzing;
 pub mod protocol;
 pub mod quota;
+mod signing_keys;
 pub mod sigv4;
 pub mod tls;
 pub mod validation;
@@ -114,6 +115,7 @@ struct State {
     config: ServerConfig,
     limiter: RateLimiter,
     refusals: quota::RefusalLimiter,
+    signing_keys: signing_keys::SigningKeys,
 }
 
 /// Why a server will not start.
@@ -168,6 +170,7 @@ impl Server {
             service,
             limiter: RateLimiter::new(config.rates.clone()),
             refusals: quota::RefusalLimiter::new(config.audited_refusals_per_second),
+            signing_keys: signing_keys::SigningKeys::default(),
             config,
         });
         Ok(Server {
@@ -336,7 +339,7 @@ async fn handle(
         Ok(body) => body,
         Err(error) => return Ok(error_response(&error, &request_id)),
     };
-    Ok(answer(&state, &parts, &body, remote, &request_id))
+    Ok(answer(&state, &parts, &body, remote, &request_id).await)
 }
 
 /// Reads a request's body, within the size cap and the body timeout.
@@ -391,21 +394,32 @@ async fn read_body(
     }
 }
 
-/// The response to a request whose body has arrived.
-fn answer(
+/// The response to a request whose body has arrived. It leaves only once the request's audit
+/// records are durable; the wait for that sync is asynchronous, so that meanwhile this worker
+/// serves other connections, whose records join the next batch.
+async fn answer(
     state: &State,
     parts: &hyper::http::request::Parts,
     body: &[u8],
     remote: SocketAddr,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
-    // The façade blocks (SQLite, RSA): the worker hands its other tasks to another worker and
-    // runs the call itself, which costs less than a trip through the blocking pool.
-    let answer = tokio::task::block_in_place(|| {
-        guarded(&state.service, remote, request_id, || {
-            process(state, parts, body, remote, request_id)
+    // The façade may block (a SQLite write, RSA key generation): the worker hands its other
+    // tasks to another worker and runs the call itself, which costs less than a trip through
+    // the blocking pool.
+    let (answer, durable) = tokio::task::block_in_place(|| {
+        state.service.deferring_durability(|| {
+            guarded(&state.service, remote, request_id, || {
+                process(state, parts, body, remote, request_id)
+            })
         })
     });
+    if let Err(e) = durable.await {
+        let error = ApiError::from(kms_core::error::KmsError::Internal(format!(
+            "the call could not be audited: {e}"
+        )));
+        return error_response(&error, request_id);
+    }
     match answer {
         Ok(body) => respond(200, body, request_id),
         Err(error) => error_response(&error, request_id),
@@ -521,7 +535,7 @@ fn process(
         .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
         .collect();
     let mut credential = None;
-    let verified = sigv4::verify(
+    let verified = sigv4::verify_with_key(
         &sigv4::SignedRequest {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -535,11 +549,10 @@ fn process(
             now: home.now_seconds(),
             max_skew: state.config.max_skew_seconds,
         },
-        |access_key_id| {
-            let found = home.credential(access_key_id).ok().flatten()?;
-            let secret = found.secret.clone();
-            credential = Some(found.caller);
-            Some(secret)
+        |scope| {
+            let (caller, key) = state.signing_keys.get(home, scope)?;
+            credential = Some(caller);
+            Some(key)
         },
     );
     let (caller, region) = match (verified, credential) {

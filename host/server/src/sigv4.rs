@@ -318,18 +318,53 @@ pub fn signature(
     amz_date: &str,
     canonical_request: &str,
 ) -> String {
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex::encode(sha256(canonical_request.as_bytes()))
-    );
+    let key = signing_key(secret, date, region, service);
+    signature_with_key(&key, date, region, service, amz_date, canonical_request)
+}
+
+/// The key SigV4 derives from a secret for one day, region and service: the same for every
+/// request of that scope, so a verifier may keep it rather than derive it per request.
+pub fn signing_key(
+    secret: &[u8],
+    date: &str,
+    region: &str,
+    service: &str,
+) -> zeroize::Zeroizing<[u8; 32]> {
     let mut prefixed = zeroize::Zeroizing::new(b"AWS4".to_vec());
     prefixed.extend_from_slice(secret);
-    let k_date = hmac_sha256(&prefixed, date.as_bytes());
-    let k_region = hmac_sha256(&k_date, region.as_bytes());
-    let k_service = hmac_sha256(&k_region, service.as_bytes());
-    let k_signing = hmac_sha256(&k_service, b"aws4_request");
-    hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()))
+    let k_date = zeroize::Zeroizing::new(hmac_sha256(&prefixed, date.as_bytes()));
+    let k_region = zeroize::Zeroizing::new(hmac_sha256(&*k_date, region.as_bytes()));
+    let k_service = zeroize::Zeroizing::new(hmac_sha256(&*k_region, service.as_bytes()));
+    zeroize::Zeroizing::new(hmac_sha256(&*k_service, b"aws4_request"))
+}
+
+/// The SigV4 signature of a canonical request under a [`signing_key`] of its scope.
+pub fn signature_with_key(
+    signing_key: &[u8; 32],
+    date: &str,
+    region: &str,
+    service: &str,
+    amz_date: &str,
+    canonical_request: &str,
+) -> String {
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
+        hex::encode(sha256(canonical_request.as_bytes()))
+    );
+    hex::encode(hmac_sha256(signing_key, string_to_sign.as_bytes()))
+}
+
+/// The credential scope a request claims: whose key, and for which day, region and service.
+#[derive(Debug)]
+pub struct Scope<'a> {
+    /// The access key id.
+    pub access_key_id: &'a str,
+    /// `YYYYMMDD`.
+    pub date: &'a str,
+    /// The region the request is scoped to.
+    pub region: &'a str,
+    /// The service (`kms`).
+    pub service: &'a str,
 }
 
 /// What the verifier expects of every request.
@@ -350,6 +385,24 @@ pub fn verify(
     req: &SignedRequest<'_>,
     expect: &Expectations<'_>,
     secret_of: impl FnOnce(&str) -> Option<zeroize::Zeroizing<Vec<u8>>>,
+) -> Result<Verified, AuthError> {
+    verify_with_key(req, expect, |scope| {
+        let secret = secret_of(scope.access_key_id)?;
+        Some(signing_key(
+            &secret,
+            scope.date,
+            scope.region,
+            scope.service,
+        ))
+    })
+}
+
+/// [`verify`], with `key_of` answering the [`signing_key`] of the request's scope (from a cache,
+/// say) rather than the secret itself; `None` for an unknown or inactive access key.
+pub fn verify_with_key(
+    req: &SignedRequest<'_>,
+    expect: &Expectations<'_>,
+    key_of: impl FnOnce(&Scope<'_>) -> Option<zeroize::Zeroizing<[u8; 32]>>,
 ) -> Result<Verified, AuthError> {
     let query = query_pairs(req.query);
     let q = |name: &str| {
@@ -493,9 +546,15 @@ pub fn verify(
         &payload_hash,
         claim.expires.is_some(),
     )?;
-    let secret = secret_of(&claim.access_key_id).ok_or(AuthError::UnknownKey)?;
-    let expected = signature(
-        &secret,
+    let key = key_of(&Scope {
+        access_key_id: &claim.access_key_id,
+        date: &claim.date,
+        region: &claim.region,
+        service: &claim.service,
+    })
+    .ok_or(AuthError::UnknownKey)?;
+    let expected = signature_with_key(
+        &key,
         &claim.date,
         &claim.region,
         &claim.service,

@@ -2,9 +2,13 @@
 //! Each record's hash covers the previous record's hash, its sequence number and its event, so an
 //! edited, removed, reordered or truncated-in-the-middle record breaks the chain at that point.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use serde::{Deserialize, Serialize};
 
@@ -70,40 +74,73 @@ pub enum Verification {
 /// the last sequence number and hash with their own MAC, so that removing records from the end
 /// is detected too. (Restoring an older copy of the whole vault, anchor included, is not.)
 ///
-/// Appends are group-committed: concurrent requests queue their records, one of them writes
-/// every record waiting as one batch (one transaction, one sync), and each request returns only
-/// once the batch holding its own record is durable.
-#[derive(Default)]
+/// Appends are group-committed: concurrent requests queue their records and every record
+/// waiting is written as one batch (one transaction, one sync). Without a writer thread the first
+/// request that finds no write under way writes; with one ([`start_writer`](Self::start_writer)),
+/// the writer writes each batch while the next one gathers. A request returns only once the
+/// batch holding its own record is durable, or, inside [`deferring`](Self::deferring), hands
+/// back a [`Durability`] to wait on (asynchronously, so that an HTTP front door's workers serve
+/// other connections meanwhile).
 pub struct AuditLog {
+    inner: Arc<Inner>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// What the log, its writer thread and the [`Durability`] of requests share.
+#[derive(Default)]
+struct Inner {
     queue: Mutex<Queue>,
-    /// Signalled whenever a batch is written.
+    /// Signalled whenever a batch is written, and when the log closes.
     written: Condvar,
     /// Records and batches this writer made durable.
     records_written: AtomicU64,
     batches_written: AtomicU64,
     key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    /// The sequence number and hash of the last record this log wrote: where the next batch
+    /// chains on, unless another process appended meanwhile (then the store refuses the batch
+    /// and the tail is read again).
+    tail: Mutex<Option<(u64, [u8; 32])>>,
+}
+
+/// What runs once a record is durable, with its sequence number (noting a key's use, say).
+pub type AfterWrite = Box<dyn FnOnce(u64) + Send>;
+
+/// A record waiting to be written.
+struct Waiting {
+    event_json: String,
+    then: Option<AfterWrite>,
 }
 
 /// The records waiting to be written, and what became of those written.
 #[derive(Default)]
 struct Queue {
-    /// Encoded events in arrival order: `events[i]` is ticket `first_ticket + i`.
-    events: Vec<String>,
+    /// Records in arrival order: `events[i]` is ticket `first_ticket + i`.
+    events: Vec<Waiting>,
     first_ticket: u64,
-    /// Whether a request is writing a batch (appends from this process are written one batch
-    /// at a time; the store's sequence check catches other processes).
+    /// Whether a batch is being written (appends from this process are written one batch at a
+    /// time; the store's sequence check catches other processes).
     writing: bool,
+    /// Whether a writer thread writes every batch: appenders then only wait.
+    dedicated: bool,
+    /// Set when the log is dropped: the writer writes what is queued and stops.
+    closed: bool,
+    /// Whether the writer thread waits for records (and must be woken for a new one).
+    writer_idle: bool,
     /// The sequence number (or the failure) of each written ticket, until its request takes it.
     outcomes: HashMap<u64, KmsResult<u64>>,
+    /// Tickets whose request stopped waiting (its client went away): their outcomes are not kept.
+    abandoned: std::collections::HashSet<u64>,
+    /// Requests waiting asynchronously, by the highest ticket they wait for.
+    wakers: Vec<(u64, Waker)>,
 }
 
 /// Records written by one sync at most; more waiting make the next batch.
 const MAX_BATCH: usize = 512;
 
-/// The batch a request took to write: if the writer unwinds before it is done, every request of
-/// the batch is answered with a failure and the next can write, instead of all waiting forever.
+/// The batch being written: if the writer unwinds before it is done, every request of the batch
+/// is answered with a failure and the next batch can be written, instead of all waiting forever.
 struct Writing<'a> {
-    log: &'a AuditLog,
+    log: &'a Inner,
     first_ticket: u64,
     records: usize,
     outcome: Option<KmsResult<u64>>,
@@ -116,14 +153,26 @@ impl Drop for Writing<'_> {
             .take()
             .unwrap_or_else(|| Err(KmsError::Internal("the audit writer failed".into())));
         let mut queue = self.log.queue();
-        for i in 0..self.records as u64 {
+        let end = self.first_ticket + self.records as u64;
+        for (i, ticket) in (self.first_ticket..end).enumerate() {
+            if queue.abandoned.remove(&ticket) {
+                continue;
+            }
             let seq = outcome
                 .as_ref()
-                .map(|first| first + i)
+                .map(|first| first + i as u64)
                 .map_err(Clone::clone);
-            queue.outcomes.insert(self.first_ticket + i, seq);
+            queue.outcomes.insert(ticket, seq);
         }
         queue.writing = false;
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut queue.wakers)
+            .into_iter()
+            .partition(|(ticket, _)| *ticket < end);
+        queue.wakers = waiting;
+        drop(queue);
+        for (_, waker) in ready {
+            waker.wake();
+        }
         self.log.written.notify_all();
     }
 }
@@ -131,13 +180,43 @@ impl Drop for Writing<'_> {
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditLog")
-            .field("keyed", &self.key.is_some())
+            .field("keyed", &self.inner.key.is_some())
             .finish()
+    }
+}
+
+impl Default for AuditLog {
+    fn default() -> Self {
+        Self::from_inner(Inner::default())
+    }
+}
+
+impl Drop for AuditLog {
+    /// Stops the writer thread once it has written everything queued.
+    fn drop(&mut self) {
+        self.inner.queue().closed = true;
+        self.inner.written.notify_all();
+        let writer = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        // Dropped by the writer itself (the last handle on the service was released by what
+        // ran after a write): it stops by itself once the queue is empty.
+        if let Some(writer) = writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
     }
 }
 
 const GENESIS: [u8; 32] = [0u8; 32];
 const APPEND_ATTEMPTS: usize = 8;
+
+/// Tickets of appends not yet waited for, with the log each belongs to.
+type Tickets = Vec<(Arc<Inner>, u64)>;
+
+thread_local! {
+    /// Inside [`AuditLog::deferring`]: the tickets this thread's appends took.
+    static DEFERRED: RefCell<Option<Tickets>> = const { RefCell::new(None) };
+}
 
 impl AuditLog {
     /// An unkeyed audit log writer (plain SHA-256 chain, no anchor).
@@ -147,99 +226,122 @@ impl AuditLog {
 
     /// A keyed audit log writer: HMAC chain and anchored head under `key`.
     pub fn keyed(key: [u8; 32]) -> Self {
-        AuditLog {
+        Self::from_inner(Inner {
             key: Some(zeroize::Zeroizing::new(key)),
-            ..AuditLog::default()
+            ..Inner::default()
+        })
+    }
+
+    fn from_inner(inner: Inner) -> Self {
+        AuditLog {
+            inner: Arc::new(inner),
+            writer: Mutex::new(None),
         }
     }
 
     fn key(&self) -> Option<&[u8; 32]> {
-        self.key.as_deref()
+        self.inner.key()
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.queue()
     }
 
-    /// Appends `event` and returns its sequence number once it is durable. Requests appending
-    /// at the same time share one write: whichever finds no write under way writes every
-    /// record waiting, the others wait for it.
-    pub fn append(&self, store: &dyn Store, event: &AuditEvent) -> KmsResult<u64> {
-        let event_json = serde_json::to_string(event)
-            .map_err(|e| KmsError::Internal(format!("cannot encode audit event: {e}")))?;
-        let mut queue = self.queue();
-        let ticket = queue.first_ticket + queue.events.len() as u64;
-        queue.events.push(event_json);
-        loop {
-            if let Some(outcome) = queue.outcomes.remove(&ticket) {
-                return outcome;
-            }
-            if queue.writing {
-                queue = self.written.wait(queue).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            let take = queue.events.len().min(MAX_BATCH);
-            let batch: Vec<String> = queue.events.drain(..take).collect();
-            let mut writing = Writing {
-                log: self,
-                first_ticket: queue.first_ticket,
-                records: take,
-                outcome: None,
-            };
-            queue.first_ticket += take as u64;
-            queue.writing = true;
-            drop(queue);
-            writing.outcome = Some(self.write_batch(store, &batch));
-            drop(writing);
-            queue = self.queue();
+    /// Hands every write to a thread of its own, writing to `store`: each batch is written
+    /// while the next one gathers, and [`deferring`](Self::deferring) can defer.
+    pub fn start_writer(&self, store: Box<dyn Store>) -> KmsResult<()> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if writer.is_some() {
+            return Ok(());
         }
-    }
-
-    /// Chains `batch` onto the stored trail and writes it in one change; returns the first
-    /// record's sequence number.
-    fn write_batch(&self, store: &dyn Store, batch: &[String]) -> KmsResult<u64> {
-        let mut last_err = None;
-        for _ in 0..APPEND_ATTEMPTS {
-            let (tail_seq, mut prev_hash) = match store.last_audit()? {
-                Some(last) => (last.seq, last.hash),
-                None => (0, GENESIS),
-            };
-            let records: Vec<StoredAuditRecord> = (tail_seq + 1..)
-                .zip(batch)
-                .map(|(seq, event_json)| {
-                    let hash = chain_hash(self.key(), &prev_hash, seq, event_json);
-                    prev_hash = hash;
-                    StoredAuditRecord {
-                        seq,
-                        hash,
-                        event_json: event_json.clone(),
+        let inner = Arc::clone(&self.inner);
+        let thread = std::thread::Builder::new()
+            .name("kms-audit-writer".into())
+            .spawn(move || {
+                let mut queue = inner.queue();
+                loop {
+                    if !queue.events.is_empty() {
+                        queue = inner.write_next(store.as_ref(), queue);
+                    } else if queue.closed {
+                        return;
+                    } else {
+                        queue.writer_idle = true;
+                        queue = inner.written.wait(queue).unwrap_or_else(|p| p.into_inner());
+                        queue.writer_idle = false;
                     }
-                })
-                .collect();
-            let head = match (self.key(), records.last()) {
-                (Some(key), Some(last)) => Some(anchor(key, last.seq, &last.hash)),
-                _ => None,
-            };
-            // Another process may have appended in between: then re-read the tail and retry.
-            match store.append_audit_batch(&records, head.as_deref()) {
-                Ok(()) => {
-                    self.records_written
-                        .fetch_add(records.len() as u64, Ordering::Relaxed);
-                    self.batches_written.fetch_add(1, Ordering::Relaxed);
-                    return Ok(tail_seq + 1);
                 }
-                Err(e) => last_err = Some(e),
+            })
+            .map_err(|e| KmsError::Internal(format!("cannot start the audit writer: {e}")))?;
+        self.queue().dedicated = true;
+        *writer = Some(thread);
+        Ok(())
+    }
+
+    /// Appends `event` and returns its sequence number once it is durable.
+    pub fn append(&self, store: &dyn Store, event: &AuditEvent) -> KmsResult<u64> {
+        let event_json = encode(event)?;
+        let ticket = self.inner.enqueue(event_json, None);
+        self.inner.wait(store, ticket)
+    }
+
+    /// Appends `event`; `then` runs with its sequence number once it is durable. Returns once it
+    /// is durable, or at once inside [`deferring`](Self::deferring) with a writer thread: the
+    /// record's ticket then joins the [`Durability`] that `deferring` answers.
+    pub fn append_then(
+        &self,
+        store: &dyn Store,
+        event: &AuditEvent,
+        then: AfterWrite,
+    ) -> KmsResult<()> {
+        let event_json = encode(event)?;
+        let dedicated = self.queue().dedicated;
+        let deferred = dedicated && DEFERRED.with(|d| d.borrow().is_some());
+        let ticket = self.inner.enqueue(event_json, Some(then));
+        if deferred {
+            DEFERRED.with(|d| {
+                if let Some(tickets) = d.borrow_mut().as_mut() {
+                    tickets.push((Arc::clone(&self.inner), ticket));
+                }
+            });
+            return Ok(());
+        }
+        self.inner.wait(store, ticket).map(drop)
+    }
+
+    /// Runs `f`, letting the appends it makes return before their records are durable; the
+    /// [`Durability`] answered with its result is ready once they all are. Without a writer
+    /// thread every append waits as usual and the `Durability` is ready at once.
+    pub fn deferring<T>(f: impl FnOnce() -> T) -> (T, Durability) {
+        let outer = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
+        // Restores the enclosing scope even if `f` unwinds.
+        struct Restore(Option<Option<Tickets>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                if let Some(outer) = self.0.take() {
+                    DEFERRED.with(|d| *d.borrow_mut() = outer);
+                }
             }
         }
-        Err(last_err.unwrap_or_else(|| KmsError::Internal("audit append failed".into())))
+        let mut restore = Restore(Some(outer));
+        let out = f();
+        let tickets = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+        let outer = restore.0.take().flatten();
+        DEFERRED.with(|d| *d.borrow_mut() = outer);
+        (
+            out,
+            Durability {
+                tickets,
+                failed: None,
+            },
+        )
     }
 
     /// Records and batches written by this writer so far: their ratio is the group commit's
     /// average batch.
     pub fn written(&self) -> (u64, u64) {
         (
-            self.records_written.load(Ordering::Relaxed),
-            self.batches_written.load(Ordering::Relaxed),
+            self.inner.records_written.load(Ordering::Relaxed),
+            self.inner.batches_written.load(Ordering::Relaxed),
         )
     }
 
@@ -313,6 +415,208 @@ impl AuditLog {
                     })
             })
             .collect()
+    }
+}
+
+fn encode(event: &AuditEvent) -> KmsResult<String> {
+    serde_json::to_string(event)
+        .map_err(|e| KmsError::Internal(format!("cannot encode audit event: {e}")))
+}
+
+impl Inner {
+    fn key(&self) -> Option<&[u8; 32]> {
+        self.key.as_deref()
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enqueue(&self, event_json: String, then: Option<AfterWrite>) -> u64 {
+        let mut queue = self.queue();
+        let ticket = queue.first_ticket + queue.events.len() as u64;
+        queue.events.push(Waiting { event_json, then });
+        // A busy writer takes this record with its next batch without being told.
+        if queue.writer_idle {
+            self.written.notify_all();
+        }
+        ticket
+    }
+
+    /// Waits until `ticket` is written, writing batches itself when no one else is.
+    fn wait(&self, store: &dyn Store, ticket: u64) -> KmsResult<u64> {
+        let mut queue = self.queue();
+        loop {
+            if let Some(outcome) = queue.outcomes.remove(&ticket) {
+                return outcome;
+            }
+            if queue.writing || queue.dedicated {
+                queue = self.written.wait(queue).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            queue = self.write_next(store, queue);
+        }
+    }
+
+    /// Writes the records waiting (up to [`MAX_BATCH`]) as one batch, runs what waits on them,
+    /// then publishes their outcomes and wakes their requests.
+    fn write_next<'a>(
+        &'a self,
+        store: &dyn Store,
+        mut queue: MutexGuard<'a, Queue>,
+    ) -> MutexGuard<'a, Queue> {
+        let take = queue.events.len().min(MAX_BATCH);
+        let batch: Vec<Waiting> = queue.events.drain(..take).collect();
+        let mut writing = Writing {
+            log: self,
+            first_ticket: queue.first_ticket,
+            records: take,
+            outcome: None,
+        };
+        queue.first_ticket += take as u64;
+        queue.writing = true;
+        drop(queue);
+        let (events, thens): (Vec<String>, Vec<Option<AfterWrite>>) =
+            batch.into_iter().map(|w| (w.event_json, w.then)).unzip();
+        let outcome = self.write_batch(store, &events);
+        if let Ok(first) = outcome {
+            for (seq, then) in (first..).zip(thens) {
+                if let Some(then) = then {
+                    then(seq);
+                }
+            }
+        }
+        writing.outcome = Some(outcome);
+        drop(writing);
+        self.queue()
+    }
+
+    /// Chains `batch` onto the stored trail and writes it in one change; returns the first
+    /// record's sequence number.
+    fn write_batch(&self, store: &dyn Store, batch: &[String]) -> KmsResult<u64> {
+        let mut last_err = None;
+        let mut remembered = *self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..APPEND_ATTEMPTS {
+            let (tail_seq, mut prev_hash) = match remembered.take() {
+                Some(tail) => tail,
+                None => match store.last_audit()? {
+                    Some(last) => (last.seq, last.hash),
+                    None => (0, GENESIS),
+                },
+            };
+            let records: Vec<StoredAuditRecord> = (tail_seq + 1..)
+                .zip(batch)
+                .map(|(seq, event_json)| {
+                    let hash = chain_hash(self.key(), &prev_hash, seq, event_json);
+                    prev_hash = hash;
+                    StoredAuditRecord {
+                        seq,
+                        hash,
+                        event_json: event_json.clone(),
+                    }
+                })
+                .collect();
+            let head = match (self.key(), records.last()) {
+                (Some(key), Some(last)) => Some(anchor(key, last.seq, &last.hash)),
+                _ => None,
+            };
+            // Another process may have appended in between: then re-read the tail and retry.
+            match store.append_audit_batch(&records, head.as_deref()) {
+                Ok(()) => {
+                    *self.tail.lock().unwrap_or_else(|p| p.into_inner()) =
+                        records.last().map(|last| (last.seq, last.hash));
+                    self.records_written
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                    self.batches_written.fetch_add(1, Ordering::Relaxed);
+                    return Ok(tail_seq + 1);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| KmsError::Internal("audit append failed".into())))
+    }
+}
+
+/// The records a request appended inside [`AuditLog::deferring`]: ready once they are all
+/// durable, with the first failure to write one of them. Await it, or [`wait`](Self::wait).
+#[must_use = "the records are not known to be durable until this is ready"]
+pub struct Durability {
+    tickets: Tickets,
+    /// The first failure among the outcomes taken so far.
+    failed: Option<KmsError>,
+}
+
+impl std::fmt::Debug for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durability")
+            .field("records", &self.tickets.len())
+            .finish()
+    }
+}
+
+impl Durability {
+    /// Takes the outcomes that have arrived; `None` while some have not (then `waker` is woken
+    /// when the next one arrives).
+    fn take_ready(&mut self, waker: Option<&Waker>) -> Option<KmsResult<()>> {
+        while let Some((log, ticket)) = self.tickets.last() {
+            let mut queue = log.queue();
+            match queue.outcomes.remove(ticket) {
+                Some(outcome) => {
+                    drop(queue);
+                    if let Err(e) = outcome {
+                        self.failed.get_or_insert(e);
+                    }
+                    self.tickets.pop();
+                }
+                None => {
+                    if let Some(waker) = waker {
+                        queue.wakers.push((*ticket, waker.clone()));
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(self.failed.take().map_or(Ok(()), Err))
+    }
+
+    /// Blocks until every record is durable.
+    pub fn wait(mut self) -> KmsResult<()> {
+        while let Some((log, ticket)) = self.tickets.pop() {
+            let mut queue = log.queue();
+            loop {
+                if let Some(outcome) = queue.outcomes.remove(&ticket) {
+                    if let Err(e) = outcome {
+                        self.failed.get_or_insert(e);
+                    }
+                    break;
+                }
+                queue = log.written.wait(queue).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        self.failed.take().map_or(Ok(()), Err)
+    }
+}
+
+impl Future for Durability {
+    type Output = KmsResult<()>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<KmsResult<()>> {
+        match self.take_ready(Some(context.waker())) {
+            Some(outcome) => Poll::Ready(outcome),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Durability {
+    /// A request that stops waiting (its client went away) leaves no outcome behind.
+    fn drop(&mut self) {
+        for (log, ticket) in self.tickets.drain(..) {
+            let mut queue = log.queue();
+            if queue.outcomes.remove(&ticket).is_none() {
+                queue.abandoned.insert(ticket);
+            }
+        }
     }
 }
 
@@ -394,7 +698,7 @@ fn check_anchor(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kms_vault::MemoryStore;
+    use kms_vault::{AuditStore, MemoryStore};
 
     fn event(op: &str) -> AuditEvent {
         AuditEvent {
@@ -443,7 +747,7 @@ mod tests {
                 std::thread::yield_now();
             }
             log.queue().writing = false;
-            log.written.notify_all();
+            log.inner.written.notify_all();
             let mut seqs: Vec<u64> = appends.into_iter().map(|a| a.join().unwrap()).collect();
             seqs.sort();
             seqs
@@ -496,7 +800,7 @@ mod tests {
         log.append(&store, &event("CreateKey")).unwrap();
         // A writer that took ticket 99 and unwound before writing.
         let drop_guard = Writing {
-            log: &log,
+            log: &log.inner,
             first_ticket: 99,
             records: 1,
             outcome: None,
@@ -509,6 +813,99 @@ mod tests {
         ));
         assert!(!log.queue().writing);
         assert_eq!(log.append(&store, &event("Encrypt")).unwrap(), 2);
+    }
+
+    /// Runs `appends` deferred on a log with a writer thread over `store`; answers what ran
+    /// after each write (the sequence numbers, in order) and the durability to wait on.
+    fn deferred(
+        log: &AuditLog,
+        store: &MemoryStore,
+        appends: usize,
+    ) -> (Arc<Mutex<Vec<u64>>>, Durability) {
+        let noted = Arc::new(Mutex::new(Vec::new()));
+        let ((), durability) = AuditLog::deferring(|| {
+            for _ in 0..appends {
+                let noted = Arc::clone(&noted);
+                log.append_then(
+                    store,
+                    &event("Encrypt"),
+                    Box::new(move |seq| noted.lock().unwrap().push(seq)),
+                )
+                .unwrap();
+            }
+        });
+        (noted, durability)
+    }
+
+    #[test]
+    fn deferred_appends_are_written_by_the_writer_and_ready_once_durable() {
+        let store = MemoryStore::new();
+        let log = AuditLog::keyed([7; 32]);
+        log.start_writer(Box::new(store.clone())).unwrap();
+        let (noted, durability) = deferred(&log, &store, 3);
+        durability.wait().unwrap();
+        // What waits on a record ran before its request learnt it was durable.
+        assert_eq!(*noted.lock().unwrap(), [1, 2, 3]);
+        assert_eq!(
+            log.verify_trail(&store).unwrap(),
+            Verification::Intact { records: 3 }
+        );
+    }
+
+    #[test]
+    fn a_deferred_durability_is_a_future_that_completes_when_written() {
+        let store = MemoryStore::new();
+        let log = AuditLog::new();
+        log.start_writer(Box::new(store.clone())).unwrap();
+        let (_, mut durability) = deferred(&log, &store, 2);
+        let mut context = Context::from_waker(Waker::noop());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Poll::Ready(outcome) = Pin::new(&mut durability).poll(&mut context) {
+                outcome.unwrap();
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never written");
+            std::thread::yield_now();
+        }
+        assert_eq!(store.last_audit().unwrap().unwrap().seq, 2);
+        assert!(log.queue().outcomes.is_empty() && log.queue().wakers.is_empty());
+    }
+
+    #[test]
+    fn without_a_writer_thread_nothing_is_deferred() {
+        let store = MemoryStore::new();
+        let log = AuditLog::new();
+        let (noted, durability) = deferred(&log, &store, 2);
+        // Written before `deferring` returned.
+        assert_eq!(*noted.lock().unwrap(), [1, 2]);
+        assert_eq!(store.last_audit().unwrap().unwrap().seq, 2);
+        durability.wait().unwrap();
+    }
+
+    #[test]
+    fn a_request_that_stops_waiting_leaves_no_outcome_behind() {
+        let store = MemoryStore::new();
+        let log = AuditLog::new();
+        log.start_writer(Box::new(store.clone())).unwrap();
+        let (_, durability) = deferred(&log, &store, 4);
+        drop(durability);
+        // The records are written all the same; their outcomes are not kept for anyone.
+        log.append(&store, &event("Decrypt")).unwrap();
+        let queue = log.queue();
+        assert!(queue.outcomes.is_empty(), "{:?}", queue.outcomes.keys());
+        assert!(queue.abandoned.is_empty());
+    }
+
+    #[test]
+    fn dropping_the_log_writes_what_is_queued_and_stops_the_writer() {
+        let store = MemoryStore::new();
+        let log = AuditLog::new();
+        log.start_writer(Box::new(store.clone())).unwrap();
+        let (_, durability) = deferred(&log, &store, 5);
+        drop(log);
+        durability.wait().unwrap();
+        assert_eq!(store.last_audit().unwrap().unwrap().seq, 5);
     }
 
     #[test]

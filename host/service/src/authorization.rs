@@ -142,9 +142,10 @@ impl Service {
     ) -> KmsResult<Basis> {
         let key_arn = self.key_arn(&record.key_id);
         let decision = self.policy_decision(caller, action, record, facts);
-        let store = self.shared.vault.store();
-        let key_plugins = store.plugins(&PluginScope::of_key(record))?;
-        let account_plugins = store.plugins(&PluginScope::Account(record.account.clone()))?;
+        let records = self.shared.vault.records();
+        let key_plugins = records.plugins_shared(&PluginScope::of_key(record))?;
+        let account_plugins =
+            records.plugins_shared(&PluginScope::Account(record.account.clone()))?;
         if key_plugins.is_empty() && account_plugins.is_empty() {
             return decision.map_err(|refusal| refusal.error);
         }
@@ -257,8 +258,8 @@ impl Service {
                 let grants = self
                     .shared
                     .vault
-                    .store()
-                    .grants(&self.region, &record.key_id)
+                    .records()
+                    .grants_shared(&self.region, &record.key_id)
                     .map_err(internal)?;
                 match authz::matching_grant(&grants, caller, action, facts.context) {
                     Some(grant) => Ok(Basis::Grant(grant.grant_id.clone())),

@@ -566,6 +566,13 @@ impl Service {
         })
     }
 
+    /// A number that moves on whenever the vault's record cache is emptied (a change made here,
+    /// or one another process made): what the front door's caches of derived credentials
+    /// (SigV4 signing keys) check before they answer.
+    pub fn records_epoch(&self) -> u64 {
+        self.shared.vault.records().epoch()
+    }
+
     /// The caller and secret behind an active access key id, for a front door that verifies
     /// signatures. `None` for an unknown or inactive key (the front door refuses and audits).
     pub fn credential(&self, access_key_id: &str) -> KmsResult<Option<Credential>> {

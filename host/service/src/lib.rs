@@ -63,6 +63,7 @@ pub use asymmetric_ops::{
     GenerateDataKeyPairResponse, GenerateMacRequest, GenerateMacResponse, GetPublicKeyResponse,
     SignRequest, SignResponse, VerifyMacRequest, VerifyMacResponse, VerifyRequest, VerifyResponse,
 };
+pub use audit::Durability;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto_ops::Accept;
 pub use encapsulation::{
@@ -326,6 +327,9 @@ impl Service {
             limits: RwLock::new(ResourceLimits::default()),
             key_usage: Default::default(),
         };
+        shared
+            .audit
+            .start_writer(Box::new(shared.vault.records().clone()))?;
         let service = Service {
             shared: Arc::new(shared),
             region,
@@ -599,13 +603,28 @@ impl Service {
             outcome: outcome.to_string(),
             error_message: message,
         };
-        let seq = self
-            .shared
+        // Noted once the record is durable, with its sequence number; by then the service may
+        // be gone, which the note does not keep alive.
+        let shared = Arc::downgrade(&self.shared);
+        let region = self.region.clone();
+        let noted = event.clone();
+        let then = Box::new(move |seq| {
+            if let Some(shared) = shared.upgrade() {
+                Service { shared, region }.note_key_use(&noted, seq, also_used);
+            }
+        });
+        self.shared
             .audit
-            .append(self.shared.vault.store(), &event)
-            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))?;
-        self.note_key_use(&event, seq, also_used);
-        Ok(())
+            .append_then(self.shared.vault.store(), &event, then)
+            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))
+    }
+
+    /// Runs `f` (calls of this service, on this thread), letting their audit records be made
+    /// durable after it returns: the answered [`Durability`] is ready once they are. A front
+    /// door awaits it before it sends the answer, so that nothing is acknowledged before its
+    /// record is durable, while its threads serve other requests meanwhile.
+    pub fn deferring_durability<T>(&self, f: impl FnOnce() -> T) -> (T, Durability) {
+        AuditLog::deferring(f)
     }
 
     /// Resolves a key id, key ARN, alias name or alias ARN to its key record, applying any deletion

@@ -78,6 +78,7 @@ macro_rules! store_conformance_tests {
             insert_replica_needs_the_id_elsewhere_and_a_free_region,
             key_last_use_is_none_until_recorded,
             record_key_uses_keeps_the_latest_use_of_each_key,
+            the_generation_moves_with_every_change_and_only_then,
         );
     };
     (@each $run:path; $($behaviour:ident),+ $(,)?) => {
@@ -893,7 +894,7 @@ pub(crate) fn append_audit_refuses_a_repeated_sequence(store: &dyn Store) {
     assert_eq!(store.last_audit().unwrap(), Some(audit_record(2)));
 }
 
-fn account(id: &str) -> super::AccountRecord {
+pub(crate) fn account(id: &str) -> super::AccountRecord {
     super::AccountRecord {
         account_id: id.into(),
         name: format!("acct-{id}"),
@@ -901,7 +902,7 @@ fn account(id: &str) -> super::AccountRecord {
     }
 }
 
-fn principal(account: &str, name: &str) -> super::PrincipalRecord {
+pub(crate) fn principal(account: &str, name: &str) -> super::PrincipalRecord {
     super::PrincipalRecord {
         arn: format!("arn:aws:iam::{account}:user/{name}"),
         account: account.into(),
@@ -914,7 +915,7 @@ fn principal(account: &str, name: &str) -> super::PrincipalRecord {
     }
 }
 
-fn access_key(id: &str, principal_arn: &str, at: u64) -> super::AccessKeyRecord {
+pub(crate) fn access_key(id: &str, principal_arn: &str, at: u64) -> super::AccessKeyRecord {
     super::AccessKeyRecord {
         access_key_id: id.into(),
         principal_arn: principal_arn.into(),
@@ -1491,4 +1492,96 @@ pub(crate) fn update_keys_writes_all_or_nothing(store: &dyn Store) {
         store.update_keys(&[ghost]),
         Err(KmsError::NotFound(_))
     ));
+}
+
+/// A store other processes can change tells every change that caches depend on by moving its
+/// generation; what caches never hold (audit, key usage, meta) leaves it where it is.
+pub(crate) fn the_generation_moves_with_every_change_and_only_then(store: &dyn Store) {
+    use super::{AccessKeyStatus, PluginScope};
+    let Some(mut last) = store.generation().unwrap() else {
+        return; // Only this process reaches the store: no generation to keep.
+    };
+    let mut moved = |what: &str, store: &dyn Store| {
+        let now = store.generation().unwrap().unwrap();
+        assert!(
+            now > last,
+            "{what} did not move the generation ({last} → {now})"
+        );
+        last = now;
+    };
+    let key = stored_key(store);
+    moved("insert_key", store);
+    assert_eq!(store.update_key(&key).unwrap(), Swap::Done);
+    moved("update_key", store);
+    let key = store.key(R, &key.key_id).unwrap().unwrap();
+    let next = rotated(&key, 2);
+    assert_eq!(
+        store
+            .add_version(&next, &sealed_version(key.key_id, 2))
+            .unwrap(),
+        Swap::Done
+    );
+    moved("add_version", store);
+    let alias = AliasRecord {
+        region: R.into(),
+        name: "alias/generation".into(),
+        key_id: key.key_id,
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.insert_alias(&alias).unwrap();
+    moved("insert_alias", store);
+    store.update_alias(&alias).unwrap();
+    moved("update_alias", store);
+    store.delete_alias(R, &alias.name).unwrap();
+    moved("delete_alias", store);
+    let scope = PluginScope::of_key(&key);
+    store.put_plugin(&plugin(scope.clone(), "p", "a")).unwrap();
+    moved("put_plugin", store);
+    store.delete_plugin(&scope, "p").unwrap();
+    moved("delete_plugin", store);
+    store.insert_account(&account("111122223333")).unwrap();
+    moved("insert_account", store);
+    let bob = principal("111122223333", "bob");
+    store.insert_principal(&bob).unwrap();
+    moved("insert_principal", store);
+    assert_eq!(store.update_principal(&bob).unwrap(), Swap::Done);
+    moved("update_principal", store);
+    store
+        .insert_access_key(&access_key("AKIA1", &bob.arn, T0), 2)
+        .unwrap();
+    moved("insert_access_key", store);
+    store
+        .set_access_key_status("AKIA1", AccessKeyStatus::Inactive)
+        .unwrap();
+    moved("set_access_key_status", store);
+    store.delete_access_key("AKIA1").unwrap();
+    moved("delete_access_key", store);
+    store
+        .insert_grant(&grant("g", key.key_id, None, T0))
+        .unwrap();
+    moved("insert_grant", store);
+    store.delete_grant("g").unwrap();
+    moved("delete_grant", store);
+
+    let before = store.generation().unwrap();
+    store.append_audit(&audit_record(1)).unwrap();
+    store
+        .append_audit_batch(&[audit_record(2), audit_record(3)], Some("head"))
+        .unwrap();
+    store
+        .record_key_uses(&[key_use(key.key_id, "Encrypt", T0, 3)])
+        .unwrap();
+    store.set_meta("setting", "on").unwrap();
+    assert_eq!(
+        store.generation().unwrap(),
+        before,
+        "a write no cache reads moved it"
+    );
+
+    let key = store.key(R, &key.key_id).unwrap().unwrap();
+    assert_eq!(store.delete_key(&key).unwrap(), Swap::Done);
+    moved("delete_key", store);
+    store.delete_principal(&bob.arn).unwrap();
+    moved("delete_principal", store);
 }

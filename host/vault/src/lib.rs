@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cached;
 #[cfg(test)]
 mod conformance;
 mod identity;
@@ -16,6 +17,7 @@ mod store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use cached::{CacheStats, CachedStore, DEFAULT_REFRESH};
 pub use identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantConstraints, GrantRecord, PrincipalRecord,
 };
@@ -49,7 +51,7 @@ pub const META_REGION: &str = "region";
 /// Decrypt reads one key record and no key material from storage. Cached material is zeroized
 /// when the vault is dropped.
 pub struct Vault {
-    store: Box<dyn Store>,
+    store: CachedStore,
     root: RootKey,
     account: String,
     region: String,
@@ -113,7 +115,7 @@ impl Vault {
             .meta(META_REGION)?
             .ok_or_else(|| KmsError::Internal("The vault has no region".into()))?;
         Ok(Vault {
-            store,
+            store: CachedStore::new(store),
             root,
             account,
             region,
@@ -143,9 +145,15 @@ impl Vault {
         self.root.key().derive(label)
     }
 
-    /// The backend, for reads and writes that involve no key material.
+    /// The backend, for reads and writes that involve no key material. Reads of the hot path's
+    /// records come from memory (see [`CachedStore`]).
     pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
+        &self.store
+    }
+
+    /// The record cache in front of the backend: shared plugin and grant lists, its epoch, its counters.
+    pub fn records(&self) -> &CachedStore {
+        &self.store
     }
 
     /// Seals freshly generated material of `spec` as a new version of `key_id`.

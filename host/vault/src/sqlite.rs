@@ -24,7 +24,7 @@ use super::key_usage::{KeyLastUse, KeyUsageStore};
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
 const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
 ];
 
 const SCHEMA_V1: &str = "
@@ -178,6 +178,63 @@ UPDATE policy_plugins
     WHERE scope LIKE 'key/%' AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = substr(scope, 5));
 DELETE FROM policy_plugins
     WHERE scope LIKE 'key/%' AND substr(scope, 5) NOT LIKE '%/%';
+";
+
+/// The vault's generation: a counter that every change of what the hot path caches (keys, their
+/// versions, aliases, plugins, accounts, principals, access keys, grants) moves on, in the
+/// changing transaction itself, whichever process or `kms` version writes it. Caches compare it
+/// to drop what another process changed. The audit trail, key usage and meta do not move it.
+const SCHEMA_V7: &str = "
+CREATE TABLE generation (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL);
+INSERT INTO generation (id, value) VALUES (0, 0);
+CREATE TRIGGER keys_insert_generation AFTER INSERT ON keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER keys_update_generation AFTER UPDATE ON keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER keys_delete_generation AFTER DELETE ON keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER key_versions_insert_generation AFTER INSERT ON key_versions
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER key_versions_update_generation AFTER UPDATE ON key_versions
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER key_versions_delete_generation AFTER DELETE ON key_versions
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER aliases_insert_generation AFTER INSERT ON aliases
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER aliases_update_generation AFTER UPDATE ON aliases
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER aliases_delete_generation AFTER DELETE ON aliases
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER policy_plugins_insert_generation AFTER INSERT ON policy_plugins
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER policy_plugins_update_generation AFTER UPDATE ON policy_plugins
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER policy_plugins_delete_generation AFTER DELETE ON policy_plugins
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER accounts_insert_generation AFTER INSERT ON accounts
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER accounts_update_generation AFTER UPDATE ON accounts
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER accounts_delete_generation AFTER DELETE ON accounts
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER principals_insert_generation AFTER INSERT ON principals
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER principals_update_generation AFTER UPDATE ON principals
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER principals_delete_generation AFTER DELETE ON principals
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER access_keys_insert_generation AFTER INSERT ON access_keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER access_keys_update_generation AFTER UPDATE ON access_keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER access_keys_delete_generation AFTER DELETE ON access_keys
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER grants_insert_generation AFTER INSERT ON grants
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER grants_update_generation AFTER UPDATE ON grants
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER grants_delete_generation AFTER DELETE ON grants
+    BEGIN UPDATE generation SET value = value + 1; END;
 ";
 
 /// How long a write waits for another process holding the vault file before giving up.
@@ -372,26 +429,45 @@ fn migrate(tx: &Transaction<'_>) -> KmsResult<()> {
 /// Appends one audit record inside `tx`, refusing anything but the next sequence number
 /// (checked inside the write lock, so two processes cannot both append the same one).
 fn append_audit_in(tx: &Transaction<'_>, record: &StoredAuditRecord) -> KmsResult<()> {
+    append_audit_records_in(tx, std::slice::from_ref(record))
+}
+
+/// Appends consecutive records inside `tx`, refusing anything but the next sequence numbers
+/// (checked inside the write lock, so two processes cannot both append the same ones).
+fn append_audit_records_in(tx: &Transaction<'_>, records: &[StoredAuditRecord]) -> KmsResult<()> {
+    let Some(first) = records.first() else {
+        return Ok(());
+    };
     let last: i64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
+        .db()?
+        .query_row([], |r| r.get(0))
         .db()?;
-    if to_i64(record.seq) != last + 1 {
+    if to_i64(first.seq) != last + 1 {
         return Err(KmsError::Internal(format!(
             "Audit record {} does not follow {last}",
-            record.seq
+            first.seq
         )));
     }
-    tx.execute(
-        "INSERT INTO audit_log (seq, event, hash) VALUES (?1, ?2, ?3)",
-        params![
-            to_i64(record.seq),
-            record.event_json,
-            record.hash.as_slice()
-        ],
-    )
-    .db()?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO audit_log (seq, event, hash) VALUES (?1, ?2, ?3)")
+        .db()?;
+    for (i, record) in records.iter().enumerate() {
+        if record.seq != first.seq + i as u64 {
+            return Err(KmsError::Internal(format!(
+                "Audit record {} does not follow {}",
+                record.seq,
+                first.seq + i as u64 - 1
+            )));
+        }
+        insert
+            .execute(params![
+                to_i64(record.seq),
+                record.event_json,
+                record.hash.as_slice()
+            ])
+            .db()?;
+    }
     Ok(())
 }
 
@@ -644,6 +720,16 @@ fn build_audit((seq, event_json, hash): AuditRow) -> KmsResult<StoredAuditRecord
 }
 
 impl MetaStore for SqliteStore {
+    fn generation(&self) -> KmsResult<Option<u64>> {
+        let value: i64 = self
+            .conn()
+            .query_row("SELECT value FROM generation WHERE id = 0", [], |r| {
+                r.get(0)
+            })
+            .db()?;
+        Ok(Some(value as u64))
+    }
+
     fn meta(&self, name: &str) -> KmsResult<Option<String>> {
         self.conn()
             .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
@@ -1026,15 +1112,12 @@ impl AuditStore for SqliteStore {
         head: Option<&str>,
     ) -> KmsResult<()> {
         self.write(|tx| {
-            for record in records {
-                append_audit_in(tx, record)?;
-            }
+            append_audit_records_in(tx, records)?;
             if let Some(head) = head {
-                tx.execute(
-                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
-                    params![store::AUDIT_HEAD_META, head],
-                )
-                .db()?;
+                tx.prepare_cached("INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)")
+                    .db()?
+                    .execute(params![store::AUDIT_HEAD_META, head])
+                    .db()?;
             }
             Ok(())
         })

@@ -368,6 +368,14 @@ pub enum Swap {
 pub trait MetaStore: Send + Sync {
     /// A vault-wide setting (root key check value, account id, region …).
     fn meta(&self, name: &str) -> KmsResult<Option<String>>;
+    /// The store's generation, for a store that other processes may change too: a counter that
+    /// moves on, in the same transaction, with every change to keys, versions, aliases,
+    /// plugins, accounts, principals, access keys or grants (not with audit records, key usage
+    /// or meta). Caches compare it to see another process's changes. `None` for a store only
+    /// this process can reach (the in-memory one), whose changes all pass through its caches.
+    fn generation(&self) -> KmsResult<Option<u64>> {
+        Ok(None)
+    }
     /// Sets a vault-wide setting.
     fn set_meta(&self, name: &str, value: &str) -> KmsResult<()>;
 }

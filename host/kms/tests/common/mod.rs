@@ -47,10 +47,21 @@ pub struct Serving {
 /// prints; what it prints later is drained, so it never blocks on a full pipe. Its stderr goes
 /// to `stderr` (piped, for a test that reads it at the end).
 pub fn serve(home: &Path, extra: &[&str], stderr: Stdio) -> Serving {
+    serve_with_env(home, extra, stderr, &[])
+}
+
+/// [`serve`], with `env` added to the server's environment.
+pub fn serve_with_env(
+    home: &Path,
+    extra: &[&str],
+    stderr: Stdio,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Serving {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kms"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("KMS_HOME", home)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
