@@ -371,9 +371,6 @@ fn new_engine(
     // Compilation runs on one thread (the compile thread), so that compiling a large component
     // leaves the other cores to requests.
     wasm.parallel_compilation(false);
-    // Our guests' initial data is small: copying it into a fresh instance costs less than
-    // mapping a copy-on-write image and unmapping it again (measured in the runtime bench).
-    wasm.memory_init_cow(false);
     if config.pooling {
         let counts = config.instance_counts;
         let mut pool = PoolingAllocationConfig::default();
