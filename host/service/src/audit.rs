@@ -75,9 +75,10 @@ pub enum Verification {
 /// is detected too. (Restoring an older copy of the whole vault, anchor included, is not.)
 ///
 /// Appends are group-committed: concurrent requests queue their records and every record
-/// waiting is written as one batch (one transaction, one sync). Without a writer thread the first
-/// request that finds no write under way writes; with one ([`start_writer`](Self::start_writer)),
-/// the writer writes each batch while the next one gathers. A request returns only once the
+/// waiting is written as one batch (one transaction, one sync). A request that waits for its
+/// record and finds no write under way writes the batch itself; records of requests that do not
+/// wait ([`deferring`](Self::deferring)) are written by a writer thread
+/// ([`start_writer`](Self::start_writer)), each batch while the next one gathers. A request returns only once the
 /// batch holding its own record is durable, or, inside [`deferring`](Self::deferring), hands
 /// back a [`Durability`] to wait on (asynchronously, so that an HTTP front door's workers serve
 /// other connections meanwhile).
@@ -120,7 +121,7 @@ struct Queue {
     /// Whether a batch is being written (appends from this process are written one batch at a
     /// time; the store's sequence check catches other processes).
     writing: bool,
-    /// Whether a writer thread writes every batch: appenders then only wait.
+    /// Whether a writer thread writes what deferred appends queue.
     dedicated: bool,
     /// Set when the log is dropped: the writer writes what is queued and stops.
     closed: bool,
@@ -260,9 +261,9 @@ impl AuditLog {
             .spawn(move || {
                 let mut queue = inner.queue();
                 loop {
-                    if !queue.events.is_empty() {
+                    if !queue.events.is_empty() && !queue.writing {
                         queue = inner.write_next(store.as_ref(), queue);
-                    } else if queue.closed {
+                    } else if queue.closed && queue.events.is_empty() && !queue.writing {
                         return;
                     } else {
                         queue.writer_idle = true;
@@ -443,14 +444,16 @@ impl Inner {
         ticket
     }
 
-    /// Waits until `ticket` is written, writing batches itself when no one else is.
+    /// Waits until `ticket` is written, writing batches itself when no one else is: a request
+    /// that waits anyway writes on its own thread rather than hand the write to the writer
+    /// thread and back (two context switches, more than an in-memory write costs).
     fn wait(&self, store: &dyn Store, ticket: u64) -> KmsResult<u64> {
         let mut queue = self.queue();
         loop {
             if let Some(outcome) = queue.outcomes.remove(&ticket) {
                 return outcome;
             }
-            if queue.writing || queue.dedicated {
+            if queue.writing {
                 queue = self.written.wait(queue).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
