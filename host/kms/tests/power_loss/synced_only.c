@@ -138,26 +138,27 @@ static mode_t mode_of(int flags, va_list args) {
     return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(args, int) : 0;
 }
 
-int open(const char *path, int flags, ...) {
+static int open_followed(const char *path, int flags, mode_t mode) {
     pthread_once(&once, resolve);
-    va_list args;
-    va_start(args, flags);
-    mode_t mode = mode_of(flags, args);
-    va_end(args);
     int fd = real_open(path, flags, mode);
     follow(fd, path, flags);
     return fd;
 }
 
-int open64(const char *path, int flags, ...) {
-    pthread_once(&once, resolve);
+int open(const char *path, int flags, ...) {
     va_list args;
     va_start(args, flags);
     mode_t mode = mode_of(flags, args);
     va_end(args);
-    int fd = real_open(path, flags, mode);
-    follow(fd, path, flags);
-    return fd;
+    return open_followed(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) {
+    va_list args;
+    va_start(args, flags);
+    mode_t mode = mode_of(flags, args);
+    va_end(args);
+    return open_followed(path, flags, mode);
 }
 
 int openat(int dir, const char *path, int flags, ...) {
