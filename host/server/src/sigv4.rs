@@ -613,6 +613,43 @@ pub fn sign_request(
     ]
 }
 
+/// Every header of a KMS JSON request for `operation` to `host` with `body`, signed as AWS
+/// clients sign it: `host`, `x-amz-target`, `content-type`, `x-amz-date` and `authorization`.
+/// For tests, benchmarks and load generators that speak to `kms serve`.
+pub fn signed_kms_headers(
+    host: &str,
+    operation: &str,
+    body: &[u8],
+    access_key_id: &str,
+    secret: &[u8],
+    region: &str,
+    now: u64,
+) -> Vec<(String, String)> {
+    let base: Vec<(String, Vec<u8>)> = vec![
+        ("host".into(), host.as_bytes().to_vec()),
+        (
+            "x-amz-target".into(),
+            format!("TrentService.{operation}").into_bytes(),
+        ),
+        (
+            "content-type".into(),
+            b"application/x-amz-json-1.1".to_vec(),
+        ),
+    ];
+    let request = SignedRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &base,
+        body,
+    };
+    let signature = sign_request(access_key_id, secret, region, "kms", now, &request);
+    base.into_iter()
+        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+        .chain(signature)
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "sigv4_tests.rs"]
 mod tests;

@@ -125,38 +125,15 @@ pub fn signed_headers(
     region: &str,
     now: u64,
 ) -> Vec<(String, String)> {
-    use kms_server::sigv4;
-    let base: Vec<(String, Vec<u8>)> = vec![
-        ("host".into(), host.as_bytes().to_vec()),
-        (
-            "x-amz-target".into(),
-            format!("TrentService.{operation}").into_bytes(),
-        ),
-        (
-            "content-type".into(),
-            b"application/x-amz-json-1.1".to_vec(),
-        ),
-    ];
-    let request = sigv4::SignedRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &base,
+    kms_server::sigv4::signed_kms_headers(
+        host,
+        operation,
         body,
-    };
-    let mut out: Vec<(String, String)> = base
-        .iter()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
-        .collect();
-    out.extend(sigv4::sign_request(
         access_key_id,
         secret.as_bytes(),
         region,
-        "kms",
         now,
-        &request,
-    ));
-    out
+    )
 }
 
 pub fn now() -> u64 {

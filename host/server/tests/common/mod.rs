@@ -132,41 +132,19 @@ impl TestServer {
 
     /// The headers of a signed KMS request for `operation` with `body`.
     pub fn signed_headers(&self, operation: &str, body: &[u8]) -> Vec<(String, String)> {
-        let base: Vec<(String, Vec<u8>)> = vec![
-            ("host".into(), self.addr.to_string().into_bytes()),
-            (
-                "x-amz-target".into(),
-                format!("TrentService.{operation}").into_bytes(),
-            ),
-            (
-                "content-type".into(),
-                b"application/x-amz-json-1.1".to_vec(),
-            ),
-        ];
-        let request = sigv4::SignedRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &base,
-            body,
-        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let mut headers: Vec<(String, String)> = base
-            .iter()
-            .map(|(k, v)| (k.clone(), String::from_utf8(v.clone()).unwrap()))
-            .collect();
-        headers.extend(sigv4::sign_request(
+        sigv4::signed_kms_headers(
+            &self.addr.to_string(),
+            operation,
+            body,
             &self.access_key_id,
             self.secret.as_bytes(),
             REGION,
-            "kms",
             now,
-            &request,
-        ));
-        headers
+        )
     }
 
     /// Sends a signed request on `stream` and reads the answer.
