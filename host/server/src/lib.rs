@@ -415,10 +415,7 @@ async fn answer(
         })
     });
     if let Err(e) = durable.await {
-        let error = ApiError::from(kms_core::error::KmsError::Internal(format!(
-            "the call could not be audited: {e}"
-        )));
-        return error_response(&error, request_id);
+        return error_response(&ApiError::from(e), request_id);
     }
     match answer {
         Ok(body) => respond(200, body, request_id),

@@ -281,24 +281,22 @@ impl AuditLog {
     /// Appends `event` and returns its sequence number once it is durable.
     pub fn append(&self, store: &dyn Store, event: &AuditEvent) -> KmsResult<u64> {
         let event_json = encode(event)?;
-        let ticket = self.inner.enqueue(event_json, None);
+        let (ticket, _) = self.inner.enqueue(event_json, None);
         self.inner.wait(store, ticket)
     }
 
-    /// Appends `event`; `then` runs with its sequence number once it is durable. Returns once it
-    /// is durable, or at once inside [`deferring`](Self::deferring) with a writer thread: the
-    /// record's ticket then joins the [`Durability`] that `deferring` answers.
+    /// Appends `event`; `then`, if any, runs with its sequence number once it is durable.
+    /// Returns once it is durable, or at once inside [`deferring`](Self::deferring) with a writer
+    /// thread: the record's ticket then joins the [`Durability`] that `deferring` answers.
     pub fn append_then(
         &self,
         store: &dyn Store,
         event: &AuditEvent,
-        then: AfterWrite,
+        then: Option<AfterWrite>,
     ) -> KmsResult<()> {
         let event_json = encode(event)?;
-        let dedicated = self.queue().dedicated;
-        let deferred = dedicated && DEFERRED.with(|d| d.borrow().is_some());
-        let ticket = self.inner.enqueue(event_json, Some(then));
-        if deferred {
+        let (ticket, dedicated) = self.inner.enqueue(event_json, then);
+        if dedicated && DEFERRED.with(|d| d.borrow().is_some()) {
             DEFERRED.with(|d| {
                 if let Some(tickets) = d.borrow_mut().as_mut() {
                     tickets.push((Arc::clone(&self.inner), ticket));
@@ -419,6 +417,12 @@ impl AuditLog {
     }
 }
 
+/// The error of a call whose audit record could not be written: the caller is told the call
+/// failed, whatever it did.
+pub(crate) fn unaudited(e: KmsError) -> KmsError {
+    KmsError::Internal(format!("the call could not be audited: {e}"))
+}
+
 fn encode(event: &AuditEvent) -> KmsResult<String> {
     serde_json::to_string(event)
         .map_err(|e| KmsError::Internal(format!("cannot encode audit event: {e}")))
@@ -433,7 +437,8 @@ impl Inner {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn enqueue(&self, event_json: String, then: Option<AfterWrite>) -> u64 {
+    /// Queues a record; answers its ticket and whether a writer thread writes this log.
+    fn enqueue(&self, event_json: String, then: Option<AfterWrite>) -> (u64, bool) {
         let mut queue = self.queue();
         let ticket = queue.first_ticket + queue.events.len() as u64;
         queue.events.push(Waiting { event_json, then });
@@ -441,7 +446,7 @@ impl Inner {
         if queue.writer_idle {
             self.written.notify_all();
         }
-        ticket
+        (ticket, queue.dedicated)
     }
 
     /// Waits until `ticket` is written, writing batches itself when no one else is: a request
@@ -541,7 +546,8 @@ impl Inner {
 }
 
 /// The records a request appended inside [`AuditLog::deferring`]: ready once they are all
-/// durable, with the first failure to write one of them. Await it, or [`wait`](Self::wait).
+/// durable, or failed as a call that could not be audited (the first failure to write one of
+/// them). Await it, or [`wait`](Self::wait).
 #[must_use = "the records are not known to be durable until this is ready"]
 pub struct Durability {
     tickets: Tickets,
@@ -579,7 +585,7 @@ impl Durability {
                 }
             }
         }
-        Some(self.failed.take().map_or(Ok(()), Err))
+        Some(self.failed.take().map_or(Ok(()), |e| Err(unaudited(e))))
     }
 
     /// Blocks until every record is durable.
@@ -596,7 +602,7 @@ impl Durability {
                 queue = log.written.wait(queue).unwrap_or_else(|p| p.into_inner());
             }
         }
-        self.failed.take().map_or(Ok(()), Err)
+        self.failed.take().map_or(Ok(()), |e| Err(unaudited(e)))
     }
 }
 
@@ -832,7 +838,7 @@ mod tests {
                 log.append_then(
                     store,
                     &event("Encrypt"),
-                    Box::new(move |seq| noted.lock().unwrap().push(seq)),
+                    Some(Box::new(move |seq| noted.lock().unwrap().push(seq))),
                 )
                 .unwrap();
             }

@@ -100,39 +100,52 @@ fn tracked(operation: &str) -> bool {
 }
 
 impl Service {
-    /// Notes that the call audited as record `audit_seq` used the key its event names (and
-    /// `also_used`, ReEncrypt's destination), if it was a successful cryptographic call; writes
-    /// the noted uses to the store if the last write is [`KEY_USAGE_FLUSH_SECONDS`] old. A
-    /// failed write is not the caller's failure: the uses stay noted and the next write carries
-    /// them.
-    pub(crate) fn note_key_use(
+    /// What to run once the record of `event` is written, as record `audit_seq`: note that the
+    /// call used the key its event names (and `also_used`, ReEncrypt's destination), and write
+    /// the noted uses to the store if the last write is [`KEY_USAGE_FLUSH_SECONDS`] old. `None`
+    /// for a call that is not a successful cryptographic one. The note does not keep the service
+    /// alive, and a failed write is not the caller's failure: the uses stay noted and the next
+    /// write carries them.
+    pub(crate) fn key_use_note(
         &self,
         event: &AuditEvent,
-        audit_seq: u64,
         also_used: Option<KeyId>,
-    ) {
+    ) -> Option<audit::AfterWrite> {
         if event.outcome != "Success" || !tracked(&event.operation) {
-            return;
+            return None;
         }
         let named = event
             .key_arn
             .as_deref()
             .and_then(|arn| arn.rsplit_once(":key/"))
             .and_then(|(_, id)| id.parse::<KeyId>().ok());
-        for key_id in named.into_iter().chain(also_used) {
-            self.shared.key_usage.note(KeyLastUse {
-                key_id,
-                region: self.region.clone(),
-                operation: event.operation.clone(),
-                at: event.time,
-                audit_seq,
-                request_id: event.request_id.clone(),
-            });
-        }
-        let last = self.shared.key_usage.last_flush.load(Ordering::Relaxed);
-        if event.time.saturating_sub(last) >= KEY_USAGE_FLUSH_SECONDS {
-            let _ = self.flush_key_usage();
-        }
+        let keys: Vec<KeyId> = named.into_iter().chain(also_used).collect();
+        let shared = Arc::downgrade(&self.shared);
+        let region = self.region.clone();
+        let (operation, at, request_id) = (
+            event.operation.clone(),
+            event.time,
+            event.request_id.clone(),
+        );
+        Some(Box::new(move |audit_seq| {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            for key_id in keys {
+                shared.key_usage.note(KeyLastUse {
+                    key_id,
+                    region: region.clone(),
+                    operation: operation.clone(),
+                    at,
+                    audit_seq,
+                    request_id: request_id.clone(),
+                });
+            }
+            let last = shared.key_usage.last_flush.load(Ordering::Relaxed);
+            if at.saturating_sub(last) >= KEY_USAGE_FLUSH_SECONDS {
+                let _ = shared.flush_key_usage();
+            }
+        }))
     }
 
     /// Writes the key uses noted since the last write to the store, in one batch. Called every

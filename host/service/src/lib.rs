@@ -603,20 +603,11 @@ impl Service {
             outcome: outcome.to_string(),
             error_message: message,
         };
-        // Noted once the record is durable, with its sequence number; by then the service may
-        // be gone, which the note does not keep alive.
-        let shared = Arc::downgrade(&self.shared);
-        let region = self.region.clone();
-        let noted = event.clone();
-        let then = Box::new(move |seq| {
-            if let Some(shared) = shared.upgrade() {
-                Service { shared, region }.note_key_use(&noted, seq, also_used);
-            }
-        });
+        let then = self.key_use_note(&event, also_used);
         self.shared
             .audit
             .append_then(self.shared.vault.store(), &event, then)
-            .map_err(|e| KmsError::Internal(format!("the call could not be audited: {e}")))
+            .map_err(audit::unaudited)
     }
 
     /// Runs `f` (calls of this service, on this thread), letting their audit records be made
