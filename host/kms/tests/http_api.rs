@@ -9,6 +9,7 @@ mod common;
 #[path = "../../server/tests/common/certs.rs"]
 mod certs;
 
+use base64::Engine as _;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -755,6 +756,19 @@ fn python_env(served: &Served, command: &mut Command) {
 }
 
 /// Runs a client script, which must succeed; returns what it printed.
+/// Writes the base64 ciphertext blob the aws CLI printed as raw bytes, for `fileb://`.
+fn blob_file(dir: &Path, blob: &str) -> PathBuf {
+    let file = dir.join("blob");
+    std::fs::write(
+        &file,
+        base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .unwrap(),
+    )
+    .unwrap();
+    file
+}
+
 fn run_script(mut command: Command) -> String {
     let out = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -836,15 +850,7 @@ fn the_aws_cli_creates_a_key_and_encrypts_and_decrypts() {
         "text",
     ]);
     let blob = ok(encrypted).trim().to_string();
-    let blob_file = dir.path().join("blob");
-    use base64::Engine;
-    std::fs::write(
-        &blob_file,
-        base64::engine::general_purpose::STANDARD
-            .decode(&blob)
-            .unwrap(),
-    )
-    .unwrap();
+    let blob_file = blob_file(dir.path(), &blob);
     let decrypted = aws(&[
         "decrypt",
         "--ciphertext-blob",
@@ -1124,7 +1130,6 @@ fn openssl_oaep_sha256(dir: &Path, input: &str, output: &str) {
 
 /// GetParametersForImport over HTTP; the wrapping public key lands in WrappingPublicKey.der.
 fn import_parameters(served: &Served, dir: &Path, key_id: &str, algorithm: &str) -> String {
-    use base64::Engine;
     let body = format!(
         r#"{{"KeyId":"{key_id}","WrappingAlgorithm":"{algorithm}","WrappingKeySpec":"RSA_4096"}}"#
     );
@@ -1138,7 +1143,6 @@ fn import_parameters(served: &Served, dir: &Path, key_id: &str, algorithm: &str)
 
 /// ImportKeyMaterial over HTTP of EncryptedKeyMaterial.bin.
 fn import_wrapped(served: &Served, dir: &Path, key_id: &str, token: &str) -> Response {
-    use base64::Engine;
     let blob = base64::engine::general_purpose::STANDARD
         .encode(std::fs::read(dir.join("EncryptedKeyMaterial.bin")).unwrap());
     served.call(
@@ -1151,7 +1155,6 @@ fn import_wrapped(served: &Served, dir: &Path, key_id: &str, token: &str) -> Res
 
 #[test]
 fn material_that_openssl_wraps_as_aws_documents_imports_over_http() {
-    use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let served = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap();
@@ -1363,15 +1366,7 @@ fn the_aws_cli_with_a_ca_bundle_encrypts_and_decrypts_over_tls() {
         "--query",
         "CiphertextBlob",
     ]);
-    let blob_file = dir.path().join("blob");
-    use base64::Engine;
-    std::fs::write(
-        &blob_file,
-        base64::engine::general_purpose::STANDARD
-            .decode(&blob)
-            .unwrap(),
-    )
-    .unwrap();
+    let blob_file = blob_file(dir.path(), &blob);
     let plaintext = aws(&[
         "decrypt",
         "--ciphertext-blob",
