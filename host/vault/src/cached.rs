@@ -1,6 +1,7 @@
 //! The hot path's records in memory: a [`Store`] in front of another that remembers what
 //! requests read (key records, aliases, principals, access keys, grants, policy plugins), so that
-//! a request reads nothing from disk once its records are known.
+//! a request reads nothing from disk once its records are known. Key material versions are kept
+//! too (sealed, as the store holds them): an Encrypt names its version's material id.
 //!
 //! Every change made through the cache empties it before the change returns, so this process
 //! sees its own changes at once. Changes made by another process (a `kms` command beside
@@ -83,6 +84,7 @@ impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
 /// The cached records, each kind in its own map.
 struct Maps {
     keys: Bounded<(String, KeyId), Option<KeyRecord>>,
+    versions: Bounded<(KeyId, u32), Option<SealedVersion>>,
     aliases: Bounded<(String, String), Option<AliasRecord>>,
     principals: Bounded<String, Option<PrincipalRecord>>,
     access_keys: Bounded<String, Option<AccessKeyRecord>>,
@@ -94,6 +96,7 @@ impl Maps {
     fn new(capacity: usize) -> Self {
         Maps {
             keys: Bounded::new(capacity),
+            versions: Bounded::new(capacity),
             aliases: Bounded::new(capacity),
             principals: Bounded::new(capacity),
             access_keys: Bounded::new(capacity),
@@ -104,6 +107,7 @@ impl Maps {
 
     fn clear(&mut self) {
         self.keys.clear();
+        self.versions.clear();
         self.aliases.clear();
         self.principals.clear();
         self.access_keys.clear();
@@ -113,6 +117,7 @@ impl Maps {
 
     fn len(&self) -> usize {
         self.keys.len()
+            + self.versions.len()
             + self.aliases.len()
             + self.principals.len()
             + self.access_keys.len()
@@ -393,8 +398,11 @@ impl KeyStore for CachedStore {
     }
 
     fn version(&self, key_id: &KeyId, version: u32) -> KmsResult<Option<SealedVersion>> {
-        // The vault keeps the unsealed material of versions it used; this is read once each.
-        self.inner().version(key_id, version)
+        self.shared.cached(
+            |m| &mut m.versions,
+            (*key_id, version),
+            || self.inner().version(key_id, version),
+        )
     }
 
     fn versions(&self, key_id: &KeyId) -> KmsResult<Vec<SealedVersion>> {
@@ -622,9 +630,14 @@ mod tests {
             .unwrap();
         for _ in 0..3 {
             assert_eq!(cached.key(R, &id).unwrap(), Some(key_record(id)));
+            // An Encrypt names its version's material id.
+            assert_eq!(
+                cached.version(&id, 1).unwrap(),
+                Some(sealed_version(id, 1))
+            );
         }
         let stats = cached.stats();
-        assert_eq!((stats.misses, stats.hits), (1, 2), "{stats:?}");
+        assert_eq!((stats.misses, stats.hits), (2, 4), "{stats:?}");
     }
 
     #[test]
