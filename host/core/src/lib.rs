@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod arn;
+pub mod blocking;
 mod caller;
 mod condition;
 pub mod error;

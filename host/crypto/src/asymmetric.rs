@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::{SymmetricKey, constant_time_eq, fill_random};
 use crate::provider::{self, Curve, EcPrivateKey, EcPublicKey, Hash, RsaPadding};
+use kms_core::blocking::section;
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::KeySpec;
 
@@ -93,6 +94,16 @@ fn invalid_signature() -> KmsError {
 }
 
 /// The HMAC key length of an HMAC spec, in bytes.
+/// Runs work on material of `spec` as a blocking [section](kms_core::blocking) unless the
+/// spec's work is a few microseconds (AES, HMAC).
+fn may_block<T>(spec: KeySpec, work: impl FnOnce() -> T) -> T {
+    if spec == KeySpec::SymmetricDefault || hmac_len(spec).is_some() {
+        work()
+    } else {
+        section(work)
+    }
+}
+
 fn hmac_len(spec: KeySpec) -> Option<usize> {
     match spec {
         KeySpec::Hmac224 => Some(28),
@@ -216,12 +227,14 @@ impl KeyMaterial {
 
     /// Fresh material for `spec`.
     pub fn generate(spec: KeySpec) -> KmsResult<Self> {
-        Self::generate_secret(spec).map(Self::new)
+        may_block(spec, || Self::generate_secret(spec).map(Self::new))
     }
 
     /// Reads back what [`to_sealable`](Self::to_sealable) produced for `spec`.
     pub fn from_sealed(spec: KeySpec, bytes: &[u8]) -> KmsResult<Self> {
-        Self::secret_from_sealed(spec, bytes).map(Self::new)
+        may_block(spec, || {
+            Self::secret_from_sealed(spec, bytes).map(Self::new)
+        })
     }
 
     fn generate_secret(spec: KeySpec) -> KmsResult<Secret> {
@@ -499,6 +512,15 @@ impl KeyMaterial {
         message: &[u8],
     ) -> KmsResult<Vec<u8>> {
         self.check_algorithm(algorithm)?;
+        section(|| self.sign_checked(algorithm, message_type, message))
+    }
+
+    fn sign_checked(
+        &self,
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        message: &[u8],
+    ) -> KmsResult<Vec<u8>> {
         match &self.secret {
             Secret::MlDsa(..) => return self.with_ml_dsa(|k| k.sign(message_type, message)),
             Secret::Ed25519(key) => return ed25519_sign(key, algorithm, message_type, message),
@@ -611,7 +633,7 @@ impl KeyMaterial {
         algorithm: EncapsulationAlgorithm,
     ) -> KmsResult<(Vec<u8>, Zeroizing<Vec<u8>>)> {
         self.check_encapsulation(algorithm)?;
-        self.public()?.encapsulate(algorithm)
+        section(|| self.public()?.encapsulate(algorithm))
     }
 
     /// `Decapsulate`: the shared secret of an ML-KEM ciphertext. A ciphertext of the wrong length
@@ -623,7 +645,7 @@ impl KeyMaterial {
         ciphertext: &[u8],
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
         self.check_encapsulation(algorithm)?;
-        self.with_ml_kem(|k| k.decapsulate(ciphertext))
+        section(|| self.with_ml_kem(|k| k.decapsulate(ciphertext)))
     }
 
     fn check_encapsulation(&self, algorithm: EncapsulationAlgorithm) -> KmsResult<()> {
@@ -694,9 +716,7 @@ impl KeyMaterial {
         let PublicKey::Rsa(public) = self.public()? else {
             unreachable!("oaep_max_plaintext refuses other keys")
         };
-        public
-            .oaep_encrypt(hash, plaintext)
-            .map_err(internal("RSA encryption failed"))
+        section(|| public.oaep_encrypt(hash, plaintext)).map_err(internal("RSA encryption failed"))
     }
 
     /// Blinded RSAES-OAEP decryption; every failure is the same invalid ciphertext.
@@ -704,8 +724,7 @@ impl KeyMaterial {
         let Secret::Rsa(key) = &self.secret else {
             return Err(usage_error(self.spec(), "decrypt with RSAES-OAEP"));
         };
-        key.oaep_decrypt(hash, ciphertext)
-            .ok_or_else(KmsError::invalid_ciphertext)
+        section(|| key.oaep_decrypt(hash, ciphertext)).ok_or_else(KmsError::invalid_ciphertext)
     }
 
     /// ECDH with the peer's DER SubjectPublicKeyInfo (`DeriveSharedSecret`): the raw shared
@@ -715,7 +734,7 @@ impl KeyMaterial {
         peer_public_key_der: &[u8],
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
         match &self.secret {
-            Secret::Ec(key) => key.diffie_hellman(peer_public_key_der).map_err(|()| {
+            Secret::Ec(key) => section(|| key.diffie_hellman(peer_public_key_der)).map_err(|()| {
                 KmsError::invalid(
                     "PublicKey",
                     format!(
@@ -870,6 +889,16 @@ impl PublicKey {
     /// Verifies `signature`; `InvalidSignature` when it does not verify, `Validation` for a
     /// digest of the wrong length.
     pub fn verify(
+        &self,
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        message: &[u8],
+        signature: &[u8],
+    ) -> KmsResult<()> {
+        section(|| self.verify_now(algorithm, message_type, message, signature))
+    }
+
+    fn verify_now(
         &self,
         algorithm: SigningAlgorithm,
         message_type: MessageType,

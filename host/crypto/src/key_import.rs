@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::asymmetric::{KeyMaterial, OaepHash};
 use crate::fill_random;
 use crate::provider::{RsaPrivateKey, RsaPublicKey};
+use kms_core::blocking::section;
 use kms_core::error::{KmsError, KmsResult};
 pub use kms_core::types::{KeySpec, WrappingAlgorithmSpec, WrappingKeySpec};
 
@@ -46,7 +47,7 @@ impl std::fmt::Debug for WrappingKey {
 impl WrappingKey {
     /// A fresh wrapping key pair of `spec`.
     pub fn generate(spec: WrappingKeySpec) -> KmsResult<Self> {
-        let key = RsaPrivateKey::generate(spec.bits())
+        let key = section(|| RsaPrivateKey::generate(spec.bits()))
             .map_err(|e| KmsError::Internal(format!("RSA key generation failed: {e}")))?;
         Ok(WrappingKey {
             key: Box::new(key),
@@ -140,9 +141,7 @@ impl WrappingKey {
     }
 
     fn oaep_decrypt(&self, hash: OaepHash, ciphertext: &[u8]) -> KmsResult<Zeroizing<Vec<u8>>> {
-        self.key
-            .oaep_decrypt(hash, ciphertext)
-            .ok_or_else(KmsError::invalid_ciphertext)
+        section(|| self.key.oaep_decrypt(hash, ciphertext)).ok_or_else(KmsError::invalid_ciphertext)
     }
 }
 

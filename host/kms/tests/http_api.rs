@@ -646,6 +646,55 @@ fn rate_and_resource_quotas_answer_throttling_and_limit_exceeded() {
 }
 
 #[test]
+fn a_request_that_blocks_does_not_hold_up_the_others_on_its_worker() {
+    // One worker thread: a request is answered on the worker that read it, and only what may
+    // block (here RSA-4096 key generation) moves the worker's other requests elsewhere.
+    let served = Served::start(&["--worker-threads", "1"]);
+    let created = served.call("CreateKey", "{}");
+    let key_id = created.json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let encrypt = format!(r#"{{"KeyId":"{key_id}","Plaintext":"AAEC"}}"#);
+    assert_eq!(served.call("Encrypt", &encrypt).status, 200);
+
+    let body = br#"{"KeySpec":"RSA_4096","KeyUsage":"SIGN_VERIFY"}"#;
+    let headers = signed_headers(
+        &served.addr.to_string(),
+        "CreateKey",
+        body,
+        &served.key_id,
+        &served.secret,
+        REGION,
+        now(),
+    );
+    let mut slow = Connection::open(served.addr).unwrap();
+    slow.send("POST", "/", &headers, body).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    // Had the generation held the only worker, an Encrypt sent now would be answered after it.
+    let mut answered_meanwhile = false;
+    for _ in 0..5 {
+        let response = served.call("Encrypt", &encrypt);
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        if !slow.has_answered() {
+            answered_meanwhile = true;
+            break;
+        }
+    }
+    assert!(
+        answered_meanwhile,
+        "no Encrypt was answered while an RSA-4096 key was generated"
+    );
+    let generated = slow.read_response().unwrap();
+    assert_eq!(generated.json()["KeyMetadata"]["KeySpec"], "RSA_4096");
+}
+
+#[test]
 fn shutdown_drains_requests_in_flight() {
     let mut served = Served::start(&[]);
     // RSA-4096 key generation keeps the request busy long enough to be in flight.

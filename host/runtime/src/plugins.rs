@@ -239,8 +239,11 @@ impl PluginRunner {
         plugin: &PluginAttachment,
         request: &PolicyRequest,
     ) -> Result<Decision, RunError> {
+        // A run compiles the plugin the first time and may last until its deadline: a
+        // blocking section, where a remembered verdict is not.
+        let run = || kms_core::blocking::section(|| self.run(plugin, request));
         if self.inner.config.plugin_verdict_cache == 0 {
-            return self.run(plugin, request);
+            return run();
         }
         let facts = facts_digest(plugin, request);
         let verdicts = || {
@@ -255,7 +258,7 @@ impl PluginRunner {
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(decision);
         }
-        let decision = self.run(plugin, request)?;
+        let decision = run()?;
         verdicts().insert(facts, decision.clone());
         Ok(decision)
     }

@@ -4,8 +4,10 @@
 //! operation class, and handed to the one service façade; nothing here knows any cryptography.
 //!
 //! hyper serves HTTP/1.1 with keep-alive on a tokio runtime, over TLS (rustls) when given a
-//! certificate; plain HTTP only on loopback unless explicitly allowed. The façade's calls are
-//! blocking (SQLite, RSA), so each runs in `block_in_place`. Connections are capped; handshakes,
+//! certificate; plain HTTP only on loopback unless explicitly allowed. A request is answered on
+//! the worker that read it; the façade marks what may block (a store read or write, RSA, a
+//! plugin run) as a [blocking section](kms_core::blocking), during which the worker's other
+//! tasks move to another thread (`block_in_place`). Connections are capped; handshakes,
 //! header reads and bodies time out; headers and bodies are capped; shutdown stops accepting
 //! and drains the requests in flight.
 #![deny(unsafe_code)]
@@ -59,7 +61,8 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub drain_timeout: Duration,
-    /// Worker threads of the runtime (the blocking pool grows as needed).
+    /// Worker threads of the runtime, which answer requests; while one runs a blocking section
+    /// its other tasks move to a thread of the blocking pool (which grows as needed).
     pub worker_threads: usize,
     /// The regions served; `None` serves every region. A request scoped to another region is
     /// refused as AWS refuses a credential scoped to the wrong region.
@@ -96,7 +99,7 @@ impl Default for ServerConfig {
             rates: RateLimits::default(),
             header_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
-            worker_threads: 2,
+            worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             regions: None,
             audited_refusals_per_second: 20.0,
             body_timeout: Duration::from_secs(30),
@@ -155,6 +158,8 @@ impl Server {
         if config.tls.is_none() && !loopback && !config.allow_plain_http {
             return Err(BindError::PlainHttpBeyondLoopback(config.listen).into());
         }
+        // Installed once per process; any server's hook is the same function.
+        kms_core::blocking::install(hand_off_worker);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("kms-serve")
@@ -283,6 +288,18 @@ async fn serve_connection<IO>(
     let _ = watcher.watch(connection).await;
 }
 
+/// The server's [blocking section](kms_core::blocking) hook: on a worker of a multi-threaded
+/// runtime, its other tasks move to another thread while `work` runs; anywhere else (the audit
+/// writer, a test's current-thread runtime, no runtime at all) `work` just runs.
+fn hand_off_worker(work: &mut dyn FnMut()) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -404,14 +421,12 @@ async fn answer(
     remote: SocketAddr,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
-    // The façade may block (a SQLite write, RSA key generation): the worker hands its other
-    // tasks to another worker and runs the call itself, which costs less than a trip through
-    // the blocking pool.
-    let (answer, durable) = tokio::task::block_in_place(|| {
-        state.service.deferring_durability(|| {
-            guarded(&state.service, remote, request_id, || {
-                process(state, parts, body, remote, request_id)
-            })
+    // Answered on this worker: a call whose records are cached is a few microseconds of work.
+    // Where the façade may block (a store read or write, RSA, a plugin run), it says so with
+    // a blocking section, and `hand_off_worker` moves this worker's other tasks elsewhere.
+    let (answer, durable) = state.service.deferring_durability(|| {
+        guarded(&state.service, remote, request_id, || {
+            process(state, parts, body, remote, request_id)
         })
     });
     if let Err(e) = durable.await {

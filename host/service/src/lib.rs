@@ -666,7 +666,7 @@ impl Service {
         {
             // A failed sweep is retried at the next interval; the operation at hand does not
             // depend on it, because `resolve` applies due work to its own key anyway.
-            let _ = self.run_maintenance();
+            let _ = kms_core::blocking::section(|| self.run_maintenance());
         }
     }
 

@@ -8,7 +8,8 @@
 //! `kms serve`, later another node) move the store's [generation](MetaStore::generation), which a
 //! watcher thread reads every [`refresh`](CachedStore::with_refresh) interval: such changes are
 //! seen within that interval. Audit records and key usage pass straight through; they are written,
-//! never read on the hot path.
+//! never read on the hot path. Everything that reaches the store behind is a blocking
+//! [section](kms_core::blocking): a hit is not.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use kms_core::blocking::section;
 use kms_core::error::KmsResult;
 use kms_core::types::KeyId;
 
@@ -176,7 +178,7 @@ impl Shared {
         V: Clone,
     {
         if self.bypass.load(Ordering::Relaxed) {
-            return load();
+            return section(load);
         }
         if let Some(hit) = map(&mut self.maps()).get(&key) {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -184,7 +186,7 @@ impl Shared {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Acquire);
-        let value = load()?;
+        let value = section(load)?;
         let mut maps = self.maps();
         // Checked under the lock that `invalidate` empties the maps under: an emptying that
         // began after this read has not happened yet, and will remove what is put here.
@@ -197,7 +199,7 @@ impl Shared {
     /// Runs a change, then empties the cache whatever its outcome: a failed or stale write may
     /// mean another process changed the record, which the caller will read again.
     fn changed<T>(&self, write: impl FnOnce(&dyn Store) -> KmsResult<T>) -> KmsResult<T> {
-        let out = write(self.inner.as_ref());
+        let out = section(|| write(self.inner.as_ref()));
         self.invalidate();
         out
     }
@@ -335,15 +337,15 @@ fn watch(shared: Weak<Shared>, refresh: Duration) -> std::io::Result<()> {
 
 impl MetaStore for CachedStore {
     fn meta(&self, name: &str) -> KmsResult<Option<String>> {
-        self.inner().meta(name)
+        section(|| self.inner().meta(name))
     }
 
     fn generation(&self) -> KmsResult<Option<u64>> {
-        self.inner().generation()
+        section(|| self.inner().generation())
     }
 
     fn set_meta(&self, name: &str, value: &str) -> KmsResult<()> {
-        self.inner().set_meta(name, value)
+        section(|| self.inner().set_meta(name, value))
     }
 }
 
@@ -365,11 +367,11 @@ impl KeyStore for CachedStore {
     }
 
     fn related_keys(&self, key_id: &KeyId) -> KmsResult<Vec<KeyRecord>> {
-        self.inner().related_keys(key_id)
+        section(|| self.inner().related_keys(key_id))
     }
 
     fn key_count(&self, region: &str) -> KmsResult<u64> {
-        self.inner().key_count(region)
+        section(|| self.inner().key_count(region))
     }
 
     fn keys_after(
@@ -378,7 +380,7 @@ impl KeyStore for CachedStore {
         after: Option<&KeyId>,
         limit: usize,
     ) -> KmsResult<Vec<KeyRecord>> {
-        self.inner().keys_after(region, after, limit)
+        section(|| self.inner().keys_after(region, after, limit))
     }
 
     fn update_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
@@ -406,7 +408,7 @@ impl KeyStore for CachedStore {
     }
 
     fn versions(&self, key_id: &KeyId) -> KmsResult<Vec<SealedVersion>> {
-        self.inner().versions(key_id)
+        section(|| self.inner().versions(key_id))
     }
 
     fn delete_key(&self, key: &KeyRecord) -> KmsResult<Swap> {
@@ -414,7 +416,7 @@ impl KeyStore for CachedStore {
     }
 
     fn keys_due(&self, now: u64) -> KmsResult<Vec<(String, KeyId)>> {
-        self.inner().keys_due(now)
+        section(|| self.inner().keys_due(now))
     }
 }
 
@@ -446,17 +448,17 @@ impl AliasStore for CachedStore {
         key_id: Option<&KeyId>,
         limit: usize,
     ) -> KmsResult<Vec<AliasRecord>> {
-        self.inner().aliases_after(region, after, key_id, limit)
+        section(|| self.inner().aliases_after(region, after, key_id, limit))
     }
 }
 
 impl AuditStore for CachedStore {
     fn append_audit(&self, record: &StoredAuditRecord) -> KmsResult<()> {
-        self.inner().append_audit(record)
+        section(|| self.inner().append_audit(record))
     }
 
     fn append_audit_anchored(&self, record: &StoredAuditRecord, head: &str) -> KmsResult<()> {
-        self.inner().append_audit_anchored(record, head)
+        section(|| self.inner().append_audit_anchored(record, head))
     }
 
     fn append_audit_batch(
@@ -464,15 +466,15 @@ impl AuditStore for CachedStore {
         records: &[StoredAuditRecord],
         head: Option<&str>,
     ) -> KmsResult<()> {
-        self.inner().append_audit_batch(records, head)
+        section(|| self.inner().append_audit_batch(records, head))
     }
 
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {
-        self.inner().last_audit()
+        section(|| self.inner().last_audit())
     }
 
     fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>> {
-        self.inner().audit_after(after, limit)
+        section(|| self.inner().audit_after(after, limit))
     }
 }
 
@@ -496,7 +498,7 @@ impl IdentityStore for CachedStore {
     }
 
     fn accounts(&self) -> KmsResult<Vec<AccountRecord>> {
-        self.inner().accounts()
+        section(|| self.inner().accounts())
     }
 
     fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
@@ -520,7 +522,7 @@ impl IdentityStore for CachedStore {
     }
 
     fn principals(&self, account: &str) -> KmsResult<Vec<PrincipalRecord>> {
-        self.inner().principals(account)
+        section(|| self.inner().principals(account))
     }
 
     fn insert_access_key(&self, key: &AccessKeyRecord, max_per_principal: usize) -> KmsResult<()> {
@@ -546,7 +548,7 @@ impl IdentityStore for CachedStore {
     }
 
     fn access_keys(&self, principal_arn: &str) -> KmsResult<Vec<AccessKeyRecord>> {
-        self.inner().access_keys(principal_arn)
+        section(|| self.inner().access_keys(principal_arn))
     }
 }
 
@@ -560,7 +562,7 @@ impl GrantStore for CachedStore {
     }
 
     fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>> {
-        self.inner().grant(grant_id)
+        section(|| self.inner().grant(grant_id))
     }
 
     fn grants(&self, region: &str, key_id: &KeyId) -> KmsResult<Vec<GrantRecord>> {
@@ -568,17 +570,17 @@ impl GrantStore for CachedStore {
     }
 
     fn retirable_grants(&self, principal: &str) -> KmsResult<Vec<GrantRecord>> {
-        self.inner().retirable_grants(principal)
+        section(|| self.inner().retirable_grants(principal))
     }
 }
 
 impl KeyUsageStore for CachedStore {
     fn record_key_uses(&self, uses: &[KeyLastUse]) -> KmsResult<()> {
-        self.inner().record_key_uses(uses)
+        section(|| self.inner().record_key_uses(uses))
     }
 
     fn key_last_use(&self, region: &str, key_id: &KeyId) -> KmsResult<Option<KeyLastUse>> {
-        self.inner().key_last_use(region, key_id)
+        section(|| self.inner().key_last_use(region, key_id))
     }
 }
 
@@ -631,10 +633,7 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(cached.key(R, &id).unwrap(), Some(key_record(id)));
             // An Encrypt names its version's material id.
-            assert_eq!(
-                cached.version(&id, 1).unwrap(),
-                Some(sealed_version(id, 1))
-            );
+            assert_eq!(cached.version(&id, 1).unwrap(), Some(sealed_version(id, 1)));
         }
         let stats = cached.stats();
         assert_eq!((stats.misses, stats.hits), (2, 4), "{stats:?}");

@@ -55,6 +55,10 @@ pub(super) struct ServeArgs {
     /// Connections served at once; clients past this are closed at once.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Threads answering requests (default: one per CPU). Work that may block (a vault write,
+    /// RSA, a policy plugin's run) moves a thread's other requests to another thread meanwhile.
+    #[arg(long, value_name = "N")]
+    worker_threads: Option<usize>,
     /// Serve only these regions (comma-separated, e.g. us-east-1,eu-west-1); requests scoped to
     /// another region are refused. Every region is served by default.
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
@@ -90,6 +94,9 @@ impl ServeArgs {
             max_header_bytes: self.max_header_bytes.max(1 << 10),
             ..Default::default()
         };
+        if let Some(threads) = self.worker_threads {
+            config.worker_threads = threads.max(1);
+        }
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             config.tls = Some(kms_server::TlsIdentity::from_pem_files(cert, key)?);
         }

@@ -60,6 +60,18 @@ impl Connection {
         headers: &[(String, String)],
         body: &[u8],
     ) -> std::io::Result<Response> {
+        self.send(method, path, headers, body)?;
+        self.read_response()
+    }
+
+    /// Sends a request as [`request`](Self::request) does, without waiting for its answer.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> std::io::Result<()> {
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nContent-Length: {}\r\n",
             body.len()
@@ -70,8 +82,17 @@ impl Connection {
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
-        self.writer.write_all(&bytes)?;
-        self.read_response()
+        self.writer.write_all(&bytes)
+    }
+
+    /// Whether any of an answer has arrived, without waiting for one.
+    #[allow(dead_code)] // not every test crate that shares this module asks
+    pub fn has_answered(&self) -> bool {
+        let mut byte = [0u8; 1];
+        self.writer.set_nonblocking(true).unwrap();
+        let arrived = matches!(self.writer.peek(&mut byte), Ok(n) if n > 0);
+        self.writer.set_nonblocking(false).unwrap();
+        arrived
     }
 
     /// Reads one response.
