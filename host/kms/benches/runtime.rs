@@ -1,6 +1,7 @@
 //! The component runtime against native calls, measured in the same run.
 //!
-//! Run with `cargo bench -p kms --bench runtime` (add `-- --quick` for a shorter run).
+//! Run with `cargo bench -p kms --bench runtime` (add `-- --quick` for a shorter run, and
+//! `-- encrypt`, `-- plugins` or `-- instances` for one part only, to profile it).
 //! Prints:
 //! - guest→host Encrypt of 4 KiB (a guest looping over `key.encrypt`) next to the same call
 //!   through the service façade natively, as a ratio;
@@ -238,7 +239,18 @@ fn main() {
     } else {
         Duration::from_secs(2)
     };
-    guest_vs_native_encrypt(budget);
-    policy_decisions(budget);
-    fresh_instances(budget);
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    if wanted("encrypt") {
+        guest_vs_native_encrypt(budget);
+    }
+    if wanted("plugins") {
+        policy_decisions(budget);
+    }
+    if wanted("instances") {
+        fresh_instances(budget);
+    }
 }
