@@ -92,6 +92,39 @@ impl Served {
         self.call_at(operation, body, now())
     }
 
+    /// Creates a symmetric key; answers its id.
+    fn create_key(&self) -> String {
+        let created = self.call("CreateKey", "{}");
+        assert_eq!(
+            created.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        created.json()["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Sends a CreateKey of an RSA-4096 key pair (a generation that takes a while) on a
+    /// connection of its own, without waiting for the answer.
+    fn start_rsa_4096_key(&self) -> Connection {
+        let body = br#"{"KeySpec":"RSA_4096","KeyUsage":"SIGN_VERIFY"}"#;
+        let headers = signed_headers(
+            &self.addr.to_string(),
+            "CreateKey",
+            body,
+            &self.key_id,
+            &self.secret,
+            REGION,
+            now(),
+        );
+        let mut connection = Connection::open(self.addr).unwrap();
+        connection.send("POST", "/", &headers, body).unwrap();
+        connection
+    }
+
     /// Sends SIGTERM and waits for the process to end.
     fn stop(&mut self) -> (std::process::ExitStatus, String) {
         let _ = Command::new("kill")
@@ -317,11 +350,7 @@ fn until_refused(served: &Served, operation: &str, body: &str, error: &str) -> D
 #[test]
 fn a_change_is_seen_at_once_here_and_within_the_refresh_bound_when_a_kms_command_makes_it() {
     let served = Served::start(&[]);
-    let created = served.call("CreateKey", "{}");
-    let key_id = created.json()["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key_id = served.create_key();
     let encrypt = format!(r#"{{"KeyId":"{key_id}","Plaintext":"AAEC"}}"#);
     let key = format!(r#"{{"KeyId":"{key_id}"}}"#);
     // Through the server itself: the very next request is refused.
@@ -650,26 +679,11 @@ fn a_request_that_blocks_does_not_hold_up_the_others_on_its_worker() {
     // One worker thread: a request is answered on the worker that read it, and only what may
     // block (here RSA-4096 key generation) moves the worker's other requests elsewhere.
     let served = Served::start(&["--worker-threads", "1"]);
-    let created = served.call("CreateKey", "{}");
-    let key_id = created.json()["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key_id = served.create_key();
     let encrypt = format!(r#"{{"KeyId":"{key_id}","Plaintext":"AAEC"}}"#);
     assert_eq!(served.call("Encrypt", &encrypt).status, 200);
 
-    let body = br#"{"KeySpec":"RSA_4096","KeyUsage":"SIGN_VERIFY"}"#;
-    let headers = signed_headers(
-        &served.addr.to_string(),
-        "CreateKey",
-        body,
-        &served.key_id,
-        &served.secret,
-        REGION,
-        now(),
-    );
-    let mut slow = Connection::open(served.addr).unwrap();
-    slow.send("POST", "/", &headers, body).unwrap();
+    let mut slow = served.start_rsa_4096_key();
     std::thread::sleep(Duration::from_millis(50));
     // Had the generation held the only worker, an Encrypt sent now would be answered after it.
     let mut answered_meanwhile = false;
@@ -698,25 +712,7 @@ fn a_request_that_blocks_does_not_hold_up_the_others_on_its_worker() {
 fn shutdown_drains_requests_in_flight() {
     let mut served = Served::start(&[]);
     // RSA-4096 key generation keeps the request busy long enough to be in flight.
-    let body = br#"{"KeySpec":"RSA_4096","KeyUsage":"SIGN_VERIFY"}"#;
-    let headers = signed_headers(
-        &served.addr.to_string(),
-        "CreateKey",
-        body,
-        &served.key_id,
-        &served.secret,
-        REGION,
-        now(),
-    );
-    let mut connection = Connection::open(served.addr).unwrap();
-    let mut request = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in &headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    let mut bytes = request.into_bytes();
-    bytes.extend_from_slice(body);
-    connection.send_raw(&bytes).unwrap();
+    let mut connection = served.start_rsa_4096_key();
     std::thread::sleep(Duration::from_millis(100));
     let (status, stderr) = served.stop();
     let response = connection.read_response().unwrap();
