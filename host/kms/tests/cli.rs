@@ -248,6 +248,46 @@ fn encrypt_through_an_alias_and_decrypt_with_the_same_context() {
 }
 
 #[test]
+fn an_encryption_context_is_given_as_the_aws_cli_takes_it() {
+    let home = Home::new();
+    let key = home.create_key();
+    // The aws CLI's shorthand: two pairs, not `tenant` -> `acme,env=prod`.
+    let ct = home.encrypt(&key, b"two pairs", "tenant=acme,env=prod");
+    let ct = s(&ct);
+    let as_json = r#"{"env":"prod","tenant":"acme"}"#;
+    let plain = home.ok(&[
+        "decrypt",
+        "--ciphertext-file",
+        ct,
+        "--encryption-context",
+        as_json,
+    ]);
+    assert_eq!(plain, "two pairs");
+    // Repeated options add pairs.
+    let plain = home.ok(&[
+        "decrypt",
+        "--ciphertext-file",
+        ct,
+        "--encryption-context",
+        "tenant=acme",
+        "--context",
+        "env=prod",
+    ]);
+    assert_eq!(plain, "two pairs");
+    home.fails_with(
+        &["decrypt", "--ciphertext-file", ct, "--context", "tenant=acme"],
+        "InvalidCiphertextException",
+    );
+    // A value with a comma needs the JSON form, and the error says so.
+    let out = home.run(&["decrypt", "--ciphertext-file", ct, "--context", "a=1,b"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("JSON"), "{stderr}");
+    let out = home.run(&["decrypt", "--ciphertext-file", ct, "--context", r#"{"a":1}"#]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be a string"));
+}
+
+#[test]
 fn decrypt_with_the_wrong_context_fails_with_invalid_ciphertext() {
     let home = Home::new();
     let key = home.create_key();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::files::{read_blob, read_input, write_bytes};
 use super::render::{emit_blob, print};
-use super::{Invocation, context_of, parse_aws, parse_pair};
+use super::{Invocation, ContextPairs, context_of, parse_aws, parse_context};
 use kms_core::types::{
     DataKeyPairSpec, KeyAgreementAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 };
@@ -116,8 +116,10 @@ pub(super) struct DataKeyPairArgs {
     /// RSA_2048/3072/4096, ECC_NIST_P256/P384/P521 or ECC_SECG_P256K1.
     #[arg(long, value_parser = parse_aws::<DataKeyPairSpec>)]
     key_pair_spec: DataKeyPairSpec,
-    #[arg(long = "context", value_parser = parse_pair)]
-    context: Vec<(String, String)>,
+    /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
+    /// object such as '{"tenant":"acme"}'; repeatable.
+    #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
+    context: Vec<ContextPairs>,
 }
 
 impl DataKeyPairArgs {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::files::{read_blob, read_input};
 use super::render::{emit_blob, emit_raw, print};
-use super::{Invocation, context_of, parse_aws, parse_pair};
+use super::{Invocation, ContextPairs, context_of, parse_aws, parse_context};
 use kms_core::types::{DataKeySpec, EncryptionAlgorithm, MacAlgorithmSpec};
 use kms_service as svc;
 
@@ -15,8 +15,10 @@ pub(super) struct EncryptArgs {
     /// Read the plaintext from this file (default: standard input).
     #[arg(long)]
     plaintext_file: Option<PathBuf>,
-    #[arg(long = "context", value_parser = parse_pair)]
-    context: Vec<(String, String)>,
+    /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
+    /// object such as '{"tenant":"acme"}'; repeatable.
+    #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
+    context: Vec<ContextPairs>,
     /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys.
     #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
     encryption_algorithm: Option<EncryptionAlgorithm>,
@@ -46,8 +48,10 @@ pub(super) struct DecryptArgs {
     ciphertext_file: Option<PathBuf>,
     #[arg(long)]
     key_id: Option<String>,
-    #[arg(long = "context", value_parser = parse_pair)]
-    context: Vec<(String, String)>,
+    /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
+    /// object such as '{"tenant":"acme"}'; repeatable.
+    #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
+    context: Vec<ContextPairs>,
     /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 for RSA keys (which need --key-id too).
     #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
     encryption_algorithm: Option<EncryptionAlgorithm>,
@@ -77,10 +81,12 @@ pub(super) struct ReEncryptArgs {
     ciphertext_file: Option<PathBuf>,
     #[arg(long)]
     source_key_id: Option<String>,
-    #[arg(long = "source-context", value_parser = parse_pair)]
-    source_context: Vec<(String, String)>,
-    #[arg(long = "destination-context", value_parser = parse_pair)]
-    destination_context: Vec<(String, String)>,
+    /// The encryption context the blob was encrypted with (key=value[,key=value...] or JSON).
+    #[arg(long = "source-encryption-context", visible_alias = "source-context", value_name = "CONTEXT", value_parser = parse_context)]
+    source_context: Vec<ContextPairs>,
+    /// The encryption context to encrypt under the destination key (key=value[,...] or JSON).
+    #[arg(long = "destination-encryption-context", visible_alias = "destination-context", value_name = "CONTEXT", value_parser = parse_context)]
+    destination_context: Vec<ContextPairs>,
 }
 
 pub(super) fn re_encrypt(kms: &Invocation, args: ReEncryptArgs) -> anyhow::Result<()> {
@@ -103,8 +109,10 @@ pub(super) struct DataKeyArgs {
     key_spec: Option<String>,
     #[arg(long)]
     number_of_bytes: Option<u32>,
-    #[arg(long = "context", value_parser = parse_pair)]
-    context: Vec<(String, String)>,
+    /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
+    /// object such as '{"tenant":"acme"}'; repeatable.
+    #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
+    context: Vec<ContextPairs>,
 }
 
 impl DataKeyArgs {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use kms_service::envelope::{self as streaming, EnvelopeError};
 
 use super::files::atomic_write;
-use super::{Invocation, context_of, parse_pair};
+use super::{ContextPairs, Invocation, context_of, parse_context};
 
 /// Files larger than this get a progress bar on a terminal.
 const PROGRESS_THRESHOLD: u64 = 8 << 20;
@@ -22,8 +22,10 @@ pub(super) struct SealArgs {
     source: PathBuf,
     #[arg(value_name = "OUTPUT")]
     destination: PathBuf,
-    #[arg(long = "context", value_parser = parse_pair)]
-    context: Vec<(String, String)>,
+    /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
+    /// object such as '{"tenant":"acme"}'; repeatable.
+    #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
+    context: Vec<ContextPairs>,
     #[arg(long, default_value_t = streaming::DEFAULT_CHUNK_SIZE)]
     chunk_size: u32,
 }
@@ -58,9 +60,10 @@ pub(super) struct OpenArgs {
     source: PathBuf,
     #[arg(value_name = "OUTPUT")]
     destination: PathBuf,
-    /// Pairs the envelope's encryption context must contain.
-    #[arg(long = "context", value_parser = parse_pair)]
-    context: Vec<(String, String)>,
+    /// The encryption context the envelope was sealed with: key=value[,key=value...] or a JSON
+    /// object. Required when the envelope has one; pairs it lacks are refused.
+    #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
+    context: Vec<ContextPairs>,
 }
 
 pub(super) fn open(kms: &Invocation, args: OpenArgs) -> anyhow::Result<()> {

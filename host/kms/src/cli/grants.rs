@@ -5,7 +5,7 @@ use kms_service as svc;
 use kms_vault::GrantConstraints;
 
 use super::render::print;
-use super::{Invocation, parse_pair};
+use super::{ContextPairs, Invocation, parse_context};
 
 /// Arguments of `create-grant`.
 #[derive(clap::Args, Debug)]
@@ -24,17 +24,19 @@ pub(super) struct CreateGrantArgs {
     /// A name that makes retries return the same grant.
     #[arg(long)]
     name: Option<String>,
-    /// EncryptionContextEquals pair key=value (repeatable).
-    #[arg(long = "context-equals", value_parser = parse_pair)]
-    context_equals: Vec<(String, String)>,
-    /// EncryptionContextSubset pair key=value (repeatable).
-    #[arg(long = "context-subset", value_parser = parse_pair)]
-    context_subset: Vec<(String, String)>,
+    /// EncryptionContextEquals constraint: key=value[,key=value...] or JSON (repeatable).
+    #[arg(long = "context-equals", value_name = "CONTEXT", value_parser = parse_context)]
+    context_equals: Vec<ContextPairs>,
+    /// EncryptionContextSubset constraint: key=value[,key=value...] or JSON (repeatable).
+    #[arg(long = "context-subset", value_name = "CONTEXT", value_parser = parse_context)]
+    context_subset: Vec<ContextPairs>,
 }
 
 pub(super) fn create_grant(kms: &Invocation, args: CreateGrantArgs) -> anyhow::Result<()> {
-    let map =
-        |pairs: Vec<(String, String)>| (!pairs.is_empty()).then(|| pairs.into_iter().collect());
+    let map = |given: Vec<ContextPairs>| {
+        let pairs: Vec<_> = given.into_iter().flat_map(|p| p.0).collect();
+        (!pairs.is_empty()).then(|| pairs.into_iter().collect())
+    };
     let constraints = GrantConstraints {
         encryption_context_equals: map(args.context_equals),
         encryption_context_subset: map(args.context_subset),

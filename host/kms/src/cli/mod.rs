@@ -232,9 +232,45 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected key=value, got '{s}'"))
 }
 
-/// The encryption context of `--context` pairs, checked as the façade checks it.
-fn context_of(pairs: Vec<(String, String)>) -> anyhow::Result<EncryptionContext> {
-    Ok(EncryptionContext::from_pairs(pairs)?)
+/// Pairs of an encryption context, as one `--encryption-context` option gave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ContextPairs(Vec<(String, String)>);
+
+/// Parses an encryption context as the aws CLI takes it: its shorthand
+/// `tenant=acme,env=prod` (two pairs), or a JSON object of strings `{"tenant":"acme"}`.
+fn parse_context(s: &str) -> Result<ContextPairs, String> {
+    if s.trim_start().starts_with('{') {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(s)
+            .map_err(|e| format!("not a JSON object of strings: {e}"))?;
+        return object
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(v) => Ok((k, v)),
+                other => Err(format!("the value of '{k}' must be a string, not {other}")),
+            })
+            .collect::<Result<_, _>>()
+            .map(ContextPairs);
+    }
+    s.split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    format!(
+                        "expected key=value[,key=value...] or a JSON object, got '{pair}' \
+                         (a value that contains ',' needs the JSON form: '{{\"key\":\"a,b\"}}')"
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()
+        .map(ContextPairs)
+}
+
+/// The encryption context of `--encryption-context` options, checked as the façade checks it.
+fn context_of(given: Vec<ContextPairs>) -> anyhow::Result<EncryptionContext> {
+    Ok(EncryptionContext::from_pairs(
+        given.into_iter().flat_map(|p| p.0),
+    )?)
 }
 
 /// Tags from `--tag` pairs.
