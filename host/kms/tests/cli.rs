@@ -366,6 +366,15 @@ fn seal_and_open_round_trip_a_large_file() {
         "--context",
         "file=in.bin",
     ]);
+    // Without its context, the envelope is refused (as Decrypt refuses), saying what to give.
+    let out = home.run(&["open", s(&sealed), s(&opened)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("keys: file") && stderr.contains("--encryption-context file=..."),
+        "{stderr}"
+    );
+    assert!(!opened.exists(), "output written without the context");
     home.ok(&["open", s(&sealed), s(&opened), "--context", "file=in.bin"]);
     assert_eq!(std::fs::read(&opened).unwrap(), data);
 }

@@ -43,6 +43,15 @@ pub enum EnvelopeError {
     /// The input is not an envelope of a known format, or it was altered or truncated.
     #[error("not a valid envelope: {0}")]
     Malformed(String),
+    /// The envelope was sealed with an encryption context and the caller gave none.
+    #[error(
+        "the envelope was sealed with an encryption context (keys: {}) and none was given",
+        .keys.join(", ")
+    )]
+    ContextRequired {
+        /// The keys of the envelope's context (not their values).
+        keys: Vec<String>,
+    },
     /// The envelope's encryption context lacks a pair the caller required.
     #[error("the envelope's encryption context does not contain {key}={value}")]
     ContextMismatch {
@@ -197,7 +206,9 @@ fn take<'a>(
 }
 
 /// Decrypts an envelope from `input` into `output`. If `required_context` is given, every one of
-/// its pairs must be in the envelope's context. Output is written chunk by chunk as each chunk
+/// its pairs must be in the envelope's context, and an empty one says the envelope has none: an
+/// envelope sealed with a context is then refused ([`EnvelopeError::ContextRequired`]), as Decrypt
+/// refuses a ciphertext without its context. `None` opens whatever context it was sealed with. Output is written chunk by chunk as each chunk
 /// authenticates; if an error is returned, whatever was written must be discarded (the `kms open`
 /// command writes to a temporary file and renames it only on success).
 pub fn open(
@@ -239,6 +250,11 @@ pub fn open(
             .expect("prefix length");
 
     if let Some(required) = required_context {
+        if required.is_empty() && !context.is_empty() {
+            return Err(EnvelopeError::ContextRequired {
+                keys: context.iter().map(|(k, _)| k.to_string()).collect(),
+            });
+        }
         for (k, v) in required.iter() {
             if context.get(k) != Some(v) {
                 return Err(EnvelopeError::ContextMismatch {

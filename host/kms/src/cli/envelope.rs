@@ -67,8 +67,7 @@ pub(super) struct OpenArgs {
 }
 
 pub(super) fn open(kms: &Invocation, args: OpenArgs) -> anyhow::Result<()> {
-    let required = context_of(args.context)?;
-    let required = (!required.is_empty()).then_some(required);
+    let required = Some(context_of(args.context)?);
     run_envelope(
         &args.source,
         &args.destination,
@@ -119,6 +118,15 @@ fn run_envelope(
 fn envelope_error(e: EnvelopeError) -> anyhow::Error {
     match e {
         EnvelopeError::Kms(kms) => kms.into(),
+        EnvelopeError::ContextRequired { keys } => anyhow::anyhow!(
+            "the envelope was sealed with an encryption context (keys: {}): give it with \
+             --encryption-context, e.g. --encryption-context {}",
+            keys.join(", "),
+            keys.iter()
+                .map(|k| format!("{k}=..."))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         other => anyhow::anyhow!(other),
     }
 }
