@@ -288,6 +288,26 @@ fn an_encryption_context_is_given_as_the_aws_cli_takes_it() {
 }
 
 #[test]
+fn acting_as_a_principal_the_vault_does_not_know_says_so() {
+    let home = Home::new();
+    let out = home.run(&["list-keys", "--as", "arn:aws:iam::111122223333:user/alcie"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no such principal") && stderr.contains("kms principal list"),
+        "{stderr}"
+    );
+    // The account's root and a principal that exists are accepted.
+    home.ok(&["list-keys", "--as", "arn:aws:iam::111122223333:root"]);
+    home.ok(&["principal", "create", "arn:aws:iam::111122223333:user/alice"]);
+    let out = home.run(&["list-keys", "--as", "arn:aws:iam::111122223333:user/alice"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("AccessDeniedException"),
+        "alice has no permission yet, and is told so by the policy, not by the CLI"
+    );
+}
+
+#[test]
 fn decrypt_with_the_wrong_context_fails_with_invalid_ciphertext() {
     let home = Home::new();
     let key = home.create_key();

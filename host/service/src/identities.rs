@@ -342,6 +342,25 @@ impl Service {
         })
     }
 
+    /// Whether `arn` names a principal of this vault: an account's root (the account exists) or a
+    /// user or role. Not an operation, and so not audited: a front end asks it to check the
+    /// identity it was told to act as (the CLI's `--as`) before acting, and learns nothing an
+    /// operation would not refuse to tell it.
+    pub fn principal_exists(&self, arn: &str) -> KmsResult<bool> {
+        let caller = Caller::principal(arn)?;
+        if caller.principal == Caller::account_root(&caller.account).principal {
+            return Ok(caller.account == self.account()
+                || self
+                    .shared
+                    .vault
+                    .store()
+                    .accounts()?
+                    .iter()
+                    .any(|a| a.account_id == caller.account));
+        }
+        Ok(self.shared.vault.store().principal(arn)?.is_some())
+    }
+
     /// GetPrincipal.
     pub fn get_principal(&self, caller: &Caller, arn: &str) -> KmsResult<PrincipalEntry> {
         self.audited(caller, "GetPrincipal", |_| {

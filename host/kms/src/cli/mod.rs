@@ -337,7 +337,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         service = service.in_region(region)?;
     }
     let mut me = match &cli.as_principal {
-        Some(arn) => Caller::principal(arn)?,
+        Some(arn) => {
+            let me = Caller::principal(arn)?;
+            if !service.principal_exists(arn)? {
+                anyhow::bail!(
+                    "--as {arn}: no such principal in this vault (`kms principal list --account {}` \
+                     shows its users and roles; `kms principal create` makes one)",
+                    me.account
+                );
+            }
+            me
+        }
         None => Caller::account_root(service.account()),
     }
     .via(CallSource::Cli);
