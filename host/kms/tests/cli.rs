@@ -275,7 +275,13 @@ fn an_encryption_context_is_given_as_the_aws_cli_takes_it() {
     ]);
     assert_eq!(plain, "two pairs");
     home.fails_with(
-        &["decrypt", "--ciphertext-file", ct, "--context", "tenant=acme"],
+        &[
+            "decrypt",
+            "--ciphertext-file",
+            ct,
+            "--context",
+            "tenant=acme",
+        ],
         "InvalidCiphertextException",
     );
     // A value with a comma needs the JSON form, and the error says so.
@@ -283,7 +289,13 @@ fn an_encryption_context_is_given_as_the_aws_cli_takes_it() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("JSON"), "{stderr}");
-    let out = home.run(&["decrypt", "--ciphertext-file", ct, "--context", r#"{"a":1}"#]);
+    let out = home.run(&[
+        "decrypt",
+        "--ciphertext-file",
+        ct,
+        "--context",
+        r#"{"a":1}"#,
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be a string"));
 }
 
@@ -299,7 +311,11 @@ fn acting_as_a_principal_the_vault_does_not_know_says_so() {
     );
     // The account's root and a principal that exists are accepted.
     home.ok(&["list-keys", "--as", "arn:aws:iam::111122223333:root"]);
-    home.ok(&["principal", "create", "arn:aws:iam::111122223333:user/alice"]);
+    home.ok(&[
+        "principal",
+        "create",
+        "arn:aws:iam::111122223333:user/alice",
+    ]);
     let out = home.run(&["list-keys", "--as", "arn:aws:iam::111122223333:user/alice"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("AccessDeniedException"),
@@ -910,6 +926,42 @@ fn audit_verify_and_query_from_the_command_line() {
     assert!(
         for_key.contains("CreateKey") && for_key.contains("Encrypt"),
         "{for_key}"
+    );
+    // Filters as people type them: an alias for its key, names in any case, Failure for any
+    // failure; a value that names nothing is an error saying what the trail holds.
+    home.ok(&["create-alias", "alias/orders", &key]);
+    let by_alias = home.ok(&["audit", "query", "--key", "alias/orders"]);
+    assert!(
+        by_alias.contains("CreateKey") && by_alias.contains("Encrypt"),
+        "{by_alias}"
+    );
+    let lower = home.json(&["audit", "query", "--operation", "encrypt"]);
+    assert_eq!(lower.as_array().unwrap().len(), 1);
+    let prefixed = home.json(&["audit", "query", "--operation", "kms:Encrypt"]);
+    assert_eq!(prefixed.as_array().unwrap().len(), 1);
+    let failures = home.json(&["audit", "query", "--outcome", "failure"]);
+    let failures = failures.as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["outcome"], "NotFoundException");
+    let by_code = home.json(&["audit", "query", "--outcome", "notfoundexception"]);
+    assert_eq!(by_code.as_array().unwrap().len(), 1);
+    // An AWS operation the trail does not hold yet is a valid filter with no records.
+    assert!(
+        home.ok(&["audit", "query", "--operation", "Sign"])
+            .is_empty()
+    );
+    for (option, typo) in [("--operation", "Encrpyt"), ("--outcome", "Failur")] {
+        let out = home.run(&["audit", "query", option, typo]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(typo) && stderr.contains("the trail holds"),
+            "{stderr}"
+        );
+    }
+    home.fails_with(
+        &["audit", "query", "--key", "alias/nothing"],
+        "NotFoundException",
     );
     let last = home.ok(&["audit", "query", "--limit", "1"]);
     assert_eq!(last.lines().count(), 1);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::files::{read_blob, read_input, write_bytes};
 use super::render::{emit_blob, print};
-use super::{Invocation, ContextPairs, context_of, parse_aws, parse_context};
+use super::{ContextPairs, Invocation, context_of, parse_aws, parse_context};
 use kms_core::types::{
     DataKeyPairSpec, KeyAgreementAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 };

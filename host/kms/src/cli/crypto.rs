@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::files::{read_blob, read_input};
 use super::render::{emit_blob, emit_raw, print};
-use super::{Invocation, ContextPairs, context_of, parse_aws, parse_context};
+use super::{ContextPairs, Invocation, context_of, parse_aws, parse_context};
 use kms_core::types::{DataKeySpec, EncryptionAlgorithm, MacAlgorithmSpec};
 use kms_service as svc;
 

@@ -240,8 +240,8 @@ struct ContextPairs(Vec<(String, String)>);
 /// `tenant=acme,env=prod` (two pairs), or a JSON object of strings `{"tenant":"acme"}`.
 fn parse_context(s: &str) -> Result<ContextPairs, String> {
     if s.trim_start().starts_with('{') {
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(s)
-            .map_err(|e| format!("not a JSON object of strings: {e}"))?;
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(s).map_err(|e| format!("not a JSON object of strings: {e}"))?;
         return object
             .into_iter()
             .map(|(k, v)| match v {
