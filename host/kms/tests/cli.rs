@@ -986,7 +986,7 @@ fn audit_verify_and_query_from_the_command_line() {
 fn init_creates_an_administrator_with_an_access_key() {
     let home = Home::new();
     let credentials = std::fs::read_to_string(home.path("home/credentials")).unwrap();
-    assert!(credentials.starts_with("[default]\naws_access_key_id = AKIA"));
+    assert!(credentials.starts_with("[kms-local]\naws_access_key_id = AKIA"));
     assert!(credentials.contains("aws_secret_access_key = "));
     #[cfg(unix)]
     {

@@ -207,10 +207,10 @@ fn every_response_carries_a_request_id_that_the_audit_trail_shares() {
 }
 
 #[test]
-fn serve_needs_no_set_up_and_tells_how_to_point_the_aws_cli_at_it() {
+fn serve_needs_no_set_up_and_prints_exports_the_aws_cli_works_with_as_pasted() {
     let home = tempfile::tempdir().unwrap();
     let mut output = Command::new(env!("CARGO_BIN_EXE_kms"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "localhost:0"])
         .env("KMS_HOME", home.path().join("fresh"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -221,19 +221,68 @@ fn serve_needs_no_set_up_and_tells_how_to_point_the_aws_cli_at_it() {
     while !printed.contains("aws kms list-keys") {
         assert!(stdout.read_line(&mut printed).unwrap() > 0, "{printed}");
     }
-    let _ = output.kill();
-    let _ = output.wait();
+    // `localhost` is loopback, resolved by the server.
     assert!(
         printed.contains("listening on http://127.0.0.1:"),
         "{printed}"
     );
-    assert!(
-        printed.contains("AWS_SHARED_CREDENTIALS_FILE=")
-            && printed.contains("--endpoint-url http://127.0.0.1:"),
-        "{printed}"
-    );
     assert!(home.path().join("fresh/vault.db").exists());
-    assert!(home.path().join("fresh/credentials").exists());
+    let credentials = std::fs::read_to_string(home.path().join("fresh/credentials")).unwrap();
+    assert!(credentials.starts_with("[kms-local]\n"), "not a named profile");
+
+    // The export lines, joined where they continue, run the aws CLI as pasted: a named
+    // profile, the KMS endpoint and the region, nothing else from this machine.
+    let exports = printed.replace("\\\n", " ");
+    let exports = exports
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export "))
+        .unwrap_or_else(|| panic!("no export line: {printed}"));
+    let vars: Vec<(&str, &str)> = exports
+        .split_whitespace()
+        .map(|pair| pair.split_once('=').unwrap())
+        .collect();
+    let names: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        names,
+        [
+            "AWS_ENDPOINT_URL_KMS",
+            "AWS_DEFAULT_REGION",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_PROFILE"
+        ]
+    );
+    let venv = aws_clients();
+    let listed = Command::new(venv.join("bin/python"))
+        .args(["-m", "awscli", "kms", "list-keys", "--output", "json"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    let listed = ok(listed);
+    assert!(listed.contains("\"Keys\""), "{listed}");
+
+    // A second server on the same address says what to do.
+    let addr = printed
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    let second = Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(["serve", "--listen", addr])
+        .env("KMS_HOME", home.path().join("fresh"))
+        .output()
+        .unwrap();
+    let _ = output.kill();
+    let _ = output.wait();
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}"))
+            && stderr.contains("--listen 127.0.0.1:0 picks a free port"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -792,7 +841,7 @@ fn python_env(served: &Served, command: &mut Command) {
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
+        .env("AWS_PROFILE", "kms-local")
         // Trust is what a test says, not what the machine's environment adds.
         .env_remove("AWS_CA_BUNDLE")
         .env_remove("REQUESTS_CA_BUNDLE")

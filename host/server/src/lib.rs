@@ -133,13 +133,36 @@ pub enum BindError {
     )]
     PlainHttpBeyondLoopback(SocketAddr),
     /// The socket could not be bound.
-    #[error("cannot listen on {addr}: {problem}")]
+    #[error("cannot listen on {addr}: {problem}{}", listen_advice(*addr, problem))]
     Listen {
         /// The address asked for.
         addr: SocketAddr,
         /// Why.
         problem: std::io::Error,
     },
+}
+
+/// What to do about a socket that could not be bound.
+fn listen_advice(addr: SocketAddr, problem: &std::io::Error) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        v4 => v4.to_string(),
+    };
+    match problem.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            ". Another process (another kms serve?) listens there: stop it, or listen elsewhere \
+             with --listen {ip}:<port> (--listen {ip}:0 picks a free port)"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            ". Ports below 1024 need privileges: use a higher one, e.g. --listen {ip}:4599"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            ". No interface of this machine has that address: use one it has, e.g. \
+             --listen 127.0.0.1:4599"
+                .to_string()
+        }
+        _ => String::new(),
+    }
 }
 
 /// A bound server, not yet serving: [`local_addr`](Self::local_addr) tells where it listens (useful

@@ -194,8 +194,12 @@ pub(super) fn analyze(kms: &Invocation, args: AnalyzeArgs) -> anyhow::Result<()>
     print(kms.out, &kms.service.analyze(&kms.me, args.unused_days)?)
 }
 
+/// The profile of the credentials file `kms init` writes: a named one, so that pointing the
+/// aws CLI at the file (with `AWS_PROFILE`) never passes these keys off as a user's `default`.
+pub(super) const PROFILE: &str = "kms-local";
+
 /// Writes the credentials of a new access key in the AWS shared-credentials format (owner-only),
-/// for the aws CLI and SDKs (`AWS_SHARED_CREDENTIALS_FILE`).
+/// as profile [`PROFILE`], for the aws CLI and SDKs (`AWS_SHARED_CREDENTIALS_FILE`).
 pub(super) fn write_credentials_file(
     path: &Path,
     created: &svc::AccessKeyCreated,
@@ -211,7 +215,7 @@ pub(super) fn write_credentials_file(
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     let text = zeroize::Zeroizing::new(format!(
-        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
         created.access_key_id, *created.secret_access_key
     ));
     std::io::Write::write_all(&mut file, text.as_bytes())?;

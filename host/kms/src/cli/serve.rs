@@ -14,9 +14,10 @@ use super::home::Paths;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ServeArgs {
-    /// Address to listen on (loopback by default; port 0 picks a free one). Any other
-    /// address needs --tls-cert and --tls-key, or --allow-plain-http.
-    #[arg(long, default_value = kms_server::DEFAULT_LISTEN)]
+    /// Address to listen on, as HOST:PORT (loopback by default; `localhost:4600` is loopback;
+    /// port 0 picks a free one). Any other address needs --tls-cert and --tls-key, or
+    /// --allow-plain-http.
+    #[arg(long, default_value = kms_server::DEFAULT_LISTEN, value_parser = parse_listen)]
     listen: SocketAddr,
     /// Serve HTTPS with this PEM certificate chain (the server's certificate first, then the
     /// certificates that issued it).
@@ -76,6 +77,23 @@ pub(super) struct ServeArgs {
     /// Resource quota: grants per KMS key.
     #[arg(long, default_value_t = svc::ResourceLimits::default().grants_per_key)]
     max_grants_per_key: usize,
+}
+
+/// Parses `--listen`: an IP address and port, or a host name and port (`localhost:4600`), which
+/// is resolved here; a name with several addresses listens on its first IPv4 one.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("expected HOST:PORT such as 127.0.0.1:4599 or localhost:4599: {e}"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(resolved.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
 }
 
 impl ServeArgs {
@@ -140,12 +158,19 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
             stdout,
             "kms serve: listening on {scheme}://{addr} (account {account}, region {region}; serving {served})"
         )?;
-        writeln!(stdout, "Point the aws CLI at it:")?;
+        // Ready to paste: the SDKs and the aws CLI (v2.13+, boto3 1.28+) read the KMS
+        // endpoint from AWS_ENDPOINT_URL_KMS; the named profile leaves `default` alone.
         writeln!(
             stdout,
-            "  AWS_SHARED_CREDENTIALS_FILE={} aws kms list-keys --endpoint-url {scheme}://{addr} --region {region}",
-            paths.credentials().display()
+            "Point the aws CLI and SDKs at it (paste into a shell):"
         )?;
+        writeln!(
+            stdout,
+            "  export AWS_ENDPOINT_URL_KMS={scheme}://{addr} AWS_DEFAULT_REGION={region} \\\n    AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={}",
+            paths.credentials().display(),
+            super::identity::PROFILE
+        )?;
+        writeln!(stdout, "  aws kms list-keys")?;
         if scheme == "https" {
             writeln!(
                 stdout,
