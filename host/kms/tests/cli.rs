@@ -323,6 +323,58 @@ fn acting_as_a_principal_the_vault_does_not_know_says_so() {
     );
 }
 
+/// Runs `kms` with `args` under a pseudo-terminal (util-linux `script`), as a person at a
+/// terminal would; answers what the terminal showed.
+fn at_a_terminal(home: &Home, args: &[&str]) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_kms"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("KMS_HOME", home.path("home"))
+        .current_dir(home.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux script");
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+#[test]
+fn binary_output_never_goes_raw_to_a_terminal() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let home = Home::new();
+    let key = home.create_key();
+    let data_key = home.json(&["generate-data-key", &key]);
+    let plaintext = b64.decode(data_key["Plaintext"].as_str().unwrap()).unwrap();
+    let blob = home.path("data-key.blob");
+    std::fs::write(
+        &blob,
+        b64.decode(data_key["CiphertextBlob"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let shown = at_a_terminal(&home, &["decrypt", "--ciphertext-file", s(&blob)]);
+    assert!(shown.contains(&b64.encode(&plaintext)), "{shown:?}");
+    assert!(shown.contains("shown in base64"), "{shown:?}");
+    // Redirected, the same command writes the raw bytes.
+    let piped = home.run(&["decrypt", "--ciphertext-file", s(&blob)]);
+    assert_eq!(piped.stdout, plaintext);
+    // Text still goes to the terminal as it is.
+    let ct = home.encrypt(&key, b"launch codes", "a=1");
+    let shown = at_a_terminal(
+        &home,
+        &["decrypt", "--ciphertext-file", s(&ct), "--context", "a=1"],
+    );
+    assert_eq!(shown.trim_end(), "launch codes");
+    // An envelope is refused outright.
+    std::fs::write(home.path("in.txt"), b"x").unwrap();
+    let shown = at_a_terminal(&home, &["seal", &key, s(&home.path("in.txt")), "-"]);
+    assert!(shown.contains("standard output is a terminal"), "{shown:?}");
+}
+
 #[test]
 fn decrypt_with_the_wrong_context_fails_with_invalid_ciphertext() {
     let home = Home::new();

@@ -228,7 +228,10 @@ fn serve_needs_no_set_up_and_prints_exports_the_aws_cli_works_with_as_pasted() {
     );
     assert!(home.path().join("fresh/vault.db").exists());
     let credentials = std::fs::read_to_string(home.path().join("fresh/credentials")).unwrap();
-    assert!(credentials.starts_with("[kms-local]\n"), "not a named profile");
+    assert!(
+        credentials.starts_with("[kms-local]\n"),
+        "not a named profile"
+    );
 
     // The export lines, joined where they continue, run the aws CLI as pasted: a named
     // profile, the KMS endpoint and the region, nothing else from this machine.

@@ -153,9 +153,9 @@ fn listen_advice(addr: SocketAddr, problem: &std::io::Error) -> String {
             ". Another process (another kms serve?) listens there: stop it, or listen elsewhere \
              with --listen {ip}:<port> (--listen {ip}:0 picks a free port)"
         ),
-        std::io::ErrorKind::PermissionDenied => format!(
-            ". Ports below 1024 need privileges: use a higher one, e.g. --listen {ip}:4599"
-        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!(". Ports below 1024 need privileges: use a higher one, e.g. --listen {ip}:4599")
+        }
         std::io::ErrorKind::AddrNotAvailable => {
             ". No interface of this machine has that address: use one it has, e.g. \
              --listen 127.0.0.1:4599"

@@ -31,6 +31,12 @@ pub(super) struct SealArgs {
 }
 
 pub(super) fn seal(kms: &Invocation, args: SealArgs) -> anyhow::Result<()> {
+    if args.destination == Path::new("-") && io::IsTerminal::is_terminal(&io::stdout()) {
+        anyhow::bail!(
+            "an envelope is binary and standard output is a terminal: give an output file, or \
+             redirect standard output"
+        );
+    }
     let context = context_of(args.context)?;
     run_envelope(
         &args.source,

@@ -3,7 +3,7 @@
 //! records as numbered blocks, `…Date` fields as RFC 3339, and binary results in base64.
 
 use std::fmt::Write as _;
-use std::io::{self, Write as _};
+use std::io::{self, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -44,7 +44,8 @@ pub(super) fn emit_blob(
 }
 
 /// Prints one binary result that people read as it is (a plaintext): raw to `file` if given,
-/// the whole response with `--output json`, else raw on standard output.
+/// the whole response with `--output json`, else raw on standard output, unless that is a
+/// terminal and the bytes are not text (a data key, say): then base64, with a note saying so.
 pub(super) fn emit_raw(
     out: Output,
     file: Option<&Path>,
@@ -54,8 +55,25 @@ pub(super) fn emit_raw(
     match (file, out) {
         (Some(path), _) => write_bytes(Some(path), bytes),
         (None, Output::Json) => print(out, response),
+        (None, Output::Text) if io::stdout().is_terminal() && !is_text(bytes) => {
+            eprintln!(
+                "(binary plaintext of {} bytes, shown in base64; --out FILE writes the raw bytes, \
+                 and so does redirecting standard output)",
+                bytes.len()
+            );
+            write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes())
+        }
         (None, Output::Text) => write_bytes(None, bytes),
     }
+}
+
+/// Whether a terminal shows `bytes` as they are: UTF-8 without control characters other than
+/// line breaks and tabs (no escape sequences that would drive the terminal).
+pub(super) fn is_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| {
+        s.chars()
+            .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+    })
 }
 
 /// Prints audit records, each with its sequence number: a JSON list, or one line per record.
@@ -148,6 +166,18 @@ fn render(out: &mut String, value: &Value, indent: usize, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_text_without_control_characters_goes_raw_to_a_terminal() {
+        assert!(is_text(b"launch codes\n\tindented\r\n"));
+        assert!(is_text("caf\u{e9}".as_bytes()));
+        assert!(!is_text(&[0xff, 0xfe, 0x00]));
+        assert!(
+            !is_text(b"\x1b]0;owned\x07"),
+            "an escape sequence drives the terminal"
+        );
+        assert!(!is_text(b"nul\0inside"));
+    }
 
     #[test]
     fn dates_render_as_rfc3339_and_lists_as_blocks() {
