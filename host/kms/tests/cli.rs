@@ -605,6 +605,7 @@ fn run_executes_a_tenant_app_with_the_granted_keys() {
     ]);
     assert!(report.contains("encrypt/decrypt: ok"), "{report}");
     assert!(report.contains("data key seal/open: ok"), "{report}");
+    assert!(report.contains(&format!("key/{key}: Enabled")), "{report}");
 }
 
 #[test]

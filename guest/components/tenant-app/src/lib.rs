@@ -128,6 +128,19 @@ fn mac_round_trip(name: &str, report: &mut Vec<String>) -> Result<(), String> {
 
 struct TenantApp;
 
+/// A key state as AWS names it (`KeyState` in DescribeKey).
+fn state_name(state: kms_guest::types::KeyState) -> &'static str {
+    use kms_guest::types::KeyState;
+    match state {
+        KeyState::Enabled => "Enabled",
+        KeyState::Disabled => "Disabled",
+        KeyState::PendingDeletion => "PendingDeletion",
+        KeyState::PendingImport => "PendingImport",
+        KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
+        KeyState::Unavailable => "Unavailable",
+    }
+}
+
 impl bindings::exports::kms::vault::app::Guest for TenantApp {
     fn run(args: Vec<String>) -> Result<String, String> {
         let encrypt_key = args
@@ -140,7 +153,11 @@ impl bindings::exports::kms::vault::app::Guest for TenantApp {
         );
         let key = keys::open(&encrypt_key).map_err(fail("open"))?;
         let metadata = key.metadata().map_err(fail("describe"))?;
-        let mut report = vec![format!("key {}: {:?}", metadata.arn, metadata.key_state)];
+        let mut report = vec![format!(
+            "key {}: {}",
+            metadata.arn,
+            state_name(metadata.key_state)
+        )];
         encrypt_round_trip(&key, &mut report)?;
         data_key_round_trip(&key, &mut report)?;
         if let Some(name) = args.get(1) {
