@@ -17,6 +17,26 @@ const COMPONENTS: [&str; 7] = [
     "std-app",
 ];
 
+/// The components operators run, compiled into the crate (and so into `kms`): name, world,
+/// and what it does.
+const STOCK: [(&str, &str, &str); 3] = [
+    (
+        "tenant-app",
+        "kms:vault/tenant-command",
+        "a tenant application: encrypts, makes a data key, signs and MACs with the keys it is granted",
+    ),
+    (
+        "data-key-wrapper",
+        "kms:vault/data-key-wrapper",
+        "seals and opens data under a data key it never sees",
+    ),
+    (
+        "abac-policy",
+        "kms:vault/policy-plugin",
+        "a policy plugin: allows a call on a tenant's key only when the encryption context names the tenant the key is tagged with",
+    ),
+];
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let guest_dir = manifest_dir.parent().unwrap().to_path_buf();
@@ -84,6 +104,18 @@ fn main() {
             file.display().to_string()
         ));
     }
+    paths.push_str(
+        "/// The stock components, compiled in: name, the world each is built for, and its bytes.\n\
+         pub const STOCK: &[StockComponent] = &[\n",
+    );
+    for (name, world, about) in STOCK {
+        let file = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        paths.push_str(&format!(
+            "    StockComponent {{ name: {name:?}, world: {world:?}, about: {about:?}, bytes: include_bytes!({:?}) }},\n",
+            file.display().to_string()
+        ));
+    }
+    paths.push_str("];\n");
     let generated = PathBuf::from(env::var("OUT_DIR").unwrap()).join("paths.rs");
     std::fs::write(generated, paths).unwrap();
 }

@@ -609,6 +609,58 @@ fn run_executes_a_tenant_app_with_the_granted_keys() {
 }
 
 #[test]
+fn the_stock_components_are_compiled_in_listed_and_written_out() {
+    let home = Home::new();
+    let listed = home.json(&["components"]);
+    let names: Vec<&str> = listed["Components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "stock:tenant-app",
+            "stock:data-key-wrapper",
+            "stock:abac-policy"
+        ]
+    );
+    // Run by name, with no build tree in sight: the bytes are the ones the build made.
+    let key = home.create_key();
+    home.ok(&["create-alias", "alias/app", &key]);
+    let report = home.ok(&[
+        "run",
+        "stock:tenant-app",
+        "--allow",
+        "alias/app=all",
+        "--",
+        "alias/app",
+    ]);
+    assert!(report.contains("encrypt/decrypt: ok"), "{report}");
+    home.ok(&[
+        "attach-policy-plugin",
+        "--key",
+        &key,
+        "--name",
+        "abac",
+        "stock:abac-policy",
+    ]);
+    home.ok(&["components", "--write", "stock"]);
+    assert_eq!(
+        std::fs::read(home.path("stock/tenant-app.wasm")).unwrap(),
+        stock::bytes(stock::TENANT_APP)
+    );
+    let out = home.run(&["run", "stock:tenant-ap"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the stock components are tenant-app"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn run_grants_nothing_by_default() {
     let home = Home::new();
     let key = home.create_key();

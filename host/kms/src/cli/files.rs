@@ -44,10 +44,25 @@ pub(super) fn read_policy(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// A WebAssembly component's bytes.
+/// A WebAssembly component's bytes: a file, or `stock:NAME` for a stock component compiled into
+/// this binary (`kms components` lists them).
 pub(super) fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Some(name) = path.to_str().and_then(|p| p.strip_prefix(STOCK_PREFIX)) {
+        return kms_guest_components::stock(name)
+            .map(|c| c.bytes.to_vec())
+            .ok_or_else(|| {
+                let names: Vec<&str> = kms_guest_components::STOCK.iter().map(|c| c.name).collect();
+                anyhow::anyhow!(
+                    "no stock component '{name}': the stock components are {}",
+                    names.join(", ")
+                )
+            });
+    }
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
+
+/// How a component argument names a stock component.
+pub(super) const STOCK_PREFIX: &str = "stock:";
 
 /// Writes `bytes` to the file `out` (atomically), or to standard output.
 pub(super) fn write_bytes(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@
 mod aliases;
 mod asymmetric;
 mod audit;
+mod components;
 mod crypto;
 mod envelope;
 mod files;
@@ -172,6 +173,9 @@ enum Command {
     GenerateDataKeyPair(asymmetric::DataKeyPairArgs),
     /// A data key pair whose private key is returned only encrypted.
     GenerateDataKeyPairWithoutPlaintext(asymmetric::DataKeyPairArgs),
+    /// List the stock components compiled into kms (name them stock:NAME wherever a component
+    /// is asked for), or write them out as files with --write.
+    Components(components::ComponentsArgs),
     /// Run a tenant application component (world kms:vault/tenant-command) in a fresh sandboxed
     /// instance and print what its `run` returns. Arguments after `--` are passed to it.
     Run(run::RunArgs),
@@ -319,8 +323,10 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
 /// the command as the chosen principal.
 fn execute(cli: Cli) -> anyhow::Result<()> {
     let paths = home::Paths::of(&cli)?;
-    if let Command::Init(args) = &cli.command {
-        return home::init(&paths, args, cli.region.as_deref(), cli.output);
+    match cli.command {
+        Command::Init(args) => return home::init(&paths, &args, cli.region.as_deref(), cli.output),
+        Command::Components(args) => return components::components(cli.output, args),
+        _ => {}
     }
     // `kms serve` works with no set-up: the first run initialises the vault.
     if matches!(cli.command, Command::Serve(_)) && !paths.vault.exists() {
@@ -363,7 +369,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 /// Each command to the function that carries it out.
 fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Init(_) => unreachable!("`init` runs before the vault is opened"),
+        Command::Init(_) | Command::Components(_) => {
+            unreachable!("`init` and `components` run before the vault is opened")
+        }
         Command::CreateKey(args) => keys::create_key(kms, args),
         Command::DescribeKey(args) => keys::describe_key(kms, args),
         Command::ReplicateKey(args) => keys::replicate_key(kms, args),

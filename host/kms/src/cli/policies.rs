@@ -63,7 +63,8 @@ pub(super) struct AttachPolicyPluginArgs {
     /// The attachment's name.
     #[arg(long)]
     name: String,
-    /// The component file (.wasm).
+    /// The component: a .wasm file, or stock:NAME for a stock component compiled into `kms`
+    /// (`kms components` lists them).
     component: PathBuf,
     /// A setting name=value the plugin reads through kms:vault/config, repeatable.
     #[arg(long = "config", value_parser = parse_pair)]

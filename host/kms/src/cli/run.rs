@@ -14,7 +14,8 @@ use super::{Invocation, parse_pair};
 
 #[derive(clap::Args, Debug)]
 pub(super) struct RunArgs {
-    /// The component file (.wasm).
+    /// The component: a .wasm file, or stock:NAME for a stock component compiled into `kms`
+    /// (`kms components` lists them).
     component: PathBuf,
     /// The principal it acts for (default: the account's root).
     #[arg(long)]
