@@ -661,6 +661,26 @@ fn the_stock_components_are_compiled_in_listed_and_written_out() {
 }
 
 #[test]
+fn completions_load_into_bash_and_complete_commands() {
+    let home = Home::new();
+    let script = home.ok(&["completions", "bash"]);
+    std::fs::write(home.path("kms.bash"), &script).unwrap();
+    // Loaded as a user's shell would, then asked what `kms enc<TAB>` completes to.
+    let probe = format!(
+        "source {}; COMP_WORDS=(kms enc); COMP_CWORD=1; _kms kms enc kms; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        home.path("kms.bash").display()
+    );
+    let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
+    let completed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(completed.lines().any(|l| l == "encrypt"), "{completed}");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        assert!(!home.ok(&["completions", shell]).is_empty(), "{shell}");
+    }
+}
+
+#[test]
 fn run_grants_nothing_by_default() {
     let home = Home::new();
     let key = home.create_key();

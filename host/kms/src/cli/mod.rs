@@ -173,6 +173,13 @@ enum Command {
     GenerateDataKeyPair(asymmetric::DataKeyPairArgs),
     /// A data key pair whose private key is returned only encrypted.
     GenerateDataKeyPairWithoutPlaintext(asymmetric::DataKeyPairArgs),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell), e.g.
+    /// `kms completions bash > ~/.local/share/bash-completion/completions/kms`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// List the stock components compiled into kms (name them stock:NAME wherever a component
     /// is asked for), or write them out as files with --write.
     Components(components::ComponentsArgs),
@@ -326,6 +333,12 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => return home::init(&paths, &args, cli.region.as_deref(), cli.output),
         Command::Components(args) => return components::components(cli.output, args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "kms", &mut script);
+            return Ok(std::io::Write::write_all(&mut std::io::stdout(), &script)?);
+        }
         _ => {}
     }
     // `kms serve` works with no set-up: the first run initialises the vault.
@@ -369,8 +382,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 /// Each command to the function that carries it out.
 fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Init(_) | Command::Components(_) => {
-            unreachable!("`init` and `components` run before the vault is opened")
+        Command::Init(_) | Command::Components(_) | Command::Completions { .. } => {
+            unreachable!("`init`, `components` and `completions` run before the vault is opened")
         }
         Command::CreateKey(args) => keys::create_key(kms, args),
         Command::DescribeKey(args) => keys::describe_key(kms, args),
