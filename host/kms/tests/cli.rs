@@ -673,7 +673,11 @@ fn completions_load_into_bash_and_complete_commands() {
     );
     let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
     let completed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(completed.lines().any(|l| l == "encrypt"), "{completed}");
     for shell in ["zsh", "fish", "powershell", "elvish"] {
         assert!(!home.ok(&["completions", shell]).is_empty(), "{shell}");

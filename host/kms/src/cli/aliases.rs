@@ -6,7 +6,9 @@ use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct AliasArgs {
+    /// The alias: alias/NAME (names under alias/aws/ are AWS's).
     alias: String,
+    /// The key it names: key id or key ARN.
     key: String,
 }
 
@@ -29,6 +31,7 @@ pub(super) fn update_alias(kms: &Invocation, args: AliasArgs) -> anyhow::Result<
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DeleteAliasArgs {
+    /// The alias to delete: alias/NAME.
     alias: String,
 }
 
@@ -41,10 +44,13 @@ pub(super) fn delete_alias(kms: &Invocation, args: DeleteAliasArgs) -> anyhow::R
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ListAliasesArgs {
+    /// Only the aliases of this key (key id or key ARN).
     #[arg(long)]
     key_id: Option<String>,
+    /// At most this many aliases in this page (1-100).
     #[arg(long)]
     limit: Option<u32>,
+    /// Start after the previous page: its NextMarker.
     #[arg(long)]
     marker: Option<String>,
 }

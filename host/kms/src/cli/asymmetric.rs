@@ -24,9 +24,11 @@ pub(super) struct MessageArgs {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct SignArgs {
+    /// The asymmetric SIGN_VERIFY key: key id, key ARN, alias name or alias ARN.
     key: String,
     #[command(flatten)]
     message: MessageArgs,
+    /// The signing algorithm: ECDSA_SHA_256/384/512, RSASSA_PSS_SHA_256/384/512, RSASSA_PKCS1_V1_5_SHA_256/384/512, ML_DSA_SHAKE_256, ED25519_SHA_512 ...
     #[arg(long, value_parser = parse_aws::<SigningAlgorithmSpec>)]
     signing_algorithm: SigningAlgorithmSpec,
     /// Write the raw signature to this file instead.
@@ -49,11 +51,14 @@ pub(super) fn sign(kms: &Invocation, args: SignArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct VerifyArgs {
+    /// The asymmetric SIGN_VERIFY key: key id, key ARN, alias name or alias ARN.
     key: String,
     #[command(flatten)]
     message: MessageArgs,
+    /// The signing algorithm the signature was made with (as for `kms sign`).
     #[arg(long, value_parser = parse_aws::<SigningAlgorithmSpec>)]
     signing_algorithm: SigningAlgorithmSpec,
+    /// The signature to check: a file, raw or base64.
     #[arg(long)]
     signature_file: PathBuf,
 }
@@ -73,7 +78,9 @@ pub(super) fn verify(kms: &Invocation, args: VerifyArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct GetPublicKeyArgs {
+    /// The asymmetric key: key id, key ARN, alias name or alias ARN.
     key: String,
+    /// Also write the public key (DER SubjectPublicKeyInfo) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -90,7 +97,9 @@ pub(super) fn get_public_key(kms: &Invocation, args: GetPublicKeyArgs) -> anyhow
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DeriveSharedSecretArgs {
+    /// The KEY_AGREEMENT key: key id, key ARN, alias name or alias ARN.
     key: String,
+    /// The peer's public key: a DER SubjectPublicKeyInfo file, raw or base64.
     #[arg(long)]
     public_key_file: PathBuf,
 }
@@ -112,6 +121,7 @@ pub(super) fn derive_shared_secret(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DataKeyPairArgs {
+    /// The symmetric key that encrypts the private key: key id, key ARN, alias name or alias ARN.
     key: String,
     /// RSA_2048/3072/4096, ECC_NIST_P256/P384/P521 or ECC_SECG_P256K1.
     #[arg(long, value_parser = parse_aws::<DataKeyPairSpec>)]

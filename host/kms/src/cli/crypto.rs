@@ -11,6 +11,7 @@ use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct EncryptArgs {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
     /// Read the plaintext from this file (default: standard input).
     #[arg(long)]
@@ -46,6 +47,7 @@ pub(super) struct DecryptArgs {
     /// Read the blob from this file (default: standard input).
     #[arg(long)]
     ciphertext_file: Option<PathBuf>,
+    /// The key the blob must be encrypted under (required for asymmetric keys, else checked if given).
     #[arg(long)]
     key_id: Option<String>,
     /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
@@ -75,10 +77,13 @@ pub(super) fn decrypt(kms: &Invocation, args: DecryptArgs) -> anyhow::Result<()>
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ReEncryptArgs {
+    /// The key to encrypt under: key id, key ARN, alias name or alias ARN.
     #[arg(long)]
     destination_key_id: String,
+    /// Read the ciphertext blob (raw or base64) from this file (default: standard input).
     #[arg(long)]
     ciphertext_file: Option<PathBuf>,
+    /// The key the blob is encrypted under (required for asymmetric keys, else checked if given).
     #[arg(long)]
     source_key_id: Option<String>,
     /// The encryption context the blob was encrypted with (key=value[,key=value...] or JSON).
@@ -104,9 +109,12 @@ pub(super) fn re_encrypt(kms: &Invocation, args: ReEncryptArgs) -> anyhow::Resul
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DataKeyArgs {
+    /// The symmetric key that encrypts the data key: key id, key ARN, alias name or alias ARN.
     key: String,
+    /// AES_256 (the default) or AES_128.
     #[arg(long, conflicts_with = "number_of_bytes")]
     key_spec: Option<String>,
+    /// A data key of this many bytes (1-1024) instead of a --key-spec.
     #[arg(long)]
     number_of_bytes: Option<u32>,
     /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
@@ -157,6 +165,7 @@ pub(super) fn generate_data_key_without_plaintext(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct GenerateRandomArgs {
+    /// How many random bytes (1-1024).
     number_of_bytes: u32,
 }
 
@@ -170,10 +179,12 @@ pub(super) fn generate_random(kms: &Invocation, args: GenerateRandomArgs) -> any
 
 #[derive(clap::Args, Debug)]
 pub(super) struct GenerateMacArgs {
+    /// The HMAC key: key id, key ARN, alias name or alias ARN.
     key: String,
     /// Read the message from this file (default: standard input).
     #[arg(long)]
     message_file: Option<PathBuf>,
+    /// HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384 or HMAC_SHA_512 (the key's own).
     #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
     mac_algorithm: MacAlgorithmSpec,
 }
@@ -192,11 +203,15 @@ pub(super) fn generate_mac(kms: &Invocation, args: GenerateMacArgs) -> anyhow::R
 
 #[derive(clap::Args, Debug)]
 pub(super) struct VerifyMacArgs {
+    /// The HMAC key: key id, key ARN, alias name or alias ARN.
     key: String,
+    /// The message the MAC is of, from this file (default: standard input).
     #[arg(long)]
     message_file: Option<PathBuf>,
+    /// The MAC algorithm (the key's own, as for `kms generate-mac`).
     #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
     mac_algorithm: MacAlgorithmSpec,
+    /// The MAC to check: a file, raw or base64.
     #[arg(long)]
     mac_file: PathBuf,
 }

@@ -17,15 +17,19 @@ const PROGRESS_THRESHOLD: u64 = 8 << 20;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct SealArgs {
+    /// The symmetric key that protects the data key: key id, key ARN, alias name or alias ARN.
     key: String,
+    /// The file to seal (- for standard input).
     #[arg(value_name = "INPUT")]
     source: PathBuf,
+    /// Where to write the envelope (- for standard output, unless it is a terminal).
     #[arg(value_name = "OUTPUT")]
     destination: PathBuf,
     /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
     /// object such as '{"tenant":"acme"}'; repeatable.
     #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
     context: Vec<ContextPairs>,
+    /// Plaintext bytes per authenticated chunk.
     #[arg(long, default_value_t = streaming::DEFAULT_CHUNK_SIZE)]
     chunk_size: u32,
 }
@@ -62,8 +66,10 @@ pub(super) fn seal(kms: &Invocation, args: SealArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct OpenArgs {
+    /// The envelope to open (- for standard input).
     #[arg(value_name = "INPUT")]
     source: PathBuf,
+    /// Where to write the plaintext (- for standard output); a file appears only once all of it authenticates.
     #[arg(value_name = "OUTPUT")]
     destination: PathBuf,
     /// The encryption context the envelope was sealed with: key=value[,key=value...] or a JSON

@@ -55,9 +55,12 @@ pub(super) fn create_grant(kms: &Invocation, args: CreateGrantArgs) -> anyhow::R
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ListGrantsArgs {
+    /// The key whose grants to list: key id or key ARN.
     key: String,
+    /// Only this grant.
     #[arg(long)]
     grant_id: Option<String>,
+    /// Only the grants to this principal (ARN).
     #[arg(long)]
     grantee_principal: Option<String>,
 }
@@ -75,6 +78,7 @@ pub(super) fn list_grants(kms: &Invocation, args: ListGrantsArgs) -> anyhow::Res
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ListRetirableGrantsArgs {
+    /// The principal (ARN) whose retirable grants to list.
     retiring_principal: String,
 }
 
@@ -92,10 +96,13 @@ pub(super) fn list_retirable_grants(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct RetireGrantArgs {
+    /// The grant token CreateGrant returned (or give the key and --grant-id).
     #[arg(long, conflicts_with_all = ["key", "grant_id"])]
     grant_token: Option<String>,
+    /// The key of the grant (with --grant-id): key id or key ARN.
     #[arg(long, requires = "grant_id")]
     key: Option<String>,
+    /// The grant's id (with the key).
     #[arg(long, requires = "key")]
     grant_id: Option<String>,
 }
@@ -112,7 +119,9 @@ pub(super) fn retire_grant(kms: &Invocation, args: RetireGrantArgs) -> anyhow::R
 
 #[derive(clap::Args, Debug)]
 pub(super) struct RevokeGrantArgs {
+    /// The key of the grant: key id or key ARN.
     key: String,
+    /// The grant's id.
     grant_id: String,
 }
 

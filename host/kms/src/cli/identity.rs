@@ -19,6 +19,7 @@ pub(super) enum AccountCommand {
     Create {
         /// The 12-digit account id.
         account_id: String,
+        /// A friendly name for the account.
         #[arg(long, default_value = "")]
         name: String,
     },
@@ -30,49 +31,68 @@ pub(super) enum AccountCommand {
 pub(super) enum PrincipalCommand {
     /// Create a user or role (arn:aws:iam::<account>:user/<name> or :role/<name>).
     Create {
+        /// The new principal's ARN: arn:aws:iam::ACCOUNT:user/NAME or ...:role/NAME.
         arn: String,
         /// Tag as key=value (repeatable): aws:PrincipalTag/<key> in policies.
         #[arg(long = "tag", value_parser = parse_pair)]
         tags: Vec<(String, String)>,
     },
     /// Show a principal: tags and policy names.
-    Show { arn: String },
+    Show {
+        /// The principal's ARN.
+        arn: String,
+    },
     /// List an account's principals (default: the vault's account).
     List {
+        /// The 12-digit account (default: the vault's account).
         #[arg(long)]
         account: Option<String>,
     },
     /// Delete a principal and its access keys.
-    Delete { arn: String },
+    Delete {
+        /// The principal's ARN.
+        arn: String,
+    },
     /// Add or replace tags.
     Tag {
+        /// The principal's ARN.
         arn: String,
+        /// Tags as KEY=VALUE, one or more: aws:PrincipalTag/KEY in policies.
         #[arg(required = true, value_parser = parse_pair)]
         tags: Vec<(String, String)>,
     },
     /// Remove tags by key.
     Untag {
+        /// The principal's ARN.
         arn: String,
+        /// The tag keys to remove, one or more.
         #[arg(required = true)]
         tag_keys: Vec<String>,
     },
     /// Attach (or replace) an identity policy from a JSON file.
     PutPolicy {
+        /// The principal's ARN.
         arn: String,
+        /// The policy's name (one principal's policies have distinct names).
         #[arg(long)]
         name: String,
+        /// The identity policy: a JSON document in this file.
         #[arg(long)]
         policy_file: PathBuf,
     },
     /// Print an identity policy.
     GetPolicy {
+        /// The principal's ARN.
         arn: String,
+        /// The policy's name.
         #[arg(long)]
         name: String,
     },
     /// Remove an identity policy.
     DeletePolicy {
+        /// The principal's ARN.
         arn: String,
+        /// The policy's name.
         #[arg(long)]
         name: String,
     },
@@ -81,15 +101,30 @@ pub(super) enum PrincipalCommand {
 #[derive(Subcommand, Debug)]
 pub(super) enum AccessKeyCommand {
     /// Create an access key for a principal; the secret is printed only now.
-    Create { principal: String },
+    Create {
+        /// The principal's ARN (a user or role).
+        principal: String,
+    },
     /// List a principal's access keys (never their secrets).
-    List { principal: String },
+    List {
+        /// The principal's ARN.
+        principal: String,
+    },
     /// Make an access key usable again.
-    Activate { access_key_id: String },
+    Activate {
+        /// The access key's id (AKIA...).
+        access_key_id: String,
+    },
     /// Stop an access key from signing requests.
-    Deactivate { access_key_id: String },
+    Deactivate {
+        /// The access key's id (AKIA...).
+        access_key_id: String,
+    },
     /// Delete an access key.
-    Delete { access_key_id: String },
+    Delete {
+        /// The access key's id (AKIA...).
+        access_key_id: String,
+    },
 }
 
 pub(super) fn account(kms: &Invocation, command: AccountCommand) -> anyhow::Result<()> {
@@ -186,6 +221,7 @@ pub(super) fn access_key(kms: &Invocation, command: AccessKeyCommand) -> anyhow:
 
 #[derive(clap::Args, Debug)]
 pub(super) struct AnalyzeArgs {
+    /// Report keys not used for this many days.
     #[arg(long, default_value_t = 90)]
     unused_days: u32,
 }

@@ -13,6 +13,7 @@ use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct GetParametersForImportArgs {
+    /// The key of EXTERNAL origin to import into: key id or key ARN.
     key: String,
     /// RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256.
     #[arg(long, value_parser = parse_aws::<WrappingAlgorithmSpec>)]
@@ -49,6 +50,7 @@ pub(super) fn get_parameters_for_import(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ImportKeyMaterialArgs {
+    /// The key of EXTERNAL origin to import into: key id or key ARN.
     key: String,
     /// The plaintext key material (32 raw bytes, HMAC bytes or a PKCS#8 DER private key):
     /// this command gets fresh parameters and wraps it itself.
@@ -125,6 +127,7 @@ pub(super) fn import_key_material(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DeleteImportedKeyMaterialArgs {
+    /// The key of EXTERNAL origin: key id or key ARN.
     key: String,
     /// The material to delete (default: the current one).
     #[arg(long)]

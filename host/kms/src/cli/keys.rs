@@ -11,6 +11,7 @@ use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct CreateKeyArgs {
+    /// A description of the key (up to 8192 characters).
     #[arg(long)]
     description: Option<String>,
     /// Tag as key=value (repeatable).
@@ -58,6 +59,7 @@ pub(super) struct ReplicateKeyArgs {
     /// The region to make the replica in.
     #[arg(long)]
     replica_region: String,
+    /// A description of the replica (up to 8192 characters).
     #[arg(long)]
     description: Option<String>,
     /// Tag as key=value (repeatable); tags are not copied from the primary.
@@ -113,8 +115,10 @@ pub(super) fn get_key_last_usage(kms: &Invocation, args: KeyArg) -> anyhow::Resu
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ListKeysArgs {
+    /// At most this many keys in this page (1-1000).
     #[arg(long)]
     limit: Option<u32>,
+    /// Start after the previous page: its NextMarker.
     #[arg(long)]
     marker: Option<String>,
     /// Follow markers and list every key.
@@ -143,7 +147,9 @@ pub(super) fn list_keys(kms: &Invocation, args: ListKeysArgs) -> anyhow::Result<
 
 #[derive(clap::Args, Debug)]
 pub(super) struct UpdateKeyDescriptionArgs {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
+    /// The new description (up to 8192 characters).
     description: String,
 }
 
@@ -172,7 +178,9 @@ pub(super) fn disable_key(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> 
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ScheduleKeyDeletionArgs {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
+    /// Days to wait before deleting it (7-30).
     #[arg(long)]
     pending_window_in_days: Option<u32>,
 }
@@ -195,7 +203,9 @@ pub(super) fn cancel_key_deletion(kms: &Invocation, args: KeyArg) -> anyhow::Res
 
 #[derive(clap::Args, Debug)]
 pub(super) struct TagResourceArgs {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
+    /// Tags as KEY=VALUE, one or more (an existing key's value is replaced).
     #[arg(required = true, value_parser = parse_pair)]
     tags: Vec<(String, String)>,
 }
@@ -210,7 +220,9 @@ pub(super) fn tag_resource(kms: &Invocation, args: TagResourceArgs) -> anyhow::R
 
 #[derive(clap::Args, Debug)]
 pub(super) struct UntagResourceArgs {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
+    /// The tag keys to remove, one or more.
     #[arg(required = true)]
     tag_keys: Vec<String>,
 }

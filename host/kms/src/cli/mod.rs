@@ -78,7 +78,8 @@ enum Output {
 enum Command {
     /// Create the root key file (mode 600) and an empty vault.
     Init(home::InitArgs),
-    /// Create a symmetric AES-256-GCM key.
+    /// Create a KMS key: symmetric (the default), RSA, ECC, ML-DSA, HMAC or key agreement, of AWS
+    /// or EXTERNAL origin, single- or multi-Region.
     CreateKey(keys::CreateKeyArgs),
     /// Print a key's policy.
     GetKeyPolicy(KeyArg),
@@ -228,6 +229,7 @@ enum Command {
 /// The one argument of the commands that take nothing but a key (id, ARN or alias).
 #[derive(clap::Args, Debug)]
 struct KeyArg {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
 }
 
@@ -449,5 +451,66 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::RevokeGrant(args) => grants::revoke_grant(kms, args),
         Command::Run(args) => run::run(kms, args),
         Command::Serve(args) => serve::serve(kms, args, paths),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and every argument says what it is in `--help`.
+    #[test]
+    fn every_command_and_argument_is_described() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            if command.get_about().is_none() {
+                missing.push(format!("{path}: the command"));
+            }
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") || arg.is_global_set() && path != " kms" {
+                    continue;
+                }
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    missing.push(format!("{path}: {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&<Cli as clap::CommandFactory>::command(), "", &mut missing);
+        assert!(missing.is_empty(), "undescribed:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn an_encryption_context_is_read_as_the_aws_cli_reads_it() {
+        let pairs = |s: &str| parse_context(s).map(|p| p.0);
+        let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            pairs("tenant=acme,env=prod"),
+            Ok(owned(&[("tenant", "acme"), ("env", "prod")]))
+        );
+        assert_eq!(pairs("url=a=b"), Ok(owned(&[("url", "a=b")])));
+        assert_eq!(
+            pairs(r#"{"tenant":"acme","note":"a,b"}"#),
+            Ok(owned(&[("note", "a,b"), ("tenant", "acme")]))
+        );
+        assert!(pairs("tenant").unwrap_err().contains("key=value"));
+        assert!(pairs("a=1,b").unwrap_err().contains("JSON form"));
+        assert!(
+            pairs(r#"{"a":1}"#)
+                .unwrap_err()
+                .contains("must be a string")
+        );
+        assert!(pairs("{not json").unwrap_err().contains("JSON object"));
     }
 }

@@ -22,7 +22,9 @@ pub(super) fn get_key_policy(kms: &Invocation, args: KeyArg) -> anyhow::Result<(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct PutKeyPolicyArgs {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
+    /// The key policy: a JSON document in this file.
     #[arg(long)]
     policy_file: PathBuf,
     /// Skip the check that you could change the policy again.

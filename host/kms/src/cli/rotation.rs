@@ -7,7 +7,9 @@ use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct EnableKeyRotationArgs {
+    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
     key: String,
+    /// Days between automatic rotations (90-2560).
     #[arg(long)]
     rotation_period_in_days: Option<u32>,
 }
