@@ -376,6 +376,26 @@ fn binary_output_never_goes_raw_to_a_terminal() {
 }
 
 #[test]
+fn serve_refuses_the_options_that_do_not_apply_to_it() {
+    let home = Home::new();
+    for (extra, says) in [
+        (["--as", "arn:aws:iam::111122223333:root"], "signed it"),
+        (
+            ["--via-service", "s3.us-east-1.amazonaws.com"],
+            "--via-service does not apply",
+        ),
+        (["--output", "json"], "--output json does not apply"),
+    ] {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend(extra);
+        let out = home.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn decrypt_with_the_wrong_context_fails_with_invalid_ciphertext() {
     let home = Home::new();
     let key = home.create_key();

@@ -343,6 +343,27 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    if matches!(cli.command, Command::Serve(_)) {
+        // Each request is answered as the principal whose access key signed it, as AWS does.
+        if let Some(arn) = &cli.as_principal {
+            anyhow::bail!(
+                "kms serve answers each request as the principal whose access key signed it; \
+                 --as {arn} (or KMS_PRINCIPAL) does not apply to it: unset it, and give that \
+                 principal an access key (`kms access-key create {arn}`) to call as it"
+            );
+        }
+        if cli.via_service.is_some() {
+            anyhow::bail!(
+                "--via-service does not apply to kms serve: each request is answered as the \
+                 principal that signed it"
+            );
+        }
+        if cli.output == Output::Json {
+            anyhow::bail!(
+                "kms serve prints its address and exports as text; --output json does not apply"
+            );
+        }
+    }
     // `kms serve` works with no set-up: the first run initialises the vault.
     if matches!(cli.command, Command::Serve(_)) && !paths.vault.exists() {
         eprintln!("kms serve: no vault yet; initialising one");
