@@ -1069,7 +1069,25 @@ fn audit_verify_and_query_from_the_command_line() {
     let encrypts = home.json(&["audit", "query", "--operation", "Encrypt"]);
     let encrypts = encrypts.as_array().unwrap();
     assert_eq!(encrypts.len(), 1);
-    assert!(encrypts[0]["Seq"].as_u64().unwrap() > 1);
+    let sequence = |r: &serde_json::Value| r["additionalEventData"]["sequence"].as_u64().unwrap();
+    assert!(sequence(&encrypts[0]) > 1);
+    // CloudTrail's shape: ISO 8601 time, the event's name, the context as an object.
+    let event = &encrypts[0];
+    assert_eq!(event["eventName"], "Encrypt");
+    assert_eq!(event["eventSource"], "kms.amazonaws.com");
+    assert!(
+        event["eventTime"].as_str().unwrap().ends_with('Z'),
+        "{event}"
+    );
+    assert_eq!(event["userIdentity"]["type"], "Root");
+    assert_eq!(event["requestParameters"]["encryptionContext"]["a"], "1");
+    assert!(
+        event["resources"][0]["ARN"]
+            .as_str()
+            .unwrap()
+            .ends_with(&key)
+    );
+    assert!(event.get("errorCode").is_none(), "{event}");
     let for_key = home.ok(&["audit", "query", "--key", &key]);
     assert!(for_key.lines().count() >= 2, "{for_key}");
     assert!(
@@ -1091,7 +1109,8 @@ fn audit_verify_and_query_from_the_command_line() {
     let failures = home.json(&["audit", "query", "--outcome", "failure"]);
     let failures = failures.as_array().unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert_eq!(failures[0]["outcome"], "NotFoundException");
+    assert_eq!(failures[0]["errorCode"], "NotFoundException");
+    assert!(failures[0]["errorMessage"].is_string());
     let by_code = home.json(&["audit", "query", "--outcome", "notfoundexception"]);
     assert_eq!(by_code.as_array().unwrap().len(), 1);
     // An AWS operation the trail does not hold yet is a valid filter with no records.
@@ -1124,7 +1143,7 @@ fn audit_verify_and_query_from_the_command_line() {
     let db = rusqlite::Connection::open(&vault).unwrap();
     db.execute(
         "UPDATE audit_log SET event = replace(event, 'Encrypt', 'Decrypt') WHERE seq = ?1",
-        [encrypts[0]["Seq"].as_i64().unwrap()],
+        [sequence(&encrypts[0]) as i64],
     )
     .unwrap();
     drop(db);
@@ -1336,9 +1355,12 @@ fn a_guest_acts_with_exactly_its_principals_permissions() {
     ]);
     let records = records.as_array().unwrap();
     assert!(
-        records.iter().any(|r| r["outcome"] == "Success"
-            && r["grant_id"].is_string()
-            && r["source"].as_str().unwrap().starts_with("guest:")),
+        records.iter().any(|r| r.get("errorCode").is_none()
+            && r["additionalEventData"]["grantId"].is_string()
+            && r["additionalEventData"]["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("guest:")),
         "{records:?}"
     );
 }

@@ -321,7 +321,7 @@ fn check_durable(server: &Server, home: &Path, ledger: &Ledger) {
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|r| r["request_id"].as_str())
+        .filter_map(|r| r["requestID"].as_str())
         .collect();
     let missing: Vec<_> = ledger
         .request_ids

@@ -194,12 +194,21 @@ fn every_response_carries_a_request_id_that_the_audit_trail_shares() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["key_arn"].as_str().is_some_and(|a| a.ends_with(&key)))
+        .find(|r| {
+            r["resources"][0]["ARN"]
+                .as_str()
+                .is_some_and(|a| a.ends_with(&key))
+        })
         .unwrap();
-    assert_eq!(record["request_id"], request_id.as_str());
-    assert_eq!(record["principal"], "arn:aws:iam::111122223333:user/admin");
+    assert_eq!(record["requestID"], request_id.as_str());
+    assert_eq!(
+        record["userIdentity"]["arn"],
+        "arn:aws:iam::111122223333:user/admin"
+    );
+    assert_eq!(record["userIdentity"]["type"], "IAMUser");
+    assert_eq!(record["sourceIPAddress"], "127.0.0.1");
     assert!(
-        record["source"]
+        record["additionalEventData"]["source"]
             .as_str()
             .unwrap()
             .starts_with("api:127.0.0.1")
@@ -1179,7 +1188,7 @@ fn the_aws_encryption_sdk_round_trips_a_file_and_refuses_an_altered_context() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["operation"].as_str().unwrap())
+        .map(|r| r["eventName"].as_str().unwrap())
         .collect();
     assert!(operations.contains(&"GenerateDataKey"), "{operations:?}");
     assert!(operations.contains(&"Decrypt"), "{operations:?}");

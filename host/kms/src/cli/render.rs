@@ -82,11 +82,7 @@ pub(super) fn audit_records(out: Output, records: &[(u64, AuditEvent)]) -> anyho
         Output::Json => {
             let records: Vec<Value> = records
                 .iter()
-                .map(|(seq, e)| {
-                    let mut v = serde_json::to_value(e).unwrap_or_default();
-                    v["Seq"] = (*seq).into();
-                    v
-                })
+                .map(|(seq, e)| cloudtrail_event(*seq, e))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&records)?);
         }
@@ -106,6 +102,79 @@ pub(super) fn audit_records(out: Output, records: &[(u64, AuditEvent)]) -> anyho
         }
     }
     Ok(())
+}
+
+/// An audit record in the shape of a CloudTrail event of AWS KMS (the field names CloudTrail
+/// uses, times in ISO 8601, the encryption context as an object), so that tools and habits made
+/// for CloudTrail read it; what CloudTrail has no field for is in `additionalEventData`.
+pub(super) fn cloudtrail_event(seq: u64, e: &AuditEvent) -> Value {
+    let time = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(e.time));
+    let identity_type = if e.principal.ends_with(":root") {
+        "Root"
+    } else if e.principal.contains(":role/") {
+        "AssumedRole"
+    } else if e.principal.contains(":user/") {
+        "IAMUser"
+    } else if e.principal.ends_with(".amazonaws.com") {
+        "AWSService"
+    } else {
+        "Unknown"
+    };
+    let mut event = serde_json::json!({
+        "eventVersion": "1.08",
+        "eventTime": time.to_string(),
+        "eventSource": "kms.amazonaws.com",
+        "eventName": e.operation,
+        "awsRegion": e.region,
+        "userIdentity": {
+            "type": identity_type,
+            "arn": e.principal,
+            "accountId": e.account,
+        },
+        "requestID": e.request_id,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": e.account,
+        "additionalEventData": {
+            "sequence": seq,
+            "source": e.source,
+        },
+    });
+    if let Some(ip) = e.source.strip_prefix("api:") {
+        event["sourceIPAddress"] = ip.into();
+    } else if e.source == "kms" {
+        event["sourceIPAddress"] = "AWS Internal".into();
+    }
+    let mut parameters = serde_json::Map::new();
+    if let Some(arn) = &e.key_arn {
+        parameters.insert("keyId".into(), arn.clone().into());
+        event["resources"] = serde_json::json!([{
+            "accountId": e.account,
+            "type": "AWS::KMS::Key",
+            "ARN": arn,
+        }]);
+    }
+    if let Some(context) = &e.encryption_context {
+        let context: serde_json::Map<String, Value> = context
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        parameters.insert("encryptionContext".into(), context.into());
+    }
+    event["requestParameters"] = if parameters.is_empty() {
+        Value::Null
+    } else {
+        parameters.into()
+    };
+    if e.outcome != "Success" {
+        event["errorCode"] = e.outcome.clone().into();
+        if let Some(message) = &e.error_message {
+            event["errorMessage"] = message.clone().into();
+        }
+    }
+    if let Some(grant) = &e.grant_id {
+        event["additionalEventData"]["grantId"] = grant.clone().into();
+    }
+    event
 }
 
 /// Renders a response for people.
