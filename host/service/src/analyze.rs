@@ -61,6 +61,16 @@ pub struct BroadPrincipal {
     pub through_policy: String,
 }
 
+/// A principal whose identity policy makes it an administrator of everything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Administrator {
+    /// The principal's ARN.
+    pub principal: String,
+    /// The identity policy that makes it one.
+    pub through_policy: String,
+}
+
 /// A grant that has not allowed a single call.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -85,6 +95,10 @@ pub struct AnalyzeResponse {
     pub open_policy_statements: Vec<OpenStatement>,
     /// Principals with every KMS permission on keys they are not named to administer.
     pub broad_principals: Vec<BroadPrincipal>,
+    /// The account's administrators: principals whose identity policy allows every action
+    /// (`*` or `kms:*`) on every resource without a condition, as `kms init` makes `user/admin`.
+    /// Listed once each, not as a finding on every key.
+    pub administrators: Vec<Administrator>,
     /// Grants never used.
     pub unused_grants: Vec<UnusedGrant>,
 }
@@ -134,6 +148,19 @@ impl Service {
 
         let principals = store.principals(self.shared.vault.account())?;
         let mut report = AnalyzeResponse::default();
+        let mut administrators = HashMap::new();
+        for principal in &principals {
+            for (name, text) in &principal.policies {
+                if self.allows_everything(text)? {
+                    administrators.insert(principal.arn.clone(), name.clone());
+                    report.administrators.push(Administrator {
+                        principal: principal.arn.clone(),
+                        through_policy: name.clone(),
+                    });
+                    break;
+                }
+            }
+        }
         let mut after_key = None;
         loop {
             let keys = store.keys_after(&self.region, after_key.as_ref(), 100)?;
@@ -165,6 +192,9 @@ impl Service {
                     }
                 }
                 for principal in &principals {
+                    if administrators.contains_key(&principal.arn) {
+                        continue;
+                    }
                     if let Some(policy) = self.full_access_through_identity(principal, &record)? {
                         report.broad_principals.push(BroadPrincipal {
                             principal: principal.arn.clone(),
@@ -190,6 +220,23 @@ impl Service {
 
     /// The identity policy through which `principal` holds every probed permission on `record`,
     /// when the key policy does not name it for them.
+    /// Whether an identity policy allows every action (`*` or `kms:*`) on every resource, with
+    /// no condition.
+    fn allows_everything(&self, text: &str) -> KmsResult<bool> {
+        let document = self.parsed_policy(text, "identity policy")?;
+        Ok(document.statements.iter().any(|statement| {
+            let all = |patterns: &Option<Vec<String>>, wildcards: &[&str]| {
+                patterns
+                    .as_ref()
+                    .is_some_and(|p| p.iter().any(|p| wildcards.contains(&p.as_str())))
+            };
+            statement.effect == Effect::Allow
+                && statement.conditions.is_empty()
+                && all(&statement.action, &["*", "kms:*"])
+                && all(&statement.resource, &["*"])
+        }))
+    }
+
     fn full_access_through_identity(
         &self,
         principal: &kms_vault::PrincipalRecord,
