@@ -384,7 +384,10 @@ fn serve_refuses_the_options_that_do_not_apply_to_it() {
             ["--via-service", "s3.us-east-1.amazonaws.com"],
             "--via-service does not apply",
         ),
-        (["--output", "json"], "--output json does not apply"),
+        (
+            ["--output", "json"],
+            "--output json and --query do not apply",
+        ),
     ] {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend(extra);
@@ -393,6 +396,43 @@ fn serve_refuses_the_options_that_do_not_apply_to_it() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn query_picks_values_out_and_table_draws_them() {
+    let home = Home::new();
+    // A single value prints as it is: what a shell variable wants.
+    let key = home.ok(&["create-key", "--query", "KeyMetadata.KeyId"]);
+    let key = key.strip_suffix('\n').unwrap();
+    assert_eq!(key.len(), 36, "{key:?}");
+    assert_eq!(home.state(key), "Enabled");
+    let other = home.create_key();
+    let ids = home.ok(&["list-keys", "--query", "Keys[].KeyId"]);
+    let mut listed: Vec<&str> = ids.lines().collect();
+    listed.sort();
+    let mut expected = vec![key, other.as_str()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    // The same query with --output json is JSON, as the aws CLI's.
+    let json = home.ok(&[
+        "describe-key",
+        key,
+        "--query",
+        "KeyMetadata.[KeyState,KeySpec]",
+        "--output",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json, serde_json::json!(["Enabled", "SYMMETRIC_DEFAULT"]));
+    let table = home.ok(&["list-keys", "--output", "table"]);
+    assert!(table.contains("| KeyArn "), "{table}");
+    assert!(
+        table.lines().any(|l| l.contains(key) && l.starts_with('|')),
+        "{table}"
+    );
+    let out = home.run(&["list-keys", "--query", "Keys["]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a JMESPath expression"));
 }
 
 #[test]

@@ -1194,6 +1194,44 @@ fn the_aws_encryption_sdk_round_trips_a_file_and_refuses_an_altered_context() {
     assert!(operations.contains(&"Decrypt"), "{operations:?}");
 }
 
+#[test]
+fn yaml_output_reads_back_as_the_json_output_in_python() {
+    let venv = aws_clients();
+    let served = Served::start(&[]);
+    let key = served.create_key();
+    served.cli(&["tag-resource", &key, "team=a: b", "empty=", "n=007"]);
+    served.cli(&["create-alias", "alias/yaml", &key]);
+    for command in [
+        vec!["describe-key", key.as_str()],
+        vec!["list-keys"],
+        vec!["list-resource-tags", key.as_str()],
+        vec!["list-aliases"],
+        vec!["audit", "query"],
+    ] {
+        let as_json = served.cli(&[command.as_slice(), &["--output", "json"]].concat());
+        let as_yaml = served.cli(&[command.as_slice(), &["--output", "yaml"]].concat());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("out.json"), &as_json).unwrap();
+        std::fs::write(dir.path().join("out.yaml"), &as_yaml).unwrap();
+        let check = Command::new(venv.join("bin/python"))
+            .current_dir(dir.path())
+            .args([
+                "-c",
+                "import json, yaml, sys\n\
+                 a = json.load(open('out.json'))\n\
+                 b = yaml.safe_load(open('out.yaml'))\n\
+                 sys.exit(0 if a == b else 'differs: %r vs %r' % (a, b))",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{command:?}: {}\n{as_yaml}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}
+
 /// Runs the `openssl` command line in `dir`, as AWS's import documentation does.
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")

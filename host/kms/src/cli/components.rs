@@ -52,7 +52,9 @@ pub(super) fn components(out: Output, args: ComponentsArgs) -> anyhow::Result<()
         })
         .collect();
     match out {
-        Output::Json => print(out, &serde_json::json!({ "Components": listed })),
+        Output::Json | Output::Table | Output::Yaml => {
+            print(out, &serde_json::json!({ "Components": listed }))
+        }
         Output::Text => {
             for c in &listed {
                 println!(

@@ -49,9 +49,14 @@ struct Cli {
     /// (64 hex characters) takes precedence.
     #[arg(long, env = "KMS_ROOT_KEY_FILE", global = true)]
     root_key_file: Option<PathBuf>,
-    /// Output format.
+    /// Output format: text (for people; a single value as it is), json (the AWS-shaped
+    /// response), table or yaml.
     #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
     output: Output,
+    /// A JMESPath expression applied to the response before it is printed, as the aws CLI's
+    /// --query: `--query KeyMetadata.KeyId` prints just the key id.
+    #[arg(long, global = true, value_name = "JMESPATH", value_parser = render::parse_query)]
+    query: Option<String>,
     /// Act as this principal (an account root, user or role ARN) instead of the vault
     /// account's root: its key policies, identity policies and grants then decide.
     #[arg(long = "as", env = "KMS_PRINCIPAL", global = true, value_name = "ARN")]
@@ -70,8 +75,14 @@ struct Cli {
 /// How a command prints its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Output {
+    /// For people: `Field: value` lines; a single value (after --query) as it is.
     Text,
+    /// The AWS-shaped response as JSON.
     Json,
+    /// The response as a table.
+    Table,
+    /// The response as YAML.
+    Yaml,
 }
 
 #[derive(Subcommand, Debug)]
@@ -332,6 +343,9 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
 /// the command as the chosen principal.
 fn execute(cli: Cli) -> anyhow::Result<()> {
     let paths = home::Paths::of(&cli)?;
+    if let Some(query) = &cli.query {
+        render::set_query(query);
+    }
     match cli.command {
         Command::Init(args) => return home::init(&paths, &args, cli.region.as_deref(), cli.output),
         Command::Components(args) => return components::components(cli.output, args),
@@ -358,9 +372,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                  principal that signed it"
             );
         }
-        if cli.output == Output::Json {
+        if cli.output != Output::Text || cli.query.is_some() {
             anyhow::bail!(
-                "kms serve prints its address and exports as text; --output json does not apply"
+                "kms serve prints its address and exports as text; --output {} and --query do \
+                 not apply",
+                format!("{:?}", cli.output).to_lowercase()
             );
         }
     }

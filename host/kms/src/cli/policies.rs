@@ -15,7 +15,7 @@ pub(super) fn get_key_policy(kms: &Invocation, args: KeyArg) -> anyhow::Result<(
     };
     let policy = kms.service.get_key_policy(&kms.me, req)?;
     match kms.out {
-        Output::Json => print(kms.out, &policy),
+        Output::Json | Output::Table | Output::Yaml => print(kms.out, &policy),
         Output::Text => write_bytes(None, format!("{}\n", policy.policy).as_bytes()),
     }
 }

@@ -1,10 +1,14 @@
 //! How answers are printed: `--output json` prints the AWS-shaped response as pretty JSON; text
 //! renders it for people, one `Field: value` line per field, nested objects indented, lists of
-//! records as numbered blocks, `…Date` fields as RFC 3339, and binary results in base64.
+//! records as numbered blocks, `…Date` fields as RFC 3339, and binary results in base64; `table`
+//! and `yaml` print the same response as a table or as YAML. `--query` (JMESPath, as the aws CLI's)
+//! picks out part of the response first; text prints a single value as it is, so that
+//! `KEY=$(kms create-key --query KeyMetadata.KeyId)` works.
 
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal as _, Write as _};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
@@ -16,16 +20,241 @@ use super::Output;
 use super::files::write_bytes;
 use kms_service::audit::AuditEvent;
 
-/// Prints a response: pretty JSON, or rendered for people.
-pub(super) fn print(out: Output, value: &impl Serialize) -> anyhow::Result<()> {
+/// The `--query` of this run, checked when the command line was parsed.
+static QUERY: OnceLock<String> = OnceLock::new();
+
+/// Checks a `--query` expression.
+pub(super) fn parse_query(expression: &str) -> Result<String, String> {
+    jmespath::compile(expression)
+        .map(|_| expression.to_string())
+        .map_err(|e| format!("not a JMESPath expression: {e}"))
+}
+
+/// Sets the `--query` every printed response goes through.
+pub(super) fn set_query(expression: &str) {
+    let _ = QUERY.set(expression.to_string());
+}
+
+/// `value` as JSON, through `--query` if one was given.
+fn queried(value: &impl Serialize) -> anyhow::Result<Value> {
     let json = serde_json::to_value(value)?;
+    let Some(expression) = QUERY.get() else {
+        return Ok(json);
+    };
+    let compiled = jmespath::compile(expression)?;
+    let found = compiled
+        .search(json)
+        .map_err(|e| anyhow::anyhow!("--query {expression}: {e}"))?;
+    Ok(serde_json::to_value(&*found)?)
+}
+
+/// Prints a response in the chosen format, after `--query`.
+pub(super) fn print(out: Output, value: &impl Serialize) -> anyhow::Result<()> {
+    let json = queried(value)?;
     let text = match out {
         Output::Json => serde_json::to_string_pretty(&json)?,
+        Output::Text if QUERY.get().is_some() => plain(&json),
         Output::Text => text(&json),
+        Output::Table => table(&json),
+        Output::Yaml => yaml(&json),
     };
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{}", text.trim_end())?;
     Ok(())
+}
+
+/// What a query picked, as text: a value as it is, a list one value per line, anything else
+/// rendered for people.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(plain).collect::<Vec<_>>().join("\n")
+        }
+        Value::Bool(_) | Value::Number(_) => value.to_string(),
+        other => text(other),
+    }
+}
+
+/// A response as tables, as the aws CLI draws them: an object's scalar fields as `field | value`
+/// rows, each list of records as rows under its fields' names, nested parts as tables of their
+/// own titled by their field.
+pub fn table(value: &Value) -> String {
+    let mut out = String::new();
+    tables(&mut out, None, value);
+    out.trim_end().to_string()
+}
+
+fn tables(out: &mut String, title: Option<&str>, value: &Value) {
+    let cell = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let nested = |v: &Value| matches!(v, Value::Object(_) | Value::Array(_));
+    match value {
+        Value::Object(map) => {
+            let rows: Vec<Vec<String>> = map
+                .iter()
+                .filter(|(_, v)| !nested(v))
+                .map(|(k, v)| vec![k.clone(), cell(v)])
+                .collect();
+            if !rows.is_empty() {
+                grid(out, title, &rows, false);
+            }
+            for (k, v) in map.iter().filter(|(_, v)| nested(v)) {
+                let title = title.map_or_else(|| k.clone(), |t| format!("{t}.{k}"));
+                tables(out, Some(&title), v);
+            }
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            let mut columns: Vec<String> = Vec::new();
+            for key in items
+                .iter()
+                .flat_map(|i| i.as_object().into_iter().flat_map(|o| o.keys()))
+            {
+                if !columns.contains(key) {
+                    columns.push(key.clone());
+                }
+            }
+            let mut rows = vec![columns.clone()];
+            rows.extend(
+                items
+                    .iter()
+                    .map(|item| columns.iter().map(|c| cell(&item[c.as_str()])).collect()),
+            );
+            grid(out, title, &rows, true);
+        }
+        Value::Array(items) => {
+            let rows: Vec<Vec<String>> = items.iter().map(|i| vec![cell(i)]).collect();
+            grid(out, title, &rows, false);
+        }
+        other => grid(out, title, &[vec![cell(other)]], false),
+    }
+}
+
+/// Draws one table, its first row a header if `header`.
+fn grid(out: &mut String, title: Option<&str>, rows: &[Vec<String>], header: bool) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let rule = format!(
+        "+{}+",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("+")
+    );
+    if let Some(title) = title {
+        let _ = writeln!(out, "{title}");
+    }
+    let _ = writeln!(out, "{rule}");
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = (0..columns)
+            .map(|c| {
+                let s = row.get(c).map(String::as_str).unwrap_or("");
+                format!(" {s}{} ", " ".repeat(widths[c] - s.chars().count()))
+            })
+            .collect();
+        let _ = writeln!(out, "|{}|", cells.join("|"));
+        if i == 0 && header {
+            let _ = writeln!(out, "{rule}");
+        }
+    }
+    let _ = writeln!(out, "{rule}");
+}
+
+/// A response as YAML (block style; strings plain where YAML reads them back as the same
+/// string, double-quoted otherwise).
+pub fn yaml(value: &Value) -> String {
+    fn scalar(v: &Value) -> String {
+        match v {
+            Value::String(s) if plain_safe(s) => s.clone(),
+            Value::String(s) => Value::String(s.clone()).to_string(),
+            Value::Null => "null".into(),
+            other => other.to_string(),
+        }
+    }
+    fn plain_safe(s: &str) -> bool {
+        const RESERVED: [&str; 11] = [
+            "true", "false", "null", "yes", "no", "on", "off", "y", "n", "~", "",
+        ];
+        let first_ok = s
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '_');
+        first_ok
+            && !RESERVED.contains(&s.to_ascii_lowercase().as_str())
+            && s.parse::<f64>().is_err()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./@+=,".contains(c) || c == ':')
+            && !s.contains(": ")
+            && !s.ends_with(':')
+    }
+    fn block(out: &mut String, v: &Value, indent: usize) {
+        let pad = "  ".repeat(indent);
+        match v {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, item) in map {
+                    let key = scalar(&Value::String(k.clone()));
+                    match item {
+                        Value::Object(m) if !m.is_empty() => {
+                            let _ = writeln!(out, "{pad}{key}:");
+                            block(out, item, indent + 1);
+                        }
+                        Value::Array(a) if !a.is_empty() => {
+                            let _ = writeln!(out, "{pad}{key}:");
+                            block(out, item, indent);
+                        }
+                        _ => {
+                            let _ = writeln!(out, "{pad}{key}: {}", flow(item));
+                        }
+                    }
+                }
+            }
+            Value::Array(items) if !items.is_empty() => {
+                for item in items {
+                    match item {
+                        Value::Object(m) if !m.is_empty() => {
+                            let mut inner = String::new();
+                            block(&mut inner, item, indent + 1);
+                            let inner = inner.trim_start();
+                            let _ = write!(out, "{pad}- {inner}");
+                        }
+                        Value::Array(a) if !a.is_empty() => {
+                            let _ = writeln!(out, "{pad}-");
+                            block(out, item, indent + 1);
+                        }
+                        _ => {
+                            let _ = writeln!(out, "{pad}- {}", flow(item));
+                        }
+                    }
+                }
+            }
+            other => {
+                let _ = writeln!(out, "{pad}{}", flow(other));
+            }
+        }
+    }
+    fn flow(v: &Value) -> String {
+        match v {
+            Value::Object(_) => "{}".into(),
+            Value::Array(_) => "[]".into(),
+            other => scalar(other),
+        }
+    }
+    let mut out = String::new();
+    block(&mut out, value, 0);
+    out
 }
 
 /// Prints one binary result: raw to `file` if given, the whole response with `--output json`,
@@ -38,8 +267,10 @@ pub(super) fn emit_blob(
 ) -> anyhow::Result<()> {
     match (file, out) {
         (Some(path), _) => write_bytes(Some(path), bytes),
-        (None, Output::Json) => print(out, response),
-        (None, Output::Text) => write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes()),
+        (None, Output::Text) if QUERY.get().is_none() => {
+            write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes())
+        }
+        (None, _) => print(out, response),
     }
 }
 
@@ -54,7 +285,8 @@ pub(super) fn emit_raw(
 ) -> anyhow::Result<()> {
     match (file, out) {
         (Some(path), _) => write_bytes(Some(path), bytes),
-        (None, Output::Json) => print(out, response),
+        (None, Output::Text) if QUERY.get().is_some() => print(out, response),
+        (None, Output::Json | Output::Table | Output::Yaml) => print(out, response),
         (None, Output::Text) if io::stdout().is_terminal() && !is_text(bytes) => {
             eprintln!(
                 "(binary plaintext of {} bytes, shown in base64; --out FILE writes the raw bytes, \
@@ -79,14 +311,7 @@ pub(super) fn is_text(bytes: &[u8]) -> bool {
 /// Prints audit records, each with its sequence number: a JSON list, or one line per record.
 pub(super) fn audit_records(out: Output, records: &[(u64, AuditEvent)]) -> anyhow::Result<()> {
     match out {
-        Output::Json => {
-            let records: Vec<Value> = records
-                .iter()
-                .map(|(seq, e)| cloudtrail_event(*seq, e))
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&records)?);
-        }
-        Output::Text => {
+        Output::Text if QUERY.get().is_none() => {
             for (seq, e) in records {
                 let when =
                     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(e.time));
@@ -99,6 +324,13 @@ pub(super) fn audit_records(out: Output, records: &[(u64, AuditEvent)]) -> anyho
                     e.source
                 );
             }
+        }
+        _ => {
+            let records: Vec<Value> = records
+                .iter()
+                .map(|(seq, e)| cloudtrail_event(*seq, e))
+                .collect();
+            print(out, &records)?;
         }
     }
     Ok(())
