@@ -1232,6 +1232,196 @@ fn yaml_output_reads_back_as_the_json_output_in_python() {
     }
 }
 
+/// One command of a README block: its lines (continuations and here-documents included), and
+/// the exception its comment says it fails with, if the comment starts with one.
+struct ReadmeCommand {
+    text: String,
+    fails_with: Option<String>,
+}
+
+/// The blocks of README.md that the README test runs, in order: every ```sh and ```python block
+/// except those marked `not-run`.
+fn readme_blocks() -> Vec<(String, String)> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let fence = line.trim_start();
+        let Some(info) = fence.strip_prefix("```") else {
+            continue;
+        };
+        let indent = line.len() - fence.len();
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| l.trim_start() != "```")
+            .map(|l| l.get(indent..).unwrap_or(l.trim_start()))
+            .collect();
+        let language = info.split_whitespace().next().unwrap_or("");
+        if matches!(language, "sh" | "python") && !info.contains("not-run") {
+            blocks.push((language.to_string(), body.join("\n")));
+        }
+    }
+    blocks
+}
+
+/// The commands of a shell block.
+fn readme_commands(block: &str) -> Vec<ReadmeCommand> {
+    let mut commands = Vec::new();
+    let mut lines = block.lines();
+    while let Some(first) = lines.next() {
+        if first.trim().is_empty() || first.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut text = first.to_string();
+        let mut last = first;
+        if let Some(marker) = first.split("<<'").nth(1).and_then(|m| m.split('\'').next()) {
+            for line in lines.by_ref() {
+                text.push('\n');
+                text.push_str(line);
+                if line == marker {
+                    break;
+                }
+            }
+        } else {
+            while last.trim_end().ends_with('\\') {
+                let Some(next) = lines.next() else { break };
+                text.push('\n');
+                text.push_str(next);
+                last = next;
+            }
+        }
+        let fails_with = last
+            .split_once(" # ")
+            .and_then(|(_, comment)| comment.split_whitespace().next())
+            .filter(|word| word.ends_with("Exception"))
+            .map(str::to_string);
+        commands.push(ReadmeCommand { text, fails_with });
+    }
+    commands
+}
+
+#[test]
+fn readme_blocks_run_as_pasted() {
+    let venv = aws_clients();
+    let scratch = tempfile::tempdir().unwrap();
+    let (home, bin, work) = (
+        scratch.path().join("home"),
+        scratch.path().join("bin"),
+        scratch.path().join("work"),
+    );
+    for dir in [&home, &bin, &work] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    // `kms` and `aws` on PATH, as a user has them; nothing else from this machine's set-up.
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kms"), bin.join("kms")).unwrap();
+    let aws = bin.join("aws");
+    std::fs::write(
+        &aws,
+        format!(
+            "#!/bin/sh\nexec '{}' -m awscli \"$@\"\n",
+            venv.join("bin/python").display()
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&aws).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&aws, permissions).unwrap();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+
+    // The server the README's first command starts, in ~/.kms, on a free port.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = BufReader::new(server.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("aws kms list-keys") {
+        assert!(banner.read_line(&mut printed).unwrap() > 0, "{printed}");
+    }
+    let addr = printed
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+
+    // One script: each command with its standard error kept, checked as its comment says.
+    let errors = scratch.path().join("errors");
+    std::fs::create_dir_all(&errors).unwrap();
+    let mut script = String::from(
+        "set -uo pipefail\nexec 3>&2\n\
+         check() { if [ -n \"$3\" ]; then\n\
+           if [ \"$2\" -eq 0 ] || ! grep -q \"$3\" \"$4\"; then echo \"README command $1 did not fail with $3\" >&3; cat \"$4\" >&3; exit 1; fi\n\
+         elif [ \"$2\" -ne 0 ]; then echo \"README command $1 failed with status $2\" >&3; cat \"$4\" >&3; exit 1; fi; }\n",
+    );
+    let mut commands = Vec::new();
+    for (i, (language, block)) in readme_blocks().into_iter().enumerate() {
+        let block = block.replace("127.0.0.1:4599", &addr);
+        let units = if language == "python" {
+            let file = scratch.path().join(format!("block-{i}.py"));
+            std::fs::write(&file, &block).unwrap();
+            vec![ReadmeCommand {
+                text: format!(
+                    "'{}' '{}'",
+                    venv.join("bin/python").display(),
+                    file.display()
+                ),
+                fails_with: None,
+            }]
+        } else {
+            readme_commands(&block)
+        };
+        for command in units {
+            let n = commands.len();
+            let error = errors.join(n.to_string());
+            script.push_str(&format!(
+                "exec 2>'{}'\n{}\nrc=$?\nexec 2>&3\ncheck {n} $rc '{}' '{}'\n",
+                error.display(),
+                command.text,
+                command.fails_with.as_deref().unwrap_or(""),
+                error.display()
+            ));
+            commands.push(command);
+        }
+    }
+    assert!(
+        commands.len() > 60,
+        "only {} commands found",
+        commands.len()
+    );
+    let run = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(&work)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let failed = stderr
+        .split("README command ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(
+        run.status.success(),
+        "README.md as pasted: {stderr}\n{}",
+        failed.map_or(String::new(), |n| format!(
+            "the command:\n{}",
+            commands[n].text
+        ))
+    );
+    println!("{} README commands ran as pasted", commands.len());
+}
+
 /// Runs the `openssl` command line in `dir`, as AWS's import documentation does.
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
