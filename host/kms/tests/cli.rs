@@ -436,6 +436,77 @@ fn query_picks_values_out_and_table_draws_them() {
 }
 
 #[test]
+fn options_take_the_aws_cli_names_and_forms() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let home = Home::new();
+    let key = home.create_key();
+    let (plain, ct) = (home.path("plain.bin"), home.path("ct.bin"));
+    std::fs::write(&plain, b"\x00\x01binary").unwrap();
+    // --key-id for the first argument, --plaintext fileb://, --outfile for the raw result.
+    home.ok(&[
+        "encrypt",
+        "--key-id",
+        &key,
+        "--plaintext",
+        &format!("fileb://{}", s(&plain)),
+        "--outfile",
+        s(&ct),
+    ]);
+    // --ciphertext-blob fileb://; --query Plaintext prints it in base64, as the aws CLI does.
+    let shown = home.ok(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &format!("fileb://{}", s(&ct)),
+        "--query",
+        "Plaintext",
+    ]);
+    assert_eq!(b64.decode(shown.trim()).unwrap(), b"\x00\x01binary");
+    // A blob given inline is base64, as in the aws CLI v2.
+    let blob = home.ok(&[
+        "encrypt",
+        &key,
+        "--plaintext",
+        "aGk=",
+        "--query",
+        "CiphertextBlob",
+    ]);
+    let plain = home.ok(&["decrypt", "--ciphertext-blob", blob.trim()]);
+    assert_eq!(plain, "hi");
+    let out = home.run(&["encrypt", &key, "--plaintext", "not base64!"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fileb://PATH"));
+    // Sign and verify with the aws CLI's option names.
+    let signer = key_of(&home, "ECC_NIST_P256", "SIGN_VERIFY");
+    let signature = home.ok(&[
+        "sign",
+        "--key-id",
+        &signer,
+        "--message",
+        "aGk=",
+        "--signing-algorithm",
+        "ECDSA_SHA_256",
+    ]);
+    let verified = home.json(&[
+        "verify",
+        "--key-id",
+        &signer,
+        "--message",
+        "aGk=",
+        "--signing-algorithm",
+        "ECDSA_SHA_256",
+        "--signature",
+        signature.trim(),
+    ]);
+    assert_eq!(verified["SignatureValid"], true);
+    // The first argument or --key-id, not both.
+    let out = home.run(&["describe-key", &key, "--key-id", &key]);
+    assert_eq!(out.status.code(), Some(2));
+    home.ok(&["describe-key", "--key-id", &key]);
+    home.ok(&["list-policy-plugins", "--key-id", &key]);
+}
+
+#[test]
 fn decrypt_with_the_wrong_context_fails_with_invalid_ciphertext() {
     let home = Home::new();
     let key = home.create_key();

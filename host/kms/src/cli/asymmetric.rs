@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::files::{read_blob, read_input, write_bytes};
+use super::files::{Blob, blob_or_file, blob_or_input, parse_blob, read_blob, write_bytes};
 use super::render::{emit_blob, print};
-use super::{ContextPairs, Invocation, context_of, parse_aws, parse_context};
+use super::{ContextPairs, Invocation, KeyId, context_of, parse_aws, parse_context};
 use kms_core::types::{
     DataKeyPairSpec, KeyAgreementAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 };
@@ -15,8 +15,11 @@ use kms_service as svc;
 #[derive(clap::Args, Debug)]
 pub(super) struct MessageArgs {
     /// Read the message from this file (default: standard input).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "message")]
     message_file: Option<PathBuf>,
+    /// The message as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    message: Option<Blob>,
     /// RAW (default), DIGEST or EXTERNAL_MU.
     #[arg(long, value_parser = parse_aws::<MessageType>)]
     message_type: Option<MessageType>,
@@ -24,15 +27,15 @@ pub(super) struct MessageArgs {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct SignArgs {
-    /// The asymmetric SIGN_VERIFY key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     #[command(flatten)]
     message: MessageArgs,
     /// The signing algorithm: ECDSA_SHA_256/384/512, RSASSA_PSS_SHA_256/384/512, RSASSA_PKCS1_V1_5_SHA_256/384/512, ML_DSA_SHAKE_256, ED25519_SHA_512 ...
     #[arg(long, value_parser = parse_aws::<SigningAlgorithmSpec>)]
     signing_algorithm: SigningAlgorithmSpec,
     /// Write the raw signature to this file instead.
-    #[arg(long)]
+    #[arg(long = "outfile", alias = "out", value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
@@ -40,8 +43,9 @@ pub(super) fn sign(kms: &Invocation, args: SignArgs) -> anyhow::Result<()> {
     let req = svc::SignRequest {
         grant_tokens: Vec::new(),
         dry_run: false,
-        key_id: args.key,
-        message: read_input(args.message.message_file.as_deref())?.to_vec(),
+        key_id: args.key.get(),
+        message: blob_or_input(args.message.message, args.message.message_file.as_deref())?
+            .to_vec(),
         message_type: args.message.message_type,
         signing_algorithm: Some(args.signing_algorithm),
     };
@@ -51,26 +55,34 @@ pub(super) fn sign(kms: &Invocation, args: SignArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct VerifyArgs {
-    /// The asymmetric SIGN_VERIFY key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     #[command(flatten)]
     message: MessageArgs,
     /// The signing algorithm the signature was made with (as for `kms sign`).
     #[arg(long, value_parser = parse_aws::<SigningAlgorithmSpec>)]
     signing_algorithm: SigningAlgorithmSpec,
     /// The signature to check: a file, raw or base64.
-    #[arg(long)]
-    signature_file: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "signature",
+        conflicts_with = "signature"
+    )]
+    signature_file: Option<PathBuf>,
+    /// The signature as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    signature: Option<Blob>,
 }
 
 pub(super) fn verify(kms: &Invocation, args: VerifyArgs) -> anyhow::Result<()> {
     let req = svc::VerifyRequest {
         grant_tokens: Vec::new(),
         dry_run: false,
-        key_id: args.key,
-        message: read_input(args.message.message_file.as_deref())?.to_vec(),
+        key_id: args.key.get(),
+        message: blob_or_input(args.message.message, args.message.message_file.as_deref())?
+            .to_vec(),
         message_type: args.message.message_type,
-        signature: read_blob(Some(&args.signature_file))?,
+        signature: blob_or_file(args.signature, args.signature_file.as_deref())?,
         signing_algorithm: Some(args.signing_algorithm),
     };
     print(kms.out, &kms.service.verify(&kms.me, req)?)
@@ -78,10 +90,10 @@ pub(super) fn verify(kms: &Invocation, args: VerifyArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub(super) struct GetPublicKeyArgs {
-    /// The asymmetric key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// Also write the public key (DER SubjectPublicKeyInfo) to this file.
-    #[arg(long)]
+    #[arg(long = "outfile", alias = "out", value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
@@ -97,8 +109,8 @@ pub(super) fn get_public_key(kms: &Invocation, args: GetPublicKeyArgs) -> anyhow
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DeriveSharedSecretArgs {
-    /// The KEY_AGREEMENT key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// The peer's public key: a DER SubjectPublicKeyInfo file, raw or base64.
     #[arg(long)]
     public_key_file: PathBuf,
@@ -111,7 +123,7 @@ pub(super) fn derive_shared_secret(
     let req = svc::DeriveSharedSecretRequest {
         grant_tokens: Vec::new(),
         dry_run: false,
-        key_id: args.key,
+        key_id: args.key.get(),
         key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
         public_key: read_blob(Some(&args.public_key_file))?,
     };
@@ -121,8 +133,8 @@ pub(super) fn derive_shared_secret(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DataKeyPairArgs {
-    /// The symmetric key that encrypts the private key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// RSA_2048/3072/4096, ECC_NIST_P256/P384/P521 or ECC_SECG_P256K1.
     #[arg(long, value_parser = parse_aws::<DataKeyPairSpec>)]
     key_pair_spec: DataKeyPairSpec,
@@ -137,7 +149,7 @@ impl DataKeyPairArgs {
         Ok(svc::GenerateDataKeyPairRequest {
             grant_tokens: Vec::new(),
             dry_run: false,
-            key_id: self.key,
+            key_id: self.key.get(),
             key_pair_spec: Some(self.key_pair_spec),
             encryption_context: context_of(self.context)?,
         })

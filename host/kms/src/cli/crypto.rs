@@ -3,19 +3,22 @@
 
 use std::path::PathBuf;
 
-use super::files::{read_blob, read_input};
+use super::files::{Blob, blob_or_file, blob_or_input, parse_blob};
 use super::render::{emit_blob, emit_raw, print};
-use super::{ContextPairs, Invocation, context_of, parse_aws, parse_context};
+use super::{ContextPairs, Invocation, KeyId, context_of, parse_aws, parse_context};
 use kms_core::types::{DataKeySpec, EncryptionAlgorithm, MacAlgorithmSpec};
 use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct EncryptArgs {
-    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// Read the plaintext from this file (default: standard input).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "plaintext")]
     plaintext_file: Option<PathBuf>,
+    /// The plaintext as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    plaintext: Option<Blob>,
     /// The encryption context: key=value[,key=value...] (the aws CLI's shorthand) or a JSON
     /// object such as '{"tenant":"acme"}'; repeatable.
     #[arg(long = "encryption-context", visible_alias = "context", value_name = "CONTEXT", value_parser = parse_context)]
@@ -24,16 +27,16 @@ pub(super) struct EncryptArgs {
     #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
     encryption_algorithm: Option<EncryptionAlgorithm>,
     /// Write the raw ciphertext blob to this file instead.
-    #[arg(long)]
+    #[arg(long = "outfile", alias = "out", value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
 pub(super) fn encrypt(kms: &Invocation, args: EncryptArgs) -> anyhow::Result<()> {
-    let plaintext = read_input(args.plaintext_file.as_deref())?;
+    let plaintext = blob_or_input(args.plaintext, args.plaintext_file.as_deref())?;
     let req = svc::EncryptRequest {
         grant_tokens: Vec::new(),
         dry_run: false,
-        key_id: args.key,
+        key_id: args.key.get(),
         plaintext: plaintext.into(),
         encryption_context: context_of(args.context)?,
         encryption_algorithm: args.encryption_algorithm,
@@ -44,9 +47,12 @@ pub(super) fn encrypt(kms: &Invocation, args: EncryptArgs) -> anyhow::Result<()>
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DecryptArgs {
-    /// Read the blob from this file (default: standard input).
-    #[arg(long)]
+    /// Read the blob (raw or base64) from this file (default: standard input).
+    #[arg(long, conflicts_with = "ciphertext_blob")]
     ciphertext_file: Option<PathBuf>,
+    /// The blob as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    ciphertext_blob: Option<Blob>,
     /// The key the blob must be encrypted under (required for asymmetric keys, else checked if given).
     #[arg(long)]
     key_id: Option<String>,
@@ -58,7 +64,7 @@ pub(super) struct DecryptArgs {
     #[arg(long, value_parser = parse_aws::<EncryptionAlgorithm>)]
     encryption_algorithm: Option<EncryptionAlgorithm>,
     /// Write the plaintext to this file instead.
-    #[arg(long)]
+    #[arg(long = "outfile", alias = "out", value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
@@ -66,7 +72,7 @@ pub(super) fn decrypt(kms: &Invocation, args: DecryptArgs) -> anyhow::Result<()>
     let req = svc::DecryptRequest {
         grant_tokens: Vec::new(),
         dry_run: false,
-        ciphertext_blob: read_blob(args.ciphertext_file.as_deref())?,
+        ciphertext_blob: blob_or_file(args.ciphertext_blob, args.ciphertext_file.as_deref())?,
         encryption_context: context_of(args.context)?,
         key_id: args.key_id,
         encryption_algorithm: args.encryption_algorithm,
@@ -81,8 +87,11 @@ pub(super) struct ReEncryptArgs {
     #[arg(long)]
     destination_key_id: String,
     /// Read the ciphertext blob (raw or base64) from this file (default: standard input).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ciphertext_blob")]
     ciphertext_file: Option<PathBuf>,
+    /// The blob as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    ciphertext_blob: Option<Blob>,
     /// The key the blob is encrypted under (required for asymmetric keys, else checked if given).
     #[arg(long)]
     source_key_id: Option<String>,
@@ -96,7 +105,7 @@ pub(super) struct ReEncryptArgs {
 
 pub(super) fn re_encrypt(kms: &Invocation, args: ReEncryptArgs) -> anyhow::Result<()> {
     let req = svc::ReEncryptRequest {
-        ciphertext_blob: read_blob(args.ciphertext_file.as_deref())?,
+        ciphertext_blob: blob_or_file(args.ciphertext_blob, args.ciphertext_file.as_deref())?,
         source_encryption_context: context_of(args.source_context)?,
         source_key_id: args.source_key_id,
         destination_key_id: args.destination_key_id,
@@ -109,8 +118,8 @@ pub(super) fn re_encrypt(kms: &Invocation, args: ReEncryptArgs) -> anyhow::Resul
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DataKeyArgs {
-    /// The symmetric key that encrypts the data key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// AES_256 (the default) or AES_128.
     #[arg(long, conflicts_with = "number_of_bytes")]
     key_spec: Option<String>,
@@ -138,7 +147,7 @@ impl DataKeyArgs {
         Ok(svc::GenerateDataKeyRequest {
             grant_tokens: Vec::new(),
             dry_run: false,
-            key_id: self.key,
+            key_id: self.key.get(),
             key_spec,
             number_of_bytes: self.number_of_bytes,
             encryption_context: context_of(self.context)?,
@@ -179,11 +188,14 @@ pub(super) fn generate_random(kms: &Invocation, args: GenerateRandomArgs) -> any
 
 #[derive(clap::Args, Debug)]
 pub(super) struct GenerateMacArgs {
-    /// The HMAC key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// Read the message from this file (default: standard input).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "message")]
     message_file: Option<PathBuf>,
+    /// The message as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    message: Option<Blob>,
     /// HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384 or HMAC_SHA_512 (the key's own).
     #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
     mac_algorithm: MacAlgorithmSpec,
@@ -193,8 +205,8 @@ pub(super) fn generate_mac(kms: &Invocation, args: GenerateMacArgs) -> anyhow::R
     let req = svc::GenerateMacRequest {
         grant_tokens: Vec::new(),
         dry_run: false,
-        key_id: args.key,
-        message: read_input(args.message_file.as_deref())?.to_vec(),
+        key_id: args.key.get(),
+        message: blob_or_input(args.message, args.message_file.as_deref())?.to_vec(),
         mac_algorithm: Some(args.mac_algorithm),
     };
     let resp = kms.service.generate_mac(&kms.me, req)?;
@@ -203,26 +215,32 @@ pub(super) fn generate_mac(kms: &Invocation, args: GenerateMacArgs) -> anyhow::R
 
 #[derive(clap::Args, Debug)]
 pub(super) struct VerifyMacArgs {
-    /// The HMAC key: key id, key ARN, alias name or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// The message the MAC is of, from this file (default: standard input).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "message")]
     message_file: Option<PathBuf>,
+    /// The message as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    message: Option<Blob>,
     /// The MAC algorithm (the key's own, as for `kms generate-mac`).
     #[arg(long, value_parser = parse_aws::<MacAlgorithmSpec>)]
     mac_algorithm: MacAlgorithmSpec,
     /// The MAC to check: a file, raw or base64.
-    #[arg(long)]
-    mac_file: PathBuf,
+    #[arg(long, required_unless_present = "mac", conflicts_with = "mac")]
+    mac_file: Option<PathBuf>,
+    /// The MAC as the aws CLI takes it: base64, or fileb://PATH.
+    #[arg(long, value_name = "BLOB", value_parser = parse_blob)]
+    mac: Option<Blob>,
 }
 
 pub(super) fn verify_mac(kms: &Invocation, args: VerifyMacArgs) -> anyhow::Result<()> {
     let req = svc::VerifyMacRequest {
         grant_tokens: Vec::new(),
         dry_run: false,
-        key_id: args.key,
-        message: read_input(args.message_file.as_deref())?.to_vec(),
-        mac: read_blob(Some(&args.mac_file))?,
+        key_id: args.key.get(),
+        message: blob_or_input(args.message, args.message_file.as_deref())?.to_vec(),
+        mac: blob_or_file(args.mac, args.mac_file.as_deref())?,
         mac_algorithm: Some(args.mac_algorithm),
     };
     print(kms.out, &kms.service.verify_mac(&kms.me, req)?)

@@ -27,6 +27,52 @@ pub(super) fn read_input(file: Option<&Path>) -> anyhow::Result<Zeroizing<Vec<u8
     Ok(buf)
 }
 
+/// A binary option as the aws CLI takes it (`--plaintext`, `--ciphertext-blob`, ...):
+/// `fileb://PATH` for a file's bytes, else base64 (the aws CLI v2's default).
+#[derive(Clone)]
+pub(super) struct Blob(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({} bytes)", self.0.len())
+    }
+}
+
+/// Parses a [`Blob`] option: reads the file of `fileb://PATH`, decodes anything else as base64.
+pub(super) fn parse_blob(s: &str) -> Result<Blob, String> {
+    if let Some(path) = s.strip_prefix("fileb://") {
+        return std::fs::read(path)
+            .map(|bytes| Blob(Zeroizing::new(bytes)))
+            .map_err(|e| format!("cannot read {path}: {e}"));
+    }
+    B64.decode(s.trim())
+        .map(|bytes| Blob(Zeroizing::new(bytes)))
+        .map_err(|_| {
+            "not base64: give the bytes in base64, or a file as fileb://PATH (as the aws CLI takes them)"
+                .to_string()
+        })
+}
+
+/// The bytes of a [`Blob`] option if given, else of the file, else of standard input.
+pub(super) fn blob_or_input(
+    blob: Option<Blob>,
+    file: Option<&Path>,
+) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    match blob {
+        Some(blob) => Ok(blob.0),
+        None => read_input(file),
+    }
+}
+
+/// The bytes of a [`Blob`] option if given, else a blob read from the file or standard input,
+/// raw or in base64.
+pub(super) fn blob_or_file(blob: Option<Blob>, file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    match blob {
+        Some(blob) => Ok(blob.0.to_vec()),
+        None => read_blob(file),
+    }
+}
+
 /// A ciphertext blob given raw or in base64 (whitespace ignored).
 pub(super) fn read_blob(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     let raw = read_input(file)?;

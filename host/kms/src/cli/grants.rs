@@ -5,13 +5,13 @@ use kms_service as svc;
 use kms_vault::GrantConstraints;
 
 use super::render::print;
-use super::{ContextPairs, Invocation, parse_context};
+use super::{ContextPairs, Invocation, KeyId, parse_context};
 
 /// Arguments of `create-grant`.
 #[derive(clap::Args, Debug)]
 pub(super) struct CreateGrantArgs {
-    /// The key (id or ARN).
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// Who receives the permissions (principal ARN, account id or service principal).
     #[arg(long)]
     grantee_principal: String,
@@ -42,7 +42,7 @@ pub(super) fn create_grant(kms: &Invocation, args: CreateGrantArgs) -> anyhow::R
         encryption_context_subset: map(args.context_subset),
     };
     let req = svc::CreateGrantRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         grantee_principal: args.grantee_principal,
         retiring_principal: args.retiring_principal,
         operations: args.operations,
@@ -55,8 +55,8 @@ pub(super) fn create_grant(kms: &Invocation, args: CreateGrantArgs) -> anyhow::R
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ListGrantsArgs {
-    /// The key whose grants to list: key id or key ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// Only this grant.
     #[arg(long)]
     grant_id: Option<String>,
@@ -67,7 +67,7 @@ pub(super) struct ListGrantsArgs {
 
 pub(super) fn list_grants(kms: &Invocation, args: ListGrantsArgs) -> anyhow::Result<()> {
     let req = svc::ListGrantsRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         grant_id: args.grant_id,
         grantee_principal: args.grantee_principal,
         limit: Some(100),

@@ -6,15 +6,15 @@ use std::path::PathBuf;
 
 use super::files::{read_blob, read_input, write_bytes};
 use super::render::print;
-use super::{Invocation, parse_aws};
+use super::{Invocation, KeyId, parse_aws};
 use kms_core::types::{ExpirationModel, ImportType, WrappingAlgorithmSpec, WrappingKeySpec};
 use kms_crypto::key_import::wrap_for_import;
 use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct GetParametersForImportArgs {
-    /// The key of EXTERNAL origin to import into: key id or key ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256.
     #[arg(long, value_parser = parse_aws::<WrappingAlgorithmSpec>)]
     wrapping_algorithm: WrappingAlgorithmSpec,
@@ -50,8 +50,8 @@ pub(super) fn get_parameters_for_import(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ImportKeyMaterialArgs {
-    /// The key of EXTERNAL origin to import into: key id or key ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// The plaintext key material (32 raw bytes, HMAC bytes or a PKCS#8 DER private key):
     /// this command gets fresh parameters and wraps it itself.
     #[arg(long, conflicts_with_all = ["encrypted_key_material_file", "import_token_file"])]
@@ -127,8 +127,8 @@ pub(super) fn import_key_material(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct DeleteImportedKeyMaterialArgs {
-    /// The key of EXTERNAL origin: key id or key ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// The material to delete (default: the current one).
     #[arg(long)]
     key_material_id: Option<String>,
@@ -139,7 +139,7 @@ pub(super) fn delete_imported_key_material(
     args: DeleteImportedKeyMaterialArgs,
 ) -> anyhow::Result<()> {
     let req = svc::DeleteImportedKeyMaterialRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         key_material_id: args.key_material_id,
     };
     print(

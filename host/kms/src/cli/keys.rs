@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::files::read_policy;
 use super::render::print;
-use super::{Invocation, KeyArg, parse_aws, parse_pair, tags_of};
+use super::{Invocation, KeyArg, KeyId, parse_aws, parse_pair, tags_of};
 use kms_core::types::{KeySpec, KeyUsage, Origin};
 use kms_service as svc;
 
@@ -54,8 +54,8 @@ pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Resul
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ReplicateKeyArgs {
-    /// The multi-Region primary key (in the region --region names).
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// The region to make the replica in.
     #[arg(long)]
     replica_region: String,
@@ -72,7 +72,7 @@ pub(super) struct ReplicateKeyArgs {
 
 pub(super) fn replicate_key(kms: &Invocation, args: ReplicateKeyArgs) -> anyhow::Result<()> {
     let req = svc::ReplicateKeyRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         replica_region: args.replica_region,
         description: args.description,
         tags: tags_of(args.tags),
@@ -84,8 +84,8 @@ pub(super) fn replicate_key(kms: &Invocation, args: ReplicateKeyArgs) -> anyhow:
 
 #[derive(clap::Args, Debug)]
 pub(super) struct UpdatePrimaryRegionArgs {
-    /// The multi-Region primary key (in the region --region names).
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// The region of the replica that becomes the primary key.
     #[arg(long)]
     primary_region: String,
@@ -96,7 +96,7 @@ pub(super) fn update_primary_region(
     args: UpdatePrimaryRegionArgs,
 ) -> anyhow::Result<()> {
     let req = svc::UpdatePrimaryRegionRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         primary_region: args.primary_region,
     };
     kms.service.update_primary_region(&kms.me, req)?;
@@ -178,8 +178,8 @@ pub(super) fn disable_key(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> 
 
 #[derive(clap::Args, Debug)]
 pub(super) struct ScheduleKeyDeletionArgs {
-    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// Days to wait before deleting it (7-30).
     #[arg(long)]
     pending_window_in_days: Option<u32>,
@@ -190,7 +190,7 @@ pub(super) fn schedule_key_deletion(
     args: ScheduleKeyDeletionArgs,
 ) -> anyhow::Result<()> {
     let req = svc::ScheduleKeyDeletionRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         pending_window_in_days: args.pending_window_in_days,
     };
     print(kms.out, &kms.service.schedule_key_deletion(&kms.me, req)?)

@@ -173,7 +173,7 @@ enum Command {
     Sign(asymmetric::SignArgs),
     /// Verify a signature (raw or base64); fails with KMSInvalidSignatureException if it does not.
     Verify(asymmetric::VerifyArgs),
-    /// Print a key pair's public key and algorithms (`--out` writes the DER).
+    /// Print a key pair's public key and algorithms (`--outfile` writes the DER).
     GetPublicKey(asymmetric::GetPublicKeyArgs),
     /// Compute the MAC of a message with an HMAC key; prints it.
     GenerateMac(crypto::GenerateMacArgs),
@@ -240,8 +240,43 @@ enum Command {
 /// The one argument of the commands that take nothing but a key (id, ARN or alias).
 #[derive(clap::Args, Debug)]
 struct KeyArg {
+    #[command(flatten)]
+    key: KeyId,
+}
+
+/// A command's KMS key, given as its first argument or, as the aws CLI names it, with --key-id.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+struct KeyId {
     /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[arg(value_name = "KEY_ID")]
+    key: Option<String>,
+    /// The KMS key, named as the aws CLI names it (instead of the first argument).
+    #[arg(long = "key-id", value_name = "KEY_ID")]
+    key_id: Option<String>,
+}
+
+impl From<KeyId> for String {
+    fn from(key: KeyId) -> String {
+        key.get()
+    }
+}
+
+impl From<&KeyId> for String {
+    fn from(key: &KeyId) -> String {
+        key.as_str().to_string()
+    }
+}
+
+impl KeyId {
+    /// The key, however it was given (clap requires exactly one form).
+    fn get(self) -> String {
+        self.key.or(self.key_id).unwrap_or_default()
+    }
+
+    fn as_str(&self) -> &str {
+        self.key.as_deref().or(self.key_id.as_deref()).unwrap_or("")
+    }
 }
 
 /// Parses an AWS enum value (`RSA_2048`, `ECDSA_SHA_256`, …).

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use super::files::{read_component, read_policy, write_bytes};
 use super::render::print;
-use super::{Invocation, KeyArg, Output, parse_pair};
+use super::{Invocation, KeyArg, KeyId, Output, parse_pair};
 use kms_service as svc;
 
 pub(super) fn get_key_policy(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
     let req = svc::KeyPolicyRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         policy_name: None,
     };
     let policy = kms.service.get_key_policy(&kms.me, req)?;
@@ -22,8 +22,8 @@ pub(super) fn get_key_policy(kms: &Invocation, args: KeyArg) -> anyhow::Result<(
 
 #[derive(clap::Args, Debug)]
 pub(super) struct PutKeyPolicyArgs {
-    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// The key policy: a JSON document in this file.
     #[arg(long)]
     policy_file: PathBuf,
@@ -34,7 +34,7 @@ pub(super) struct PutKeyPolicyArgs {
 
 pub(super) fn put_key_policy(kms: &Invocation, args: PutKeyPolicyArgs) -> anyhow::Result<()> {
     let req = svc::PutKeyPolicyRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         policy_name: None,
         policy: read_policy(&args.policy_file)?,
         bypass_policy_lockout_safety_check: args.bypass_policy_lockout_safety_check.then_some(true),
@@ -44,7 +44,7 @@ pub(super) fn put_key_policy(kms: &Invocation, args: PutKeyPolicyArgs) -> anyhow
 
 pub(super) fn list_key_policies(kms: &Invocation, args: KeyArg) -> anyhow::Result<()> {
     let req = svc::KeyPolicyRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         policy_name: None,
     };
     print(kms.out, &kms.service.list_key_policies(&kms.me, req)?)
@@ -54,7 +54,7 @@ pub(super) fn list_key_policies(kms: &Invocation, args: KeyArg) -> anyhow::Resul
 #[derive(clap::Args, Debug)]
 pub(super) struct PluginScopeArgs {
     /// The key (id, ARN, alias); leave out for the account's guard-rails.
-    #[arg(long = "key")]
+    #[arg(long = "key-id", visible_alias = "key", value_name = "KEY_ID")]
     key: Option<String>,
 }
 

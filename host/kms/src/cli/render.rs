@@ -289,7 +289,7 @@ pub(super) fn emit_raw(
         (None, Output::Json | Output::Table | Output::Yaml) => print(out, response),
         (None, Output::Text) if io::stdout().is_terminal() && !is_text(bytes) => {
             eprintln!(
-                "(binary plaintext of {} bytes, shown in base64; --out FILE writes the raw bytes, \
+                "(binary plaintext of {} bytes, shown in base64; --outfile FILE writes the raw bytes, \
                  and so does redirecting standard output)",
                 bytes.len()
             );

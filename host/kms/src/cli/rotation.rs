@@ -2,13 +2,13 @@
 //! completed rotations.
 
 use super::render::print;
-use super::{Invocation, KeyArg};
+use super::{Invocation, KeyArg, KeyId};
 use kms_service as svc;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct EnableKeyRotationArgs {
-    /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[command(flatten)]
+    key: KeyId,
     /// Days between automatic rotations (90-2560).
     #[arg(long)]
     rotation_period_in_days: Option<u32>,
@@ -19,7 +19,7 @@ pub(super) fn enable_key_rotation(
     args: EnableKeyRotationArgs,
 ) -> anyhow::Result<()> {
     let req = svc::EnableKeyRotationRequest {
-        key_id: args.key,
+        key_id: args.key.get(),
         rotation_period_in_days: args.rotation_period_in_days,
     };
     Ok(kms.service.enable_key_rotation(&kms.me, req)?)
