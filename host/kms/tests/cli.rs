@@ -504,6 +504,63 @@ fn options_take_the_aws_cli_names_and_forms() {
     assert_eq!(out.status.code(), Some(2));
     home.ok(&["describe-key", "--key-id", &key]);
     home.ok(&["list-policy-plugins", "--key-id", &key]);
+    // The aws CLI's names where the arguments are several.
+    home.ok(&[
+        "tag-resource",
+        "--key-id",
+        &key,
+        "--tags",
+        "TagKey=team,TagValue=payments",
+        "TagKey=env,TagValue=prod",
+    ]);
+    let tags = home.ok(&["list-resource-tags", &key, "--query", "Tags[].TagKey"]);
+    assert_eq!(tags.lines().count(), 2, "{tags}");
+    home.ok(&[
+        "untag-resource",
+        "--key-id",
+        &key,
+        "--tag-keys",
+        "team",
+        "env",
+    ]);
+    assert!(
+        home.ok(&["list-resource-tags", &key, "--query", "Tags[].TagKey"])
+            .trim()
+            .is_empty()
+    );
+    home.ok(&[
+        "create-alias",
+        "--alias-name",
+        "alias/aws-style",
+        "--target-key-id",
+        &key,
+    ]);
+    home.ok(&[
+        "update-key-description",
+        "--key-id",
+        "alias/aws-style",
+        "--description",
+        "d",
+    ]);
+    assert_eq!(
+        home.ok(&["describe-key", &key, "--query", "KeyMetadata.Description"]),
+        "d\n"
+    );
+    home.ok(&["delete-alias", "--alias-name", "alias/aws-style"]);
+    let grant = home.ok(&[
+        "create-grant",
+        &key,
+        "--grantee-principal",
+        "arn:aws:iam::111122223333:user/bob",
+        "--operations",
+        "Encrypt",
+        "--query",
+        "GrantId",
+    ]);
+    home.ok(&["revoke-grant", "--key-id", &key, "--grant-id", grant.trim()]);
+    let out = home.run(&["tag-resource", "--key-id", &key, "--tags", "team=payments"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TagKey=KEY,TagValue=VALUE"));
 }
 
 #[test]

@@ -7,16 +7,27 @@ use kms_service as svc;
 #[derive(clap::Args, Debug)]
 pub(super) struct AliasArgs {
     /// The alias: alias/NAME (names under alias/aws/ are AWS's).
-    alias: String,
+    #[arg(required_unless_present = "alias_name", conflicts_with = "alias_name")]
+    alias: Option<String>,
     /// The key it names: key id or key ARN.
-    key: String,
+    #[arg(
+        required_unless_present = "target_key_id",
+        conflicts_with = "target_key_id"
+    )]
+    key: Option<String>,
+    /// The alias, as the aws CLI names it (instead of the first argument).
+    #[arg(long, value_name = "ALIAS")]
+    alias_name: Option<String>,
+    /// The key, as the aws CLI names it (instead of the second argument).
+    #[arg(long, value_name = "KEY_ID")]
+    target_key_id: Option<String>,
 }
 
 impl AliasArgs {
     fn request(self) -> svc::AliasRequest {
         svc::AliasRequest {
-            alias_name: self.alias,
-            target_key_id: self.key,
+            alias_name: self.alias.or(self.alias_name).unwrap_or_default(),
+            target_key_id: self.key.or(self.target_key_id).unwrap_or_default(),
         }
     }
 }
@@ -32,12 +43,16 @@ pub(super) fn update_alias(kms: &Invocation, args: AliasArgs) -> anyhow::Result<
 #[derive(clap::Args, Debug)]
 pub(super) struct DeleteAliasArgs {
     /// The alias to delete: alias/NAME.
-    alias: String,
+    #[arg(required_unless_present = "alias_name", conflicts_with = "alias_name")]
+    alias: Option<String>,
+    /// The alias, as the aws CLI names it (instead of the argument).
+    #[arg(long, value_name = "ALIAS")]
+    alias_name: Option<String>,
 }
 
 pub(super) fn delete_alias(kms: &Invocation, args: DeleteAliasArgs) -> anyhow::Result<()> {
     let req = svc::DeleteAliasRequest {
-        alias_name: args.alias,
+        alias_name: args.alias.or(args.alias_name).unwrap_or_default(),
     };
     Ok(kms.service.delete_alias(&kms.me, req)?)
 }

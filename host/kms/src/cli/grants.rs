@@ -100,7 +100,12 @@ pub(super) struct RetireGrantArgs {
     #[arg(long, conflicts_with_all = ["key", "grant_id"])]
     grant_token: Option<String>,
     /// The key of the grant (with --grant-id): key id or key ARN.
-    #[arg(long, requires = "grant_id")]
+    #[arg(
+        long = "key-id",
+        visible_alias = "key",
+        value_name = "KEY_ID",
+        requires = "grant_id"
+    )]
     key: Option<String>,
     /// The grant's id (with the key).
     #[arg(long, requires = "key")]
@@ -120,15 +125,27 @@ pub(super) fn retire_grant(kms: &Invocation, args: RetireGrantArgs) -> anyhow::R
 #[derive(clap::Args, Debug)]
 pub(super) struct RevokeGrantArgs {
     /// The key of the grant: key id or key ARN.
-    key: String,
+    #[arg(required_unless_present = "key_id", conflicts_with = "key_id")]
+    key: Option<String>,
     /// The grant's id.
-    grant_id: String,
+    #[arg(
+        value_name = "GRANT_ID",
+        required_unless_present = "grant_id_option",
+        conflicts_with = "grant_id_option"
+    )]
+    grant_id: Option<String>,
+    /// The key, as the aws CLI names it.
+    #[arg(long = "key-id", value_name = "KEY_ID")]
+    key_id: Option<String>,
+    /// The grant's id, as the aws CLI names it.
+    #[arg(long = "grant-id", value_name = "GRANT_ID")]
+    grant_id_option: Option<String>,
 }
 
 pub(super) fn revoke_grant(kms: &Invocation, args: RevokeGrantArgs) -> anyhow::Result<()> {
     let req = svc::RevokeGrantRequest {
-        key_id: args.key,
-        grant_id: args.grant_id,
+        key_id: args.key.or(args.key_id).unwrap_or_default(),
+        grant_id: args.grant_id.or(args.grant_id_option).unwrap_or_default(),
         dry_run: false,
     };
     Ok(kms.service.revoke_grant(&kms.me, req)?)

@@ -148,9 +148,21 @@ pub(super) fn list_keys(kms: &Invocation, args: ListKeysArgs) -> anyhow::Result<
 #[derive(clap::Args, Debug)]
 pub(super) struct UpdateKeyDescriptionArgs {
     /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[arg(required_unless_present = "key_id", conflicts_with = "key_id")]
+    key: Option<String>,
     /// The new description (up to 8192 characters).
-    description: String,
+    #[arg(
+        value_name = "DESCRIPTION",
+        required_unless_present = "description_option",
+        conflicts_with = "description_option"
+    )]
+    description: Option<String>,
+    /// The key, as the aws CLI names it.
+    #[arg(long = "key-id", value_name = "KEY_ID")]
+    key_id: Option<String>,
+    /// The description, as the aws CLI names it.
+    #[arg(long = "description", value_name = "DESCRIPTION")]
+    description_option: Option<String>,
 }
 
 pub(super) fn update_key_description(
@@ -158,8 +170,11 @@ pub(super) fn update_key_description(
     args: UpdateKeyDescriptionArgs,
 ) -> anyhow::Result<()> {
     let req = svc::UpdateKeyDescriptionRequest {
-        key_id: args.key,
-        description: args.description,
+        key_id: args.key.or(args.key_id).unwrap_or_default(),
+        description: args
+            .description
+            .or(args.description_option)
+            .unwrap_or_default(),
     };
     Ok(kms.service.update_key_description(&kms.me, req)?)
 }
@@ -204,16 +219,44 @@ pub(super) fn cancel_key_deletion(kms: &Invocation, args: KeyArg) -> anyhow::Res
 #[derive(clap::Args, Debug)]
 pub(super) struct TagResourceArgs {
     /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[arg(required_unless_present = "key_id", conflicts_with = "key_id")]
+    key: Option<String>,
     /// Tags as KEY=VALUE, one or more (an existing key's value is replaced).
-    #[arg(required = true, value_parser = parse_pair)]
+    #[arg(value_parser = parse_pair, required_unless_present = "aws_tags")]
     tags: Vec<(String, String)>,
+    /// The key, as the aws CLI names it.
+    #[arg(long = "key-id", value_name = "KEY_ID")]
+    key_id: Option<String>,
+    /// Tags as the aws CLI takes them: TagKey=KEY,TagValue=VALUE, one or more.
+    #[arg(long = "tags", num_args = 1.., value_name = "TAG", value_parser = parse_aws_tag)]
+    aws_tags: Vec<(String, String)>,
+}
+
+/// Parses a tag in the aws CLI's shorthand: `TagKey=team,TagValue=payments`.
+fn parse_aws_tag(s: &str) -> Result<(String, String), String> {
+    let mut key = None;
+    let mut value = None;
+    for part in s.split(',') {
+        match part.split_once('=') {
+            Some(("TagKey", k)) => key = Some(k.to_string()),
+            Some(("TagValue", v)) => value = Some(v.to_string()),
+            _ => {
+                return Err(format!(
+                    "expected TagKey=KEY,TagValue=VALUE as the aws CLI takes tags, got '{s}'"
+                ));
+            }
+        }
+    }
+    match (key, value) {
+        (Some(k), Some(v)) => Ok((k, v)),
+        _ => Err(format!("expected TagKey=KEY,TagValue=VALUE, got '{s}'")),
+    }
 }
 
 pub(super) fn tag_resource(kms: &Invocation, args: TagResourceArgs) -> anyhow::Result<()> {
     let req = svc::TagResourceRequest {
-        key_id: args.key,
-        tags: tags_of(args.tags),
+        key_id: args.key.or(args.key_id).unwrap_or_default(),
+        tags: tags_of(args.tags.into_iter().chain(args.aws_tags).collect()),
     };
     Ok(kms.service.tag_resource(&kms.me, req)?)
 }
@@ -221,16 +264,23 @@ pub(super) fn tag_resource(kms: &Invocation, args: TagResourceArgs) -> anyhow::R
 #[derive(clap::Args, Debug)]
 pub(super) struct UntagResourceArgs {
     /// The KMS key: key id, key ARN, alias name (alias/NAME) or alias ARN.
-    key: String,
+    #[arg(required_unless_present = "key_id", conflicts_with = "key_id")]
+    key: Option<String>,
     /// The tag keys to remove, one or more.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "aws_tag_keys")]
     tag_keys: Vec<String>,
+    /// The key, as the aws CLI names it.
+    #[arg(long = "key-id", value_name = "KEY_ID")]
+    key_id: Option<String>,
+    /// The tag keys, as the aws CLI names them.
+    #[arg(long = "tag-keys", num_args = 1.., value_name = "TAG_KEY")]
+    aws_tag_keys: Vec<String>,
 }
 
 pub(super) fn untag_resource(kms: &Invocation, args: UntagResourceArgs) -> anyhow::Result<()> {
     let req = svc::UntagResourceRequest {
-        key_id: args.key,
-        tag_keys: args.tag_keys,
+        key_id: args.key.or(args.key_id).unwrap_or_default(),
+        tag_keys: args.tag_keys.into_iter().chain(args.aws_tag_keys).collect(),
     };
     Ok(kms.service.untag_resource(&kms.me, req)?)
 }
