@@ -478,26 +478,15 @@ fn options_take_the_aws_cli_names_and_forms() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("fileb://PATH"));
     // Sign and verify with the aws CLI's option names.
     let signer = key_of(&home, "ECC_NIST_P256", "SIGN_VERIFY");
-    let signature = home.ok(&[
-        "sign",
-        "--key-id",
-        &signer,
-        "--message",
-        "aGk=",
-        "--signing-algorithm",
-        "ECDSA_SHA_256",
-    ]);
-    let verified = home.json(&[
-        "verify",
-        "--key-id",
-        &signer,
-        "--message",
-        "aGk=",
-        "--signing-algorithm",
-        "ECDSA_SHA_256",
-        "--signature",
-        signature.trim(),
-    ]);
+    let of_message = |command: &'static str| {
+        [command, "--key-id", &signer, "--message", "aGk="]
+            .into_iter()
+            .chain(["--signing-algorithm", "ECDSA_SHA_256"])
+            .collect::<Vec<_>>()
+    };
+    let signature = home.ok(&of_message("sign"));
+    let verified =
+        home.json(&[of_message("verify"), vec!["--signature", signature.trim()]].concat());
     assert_eq!(verified["SignatureValid"], true);
     // The first argument or --key-id, not both.
     let out = home.run(&["describe-key", &key, "--key-id", &key]);

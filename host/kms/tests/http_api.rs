@@ -215,6 +215,22 @@ fn every_response_carries_a_request_id_that_the_audit_trail_shares() {
     );
 }
 
+/// Reads `kms serve`'s banner up to its last line; answers it and the address it listens on.
+fn read_banner(server: &mut Child) -> (String, String) {
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("aws kms list-keys") {
+        assert!(stdout.read_line(&mut printed).unwrap() > 0, "{printed}");
+    }
+    let addr = printed
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    (printed, addr)
+}
+
 #[test]
 fn serve_needs_no_set_up_and_prints_exports_the_aws_cli_works_with_as_pasted() {
     let home = tempfile::tempdir().unwrap();
@@ -225,11 +241,7 @@ fn serve_needs_no_set_up_and_prints_exports_the_aws_cli_works_with_as_pasted() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(output.stdout.take().unwrap());
-    let mut printed = String::new();
-    while !printed.contains("aws kms list-keys") {
-        assert!(stdout.read_line(&mut printed).unwrap() > 0, "{printed}");
-    }
+    let (printed, addr) = read_banner(&mut output);
     // `localhost` is loopback, resolved by the server.
     assert!(
         printed.contains("listening on http://127.0.0.1:"),
@@ -276,11 +288,7 @@ fn serve_needs_no_set_up_and_prints_exports_the_aws_cli_works_with_as_pasted() {
     assert!(listed.contains("\"Keys\""), "{listed}");
 
     // A second server on the same address says what to do.
-    let addr = printed
-        .split("listening on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap();
+    let addr = addr.as_str();
     let second = Command::new(env!("CARGO_BIN_EXE_kms"))
         .args(["serve", "--listen", addr])
         .env("KMS_HOME", home.path().join("fresh"))
@@ -1339,17 +1347,7 @@ fn readme_blocks_run_as_pasted() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut banner = BufReader::new(server.stdout.take().unwrap());
-    let mut printed = String::new();
-    while !printed.contains("aws kms list-keys") {
-        assert!(banner.read_line(&mut printed).unwrap() > 0, "{printed}");
-    }
-    let addr = printed
-        .split("listening on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let (_, addr) = read_banner(&mut server);
 
     // One script: each command with its standard error kept, checked as its comment says.
     let errors = scratch.path().join("errors");
