@@ -1114,10 +1114,20 @@ impl AuditStore for SqliteStore {
         self.write(|tx| {
             append_audit_records_in(tx, records)?;
             if let Some(head) = head {
-                tx.prepare_cached("INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)")
+                // An update in place changes one page; INSERT OR REPLACE would delete and
+                // insert the row, changing the table's page and its name index's too, in
+                // every batch.
+                let updated = tx
+                    .prepare_cached("UPDATE meta SET value = ?2 WHERE name = ?1")
                     .db()?
                     .execute(params![store::AUDIT_HEAD_META, head])
                     .db()?;
+                if updated == 0 {
+                    tx.prepare_cached("INSERT INTO meta (name, value) VALUES (?1, ?2)")
+                        .db()?
+                        .execute(params![store::AUDIT_HEAD_META, head])
+                        .db()?;
+                }
             }
             Ok(())
         })
