@@ -148,11 +148,11 @@ impl Service {
 
         let principals = store.principals(self.shared.vault.account())?;
         let mut report = AnalyzeResponse::default();
-        let mut administrators = HashMap::new();
+        let mut administrators = HashSet::new();
         for principal in &principals {
             for (name, text) in &principal.policies {
                 if self.allows_everything(text)? {
-                    administrators.insert(principal.arn.clone(), name.clone());
+                    administrators.insert(principal.arn.as_str());
                     report.administrators.push(Administrator {
                         principal: principal.arn.clone(),
                         through_policy: name.clone(),
@@ -192,7 +192,7 @@ impl Service {
                     }
                 }
                 for principal in &principals {
-                    if administrators.contains_key(&principal.arn) {
+                    if administrators.contains(principal.arn.as_str()) {
                         continue;
                     }
                     if let Some(policy) = self.full_access_through_identity(principal, &record)? {

@@ -348,7 +348,7 @@ impl Service {
     /// operation would not refuse to tell it.
     pub fn principal_exists(&self, arn: &str) -> KmsResult<bool> {
         let caller = Caller::principal(arn)?;
-        if caller.principal == Caller::account_root(&caller.account).principal {
+        if arn == kms_core::arn::root_arn(&caller.account) {
             return Ok(caller.account == self.account()
                 || self
                     .shared

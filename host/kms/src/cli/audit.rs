@@ -86,7 +86,7 @@ impl Filter<'_> {
 /// Resolves an alias to its key's id (through DescribeKey, so as the caller may see it); a key
 /// id or ARN stands as given.
 fn resolve_key(kms: &Invocation, key: &str) -> anyhow::Result<String> {
-    let is_alias = key.starts_with("alias/") || key.contains(":alias/");
+    let is_alias = kms_core::arn::KeyReference::parse(key).is_ok_and(|r| r.alias_name().is_some());
     if !is_alias {
         return Ok(key.to_string());
     }

@@ -48,6 +48,12 @@ fn queried(value: &impl Serialize) -> anyhow::Result<Value> {
     Ok(serde_json::to_value(&*found)?)
 }
 
+/// Whether a command prints its whole response (through [`print`]) rather than its own text
+/// form: any format but text, or text with a `--query` to apply.
+fn whole_response(out: Output) -> bool {
+    out != Output::Text || QUERY.get().is_some()
+}
+
 /// Prints a response in the chosen format, after `--query`.
 pub(super) fn print(out: Output, value: &impl Serialize) -> anyhow::Result<()> {
     let json = queried(value)?;
@@ -267,10 +273,8 @@ pub(super) fn emit_blob(
 ) -> anyhow::Result<()> {
     match (file, out) {
         (Some(path), _) => write_bytes(Some(path), bytes),
-        (None, Output::Text) if QUERY.get().is_none() => {
-            write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes())
-        }
-        (None, _) => print(out, response),
+        (None, _) if whole_response(out) => print(out, response),
+        (None, _) => write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes()),
     }
 }
 
@@ -285,9 +289,8 @@ pub(super) fn emit_raw(
 ) -> anyhow::Result<()> {
     match (file, out) {
         (Some(path), _) => write_bytes(Some(path), bytes),
-        (None, Output::Text) if QUERY.get().is_some() => print(out, response),
-        (None, Output::Json | Output::Table | Output::Yaml) => print(out, response),
-        (None, Output::Text) if io::stdout().is_terminal() && !is_text(bytes) => {
+        (None, _) if whole_response(out) => print(out, response),
+        (None, _) if io::stdout().is_terminal() && !is_text(bytes) => {
             eprintln!(
                 "(binary plaintext of {} bytes, shown in base64; --outfile FILE writes the raw bytes, \
                  and so does redirecting standard output)",
@@ -295,7 +298,7 @@ pub(super) fn emit_raw(
             );
             write_bytes(None, format!("{}\n", B64.encode(bytes)).as_bytes())
         }
-        (None, Output::Text) => write_bytes(None, bytes),
+        (None, _) => write_bytes(None, bytes),
     }
 }
 
@@ -308,30 +311,26 @@ pub(super) fn is_text(bytes: &[u8]) -> bool {
     })
 }
 
-/// Prints audit records, each with its sequence number: a JSON list, or one line per record.
+/// Prints audit records, each with its sequence number: as CloudTrail events through [`print`],
+/// or one line per record.
 pub(super) fn audit_records(out: Output, records: &[(u64, AuditEvent)]) -> anyhow::Result<()> {
-    match out {
-        Output::Text if QUERY.get().is_none() => {
-            for (seq, e) in records {
-                let when =
-                    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(e.time));
-                println!(
-                    "#{seq} {when} {} {} {} {} {}",
-                    e.operation,
-                    e.outcome,
-                    e.principal,
-                    e.key_arn.as_deref().unwrap_or("-"),
-                    e.source
-                );
-            }
-        }
-        _ => {
-            let records: Vec<Value> = records
-                .iter()
-                .map(|(seq, e)| cloudtrail_event(*seq, e))
-                .collect();
-            print(out, &records)?;
-        }
+    if whole_response(out) {
+        let records: Vec<Value> = records
+            .iter()
+            .map(|(seq, e)| cloudtrail_event(*seq, e))
+            .collect();
+        return print(out, &records);
+    }
+    for (seq, e) in records {
+        let when = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(e.time));
+        println!(
+            "#{seq} {when} {} {} {} {} {}",
+            e.operation,
+            e.outcome,
+            e.principal,
+            e.key_arn.as_deref().unwrap_or("-"),
+            e.source
+        );
     }
     Ok(())
 }
