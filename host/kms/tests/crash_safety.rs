@@ -24,10 +24,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::http::{Connection, Response, now, signed_headers};
-use common::{Serving, admin_credentials, kms, ok, serve_with_env};
+use common::{Client, Serving, admin_credentials, kms, ok, serve_with_env};
 
-const REGION: &str = "us-east-1";
 /// Client threads hammering the server while it is killed.
 const CLIENTS: usize = 3;
 /// Tags written to one key at most (AWS allows 50).
@@ -68,12 +66,7 @@ impl Server {
     }
 
     fn client(&self) -> Client {
-        Client {
-            addr: self.addr,
-            key_id: self.key_id.clone(),
-            secret: self.secret.clone(),
-            connection: None,
-        }
+        Client::new(self.addr, &self.key_id, &self.secret)
     }
 
     /// SIGKILL: no drain, no shutdown hook, no flush.
@@ -87,53 +80,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// One keep-alive connection's worth of signed requests.
-struct Client {
-    addr: SocketAddr,
-    key_id: String,
-    secret: String,
-    connection: Option<Connection>,
-}
-
-impl Client {
-    /// The response, or `None` when the server is gone (refused, reset or cut off mid-answer).
-    fn call(&mut self, operation: &str, body: &str) -> Option<Response> {
-        if self.connection.is_none() {
-            self.connection = Some(Connection::open(self.addr).ok()?);
-        }
-        let headers = signed_headers(
-            &self.addr.to_string(),
-            operation,
-            body.as_bytes(),
-            &self.key_id,
-            &self.secret,
-            REGION,
-            now(),
-        );
-        let response = self
-            .connection
-            .as_mut()?
-            .request("POST", "/", &headers, body.as_bytes());
-        match response {
-            Ok(r) => Some(r),
-            Err(_) => {
-                self.connection = None;
-                None
-            }
-        }
-    }
-
-    /// The JSON answer of a request the server acknowledged (answered 200), else `None`.
-    fn acknowledged(&mut self, operation: &str, body: &str) -> Option<(String, serde_json::Value)> {
-        let response = self.call(operation, body)?;
-        if response.status != 200 {
-            return None;
-        }
-        let id = response.header("x-amzn-requestid")?.to_string();
-        Some((id, response.json()))
     }
 }
 
@@ -232,7 +178,7 @@ fn hammer(mut client: Client, ledger: Arc<Mutex<Ledger>>, seed: u64, stop: Arc<A
                 })
             }
         };
-        if answered.is_none() && client.connection.is_none() {
+        if answered.is_none() && !client.connected() {
             // The server is gone: what was in flight was never acknowledged.
             return;
         }

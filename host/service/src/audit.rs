@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use kms_core::error::{KmsError, KmsResult};
 use kms_crypto as crypto;
-use kms_vault::{AUDIT_HEAD_META, Store, StoredAuditRecord};
+use kms_vault::{AUDIT_HEAD_META, AuditBatch, AuditTail, Store, StoredAuditRecord};
 
 /// One audited call.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ struct Inner {
     /// The sequence number and hash of the last record this log wrote: where the next batch
     /// chains on, unless another process appended meanwhile (then the store refuses the batch
     /// and the tail is read again).
-    tail: Mutex<Option<(u64, [u8; 32])>>,
+    tail: Mutex<AuditTail>,
 }
 
 /// What runs once a record is durable, with its sequence number (noting a key's use, say).
@@ -502,16 +502,8 @@ impl Inner {
     /// Chains `batch` onto the stored trail and writes it in one change; returns the first
     /// record's sequence number.
     fn write_batch(&self, store: &dyn Store, batch: &[String]) -> KmsResult<u64> {
-        let mut last_err = None;
-        let mut remembered = *self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        for _ in 0..APPEND_ATTEMPTS {
-            let (tail_seq, mut prev_hash) = match remembered.take() {
-                Some(tail) => tail,
-                None => match store.last_audit()? {
-                    Some(last) => (last.seq, last.hash),
-                    None => (0, GENESIS),
-                },
-            };
+        let build = |tail: AuditTail| {
+            let (tail_seq, mut prev_hash) = tail.unwrap_or((0, GENESIS));
             let records: Vec<StoredAuditRecord> = (tail_seq + 1..)
                 .zip(batch)
                 .map(|(seq, event_json)| {
@@ -528,15 +520,26 @@ impl Inner {
                 (Some(key), Some(last)) => Some(anchor(key, last.seq, &last.hash)),
                 _ => None,
             };
-            // Another process may have appended in between: then re-read the tail and retry.
-            match store.append_audit_batch(&records, head.as_deref()) {
-                Ok(()) => {
+            AuditBatch { records, head }
+        };
+        let mut last_err = None;
+        let mut hint = *self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..APPEND_ATTEMPTS {
+            // Another process may have appended after the remembered tail: then the store
+            // refuses the batch and it is built again on the stored tail. (A shared store
+            // builds it on its locked tail at once.)
+            match store.append_audit_chained(hint.take(), &build) {
+                Ok(written) => {
+                    let (Some(first), Some(last)) = (written.records.first(), written.records.last())
+                    else {
+                        return Err(KmsError::Internal("an empty audit batch was written".into()));
+                    };
                     *self.tail.lock().unwrap_or_else(|p| p.into_inner()) =
-                        records.last().map(|last| (last.seq, last.hash));
+                        Some((last.seq, last.hash));
                     self.records_written
-                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                        .fetch_add(written.records.len() as u64, Ordering::Relaxed);
                     self.batches_written.fetch_add(1, Ordering::Relaxed);
-                    return Ok(tail_seq + 1);
+                    return Ok(first.seq);
                 }
                 Err(e) => last_err = Some(e),
             }

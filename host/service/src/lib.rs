@@ -733,6 +733,11 @@ impl Service {
         {
             let result = match self.shared.vault.store().delete_key(&record) {
                 Ok(Swap::Stale) => return Ok(None),
+                // Another node (or process) deleted it first, and audited that.
+                Err(KmsError::NotFound(_)) => {
+                    self.shared.vault.evict(&record.key_id);
+                    return Ok(Some(None));
+                }
                 other => other.map(drop),
             };
             self.shared.vault.evict(&record.key_id);
@@ -746,6 +751,7 @@ impl Service {
             let expired = |m: &kms_vault::ImportedMaterial| m.valid_to.is_some_and(|at| at <= now);
             let result = match self.erase_material(&mut record, expired) {
                 Ok(Swap::Stale) => return Ok(None),
+                Err(KmsError::NotFound(_)) => return Ok(Some(None)),
                 other => other.map(drop),
             };
             self.record(
@@ -767,6 +773,8 @@ impl Service {
         }
         let result = match self.add_backing_version(&mut record, RotationType::Automatic, now) {
             Ok(Swap::Stale) => return Ok(None),
+            // Deleted meanwhile by another node: nothing is left to rotate.
+            Err(KmsError::NotFound(_)) => return Ok(Some(None)),
             other => other.map(drop),
         };
         self.record(&scheduler, "RotateKey", note, result.as_ref().err())?;
@@ -928,6 +936,9 @@ impl Service {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod cluster_tests;
 
 #[cfg(test)]
 #[path = "condition_key_tests.rs"]

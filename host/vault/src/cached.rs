@@ -26,7 +26,7 @@ use super::identity::{
 };
 use super::key_usage::{KeyLastUse, KeyUsageStore};
 use super::store::{
-    AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore, KeyRecord, KeyStore, MetaStore,
+    AliasRecord, AliasStore, AuditBatch, AuditStore, AuditTail, ChangeFeed, GrantStore, IdentityStore, KeyRecord, KeyStore, MetaStore,
     PluginAttachment, PluginScope, PluginStore, SealedVersion, Store, StoredAuditRecord, Swap,
 };
 
@@ -315,13 +315,36 @@ impl CachedStore {
     }
 }
 
-/// Reads the generation of the store behind `shared` every `refresh` until the cache is dropped.
+/// Reads the generation of the store behind `shared` every `refresh`, and at once when the
+/// store's [change feed](MetaStore::change_feed) tells of a change, until the cache is dropped.
 fn watch(shared: Weak<Shared>, refresh: Duration) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("kms-cache-watch".into())
         .spawn(move || {
+            let mut feed: Option<Box<dyn ChangeFeed>> = None;
+            let mut feed_wanted = true;
             loop {
-                std::thread::sleep(refresh);
+                if feed.is_none() && feed_wanted {
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    match shared.inner.change_feed() {
+                        Ok(Some(opened)) => feed = Some(opened),
+                        // A store without a feed is only polled.
+                        Ok(None) => feed_wanted = false,
+                        // Opened again after the next interval; polling covers the gap.
+                        Err(_) => {}
+                    }
+                }
+                match feed.as_mut() {
+                    Some(open) => {
+                        if open.wait(refresh).is_err() {
+                            feed = None;
+                            std::thread::sleep(refresh);
+                        }
+                    }
+                    None => std::thread::sleep(refresh),
+                }
                 let Some(shared) = shared.upgrade() else {
                     return;
                 };
@@ -346,6 +369,10 @@ impl MetaStore for CachedStore {
 
     fn set_meta(&self, name: &str, value: &str) -> KmsResult<()> {
         section(|| self.inner().set_meta(name, value))
+    }
+
+    fn change_feed(&self) -> KmsResult<Option<Box<dyn ChangeFeed>>> {
+        section(|| self.inner().change_feed())
     }
 }
 
@@ -467,6 +494,14 @@ impl AuditStore for CachedStore {
         head: Option<&str>,
     ) -> KmsResult<()> {
         section(|| self.inner().append_audit_batch(records, head))
+    }
+
+    fn append_audit_chained(
+        &self,
+        hint: AuditTail,
+        build: &dyn Fn(AuditTail) -> AuditBatch,
+    ) -> KmsResult<AuditBatch> {
+        section(|| self.inner().append_audit_chained(hint, build))
     }
 
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>> {

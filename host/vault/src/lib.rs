@@ -10,6 +10,8 @@ mod conformance;
 mod identity;
 mod key_usage;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod root_key;
 mod sqlite;
 mod store;
@@ -24,10 +26,13 @@ pub use identity::{
 pub use key_usage::{KeyLastUse, KeyUsageStore};
 pub use kms_core::arn::{PrincipalKind, parse_principal_arn, validate_account, validate_region};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, redacted as redact_url, testing as postgres_testing};
 pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
-    AUDIT_HEAD_META, AliasRecord, AliasStore, AuditStore, GrantStore, IdentityStore,
+    AUDIT_HEAD_META, AliasRecord, AliasStore, AuditBatch, AuditStore, AuditTail, ChangeFeed,
+    GrantStore, IdentityStore,
     ImportedMaterial, KeyRecord, KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore,
     RotationSchedule, SealedVersion, Store, StoredAuditRecord, Swap,
 };

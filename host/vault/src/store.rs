@@ -322,8 +322,8 @@ pub struct StoredAuditRecord {
 }
 
 /// A vault backend: one trait per record type, all of them together. Implementations:
-/// [`SqliteStore`](super::SqliteStore) (the embedded default) and
-/// [`MemoryStore`](super::MemoryStore) (tests); the conformance suite in `conformance.rs` runs
+/// [`SqliteStore`](super::SqliteStore) (the embedded default), `PostgresStore` (shared by
+/// several nodes; feature `postgres`) and [`MemoryStore`](super::MemoryStore) (tests); the conformance suite in `conformance.rs` runs
 /// against each.
 ///
 /// Every method is atomic. None relies on a lock held by its caller: a read-modify-write
@@ -378,7 +378,35 @@ pub trait MetaStore: Send + Sync {
     }
     /// Sets a vault-wide setting.
     fn set_meta(&self, name: &str, value: &str) -> KmsResult<()>;
+    /// A feed that tells of other processes' changes as they commit (PostgreSQL's
+    /// `LISTEN/NOTIFY`), so that caches need not wait for their next look at the
+    /// [generation](Self::generation). `None` where the store has none; a missed notice is
+    /// caught by that next look all the same.
+    fn change_feed(&self) -> KmsResult<Option<Box<dyn ChangeFeed>>> {
+        Ok(None)
+    }
 }
+
+/// Notices of changes committed to a shared store, from [`MetaStore::change_feed`].
+pub trait ChangeFeed: Send {
+    /// Waits up to `timeout` for a notice: `true` when one (or more) arrived, `false` when the
+    /// time ran out. An error means the feed is broken; open another.
+    fn wait(&mut self, timeout: std::time::Duration) -> KmsResult<bool>;
+}
+
+/// Audit records chained onto a trail's tail, with the trail's anchored head after them: what
+/// [`AuditStore::append_audit_chained`] asks its caller to build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditBatch {
+    /// Consecutive records, the first one after the tail.
+    pub records: Vec<StoredAuditRecord>,
+    /// The anchored head after the last record, for a keyed trail.
+    pub head: Option<String>,
+}
+
+/// The last record of an audit trail as the next one chains onto it: its sequence number and
+/// hash; `None` for an empty trail.
+pub type AuditTail = Option<(u64, [u8; 32])>;
 
 /// Key records and their backing-key versions. Writes of a record are compare-and-swap on
 /// its [`KeyRecord::revision`], so that a read-modify-write never loses a concurrent one.
@@ -481,6 +509,25 @@ pub trait AuditStore: Send + Sync + MetaStore {
             Some(head) => self.set_meta(AUDIT_HEAD_META, head),
             None => Ok(()),
         }
+    }
+    /// Chains a batch onto the trail and appends it as one durable change: `build` is handed
+    /// the trail's tail and answers the records (and head) that follow it. Several processes or
+    /// nodes appending at once each get the tail they append after. `hint` is the tail the
+    /// caller believes current; the default builds on it (or on the stored last record), and
+    /// fails, writing nothing, if another writer came first, so the caller retries with no
+    /// hint. A shared backend holds the tail locked while `build` runs and never fails so.
+    fn append_audit_chained(
+        &self,
+        hint: AuditTail,
+        build: &dyn Fn(AuditTail) -> AuditBatch,
+    ) -> KmsResult<AuditBatch> {
+        let tail = match hint {
+            Some(tail) => Some(tail),
+            None => self.last_audit()?.map(|last| (last.seq, last.hash)),
+        };
+        let batch = build(tail);
+        self.append_audit_batch(&batch.records, batch.head.as_deref())?;
+        Ok(batch)
     }
     /// The last audit record, if any.
     fn last_audit(&self) -> KmsResult<Option<StoredAuditRecord>>;

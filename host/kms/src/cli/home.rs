@@ -13,7 +13,7 @@ use super::render::print;
 use super::{Cli, Output, identity};
 use kms_core::KmsError;
 use kms_service::{self as svc, CallSource, Caller, Service};
-use kms_vault::{RootKey, SqliteStore, Vault};
+use kms_vault::{PostgresStore, RootKey, SqliteStore, Store, Vault};
 
 #[derive(clap::Args, Debug)]
 pub(super) struct InitArgs {
@@ -37,6 +37,8 @@ pub(super) struct Paths {
     pub(super) home: PathBuf,
     /// The SQLite vault.
     pub(super) vault: PathBuf,
+    /// The PostgreSQL database holding the vault instead, when `--store` names one.
+    pub(super) store: Option<String>,
     /// The root key, unless `KMS_ROOT_KEY` gives it.
     root_key: PathBuf,
 }
@@ -54,12 +56,29 @@ impl Paths {
         };
         Ok(Paths {
             vault: cli.vault.clone().unwrap_or_else(|| home.join("vault.db")),
+            store: cli.store.clone(),
             root_key: cli
                 .root_key_file
                 .clone()
                 .unwrap_or_else(|| home.join("root.key")),
             home,
         })
+    }
+
+    /// The vault's store: the PostgreSQL database `--store` names, or the SQLite file.
+    fn open_store(&self) -> anyhow::Result<Box<dyn Store>> {
+        Ok(match &self.store {
+            Some(url) => Box::new(PostgresStore::open(url)?),
+            None => Box::new(SqliteStore::open(&self.vault)?),
+        })
+    }
+
+    /// Where the vault is, for people: the file, or the database URL without its password.
+    fn describe_store(&self) -> String {
+        match &self.store {
+            Some(url) => kms_vault::redact_url(url),
+            None => self.vault.display().to_string(),
+        }
     }
 
     /// Where `kms init` writes the administrator's access key.
@@ -78,7 +97,7 @@ fn root_key_from_env() -> anyhow::Result<Option<RootKey>> {
 
 /// The service over an existing vault, with policy plugins run when a key has any.
 pub(super) fn open_service(paths: &Paths) -> anyhow::Result<Service> {
-    if !paths.vault.exists() {
+    if paths.store.is_none() && !paths.vault.exists() {
         return Err(KmsError::InvalidState(format!(
             "There is no vault at {}; run `kms init` first",
             paths.vault.display()
@@ -89,7 +108,10 @@ pub(super) fn open_service(paths: &Paths) -> anyhow::Result<Service> {
         Some(root) => root,
         None => RootKey::load_file(&paths.root_key)?,
     };
-    let service = Service::open_sqlite(&paths.vault, root)?;
+    // Vault::open refuses a root key other than the one the vault was made with: a node
+    // given the wrong one never starts.
+    let vault = Vault::open(paths.open_store()?, root)?;
+    let service = Service::new(vault, Arc::new(svc::SystemClock))?;
     service.set_policy_engine(kms_runtime::PluginRunner::lazy_default());
     Ok(service)
 }
@@ -130,8 +152,7 @@ pub(super) fn init(
             paths.root_key.display().to_string(),
         ),
     };
-    let store = SqliteStore::open(&paths.vault)?;
-    let vault = Vault::create(Box::new(store), root.clone(), account, region)?;
+    let vault = Vault::create(paths.open_store()?, root.clone(), account, region)?;
     let service = Service::new(vault, Arc::new(svc::SystemClock))?;
     let operator = Caller::account_root(account).via(CallSource::Cli);
     let admin = format!("arn:aws:iam::{account}:user/admin");
@@ -168,7 +189,7 @@ pub(super) fn init(
     print(
         out,
         &Initialised {
-            vault: paths.vault.display().to_string(),
+            vault: paths.describe_store(),
             root_key: root_source,
             root_key_fingerprint: root.fingerprint(),
             account: account.into(),

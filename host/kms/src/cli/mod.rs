@@ -45,6 +45,13 @@ struct Cli {
     /// The SQLite vault file (default $KMS_HOME/vault.db).
     #[arg(long, env = "KMS_VAULT", global = true)]
     vault: Option<PathBuf>,
+    /// Keep the vault in a PostgreSQL database instead of the SQLite file, shared by every
+    /// node of a cluster: postgres://USER:PASSWORD@HOST:PORT/DATABASE (libpq's URL; add
+    /// ?options=-csearch_path%3DSCHEMA for a schema of its own). `kms init --store URL` once,
+    /// then every node with the same root key.
+    #[arg(long, env = "KMS_STORE", global = true, value_name = "URL",
+          conflicts_with = "vault", value_parser = parse_store_url)]
+    store: Option<String>,
     /// The root key file (default $KMS_HOME/root.key). The KMS_ROOT_KEY environment variable
     /// (64 hex characters) takes precedence.
     #[arg(long, env = "KMS_ROOT_KEY_FILE", global = true)]
@@ -285,6 +292,17 @@ fn parse_aws<T: std::str::FromStr<Err = KmsError>>(s: &str) -> Result<T, String>
 }
 
 /// Parses a `key=value` pair (tags, encryption context, settings).
+/// `--store`: a PostgreSQL URL (the SQLite file is `--vault`).
+fn parse_store_url(s: &str) -> Result<String, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        Ok(s.to_string())
+    } else {
+        Err("--store takes a PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE \
+             (the SQLite vault file is --vault)"
+            .into())
+    }
+}
+
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -415,8 +433,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             );
         }
     }
-    // `kms serve` works with no set-up: the first run initialises the vault.
-    if matches!(cli.command, Command::Serve(_)) && !paths.vault.exists() {
+    // `kms serve` works with no set-up: the first run initialises the vault. A shared vault is
+    // initialised once, by `kms init --store`, not by whichever node starts first.
+    if matches!(cli.command, Command::Serve(_)) && paths.store.is_none() && !paths.vault.exists()
+    {
         eprintln!("kms serve: no vault yet; initialising one");
         home::init(
             &paths,

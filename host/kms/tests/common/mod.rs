@@ -11,12 +11,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+use http::{Connection, Response, now, signed_headers};
+
 /// Runs `kms` with `args` on the vault in `home`, deaf to the caller's own KMS environment.
 pub fn kms(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kms"))
         .args(args)
         .env("KMS_HOME", home)
         .env_remove("KMS_VAULT")
+        .env_remove("KMS_STORE")
         .env_remove("KMS_ROOT_KEY_FILE")
         .env_remove("KMS_ROOT_KEY")
         .env_remove("KMS_PRINCIPAL")
@@ -103,3 +106,66 @@ pub fn admin_credentials(home: &Path) -> (String, String) {
     };
     (field("aws_access_key_id"), field("aws_secret_access_key"))
 }
+
+/// One keep-alive connection's worth of signed requests.
+pub struct Client {
+    addr: SocketAddr,
+    key_id: String,
+    secret: String,
+    connection: Option<Connection>,
+}
+
+impl Client {
+    /// A client of the server at `addr` signing as `key_id`.
+    pub fn new(addr: SocketAddr, key_id: &str, secret: &str) -> Client {
+        Client {
+            addr,
+            key_id: key_id.to_string(),
+            secret: secret.to_string(),
+            connection: None,
+        }
+    }
+
+    /// Whether the client holds a connection: it drops the one a call found broken.
+    pub fn connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    /// The response, or `None` when the server is gone (refused, reset or cut off mid-answer).
+    pub fn call(&mut self, operation: &str, body: &str) -> Option<Response> {
+        if self.connection.is_none() {
+            self.connection = Some(Connection::open(self.addr).ok()?);
+        }
+        let headers = signed_headers(
+            &self.addr.to_string(),
+            operation,
+            body.as_bytes(),
+            &self.key_id,
+            &self.secret,
+            "us-east-1",
+            now(),
+        );
+        let response = self
+            .connection
+            .as_mut()?
+            .request("POST", "/", &headers, body.as_bytes());
+        match response {
+            Ok(r) => Some(r),
+            Err(_) => {
+                self.connection = None;
+                None
+            }
+        }
+    }
+
+    /// The JSON answer of a request the server acknowledged (answered 200), else `None`.
+    pub fn acknowledged(&mut self, operation: &str, body: &str) -> Option<(String, serde_json::Value)> {
+        let response = self.call(operation, body)?;
+        if response.status != 200 {
+            return None;
+        }
+        let id = response.header("x-amzn-requestid")?.to_string();
+        Some((id, response.json()))
+    }
+}
+
