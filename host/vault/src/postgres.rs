@@ -143,6 +143,9 @@ CREATE TRIGGER grants_generation AFTER INSERT OR UPDATE OR DELETE ON grants
 
 /// Connections one store opens at most; callers past this wait for one to come back.
 const MAX_CONNECTIONS: usize = 16;
+/// How many times an audit batch is built on the tail its append last saw before the append
+/// takes the tail's lock instead.
+const OPTIMISTIC_APPENDS: usize = 3;
 /// How often a transaction that PostgreSQL aborted for a deadlock or a serialization failure
 /// (and rolled back whole) is run again.
 const RETRIES: usize = 5;
@@ -622,27 +625,30 @@ fn lock_audit_tail(s: &mut Session<'_, Transaction<'_>>) -> KmsResult<AuditTail>
     let row = s
         .row("SELECT seq, hash FROM audit_tail WHERE id = 0 FOR UPDATE", &[])?
         .ok_or_else(|| KmsError::Internal("The audit trail's tail row is missing".into()))?;
-    let seq = to_u64(row.get(0));
-    if seq == 0 {
-        return Ok(None);
-    }
-    let hash: Vec<u8> = row.get::<_, Option<Vec<u8>>>(1).unwrap_or_default();
-    let hash = hash
-        .try_into()
-        .map_err(|_| KmsError::Internal("The audit trail's tail hash is corrupt".into()))?;
-    Ok(Some((seq, hash)))
+    tail_from(&row, 0)
 }
 
-/// Appends consecutive records after the locked `tail`, moves the tail and, if given, the
-/// anchored head; refuses anything but the next sequence numbers.
-fn append_after(
-    s: &mut Session<'_, Transaction<'_>>,
+/// What [`append_after`] did.
+enum Appended {
+    /// The records are in and the tail moved to the last of them.
+    Done,
+    /// The tail was not where the caller saw it; nothing was written. This is the tail as the
+    /// statement saw it (it may already be stale again).
+    Moved(AuditTail),
+}
+
+/// Appends consecutive records after the tail `tail`, moves the tail to the last of them and,
+/// if given, sets the anchored head, in one statement (one round trip): only if the stored
+/// tail is still `tail`, else nothing is written. Refuses records that are not the next
+/// sequence numbers.
+fn append_after<C: GenericClient>(
+    s: &mut Session<'_, C>,
     tail: AuditTail,
     records: &[StoredAuditRecord],
     head: Option<&str>,
-) -> KmsResult<()> {
+) -> KmsResult<Appended> {
     let Some(last) = records.last() else {
-        return Ok(());
+        return Ok(Appended::Done);
     };
     let last_seq = tail.map_or(0, |(seq, _)| seq);
     for (i, record) in records.iter().enumerate() {
@@ -658,19 +664,67 @@ fn append_after(
     let seqs: Vec<i64> = records.iter().map(|r| to_i64(r.seq)).collect();
     let events: Vec<&str> = records.iter().map(|r| r.event_json.as_str()).collect();
     let hashes: Vec<&[u8]> = records.iter().map(|r| r.hash.as_slice()).collect();
-    s.execute(
-        "INSERT INTO audit_log (seq, event, hash)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])",
-        &[&seqs, &events, &hashes],
-    )?;
-    s.execute(
-        "UPDATE audit_tail SET seq = $1, hash = $2 WHERE id = 0",
-        &[&to_i64(last.seq), &last.hash.as_slice()],
-    )?;
-    if let Some(head) = head {
-        set_meta_in(s, store::AUDIT_HEAD_META, head)?;
+    // Statements in WITH run once each, whether or not the main query reads them; the inserts
+    // happen only if the tail moved from where the caller saw it (re-checked by PostgreSQL
+    // after waiting for another appender's lock on the row).
+    let row = s
+        .row(
+            "WITH moved AS (
+                 UPDATE audit_tail SET seq = $2, hash = $3 WHERE id = 0 AND seq = $1 RETURNING 1
+             ), appended AS (
+                 INSERT INTO audit_log (seq, event, hash)
+                 SELECT * FROM unnest($4::bigint[], $5::text[], $6::bytea[])
+                 WHERE EXISTS (SELECT 1 FROM moved)
+             ), anchored AS (
+                 INSERT INTO meta (name, value)
+                 SELECT $7, $8 WHERE $8::text IS NOT NULL AND EXISTS (SELECT 1 FROM moved)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value
+             )
+             SELECT (SELECT count(*) FROM moved), seq, hash FROM audit_tail WHERE id = 0",
+            &[
+                &to_i64(last_seq),
+                &to_i64(last.seq),
+                &last.hash.as_slice(),
+                &seqs,
+                &events,
+                &hashes,
+                &store::AUDIT_HEAD_META,
+                &head,
+            ],
+        )?
+        .ok_or_else(|| KmsError::Internal("The audit trail's tail row is missing".into()))?;
+    if row.get::<_, i64>(0) == 1 {
+        return Ok(Appended::Done);
     }
-    Ok(())
+    Ok(Appended::Moved(tail_from(&row, 1)?))
+}
+
+/// The tail in columns `at` (sequence number) and `at + 1` (hash) of `row`.
+fn tail_from(row: &Row, at: usize) -> KmsResult<AuditTail> {
+    let seq = to_u64(row.get(at));
+    if seq == 0 {
+        return Ok(None);
+    }
+    let hash: Vec<u8> = row.get::<_, Option<Vec<u8>>>(at + 1).unwrap_or_default();
+    let hash = hash
+        .try_into()
+        .map_err(|_| KmsError::Internal("The audit trail's tail hash is corrupt".into()))?;
+    Ok(Some((seq, hash)))
+}
+
+/// [`append_after`] the tail locked in `s`'s transaction, which cannot have moved.
+fn append_after_locked(
+    s: &mut Session<'_, Transaction<'_>>,
+    tail: AuditTail,
+    records: &[StoredAuditRecord],
+    head: Option<&str>,
+) -> KmsResult<()> {
+    match append_after(s, tail, records, head)? {
+        Appended::Done => Ok(()),
+        Appended::Moved(_) => Err(KmsError::Internal(
+            "The audit trail's tail moved while it was locked".into(),
+        )),
+    }
 }
 
 fn set_meta_in<C: GenericClient>(s: &mut Session<'_, C>, name: &str, value: &str) -> KmsResult<()> {
@@ -1057,19 +1111,34 @@ impl AuditStore for PostgresStore {
     ) -> KmsResult<()> {
         self.write(|s| {
             let tail = lock_audit_tail(s)?;
-            append_after(s, tail, records, head)
+            append_after_locked(s, tail, records, head)
         })
     }
 
+    /// With a `hint` (the tail this node wrote last), one statement appends if no other node
+    /// appended since: one round trip, its commit included. When another node did, the batch
+    /// is built again on the tail that statement saw, a few times; then on the tail locked in
+    /// a transaction (appenders queue on the lock in turn, so none starves).
     fn append_audit_chained(
         &self,
-        _hint: AuditTail,
+        hint: AuditTail,
         build: &dyn Fn(AuditTail) -> AuditBatch,
     ) -> KmsResult<AuditBatch> {
+        let mut seen = hint.map(Some);
+        for _ in 0..OPTIMISTIC_APPENDS {
+            let Some(tail) = seen else {
+                break;
+            };
+            let batch = build(tail);
+            match self.read(|s| append_after(s, tail, &batch.records, batch.head.as_deref()))? {
+                Appended::Done => return Ok(batch),
+                Appended::Moved(now) => seen = Some(now),
+            }
+        }
         self.write(|s| {
             let tail = lock_audit_tail(s)?;
             let batch = build(tail);
-            append_after(s, tail, &batch.records, batch.head.as_deref())?;
+            append_after_locked(s, tail, &batch.records, batch.head.as_deref())?;
             Ok(batch)
         })
     }
@@ -1737,9 +1806,12 @@ mod tests {
             .into_iter()
             .map(|store| {
                 std::thread::spawn(move || {
+                    // The tail this appender wrote last, as the audit log remembers it: stale
+                    // whenever another appender came in between.
+                    let mut hint = None;
                     for _ in 0..20 {
-                        store
-                            .append_audit_chained(None, &|tail| {
+                        let written = store
+                            .append_audit_chained(hint, &|tail| {
                                 let (seq, prev) = tail.unwrap_or((0, [0; 32]));
                                 let records: Vec<_> = (1..=3)
                                     .scan(prev, |prev, i| {
@@ -1758,6 +1830,8 @@ mod tests {
                                 }
                             })
                             .unwrap();
+                        let last = written.records.last().unwrap();
+                        hint = Some((last.seq, last.hash));
                     }
                 })
             })

@@ -124,13 +124,25 @@ impl Client {
         until: Until,
         request: RequestMaker,
     ) -> Load {
+        self.run_spread(&[(addr, request)], connections, until)
+    }
+
+    /// [`run`](Self::run) with the connections dealt out in turn to several servers (the
+    /// nodes of a cluster behind a load balancer), each sent its own request.
+    pub fn run_spread(
+        &self,
+        targets: &[(SocketAddr, RequestMaker)],
+        connections: usize,
+        until: Until,
+    ) -> Load {
         let local = tokio::task::LocalSet::new();
         local.block_on(&self.runtime, async move {
             let budget = Rc::new(Budget::new(until));
             let started = Instant::now();
             let tasks: Vec<_> = (0..connections)
-                .map(|_| {
-                    tokio::task::spawn_local(drive(addr, Rc::clone(&budget), Rc::clone(&request)))
+                .map(|n| {
+                    let (addr, request) = &targets[n % targets.len()];
+                    tokio::task::spawn_local(drive(*addr, Rc::clone(&budget), Rc::clone(request)))
                 })
                 .collect();
             let mut load = Load::default();

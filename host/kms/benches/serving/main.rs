@@ -12,6 +12,8 @@
 //! cargo bench -p kms --bench serving               # 5 s per figure
 //! cargo bench -p kms --bench serving -- --quick    # 1 s per figure
 //! cargo bench -p kms --bench serving -- --soak     # 1,000,000 Encrypts: is memory flat?
+//! KMS_TEST_POSTGRES=postgres://… cargo bench -p kms --bench serving -- --cluster
+//!     # SQLite, one PostgreSQL node and two nodes on one database
 //! ```
 
 #[path = "../../tests/common/mod.rs"]
@@ -35,6 +37,9 @@ use openbao::OpenBao;
 /// The plaintext of every Encrypt.
 const PLAINTEXT: [u8; 1024] = [0x5a; 1024];
 const CONNECTIONS: [usize; 2] = [1, 16];
+/// The cluster comparison adds 64: nodes that share one audit chain take turns at its tail, and
+/// more connections in flight make each turn's batch larger.
+const CLUSTER_CONNECTIONS: [usize; 3] = [1, 16, 64];
 
 /// The goals of issue 14.
 const GOAL_OF_FLOOR: f64 = 0.4;
@@ -71,6 +76,9 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let client = Client::new()?;
+    if flag("--cluster") {
+        return cluster(&client, &budgets);
+    }
     let kms = KmsServe::start()?;
     if flag("--soak") {
         soak(&client, &kms, &budgets);
@@ -92,7 +100,7 @@ impl Measured {
             .loads
             .iter()
             .find(|(c, _)| *c == connections)
-            .expect("measured at every count of CONNECTIONS")
+            .expect("measured at every count of connections")
             .1
     }
 }
@@ -105,27 +113,28 @@ fn measure(
     request: RequestMaker,
     budgets: &Budgets,
 ) -> Measured {
-    let warm = client.run(
-        addr,
-        16,
-        Until::Elapsed(budgets.warm_up),
-        Rc::clone(&request),
-    );
+    measure_spread(client, server, &[(addr, request)], &CONNECTIONS, budgets)
+}
+
+/// [`measure`] with the connections dealt out in turn to several servers.
+fn measure_spread(
+    client: &Client,
+    server: &str,
+    targets: &[(SocketAddr, RequestMaker)],
+    connection_counts: &[usize],
+    budgets: &Budgets,
+) -> Measured {
+    let warm = client.run_spread(targets, 16, Until::Elapsed(budgets.warm_up));
     if let Some(error) = warm.first_error {
         println!(
             "  ({server} warm-up: {} errors, the first: {error})",
             warm.errors
         );
     }
-    let loads = CONNECTIONS
+    let loads = connection_counts
         .iter()
         .map(|&connections| {
-            let load = client.run(
-                addr,
-                connections,
-                Until::Elapsed(budgets.figure),
-                Rc::clone(&request),
-            );
+            let load = client.run_spread(targets, connections, Until::Elapsed(budgets.figure));
             (connections, load)
         })
         .collect();
@@ -210,6 +219,84 @@ fn compare(client: &Client, kms: &KmsServe, budgets: &Budgets) -> anyhow::Result
     }
     compare_with_wrk(&replayed, budgets);
     Ok(())
+}
+
+/// `--cluster` (issue 16): signed Encrypts served from the SQLite default, from one node on a
+/// PostgreSQL vault, and from two nodes sharing that vault with the connections dealt out
+/// between them, as a load balancer would, all in one run.
+fn cluster(client: &Client, budgets: &Budgets) -> anyhow::Result<()> {
+    let Some(server) = std::env::var("KMS_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        println!(
+            "--cluster needs a PostgreSQL server: set KMS_TEST_POSTGRES=postgres://USER@HOST:PORT/DB \
+             (the benchmark keeps its vault in a scratch schema there)"
+        );
+        return Ok(());
+    };
+    let scratch = kms_vault::postgres_testing::ScratchSchema::create(&server)?;
+    println!(
+        "Cluster: 1 KiB encrypt, {} s per figure after {} s of warm-up; one client thread; {} \
+         cores shared by the client, the nodes and PostgreSQL (synchronous_commit as the server \
+         has it: {})",
+        budgets.figure.as_secs_f64(),
+        budgets.warm_up.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        synchronous_commit(&server)
+    );
+    print_load_average();
+    let signed = |kms: &KmsServe| -> (SocketAddr, RequestMaker) {
+        let encrypt = kms.encrypt(&PLAINTEXT);
+        (kms.addr(), Rc::new(move || encrypt.sign()))
+    };
+    let sqlite = KmsServe::start()?;
+    let sqlite_figures = measure_spread(
+        client,
+        "kms serve, SQLite vault",
+        &[signed(&sqlite)],
+        &CLUSTER_CONNECTIONS,
+        budgets,
+    );
+    drop(sqlite);
+    let first = KmsServe::start_on(Some(scratch.url()))?;
+    let one = measure_spread(
+        client,
+        "kms serve, PostgreSQL, 1 node",
+        &[signed(&first)],
+        &CLUSTER_CONNECTIONS,
+        budgets,
+    );
+    let second = first.another_node()?;
+    let two = measure_spread(
+        client,
+        "kms serve, PostgreSQL, 2 nodes",
+        &[signed(&first), signed(&second)],
+        &CLUSTER_CONNECTIONS,
+        budgets,
+    );
+    print_table(&[&sqlite_figures, &one, &two]);
+    println!("\nRatios at 16 and 64 connections:");
+    for (what, of, to) in [
+        ("PostgreSQL 1 node / SQLite", &one, &sqlite_figures),
+        ("PostgreSQL 2 nodes / 1 node", &two, &one),
+        ("PostgreSQL 2 nodes / SQLite", &two, &sqlite_figures),
+    ] {
+        println!(
+            "  {what:<30} {:>7.3}x {:>7.3}x",
+            of.at(16).per_second() / to.at(16).per_second(),
+            of.at(64).per_second() / to.at(64).per_second()
+        );
+    }
+    Ok(())
+}
+
+/// The server's `synchronous_commit`, which decides what a commit waits for.
+fn synchronous_commit(server: &str) -> String {
+    postgres::Client::connect(server, postgres::NoTls)
+        .and_then(|mut c| c.query_one("SHOW synchronous_commit", &[]))
+        .map(|row| row.get::<_, String>(0))
+        .unwrap_or_else(|e| format!("unknown ({e})"))
 }
 
 /// OpenBao ready for transit encrypt, or why not.
