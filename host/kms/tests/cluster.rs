@@ -26,7 +26,10 @@ const BOUND: Duration = Duration::from_secs(1);
 /// Nodes on one scratch schema, sharing the home that `kms init --store` made (its root key and
 /// the administrator's credentials).
 struct Cluster {
-    scratch: ScratchSchema,
+    /// Dropped (with everything in it) after the nodes.
+    _scratch: ScratchSchema,
+    /// The URL the nodes use: the scratch schema's, or a relay's in front of it.
+    url: String,
     home: tempfile::TempDir,
     nodes: Vec<Serving>,
 }
@@ -34,10 +37,17 @@ struct Cluster {
 impl Cluster {
     fn start(nodes: usize) -> Option<Cluster> {
         let scratch = ScratchSchema::create(&test_server()?).unwrap();
+        let url = scratch.url().to_string();
+        Some(Self::start_at(scratch, url, nodes))
+    }
+
+    /// `nodes` nodes on `scratch`, reaching it at `url`.
+    fn start_at(scratch: ScratchSchema, url: String, nodes: usize) -> Cluster {
         let home = tempfile::tempdir().unwrap();
-        ok(kms(home.path(), &["init", "--store", scratch.url()]));
+        ok(kms(home.path(), &["init", "--store", &url]));
         let mut cluster = Cluster {
-            scratch,
+            _scratch: scratch,
+            url,
             home,
             nodes: Vec::new(),
         };
@@ -45,14 +55,14 @@ impl Cluster {
             let node = cluster.node(&[]);
             cluster.nodes.push(node);
         }
-        Some(cluster)
+        cluster
     }
 
     /// Starts one more node (not added to `nodes`) with `env` added.
     fn node(&self, env: &[(&str, &std::ffi::OsStr)]) -> Serving {
         let args = [
             "--store",
-            self.scratch.url(),
+            self.url.as_str(),
             "--rate",
             "management=1000000",
             "--rate",
@@ -69,7 +79,7 @@ impl Cluster {
 
     /// Runs the CLI on the shared vault.
     fn cli(&self, args: &[&str]) -> String {
-        let mut all = vec!["--store", self.scratch.url()];
+        let mut all = vec!["--store", self.url.as_str()];
         all.extend_from_slice(args);
         ok(kms(self.home.path(), &all))
     }
@@ -102,7 +112,10 @@ fn refusal(client: &mut Client, operation: &str, body: &str) -> Option<String> {
     if response.status == 200 {
         return None;
     }
-    let kind = response.json()["__type"].as_str().unwrap_or_default().to_string();
+    let kind = response.json()["__type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     Some(kind.rsplit('#').next().unwrap_or_default().to_string())
 }
 
@@ -141,7 +154,10 @@ fn key_body(key: &str) -> String {
 }
 
 fn encrypt_body(key: &str) -> String {
-    format!(r#"{{"KeyId":"{key}","Plaintext":"{}"}}"#, B64.encode(b"cluster"))
+    format!(
+        r#"{{"KeyId":"{key}","Plaintext":"{}"}}"#,
+        B64.encode(b"cluster")
+    )
 }
 
 #[test]
@@ -165,7 +181,10 @@ fn state_changes_on_one_node_are_refused_on_the_others_within_the_bound() {
         "Decrypt",
         &format!(r#"{{"CiphertextBlob":"{blob}"}}"#),
     );
-    assert_eq!(opened["Plaintext"].as_str(), Some(B64.encode(b"cluster").as_str()));
+    assert_eq!(
+        opened["Plaintext"].as_str(),
+        Some(B64.encode(b"cluster").as_str())
+    );
     let mut measured = Vec::new();
 
     answer(&mut a, "DisableKey", &key_body(&key));
@@ -362,8 +381,12 @@ fn a_node_killed_under_load_loses_nothing_and_the_others_keep_serving() {
         .map(|c| {
             let node = c % 3;
             let mut client = cluster.admin(node);
-            let (key, stop, killed, acknowledged) =
-                (key.clone(), stop.clone(), killed.clone(), acknowledged.clone());
+            let (key, stop, killed, acknowledged) = (
+                key.clone(),
+                stop.clone(),
+                killed.clone(),
+                acknowledged.clone(),
+            );
             std::thread::spawn(move || {
                 let mut after_kill = 0;
                 for i in 0.. {
@@ -376,7 +399,10 @@ fn a_node_killed_under_load_loses_nothing_and_the_others_keep_serving() {
                     match client.acknowledged("Encrypt", &body) {
                         Some((id, json)) => {
                             let blob = json["CiphertextBlob"].as_str().unwrap().to_string();
-                            acknowledged.lock().unwrap().push((node, id, blob, plaintext));
+                            acknowledged
+                                .lock()
+                                .unwrap()
+                                .push((node, id, blob, plaintext));
                             if was_killed {
                                 after_kill += 1;
                             }
@@ -403,7 +429,10 @@ fn a_node_killed_under_load_loses_nothing_and_the_others_keep_serving() {
     let served_after: Vec<usize> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     for (c, served) in served_after.iter().enumerate() {
         if c % 3 != 0 {
-            assert!(*served > 0, "client {c} of a surviving node was served nothing");
+            assert!(
+                *served > 0,
+                "client {c} of a surviving node was served nothing"
+            );
         }
     }
 
@@ -418,7 +447,11 @@ fn a_node_killed_under_load_loses_nothing_and_the_others_keep_serving() {
     assert!(by_a > 0, "node A acknowledged nothing before it was killed");
     let mut b = cluster.admin(1);
     for (_, _, blob, plaintext) in acknowledged.iter() {
-        let opened = answer(&mut b, "Decrypt", &format!(r#"{{"CiphertextBlob":"{blob}"}}"#));
+        let opened = answer(
+            &mut b,
+            "Decrypt",
+            &format!(r#"{{"CiphertextBlob":"{blob}"}}"#),
+        );
         assert_eq!(opened["Plaintext"].as_str(), Some(plaintext.as_str()));
     }
     let records: serde_json::Value = serde_json::from_str(&cluster.cli(&[
@@ -440,7 +473,10 @@ fn a_node_killed_under_load_loses_nothing_and_the_others_keep_serving() {
         .iter()
         .filter(|(_, id, ..)| !audited.contains(id.as_str()))
         .collect();
-    assert!(missing.is_empty(), "acknowledged without an audit record: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged without an audit record: {missing:?}"
+    );
     let verified = cluster.cli(&["audit", "verify"]);
     assert!(verified.contains("intact"), "{verified}");
 }
@@ -452,15 +488,133 @@ fn a_node_with_another_root_key_does_not_start() {
     };
     let other = "11".repeat(32);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kms"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", cluster.scratch.url()])
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", &cluster.url])
         .env("KMS_HOME", cluster.home.path())
         .env("KMS_ROOT_KEY", &other)
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("root key does not match"),
-        "{stderr}"
+    assert!(stderr.contains("root key does not match"), "{stderr}");
+}
+
+/// A TCP relay between nodes and the database that can cut every connection and refuse new
+/// ones, as a network partition or a database restart does.
+struct Relay {
+    addr: std::net::SocketAddr,
+    cut: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn start(to: std::net::SocketAddr) -> Relay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = Relay {
+            addr: listener.local_addr().unwrap(),
+            cut: Arc::new(AtomicBool::new(false)),
+            open: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (cut, open) = (relay.cut.clone(), relay.open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if cut.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(to) else {
+                    continue;
+                };
+                let mut open = open.lock().unwrap();
+                for (mut from, mut into) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                open.extend([client, server]);
+            }
+        });
+        relay
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_node_rides_out_a_database_outage() {
+    let Some(server) = test_server() else {
+        return;
+    };
+    let scratch = ScratchSchema::create(&server).unwrap();
+    // The database's host:port in the URL, replaced by the relay's.
+    let authority = scratch
+        .url()
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .map(|a| a.rsplit('@').next().unwrap().to_string())
+        .unwrap();
+    let database = std::net::ToSocketAddrs::to_socket_addrs(authority.as_str())
+        .unwrap()
+        .next()
+        .unwrap();
+    let relay = Relay::start(database);
+    let url = scratch
+        .url()
+        .replacen(&authority, &relay.addr.to_string(), 1);
+    let cluster = Cluster::start_at(scratch, url, 1);
+    let mut client = cluster.admin(0);
+    let key = answer(&mut client, "CreateKey", "{}")["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    answer(&mut client, "Encrypt", &encrypt_body(&key));
+
+    relay.cut();
+    // Nothing can be audited: nothing is acknowledged, and the node answers at once.
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_eq!(
+            refusal(&mut client, "Encrypt", &encrypt_body(&key)).as_deref(),
+            Some("KMSInternalException")
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    relay.restore();
+    let started = Instant::now();
+    while refusal(&mut client, "Encrypt", &encrypt_body(&key)).is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the node did not recover once the database was back"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its caches follow changes again: the change feed reconnected, or the poll caught up.
+    cluster.cli(&["disable-key", &key]);
+    let since = Instant::now();
+    refused_everywhere(
+        std::slice::from_mut(&mut client),
+        "Encrypt",
+        &encrypt_body(&key),
+        "DisabledException",
+        since,
     );
+    let verified = cluster.cli(&["audit", "verify"]);
+    assert!(verified.contains("intact"), "{verified}");
 }

@@ -530,9 +530,12 @@ impl Inner {
             // builds it on its locked tail at once.)
             match store.append_audit_chained(hint.take(), &build) {
                 Ok(written) => {
-                    let (Some(first), Some(last)) = (written.records.first(), written.records.last())
+                    let (Some(first), Some(last)) =
+                        (written.records.first(), written.records.last())
                     else {
-                        return Err(KmsError::Internal("an empty audit batch was written".into()));
+                        return Err(KmsError::Internal(
+                            "an empty audit batch was written".into(),
+                        ));
                     };
                     *self.tail.lock().unwrap_or_else(|p| p.into_inner()) =
                         Some((last.seq, last.hash));

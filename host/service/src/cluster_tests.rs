@@ -105,10 +105,19 @@ fn due_deletions_and_rotations_are_done_once_by_the_whole_cluster() {
             .list_keys(&me, ListKeysRequest::default())
             .unwrap()
             .keys;
-        assert_eq!(listed.len(), rotating.len(), "the deleted keys are gone everywhere");
+        assert_eq!(
+            listed.len(),
+            rotating.len(),
+            "the deleted keys are gone everywhere"
+        );
         for key in &rotating {
             // One automatic rotation: two backing versions, whichever node asks.
-            let versions = node.shared.vault.store().versions(&key.parse().unwrap()).unwrap();
+            let versions = node
+                .shared
+                .vault
+                .store()
+                .versions(&key.parse().unwrap())
+                .unwrap();
             assert_eq!(versions.len(), 2, "{key}");
         }
     }

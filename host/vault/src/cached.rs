@@ -26,8 +26,9 @@ use super::identity::{
 };
 use super::key_usage::{KeyLastUse, KeyUsageStore};
 use super::store::{
-    AliasRecord, AliasStore, AuditBatch, AuditStore, AuditTail, ChangeFeed, GrantStore, IdentityStore, KeyRecord, KeyStore, MetaStore,
-    PluginAttachment, PluginScope, PluginStore, SealedVersion, Store, StoredAuditRecord, Swap,
+    AliasRecord, AliasStore, AuditBatch, AuditStore, AuditTail, ChangeFeed, GrantStore,
+    IdentityStore, KeyRecord, KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore,
+    SealedVersion, Store, StoredAuditRecord, Swap,
 };
 
 /// How often the watcher reads the store's generation unless told otherwise: the bound on how

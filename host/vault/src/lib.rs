@@ -32,9 +32,8 @@ pub use root_key::RootKey;
 pub use sqlite::SqliteStore;
 pub use store::{
     AUDIT_HEAD_META, AliasRecord, AliasStore, AuditBatch, AuditStore, AuditTail, ChangeFeed,
-    GrantStore, IdentityStore,
-    ImportedMaterial, KeyRecord, KeyStore, MetaStore, PluginAttachment, PluginScope, PluginStore,
-    RotationSchedule, SealedVersion, Store, StoredAuditRecord, Swap,
+    GrantStore, IdentityStore, ImportedMaterial, KeyRecord, KeyStore, MetaStore, PluginAttachment,
+    PluginScope, PluginStore, RotationSchedule, SealedVersion, Store, StoredAuditRecord, Swap,
 };
 
 use kms_core::error::{KmsError, KmsResult};

@@ -212,10 +212,7 @@ impl Pool {
                     }
                 };
             }
-            idle = self
-                .returned
-                .wait(idle)
-                .unwrap_or_else(|p| p.into_inner());
+            idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -274,7 +271,11 @@ impl<C: GenericClient> Session<'_, C> {
     }
 
     /// Runs a statement, answering PostgreSQL's own error (to tell constraint failures apart).
-    fn try_execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64, postgres::Error> {
+    fn try_execute(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<u64, postgres::Error> {
         let statement = self.statement(sql).map_err(|e| self.seen(e))?;
         self.client
             .execute(&statement, params)
@@ -338,7 +339,10 @@ impl PostgresStore {
 
     fn migrate(&self) -> KmsResult<()> {
         let mut pooled = self.pool.get()?;
-        let conn = pooled.conn.as_mut().expect("a pooled connection is present until dropped");
+        let conn = pooled
+            .conn
+            .as_mut()
+            .expect("a pooled connection is present until dropped");
         let mut tx = conn.client.transaction().map_err(db_error)?;
         // One node at a time creates or upgrades the schema; the others find it done.
         tx.batch_execute(
@@ -376,7 +380,10 @@ impl PostgresStore {
     /// Runs `f` on a pooled connection, outside any transaction.
     fn read<T>(&self, f: impl FnOnce(&mut Session<'_, Client>) -> KmsResult<T>) -> KmsResult<T> {
         let mut pooled = self.pool.get()?;
-        let conn = pooled.conn.as_mut().expect("a pooled connection is present until dropped");
+        let conn = pooled
+            .conn
+            .as_mut()
+            .expect("a pooled connection is present until dropped");
         let mut session = Session {
             client: &mut conn.client,
             statements: &mut conn.statements,
@@ -393,7 +400,10 @@ impl PostgresStore {
         mut f: impl FnMut(&mut Session<'_, Transaction<'_>>) -> KmsResult<T>,
     ) -> KmsResult<T> {
         let mut pooled = self.pool.get()?;
-        let conn = pooled.conn.as_mut().expect("a pooled connection is present until dropped");
+        let conn = pooled
+            .conn
+            .as_mut()
+            .expect("a pooled connection is present until dropped");
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -599,7 +609,10 @@ fn alias_from_row(row: &Row) -> KmsResult<AliasRecord> {
     let corrupt = |what: &str| KmsError::Internal(format!("Alias {name} has a corrupt {what}"));
     Ok(AliasRecord {
         region: row.get(0),
-        key_id: row.get::<_, &str>(2).parse().map_err(|_| corrupt("key id"))?,
+        key_id: row
+            .get::<_, &str>(2)
+            .parse()
+            .map_err(|_| corrupt("key id"))?,
         created_at: u64::try_from(row.get::<_, i64>(3)).map_err(|_| corrupt("creation time"))?,
         updated_at: u64::try_from(row.get::<_, i64>(4)).map_err(|_| corrupt("update time"))?,
         name,
@@ -623,7 +636,10 @@ fn audit_from_row(row: &Row) -> KmsResult<StoredAuditRecord> {
 /// Locks the audit trail's tail (every appender, on every node, waits here in turn) and reads it.
 fn lock_audit_tail(s: &mut Session<'_, Transaction<'_>>) -> KmsResult<AuditTail> {
     let row = s
-        .row("SELECT seq, hash FROM audit_tail WHERE id = 0 FOR UPDATE", &[])?
+        .row(
+            "SELECT seq, hash FROM audit_tail WHERE id = 0 FOR UPDATE",
+            &[],
+        )?
         .ok_or_else(|| KmsError::Internal("The audit trail's tail row is missing".into()))?;
     tail_from(&row, 0)
 }
@@ -748,7 +764,9 @@ impl MetaStore for PostgresStore {
         self.read(|s| {
             let row = s
                 .row("SELECT value FROM generation WHERE id = 0", &[])?
-                .ok_or_else(|| KmsError::Internal("The vault's generation row is missing".into()))?;
+                .ok_or_else(|| {
+                    KmsError::Internal("The vault's generation row is missing".into())
+                })?;
             Ok(Some(to_u64(row.get(0))))
         })
     }
@@ -1333,10 +1351,12 @@ impl IdentityStore for PostgresStore {
 
     fn delete_principal(&self, arn: &str) -> KmsResult<()> {
         // Its access keys go with it through ON DELETE CASCADE.
-        self.read(|s| match s.execute("DELETE FROM principals WHERE arn = $1", &[&arn])? {
-            0 => Err(KmsError::principal_not_found(arn)),
-            _ => Ok(()),
-        })
+        self.read(
+            |s| match s.execute("DELETE FROM principals WHERE arn = $1", &[&arn])? {
+                0 => Err(KmsError::principal_not_found(arn)),
+                _ => Ok(()),
+            },
+        )
     }
 
     fn principal(&self, arn: &str) -> KmsResult<Option<PrincipalRecord>> {
@@ -1478,19 +1498,22 @@ impl GrantStore for PostgresStore {
     }
 
     fn delete_grant(&self, grant_id: &str) -> KmsResult<()> {
-        self.read(|s| {
-            match s.execute("DELETE FROM grants WHERE grant_id = $1", &[&grant_id])? {
+        self.read(
+            |s| match s.execute("DELETE FROM grants WHERE grant_id = $1", &[&grant_id])? {
                 0 => Err(KmsError::grant_not_found(grant_id)),
                 _ => Ok(()),
-            }
-        })
+            },
+        )
     }
 
     fn grant(&self, grant_id: &str) -> KmsResult<Option<GrantRecord>> {
         self.read(|s| {
-            s.row("SELECT record FROM grants WHERE grant_id = $1", &[&grant_id])?
-                .map(|row| from_json(grant_id, row.get::<_, &str>(0)))
-                .transpose()
+            s.row(
+                "SELECT record FROM grants WHERE grant_id = $1",
+                &[&grant_id],
+            )?
+            .map(|row| from_json(grant_id, row.get::<_, &str>(0)))
+            .transpose()
         })
     }
 
@@ -1691,7 +1714,11 @@ mod tests {
         }
         let store = PostgresStore::open(scratch.url()).unwrap();
         let version: i32 = store
-            .read(|s| Ok(s.row("SELECT version FROM kms_schema", &[])?.unwrap().get(0)))
+            .read(|s| {
+                Ok(s.row("SELECT version FROM kms_schema", &[])?
+                    .unwrap()
+                    .get(0))
+            })
             .unwrap();
         assert_eq!(version as usize, MIGRATIONS.len());
     }
@@ -1701,8 +1728,11 @@ mod tests {
         let Some((scratch, a, _b)) = two_nodes() else {
             return;
         };
-        a.read(|s| s.execute("UPDATE kms_schema SET version = 99", &[]).map(drop))
-            .unwrap();
+        a.read(|s| {
+            s.execute("UPDATE kms_schema SET version = 99", &[])
+                .map(drop)
+        })
+        .unwrap();
         let err = PostgresStore::open(scratch.url()).unwrap_err();
         assert!(err.message().contains("newer"), "{err:?}");
     }
@@ -1780,7 +1810,11 @@ mod tests {
                 })
                 .collect();
             let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
-            assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+            assert_eq!(
+                results.iter().filter(|r| r.is_ok()).count(),
+                1,
+                "{results:?}"
+            );
             assert!(
                 results
                     .iter()
@@ -1844,10 +1878,18 @@ mod tests {
         let mut prev = [0u8; 32];
         for (i, record) in records.iter().enumerate() {
             assert_eq!(record.seq, i as u64 + 1);
-            assert_eq!(record.hash, link(&prev, record.seq), "record {}", record.seq);
+            assert_eq!(
+                record.hash,
+                link(&prev, record.seq),
+                "record {}",
+                record.seq
+            );
             prev = record.hash;
         }
-        assert_eq!(a.meta(store::AUDIT_HEAD_META).unwrap().as_deref(), Some("240"));
+        assert_eq!(
+            a.meta(store::AUDIT_HEAD_META).unwrap().as_deref(),
+            Some("240")
+        );
         // A plain append must still follow the chained ones.
         assert!(a.append_audit(&audit_record(240)).is_err());
         a.append_audit(&audit_record(241)).unwrap();
@@ -1859,7 +1901,10 @@ mod tests {
             return;
         };
         let mut feed = a.change_feed().unwrap().expect("PostgreSQL has a feed");
-        assert!(!feed.wait(Duration::from_millis(50)).unwrap(), "nothing changed yet");
+        assert!(
+            !feed.wait(Duration::from_millis(50)).unwrap(),
+            "nothing changed yet"
+        );
         let id = KeyId::random();
         let before = a.generation().unwrap().unwrap();
         b.insert_key(&key_record(id), Some(&sealed_version(id, 1)))

@@ -297,9 +297,11 @@ fn parse_store_url(s: &str) -> Result<String, String> {
     if s.starts_with("postgres://") || s.starts_with("postgresql://") {
         Ok(s.to_string())
     } else {
-        Err("--store takes a PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE \
+        Err(
+            "--store takes a PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE \
              (the SQLite vault file is --vault)"
-            .into())
+                .into(),
+        )
     }
 }
 
@@ -435,8 +437,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     }
     // `kms serve` works with no set-up: the first run initialises the vault. A shared vault is
     // initialised once, by `kms init --store`, not by whichever node starts first.
-    if matches!(cli.command, Command::Serve(_)) && paths.store.is_none() && !paths.vault.exists()
-    {
+    if matches!(cli.command, Command::Serve(_)) && paths.store.is_none() && !paths.vault.exists() {
         eprintln!("kms serve: no vault yet; initialising one");
         home::init(
             &paths,

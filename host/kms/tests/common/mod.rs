@@ -159,7 +159,11 @@ impl Client {
     }
 
     /// The JSON answer of a request the server acknowledged (answered 200), else `None`.
-    pub fn acknowledged(&mut self, operation: &str, body: &str) -> Option<(String, serde_json::Value)> {
+    pub fn acknowledged(
+        &mut self,
+        operation: &str,
+        body: &str,
+    ) -> Option<(String, serde_json::Value)> {
         let response = self.call(operation, body)?;
         if response.status != 200 {
             return None;
@@ -168,4 +172,3 @@ impl Client {
         Some((id, response.json()))
     }
 }
-
