@@ -27,6 +27,7 @@ impl Home {
         cmd.args(args)
             .env("KMS_HOME", self.path("home"))
             .env_remove("KMS_VAULT")
+            .env_remove("KMS_STORE")
             .env_remove("KMS_ROOT_KEY_FILE")
             .env_remove("KMS_ROOT_KEY")
             .current_dir(self.dir.path());
@@ -321,6 +322,46 @@ fn acting_as_a_principal_the_vault_does_not_know_says_so() {
         String::from_utf8_lossy(&out.stderr).contains("AccessDeniedException"),
         "alice has no permission yet, and is told so by the policy, not by the CLI"
     );
+}
+
+#[test]
+fn a_store_that_is_not_postgres_or_cannot_be_reached_is_refused_clearly() {
+    let home = Home::new();
+    let out = home.run(&["--store", "mysql://db/kms", "list-keys"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("PostgreSQL URL") && stderr.contains("--vault"),
+        "{stderr}"
+    );
+    let out = home.run(&[
+        "--store",
+        "postgres://db/kms",
+        "--vault",
+        "v.db",
+        "list-keys",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "one vault at a time"
+    );
+    // Nothing listens on port 1: the error names the server, never the password.
+    let out = home.run(&[
+        "--store",
+        "postgres://kms:hunter2@127.0.0.1:1/kms",
+        "list-keys",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Cannot connect to the PostgreSQL vault at postgres://kms:****@127.0.0.1:1/kms"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    // The SQLite vault is untouched by all this.
+    home.ok(&["list-keys"]);
 }
 
 /// Runs `kms` with `args` under a pseudo-terminal (util-linux `script`), as a person at a

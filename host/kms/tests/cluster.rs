@@ -482,6 +482,24 @@ fn a_node_killed_under_load_loses_nothing_and_the_others_keep_serving() {
 }
 
 #[test]
+fn serve_on_a_database_without_a_vault_says_to_init_it() {
+    let Some(server) = test_server() else {
+        return;
+    };
+    let scratch = ScratchSchema::create(&server).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", scratch.url()])
+        .env("KMS_HOME", home.path())
+        .env_remove("KMS_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("kms init"), "{stderr}");
+}
+
+#[test]
 fn a_node_with_another_root_key_does_not_start() {
     let Some(cluster) = Cluster::start(0) else {
         return;

@@ -5,9 +5,10 @@
 //!
 //! Every change made through the cache empties it before the change returns, so this process
 //! sees its own changes at once. Changes made by another process (a `kms` command beside
-//! `kms serve`, later another node) move the store's [generation](MetaStore::generation), which a
-//! watcher thread reads every [`refresh`](CachedStore::with_refresh) interval: such changes are
-//! seen within that interval. Audit records and key usage pass straight through; they are written,
+//! `kms serve`, another node of a cluster) move the store's [generation](MetaStore::generation),
+//! which a watcher thread reads every [`refresh`](CachedStore::with_refresh) interval, and at
+//! once when the store's [change feed](MetaStore::change_feed) (PostgreSQL's `LISTEN`) tells of
+//! a commit: such changes are seen within that interval, usually within milliseconds. Audit records and key usage pass straight through; they are written,
 //! never read on the hot path. Everything that reaches the store behind is a blocking
 //! [section](kms_core::blocking): a hit is not.
 

@@ -96,6 +96,11 @@ impl Vault {
         Self::open(store, root)
     }
 
+    /// Whether `store` holds a vault (`kms init` ran on it).
+    pub fn is_initialised(store: &dyn Store) -> KmsResult<bool> {
+        Ok(store.meta(META_ROOT_CHECK)?.is_some())
+    }
+
     /// Opens an initialised vault, checking that `root` is the key it was sealed under.
     pub fn open(store: Box<dyn Store>, root: RootKey) -> KmsResult<Self> {
         let check = store.meta(META_ROOT_CHECK)?.ok_or_else(|| {

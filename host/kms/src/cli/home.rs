@@ -104,13 +104,26 @@ pub(super) fn open_service(paths: &Paths) -> anyhow::Result<Service> {
         ))
         .into());
     }
+    let store = paths.open_store()?;
+    if !Vault::is_initialised(store.as_ref())? {
+        let init = if paths.store.is_some() {
+            "kms init --store URL` once (one node, not each)"
+        } else {
+            "kms init`"
+        };
+        return Err(KmsError::InvalidState(format!(
+            "There is no vault in {}; run `{init} first",
+            paths.describe_store()
+        ))
+        .into());
+    }
     let root = match root_key_from_env()? {
         Some(root) => root,
         None => RootKey::load_file(&paths.root_key)?,
     };
     // Vault::open refuses a root key other than the one the vault was made with: a node
     // given the wrong one never starts.
-    let vault = Vault::open(paths.open_store()?, root)?;
+    let vault = Vault::open(store, root)?;
     let service = Service::new(vault, Arc::new(svc::SystemClock))?;
     service.set_policy_engine(kms_runtime::PluginRunner::lazy_default());
     Ok(service)
