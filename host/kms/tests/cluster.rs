@@ -119,25 +119,21 @@ fn refusal(client: &mut Client, operation: &str, body: &str) -> Option<String> {
     Some(kind.rsplit('#').next().unwrap_or_default().to_string())
 }
 
-/// Asks every client in turn until each has refused `operation` with `expected`; answers how
-/// long the slowest took after `since`.
-fn refused_everywhere(
-    clients: &mut [Client],
-    operation: &str,
-    body: &str,
-    expected: &str,
-    since: Instant,
-) -> Duration {
+/// Asks every client in turn to encrypt under `key` until each has refused with `expected`;
+/// answers how long the slowest took from now (when the change was just acknowledged).
+fn encrypt_refused(clients: &mut [Client], key: &str, expected: &str) -> Duration {
+    let since = Instant::now();
+    let body = encrypt_body(key);
     let mut slowest = Duration::ZERO;
     for client in clients.iter_mut() {
         loop {
-            match refusal(client, operation, body) {
+            match refusal(client, "Encrypt", &body) {
                 Some(kind) if kind == expected => break,
-                Some(other) => panic!("{operation} refused with {other}, not {expected}"),
+                Some(other) => panic!("Encrypt refused with {other}, not {expected}"),
                 None => {
                     assert!(
                         since.elapsed() < 10 * BOUND,
-                        "{operation} still allowed {:?} after the change",
+                        "Encrypt still allowed {:?} after the change",
                         since.elapsed()
                     );
                     std::thread::sleep(Duration::from_millis(5));
@@ -188,14 +184,7 @@ fn state_changes_on_one_node_are_refused_on_the_others_within_the_bound() {
     let mut measured = Vec::new();
 
     answer(&mut a, "DisableKey", &key_body(&key));
-    let since = Instant::now();
-    let took = refused_everywhere(
-        &mut others,
-        "Encrypt",
-        &encrypt_body(&key),
-        "DisabledException",
-        since,
-    );
+    let took = encrypt_refused(&mut others, &key, "DisabledException");
     measured.push(("DisableKey", took));
     answer(&mut a, "EnableKey", &key_body(&key));
 
@@ -204,14 +193,7 @@ fn state_changes_on_one_node_are_refused_on_the_others_within_the_bound() {
         "ScheduleKeyDeletion",
         &format!(r#"{{"KeyId":"{key}","PendingWindowInDays":7}}"#),
     );
-    let since = Instant::now();
-    let took = refused_everywhere(
-        &mut others,
-        "Encrypt",
-        &encrypt_body(&key),
-        "KMSInvalidStateException",
-        since,
-    );
+    let took = encrypt_refused(&mut others, &key, "KMSInvalidStateException");
     measured.push(("ScheduleKeyDeletion", took));
     answer(&mut a, "CancelKeyDeletion", &key_body(&key));
     answer(&mut a, "EnableKey", &key_body(&key));
@@ -246,14 +228,7 @@ fn state_changes_on_one_node_are_refused_on_the_others_within_the_bound() {
         "RevokeGrant",
         &format!(r#"{{"KeyId":"{key}","GrantId":"{grant}"}}"#),
     );
-    let since = Instant::now();
-    let took = refused_everywhere(
-        &mut bobs,
-        "Encrypt",
-        &encrypt_body(&key),
-        "AccessDeniedException",
-        since,
-    );
+    let took = encrypt_refused(&mut bobs, &key, "AccessDeniedException");
     measured.push(("RevokeGrant", took));
 
     // Bob's key signs again (a grant back), then the key is deactivated on the vault.
@@ -270,14 +245,7 @@ fn state_changes_on_one_node_are_refused_on_the_others_within_the_bound() {
         }
     }
     cluster.cli(&["access-key", "deactivate", &bob_key]);
-    let since = Instant::now();
-    let took = refused_everywhere(
-        &mut bobs,
-        "Encrypt",
-        &encrypt_body(&key),
-        "UnrecognizedClientException",
-        since,
-    );
+    let took = encrypt_refused(&mut bobs, &key, "UnrecognizedClientException");
     measured.push(("access-key deactivate", took));
 
     // The administrator loses Encrypt through the key policy.
@@ -298,14 +266,7 @@ fn state_changes_on_one_node_are_refused_on_the_others_within_the_bound() {
         &serde_json::json!({"KeyId": key, "PolicyName": "default", "Policy": policy.to_string()})
             .to_string(),
     );
-    let since = Instant::now();
-    let took = refused_everywhere(
-        &mut others,
-        "Encrypt",
-        &encrypt_body(&key),
-        "AccessDeniedException",
-        since,
-    );
+    let took = encrypt_refused(&mut others, &key, "AccessDeniedException");
     measured.push(("PutKeyPolicy", took));
 
     for (change, took) in &measured {
@@ -625,14 +586,7 @@ fn a_node_rides_out_a_database_outage() {
     }
     // Its caches follow changes again: the change feed reconnected, or the poll caught up.
     cluster.cli(&["disable-key", &key]);
-    let since = Instant::now();
-    refused_everywhere(
-        std::slice::from_mut(&mut client),
-        "Encrypt",
-        &encrypt_body(&key),
-        "DisabledException",
-        since,
-    );
+    encrypt_refused(std::slice::from_mut(&mut client), &key, "DisabledException");
     let verified = cluster.cli(&["audit", "verify"]);
     assert!(verified.contains("intact"), "{verified}");
 }

@@ -441,6 +441,20 @@ fn db_error(err: postgres::Error) -> KmsError {
     KmsError::Internal(format!("vault storage error: {err}"))
 }
 
+/// The outcome of an insert that a primary or unique key (`taken`) or a foreign key
+/// (`missing`) may refuse, as the service reports each.
+fn inserted(
+    result: Result<u64, postgres::Error>,
+    taken: impl FnOnce() -> KmsError,
+    missing: impl FnOnce() -> KmsError,
+) -> KmsResult<()> {
+    match result {
+        Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => Err(taken()),
+        Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => Err(missing()),
+        other => other.map(drop).map_err(db_error),
+    }
+}
+
 fn is(err: &postgres::Error, state: &SqlState) -> bool {
     err.code() == Some(state)
 }
@@ -1027,15 +1041,16 @@ impl AliasStore for PostgresStore {
                     &to_i64(alias.updated_at),
                 ],
             );
-            match result {
-                Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => Err(KmsError::AlreadyExists(
-                    format!("An alias with the name {} already exists", alias.name),
-                )),
-                Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Err(KmsError::key_not_found(alias.key_id))
-                }
-                other => other.map(drop).map_err(db_error),
-            }
+            inserted(
+                result,
+                || {
+                    KmsError::AlreadyExists(format!(
+                        "An alias with the name {} already exists",
+                        alias.name
+                    ))
+                },
+                || KmsError::key_not_found(alias.key_id),
+            )
         })
     }
 
@@ -1279,15 +1294,19 @@ impl IdentityStore for PostgresStore {
     fn insert_account(&self, account: &AccountRecord) -> KmsResult<()> {
         let json = to_json("account", account)?;
         self.read(|s| {
-            match s.try_execute(
-                "INSERT INTO accounts (account_id, record) VALUES ($1, $2)",
-                &[&account.account_id, &json],
-            ) {
-                Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => Err(KmsError::AlreadyExists(
-                    format!("Account {} already exists", account.account_id),
-                )),
-                other => other.map(drop).map_err(db_error),
-            }
+            inserted(
+                s.try_execute(
+                    "INSERT INTO accounts (account_id, record) VALUES ($1, $2)",
+                    &[&account.account_id, &json],
+                ),
+                || {
+                    KmsError::AlreadyExists(format!(
+                        "Account {} already exists",
+                        account.account_id
+                    ))
+                },
+                || KmsError::Internal("accounts have no foreign key".into()),
+            )
         })
     }
 
@@ -1303,23 +1322,25 @@ impl IdentityStore for PostgresStore {
     fn insert_principal(&self, principal: &PrincipalRecord) -> KmsResult<()> {
         let json = to_json("principal", principal)?;
         self.read(|s| {
-            match s.try_execute(
-                "INSERT INTO principals (arn, account, revision, record) VALUES ($1, $2, $3, $4)",
-                &[
-                    &principal.arn,
-                    &principal.account,
-                    &to_i64(principal.revision),
-                    &json,
-                ],
-            ) {
-                Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => Err(KmsError::AlreadyExists(
-                    format!("The principal '{}' already exists", principal.arn),
-                )),
-                Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Err(KmsError::account_not_found(&principal.account))
-                }
-                other => other.map(drop).map_err(db_error),
-            }
+            inserted(
+                s.try_execute(
+                    "INSERT INTO principals (arn, account, revision, record)
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        &principal.arn,
+                        &principal.account,
+                        &to_i64(principal.revision),
+                        &json,
+                    ],
+                ),
+                || {
+                    KmsError::AlreadyExists(format!(
+                        "The principal '{}' already exists",
+                        principal.arn
+                    ))
+                },
+                || KmsError::account_not_found(&principal.account),
+            )
         })
     }
 
@@ -1401,23 +1422,27 @@ impl IdentityStore for PostgresStore {
                     max_per_principal,
                 ));
             }
-            match s.try_execute(
-                "INSERT INTO access_keys
+            inserted(
+                s.try_execute(
+                    "INSERT INTO access_keys
                      (access_key_id, principal_arn, status, created_at, sealed_secret)
                  VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &key.access_key_id,
-                    &key.principal_arn,
-                    &access_key_status_name(key.status),
-                    &to_i64(key.created_at),
-                    &key.sealed_secret,
-                ],
-            ) {
-                Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => Err(KmsError::AlreadyExists(
-                    format!("The access key '{}' already exists", key.access_key_id),
-                )),
-                other => other.map(drop).map_err(db_error),
-            }
+                    &[
+                        &key.access_key_id,
+                        &key.principal_arn,
+                        &access_key_status_name(key.status),
+                        &to_i64(key.created_at),
+                        &key.sealed_secret,
+                    ],
+                ),
+                || {
+                    KmsError::AlreadyExists(format!(
+                        "The access key '{}' already exists",
+                        key.access_key_id
+                    ))
+                },
+                || KmsError::principal_not_found(&key.principal_arn),
+            )
         })
     }
 
@@ -1474,26 +1499,23 @@ impl GrantStore for PostgresStore {
     fn insert_grant(&self, grant: &GrantRecord) -> KmsResult<()> {
         let json = to_json("grant", grant)?;
         self.read(|s| {
-            match s.try_execute(
-                "INSERT INTO grants (grant_id, region, key_id, retiring_principal, created_at, record)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &grant.grant_id,
-                    &grant.region,
-                    &grant.key_id.to_string(),
-                    &grant.retiring_principal,
-                    &to_i64(grant.created_at),
-                    &json,
-                ],
-            ) {
-                Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => Err(KmsError::AlreadyExists(
-                    format!("Grant '{}' already exists", grant.grant_id),
-                )),
-                Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Err(KmsError::key_not_found(grant.key_id))
-                }
-                other => other.map(drop).map_err(db_error),
-            }
+            inserted(
+                s.try_execute(
+                    "INSERT INTO grants
+                         (grant_id, region, key_id, retiring_principal, created_at, record)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &grant.grant_id,
+                        &grant.region,
+                        &grant.key_id.to_string(),
+                        &grant.retiring_principal,
+                        &to_i64(grant.created_at),
+                        &json,
+                    ],
+                ),
+                || KmsError::AlreadyExists(format!("Grant '{}' already exists", grant.grant_id)),
+                || KmsError::key_not_found(grant.key_id),
+            )
         })
     }
 
