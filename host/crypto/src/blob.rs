@@ -69,18 +69,85 @@ pub struct BlobHeader {
     pub kind: BlobKind,
 }
 
-/// Encrypts `plaintext` under a backing-key version of `key_id`, binding the context.
-pub fn seal(
+/// An AES-256-GCM key that blobs are sealed with somewhere other than this process's memory: a
+/// key inside an HSM, which performs each operation and never hands out its bytes.
+pub trait BlobKey {
+    /// AES-256-GCM of `plaintext` under `nonce`, authenticating `aad`: the ciphertext followed by
+    /// the 16-byte tag.
+    fn seal_gcm(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8])
+    -> KmsResult<Vec<u8>>;
+    /// The reverse of [`seal_gcm`](Self::seal_gcm); `InvalidCiphertext` for anything that does not
+    /// authenticate.
+    fn open_gcm(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> KmsResult<Zeroizing<Vec<u8>>>;
+}
+
+/// The vault's own material is a blob key too: [`seal`] and [`open`] are its fast path.
+impl BlobKey for SymmetricKey {
+    fn seal_gcm(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> KmsResult<Vec<u8>> {
+        let mut sealed = plaintext.to_vec();
+        self.seal_in_place_append_tag(nonce, aad, &mut sealed, 0)?;
+        Ok(sealed)
+    }
+
+    fn open_gcm(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> KmsResult<Zeroizing<Vec<u8>>> {
+        self.open_with_nonce(nonce, ciphertext_and_tag, aad)
+    }
+}
+
+/// [`seal`] with a key held elsewhere: the same format, byte for byte.
+pub fn seal_with(
     kind: BlobKind,
     key_id: &KeyId,
     version: u32,
-    material: &SymmetricKey,
+    key: &dyn BlobKey,
     plaintext: &[u8],
     context: &EncryptionContext,
 ) -> KmsResult<Vec<u8>> {
     let mut nonce = [0u8; NONCE_LEN];
     super::fill_random(&mut nonce)?;
-    let mut blob = Vec::with_capacity(OVERHEAD + plaintext.len());
+    let mut blob = header(kind, key_id, version, &nonce);
+    let sealed = key.seal_gcm(&nonce, &aad(&blob, context), plaintext)?;
+    if sealed.len() != plaintext.len() + TAG_LEN {
+        return Err(KmsError::Internal(format!(
+            "The key store answered {} bytes for {} bytes of AES-GCM plaintext",
+            sealed.len(),
+            plaintext.len()
+        )));
+    }
+    blob.extend_from_slice(&sealed);
+    Ok(blob)
+}
+
+/// [`open`] with a key held elsewhere.
+pub fn open_with(
+    blob: &[u8],
+    key: &dyn BlobKey,
+    context: &EncryptionContext,
+) -> KmsResult<Zeroizing<Vec<u8>>> {
+    parse_header(blob)?;
+    let (header, body) = blob.split_at(HEADER_LEN);
+    let nonce: [u8; NONCE_LEN] = header[22..].try_into().expect("12 bytes");
+    key.open_gcm(&nonce, &aad(header, context), body)
+}
+
+/// The 34 bytes before the body.
+fn header(kind: BlobKind, key_id: &KeyId, version: u32, nonce: &[u8; NONCE_LEN]) -> Vec<u8> {
+    let mut blob = Vec::with_capacity(HEADER_LEN);
     blob.push(MAGIC);
     blob.push(
         kind.byte()
@@ -92,7 +159,23 @@ pub fn seal(
     );
     blob.extend_from_slice(key_id.as_bytes());
     blob.extend_from_slice(&version.to_be_bytes());
-    blob.extend_from_slice(&nonce);
+    blob.extend_from_slice(nonce);
+    blob
+}
+
+/// Encrypts `plaintext` under a backing-key version of `key_id`, binding the context.
+pub fn seal(
+    kind: BlobKind,
+    key_id: &KeyId,
+    version: u32,
+    material: &SymmetricKey,
+    plaintext: &[u8],
+    context: &EncryptionContext,
+) -> KmsResult<Vec<u8>> {
+    let mut nonce = [0u8; NONCE_LEN];
+    super::fill_random(&mut nonce)?;
+    let mut blob = header(kind, key_id, version, &nonce);
+    blob.reserve(plaintext.len() + TAG_LEN);
     let aad = aad(&blob, context);
     blob.extend_from_slice(plaintext);
     material.seal_in_place_append_tag(&nonce, &aad, &mut blob, HEADER_LEN)?;
@@ -122,10 +205,7 @@ pub fn open(
     material: &SymmetricKey,
     context: &EncryptionContext,
 ) -> KmsResult<Zeroizing<Vec<u8>>> {
-    parse_header(blob)?;
-    let (header, body) = blob.split_at(HEADER_LEN);
-    let nonce: [u8; NONCE_LEN] = header[22..].try_into().expect("12 bytes");
-    material.open_with_nonce(&nonce, body, &aad(header, context))
+    open_with(blob, material, context)
 }
 
 fn aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
@@ -187,6 +267,27 @@ mod tests {
         ));
         relabelled[1] = 0x03;
         assert!(parse_header(&relabelled).is_err());
+    }
+
+    #[test]
+    fn a_key_held_elsewhere_makes_and_opens_the_same_blobs() {
+        let (id, key, context, _) = fixture();
+        let elsewhere: &dyn BlobKey = &key;
+        let made_elsewhere =
+            seal_with(BlobKind::Ciphertext, &id, 7, elsewhere, b"secret", &context).unwrap();
+        assert_eq!(made_elsewhere.len(), OVERHEAD + 6);
+        assert_eq!(open(&made_elsewhere, &key, &context).unwrap().as_slice(), b"secret");
+        let made_here = seal(BlobKind::DataKey, &id, 7, &key, b"secret", &context).unwrap();
+        assert_eq!(
+            open_with(&made_here, elsewhere, &context).unwrap().as_slice(),
+            b"secret"
+        );
+        let mut altered = made_here.clone();
+        altered[40] ^= 1;
+        assert!(matches!(
+            open_with(&altered, elsewhere, &context),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
     }
 
     #[test]

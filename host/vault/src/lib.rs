@@ -7,6 +7,8 @@
 mod cached;
 #[cfg(test)]
 mod conformance;
+#[cfg(feature = "pkcs11")]
+pub mod hsm;
 mod identity;
 mod key_usage;
 mod memory;
