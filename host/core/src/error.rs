@@ -100,9 +100,71 @@ pub enum KmsError {
     /// A MAC did not verify.
     #[error("{0}")]
     InvalidMac(String),
+    /// Something went wrong with a custom key store; which AWS exception, in [`KeyStoreFault`].
+    #[error("{1}")]
+    KeyStore(KeyStoreFault, String),
     /// Something went wrong inside the service (storage, corrupted state). Never caused by input.
     #[error("{0}")]
     Internal(String),
+}
+
+/// The AWS exceptions of custom key stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStoreFault {
+    /// `CustomKeyStoreNotFoundException`: no store of that id or name.
+    NotFound,
+    /// `CustomKeyStoreNameInUseException`: the region holds a store of that name.
+    NameInUse,
+    /// `CustomKeyStoreInvalidStateException`: the store's connection state does not allow it.
+    InvalidState,
+    /// `CustomKeyStoreHasCMKsException`: a store that holds KMS keys cannot be deleted.
+    HasKeys,
+    /// `CloudHsmClusterNotFoundException`: no cluster (registered token) of that id.
+    ClusterNotFound,
+    /// `CloudHsmClusterInUseException`: another store uses the cluster.
+    ClusterInUse,
+    /// `CloudHsmClusterNotRelatedException`: a cluster that is not the store's.
+    ClusterNotRelated,
+    /// `CloudHsmClusterNotActiveException`: the cluster cannot be used now.
+    ClusterNotActive,
+    /// `CloudHsmClusterInvalidConfigurationException`: the cluster cannot serve a key store.
+    ClusterInvalidConfiguration,
+    /// `IncorrectTrustAnchorException`: the certificate is not the cluster's trust anchor.
+    IncorrectTrustAnchor,
+}
+
+impl KeyStoreFault {
+    /// Every fault, for reading one back by name.
+    pub const ALL: [KeyStoreFault; 10] = [
+        KeyStoreFault::NotFound,
+        KeyStoreFault::NameInUse,
+        KeyStoreFault::InvalidState,
+        KeyStoreFault::HasKeys,
+        KeyStoreFault::ClusterNotFound,
+        KeyStoreFault::ClusterInUse,
+        KeyStoreFault::ClusterNotRelated,
+        KeyStoreFault::ClusterNotActive,
+        KeyStoreFault::ClusterInvalidConfiguration,
+        KeyStoreFault::IncorrectTrustAnchor,
+    ];
+
+    /// The AWS exception name.
+    pub fn aws_type(self) -> &'static str {
+        match self {
+            KeyStoreFault::NotFound => "CustomKeyStoreNotFoundException",
+            KeyStoreFault::NameInUse => "CustomKeyStoreNameInUseException",
+            KeyStoreFault::InvalidState => "CustomKeyStoreInvalidStateException",
+            KeyStoreFault::HasKeys => "CustomKeyStoreHasCMKsException",
+            KeyStoreFault::ClusterNotFound => "CloudHsmClusterNotFoundException",
+            KeyStoreFault::ClusterInUse => "CloudHsmClusterInUseException",
+            KeyStoreFault::ClusterNotRelated => "CloudHsmClusterNotRelatedException",
+            KeyStoreFault::ClusterNotActive => "CloudHsmClusterNotActiveException",
+            KeyStoreFault::ClusterInvalidConfiguration => {
+                "CloudHsmClusterInvalidConfigurationException"
+            }
+            KeyStoreFault::IncorrectTrustAnchor => "IncorrectTrustAnchorException",
+        }
+    }
 }
 
 impl KmsError {
@@ -135,6 +197,7 @@ impl KmsError {
             KmsError::Throttling(_) => "ThrottlingException",
             KmsError::InvalidSignature(_) => "KMSInvalidSignatureException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
+            KmsError::KeyStore(fault, _) => fault.aws_type(),
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
@@ -178,7 +241,12 @@ impl KmsError {
             "KMSInvalidSignatureException" => KmsError::InvalidSignature,
             "KMSInvalidMacException" => KmsError::InvalidMac,
             "KMSInternalException" => KmsError::Internal,
-            _ => return None,
+            other => {
+                let fault = KeyStoreFault::ALL
+                    .into_iter()
+                    .find(|f| f.aws_type() == other)?;
+                return Some(KmsError::KeyStore(fault, message.into()));
+            }
         };
         Some(variant(message.into()))
     }
@@ -212,6 +280,7 @@ impl KmsError {
             | KmsError::InvalidGrantToken(m)
             | KmsError::InvalidGrantId(m)
             | KmsError::DryRunOperation(m)
+            | KmsError::KeyStore(_, m)
             | KmsError::Internal(m) => Cow::Borrowed(m),
         }
     }

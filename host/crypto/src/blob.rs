@@ -276,10 +276,15 @@ mod tests {
         let made_elsewhere =
             seal_with(BlobKind::Ciphertext, &id, 7, elsewhere, b"secret", &context).unwrap();
         assert_eq!(made_elsewhere.len(), OVERHEAD + 6);
-        assert_eq!(open(&made_elsewhere, &key, &context).unwrap().as_slice(), b"secret");
+        assert_eq!(
+            open(&made_elsewhere, &key, &context).unwrap().as_slice(),
+            b"secret"
+        );
         let made_here = seal(BlobKind::DataKey, &id, 7, &key, b"secret", &context).unwrap();
         assert_eq!(
-            open_with(&made_here, elsewhere, &context).unwrap().as_slice(),
+            open_with(&made_here, elsewhere, &context)
+                .unwrap()
+                .as_slice(),
             b"secret"
         );
         let mut altered = made_here.clone();

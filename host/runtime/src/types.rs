@@ -26,7 +26,7 @@ pub(crate) fn to_wit_error(error: KmsError) -> wit::KmsError {
     let case: WitCase = match &error {
         KmsError::NotFound(_) => W::NotFound,
         KmsError::Disabled(_) => W::Disabled,
-        KmsError::InvalidState(_) => W::InvalidState,
+        KmsError::InvalidState(_) | KmsError::KeyStore(..) => W::InvalidState,
         KmsError::InvalidCiphertext(_) => W::InvalidCiphertext,
         KmsError::IncorrectKey(_) => W::IncorrectKey,
         KmsError::InvalidKeyUsage(_) => W::InvalidKeyUsage,

@@ -22,6 +22,7 @@ use kms_core::blocking::section;
 use kms_core::error::KmsResult;
 use kms_core::types::KeyId;
 
+use super::custom_key_store::{CustomKeyStoreRecord, CustomKeyStoreStore};
 use super::identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
 };
@@ -94,6 +95,7 @@ struct Maps {
     access_keys: Bounded<String, Option<AccessKeyRecord>>,
     grants: Bounded<(String, KeyId), Arc<[GrantRecord]>>,
     plugins: Bounded<PluginScope, Arc<[PluginAttachment]>>,
+    custom_key_stores: Bounded<(String, String), Option<CustomKeyStoreRecord>>,
 }
 
 impl Maps {
@@ -106,6 +108,7 @@ impl Maps {
             access_keys: Bounded::new(capacity),
             grants: Bounded::new(capacity),
             plugins: Bounded::new(capacity),
+            custom_key_stores: Bounded::new(capacity),
         }
     }
 
@@ -117,6 +120,7 @@ impl Maps {
         self.access_keys.clear();
         self.grants.clear();
         self.plugins.clear();
+        self.custom_key_stores.clear();
     }
 
     fn len(&self) -> usize {
@@ -127,6 +131,7 @@ impl Maps {
             + self.access_keys.len()
             + self.grants.len()
             + self.plugins.len()
+            + self.custom_key_stores.len()
     }
 }
 
@@ -512,6 +517,32 @@ impl AuditStore for CachedStore {
 
     fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>> {
         section(|| self.inner().audit_after(after, limit))
+    }
+}
+
+impl CustomKeyStoreStore for CachedStore {
+    fn insert_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<()> {
+        self.shared.changed(|s| s.insert_custom_key_store(store))
+    }
+
+    fn custom_key_store(&self, region: &str, id: &str) -> KmsResult<Option<CustomKeyStoreRecord>> {
+        self.shared.cached(
+            |m| &mut m.custom_key_stores,
+            (region.to_string(), id.to_string()),
+            || self.inner().custom_key_store(region, id),
+        )
+    }
+
+    fn custom_key_stores(&self, region: &str) -> KmsResult<Vec<CustomKeyStoreRecord>> {
+        section(|| self.inner().custom_key_stores(region))
+    }
+
+    fn update_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        self.shared.changed(|s| s.update_custom_key_store(store))
+    }
+
+    fn delete_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        self.shared.changed(|s| s.delete_custom_key_store(store))
     }
 }
 

@@ -79,6 +79,9 @@ macro_rules! store_conformance_tests {
             key_last_use_is_none_until_recorded,
             record_key_uses_keeps_the_latest_use_of_each_key,
             the_generation_moves_with_every_change_and_only_then,
+            custom_key_stores_read_back_by_region,
+            custom_key_store_names_are_unique_in_a_region,
+            custom_key_store_writes_are_compare_and_swap,
         );
     };
     (@each $run:path; $($behaviour:ident),+ $(,)?) => {
@@ -1579,9 +1582,112 @@ pub(crate) fn the_generation_moves_with_every_change_and_only_then(store: &dyn S
         "a write no cache reads moved it"
     );
 
+    let hsm = custom_key_store(R, "cks-1", "hsm");
+    store.insert_custom_key_store(&hsm).unwrap();
+    moved("insert_custom_key_store", store);
+    assert_eq!(store.update_custom_key_store(&hsm).unwrap(), Swap::Done);
+    moved("update_custom_key_store", store);
+    let hsm = store.custom_key_store(R, "cks-1").unwrap().unwrap();
+    assert_eq!(store.delete_custom_key_store(&hsm).unwrap(), Swap::Done);
+    moved("delete_custom_key_store", store);
+
     let key = store.key(R, &key.key_id).unwrap().unwrap();
     assert_eq!(store.delete_key(&key).unwrap(), Swap::Done);
     moved("delete_key", store);
     store.delete_principal(&bob.arn).unwrap();
     moved("delete_principal", store);
+}
+
+fn custom_key_store(region: &str, id: &str, name: &str) -> crate::CustomKeyStoreRecord {
+    crate::CustomKeyStoreRecord {
+        id: id.into(),
+        region: region.into(),
+        account: "111122223333".into(),
+        name: name.into(),
+        store_type: crate::CustomKeyStoreType::AwsCloudHsm,
+        cloud_hsm_cluster_id: Some("cluster-234567abcde".into()),
+        trust_anchor_certificate: Some("-----BEGIN CERTIFICATE-----".into()),
+        sealed_secret: Some(vec![7; 40]),
+        connection_state: crate::ConnectionState::Disconnected,
+        connection_error_code: None,
+        created_at: T0,
+        revision: 0,
+    }
+}
+
+fn store_fault(err: KmsError) -> kms_core::error::KeyStoreFault {
+    match err {
+        KmsError::KeyStore(fault, _) => fault,
+        other => panic!("not a custom key store error: {other:?}"),
+    }
+}
+
+pub(crate) fn custom_key_stores_read_back_by_region(store: &dyn Store) {
+    let second = custom_key_store(R, "cks-2", "second");
+    let first = custom_key_store(R, "cks-1", "first");
+    let elsewhere = custom_key_store("us-west-2", "cks-3", "first");
+    for s in [&second, &first, &elsewhere] {
+        store.insert_custom_key_store(s).unwrap();
+    }
+    assert_eq!(store.custom_key_stores(R).unwrap(), [first.clone(), second]);
+    assert_eq!(store.custom_key_store(R, "cks-1").unwrap(), Some(first));
+    assert_eq!(store.custom_key_store(R, "cks-3").unwrap(), None);
+    assert_eq!(store.custom_key_stores("us-west-2").unwrap(), [elsewhere]);
+    assert!(matches!(
+        store.insert_custom_key_store(&custom_key_store(R, "cks-1", "other name")),
+        Err(KmsError::AlreadyExists(_))
+    ));
+}
+
+pub(crate) fn custom_key_store_names_are_unique_in_a_region(store: &dyn Store) {
+    use kms_core::error::KeyStoreFault;
+    store
+        .insert_custom_key_store(&custom_key_store(R, "cks-1", "hsm"))
+        .unwrap();
+    let same_name = store
+        .insert_custom_key_store(&custom_key_store(R, "cks-2", "hsm"))
+        .unwrap_err();
+    assert_eq!(store_fault(same_name), KeyStoreFault::NameInUse);
+    store
+        .insert_custom_key_store(&custom_key_store("us-west-2", "cks-2", "hsm"))
+        .unwrap();
+    store
+        .insert_custom_key_store(&custom_key_store(R, "cks-3", "other"))
+        .unwrap();
+    let renamed = crate::CustomKeyStoreRecord {
+        name: "hsm".into(),
+        ..store.custom_key_store(R, "cks-3").unwrap().unwrap()
+    };
+    let taken = store.update_custom_key_store(&renamed).unwrap_err();
+    assert_eq!(store_fault(taken), KeyStoreFault::NameInUse);
+    assert_eq!(
+        store.custom_key_store(R, "cks-3").unwrap().unwrap().name,
+        "other"
+    );
+}
+
+pub(crate) fn custom_key_store_writes_are_compare_and_swap(store: &dyn Store) {
+    use kms_core::error::KeyStoreFault;
+    let read = custom_key_store(R, "cks-1", "hsm");
+    store.insert_custom_key_store(&read).unwrap();
+    let connected = crate::CustomKeyStoreRecord {
+        connection_state: crate::ConnectionState::Connected,
+        ..read.clone()
+    };
+    assert_eq!(
+        store.update_custom_key_store(&connected).unwrap(),
+        Swap::Done
+    );
+    let stored = store.custom_key_store(R, "cks-1").unwrap().unwrap();
+    assert_eq!(stored.revision, 1);
+    assert_eq!(stored.connection_state, crate::ConnectionState::Connected);
+    // Written over the revision it was read at, which has moved on.
+    assert_eq!(store.update_custom_key_store(&read).unwrap(), Swap::Stale);
+    assert_eq!(store.delete_custom_key_store(&read).unwrap(), Swap::Stale);
+    assert_eq!(store.delete_custom_key_store(&stored).unwrap(), Swap::Done);
+    assert_eq!(store.custom_key_store(R, "cks-1").unwrap(), None);
+    let gone = store.delete_custom_key_store(&stored).unwrap_err();
+    assert_eq!(store_fault(gone), KeyStoreFault::NotFound);
+    let gone = store.update_custom_key_store(&stored).unwrap_err();
+    assert_eq!(store_fault(gone), KeyStoreFault::NotFound);
 }

@@ -98,8 +98,8 @@ fn module(path: &Path) -> Result<Pkcs11, HsmFailure> {
     if let Some(module) = loaded.get(path) {
         return Ok(module.clone());
     }
-    let module = Pkcs11::new(path)
-        .map_err(|e| HsmFailure::Module(format!("{}: {e}", path.display())))?;
+    let module =
+        Pkcs11::new(path).map_err(|e| HsmFailure::Module(format!("{}: {e}", path.display())))?;
     match module.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => return Err(HsmFailure::Module(format!("{}: {e}", path.display()))),
@@ -184,7 +184,10 @@ impl HsmToken {
         if let Some(session) = self.idle().pop() {
             return Ok(session);
         }
-        let session = self.module.open_rw_session(self.slot).map_err(token_error)?;
+        let session = self
+            .module
+            .open_rw_session(self.slot)
+            .map_err(token_error)?;
         let pin = self.pin_digest;
         let mut logins = logins();
         let logged_in = (self.module_path.clone(), self.slot.id());
@@ -196,14 +199,12 @@ impl HsmToken {
             // PKCS#11 logs in an application, not a session: while this process holds any
             // session on the token the token takes no PIN, so a PIN is checked against the one
             // that logged in instead (a wrong one would otherwise pass unseen).
-            Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
-                match logins.get(&logged_in) {
-                    Some(known) if !kms_crypto::constant_time_eq(known, &pin) => {
-                        Err(HsmFailure::InvalidCredentials)
-                    }
-                    _ => Ok(session),
+            Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => match logins.get(&logged_in) {
+                Some(known) if !kms_crypto::constant_time_eq(known, &pin) => {
+                    Err(HsmFailure::InvalidCredentials)
                 }
-            }
+                _ => Ok(session),
+            },
             Err(e) => Err(token_error(e)),
         }
     }
@@ -246,8 +247,7 @@ impl HsmToken {
             Attribute::ValueLen(32.into()),
             Attribute::Label(label.as_bytes().to_vec()),
         ];
-        let handle =
-            self.with_session(|s| s.generate_key(&Mechanism::AesKeyGen, &template))?;
+        let handle = self.with_session(|s| s.generate_key(&Mechanism::AesKeyGen, &template))?;
         self.keys_map().insert(label.to_string(), handle);
         Ok(HsmKey {
             token: self,
@@ -458,14 +458,26 @@ mod tests {
         let key = token.generate_key(&label).unwrap();
         let id = KeyId::random();
         let context = EncryptionContext::from_pairs([("tenant", "acme")]).unwrap();
-        let sealed =
-            blob::seal_with(BlobKind::Ciphertext, &id, 1, &key, b"in the token", &context).unwrap();
+        let sealed = blob::seal_with(
+            BlobKind::Ciphertext,
+            &id,
+            1,
+            &key,
+            b"in the token",
+            &context,
+        )
+        .unwrap();
         assert_eq!(sealed.len(), blob::OVERHEAD + 12);
         // Found again by label, by another connection of the same process.
         let again = connect().unwrap();
-        let found = again.key(&label).unwrap().expect("the key is a token object");
+        let found = again
+            .key(&label)
+            .unwrap()
+            .expect("the key is a token object");
         assert_eq!(
-            blob::open_with(&sealed, &found, &context).unwrap().as_slice(),
+            blob::open_with(&sealed, &found, &context)
+                .unwrap()
+                .as_slice(),
             b"in the token"
         );
         let other = EncryptionContext::from_pairs([("tenant", "other")]).unwrap();
@@ -511,9 +523,12 @@ mod tests {
         assert_eq!(wrong_pin.connection_error_code(), "INVALID_CREDENTIALS");
         let no_token = HsmToken::connect(&test.module, "no-such-token", &test.pin).unwrap_err();
         assert_eq!(no_token.connection_error_code(), "CLUSTER_NOT_FOUND");
-        let no_module =
-            HsmToken::connect(Path::new("/nonexistent/libpkcs11.so"), &test.label, &test.pin)
-                .unwrap_err();
+        let no_module = HsmToken::connect(
+            Path::new("/nonexistent/libpkcs11.so"),
+            &test.label,
+            &test.pin,
+        )
+        .unwrap_err();
         assert_eq!(no_module.connection_error_code(), "INTERNAL_ERROR");
         // The right PIN still works after a wrong one.
         HsmToken::connect(&test.module, &test.label, &test.pin).unwrap();

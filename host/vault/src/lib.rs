@@ -7,6 +7,7 @@
 mod cached;
 #[cfg(test)]
 mod conformance;
+mod custom_key_store;
 #[cfg(feature = "pkcs11")]
 pub mod hsm;
 mod identity;
@@ -22,6 +23,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use cached::{CacheStats, CachedStore, DEFAULT_REFRESH};
+pub use custom_key_store::{
+    ConnectionState, CustomKeyStoreRecord, CustomKeyStoreStore, CustomKeyStoreType,
+    store_not_found as custom_key_store_not_found,
+};
 pub use identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantConstraints, GrantRecord, PrincipalRecord,
 };

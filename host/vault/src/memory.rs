@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::custom_key_store::{self as cks, CustomKeyStoreRecord, CustomKeyStoreStore};
 use super::identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
 };
@@ -31,6 +32,7 @@ struct Data {
     access_keys: BTreeMap<String, AccessKeyRecord>,
     grants: BTreeMap<String, GrantRecord>,
     key_uses: BTreeMap<(String, KeyId), KeyLastUse>,
+    custom_key_stores: BTreeMap<(String, String), CustomKeyStoreRecord>,
 }
 
 fn oldest_first(mut grants: Vec<GrantRecord>) -> Vec<GrantRecord> {
@@ -652,6 +654,81 @@ impl KeyUsageStore for MemoryStore {
             .key_uses
             .get(&(region.to_string(), *key_id))
             .cloned())
+    }
+}
+
+/// Whether another store of `store`'s region has its name.
+fn name_taken(data: &Data, store: &CustomKeyStoreRecord) -> bool {
+    data.custom_key_stores
+        .values()
+        .any(|s| s.region == store.region && s.name == store.name && s.id != store.id)
+}
+
+impl CustomKeyStoreStore for MemoryStore {
+    fn insert_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<()> {
+        let mut data = self.data();
+        let slot = (store.region.clone(), store.id.clone());
+        if data.custom_key_stores.contains_key(&slot) {
+            return Err(KmsError::AlreadyExists(format!(
+                "Custom key store '{}' already exists",
+                store.id
+            )));
+        }
+        if name_taken(&data, store) {
+            return Err(cks::name_in_use(&store.name));
+        }
+        data.custom_key_stores.insert(slot, store.clone());
+        Ok(())
+    }
+
+    fn custom_key_store(&self, region: &str, id: &str) -> KmsResult<Option<CustomKeyStoreRecord>> {
+        Ok(self
+            .data()
+            .custom_key_stores
+            .get(&(region.to_string(), id.to_string()))
+            .cloned())
+    }
+
+    fn custom_key_stores(&self, region: &str) -> KmsResult<Vec<CustomKeyStoreRecord>> {
+        Ok(self
+            .data()
+            .custom_key_stores
+            .values()
+            .filter(|s| s.region == region)
+            .cloned()
+            .collect())
+    }
+
+    fn update_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        let mut data = self.data();
+        let slot = (store.region.clone(), store.id.clone());
+        match data.custom_key_stores.get(&slot) {
+            None => return Err(cks::store_not_found(&store.id)),
+            Some(stored) if stored.revision != store.revision => return Ok(Swap::Stale),
+            Some(_) => {}
+        }
+        if name_taken(&data, store) {
+            return Err(cks::name_in_use(&store.name));
+        }
+        let next = CustomKeyStoreRecord {
+            revision: store.revision + 1,
+            ..store.clone()
+        };
+        data.custom_key_stores.insert(slot, next);
+        Ok(Swap::Done)
+    }
+
+    fn delete_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        let mut data = self.data();
+        let slot = (store.region.clone(), store.id.clone());
+        match data.custom_key_stores.get(&slot) {
+            None => Err(cks::store_not_found(&store.id)),
+            Some(stored) if stored.revision != store.revision => Ok(Swap::Stale),
+            Some(_) => {
+                data.custom_key_stores.remove(&slot);
+                Ok(Swap::Done)
+            }
+        }
     }
 }
 

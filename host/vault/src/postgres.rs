@@ -15,6 +15,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
+use super::custom_key_store::{self, CustomKeyStoreRecord, CustomKeyStoreStore};
 use super::identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantRecord, PrincipalRecord,
 };
@@ -32,7 +33,7 @@ pub const CHANNEL: &str = "kms_generation";
 
 /// The schema, one step per version in `kms_schema`: step `i` takes a database from version `i`
 /// to `i + 1`. Steps are only ever appended, never edited, since databases in the field ran them.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// Text columns that are paged or sorted by use the "C" collation: byte order, as SQLite's and
 /// the key-id order the API pages in, whatever the database's locale.
@@ -138,6 +139,21 @@ CREATE TRIGGER principals_generation AFTER INSERT OR UPDATE OR DELETE ON princip
 CREATE TRIGGER access_keys_generation AFTER INSERT OR UPDATE OR DELETE ON access_keys
     FOR EACH ROW EXECUTE FUNCTION kms_generation_moves();
 CREATE TRIGGER grants_generation AFTER INSERT OR UPDATE OR DELETE ON grants
+    FOR EACH ROW EXECUTE FUNCTION kms_generation_moves();
+"#;
+
+/// Custom key stores, per region, their names unique there.
+const SCHEMA_V2: &str = r#"
+CREATE TABLE custom_key_stores (
+    region TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    name TEXT NOT NULL,
+    revision BIGINT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (region, id),
+    CONSTRAINT custom_key_stores_name UNIQUE (region, name)
+);
+CREATE TRIGGER custom_key_stores_generation AFTER INSERT OR UPDATE OR DELETE ON custom_key_stores
     FOR EACH ROW EXECUTE FUNCTION kms_generation_moves();
 "#;
 
@@ -1563,6 +1579,124 @@ impl GrantStore for PostgresStore {
                 )?,
             )
         })
+    }
+}
+
+/// Maps a failed write of a custom key store: its name or its id taken.
+fn custom_key_store_written(
+    result: Result<u64, postgres::Error>,
+    store: &CustomKeyStoreRecord,
+) -> KmsResult<u64> {
+    match result {
+        Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => {
+            let on_name = e
+                .as_db_error()
+                .and_then(|db| db.constraint())
+                .is_some_and(|c| c == "custom_key_stores_name");
+            Err(if on_name {
+                custom_key_store::name_in_use(&store.name)
+            } else {
+                KmsError::AlreadyExists(format!("Custom key store '{}' already exists", store.id))
+            })
+        }
+        other => other.map_err(db_error),
+    }
+}
+
+impl CustomKeyStoreStore for PostgresStore {
+    fn insert_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<()> {
+        let json = to_json("a custom key store", store)?;
+        self.read(|s| {
+            let result = s.try_execute(
+                "INSERT INTO custom_key_stores (region, id, name, revision, record)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &store.region,
+                    &store.id,
+                    &store.name,
+                    &to_i64(store.revision),
+                    &json,
+                ],
+            );
+            custom_key_store_written(result, store).map(drop)
+        })
+    }
+
+    fn custom_key_store(&self, region: &str, id: &str) -> KmsResult<Option<CustomKeyStoreRecord>> {
+        self.read(|s| {
+            s.row(
+                "SELECT record FROM custom_key_stores WHERE region = $1 AND id = $2",
+                &[&region, &id],
+            )?
+            .map(|row| from_json(id, row.get::<_, &str>(0)))
+            .transpose()
+        })
+    }
+
+    fn custom_key_stores(&self, region: &str) -> KmsResult<Vec<CustomKeyStoreRecord>> {
+        self.read(|s| {
+            json_records(
+                "a custom key store",
+                s.rows(
+                    "SELECT record FROM custom_key_stores WHERE region = $1 ORDER BY id",
+                    &[&region],
+                )?,
+            )
+        })
+    }
+
+    fn update_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        let next = CustomKeyStoreRecord {
+            revision: store.revision + 1,
+            ..store.clone()
+        };
+        let json = to_json("a custom key store", &next)?;
+        self.read(|s| {
+            let result = s.try_execute(
+                "UPDATE custom_key_stores SET name = $3, revision = $5, record = $6
+                 WHERE region = $1 AND id = $2 AND revision = $4",
+                &[
+                    &store.region,
+                    &store.id,
+                    &store.name,
+                    &to_i64(store.revision),
+                    &to_i64(next.revision),
+                    &json,
+                ],
+            );
+            if custom_key_store_written(result, store)? == 1 {
+                return Ok(Swap::Done);
+            }
+            custom_key_store_swap_missed(s, store)
+        })
+    }
+
+    fn delete_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        self.read(|s| {
+            let deleted = s.execute(
+                "DELETE FROM custom_key_stores WHERE region = $1 AND id = $2 AND revision = $3",
+                &[&store.region, &store.id, &to_i64(store.revision)],
+            )?;
+            if deleted == 1 {
+                return Ok(Swap::Done);
+            }
+            custom_key_store_swap_missed(s, store)
+        })
+    }
+}
+
+/// A compare-and-swap on a custom key store that changed nothing: stale if it is still there.
+fn custom_key_store_swap_missed(
+    s: &mut Session<'_, Client>,
+    store: &CustomKeyStoreRecord,
+) -> KmsResult<Swap> {
+    if s.exists(
+        "SELECT 1 FROM custom_key_stores WHERE region = $1 AND id = $2",
+        &[&store.region, &store.id],
+    )? {
+        Ok(Swap::Stale)
+    } else {
+        Err(custom_key_store::store_not_found(&store.id))
     }
 }
 

@@ -19,12 +19,13 @@ use super::store::{
 use kms_core::error::{KmsError, KmsResult};
 use kms_core::types::{KeyId, RotationType};
 
+use super::custom_key_store::{self, CustomKeyStoreRecord, CustomKeyStoreStore};
 use super::key_usage::{KeyLastUse, KeyUsageStore};
 
 /// The schema, one step per `PRAGMA user_version`: step `i` takes a vault from version `i` to
 /// `i + 1`. Steps are only ever appended, never edited, since vault files in the field ran them.
 const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
 ];
 
 const SCHEMA_V1: &str = "
@@ -234,6 +235,26 @@ CREATE TRIGGER grants_insert_generation AFTER INSERT ON grants
 CREATE TRIGGER grants_update_generation AFTER UPDATE ON grants
     BEGIN UPDATE generation SET value = value + 1; END;
 CREATE TRIGGER grants_delete_generation AFTER DELETE ON grants
+    BEGIN UPDATE generation SET value = value + 1; END;
+";
+
+/// Custom key stores, per region, their names unique there; their changes move the generation
+/// (a key's store's connection state is read on the hot path).
+const SCHEMA_V8: &str = "
+CREATE TABLE custom_key_stores (
+    region TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (region, id),
+    UNIQUE (region, name)
+);
+CREATE TRIGGER custom_key_stores_insert_generation AFTER INSERT ON custom_key_stores
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER custom_key_stores_update_generation AFTER UPDATE ON custom_key_stores
+    BEGIN UPDATE generation SET value = value + 1; END;
+CREATE TRIGGER custom_key_stores_delete_generation AFTER DELETE ON custom_key_stores
     BEGIN UPDATE generation SET value = value + 1; END;
 ";
 
@@ -1485,6 +1506,122 @@ impl GrantStore for SqliteStore {
             [principal],
         )
     }
+}
+
+/// Maps a failed write of a custom key store: the only unique key besides its id is its name.
+fn custom_key_store_write_error(
+    store: &CustomKeyStoreRecord,
+) -> impl FnOnce(rusqlite::Error) -> KmsError + '_ {
+    move |e| {
+        let unique = e.sqlite_error().is_some_and(|e| {
+            e.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        });
+        if !unique {
+            return db_error(e);
+        }
+        if e.to_string().contains("custom_key_stores.name") {
+            custom_key_store::name_in_use(&store.name)
+        } else {
+            KmsError::AlreadyExists(format!("Custom key store '{}' already exists", store.id))
+        }
+    }
+}
+
+impl CustomKeyStoreStore for SqliteStore {
+    fn insert_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<()> {
+        let json = to_json("a custom key store", store)?;
+        self.conn()
+            .execute(
+                "INSERT INTO custom_key_stores (region, id, name, revision, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    store.region,
+                    store.id,
+                    store.name,
+                    to_i64(store.revision),
+                    json
+                ],
+            )
+            .map_err(custom_key_store_write_error(store))?;
+        Ok(())
+    }
+
+    fn custom_key_store(&self, region: &str, id: &str) -> KmsResult<Option<CustomKeyStoreRecord>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM custom_key_stores WHERE region = ?1 AND id = ?2",
+                [region, id],
+                |r| r.get(0),
+            )
+            .optional()
+            .db()?;
+        json.map(|j| from_json(id, &j)).transpose()
+    }
+
+    fn custom_key_stores(&self, region: &str) -> KmsResult<Vec<CustomKeyStoreRecord>> {
+        json_rows(
+            &self.conn(),
+            "a custom key store",
+            "SELECT record FROM custom_key_stores WHERE region = ?1 ORDER BY id",
+            [region],
+        )
+    }
+
+    fn update_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        let next = CustomKeyStoreRecord {
+            revision: store.revision + 1,
+            ..store.clone()
+        };
+        let json = to_json("a custom key store", &next)?;
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE custom_key_stores SET name = ?3, revision = ?5, record = ?6
+                     WHERE region = ?1 AND id = ?2 AND revision = ?4",
+                    params![
+                        store.region,
+                        store.id,
+                        store.name,
+                        to_i64(store.revision),
+                        to_i64(next.revision),
+                        json
+                    ],
+                )
+                .map_err(custom_key_store_write_error(store))?;
+            swapped(
+                changed,
+                || custom_key_store_exists(tx, store),
+                || custom_key_store::store_not_found(&store.id),
+            )
+        })
+    }
+
+    fn delete_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+        self.write(|tx| {
+            let deleted = tx
+                .execute(
+                    "DELETE FROM custom_key_stores WHERE region = ?1 AND id = ?2 AND revision = ?3",
+                    params![store.region, store.id, to_i64(store.revision)],
+                )
+                .db()?;
+            swapped(
+                deleted,
+                || custom_key_store_exists(tx, store),
+                || custom_key_store::store_not_found(&store.id),
+            )
+        })
+    }
+}
+
+fn custom_key_store_exists(tx: &Transaction<'_>, store: &CustomKeyStoreRecord) -> KmsResult<bool> {
+    tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM custom_key_stores WHERE region = ?1 AND id = ?2)",
+        [&store.region, &store.id],
+        |r| r.get(0),
+    )
+    .db()
 }
 
 impl KeyUsageStore for SqliteStore {

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::custom_key_store::CustomKeyStoreStore;
 use super::identity::{AccessKeyRecord, AccountRecord, GrantRecord, PrincipalRecord};
 use super::key_usage::KeyUsageStore;
 use kms_core::error::{KmsError, KmsResult, Missing};
@@ -332,6 +333,7 @@ pub struct StoredAuditRecord {
 /// that several threads, processes or nodes may share one store.
 pub trait Store:
     MetaStore
+    + CustomKeyStoreStore
     + KeyStore
     + AliasStore
     + AuditStore
@@ -344,6 +346,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: MetaStore
+        + CustomKeyStoreStore
         + KeyStore
         + AliasStore
         + AuditStore
