@@ -200,9 +200,9 @@ pub mod recording {
     use kms_core::types::KeyId;
     use kms_vault::{
         AccessKeyRecord, AccessKeyStatus, AccountRecord, AliasRecord, AliasStore, AuditStore,
-        GrantRecord, GrantStore, IdentityStore, KeyLastUse, KeyRecord, KeyStore, KeyUsageStore,
-        MemoryStore, MetaStore, PluginAttachment, PluginScope, PluginStore, PrincipalRecord,
-        SealedVersion, StoredAuditRecord, Swap,
+        CustomKeyStoreRecord, CustomKeyStoreStore, GrantRecord, GrantStore, IdentityStore,
+        KeyLastUse, KeyRecord, KeyStore, KeyUsageStore, MemoryStore, MetaStore, PluginAttachment,
+        PluginScope, PluginStore, PrincipalRecord, SealedVersion, StoredAuditRecord, Swap,
     };
 
     /// The calls made to a [`RecordingStore`], by method name.
@@ -382,6 +382,33 @@ pub mod recording {
         fn audit_after(&self, after: u64, limit: usize) -> KmsResult<Vec<StoredAuditRecord>> {
             self.note("audit_after");
             self.inner.audit_after(after, limit)
+        }
+    }
+
+    impl CustomKeyStoreStore for RecordingStore {
+        fn insert_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<()> {
+            self.note("insert_custom_key_store");
+            self.inner.insert_custom_key_store(store)
+        }
+        fn custom_key_store(
+            &self,
+            region: &str,
+            id: &str,
+        ) -> KmsResult<Option<CustomKeyStoreRecord>> {
+            self.note("custom_key_store");
+            self.inner.custom_key_store(region, id)
+        }
+        fn custom_key_stores(&self, region: &str) -> KmsResult<Vec<CustomKeyStoreRecord>> {
+            self.note("custom_key_stores");
+            self.inner.custom_key_stores(region)
+        }
+        fn update_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+            self.note("update_custom_key_store");
+            self.inner.update_custom_key_store(store)
+        }
+        fn delete_custom_key_store(&self, store: &CustomKeyStoreRecord) -> KmsResult<Swap> {
+            self.note("delete_custom_key_store");
+            self.inner.delete_custom_key_store(store)
         }
     }
 

@@ -467,7 +467,7 @@ mod tests {
     /// One error of every variant. The match has no wildcard, so a new variant does not compile
     /// until it is handled there, which is the reminder to list it here too.
     fn one_of_each() -> Vec<KmsError> {
-        let all: Vec<KmsError> = [
+        let mut all: Vec<KmsError> = [
             |m| KmsError::NotFound(Missing::Described(m)),
             KmsError::Disabled,
             KmsError::InvalidState,
@@ -499,6 +499,11 @@ mod tests {
         .into_iter()
         .map(|variant: fn(String) -> KmsError| variant("m".into()))
         .collect();
+        all.extend(
+            KeyStoreFault::ALL
+                .into_iter()
+                .map(|fault| KmsError::KeyStore(fault, "m".into())),
+        );
         for error in &all {
             match error {
                 KmsError::NotFound(_)
@@ -527,6 +532,7 @@ mod tests {
                 | KmsError::Throttling(_)
                 | KmsError::InvalidSignature(_)
                 | KmsError::InvalidMac(_)
+                | KmsError::KeyStore(..)
                 | KmsError::Internal(_) => {}
             }
         }

@@ -220,6 +220,18 @@ operations! {
     ImportKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [ExpirationModel, ValidTo] },
     /// Delete a key's imported key material (crypto erasure).
     DeleteImportedKeyMaterial { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// Create a custom key store.
+    CreateCustomKeyStore { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// Describe custom key stores.
+    DescribeCustomKeyStores { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// Change a custom key store's name, password or cluster.
+    UpdateCustomKeyStore { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// Delete a custom key store that holds no keys.
+    DeleteCustomKeyStore { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// Connect a custom key store.
+    ConnectCustomKeyStore { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// Disconnect a custom key store.
+    DisconnectCustomKeyStore { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Attach a policy plugin (this service's own operation).
     AttachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Detach a policy plugin (this service's own operation).
@@ -310,8 +322,8 @@ mod tests {
     }
 
     #[test]
-    fn the_api_serves_50_aws_operations_and_the_3_plugin_operations() {
-        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 53);
+    fn the_api_serves_56_aws_operations_and_the_3_plugin_operations() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 59);
     }
 
     #[test]

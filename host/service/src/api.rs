@@ -96,6 +96,9 @@ pub struct CreateKeyRequest {
     /// Skips the check that the caller could change `policy` later.
     #[serde(default)]
     pub bypass_policy_lockout_safety_check: Option<bool>,
+    /// Create the key in this custom key store (with Origin AWS_CLOUDHSM).
+    #[serde(default)]
+    pub custom_key_store_id: Option<String>,
 }
 
 /// The metadata of a KMS key, as DescribeKey returns it.
@@ -163,6 +166,12 @@ pub struct KeyMetadata {
     /// When the key's imported material expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<u64>,
+    /// The custom key store holding the key's material.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The HSM of that store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
 }
 
 /// CreateKey's and DescribeKey's response.

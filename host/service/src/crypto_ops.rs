@@ -273,6 +273,23 @@ impl Service {
     ) -> KmsResult<(Vec<u8>, String)> {
         self.require_enabled(record)?;
         self.require_encrypt_usage(record)?;
+        if record.custom_key_store_id.is_some() {
+            // Inside the HSM: the blob is the same format, sealed by the token.
+            let label = custom_key_stores::token_key_label(&record.key_id, record.current_version);
+            let token = self.token_of(record)?;
+            let ciphertext = kms_core::blocking::section(|| {
+                let key = token.key(&label)?.ok_or_else(|| lost_from_hsm(&label))?;
+                blob::seal_with(
+                    kind,
+                    &record.key_id,
+                    record.current_version,
+                    &key,
+                    plaintext,
+                    context,
+                )
+            })?;
+            return Ok((ciphertext, label));
+        }
         let material = self.shared.vault.key_material(
             &record.key_id,
             KeySpec::SymmetricDefault,
@@ -343,17 +360,27 @@ impl Service {
         if header.version == 0 || header.version > record.current_version {
             return Err(KmsError::invalid_ciphertext());
         }
-        let material = self.shared.vault.key_material(
-            &record.key_id,
-            KeySpec::SymmetricDefault,
-            header.version,
-        )?;
-        let plaintext = blob::open(ciphertext, material.symmetric()?, context)?;
+        let (plaintext, material_id) = if record.custom_key_store_id.is_some() {
+            let label = custom_key_stores::token_key_label(&record.key_id, header.version);
+            let token = self.token_of(&record)?;
+            let plaintext = kms_core::blocking::section(|| {
+                let key = token.key(&label)?.ok_or_else(|| lost_from_hsm(&label))?;
+                blob::open_with(ciphertext, &key, context)
+            })?;
+            (plaintext, label)
+        } else {
+            let material = self.shared.vault.key_material(
+                &record.key_id,
+                KeySpec::SymmetricDefault,
+                header.version,
+            )?;
+            let plaintext = blob::open(ciphertext, material.symmetric()?, context)?;
+            (plaintext, self.material_id(&record.key_id, header.version)?)
+        };
         // Judged only now that the header is authenticated; refused like any bad blob.
         if !accept.allows(header.kind) {
             return Err(KmsError::invalid_ciphertext());
         }
-        let material_id = self.material_id(&record.key_id, header.version)?;
         Ok(Opened {
             record,
             plaintext,
@@ -727,4 +754,11 @@ impl Service {
             })
         })
     }
+}
+
+/// The error for a key whose material its HSM no longer holds (deleted there by hand).
+fn lost_from_hsm(label: &str) -> KmsError {
+    KmsError::Internal(format!(
+        "The HSM of this key no longer holds its material ({label})"
+    ))
 }

@@ -97,7 +97,16 @@ impl Service {
     pub(super) fn metadata(&self, record: &KeyRecord) -> KmsResult<KeyMetadata> {
         // A key of EXTERNAL origin names its current material whether or not it is in the
         // vault now; before its first import it has none.
-        let (current_key_material_id, expiration) = if record.origin == Origin::External {
+        let (current_key_material_id, expiration) = if record.custom_key_store_id.is_some() {
+            // The material is in the HSM, which names it by the key and version.
+            (
+                Some(custom_key_stores::token_key_label(
+                    &record.key_id,
+                    record.current_version,
+                )),
+                None,
+            )
+        } else if record.origin == Origin::External {
             let current = record.imported_version(record.current_version);
             (
                 current.map(|m| m.material_id.clone()),
@@ -126,7 +135,12 @@ impl Service {
             enabled: record.state == KeyState::Enabled,
             description: record.description.clone(),
             key_usage: record.key_usage,
-            key_state: record.state,
+            // A key whose custom key store is not connected cannot be used, as AWS shows.
+            key_state: if record.state == KeyState::Enabled && !self.store_connected(record)? {
+                KeyState::Unavailable
+            } else {
+                record.state
+            },
             deletion_date: record.deletion_date,
             origin: record.origin,
             key_manager: if record.managed_by.is_some() {
@@ -154,6 +168,8 @@ impl Service {
                 }
             }),
             valid_to: expiration.flatten(),
+            custom_key_store_id: record.custom_key_store_id.clone(),
+            cloud_hsm_cluster_id: self.cluster_of(record)?,
         })
     }
 
@@ -191,8 +207,18 @@ impl Service {
                     ),
                 ));
             }
+            let store = match (&req.custom_key_store_id, origin) {
+                (Some(id), Origin::AwsCloudhsm) => Some(self.store_for_new_key(id, key_spec, multi_region)?),
+                (Some(_), _) => {
+                    return Err(KmsError::UnsupportedOperation(format!(
+                        "A key in a custom key store has Origin AWS_CLOUDHSM, not {origin}"
+                    )));
+                }
+                (None, Origin::AwsCloudhsm) => return Err(KmsError::required("CustomKeyStoreId")),
+                (None, _) => None,
+            };
             match origin {
-                Origin::AwsKms => {}
+                Origin::AwsKms | Origin::AwsCloudhsm => {}
                 Origin::External if !import::importable(key_spec) => {
                     return Err(KmsError::UnsupportedOperation(format!(
                         "Key material of {key_spec} keys cannot be imported; use Origin AWS_KMS"
@@ -249,7 +275,17 @@ impl Service {
                     req.bypass_policy_lockout_safety_check.unwrap_or(false),
                 )?);
             }
-            if origin == Origin::External {
+            if let Some(store) = store {
+                // Generated inside the token, never extractable; the vault keeps no version.
+                record.custom_key_store_id = Some(store.id.clone());
+                let token = self.token_of(&record)?;
+                let label = custom_key_stores::token_key_label(&key_id, 1);
+                kms_core::blocking::section(|| token.generate_key(&label).map(drop))?;
+                if let Err(e) = self.shared.vault.store().insert_key(&record, None) {
+                    let _ = token.destroy_key(&label);
+                    return Err(e);
+                }
+            } else if origin == Origin::External {
                 record.state = KeyState::PendingImport;
                 self.shared.vault.store().insert_key(&record, None)?;
             } else {

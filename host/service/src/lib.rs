@@ -35,6 +35,7 @@ mod asymmetric_ops;
 mod authorization;
 mod clock;
 mod crypto_ops;
+mod custom_key_stores;
 mod encapsulation;
 mod grants;
 mod guest;
@@ -66,6 +67,11 @@ pub use asymmetric_ops::{
 pub use audit::Durability;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto_ops::Accept;
+pub use custom_key_stores::{
+    CreateCustomKeyStoreRequest, CreateCustomKeyStoreResponse, CustomKeyStoreRequest,
+    CustomKeyStoresListEntry, DescribeCustomKeyStoresRequest, DescribeCustomKeyStoresResponse,
+    HsmCluster, MAX_CUSTOM_KEY_STORES, UpdateCustomKeyStoreRequest,
+};
 pub use encapsulation::{
     DecapsulateRequest, DecapsulateResponse, EncapsulateRequest, EncapsulateResponse,
 };
@@ -165,6 +171,8 @@ struct Shared {
     policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
     // Key uses noted since they were last written to the store (GetKeyLastUsage).
     key_usage: key_usage::KeyUsageTracker,
+    // The HSM tokens this process is logged in to, by custom key store id.
+    hsm_tokens: Mutex<std::collections::HashMap<String, Arc<kms_vault::hsm::HsmToken>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -326,6 +334,7 @@ impl Service {
             policies: Mutex::new(std::collections::HashMap::new()),
             limits: RwLock::new(ResourceLimits::default()),
             key_usage: Default::default(),
+            hsm_tokens: Mutex::new(std::collections::HashMap::new()),
         };
         shared
             .audit
@@ -741,6 +750,9 @@ impl Service {
                 other => other.map(drop),
             };
             self.shared.vault.evict(&record.key_id);
+            if result.is_ok() {
+                self.erase_from_hsm(&record);
+            }
             self.record(&scheduler, "DeleteKey", note, result.as_ref().err())?;
             result?;
             self.release_waiting_primary(&record)?;
@@ -939,6 +951,9 @@ mod tests;
 
 #[cfg(test)]
 mod cluster_tests;
+
+#[cfg(test)]
+mod custom_key_store_tests;
 
 #[cfg(test)]
 #[path = "condition_key_tests.rs"]

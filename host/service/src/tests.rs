@@ -164,12 +164,21 @@ fn create_key_takes_encrypt_decrypt_as_the_default_usage_whatever_the_spec() {
         ..Default::default()
     };
     assert_err!(f.service.create_key(&f.me, hmac), KmsError::Validation);
+    // A key of an HSM store names the store.
     let custom_key_store = CreateKeyRequest {
         origin: Some(Origin::AwsCloudhsm),
         ..Default::default()
     };
     assert_err!(
         f.service.create_key(&f.me, custom_key_store),
+        KmsError::Validation
+    );
+    let external_key_store = CreateKeyRequest {
+        origin: Some(Origin::ExternalKeyStore),
+        ..Default::default()
+    };
+    assert_err!(
+        f.service.create_key(&f.me, external_key_store),
         KmsError::UnsupportedOperation
     );
 }

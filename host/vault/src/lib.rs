@@ -313,6 +313,34 @@ impl Vault {
             })
     }
 
+    /// Seals a custom key store's secret (an HSM user's PIN) under the root key, bound to the
+    /// store.
+    pub fn seal_key_store_secret(&self, store_id: &str, secret: &[u8]) -> KmsResult<Vec<u8>> {
+        self.root
+            .key()
+            .seal(secret, &key_store_secret_aad(store_id))
+    }
+
+    /// The secret of a custom key store; `None` if it has none.
+    pub fn open_key_store_secret(
+        &self,
+        store: &CustomKeyStoreRecord,
+    ) -> KmsResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        let Some(sealed) = &store.sealed_secret else {
+            return Ok(None);
+        };
+        self.root
+            .key()
+            .open(sealed, &key_store_secret_aad(&store.id))
+            .map(Some)
+            .map_err(|_| {
+                KmsError::Internal(format!(
+                    "The secret of custom key store {} failed to unseal: the vault is corrupt",
+                    store.id
+                ))
+            })
+    }
+
     /// Forgets cached material of a key (called when the key is deleted).
     pub fn evict(&self, key_id: &KeyId) {
         self.cache().retain(|(id, _), _| id != key_id);
@@ -327,6 +355,10 @@ impl Vault {
 }
 
 /// Binds sealed material to its key and version, so rows cannot be swapped inside the store.
+fn key_store_secret_aad(store_id: &str) -> Vec<u8> {
+    format!("kms custom key store secret v1:{store_id}").into_bytes()
+}
+
 fn material_aad(key_id: &KeyId, version: u32) -> Vec<u8> {
     let mut aad = b"kms key material v1".to_vec();
     aad.extend_from_slice(key_id.as_bytes());

@@ -64,6 +64,10 @@ pub struct KeyRecord {
     /// that lets only the same material back in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imported: Vec<ImportedMaterial>,
+    /// For a key in a custom key store (origin `AWS_CLOUDHSM`), the store's id: its material
+    /// lives there, not in the vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
     /// How many times the record has been written since it was created: the store writes a
     /// record only over the revision it was read at ([`Swap`]).
     #[serde(default)]
@@ -149,6 +153,7 @@ impl KeyRecord {
             managed_by: None,
             primary_region: None,
             imported: Vec::new(),
+            custom_key_store_id: None,
             revision: 0,
         }
     }

@@ -33,9 +33,13 @@ pub(super) struct CreateKeyArgs {
     /// A multi-Region primary key (id mrk-…), which `replicate-key` copies to other regions.
     #[arg(long)]
     multi_region: bool,
-    /// AWS_KMS (default) or EXTERNAL: a key without material, for `import-key-material`.
+    /// AWS_KMS (default), EXTERNAL (a key without material, for `import-key-material`) or
+    /// AWS_CLOUDHSM (with --custom-key-store-id, which implies it).
     #[arg(long, value_parser = parse_aws::<Origin>)]
     origin: Option<Origin>,
+    /// Create the key inside this custom key store's HSM (cks-…); it must be connected.
+    #[arg(long)]
+    custom_key_store_id: Option<String>,
 }
 
 pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Result<()> {
@@ -47,7 +51,11 @@ pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Resul
         bypass_policy_lockout_safety_check: args.bypass_policy_lockout_safety_check.then_some(true),
         tags: tags_of(args.tags),
         multi_region: Some(args.multi_region),
-        origin: args.origin,
+        origin: match (&args.custom_key_store_id, args.origin) {
+            (Some(_), None) => Some(Origin::AwsCloudhsm),
+            (_, origin) => origin,
+        },
+        custom_key_store_id: args.custom_key_store_id,
     };
     print(kms.out, &kms.service.create_key(&kms.me, req)?)
 }

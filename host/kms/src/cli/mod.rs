@@ -14,6 +14,7 @@ mod grants;
 mod home;
 mod identity;
 mod import;
+mod key_stores;
 mod keys;
 mod policies;
 mod render;
@@ -242,6 +243,21 @@ enum Command {
     DetachPolicyPlugin(policies::DetachPolicyPluginArgs),
     /// List the policy plugins of a key, or of the account.
     ListPolicyPlugins(policies::ListPolicyPluginsArgs),
+    /// Register an HSM (a PKCS#11 module and token) that custom key stores may use under a
+    /// CloudHSM-style cluster id (the account root's step, as creating the cluster is in AWS).
+    RegisterHsmCluster(key_stores::RegisterHsmClusterArgs),
+    /// Create a custom key store (AWS_CLOUDHSM) on a registered HSM.
+    CreateCustomKeyStore(key_stores::CreateCustomKeyStoreArgs),
+    /// Describe the region's custom key stores, or one.
+    DescribeCustomKeyStores(key_stores::DescribeCustomKeyStoresArgs),
+    /// Rename a custom key store, or change its PIN or HSM.
+    UpdateCustomKeyStore(key_stores::UpdateCustomKeyStoreArgs),
+    /// Delete a disconnected custom key store that holds no keys.
+    DeleteCustomKeyStore(key_stores::CustomKeyStoreArg),
+    /// Connect a custom key store (log in to its HSM).
+    ConnectCustomKeyStore(key_stores::CustomKeyStoreArg),
+    /// Disconnect a custom key store: its keys cannot be used until it is connected again.
+    DisconnectCustomKeyStore(key_stores::CustomKeyStoreArg),
 }
 
 /// The one argument of the commands that take nothing but a key (id, ARN or alias).
@@ -501,6 +517,13 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::PutKeyPolicy(args) => policies::put_key_policy(kms, args),
         Command::ListKeyPolicies(args) => policies::list_key_policies(kms, args),
         Command::AttachPolicyPlugin(args) => policies::attach_policy_plugin(kms, args),
+        Command::RegisterHsmCluster(args) => key_stores::register_hsm_cluster(kms, args),
+        Command::CreateCustomKeyStore(args) => key_stores::create_custom_key_store(kms, args),
+        Command::DescribeCustomKeyStores(args) => key_stores::describe_custom_key_stores(kms, args),
+        Command::UpdateCustomKeyStore(args) => key_stores::update_custom_key_store(kms, args),
+        Command::DeleteCustomKeyStore(arg) => key_stores::delete_custom_key_store(kms, arg),
+        Command::ConnectCustomKeyStore(arg) => key_stores::connect_custom_key_store(kms, arg),
+        Command::DisconnectCustomKeyStore(arg) => key_stores::disconnect_custom_key_store(kms, arg),
         Command::DetachPolicyPlugin(args) => policies::detach_policy_plugin(kms, args),
         Command::ListPolicyPlugins(args) => policies::list_policy_plugins(kms, args),
         Command::CreateAlias(args) => aliases::create_alias(kms, args),
