@@ -1755,3 +1755,65 @@ fn serve_names_the_tls_file_it_cannot_use_and_what_is_wrong() {
         "{stderr}"
     );
 }
+
+#[test]
+fn boto3_runs_an_hsm_key_store_through_its_life() {
+    let Some(token) = kms_vault::hsm::testing::test_token() else {
+        return;
+    };
+    let venv = aws_clients();
+    let served = Served::start(&[]);
+    let anchor = served.home.path().join("customerCA.crt");
+    std::fs::write(
+        &anchor,
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUboto3hsmtrustanchor\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let cluster = "cluster-boto3hsmtest";
+    served.cli(&[
+        "register-hsm-cluster",
+        "--cluster-id",
+        cluster,
+        "--module",
+        token.module.to_str().unwrap(),
+        "--token-label",
+        &token.label,
+        "--trust-anchor-certificate",
+        anchor.to_str().unwrap(),
+    ]);
+    let mut command = Command::new(venv.join("bin/python"));
+    command.arg(script("boto3_hsm_key_store.py"));
+    python_env(&served, &mut command);
+    command
+        .env("HSM_CLUSTER_ID", cluster)
+        .env("HSM_PIN", &token.pin)
+        .env("HSM_ANCHOR", &anchor);
+    let stdout = run_script(command);
+    assert!(stdout.contains("hsm key store ok"), "{stdout}");
+    // The key's material is in the token and cannot be read out of it.
+    let key_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("KEY_ID="))
+        .expect("the script names its key");
+    let hsm = kms_vault::hsm::HsmToken::connect(&token.module, &token.label, &token.pin).unwrap();
+    let protection = hsm
+        .key(&format!("kms-key/{key_id}/1"))
+        .unwrap()
+        .expect("the key's material is a token object")
+        .protection()
+        .unwrap();
+    assert!(
+        protection.sensitive && !protection.extractable && protection.value_refused,
+        "{protection:?}"
+    );
+    // Every call was audited, the HSM ones too.
+    let records = served.cli(&[
+        "audit",
+        "query",
+        "--operation",
+        "ConnectCustomKeyStore",
+        "--output",
+        "json",
+    ]);
+    assert!(records.contains("ConnectCustomKeyStore"), "{records}");
+}

@@ -341,6 +341,15 @@ impl Service {
                 ));
             }
             let stores = self.shared.vault.store().custom_key_stores(&self.region)?;
+            if stores.iter().any(|s| s.name == req.custom_key_store_name) {
+                return Err(fault(
+                    KeyStoreFault::NameInUse,
+                    format!(
+                        "A custom key store named '{}' already exists",
+                        req.custom_key_store_name
+                    ),
+                ));
+            }
             if let Some(user) = stores
                 .iter()
                 .find(|s| s.cloud_hsm_cluster_id.as_deref() == Some(cluster_id))
