@@ -131,11 +131,36 @@ pub enum KeyStoreFault {
     ClusterInvalidConfiguration,
     /// `IncorrectTrustAnchorException`: the certificate is not the cluster's trust anchor.
     IncorrectTrustAnchor,
+    /// `XksProxyUriInUseException`: another store uses the proxy's endpoint and path.
+    XksProxyUriInUse,
+    /// `XksProxyUriUnreachableException`: the proxy did not answer (down, refused, too slow).
+    XksProxyUriUnreachable,
+    /// `XksProxyIncorrectAuthenticationCredentialException`: the proxy refused the credential.
+    XksProxyIncorrectAuthenticationCredential,
+    /// `XksProxyInvalidResponseException`: the proxy's answer could not be understood.
+    XksProxyInvalidResponse,
+    /// `XksProxyInvalidConfigurationException`: the proxy's path or settings are wrong.
+    XksProxyInvalidConfiguration,
+    /// `XksKeyNotFoundException`: the proxy knows no external key of that id.
+    XksKeyNotFound,
+    /// `XksKeyInvalidConfigurationException`: the external key is not an enabled AES-256 key for
+    /// encryption and decryption.
+    XksKeyInvalidConfiguration,
+    /// `XksKeyAlreadyInUseException`: another KMS key of the store uses the external key.
+    XksKeyAlreadyInUse,
 }
 
 impl KeyStoreFault {
     /// Every fault, for reading one back by name.
-    pub const ALL: [KeyStoreFault; 10] = [
+    pub const ALL: [KeyStoreFault; 18] = [
+        KeyStoreFault::XksProxyUriInUse,
+        KeyStoreFault::XksProxyUriUnreachable,
+        KeyStoreFault::XksProxyIncorrectAuthenticationCredential,
+        KeyStoreFault::XksProxyInvalidResponse,
+        KeyStoreFault::XksProxyInvalidConfiguration,
+        KeyStoreFault::XksKeyNotFound,
+        KeyStoreFault::XksKeyInvalidConfiguration,
+        KeyStoreFault::XksKeyAlreadyInUse,
         KeyStoreFault::NotFound,
         KeyStoreFault::NameInUse,
         KeyStoreFault::InvalidState,
@@ -163,6 +188,16 @@ impl KeyStoreFault {
                 "CloudHsmClusterInvalidConfigurationException"
             }
             KeyStoreFault::IncorrectTrustAnchor => "IncorrectTrustAnchorException",
+            KeyStoreFault::XksProxyUriInUse => "XksProxyUriInUseException",
+            KeyStoreFault::XksProxyUriUnreachable => "XksProxyUriUnreachableException",
+            KeyStoreFault::XksProxyIncorrectAuthenticationCredential => {
+                "XksProxyIncorrectAuthenticationCredentialException"
+            }
+            KeyStoreFault::XksProxyInvalidResponse => "XksProxyInvalidResponseException",
+            KeyStoreFault::XksProxyInvalidConfiguration => "XksProxyInvalidConfigurationException",
+            KeyStoreFault::XksKeyNotFound => "XksKeyNotFoundException",
+            KeyStoreFault::XksKeyInvalidConfiguration => "XksKeyInvalidConfigurationException",
+            KeyStoreFault::XksKeyAlreadyInUse => "XksKeyAlreadyInUseException",
         }
     }
 }

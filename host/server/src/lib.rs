@@ -21,6 +21,7 @@ mod signing_keys;
 pub mod sigv4;
 pub mod tls;
 pub mod validation;
+pub mod xks;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -157,6 +157,15 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
+/// Patterns of AWS's model this service widens, with why. An XKS proxy that this service's own
+/// `kms xks-proxy` (or any proxy on the operator's network) provides may listen on a port, and on
+/// loopback in plain HTTP; AWS's pattern allows neither. The service still refuses plain HTTP
+/// anywhere but loopback.
+const WIDENED_PATTERNS: &[(&str, &str)] = &[(
+    "XksProxyUriEndpointType",
+    "^https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?$",
+)];
+
 impl Model {
     /// The model of AWS KMS this server speaks, read once.
     pub fn kms() -> &'static Model {
@@ -166,7 +175,12 @@ impl Model {
 
     /// Reads a botocore service model.
     pub fn parse(json: &str) -> Result<Model, serde_json::Error> {
-        let raw: RawModel = serde_json::from_str(json)?;
+        let mut raw: RawModel = serde_json::from_str(json)?;
+        for (shape, pattern) in WIDENED_PATTERNS {
+            if let Some(shape) = raw.shapes.get_mut(*shape) {
+                shape.pattern = Some((*pattern).to_string());
+            }
+        }
         let inputs = raw
             .operations
             .into_iter()

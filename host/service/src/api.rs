@@ -96,9 +96,13 @@ pub struct CreateKeyRequest {
     /// Skips the check that the caller could change `policy` later.
     #[serde(default)]
     pub bypass_policy_lockout_safety_check: Option<bool>,
-    /// Create the key in this custom key store (with Origin AWS_CLOUDHSM).
+    /// Create the key in this custom key store (with Origin AWS_CLOUDHSM or
+    /// EXTERNAL_KEY_STORE).
     #[serde(default)]
     pub custom_key_store_id: Option<String>,
+    /// For Origin EXTERNAL_KEY_STORE, the external key at the store's XKS proxy.
+    #[serde(default)]
+    pub xks_key_id: Option<String>,
 }
 
 /// The metadata of a KMS key, as DescribeKey returns it.
@@ -172,6 +176,17 @@ pub struct KeyMetadata {
     /// The HSM of that store.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_hsm_cluster_id: Option<String>,
+    /// For a key in an external key store, its external key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xks_key_configuration: Option<XksKeyConfiguration>,
+}
+
+/// `XksKeyConfigurationType`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct XksKeyConfiguration {
+    /// The external key's id at the proxy.
+    pub id: String,
 }
 
 /// CreateKey's and DescribeKey's response.

@@ -604,6 +604,7 @@ impl Service {
         let pair = KeyMaterial::generate(spec.key_spec())?;
         let private = pair.private_key_pkcs8()?;
         let (blob, _) = self.seal_under(
+            caller,
             &record,
             &private,
             &req.encryption_context,

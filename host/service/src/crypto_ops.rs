@@ -266,6 +266,7 @@ impl Service {
     /// Encrypts under the key's current backing version. Returns the blob and the material id.
     pub(super) fn seal_under(
         &self,
+        caller: &Caller,
         record: &KeyRecord,
         plaintext: &[u8],
         context: &EncryptionContext,
@@ -273,6 +274,13 @@ impl Service {
     ) -> KmsResult<(Vec<u8>, String)> {
         self.require_enabled(record)?;
         self.require_encrypt_usage(record)?;
+        if record.xks_key_id.is_some() {
+            let blob = self.seal_external(caller, record, kind, plaintext, context)?;
+            return Ok((
+                blob,
+                self.material_id(&record.key_id, record.current_version)?,
+            ));
+        }
         if record.custom_key_store_id.is_some() {
             // Inside the HSM: the blob is the same format, sealed by the token.
             let label = custom_key_stores::token_key_label(&record.key_id, record.current_version);
@@ -360,7 +368,12 @@ impl Service {
         if header.version == 0 || header.version > record.current_version {
             return Err(KmsError::invalid_ciphertext());
         }
-        let (plaintext, material_id) = if record.custom_key_store_id.is_some() {
+        let (plaintext, material_id) = if record.xks_key_id.is_some() {
+            (
+                self.open_external(caller, &record, ciphertext, context)?,
+                self.material_id(&record.key_id, header.version)?,
+            )
+        } else if record.custom_key_store_id.is_some() {
             let label = custom_key_stores::token_key_label(&record.key_id, header.version);
             let token = self.token_of(&record)?;
             let plaintext = kms_core::blocking::section(|| {
@@ -424,6 +437,7 @@ impl Service {
             }
             let algorithm = require_symmetric_algorithm(req.encryption_algorithm)?;
             let (ciphertext_blob, _) = self.seal_under(
+                caller,
                 &record,
                 &req.plaintext,
                 &req.encryption_context,
@@ -617,6 +631,7 @@ impl Service {
                 // A data key stays a data key: re-encrypting must not launder it into a
                 // ciphertext that guests without `reveal` could decrypt.
                 let (blob, _) = self.seal_under(
+                    caller,
                     &destination,
                     &plaintext,
                     &req.destination_encryption_context,
@@ -681,6 +696,7 @@ impl Service {
         })?;
         let data_key = crypto::random_bytes(len)?;
         let (blob, material_id) = self.seal_under(
+            caller,
             &record,
             &data_key,
             &req.encryption_context,

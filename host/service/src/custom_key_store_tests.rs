@@ -63,7 +63,7 @@ impl Fixture {
                     cloud_hsm_cluster_id: Some(cluster_id.into()),
                     trust_anchor_certificate: Some(ANCHOR.into()),
                     key_store_password: Some(pin.into()),
-                    custom_key_store_type: None,
+                    ..Default::default()
                 },
             )
             .map(|r| r.custom_key_store_id)

@@ -57,6 +57,37 @@ pub struct CreateCustomKeyStoreRequest {
     /// `AWS_CLOUDHSM` (the default) or `EXTERNAL_KEY_STORE`.
     #[serde(default)]
     pub custom_key_store_type: Option<String>,
+    /// An external store's XKS proxy: `https://host` (AWS's form), `https://host:port`, or
+    /// `http://` on loopback.
+    #[serde(default)]
+    pub xks_proxy_uri_endpoint: Option<String>,
+    /// The proxy's path prefix, ending in `/kms/xks/v1`.
+    #[serde(default)]
+    pub xks_proxy_uri_path: Option<String>,
+    /// `PUBLIC_ENDPOINT` (`VPC_ENDPOINT_SERVICE` needs AWS's VPC and is refused).
+    #[serde(default)]
+    pub xks_proxy_connectivity: Option<String>,
+    /// The credential requests to the proxy are signed with.
+    #[serde(default)]
+    pub xks_proxy_authentication_credential: Option<XksCredential>,
+}
+
+/// `XksProxyAuthenticationCredential`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct XksCredential {
+    /// 20–30 characters of `A-Z2-7`.
+    pub access_key_id: String,
+    /// 43–64 characters of base64.
+    pub raw_secret_access_key: String,
+}
+
+impl std::fmt::Debug for XksCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XksCredential")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for CreateCustomKeyStoreRequest {
@@ -101,6 +132,18 @@ pub struct UpdateCustomKeyStoreRequest {
     /// A related HSM (one with the same trust anchor).
     #[serde(default)]
     pub cloud_hsm_cluster_id: Option<String>,
+    /// A new XKS proxy endpoint (the store must be disconnected).
+    #[serde(default)]
+    pub xks_proxy_uri_endpoint: Option<String>,
+    /// A new XKS proxy path (the store must be disconnected).
+    #[serde(default)]
+    pub xks_proxy_uri_path: Option<String>,
+    /// `PUBLIC_ENDPOINT`.
+    #[serde(default)]
+    pub xks_proxy_connectivity: Option<String>,
+    /// A new credential (allowed while connected, as AWS's rotation needs).
+    #[serde(default)]
+    pub xks_proxy_authentication_credential: Option<XksCredential>,
 }
 
 impl std::fmt::Debug for UpdateCustomKeyStoreRequest {
@@ -150,6 +193,23 @@ pub struct CustomKeyStoresListEntry {
     pub creation_date: u64,
     /// `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE`.
     pub custom_key_store_type: String,
+    /// An external store's proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xks_proxy_configuration: Option<XksProxyConfiguration>,
+}
+
+/// `XksProxyConfigurationType`: where an external store's proxy is (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct XksProxyConfiguration {
+    /// `PUBLIC_ENDPOINT`.
+    pub connectivity: String,
+    /// The credential's access key id.
+    pub access_key_id: String,
+    /// The endpoint.
+    pub uri_endpoint: String,
+    /// The path prefix.
+    pub uri_path: String,
 }
 
 /// DescribeCustomKeyStores' response.
@@ -303,13 +363,7 @@ impl Service {
             validate_store_name(&req.custom_key_store_name)?;
             match req.custom_key_store_type.as_deref() {
                 None | Some("AWS_CLOUDHSM") => {}
-                Some("EXTERNAL_KEY_STORE") => {
-                    return Err(KmsError::UnsupportedOperation(
-                        "External key stores (XKS) are not supported by this service yet; \
-                         create an AWS_CLOUDHSM store"
-                            .into(),
-                    ));
-                }
+                Some("EXTERNAL_KEY_STORE") => return self.create_external_key_store(caller, &req),
                 Some(other) => {
                     return Err(KmsError::invalid(
                         "CustomKeyStoreType",
@@ -382,6 +436,7 @@ impl Service {
                 trust_anchor_certificate: Some(anchor.to_string()),
                 connection_state: ConnectionState::Disconnected,
                 connection_error_code: None,
+                xks: None,
                 created_at: self.now(),
                 revision: 0,
             };
@@ -466,6 +521,47 @@ impl Service {
                             .seal_key_store_secret(&store.id, password.as_bytes())?,
                     );
                 }
+                let proxy_moved = req.xks_proxy_uri_endpoint.is_some()
+                    || req.xks_proxy_uri_path.is_some()
+                    || req.xks_proxy_connectivity.is_some();
+                if proxy_moved || req.xks_proxy_authentication_credential.is_some() {
+                    let Some(mut settings) = store.xks.clone() else {
+                        return Err(KmsError::invalid(
+                            "XksProxyUriEndpoint",
+                            format!("Custom key store {} is not an external key store", store.id),
+                        ));
+                    };
+                    if proxy_moved && store.connection_state != ConnectionState::Disconnected {
+                        return Err(fault(
+                            KeyStoreFault::InvalidState,
+                            format!(
+                                "Custom key store {} is {}; disconnect it to move its proxy",
+                                store.id,
+                                store.connection_state.as_aws_str()
+                            ),
+                        ));
+                    }
+                    if let Some(endpoint) = &req.xks_proxy_uri_endpoint {
+                        settings.uri_endpoint = validate_xks_endpoint(endpoint)?;
+                    }
+                    if let Some(path) = &req.xks_proxy_uri_path {
+                        settings.uri_path = validate_xks_path(path)?;
+                    }
+                    if let Some(connectivity) = &req.xks_proxy_connectivity {
+                        settings.connectivity = validate_xks_connectivity(connectivity)?;
+                    }
+                    if let Some(credential) = &req.xks_proxy_authentication_credential {
+                        validate_xks_credential(credential)?;
+                        settings.access_key_id = credential.access_key_id.clone();
+                        store.sealed_secret = Some(self.shared.vault.seal_key_store_secret(
+                            &store.id,
+                            credential.raw_secret_access_key.as_bytes(),
+                        )?);
+                    }
+                    store.xks = Some(settings);
+                    self.xks_health(caller, "UpdateCustomKeyStore", &store)
+                        .map_err(|f| Self::xks_store_error(&f))?;
+                }
                 if let Some(cluster_id) = &req.cloud_hsm_cluster_id {
                     let cluster = self.registered_cluster(cluster_id)?;
                     let related = store.trust_anchor_certificate.as_deref().and_then(certificate_body)
@@ -527,6 +623,11 @@ impl Service {
 
     /// How many keys of this region are in the store `id`.
     fn keys_in_store(&self, id: &str) -> KmsResult<usize> {
+        self.keys_matching(|k| k.custom_key_store_id.as_deref() == Some(id))
+    }
+
+    /// How many keys of this region `wanted` picks.
+    pub(crate) fn keys_matching(&self, wanted: impl Fn(&KeyRecord) -> bool) -> KmsResult<usize> {
         let mut count = 0;
         let mut after = None;
         loop {
@@ -535,10 +636,7 @@ impl Service {
                 .vault
                 .store()
                 .keys_after(&self.region, after.as_ref(), 1000)?;
-            count += page
-                .iter()
-                .filter(|k| k.custom_key_store_id.as_deref() == Some(id))
-                .count();
+            count += page.iter().filter(|k| wanted(k)).count();
             match page.last() {
                 Some(last) if page.len() == 1000 => after = Some(last.key_id),
                 _ => return Ok(count),
@@ -572,6 +670,23 @@ impl Service {
                         ));
                     }
                     ConnectionState::Disconnected | ConnectionState::Connecting => {}
+                }
+                if store.store_type == CustomKeyStoreType::ExternalKeyStore {
+                    match self.xks_health(caller, "ConnectCustomKeyStore", &store) {
+                        Ok(()) => {
+                            store.connection_state = ConnectionState::Connected;
+                            store.connection_error_code = None;
+                        }
+                        Err(failure) => {
+                            store.connection_state = ConnectionState::Failed;
+                            store.connection_error_code =
+                                Some(failure.connection_error_code().to_string());
+                        }
+                    }
+                    if self.shared.vault.store().update_custom_key_store(&store)? == Swap::Done {
+                        return Ok(());
+                    }
+                    continue;
                 }
                 match self.open_token(&store) {
                     Ok(token) => {
@@ -649,15 +764,13 @@ impl Service {
     /// one.
     pub(crate) fn token_of(&self, record: &KeyRecord) -> KmsResult<Arc<HsmToken>> {
         let id = record.custom_key_store_id.as_deref().unwrap_or_default();
-        let store = self.key_store(id)?;
-        if store.connection_state != ConnectionState::Connected {
-            self.connected_tokens().remove(id);
-            return Err(KmsError::InvalidState(format!(
-                "{} is in custom key store {id}, which is {}",
-                self.key_arn(&record.key_id),
-                store.connection_state.as_aws_str()
-            )));
-        }
+        let store = match self.connected_store_of(record) {
+            Ok(store) => store,
+            Err(e) => {
+                self.connected_tokens().remove(id);
+                return Err(e);
+            }
+        };
         if let Some(token) = self.connected_tokens().get(id) {
             return Ok(token.clone());
         }
@@ -677,6 +790,7 @@ impl Service {
     pub(crate) fn store_for_new_key(
         &self,
         id: &str,
+        store_type: CustomKeyStoreType,
         spec: KeySpec,
         multi_region: bool,
     ) -> KmsResult<CustomKeyStoreRecord> {
@@ -686,6 +800,16 @@ impl Service {
             ));
         }
         let store = self.key_store(id)?;
+        if store.store_type != store_type {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Custom key store {id} is of type {}: its keys have Origin {}",
+                store.store_type.as_aws_str(),
+                match store.store_type {
+                    CustomKeyStoreType::AwsCloudHsm => "AWS_CLOUDHSM",
+                    CustomKeyStoreType::ExternalKeyStore => "EXTERNAL_KEY_STORE",
+                }
+            )));
+        }
         if store.connection_state != ConnectionState::Connected {
             return Err(fault(
                 KeyStoreFault::InvalidState,
@@ -701,7 +825,7 @@ impl Service {
     /// Destroys the material of a deleted key in its HSM, when its store is connected; as in
     /// AWS, a disconnected store's HSM keeps the material (the operator may delete it there).
     pub(crate) fn erase_from_hsm(&self, record: &KeyRecord) {
-        if record.custom_key_store_id.is_none() {
+        if record.custom_key_store_id.is_none() || record.xks_key_id.is_some() {
             return;
         }
         if let Ok(token) = self.token_of(record) {
@@ -710,6 +834,21 @@ impl Service {
                 let _ = kms_core::blocking::section(|| token.destroy_key(&label));
             }
         }
+    }
+
+    /// The custom key store of `record`, which must be `CONNECTED`: its keys are refused with
+    /// `KMSInvalidStateException` otherwise, as AWS refuses them.
+    pub(crate) fn connected_store_of(&self, record: &KeyRecord) -> KmsResult<CustomKeyStoreRecord> {
+        let id = record.custom_key_store_id.as_deref().unwrap_or_default();
+        let store = self.key_store(id)?;
+        if store.connection_state != ConnectionState::Connected {
+            return Err(KmsError::InvalidState(format!(
+                "{} is in custom key store {id}, which is {}",
+                self.key_arn(&record.key_id),
+                store.connection_state.as_aws_str()
+            )));
+        }
+        Ok(store)
     }
 
     /// Whether `record`'s custom key store (if it is in one) is connected: a key in a store
@@ -750,5 +889,200 @@ fn list_entry(store: &CustomKeyStoreRecord) -> CustomKeyStoresListEntry {
         connection_error_code: store.connection_error_code.clone(),
         creation_date: store.created_at,
         custom_key_store_type: store.store_type.as_aws_str().to_string(),
+        xks_proxy_configuration: store.xks.as_ref().map(|x| XksProxyConfiguration {
+            connectivity: x.connectivity.clone(),
+            access_key_id: x.access_key_id.clone(),
+            uri_endpoint: x.uri_endpoint.clone(),
+            uri_path: x.uri_path.clone(),
+        }),
+    }
+}
+
+/// An XKS proxy endpoint: AWS's `https://host`, also with a port, or `http://` to a loopback
+/// host (a proxy on this machine, as `kms serve` allows plain HTTP on loopback).
+fn validate_xks_endpoint(endpoint: &str) -> KmsResult<String> {
+    let bad = || {
+        KmsError::invalid(
+            "XksProxyUriEndpoint",
+            format!(
+                "XksProxyUriEndpoint '{endpoint}' must be https://HOST[:PORT] (or http:// to \
+                 localhost or 127.0.0.1)"
+            ),
+        )
+    };
+    let (scheme, rest) = endpoint.split_once("://").ok_or_else(bad)?;
+    let (host, port) = match rest.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    let loopback = host == "localhost" || host == "127.0.0.1";
+    let scheme_ok = scheme == "https" || (scheme == "http" && loopback);
+    if host_ok && port_ok && scheme_ok && (10..=128).contains(&endpoint.len()) {
+        Ok(endpoint.to_string())
+    } else {
+        Err(bad())
+    }
+}
+
+/// AWS's `XksProxyUriPath`: `[/prefix]/kms/xks/v<1-2 digits>`.
+fn validate_xks_path(path: &str) -> KmsResult<String> {
+    let version_ok = path
+        .rsplit_once("/kms/xks/v")
+        .is_some_and(|(prefix, version)| {
+            (1..=2).contains(&version.len())
+                && version.bytes().all(|b| b.is_ascii_digit())
+                && (prefix.is_empty()
+                    || (prefix.starts_with('/')
+                        && prefix.len() > 1
+                        && prefix
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))))
+        });
+    if version_ok && (10..=128).contains(&path.len()) {
+        Ok(path.to_string())
+    } else {
+        Err(KmsError::invalid(
+            "XksProxyUriPath",
+            format!("XksProxyUriPath '{path}' must be [/PREFIX]/kms/xks/v1"),
+        ))
+    }
+}
+
+fn validate_xks_connectivity(connectivity: &str) -> KmsResult<String> {
+    match connectivity {
+        "PUBLIC_ENDPOINT" => Ok(connectivity.to_string()),
+        "VPC_ENDPOINT_SERVICE" => Err(KmsError::UnsupportedOperation(
+            "VPC_ENDPOINT_SERVICE connectivity needs an AWS VPC; use PUBLIC_ENDPOINT".into(),
+        )),
+        other => Err(KmsError::invalid(
+            "XksProxyConnectivity",
+            format!(
+                "XksProxyConnectivity '{other}' is not PUBLIC_ENDPOINT or VPC_ENDPOINT_SERVICE"
+            ),
+        )),
+    }
+}
+
+/// AWS's rules: an access key id of 20–30 base32 letters, a secret of 43–64 base64 characters.
+fn validate_xks_credential(credential: &XksCredential) -> KmsResult<()> {
+    let id = &credential.access_key_id;
+    let secret = &credential.raw_secret_access_key;
+    if !(20..=30).contains(&id.len())
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    {
+        return Err(KmsError::invalid(
+            "XksProxyAuthenticationCredential",
+            "AccessKeyId must be 20 to 30 characters of A-Z and 2-7".into(),
+        ));
+    }
+    if !(43..=64).contains(&secret.len())
+        || !secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/+=".contains(&b))
+    {
+        return Err(KmsError::invalid(
+            "XksProxyAuthenticationCredential",
+            "RawSecretAccessKey must be 43 to 64 base64 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Service {
+    /// CreateCustomKeyStore of type `EXTERNAL_KEY_STORE`: checked against the proxy's
+    /// GetHealthStatus before it is stored, as AWS does for a public endpoint.
+    fn create_external_key_store(
+        &self,
+        caller: &Caller,
+        req: &CreateCustomKeyStoreRequest,
+    ) -> KmsResult<CreateCustomKeyStoreResponse> {
+        let endpoint = validate_xks_endpoint(
+            req.xks_proxy_uri_endpoint
+                .as_deref()
+                .ok_or_else(|| KmsError::required("XksProxyUriEndpoint"))?,
+        )?;
+        let path = validate_xks_path(
+            req.xks_proxy_uri_path
+                .as_deref()
+                .ok_or_else(|| KmsError::required("XksProxyUriPath"))?,
+        )?;
+        let connectivity = validate_xks_connectivity(
+            req.xks_proxy_connectivity
+                .as_deref()
+                .ok_or_else(|| KmsError::required("XksProxyConnectivity"))?,
+        )?;
+        let credential = req
+            .xks_proxy_authentication_credential
+            .as_ref()
+            .ok_or_else(|| KmsError::required("XksProxyAuthenticationCredential"))?;
+        validate_xks_credential(credential)?;
+        let stores = self.shared.vault.store().custom_key_stores(&self.region)?;
+        if stores.iter().any(|s| s.name == req.custom_key_store_name) {
+            return Err(fault(
+                KeyStoreFault::NameInUse,
+                format!(
+                    "A custom key store named '{}' already exists",
+                    req.custom_key_store_name
+                ),
+            ));
+        }
+        if let Some(user) = stores.iter().find(|s| {
+            s.xks
+                .as_ref()
+                .is_some_and(|x| x.uri_endpoint == endpoint && x.uri_path == path)
+        }) {
+            return Err(fault(
+                KeyStoreFault::XksProxyUriInUse,
+                format!(
+                    "{endpoint}{path} is the proxy of custom key store {}",
+                    user.id
+                ),
+            ));
+        }
+        if stores.len() >= MAX_CUSTOM_KEY_STORES {
+            return Err(KmsError::LimitExceeded(format!(
+                "A region holds at most {MAX_CUSTOM_KEY_STORES} custom key stores"
+            )));
+        }
+        let mut id_bytes = [0u8; 9];
+        kms_crypto::fill_random(&mut id_bytes)?;
+        let id = format!("cks-{}", &hex::encode(id_bytes)[..17]);
+        let record = CustomKeyStoreRecord {
+            sealed_secret: Some(
+                self.shared
+                    .vault
+                    .seal_key_store_secret(&id, credential.raw_secret_access_key.as_bytes())?,
+            ),
+            id: id.clone(),
+            region: self.region.clone(),
+            account: self.shared.vault.account().to_string(),
+            name: req.custom_key_store_name.clone(),
+            store_type: CustomKeyStoreType::ExternalKeyStore,
+            cloud_hsm_cluster_id: None,
+            trust_anchor_certificate: None,
+            connection_state: ConnectionState::Disconnected,
+            connection_error_code: None,
+            xks: Some(kms_vault::XksProxySettings {
+                uri_endpoint: endpoint,
+                uri_path: path,
+                connectivity,
+                access_key_id: credential.access_key_id.clone(),
+            }),
+            created_at: self.now(),
+            revision: 0,
+        };
+        self.xks_health(caller, "CreateCustomKeyStore", &record)
+            .map_err(|f| Self::xks_store_error(&f))?;
+        self.shared.vault.store().insert_custom_key_store(&record)?;
+        Ok(CreateCustomKeyStoreResponse {
+            custom_key_store_id: id,
+        })
     }
 }

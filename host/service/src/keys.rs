@@ -97,7 +97,8 @@ impl Service {
     pub(super) fn metadata(&self, record: &KeyRecord) -> KmsResult<KeyMetadata> {
         // A key of EXTERNAL origin names its current material whether or not it is in the
         // vault now; before its first import it has none.
-        let (current_key_material_id, expiration) = if record.custom_key_store_id.is_some() {
+        let in_hsm = record.custom_key_store_id.is_some() && record.xks_key_id.is_none();
+        let (current_key_material_id, expiration) = if in_hsm {
             // The material is in the HSM, which names it by the key and version.
             (
                 Some(custom_key_stores::token_key_label(
@@ -170,6 +171,10 @@ impl Service {
             valid_to: expiration.flatten(),
             custom_key_store_id: record.custom_key_store_id.clone(),
             cloud_hsm_cluster_id: self.cluster_of(record)?,
+            xks_key_configuration: record
+                .xks_key_id
+                .as_ref()
+                .map(|id| XksKeyConfiguration { id: id.clone() }),
         })
     }
 
@@ -207,18 +212,46 @@ impl Service {
                     ),
                 ));
             }
+            if req.xks_key_id.is_some() && origin != Origin::ExternalKeyStore {
+                return Err(KmsError::invalid(
+                    "XksKeyId",
+                    "XksKeyId is for keys with Origin EXTERNAL_KEY_STORE".into(),
+                ));
+            }
             let store = match (&req.custom_key_store_id, origin) {
-                (Some(id), Origin::AwsCloudhsm) => Some(self.store_for_new_key(id, key_spec, multi_region)?),
+                (Some(id), Origin::AwsCloudhsm) => Some(self.store_for_new_key(
+                    id,
+                    kms_vault::CustomKeyStoreType::AwsCloudHsm,
+                    key_spec,
+                    multi_region,
+                )?),
+                (Some(id), Origin::ExternalKeyStore) => {
+                    let store = self.store_for_new_key(
+                        id,
+                        kms_vault::CustomKeyStoreType::ExternalKeyStore,
+                        key_spec,
+                        multi_region,
+                    )?;
+                    let xks_key_id = req
+                        .xks_key_id
+                        .as_deref()
+                        .ok_or_else(|| KmsError::required("XksKeyId"))?;
+                    self.check_external_key(caller, &store, xks_key_id)?;
+                    Some(store)
+                }
                 (Some(_), _) => {
                     return Err(KmsError::UnsupportedOperation(format!(
-                        "A key in a custom key store has Origin AWS_CLOUDHSM, not {origin}"
+                        "A key in a custom key store has Origin AWS_CLOUDHSM or \
+                         EXTERNAL_KEY_STORE, not {origin}"
                     )));
                 }
-                (None, Origin::AwsCloudhsm) => return Err(KmsError::required("CustomKeyStoreId")),
+                (None, Origin::AwsCloudhsm | Origin::ExternalKeyStore) => {
+                    return Err(KmsError::required("CustomKeyStoreId"));
+                }
                 (None, _) => None,
             };
             match origin {
-                Origin::AwsKms | Origin::AwsCloudhsm => {}
+                Origin::AwsKms | Origin::AwsCloudhsm | Origin::ExternalKeyStore => {}
                 Origin::External if !import::importable(key_spec) => {
                     return Err(KmsError::UnsupportedOperation(format!(
                         "Key material of {key_spec} keys cannot be imported; use Origin AWS_KMS"
@@ -233,11 +266,6 @@ impl Service {
                     ));
                 }
                 Origin::External => {}
-                _ => {
-                    return Err(KmsError::UnsupportedOperation(format!(
-                        "Origin {origin} is not supported by this vault; use AWS_KMS or EXTERNAL"
-                    )));
-                }
             }
             let description = req.description.unwrap_or_default();
             validate_description(&description)?;
@@ -275,7 +303,17 @@ impl Service {
                     req.bypass_policy_lockout_safety_check.unwrap_or(false),
                 )?);
             }
-            if let Some(store) = store {
+            let external = origin == Origin::ExternalKeyStore;
+            if let Some(store) = store.as_ref().filter(|_| external) {
+                // The KMS side of the double encryption is ordinary vault material.
+                record.custom_key_store_id = Some(store.id.clone());
+                record.xks_key_id = req.xks_key_id.clone();
+                let first = self
+                    .shared
+                    .vault
+                    .new_version(&key_id, key_spec, 1, now, None)?;
+                self.shared.vault.store().insert_key(&record, Some(&first))?;
+            } else if let Some(store) = store {
                 // Generated inside the token, never extractable; the vault keeps no version.
                 record.custom_key_store_id = Some(store.id.clone());
                 let token = self.token_of(&record)?;

@@ -48,6 +48,7 @@ mod managed;
 mod multi_region;
 mod plugins;
 mod rotation;
+mod xks;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,7 +71,8 @@ pub use crypto_ops::Accept;
 pub use custom_key_stores::{
     CreateCustomKeyStoreRequest, CreateCustomKeyStoreResponse, CustomKeyStoreRequest,
     CustomKeyStoresListEntry, DescribeCustomKeyStoresRequest, DescribeCustomKeyStoresResponse,
-    HsmCluster, MAX_CUSTOM_KEY_STORES, UpdateCustomKeyStoreRequest,
+    HsmCluster, MAX_CUSTOM_KEY_STORES, UpdateCustomKeyStoreRequest, XksCredential,
+    XksProxyConfiguration,
 };
 pub use encapsulation::{
     DecapsulateRequest, DecapsulateResponse, EncapsulateRequest, EncapsulateResponse,
@@ -104,6 +106,7 @@ pub use plugins::{
     PolicyPluginScopeRequest, component_digest,
 };
 pub use rotation::MAX_ON_DEMAND_ROTATIONS;
+pub use xks::{ExternalLayer, XksClient, XksFailure, XksKeyMetadata, XksProxy, XksRequestMeta};
 
 use authorization::{RequestFacts, Resource};
 use kms_core::ConditionKey;
@@ -171,6 +174,8 @@ struct Shared {
     policies: Mutex<std::collections::HashMap<String, Arc<authz::policy::PolicyDocument>>>,
     // Key uses noted since they were last written to the store (GetKeyLastUsage).
     key_usage: key_usage::KeyUsageTracker,
+    // The client that reaches external key stores' XKS proxies (`kms serve` installs it).
+    xks_client: RwLock<Option<Arc<dyn xks::XksClient>>>,
     // The HSM tokens this process is logged in to, by custom key store id.
     hsm_tokens: Mutex<std::collections::HashMap<String, Arc<kms_vault::hsm::HsmToken>>>,
 }
@@ -334,6 +339,7 @@ impl Service {
             policies: Mutex::new(std::collections::HashMap::new()),
             limits: RwLock::new(ResourceLimits::default()),
             key_usage: Default::default(),
+            xks_client: RwLock::new(None),
             hsm_tokens: Mutex::new(std::collections::HashMap::new()),
         };
         shared

@@ -179,7 +179,7 @@ fn create_key_takes_encrypt_decrypt_as_the_default_usage_whatever_the_spec() {
     };
     assert_err!(
         f.service.create_key(&f.me, external_key_store),
-        KmsError::UnsupportedOperation
+        KmsError::Validation
     );
 }
 

@@ -1610,6 +1610,7 @@ fn custom_key_store(region: &str, id: &str, name: &str) -> crate::CustomKeyStore
         sealed_secret: Some(vec![7; 40]),
         connection_state: crate::ConnectionState::Disconnected,
         connection_error_code: None,
+        xks: None,
         created_at: T0,
         revision: 0,
     }

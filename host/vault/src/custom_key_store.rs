@@ -59,6 +59,19 @@ impl ConnectionState {
     }
 }
 
+/// Where an external key store's XKS proxy is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XksProxySettings {
+    /// `https://host` (AWS), or here also `https://host:port`, or `http://` on loopback.
+    pub uri_endpoint: String,
+    /// The path prefix ending in `/kms/xks/v1`.
+    pub uri_path: String,
+    /// `PUBLIC_ENDPOINT`.
+    pub connectivity: String,
+    /// The access key id of the credential requests are signed with.
+    pub access_key_id: String,
+}
+
 /// One custom key store.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomKeyStoreRecord {
@@ -87,6 +100,10 @@ pub struct CustomKeyStoreRecord {
     /// Why the last connection failed, as AWS names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_error_code: Option<String>,
+    /// For an external key store, where its XKS proxy is and whose credential signs to it (the
+    /// credential's secret is `sealed_secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks: Option<XksProxySettings>,
     /// When it was created, seconds since the epoch.
     pub created_at: u64,
     /// Writes since creation: writes are compare-and-swap on it.

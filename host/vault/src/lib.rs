@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 pub use cached::{CacheStats, CachedStore, DEFAULT_REFRESH};
 pub use custom_key_store::{
     ConnectionState, CustomKeyStoreRecord, CustomKeyStoreStore, CustomKeyStoreType,
-    store_not_found as custom_key_store_not_found,
+    XksProxySettings, store_not_found as custom_key_store_not_found,
 };
 pub use identity::{
     AccessKeyRecord, AccessKeyStatus, AccountRecord, GrantConstraints, GrantRecord, PrincipalRecord,

@@ -68,6 +68,10 @@ pub struct KeyRecord {
     /// lives there, not in the vault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_key_store_id: Option<String>,
+    /// For a key in an external key store (origin `EXTERNAL_KEY_STORE`), the external key's id
+    /// at the store's XKS proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks_key_id: Option<String>,
     /// How many times the record has been written since it was created: the store writes a
     /// record only over the revision it was read at ([`Swap`]).
     #[serde(default)]
@@ -154,6 +158,7 @@ impl KeyRecord {
             primary_region: None,
             imported: Vec::new(),
             custom_key_store_id: None,
+            xks_key_id: None,
             revision: 0,
         }
     }

@@ -126,6 +126,9 @@ pub(super) fn open_service(paths: &Paths) -> anyhow::Result<Service> {
     let vault = Vault::open(store, root)?;
     let service = Service::new(vault, Arc::new(svc::SystemClock))?;
     service.set_policy_engine(kms_runtime::PluginRunner::lazy_default());
+    service.set_xks_client(Arc::new(
+        kms_server::xks::HttpXksClient::new(xks_timeout()?),
+    ));
     Ok(service)
 }
 
@@ -212,4 +215,16 @@ pub(super) fn init(
             credentials_file: credentials.display().to_string(),
         },
     )
+}
+
+/// How long a call to an external key store's XKS proxy may take: AWS's 250 ms unless
+/// `KMS_XKS_TIMEOUT_MS` says otherwise.
+fn xks_timeout() -> anyhow::Result<std::time::Duration> {
+    match std::env::var("KMS_XKS_TIMEOUT_MS") {
+        Ok(ms) => Ok(std::time::Duration::from_millis(
+            ms.parse()
+                .context("KMS_XKS_TIMEOUT_MS must be a number of milliseconds")?,
+        )),
+        Err(_) => Ok(kms_server::xks::DEFAULT_TIMEOUT),
+    }
 }

@@ -56,15 +56,58 @@ pub(super) struct CreateCustomKeyStoreArgs {
     /// A name unique in the region.
     #[arg(long)]
     custom_key_store_name: String,
-    /// The registered HSM (`kms register-hsm-cluster`).
+    /// AWS_CLOUDHSM (default: keys inside a registered HSM) or EXTERNAL_KEY_STORE (keys
+    /// doubly encrypted with an external key manager behind an XKS proxy).
+    #[arg(long, default_value = "AWS_CLOUDHSM")]
+    custom_key_store_type: String,
+    /// AWS_CLOUDHSM: the registered HSM (`kms register-hsm-cluster`).
     #[arg(long)]
-    cloud_hsm_cluster_id: String,
-    /// The HSM's trust anchor certificate: file://PATH or the PEM text.
+    cloud_hsm_cluster_id: Option<String>,
+    /// AWS_CLOUDHSM: the HSM's trust anchor certificate, file://PATH or the PEM text.
     #[arg(long, value_name = "PEM")]
-    trust_anchor_certificate: String,
-    /// The token user's PIN (7 to 32 characters; AWS: the kmsuser password).
+    trust_anchor_certificate: Option<String>,
+    /// AWS_CLOUDHSM: the token user's PIN (7 to 32 characters; AWS: the kmsuser password).
     #[arg(long, env = "KMS_KEY_STORE_PASSWORD", hide_env_values = true)]
-    key_store_password: String,
+    key_store_password: Option<String>,
+    /// EXTERNAL_KEY_STORE: the proxy, https://HOST[:PORT] (or http:// on loopback).
+    #[arg(long)]
+    xks_proxy_uri_endpoint: Option<String>,
+    /// EXTERNAL_KEY_STORE: the proxy's path, [/PREFIX]/kms/xks/v1.
+    #[arg(long)]
+    xks_proxy_uri_path: Option<String>,
+    /// EXTERNAL_KEY_STORE: PUBLIC_ENDPOINT.
+    #[arg(long, default_value = "PUBLIC_ENDPOINT")]
+    xks_proxy_connectivity: String,
+    /// EXTERNAL_KEY_STORE: the credential the proxy accepts, as the aws CLI's shorthand
+    /// AccessKeyId=ID,RawSecretAccessKey=SECRET (or in KMS_XKS_PROXY_CREDENTIAL).
+    #[arg(long, env = "KMS_XKS_PROXY_CREDENTIAL", hide_env_values = true, value_parser = parse_credential)]
+    xks_proxy_authentication_credential: Option<Credential>,
+}
+
+/// `AccessKeyId=…,RawSecretAccessKey=…`.
+#[derive(Clone, Debug)]
+pub(super) struct Credential {
+    access_key_id: String,
+    secret: String,
+}
+
+fn parse_credential(s: &str) -> Result<Credential, String> {
+    let mut id = None;
+    let mut secret = None;
+    for pair in s.split(',') {
+        match pair.split_once('=') {
+            Some(("AccessKeyId", v)) => id = Some(v.to_string()),
+            Some(("RawSecretAccessKey", v)) => secret = Some(v.to_string()),
+            _ => return Err("expected AccessKeyId=ID,RawSecretAccessKey=SECRET".into()),
+        }
+    }
+    match (id, secret) {
+        (Some(access_key_id), Some(secret)) => Ok(Credential {
+            access_key_id,
+            secret,
+        }),
+        _ => Err("expected AccessKeyId=ID,RawSecretAccessKey=SECRET".into()),
+    }
 }
 
 pub(super) fn create_custom_key_store(
@@ -73,10 +116,23 @@ pub(super) fn create_custom_key_store(
 ) -> anyhow::Result<()> {
     let req = svc::CreateCustomKeyStoreRequest {
         custom_key_store_name: args.custom_key_store_name,
-        cloud_hsm_cluster_id: Some(args.cloud_hsm_cluster_id),
-        trust_anchor_certificate: Some(certificate_arg(&args.trust_anchor_certificate)?),
-        key_store_password: Some(args.key_store_password),
-        custom_key_store_type: None,
+        custom_key_store_type: Some(args.custom_key_store_type),
+        cloud_hsm_cluster_id: args.cloud_hsm_cluster_id,
+        trust_anchor_certificate: args
+            .trust_anchor_certificate
+            .as_deref()
+            .map(certificate_arg)
+            .transpose()?,
+        key_store_password: args.key_store_password,
+        xks_proxy_uri_endpoint: args.xks_proxy_uri_endpoint,
+        xks_proxy_uri_path: args.xks_proxy_uri_path,
+        xks_proxy_connectivity: Some(args.xks_proxy_connectivity),
+        xks_proxy_authentication_credential: args.xks_proxy_authentication_credential.map(|c| {
+            svc::XksCredential {
+                access_key_id: c.access_key_id,
+                raw_secret_access_key: c.secret,
+            }
+        }),
     };
     print(kms.out, &kms.service.create_custom_key_store(&kms.me, req)?)
 }
@@ -133,6 +189,7 @@ pub(super) fn update_custom_key_store(
         new_custom_key_store_name: args.new_custom_key_store_name,
         key_store_password: args.key_store_password,
         cloud_hsm_cluster_id: args.cloud_hsm_cluster_id,
+        ..Default::default()
     };
     Ok(kms.service.update_custom_key_store(&kms.me, req)?)
 }

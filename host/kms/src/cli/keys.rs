@@ -37,9 +37,14 @@ pub(super) struct CreateKeyArgs {
     /// AWS_CLOUDHSM (with --custom-key-store-id, which implies it).
     #[arg(long, value_parser = parse_aws::<Origin>)]
     origin: Option<Origin>,
-    /// Create the key inside this custom key store's HSM (cks-…); it must be connected.
+    /// Create the key in this custom key store (cks-…), which must be connected: inside its HSM,
+    /// or (with --xks-key-id) doubly encrypted with its external key manager.
     #[arg(long)]
     custom_key_store_id: Option<String>,
+    /// For a key in an external key store: the external key's id at the XKS proxy (implies
+    /// --origin EXTERNAL_KEY_STORE).
+    #[arg(long, requires = "custom_key_store_id")]
+    xks_key_id: Option<String>,
 }
 
 pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Result<()> {
@@ -51,11 +56,13 @@ pub(super) fn create_key(kms: &Invocation, args: CreateKeyArgs) -> anyhow::Resul
         bypass_policy_lockout_safety_check: args.bypass_policy_lockout_safety_check.then_some(true),
         tags: tags_of(args.tags),
         multi_region: Some(args.multi_region),
-        origin: match (&args.custom_key_store_id, args.origin) {
-            (Some(_), None) => Some(Origin::AwsCloudhsm),
-            (_, origin) => origin,
+        origin: match (&args.custom_key_store_id, &args.xks_key_id, args.origin) {
+            (Some(_), Some(_), None) => Some(Origin::ExternalKeyStore),
+            (Some(_), None, None) => Some(Origin::AwsCloudhsm),
+            (_, _, origin) => origin,
         },
         custom_key_store_id: args.custom_key_store_id,
+        xks_key_id: args.xks_key_id,
     };
     print(kms.out, &kms.service.create_key(&kms.me, req)?)
 }

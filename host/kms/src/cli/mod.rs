@@ -21,6 +21,7 @@ mod render;
 mod rotation;
 mod run;
 mod serve;
+mod xks_proxy;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -258,6 +259,9 @@ enum Command {
     ConnectCustomKeyStore(key_stores::CustomKeyStoreArg),
     /// Disconnect a custom key store: its keys cannot be used until it is connected again.
     DisconnectCustomKeyStore(key_stores::CustomKeyStoreArg),
+    /// Serve AWS's XKS Proxy API with this vault's keys as the external keys, for external key
+    /// stores (of AWS KMS, or of another kms serve) to use.
+    XksProxy(xks_proxy::XksProxyArgs),
 }
 
 /// The one argument of the commands that take nothing but a key (id, ARN or alias).
@@ -518,6 +522,7 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::ListKeyPolicies(args) => policies::list_key_policies(kms, args),
         Command::AttachPolicyPlugin(args) => policies::attach_policy_plugin(kms, args),
         Command::RegisterHsmCluster(args) => key_stores::register_hsm_cluster(kms, args),
+        Command::XksProxy(args) => xks_proxy::xks_proxy(kms, args),
         Command::CreateCustomKeyStore(args) => key_stores::create_custom_key_store(kms, args),
         Command::DescribeCustomKeyStores(args) => key_stores::describe_custom_key_stores(kms, args),
         Command::UpdateCustomKeyStore(args) => key_stores::update_custom_key_store(kms, args),
