@@ -1770,22 +1770,26 @@ fn boto3_runs_an_hsm_key_store_through_its_life() {
     )
     .unwrap();
     let cluster = "cluster-boto3hsmtest";
-    served.cli(&[
-        "register-hsm-cluster",
-        "--cluster-id",
-        cluster,
-        "--module",
-        token.module.to_str().unwrap(),
-        "--token-label",
-        &token.label,
-        "--trust-anchor-certificate",
-        anchor.to_str().unwrap(),
-    ]);
+    let spare = "cluster-boto3hsmspare";
+    for id in [cluster, spare] {
+        served.cli(&[
+            "register-hsm-cluster",
+            "--cluster-id",
+            id,
+            "--module",
+            token.module.to_str().unwrap(),
+            "--token-label",
+            &token.label,
+            "--trust-anchor-certificate",
+            anchor.to_str().unwrap(),
+        ]);
+    }
     let mut command = Command::new(venv.join("bin/python"));
     command.arg(script("boto3_hsm_key_store.py"));
     python_env(&served, &mut command);
     command
         .env("HSM_CLUSTER_ID", cluster)
+        .env("HSM_SPARE_CLUSTER_ID", spare)
         .env("HSM_PIN", &token.pin)
         .env("HSM_ANCHOR", &anchor);
     let stdout = run_script(command);

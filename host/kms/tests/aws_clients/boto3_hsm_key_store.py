@@ -108,5 +108,12 @@ fails("CustomKeyStoreHasCMKsException", "delete_custom_key_store", CustomKeyStor
 fails("CustomKeyStoreNotFoundException", "describe_custom_key_stores",
       CustomKeyStoreId="cks-00000000000000000")
 connected(store)
+
+# A store without keys is deleted (on a second registered HSM: one store per cluster).
+spare = kms.create_custom_key_store(
+    CustomKeyStoreName="spare", CloudHsmClusterId=os.environ["HSM_SPARE_CLUSTER_ID"],
+    TrustAnchorCertificate=anchor, KeyStorePassword=pin)["CustomKeyStoreId"]
+kms.delete_custom_key_store(CustomKeyStoreId=spare)
+fails("CustomKeyStoreNotFoundException", "describe_custom_key_stores", CustomKeyStoreId=spare)
 print(f"KEY_ID={key_id}")
 print("hsm key store ok")
