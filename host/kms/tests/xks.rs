@@ -34,21 +34,12 @@ impl Proxy {
     fn start() -> Proxy {
         let home = tempfile::tempdir().unwrap();
         ok(kms(home.path(), &["init"]));
-        let created: serde_json::Value = serde_json::from_str(&ok(kms(
-            home.path(),
-            &[
-                "create-key",
-                "--description",
-                "external key",
-                "--output",
-                "json",
-            ],
-        )))
-        .unwrap();
-        let key = created["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let key = new_key(&home, &["--description", "external key"]);
+        Self::start_on(home, key)
+    }
+
+    /// The proxy on a vault already made, serving (among its keys) `key`.
+    fn start_on(home: tempfile::TempDir, key: String) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kms"))
             .args([
                 "xks-proxy",
@@ -95,6 +86,17 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A new key of the vault in `home`, made with `args`; its id.
+fn new_key(home: &tempfile::TempDir, args: &[&str]) -> String {
+    let mut all = vec!["create-key", "--output", "json"];
+    all.extend_from_slice(args);
+    let created: serde_json::Value = serde_json::from_str(&ok(kms(home.path(), &all))).unwrap();
+    created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// `kms serve` that reaches proxies with [`TIMEOUT_MS`].
@@ -414,5 +416,108 @@ fn a_proxy_that_is_down_slow_wrong_or_garbled_is_named_as_aws_names_it() {
     assert_eq!(
         entry["ConnectionErrorCode"], "XKS_PROXY_NOT_REACHABLE",
         "{entry}"
+    );
+}
+
+#[test]
+fn an_xks_proxy_backed_by_a_pkcs11_token_serves_the_keys_inside_it() {
+    let Some(token) = kms_vault::hsm::testing::test_token() else {
+        return;
+    };
+    // The key manager's vault keeps its key inside an HSM key store.
+    let home = tempfile::tempdir().unwrap();
+    ok(kms(home.path(), &["init"]));
+    let anchor = home.path().join("customerCA.crt");
+    std::fs::write(
+        &anchor,
+        "-----BEGIN CERTIFICATE-----\nMIIBxksproxyhsmanchor\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    ok(kms(
+        home.path(),
+        &[
+            "register-hsm-cluster",
+            "--cluster-id",
+            "cluster-xksproxyhsm",
+            "--module",
+            token.module.to_str().unwrap(),
+            "--token-label",
+            &token.label,
+            "--trust-anchor-certificate",
+            anchor.to_str().unwrap(),
+        ],
+    ));
+    let store: serde_json::Value = serde_json::from_str(&ok(kms(
+        home.path(),
+        &[
+            "create-custom-key-store",
+            "--custom-key-store-name",
+            "ekm",
+            "--cloud-hsm-cluster-id",
+            "cluster-xksproxyhsm",
+            "--trust-anchor-certificate",
+            &format!("file://{}", anchor.display()),
+            "--key-store-password",
+            &token.pin,
+            "--output",
+            "json",
+        ],
+    )))
+    .unwrap();
+    let store = store["CustomKeyStoreId"].as_str().unwrap().to_string();
+    ok(kms(
+        home.path(),
+        &["connect-custom-key-store", "--custom-key-store-id", &store],
+    ));
+    let key = new_key(&home, &["--custom-key-store-id", &store]);
+    let proxy = Proxy::start_on(home, key);
+
+    let kms = Kms::start();
+    let mut client = kms.client();
+    let xks = answer(
+        &mut client,
+        "CreateCustomKeyStore",
+        &create_store(&format!("http://{}", proxy.addr), "hsm-backed", SECRET),
+    )["CustomKeyStoreId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(connected(&mut client, &xks)["ConnectionState"], "CONNECTED");
+    let key_id = answer(
+        &mut client,
+        "CreateKey",
+        &serde_json::json!({"CustomKeyStoreId": xks, "Origin": "EXTERNAL_KEY_STORE", "XksKeyId": proxy.key}),
+    )["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plaintext = B64.encode(b"through the token");
+    let blob = answer(
+        &mut client,
+        "Encrypt",
+        &serde_json::json!({"KeyId": key_id, "Plaintext": plaintext}),
+    )["CiphertextBlob"]
+        .clone();
+    let opened = answer(
+        &mut client,
+        "Decrypt",
+        &serde_json::json!({"CiphertextBlob": blob}),
+    );
+    assert_eq!(opened["Plaintext"], plaintext.as_str());
+    // The proxy's half ran in the token.
+    let proxied = proxy.cli(&[
+        "audit",
+        "query",
+        "--operation",
+        "XksProxyEncrypt",
+        "--output",
+        "json",
+    ]);
+    let events: serde_json::Value = serde_json::from_str(&proxied).unwrap();
+    let events = events.as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e.get("errorCode").is_none()),
+        "{proxied}"
     );
 }

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use super::*;
 use kms_core::error::KeyStoreFault;
 use kms_core::types::{KeySpec, Origin};
+use kms_crypto::blob::BlobKey;
 use kms_vault::CustomKeyStoreRecord;
 
 /// What a request to the proxy says about the KMS call it serves (`requestMetadata`).
@@ -527,7 +528,7 @@ impl Service {
         self.audited(caller, "XksProxyGetKeyMetadata", |note| {
             let record = self.key_for(caller, note, key, "kms:DescribeKey")?;
             let usable = record.key_spec == KeySpec::SymmetricDefault
-                && record.origin == Origin::AwsKms
+                && matches!(record.origin, Origin::AwsKms | Origin::AwsCloudhsm)
                 && record.key_usage == kms_core::types::KeyUsage::EncryptDecrypt;
             Ok(XksKeyMetadata {
                 key_spec: if usable { "AES_256" } else { "OTHER" }.into(),
@@ -560,23 +561,46 @@ impl Service {
             self.require_proxy_key(&record)?;
             let version = record.current_version;
             let metadata = version.to_be_bytes().to_vec();
-            let material = self.shared.vault.key_material(
-                &record.key_id,
-                KeySpec::SymmetricDefault,
-                version,
-            )?;
-            let sealed = material
-                .symmetric()?
-                .seal(plaintext, &proxy_aad(aad, &metadata)?)?;
-            let (iv, rest) = sealed.split_at(kms_crypto::NONCE_LEN);
-            let (ciphertext, tag) = rest.split_at(rest.len() - kms_crypto::TAG_LEN);
+            let mut nonce = [0u8; kms_crypto::NONCE_LEN];
+            kms_crypto::fill_random(&mut nonce)?;
+            let aad = proxy_aad(aad, &metadata)?;
+            let sealed = self.with_proxy_key(&record, version, |key| {
+                key.seal_gcm(&nonce, &aad, plaintext)
+            })?;
+            let (ciphertext, tag) = sealed.split_at(sealed.len() - kms_crypto::TAG_LEN);
             Ok(ExternalLayer {
                 ciphertext: ciphertext.to_vec(),
-                initialization_vector: iv.to_vec(),
+                initialization_vector: nonce.to_vec(),
                 authentication_tag: tag.to_vec(),
                 ciphertext_metadata: metadata,
             })
         })
+    }
+
+    /// Runs `f` with the AES-256-GCM key of one version of a key this proxy serves: the vault's
+    /// material, or the key inside its HSM for a key of an HSM key store (the proxy then backed
+    /// by a PKCS#11 token).
+    fn with_proxy_key<T>(
+        &self,
+        record: &KeyRecord,
+        version: u32,
+        f: impl FnOnce(&dyn BlobKey) -> KmsResult<T>,
+    ) -> KmsResult<T> {
+        if record.origin == Origin::AwsCloudhsm {
+            let token = self.token_of(record)?;
+            let label = crate::custom_key_stores::token_key_label(&record.key_id, version);
+            return kms_core::blocking::section(|| {
+                let key = token.key(&label)?.ok_or_else(|| {
+                    KmsError::Internal(format!("The HSM no longer holds {label}"))
+                })?;
+                f(&key)
+            });
+        }
+        let material =
+            self.shared
+                .vault
+                .key_material(&record.key_id, KeySpec::SymmetricDefault, version)?;
+        f(material.symmetric()?)
     }
 
     /// The proxy side: the reverse of [`external_key_encrypt`](Self::external_key_encrypt).
@@ -599,25 +623,24 @@ impl Service {
             {
                 return Err(KmsError::invalid_ciphertext());
             }
-            let material = self.shared.vault.key_material(
-                &record.key_id,
-                KeySpec::SymmetricDefault,
-                version,
-            )?;
-            let mut sealed = layer.initialization_vector.clone();
-            sealed.extend_from_slice(&layer.ciphertext);
+            let nonce: [u8; kms_crypto::NONCE_LEN] = layer
+                .initialization_vector
+                .as_slice()
+                .try_into()
+                .map_err(|_| KmsError::invalid_ciphertext())?;
+            let mut sealed = layer.ciphertext.clone();
             sealed.extend_from_slice(&layer.authentication_tag);
-            material
-                .symmetric()?
-                .open(&sealed, &proxy_aad(aad, &layer.ciphertext_metadata)?)
+            let aad = proxy_aad(aad, &layer.ciphertext_metadata)?;
+            self.with_proxy_key(&record, version, |key| key.open_gcm(&nonce, &aad, &sealed))
         })
     }
 
-    /// A key this vault may serve as an external key: enabled, symmetric, of its own material.
+    /// A key this vault may serve as an external key: enabled, symmetric, its material in the
+    /// vault or in an HSM key store's token.
     fn require_proxy_key(&self, record: &KeyRecord) -> KmsResult<()> {
         self.require_enabled(record)?;
         if record.key_spec != KeySpec::SymmetricDefault
-            || record.origin != Origin::AwsKms
+            || !matches!(record.origin, Origin::AwsKms | Origin::AwsCloudhsm)
             || record.key_usage != kms_core::types::KeyUsage::EncryptDecrypt
         {
             return Err(KmsError::InvalidKeyUsage(format!(
