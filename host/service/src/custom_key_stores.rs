@@ -395,15 +395,7 @@ impl Service {
                 ));
             }
             let stores = self.shared.vault.store().custom_key_stores(&self.region)?;
-            if stores.iter().any(|s| s.name == req.custom_key_store_name) {
-                return Err(fault(
-                    KeyStoreFault::NameInUse,
-                    format!(
-                        "A custom key store named '{}' already exists",
-                        req.custom_key_store_name
-                    ),
-                ));
-            }
+            require_free_name(&stores, &req.custom_key_store_name)?;
             if let Some(user) = stores
                 .iter()
                 .find(|s| s.cloud_hsm_cluster_id.as_deref() == Some(cluster_id))
@@ -418,9 +410,7 @@ impl Service {
                     "A region holds at most {MAX_CUSTOM_KEY_STORES} custom key stores"
                 )));
             }
-            let mut id_bytes = [0u8; 9];
-            kms_crypto::fill_random(&mut id_bytes)?;
-            let id = format!("cks-{}", &hex::encode(id_bytes)[..17]);
+            let id = new_store_id()?;
             let record = CustomKeyStoreRecord {
                 sealed_secret: Some(
                     self.shared
@@ -489,27 +479,21 @@ impl Service {
         caller: &Caller,
         req: UpdateCustomKeyStoreRequest,
     ) -> KmsResult<()> {
-        self.audited(caller, "UpdateCustomKeyStore", |_| {
-            self.authorize(caller, "kms:UpdateCustomKeyStore", Resource::Account)?;
-            if let Some(name) = &req.new_custom_key_store_name {
-                validate_store_name(name)?;
-            }
-            if let Some(password) = &req.key_store_password {
-                validate_password(password)?;
-            }
-            loop {
-                let mut store = self.key_store(&req.custom_key_store_id)?;
+        self.change_key_store(
+            caller,
+            "UpdateCustomKeyStore",
+            &req.custom_key_store_id,
+            |store| {
+                if let Some(name) = &req.new_custom_key_store_name {
+                    validate_store_name(name)?;
+                }
+                if let Some(password) = &req.key_store_password {
+                    validate_password(password)?;
+                }
                 if (req.key_store_password.is_some() || req.cloud_hsm_cluster_id.is_some())
                     && store.connection_state != ConnectionState::Disconnected
                 {
-                    return Err(fault(
-                        KeyStoreFault::InvalidState,
-                        format!(
-                            "Custom key store {} is {}; disconnect it to change its password or HSM",
-                            store.id,
-                            store.connection_state.as_aws_str()
-                        ),
-                    ));
+                    return Err(wrong_state(&store, "disconnect it to change its password or HSM"));
                 }
                 if let Some(name) = &req.new_custom_key_store_name {
                     store.name = name.clone();
@@ -532,14 +516,7 @@ impl Service {
                         ));
                     };
                     if proxy_moved && store.connection_state != ConnectionState::Disconnected {
-                        return Err(fault(
-                            KeyStoreFault::InvalidState,
-                            format!(
-                                "Custom key store {} is {}; disconnect it to move its proxy",
-                                store.id,
-                                store.connection_state.as_aws_str()
-                            ),
-                        ));
+                        return Err(wrong_state(&store, "disconnect it to move its proxy"));
                     }
                     if let Some(endpoint) = &req.xks_proxy_uri_endpoint {
                         settings.uri_endpoint = validate_xks_endpoint(endpoint)?;
@@ -577,11 +554,9 @@ impl Service {
                     }
                     store.cloud_hsm_cluster_id = Some(cluster_id.clone());
                 }
-                if self.shared.vault.store().update_custom_key_store(&store)? == Swap::Done {
-                    return Ok(());
-                }
-            }
-        })
+                Ok(true)
+            },
+        )
     }
 
     /// DeleteCustomKeyStore: a `DISCONNECTED` store that holds no keys.
@@ -595,14 +570,7 @@ impl Service {
             loop {
                 let store = self.key_store(&req.custom_key_store_id)?;
                 if store.connection_state != ConnectionState::Disconnected {
-                    return Err(fault(
-                        KeyStoreFault::InvalidState,
-                        format!(
-                            "Custom key store {} is {}; disconnect it first",
-                            store.id,
-                            store.connection_state.as_aws_str()
-                        ),
-                    ));
+                    return Err(wrong_state(&store, "disconnect it first"));
                 }
                 if self.keys_in_store(&store.id)? > 0 {
                     return Err(fault(
@@ -644,67 +612,48 @@ impl Service {
         }
     }
 
-    /// ConnectCustomKeyStore: logs in to the store's token. The call succeeds whatever the
-    /// token answers, as AWS's does; a failure leaves the store `FAILED` with its
-    /// `ConnectionErrorCode`, and a `FAILED` store must be disconnected before it is connected
-    /// again.
+    /// ConnectCustomKeyStore: logs in to the store's token, or asks the XKS proxy's
+    /// GetHealthStatus. The call succeeds whatever the HSM or proxy answers, as AWS's does; a
+    /// failure leaves the store `FAILED` with its `ConnectionErrorCode`, and a `FAILED` store
+    /// must be disconnected before it is connected again.
     pub fn connect_custom_key_store(
         &self,
         caller: &Caller,
         req: CustomKeyStoreRequest,
     ) -> KmsResult<()> {
-        self.audited(caller, "ConnectCustomKeyStore", |_| {
-            self.authorize(caller, "kms:ConnectCustomKeyStore", Resource::Account)?;
-            loop {
-                let mut store = self.key_store(&req.custom_key_store_id)?;
+        self.change_key_store(
+            caller,
+            "ConnectCustomKeyStore",
+            &req.custom_key_store_id,
+            |store| {
                 match store.connection_state {
-                    ConnectionState::Connected => return Ok(()),
+                    ConnectionState::Connected => return Ok(false),
                     ConnectionState::Failed | ConnectionState::Disconnecting => {
-                        return Err(fault(
-                            KeyStoreFault::InvalidState,
-                            format!(
-                                "Custom key store {} is {}; disconnect it before connecting it",
-                                store.id,
-                                store.connection_state.as_aws_str()
-                            ),
-                        ));
+                        return Err(wrong_state(store, "disconnect it before connecting it"));
                     }
                     ConnectionState::Disconnected | ConnectionState::Connecting => {}
                 }
-                if store.store_type == CustomKeyStoreType::ExternalKeyStore {
-                    match self.xks_health(caller, "ConnectCustomKeyStore", &store) {
-                        Ok(()) => {
-                            store.connection_state = ConnectionState::Connected;
-                            store.connection_error_code = None;
+                let failure = if store.store_type == CustomKeyStoreType::ExternalKeyStore {
+                    self.xks_health(caller, "ConnectCustomKeyStore", store)
+                        .err()
+                        .map(|f| f.connection_error_code())
+                } else {
+                    match self.open_token(store) {
+                        Ok(token) => {
+                            self.connected_tokens().insert(store.id.clone(), token);
+                            None
                         }
-                        Err(failure) => {
-                            store.connection_state = ConnectionState::Failed;
-                            store.connection_error_code =
-                                Some(failure.connection_error_code().to_string());
-                        }
+                        Err(failure) => Some(failure.connection_error_code()),
                     }
-                    if self.shared.vault.store().update_custom_key_store(&store)? == Swap::Done {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                match self.open_token(&store) {
-                    Ok(token) => {
-                        store.connection_state = ConnectionState::Connected;
-                        store.connection_error_code = None;
-                        self.connected_tokens().insert(store.id.clone(), token);
-                    }
-                    Err(failure) => {
-                        store.connection_state = ConnectionState::Failed;
-                        store.connection_error_code =
-                            Some(failure.connection_error_code().to_string());
-                    }
-                }
-                if self.shared.vault.store().update_custom_key_store(&store)? == Swap::Done {
-                    return Ok(());
-                }
-            }
-        })
+                };
+                store.connection_state = match failure {
+                    None => ConnectionState::Connected,
+                    Some(_) => ConnectionState::Failed,
+                };
+                store.connection_error_code = failure.map(str::to_string);
+                Ok(true)
+            },
+        )
     }
 
     /// DisconnectCustomKeyStore: its keys cannot be used until it is connected again.
@@ -713,16 +662,39 @@ impl Service {
         caller: &Caller,
         req: CustomKeyStoreRequest,
     ) -> KmsResult<()> {
-        self.audited(caller, "DisconnectCustomKeyStore", |_| {
-            self.authorize(caller, "kms:DisconnectCustomKeyStore", Resource::Account)?;
-            loop {
-                let mut store = self.key_store(&req.custom_key_store_id)?;
+        self.change_key_store(
+            caller,
+            "DisconnectCustomKeyStore",
+            &req.custom_key_store_id,
+            |store| {
                 self.connected_tokens().remove(&store.id);
                 if store.connection_state == ConnectionState::Disconnected {
-                    return Ok(());
+                    return Ok(false);
                 }
                 store.connection_state = ConnectionState::Disconnected;
                 store.connection_error_code = None;
+                Ok(true)
+            },
+        )
+    }
+
+    /// One change of a store's record: audited as `operation` and authorized by its IAM action,
+    /// then `change` applied to the store read afresh until the compare-and-swap write lands
+    /// (`change` answers whether there is anything to write).
+    fn change_key_store(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        id: &str,
+        mut change: impl FnMut(&mut CustomKeyStoreRecord) -> KmsResult<bool>,
+    ) -> KmsResult<()> {
+        self.audited(caller, operation, |_| {
+            self.authorize(caller, &format!("kms:{operation}"), Resource::Account)?;
+            loop {
+                let mut store = self.key_store(id)?;
+                if !change(&mut store)? {
+                    return Ok(());
+                }
                 if self.shared.vault.store().update_custom_key_store(&store)? == Swap::Done {
                     return Ok(());
                 }
@@ -1024,15 +996,7 @@ impl Service {
             .ok_or_else(|| KmsError::required("XksProxyAuthenticationCredential"))?;
         validate_xks_credential(credential)?;
         let stores = self.shared.vault.store().custom_key_stores(&self.region)?;
-        if stores.iter().any(|s| s.name == req.custom_key_store_name) {
-            return Err(fault(
-                KeyStoreFault::NameInUse,
-                format!(
-                    "A custom key store named '{}' already exists",
-                    req.custom_key_store_name
-                ),
-            ));
-        }
+        require_free_name(&stores, &req.custom_key_store_name)?;
         if let Some(user) = stores.iter().find(|s| {
             s.xks
                 .as_ref()
@@ -1051,9 +1015,7 @@ impl Service {
                 "A region holds at most {MAX_CUSTOM_KEY_STORES} custom key stores"
             )));
         }
-        let mut id_bytes = [0u8; 9];
-        kms_crypto::fill_random(&mut id_bytes)?;
-        let id = format!("cks-{}", &hex::encode(id_bytes)[..17]);
+        let id = new_store_id()?;
         let record = CustomKeyStoreRecord {
             sealed_secret: Some(
                 self.shared
@@ -1085,4 +1047,34 @@ impl Service {
             custom_key_store_id: id,
         })
     }
+}
+
+/// `CustomKeyStoreInvalidStateException` for `store`, in its state, saying what to do.
+fn wrong_state(store: &CustomKeyStoreRecord, what_to_do: &str) -> KmsError {
+    fault(
+        KeyStoreFault::InvalidState,
+        format!(
+            "Custom key store {} is {}; {what_to_do}",
+            store.id,
+            store.connection_state.as_aws_str()
+        ),
+    )
+}
+
+/// `CustomKeyStoreNameInUseException` if a store of the region has `name`.
+fn require_free_name(stores: &[CustomKeyStoreRecord], name: &str) -> KmsResult<()> {
+    if stores.iter().any(|s| s.name == name) {
+        return Err(fault(
+            KeyStoreFault::NameInUse,
+            format!("A custom key store named '{name}' already exists"),
+        ));
+    }
+    Ok(())
+}
+
+/// A new store id: `cks-` and 17 hex digits, as AWS's.
+fn new_store_id() -> KmsResult<String> {
+    let mut id_bytes = [0u8; 9];
+    kms_crypto::fill_random(&mut id_bytes)?;
+    Ok(format!("cks-{}", &hex::encode(id_bytes)[..17]))
 }
