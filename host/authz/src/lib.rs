@@ -79,6 +79,12 @@ pub trait PolicyEngine: Send + Sync {
     /// costlier to compile than the engine allows, `ThrottlingException` when it cannot be
     /// checked now.
     fn check(&self, component: &[u8]) -> KmsResult<()>;
+
+    /// Decisions made so far by running a plugin in a fresh instance, and decisions answered
+    /// with a remembered verdict (for metrics); an engine that keeps no count answers zeros.
+    fn decisions(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 /// The engine of a service that has none installed: every plugin fails, so a key guarded by a

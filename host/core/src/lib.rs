@@ -11,6 +11,7 @@ mod condition;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod metrics;
 mod operation;
 pub mod types;
 

@@ -1821,3 +1821,176 @@ fn boto3_runs_an_hsm_key_store_through_its_life() {
     ]);
     assert!(records.contains("ConnectCustomKeyStore"), "{records}");
 }
+
+/// GET `path` without a signature.
+fn get(served: &Served, path: &str) -> Response {
+    Connection::open(served.addr)
+        .unwrap()
+        .request(
+            "GET",
+            path,
+            &[("host".to_string(), served.addr.to_string())],
+            b"",
+        )
+        .unwrap()
+}
+
+#[test]
+fn operators_read_health_readiness_and_metrics_without_signing() {
+    let served = Served::start(&[]);
+    let health = get(&served, "/healthz");
+    assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
+    let ready = get(&served, "/readyz");
+    assert_eq!(
+        (ready.status, ready.body.as_slice()),
+        (200, &b"ready\n"[..])
+    );
+    let key = served.create_key();
+    let encrypted = served.call(
+        "Encrypt",
+        &format!(r#"{{"KeyId":"{key}","Plaintext":"aGk="}}"#),
+    );
+    assert_eq!(encrypted.status, 200);
+    let refused = served.call("Decrypt", r#"{"CiphertextBlob":"AAAA"}"#);
+    assert_eq!(refused.status, 400);
+    let metrics = get(&served, "/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4"))
+    );
+    let text = String::from_utf8(metrics.body).unwrap();
+    for line in [
+        "kms_requests_total{operation=\"Encrypt\",outcome=\"Success\"} 1",
+        "kms_requests_total{operation=\"Decrypt\",outcome=\"InvalidCiphertextException\"} 1",
+        "kms_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"+Inf\"} 1",
+        "kms_request_duration_seconds_count{operation=\"CreateKey\"} 1",
+        "kms_throttles_total 0",
+        "# TYPE kms_audit_sync_seconds histogram",
+        "kms_plugin_verdicts_total{verdict=\"failed\"} 0",
+        "# TYPE kms_cache_hits_total counter",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    let batches: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kms_audit_batches_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(batches >= 1, "{text}");
+    // Metrics and health are for GET only; the API stays POST and signed.
+    let posted = Connection::open(served.addr)
+        .unwrap()
+        .request(
+            "POST",
+            "/metrics",
+            &[("host".to_string(), served.addr.to_string())],
+            b"{}",
+        )
+        .unwrap();
+    assert_eq!(posted.status, 400);
+}
+
+#[test]
+fn every_request_is_logged_as_one_json_line_without_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    ok(kms(home.path(), &["init"]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("KMS_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let addr: SocketAddr = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "no banner");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        // The rest of the banner, then the request log.
+        for line in stdout.lines().map_while(Result::ok) {
+            if line.starts_with('{') {
+                sink.lock().unwrap().push(line);
+            }
+        }
+    });
+    let (key_id, secret) = admin_credentials(home.path());
+    let mut client = common::Client::new(addr, &key_id, &secret);
+    let key = client.call("CreateKey", "{}").unwrap().json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plaintext = base64::engine::general_purpose::STANDARD.encode(b"TOP-SECRET-PLAINTEXT-0042");
+    let encrypted = client
+        .call(
+            "Encrypt",
+            &format!(r#"{{"KeyId":"{key}","Plaintext":"{plaintext}"}}"#),
+        )
+        .unwrap();
+    let request_id = encrypted.header("x-amzn-requestid").unwrap().to_string();
+    let blob = encrypted.json()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    client
+        .call("Decrypt", &format!(r#"{{"CiphertextBlob":"{blob}"}}"#))
+        .unwrap();
+    assert_eq!(
+        client
+            .call("DescribeKey", r#"{"KeyId":"alias/none"}"#)
+            .unwrap()
+            .status,
+        400
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let logged = loop {
+        let logged = lines.lock().unwrap().clone();
+        if logged.len() >= 4 || Instant::now() > deadline {
+            break logged;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let events: Vec<serde_json::Value> = logged
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert_eq!(events.len(), 4, "{logged:?}");
+    let encrypt = events
+        .iter()
+        .find(|e| e["request_id"] == request_id.as_str())
+        .expect("the Encrypt is logged under its request id");
+    assert_eq!(encrypt["operation"], "Encrypt");
+    assert_eq!(encrypt["outcome"], "Success");
+    assert_eq!(encrypt["key"], key.as_str());
+    assert_eq!(
+        encrypt["principal"],
+        format!("arn:aws:iam::{ACCOUNT}:user/admin").as_str()
+    );
+    assert!(encrypt["latency_ms"].as_f64().is_some());
+    let refused = events
+        .iter()
+        .find(|e| e["operation"] == "DescribeKey")
+        .unwrap();
+    assert_eq!(refused["outcome"], "NotFoundException");
+    assert_eq!(refused["status"], 400);
+    for line in &logged {
+        assert!(
+            !line.contains(&plaintext) && !line.contains("TOP-SECRET") && !line.contains(&secret),
+            "a log line holds a secret: {line}"
+        );
+        assert!(
+            !line.contains(&blob),
+            "a log line holds a ciphertext: {line}"
+        );
+    }
+}

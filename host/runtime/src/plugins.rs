@@ -119,6 +119,13 @@ impl PolicyEngine for LazyRunner {
     fn check(&self, component: &[u8]) -> KmsResult<()> {
         self.engine().check(component)
     }
+
+    fn decisions(&self) -> (u64, u64) {
+        match self.0.get() {
+            Some(engine) => engine.decisions(),
+            None => (0, 0),
+        }
+    }
 }
 
 impl PluginRunner {
@@ -364,6 +371,10 @@ fn facts_digest(plugin: &PluginAttachment, request: &PolicyRequest) -> String {
 }
 
 impl PolicyEngine for PluginRunner {
+    fn decisions(&self) -> (u64, u64) {
+        PluginRunner::decisions(self)
+    }
+
     fn evaluate(&self, plugin: &PluginAttachment, request: &PolicyRequest) -> PluginVerdict {
         match self.decide(plugin, request) {
             Ok(Decision::Allow) => PluginVerdict::Allow,

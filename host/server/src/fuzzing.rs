@@ -208,6 +208,7 @@ pub fn http_request(data: &[u8]) {
         limiter: crate::RateLimiter::new(config.rates.clone()),
         refusals: crate::quota::RefusalLimiter::new(config.audited_refusals_per_second),
         signing_keys: Default::default(),
+        metrics: Default::default(),
         config,
     });
     let remote: std::net::SocketAddr = "192.0.2.1:40000".parse().expect("an address");

@@ -15,6 +15,7 @@
 
 #[doc(hidden)]
 pub mod fuzzing;
+mod metrics;
 pub mod protocol;
 pub mod quota;
 mod signing_keys;
@@ -120,6 +121,7 @@ struct State {
     limiter: RateLimiter,
     refusals: quota::RefusalLimiter,
     signing_keys: signing_keys::SigningKeys,
+    metrics: metrics::RequestMetrics,
 }
 
 /// Why a server will not start.
@@ -200,6 +202,7 @@ impl Server {
             limiter: RateLimiter::new(config.rates.clone()),
             refusals: quota::RefusalLimiter::new(config.audited_refusals_per_second),
             signing_keys: signing_keys::SigningKeys::default(),
+            metrics: metrics::RequestMetrics::default(),
             config,
         });
         Ok(Server {
@@ -375,6 +378,11 @@ async fn handle(
     remote: SocketAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_id = uuid::Uuid::new_v4().to_string();
+    if req.method() == Method::GET
+        && let Some(answer) = operator_endpoint(&state, req.uri().path(), &request_id)
+    {
+        return Ok(answer);
+    }
     let (parts, body) = req.into_parts();
     let body = match read_body(&state, &parts, body).await {
         Ok(body) => body,
@@ -448,17 +456,72 @@ async fn answer(
     // Answered on this worker: a call whose records are cached is a few microseconds of work.
     // Where the façade may block (a store read or write, RSA, a plugin run), it says so with
     // a blocking section, and `hand_off_worker` moves this worker's other tasks elsewhere.
+    let started = std::time::Instant::now();
+    let mut facts = metrics::RequestFacts::default();
     let (answer, durable) = state.service.deferring_durability(|| {
         guarded(&state.service, remote, request_id, || {
-            process(state, parts, body, remote, request_id)
+            process(state, parts, body, remote, request_id, &mut facts)
         })
     });
-    if let Err(e) = durable.await {
-        return error_response(&ApiError::from(e), request_id);
-    }
+    let answer = match durable.await {
+        Err(e) => Err(ApiError::from(e)),
+        Ok(()) => answer,
+    };
+    let outcome = match &answer {
+        Ok(_) => "Success",
+        Err(error) => error.aws_type.as_str(),
+    };
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .record(&facts.operation, outcome, elapsed.as_secs_f64());
+    tracing::info!(
+        target: "kms::request",
+        request_id,
+        principal = facts.principal.as_deref().unwrap_or("anonymous"),
+        operation = facts.operation.as_str(),
+        key = facts.key.as_deref().unwrap_or("-"),
+        outcome,
+        status = answer.as_ref().map_or_else(|e| e.status, |_| 200),
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        remote = %remote,
+    );
     match answer {
         Ok(body) => respond(200, body, request_id),
         Err(error) => error_response(&error, request_id),
+    }
+}
+
+/// The operator's endpoints, answered to GET without a signature: `/healthz` (the process is
+/// up), `/readyz` (the vault answers and the audit trail is writable), `/metrics` (Prometheus
+/// text). `None` for any other path.
+fn operator_endpoint(state: &State, path: &str, request_id: &str) -> Option<Response<Full<Bytes>>> {
+    let text = |status: u16, body: String, kind: &'static str| {
+        let mut response = respond(status, body.into_bytes(), request_id);
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+        response
+    };
+    match path {
+        "/healthz" => Some(text(200, "ok\n".into(), "text/plain; charset=utf-8")),
+        "/readyz" => Some(
+            match kms_core::blocking::section(|| state.service.readiness()) {
+                Ok(()) => text(200, "ready\n".into(), "text/plain; charset=utf-8"),
+                Err(why) => text(
+                    503,
+                    format!("not ready: {why}\n"),
+                    "text/plain; charset=utf-8",
+                ),
+            },
+        ),
+        "/metrics" => {
+            let mut out = String::new();
+            state.metrics.render(&mut out);
+            kms_core::blocking::section(|| state.service.render_metrics(&mut out));
+            Some(text(200, out, "text/plain; version=0.0.4; charset=utf-8"))
+        }
+        _ => None,
     }
 }
 
@@ -525,6 +588,7 @@ fn process(
     body: &[u8],
     remote: SocketAddr,
     request_id: &str,
+    facts: &mut metrics::RequestFacts,
 ) -> Result<Vec<u8>, ApiError> {
     let home = &state.service;
     let source = api_source(remote, request_id);
@@ -538,6 +602,10 @@ fn process(
     let plausible =
         (1..=64).contains(&operation.len()) && operation.bytes().all(|b| b.is_ascii_alphanumeric());
     let operation = if plausible { operation } else { "-" };
+    facts.operation = operation.to_string();
+    if let Some(op) = protocol::served(operation) {
+        facts.key = protocol::key_of(op, body);
+    }
     let anonymous = anonymous(source.clone());
     let refuse = |service: &Service, caller: &Caller, mut error: ApiError| {
         // What a request made us say is bounded before it is stored or sent back.
@@ -611,6 +679,7 @@ fn process(
             );
         }
     };
+    facts.principal = Some(caller.principal.clone());
     // The credential scope names the region the request acts in (verified as served above).
     let regional = home.in_region(&region).map_err(ApiError::from)?;
     let service = &regional;

@@ -88,6 +88,28 @@ pub struct AuditLog {
 }
 
 /// What the log, its writer thread and the [`Durability`] of requests share.
+/// [`Histogram`](kms_core::metrics::Histogram) of batch sizes.
+struct BatchSizes(kms_core::metrics::Histogram);
+
+impl Default for BatchSizes {
+    fn default() -> Self {
+        BatchSizes(kms_core::metrics::Histogram::new(
+            kms_core::metrics::DOUBLING,
+        ))
+    }
+}
+
+/// [`Histogram`](kms_core::metrics::Histogram) of sync latencies.
+struct SyncSeconds(kms_core::metrics::Histogram);
+
+impl Default for SyncSeconds {
+    fn default() -> Self {
+        SyncSeconds(kms_core::metrics::Histogram::new(
+            kms_core::metrics::LATENCY_SECONDS,
+        ))
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     queue: Mutex<Queue>,
@@ -101,6 +123,12 @@ struct Inner {
     /// chains on, unless another process appended meanwhile (then the store refuses the batch
     /// and the tail is read again).
     tail: Mutex<AuditTail>,
+    /// Records per durable batch.
+    batch_sizes: BatchSizes,
+    /// How long each batch took to become durable, in seconds.
+    sync_seconds: SyncSeconds,
+    /// Whether the last batch failed to be written: the trail is not writable now.
+    last_write_failed: std::sync::atomic::AtomicBool,
 }
 
 /// What runs once a record is durable, with its sequence number (noting a key's use, say).
@@ -335,6 +363,36 @@ impl AuditLog {
         )
     }
 
+    /// Appends the trail's metrics (batch sizes, sync latency) to `out`, Prometheus text.
+    pub fn render_metrics(&self, out: &mut String) {
+        use kms_core::metrics::header;
+        header(
+            out,
+            "kms_audit_batch_records",
+            "histogram",
+            "Audit records made durable per batch (group commit).",
+        );
+        self.inner
+            .batch_sizes
+            .0
+            .render("kms_audit_batch_records", "", out);
+        header(
+            out,
+            "kms_audit_sync_seconds",
+            "histogram",
+            "Time for one batch of audit records to become durable.",
+        );
+        self.inner
+            .sync_seconds
+            .0
+            .render("kms_audit_sync_seconds", "", out);
+    }
+
+    /// Whether the last batch could be written (the trail is writable).
+    pub fn writable(&self) -> bool {
+        !self.inner.last_write_failed.load(Ordering::Relaxed)
+    }
+
     /// Records and batches written by this writer so far: their ratio is the group commit's
     /// average batch.
     pub fn written(&self) -> (u64, u64) {
@@ -528,8 +586,14 @@ impl Inner {
             // Another process may have appended after the remembered tail: then the store
             // refuses the batch and it is built again on the stored tail. (A shared store
             // builds it on its locked tail at once.)
-            match store.append_audit_chained(hint.take(), &build) {
+            let started = std::time::Instant::now();
+            let appended = store.append_audit_chained(hint.take(), &build);
+            self.last_write_failed
+                .store(appended.is_err(), Ordering::Relaxed);
+            match appended {
                 Ok(written) => {
+                    self.sync_seconds.0.observe(started.elapsed().as_secs_f64());
+                    self.batch_sizes.0.observe(written.records.len() as f64);
                     let (Some(first), Some(last)) =
                         (written.records.first(), written.records.last())
                     else {

@@ -45,6 +45,7 @@ mod key_policies;
 mod key_usage;
 mod keys;
 mod managed;
+mod metrics;
 mod multi_region;
 mod plugins;
 mod rotation;
@@ -176,6 +177,8 @@ struct Shared {
     key_usage: key_usage::KeyUsageTracker,
     // The client that reaches external key stores' XKS proxies (`kms serve` installs it).
     xks_client: RwLock<Option<Arc<dyn xks::XksClient>>>,
+    // Plugin verdicts given so far: allow, deny, abstain, failed.
+    plugin_verdicts: [AtomicU64; 4],
     // The HSM tokens this process is logged in to, by custom key store id.
     hsm_tokens: Mutex<std::collections::HashMap<String, Arc<kms_vault::hsm::HsmToken>>>,
 }
@@ -340,6 +343,7 @@ impl Service {
             limits: RwLock::new(ResourceLimits::default()),
             key_usage: Default::default(),
             xks_client: RwLock::new(None),
+            plugin_verdicts: Default::default(),
             hsm_tokens: Mutex::new(std::collections::HashMap::new()),
         };
         shared

@@ -156,6 +156,13 @@ impl Service {
             PluginVerdict::Deny(reason) | PluginVerdict::Failed(reason) => format!(": {reason}"),
             PluginVerdict::Allow | PluginVerdict::Abstain => String::new(),
         };
+        let counted = match verdict {
+            PluginVerdict::Allow => 0,
+            PluginVerdict::Deny(_) => 1,
+            PluginVerdict::Abstain => 2,
+            PluginVerdict::Failed(_) => 3,
+        };
+        self.shared.plugin_verdicts[counted].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let message = format!(
             "policy plugin '{}' ({}) on {} answered {} for {}{reason}",
             plugin.name,

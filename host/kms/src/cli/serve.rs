@@ -68,6 +68,10 @@ pub(super) struct ServeArgs {
     /// past this they are answered and counted in the next audit record of that client.
     #[arg(long, default_value_t = 20.0)]
     audited_refusals_per_second: f64,
+    /// Request logs on standard output, one line per request (request id, principal, operation,
+    /// key, outcome, status, latency; never key material or plaintext): text, json, or off.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Resource quota: KMS keys in each region of the account.
     #[arg(long, default_value_t = svc::ResourceLimits::default().keys)]
     max_keys: u64,
@@ -131,6 +135,31 @@ impl ServeArgs {
     }
 }
 
+/// How `kms serve` logs its requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum LogFormat {
+    /// `key=value` text lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+    /// No request log.
+    Off,
+}
+
+/// Installs the request log on standard output.
+fn start_request_log(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(io::stdout)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false);
+    // A second installation (only in tests that run serve twice in a process) keeps the first.
+    let _ = match format {
+        LogFormat::Off => return,
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow::Result<()> {
     let config = args.server_config()?;
     kms.service.set_resource_limits(svc::ResourceLimits {
@@ -179,6 +208,7 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
         }
         stdout.flush()?;
     }
+    start_request_log(args.log_format);
     server.run(kms_server::shutdown_signal())?;
     // The last key uses noted since the last batch (GetKeyLastUsage).
     kms.service.flush_key_usage()?;
