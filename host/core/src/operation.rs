@@ -232,6 +232,10 @@ operations! {
     ConnectCustomKeyStore { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Disconnect a custom key store.
     DisconnectCustomKeyStore { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// A filtered page of the audit trail (this service's own operation).
+    LookupAuditEvents { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
+    /// Check the audit trail's chain (this service's own operation).
+    VerifyAuditTrail { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Attach a policy plugin (this service's own operation).
     AttachPolicyPlugin { quota: Management, grantable: false, context: false, crypto: false, served: true, keys: [] },
     /// Detach a policy plugin (this service's own operation).
@@ -322,8 +326,8 @@ mod tests {
     }
 
     #[test]
-    fn the_api_serves_56_aws_operations_and_the_3_plugin_operations() {
-        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 59);
+    fn the_api_serves_56_aws_operations_and_5_of_its_own() {
+        assert_eq!(Operation::ALL.iter().filter(|op| op.served()).count(), 61);
     }
 
     #[test]

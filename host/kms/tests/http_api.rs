@@ -1994,3 +1994,82 @@ fn every_request_is_logged_as_one_json_line_without_secrets() {
         );
     }
 }
+
+/// Debian's Chromium and ChromeDriver, and Selenium in the clients' environment; `None` (the
+/// browser test skipped, with a note) when they are missing outside CI. `.ci/run` installs them.
+fn browser(venv: &Path) -> Option<(PathBuf, PathBuf)> {
+    let chromium = PathBuf::from(
+        std::env::var("KMS_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    let driver = PathBuf::from(
+        std::env::var("KMS_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()),
+    );
+    let selenium = Command::new(venv.join("bin/python"))
+        .args(["-c", "import selenium"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if chromium.exists() && driver.exists() && selenium {
+        return Some((chromium, driver));
+    }
+    assert!(
+        std::env::var_os("KMS_CI").is_none(),
+        "KMS_CI is set but Chromium, ChromeDriver or Selenium is missing (.ci/run installs them)"
+    );
+    eprintln!(
+        "note: browser test skipped: needs {} and {} (Debian's chromium and chromium-driver) and \
+         Selenium in {} (.ci/run installs them)",
+        chromium.display(),
+        driver.display(),
+        venv.display()
+    );
+    None
+}
+
+#[test]
+fn a_browser_signs_in_to_the_console_makes_a_key_and_reads_its_audit_records() {
+    let venv = aws_clients();
+    let Some((chromium, driver)) = browser(venv) else {
+        return;
+    };
+    let served = Served::start(&[]);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut command = Command::new(venv.join("bin/python"));
+    command
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/console.py"))
+        .env("CONSOLE_URL", served.endpoint())
+        .env("ACCESS_KEY_ID", &served.key_id)
+        .env("SECRET_ACCESS_KEY", &served.secret)
+        .env("CHROMIUM", &chromium)
+        .env("CHROMEDRIVER", &driver)
+        .env("SCREENSHOTS", &shots);
+    let stdout = run_script(command);
+    assert!(stdout.contains("console ok"), "{stdout}");
+    for shot in [
+        "01-signed-in",
+        "02-key-created",
+        "03-policy-error",
+        "04-keys",
+        "05-audit",
+    ] {
+        let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{shot}");
+    }
+    // What the browser did went through the API, audited as the administrator's calls.
+    let key_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("KEY_ID="))
+        .unwrap();
+    let records = served.cli(&["audit", "query", "--key", key_id, "--output", "json"]);
+    assert!(
+        records.contains("PutKeyPolicy") && records.contains("TagResource"),
+        "{records}"
+    );
+    // The console's pages keep scripts to their own file.
+    let page = get(&served, "/console/");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|csp| csp.contains("default-src 'self'"))
+    );
+}

@@ -492,9 +492,31 @@ async fn answer(
     }
 }
 
+/// A file of the web console (`host/server/console`, compiled in as it is in the repository),
+/// with headers that keep it from running anything but its own script.
+fn console_file(body: &'static str, kind: &'static str, request_id: &str) -> Response<Full<Bytes>> {
+    let mut response = respond(200, body.as_bytes().to_vec(), request_id);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+             frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
+}
+
 /// The operator's endpoints, answered to GET without a signature: `/healthz` (the process is
 /// up), `/readyz` (the vault answers and the audit trail is writable), `/metrics` (Prometheus
-/// text). `None` for any other path.
+/// text) and the web console under `/console` (whose every action is a signed API call).
+/// `None` for any other path.
 fn operator_endpoint(state: &State, path: &str, request_id: &str) -> Option<Response<Full<Bytes>>> {
     let text = |status: u16, body: String, kind: &'static str| {
         let mut response = respond(status, body.into_bytes(), request_id);
@@ -515,6 +537,21 @@ fn operator_endpoint(state: &State, path: &str, request_id: &str) -> Option<Resp
                 ),
             },
         ),
+        "/console" | "/console/" | "/console/index.html" => Some(console_file(
+            include_str!("../console/index.html"),
+            "text/html; charset=utf-8",
+            request_id,
+        )),
+        "/console/app.js" => Some(console_file(
+            include_str!("../console/app.js"),
+            "text/javascript; charset=utf-8",
+            request_id,
+        )),
+        "/console/style.css" => Some(console_file(
+            include_str!("../console/style.css"),
+            "text/css; charset=utf-8",
+            request_id,
+        )),
         "/metrics" => {
             let mut out = String::new();
             state.metrics.render(&mut out);

@@ -192,6 +192,8 @@ operations! {
     AttachPolicyPlugin => attach_policy_plugin(svc::AttachPolicyPluginRequest) reply,
     DetachPolicyPlugin => detach_policy_plugin(svc::PolicyPluginScopeRequest) empty,
     ListPolicyPlugins => list_policy_plugins(svc::PolicyPluginScopeRequest) reply,
+    LookupAuditEvents => lookup_audit_events_page(svc::LookupAuditEventsRequest) reply,
+    VerifyAuditTrail => verify_audit_trail(svc::VerifyAuditTrailRequest) reply,
     CreateCustomKeyStore => create_custom_key_store(svc::CreateCustomKeyStoreRequest) reply,
     DescribeCustomKeyStores => describe_custom_key_stores(svc::DescribeCustomKeyStoresRequest) reply,
     UpdateCustomKeyStore => update_custom_key_store(svc::UpdateCustomKeyStoreRequest) empty,

@@ -32,6 +32,7 @@ mod aliases;
 mod analyze;
 mod api;
 mod asymmetric_ops;
+mod audit_api;
 mod authorization;
 mod clock;
 mod crypto_ops;
@@ -67,6 +68,10 @@ pub use asymmetric_ops::{
     SignRequest, SignResponse, VerifyMacRequest, VerifyMacResponse, VerifyRequest, VerifyResponse,
 };
 pub use audit::Durability;
+pub use audit_api::{
+    AuditEventEntry, LookupAuditEventsRequest, LookupAuditEventsResponse, VerifyAuditTrailRequest,
+    VerifyAuditTrailResponse,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto_ops::Accept;
 pub use custom_key_stores::{
