@@ -159,7 +159,17 @@ async function keysView() {
     el("label", {}, "Spec ", select("filter-spec", SPECS)),
     el("label", {}, "Usage ", select("filter-usage", USAGES)),
     el("label", {}, "Origin ", select("filter-origin", ORIGINS)),
-    el("span", {}, `Region ${credentials.region}`));
+    el("label", {}, "Region ", el("input", { id: "filter-region", value: credentials.region, size: 12 })),
+    el("button", {
+      type: "button", id: "switch-region",
+      onclick: () => {
+        // Each region is its own namespace: its keys are listed by a request scoped to it.
+        credentials.region = document.getElementById("filter-region").value.trim();
+        sessionStorage.setItem("kms-console", JSON.stringify(credentials));
+        document.getElementById("who").textContent = `${credentials.accessKeyId} · ${credentials.region}`;
+        keysView();
+      },
+    }, "Show region"));
   const table = el("table", { id: "keys-table" });
   show(el("h2", {}, "Keys"), filters, box, table);
   let keys = [];
