@@ -1670,3 +1670,111 @@ fn imported_material_is_wrapped_imported_erased_and_reimported_from_the_command_
     let plain = home.ok(&["decrypt", "--ciphertext-file", s(&ct), "--context", "v=1"]);
     assert_eq!(plain, "imported");
 }
+
+/// `kms` in an empty directory: no vault, no KMS_HOME of its own.
+fn bare(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kms"))
+        .args(args)
+        .env("KMS_HOME", dir.join("no-vault-here"))
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_policy_plugin_is_evaluated_and_tested_from_the_command_line_without_a_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bare(
+        dir.path(),
+        &[
+            "plugin",
+            "eval",
+            "--component",
+            "stock:abac-policy",
+            "--request",
+            r#"{"Action":"kms:Encrypt","KeyTags":{"tenant":"acme"},"EncryptionContext":{"tenant":"acme"}}"#,
+            "--output",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["Verdict"], "Allow");
+    assert!(
+        !dir.path().join("no-vault-here").exists(),
+        "no vault was made"
+    );
+
+    // A table of 24 cases: the ABAC rule over tenants, actions, untagged keys and settings.
+    let mut cases = Vec::new();
+    for (i, tenant) in ["acme", "globex", "initech"].iter().enumerate() {
+        for action in [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "kms:ReEncryptFrom",
+        ] {
+            let other = ["globex", "initech", "acme"][i];
+            cases.push(serde_json::json!({
+                "Name": format!("{action} by {tenant} on {tenant}'s key"),
+                "Request": {"Action": action, "KeyTags": {"tenant": tenant},
+                            "EncryptionContext": {"tenant": tenant}},
+                "Expect": "Allow"}));
+            cases.push(serde_json::json!({
+                "Name": format!("{action} by {other} on {tenant}'s key"),
+                "Request": {"Action": action, "KeyTags": {"tenant": tenant},
+                            "EncryptionContext": {"tenant": other}},
+                "Expect": "Deny", "Reason": format!("tenant={other}")}));
+        }
+    }
+    assert_eq!(cases.len(), 24);
+    cases.push(serde_json::json!({
+        "Name": "DescribeKey is not governed",
+        "Request": {"Action": "kms:DescribeKey", "KeyTags": {"tenant": "acme"}},
+        "Expect": "Abstain"}));
+    cases.push(serde_json::json!({
+        "Name": "an untagged key is not the rule's",
+        "Request": {"Action": "kms:Encrypt"}, "Expect": "Abstain"}));
+    let table = dir.path().join("cases.json");
+    std::fs::write(
+        &table,
+        serde_json::json!({"Component": "stock:abac-policy", "Cases": cases}).to_string(),
+    )
+    .unwrap();
+    let out = bare(dir.path(), &["plugin", "test", table.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = stdout.lines().last().unwrap();
+    assert!(
+        summary.starts_with("26 passed, 0 failed, 26 cases in"),
+        "{stdout}"
+    );
+    println!("kms plugin test: {summary}");
+
+    // One wrong expectation: a readable diff and a failing exit.
+    cases[0]["Expect"] = serde_json::json!("Deny");
+    std::fs::write(
+        &table,
+        serde_json::json!({"Component": "stock:abac-policy", "Cases": cases}).to_string(),
+    )
+    .unwrap();
+    let out = bare(dir.path(), &["plugin", "test", table.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  kms:Encrypt by acme on acme's key")
+            && stdout.contains("  - expected: Deny")
+            && stdout.contains("  + got:      Allow")
+            && stdout.contains("25 passed, 1 failed"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 26 cases got another verdict"));
+}

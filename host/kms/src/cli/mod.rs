@@ -16,6 +16,7 @@ mod identity;
 mod import;
 mod key_stores;
 mod keys;
+mod plugin_dev;
 mod policies;
 mod render;
 mod rotation;
@@ -262,6 +263,12 @@ enum Command {
     /// Serve AWS's XKS Proxy API with this vault's keys as the external keys, for external key
     /// stores (of AWS KMS, or of another kms serve) to use.
     XksProxy(xks_proxy::XksProxyArgs),
+    /// Policy plugin authors' tools, with no vault: evaluate a plugin on a request, or run a
+    /// table of requests with expected verdicts.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin_dev::PluginCommand,
+    },
 }
 
 /// The one argument of the commands that take nothing but a key (id, ARN or alias).
@@ -424,6 +431,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => return home::init(&paths, &args, cli.region.as_deref(), cli.output),
         Command::Components(args) => return components::components(cli.output, args),
+        Command::Plugin { command } => return plugin_dev::plugin(command, cli.output),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -497,7 +505,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 /// Each command to the function that carries it out.
 fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Init(_) | Command::Components(_) | Command::Completions { .. } => {
+        Command::Init(_)
+        | Command::Components(_)
+        | Command::Completions { .. }
+        | Command::Plugin { .. } => {
             unreachable!("`init`, `components` and `completions` run before the vault is opened")
         }
         Command::CreateKey(args) => keys::create_key(kms, args),
