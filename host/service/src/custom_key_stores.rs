@@ -493,7 +493,7 @@ impl Service {
                 if (req.key_store_password.is_some() || req.cloud_hsm_cluster_id.is_some())
                     && store.connection_state != ConnectionState::Disconnected
                 {
-                    return Err(wrong_state(&store, "disconnect it to change its password or HSM"));
+                    return Err(wrong_state(store, "disconnect it to change its password or HSM"));
                 }
                 if let Some(name) = &req.new_custom_key_store_name {
                     store.name = name.clone();
@@ -516,7 +516,7 @@ impl Service {
                         ));
                     };
                     if proxy_moved && store.connection_state != ConnectionState::Disconnected {
-                        return Err(wrong_state(&store, "disconnect it to move its proxy"));
+                        return Err(wrong_state(store, "disconnect it to move its proxy"));
                     }
                     if let Some(endpoint) = &req.xks_proxy_uri_endpoint {
                         settings.uri_endpoint = validate_xks_endpoint(endpoint)?;
@@ -536,7 +536,7 @@ impl Service {
                         )?);
                     }
                     store.xks = Some(settings);
-                    self.xks_health(caller, "UpdateCustomKeyStore", &store)
+                    self.xks_health(caller, "UpdateCustomKeyStore", store)
                         .map_err(|f| Self::xks_store_error(&f))?;
                 }
                 if let Some(cluster_id) = &req.cloud_hsm_cluster_id {

@@ -83,9 +83,12 @@ fn modules() -> MutexGuard<'static, HashMap<PathBuf, Pkcs11>> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// SHA-256 of the PIN each token (module and slot) of this process was logged in with.
-fn logins() -> MutexGuard<'static, HashMap<(PathBuf, u64), [u8; 32]>> {
-    static LOGINS: OnceLock<Mutex<HashMap<(PathBuf, u64), [u8; 32]>>> = OnceLock::new();
+/// SHA-256 of the PIN each token (module path and slot id) of this process was logged in with.
+type Logins = HashMap<(PathBuf, u64), [u8; 32]>;
+
+/// The [`Logins`] of this process.
+fn logins() -> MutexGuard<'static, Logins> {
+    static LOGINS: OnceLock<Mutex<Logins>> = OnceLock::new();
     LOGINS
         .get_or_init(Default::default)
         .lock()
