@@ -762,7 +762,7 @@ fn process(
         Some(op) => match protocol::key_pair_spec_of(op, body) {
             Some(pair) => quota::classify_key_pair(pair),
             None => quota::classify(op, || {
-                protocol::key_of(op, body).and_then(|key| service.key_type(&key))
+                facts.key.as_deref().and_then(|key| service.key_type(key))
             }),
         },
         None => OpClass::Management,

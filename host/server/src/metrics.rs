@@ -2,7 +2,7 @@
 //! latency histograms by operation, and throttles. The façade adds its own (audit, cache,
 //! plugins): [`Service::render_metrics`](kms_service::Service::render_metrics).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,34 +21,35 @@ pub(crate) struct RequestFacts {
     pub key: Option<String>,
 }
 
-/// Counters of the requests served.
+/// Counters of the requests served, kept by operation name (static: only served names, or
+/// `-`, so that clients cannot grow the label set) then outcome: counting a request allocates
+/// nothing once its pair has been seen.
 #[derive(Default)]
 pub(crate) struct RequestMetrics {
-    requests: Mutex<BTreeMap<(String, String), u64>>,
-    latencies: Mutex<BTreeMap<String, Arc<Histogram>>>,
+    requests: Mutex<HashMap<&'static str, HashMap<String, u64>>>,
+    latencies: Mutex<HashMap<&'static str, Arc<Histogram>>>,
     throttles: AtomicU64,
 }
 
 impl RequestMetrics {
     /// Counts one answered request.
     pub fn record(&self, operation: &str, outcome: &str, seconds: f64) {
-        // Only names the service serves (or `-`), so that clients cannot grow the label set.
-        let operation = if crate::protocol::served(operation).is_some() {
-            operation
-        } else {
-            "-"
-        };
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((operation.to_string(), outcome.to_string()))
-            .or_default() += 1;
+        let operation = crate::protocol::served(operation).map_or("-", |op| op.name());
+        {
+            let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            let outcomes = requests.entry(operation).or_default();
+            match outcomes.get_mut(outcome) {
+                Some(n) => *n += 1,
+                None => {
+                    outcomes.insert(outcome.to_string(), 1);
+                }
+            }
+        }
         let histogram = Arc::clone(
             self.latencies
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .entry(operation.to_string())
+                .entry(operation)
                 .or_insert_with(|| Arc::new(Histogram::new(LATENCY_SECONDS))),
         );
         histogram.observe(seconds);
@@ -57,7 +58,8 @@ impl RequestMetrics {
         }
     }
 
-    /// Appends the request metrics to `out`.
+    /// Appends the request metrics to `out`, sorted so that a page reads the same from one
+    /// scrape to the next.
     pub fn render(&self, out: &mut String) {
         header(
             out,
@@ -65,12 +67,14 @@ impl RequestMetrics {
             "counter",
             "Requests answered, by operation and outcome (Success or the AWS exception).",
         );
-        for ((operation, outcome), n) in self
+        let requests: BTreeMap<(&str, String), u64> = self
             .requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-        {
+            .flat_map(|(op, outcomes)| outcomes.iter().map(|(o, n)| ((*op, o.clone()), *n)))
+            .collect();
+        for ((operation, outcome), n) in &requests {
             let _ = writeln!(
                 out,
                 "kms_requests_total{{operation=\"{}\",outcome=\"{}\"}} {n}",
@@ -84,17 +88,17 @@ impl RequestMetrics {
             "histogram",
             "Time from a request's body to its answer (its audit record durable), by operation.",
         );
-        let latencies: Vec<(String, Arc<Histogram>)> = self
+        let latencies: BTreeMap<&str, Arc<Histogram>> = self
             .latencies
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(op, h)| (op.clone(), Arc::clone(h)))
+            .map(|(op, h)| (*op, Arc::clone(h)))
             .collect();
         for (operation, histogram) in latencies {
             histogram.render(
                 "kms_request_duration_seconds",
-                &format!("operation=\"{}\"", label(&operation)),
+                &format!("operation=\"{}\"", label(operation)),
                 out,
             );
         }
