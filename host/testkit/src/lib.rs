@@ -1,0 +1,445 @@
+//! A test kit for authors of kms components: your tenant application, data-key wrapper or policy
+//! plugin against the real host — the same authorization, sandbox and limits as in production —
+//! in your own `cargo test`, fast and deterministic.
+//!
+//! ```
+//! use kms_testkit::{Scratch, KeySpec};
+//! let kms = Scratch::new();
+//! let key = kms.key(KeySpec::SymmetricDefault);
+//! kms.alias("alias/orders", &key);
+//! kms.tag(&key, "tenant", "acme");
+//! let mark = kms.audit_mark();
+//! kms.disable(&key);
+//! kms.assert_audited(mark, "DisableKey", "Success");
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+pub use kms_authz::{PluginVerdict, PolicyRequest};
+pub use kms_core::types::{KeySpec, KeyUsage};
+pub use kms_runtime::{Capabilities, GuestComponent, KeySelector, RunError, Tenant};
+pub use kms_service::audit::AuditEvent;
+pub use kms_service::{Caller, KmsError, ManualClock, Service};
+
+use kms_service as svc;
+
+/// Where the scratch KMS's clock starts: 2026-01-01T00:00:00Z.
+pub const START: u64 = 1_767_225_600;
+
+/// A scratch KMS: an in-memory vault (account 111122223333, region us-east-1, a random root
+/// key), a clock that moves only when told, and the component runtime over them.
+pub struct Scratch {
+    service: Arc<Service>,
+    clock: Arc<ManualClock>,
+    runtime: kms_runtime::Runtime,
+    root: Caller,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scratch {
+    /// A fresh, empty KMS at [`START`].
+    ///
+    /// ```
+    /// let kms = kms_testkit::Scratch::new();
+    /// assert_eq!(kms.service().account(), "111122223333");
+    /// ```
+    pub fn new() -> Self {
+        let clock = Arc::new(ManualClock::new(START));
+        let service = Arc::new(
+            Service::in_memory_with_clock(clock.clone()).expect("an in-memory vault opens"),
+        );
+        let runtime =
+            kms_runtime::Runtime::new(service.clone(), kms_runtime::RuntimeConfig::default())
+                .expect("the component runtime starts");
+        service.set_policy_engine(Arc::new(runtime.plugin_runner().clone()));
+        let root = Caller::account_root(service.account());
+        Scratch {
+            service,
+            clock,
+            runtime,
+            root,
+        }
+    }
+
+    /// The service, for calls the kit has no shortcut for.
+    ///
+    /// ```
+    /// let kms = kms_testkit::Scratch::new();
+    /// let keys = kms.service().list_keys(kms.root(), Default::default()).unwrap();
+    /// assert!(keys.keys.is_empty());
+    /// ```
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    /// The account's root: allowed everything by the default key policy.
+    ///
+    /// ```
+    /// let kms = kms_testkit::Scratch::new();
+    /// assert_eq!(kms.root().principal, "arn:aws:iam::111122223333:root");
+    /// ```
+    pub fn root(&self) -> &Caller {
+        &self.root
+    }
+
+    /// Moves the clock `days` on and runs the work that fell due (deletions, rotations).
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// kms.schedule_deletion(&key, 7);
+    /// kms.advance_days(8);
+    /// assert!(kms.service().list_keys(kms.root(), Default::default()).unwrap().keys.is_empty());
+    /// ```
+    pub fn advance_days(&self, days: u64) {
+        self.clock.advance_days(days);
+        self.service.run_maintenance().expect("due work runs");
+    }
+
+    /// A new key of `spec` (its usage: ENCRYPT_DECRYPT where the spec has it, else the spec's
+    /// first); answers its id.
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// let signing = kms.key(KeySpec::EccNistP256);
+    /// assert_eq!(kms.service().describe_key(kms.root(), kms_service::KeyRequest::new(&signing))
+    ///     .unwrap().key_metadata.key_usage, kms_testkit::KeyUsage::SignVerify);
+    /// ```
+    pub fn key(&self, spec: KeySpec) -> String {
+        let usage = match spec {
+            KeySpec::SymmetricDefault | KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+                KeyUsage::EncryptDecrypt
+            }
+            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+                KeyUsage::GenerateVerifyMac
+            }
+            _ => KeyUsage::SignVerify,
+        };
+        self.key_for(spec, usage)
+    }
+
+    /// A new key of `spec` and `usage`; answers its id.
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec, KeyUsage};
+    /// let kms = Scratch::new();
+    /// kms.key_for(KeySpec::EccNistP256, KeyUsage::KeyAgreement);
+    /// ```
+    pub fn key_for(&self, spec: KeySpec, usage: KeyUsage) -> String {
+        self.service
+            .create_key(
+                &self.root,
+                svc::CreateKeyRequest {
+                    key_spec: Some(spec),
+                    key_usage: Some(usage),
+                    ..Default::default()
+                },
+            )
+            .expect("the key is created")
+            .key_metadata
+            .key_id
+    }
+
+    /// Points `alias` (`alias/…`) at `key`.
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// kms.alias("alias/orders", &key);
+    /// ```
+    pub fn alias(&self, alias: &str, key: &str) {
+        self.service
+            .create_alias(
+                &self.root,
+                svc::AliasRequest {
+                    alias_name: alias.into(),
+                    target_key_id: key.into(),
+                },
+            )
+            .expect("the alias is created");
+    }
+
+    /// Tags `key` with `name`=`value`.
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// kms.tag(&kms.key(KeySpec::SymmetricDefault), "tenant", "acme");
+    /// ```
+    pub fn tag(&self, key: &str, name: &str, value: &str) {
+        self.service
+            .tag_resource(
+                &self.root,
+                svc::TagResourceRequest {
+                    key_id: key.into(),
+                    tags: vec![kms_core::types::Tag {
+                        tag_key: name.into(),
+                        tag_value: value.into(),
+                    }],
+                },
+            )
+            .expect("the tag is added");
+    }
+
+    /// A principal (`arn:aws:iam::111122223333:user/…` or `…:role/…`) with an identity policy
+    /// allowing `actions` on every key of the account; answers it as a caller.
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// let app = kms.principal("arn:aws:iam::111122223333:role/app", &["kms:Encrypt"]);
+    /// let request = kms_service::EncryptRequest::new(&key, b"hi".to_vec());
+    /// assert!(kms.service().encrypt(&app, request).is_ok());
+    /// ```
+    pub fn principal(&self, arn: &str, actions: &[&str]) -> Caller {
+        self.service
+            .create_principal(
+                &self.root,
+                svc::CreatePrincipalRequest {
+                    arn: arn.into(),
+                    tags: Vec::new(),
+                },
+            )
+            .expect("the principal is created");
+        if !actions.is_empty() {
+            let policy = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": actions,
+                    "Resource": format!("arn:aws:kms:*:{}:key/*", self.service.account())}],
+            });
+            self.service
+                .put_principal_policy(
+                    &self.root,
+                    svc::PutPrincipalPolicyRequest {
+                        arn: arn.into(),
+                        policy_name: "testkit".into(),
+                        policy_document: policy.to_string(),
+                    },
+                )
+                .expect("the policy is put");
+        }
+        Caller::principal(arn).expect("a principal ARN")
+    }
+
+    /// Disables `key` (a fault to inject between two calls of a component).
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// kms.disable(&key);
+    /// let request = kms_service::EncryptRequest::new(&key, b"hi".to_vec());
+    /// assert!(matches!(kms.service().encrypt(kms.root(), request),
+    ///     Err(kms_testkit::KmsError::Disabled(_))));
+    /// ```
+    pub fn disable(&self, key: &str) {
+        self.service
+            .disable_key(&self.root, svc::KeyRequest::new(key))
+            .expect("the key is disabled");
+    }
+
+    /// Schedules `key`'s deletion in `days` (7–30).
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// kms.schedule_deletion(&kms.key(KeySpec::SymmetricDefault), 30);
+    /// ```
+    pub fn schedule_deletion(&self, key: &str, days: u32) {
+        self.service
+            .schedule_key_deletion(
+                &self.root,
+                svc::ScheduleKeyDeletionRequest {
+                    key_id: key.into(),
+                    pending_window_in_days: Some(days),
+                },
+            )
+            .expect("the deletion is scheduled");
+    }
+
+    /// Loads a component (a WebAssembly component binary) as the host would.
+    ///
+    /// ```
+    /// let kms = kms_testkit::Scratch::new();
+    /// let app = kms.load(kms_guest_components::stock("tenant-app").unwrap().bytes).unwrap();
+    /// assert!(!app.digest().is_empty());
+    /// ```
+    pub fn load(&self, component: &[u8]) -> Result<GuestComponent, RunError> {
+        self.runtime.load(component)
+    }
+
+    /// Runs a tenant application once, for `tenant`, with `args`; answers what its `run`
+    /// returned, or how the host stopped it.
+    ///
+    /// ```
+    /// use kms_testkit::{Capabilities, KeySelector, KeySpec, Scratch, Tenant};
+    /// let kms = Scratch::new();
+    /// kms.alias("alias/orders", &kms.key(KeySpec::SymmetricDefault));
+    /// let app = kms.load(kms_guest_components::stock("tenant-app").unwrap().bytes).unwrap();
+    /// let caps = Capabilities::builder()
+    ///     .allow(KeySelector::Alias("alias/orders".into()), kms_runtime::Operations::all())
+    ///     .build();
+    /// let tenant = Tenant::new(kms.root().clone(), caps);
+    /// let answer = kms.run(&app, &tenant, &["alias/orders"]).unwrap();
+    /// assert!(answer.is_ok(), "{answer:?}");
+    /// ```
+    pub fn run(
+        &self,
+        component: &GuestComponent,
+        tenant: &Tenant,
+        args: &[&str],
+    ) -> Result<Result<String, String>, RunError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        self.runtime.run(component, tenant, &args)
+    }
+
+    /// Starts a data-key wrapper for `tenant`: seal and open through it.
+    ///
+    /// ```
+    /// use kms_testkit::{Capabilities, KeySelector, KeySpec, Scratch, Tenant};
+    /// let kms = Scratch::new();
+    /// kms.alias("alias/orders", &kms.key(KeySpec::SymmetricDefault));
+    /// let wrapper = kms.load(kms_guest_components::stock("data-key-wrapper").unwrap().bytes).unwrap();
+    /// let caps = Capabilities::builder()
+    ///     .allow(KeySelector::Alias("alias/orders".into()), kms_runtime::Operations::all())
+    ///     .build();
+    /// let mut session = kms.wrapper(&wrapper, &Tenant::new(kms.root().clone(), caps)).unwrap();
+    /// let context = Default::default();
+    /// let sealed = session.seal("alias/orders", b"order 7", &context).unwrap().unwrap();
+    /// assert_eq!(session.open(&sealed, &context).unwrap().unwrap(), b"order 7");
+    /// ```
+    pub fn wrapper(
+        &self,
+        component: &GuestComponent,
+        tenant: &Tenant,
+    ) -> Result<kms_runtime::WrapperSession, RunError> {
+        self.runtime.wrapper(component, tenant)
+    }
+
+    /// A policy plugin's verdict on `request`, the plugin run in a fresh instance as the host
+    /// runs it when it guards a key.
+    ///
+    /// ```
+    /// use kms_testkit::{PluginVerdict, PolicyRequest, Scratch};
+    /// let kms = Scratch::new();
+    /// let request = PolicyRequest {
+    ///     principal: "arn:aws:iam::111122223333:user/alice".into(),
+    ///     account: "111122223333".into(),
+    ///     action: "kms:Encrypt".into(),
+    ///     key_arn: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+    ///     key_tags: vec![("tenant".into(), "acme".into())],
+    ///     encryption_context: vec![("tenant".into(), "globex".into())],
+    ///     via_service: None,
+    ///     time: kms_testkit::START,
+    /// };
+    /// let verdict = kms.plugin_verdict(kms_guest_components::stock("abac-policy").unwrap().bytes, &[], &request);
+    /// assert!(matches!(verdict, PluginVerdict::Deny(_)), "{verdict:?}");
+    /// ```
+    pub fn plugin_verdict(
+        &self,
+        component: &[u8],
+        config: &[(&str, &str)],
+        request: &PolicyRequest,
+    ) -> PluginVerdict {
+        use kms_authz::PolicyEngine;
+        let plugin = kms_vault::PluginAttachment {
+            scope: kms_vault::PluginScope::Account(self.service.account().into()),
+            name: "under-test".into(),
+            digest: kms_crypto_digest(component),
+            component: component.to_vec(),
+            config: config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            attached_at: START,
+        };
+        self.runtime.plugin_runner().evaluate(&plugin, request)
+    }
+
+    /// Where the audit trail is now: [`audit_since`](Self::audit_since) answers what came after.
+    ///
+    /// ```
+    /// let kms = kms_testkit::Scratch::new();
+    /// let mark = kms.audit_mark();
+    /// assert!(kms.audit_since(mark).is_empty());
+    /// ```
+    pub fn audit_mark(&self) -> AuditMark {
+        AuditMark(self.events(0).last().map_or(0, |(seq, _)| *seq))
+    }
+
+    /// The audit records made since `mark`, in order.
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// let mark = kms.audit_mark();
+    /// kms.key(KeySpec::SymmetricDefault);
+    /// assert_eq!(kms.audit_since(mark)[0].operation, "CreateKey");
+    /// ```
+    pub fn audit_since(&self, mark: AuditMark) -> Vec<AuditEvent> {
+        self.events(mark.0).into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// Panics unless a record of `operation` with `outcome` (`Success` or the AWS exception)
+    /// was made since `mark`, listing what was.
+    ///
+    /// ```
+    /// use kms_testkit::{Scratch, KeySpec};
+    /// let kms = Scratch::new();
+    /// let mark = kms.audit_mark();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// kms.assert_audited(mark, "CreateKey", "Success");
+    /// ```
+    pub fn assert_audited(&self, mark: AuditMark, operation: &str, outcome: &str) {
+        let since = self.audit_since(mark);
+        assert!(
+            since
+                .iter()
+                .any(|e| e.operation == operation && e.outcome == outcome),
+            "no {operation} audited with outcome {outcome}; the records since the mark: {:?}",
+            since
+                .iter()
+                .map(|e| format!("{} {}", e.operation, e.outcome))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    fn events(&self, after: u64) -> Vec<(u64, AuditEvent)> {
+        let mut events = Vec::new();
+        let mut after = after;
+        loop {
+            let page = self
+                .service
+                .lookup_audit_events(&self.root, after, 1000)
+                .expect("the trail reads");
+            let Some((last, _)) = page.last() else {
+                return events;
+            };
+            after = *last;
+            events.extend(page);
+        }
+    }
+}
+
+/// SHA-256 of a component, hex: how the host names it (and caches its compilation).
+fn kms_crypto_digest(component: &[u8]) -> String {
+    kms_crypto::sha256(component)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A place in the audit trail ([`Scratch::audit_mark`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditMark(u64);
