@@ -1778,3 +1778,49 @@ fn a_policy_plugin_is_evaluated_and_tested_from_the_command_line_without_a_vault
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 26 cases got another verdict"));
 }
+
+#[test]
+fn a_data_key_wrapper_is_round_tripped_from_the_command_line_without_a_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bare(
+        dir.path(),
+        &[
+            "wrapper",
+            "test",
+            "--component",
+            "stock:data-key-wrapper",
+            "--context",
+            "tenant=acme",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok      round trip of 1048576 bytes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok      4096 bytes with another context is refused"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok      1 bytes tampered is refused"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 failed; 4 plaintexts"), "{stdout}");
+    // A policy plugin is not a wrapper: said so, and a failing exit.
+    let out = bare(
+        dir.path(),
+        &["wrapper", "test", "--component", "stock:abac-policy"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrapper"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -269,6 +269,11 @@ enum Command {
         #[command(subcommand)]
         command: plugin_dev::PluginCommand,
     },
+    /// Data-key wrapper authors' tools, with no vault: a seal/open round trip in a scratch KMS.
+    Wrapper {
+        #[command(subcommand)]
+        command: plugin_dev::WrapperCommand,
+    },
 }
 
 /// The one argument of the commands that take nothing but a key (id, ARN or alias).
@@ -432,6 +437,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => return home::init(&paths, &args, cli.region.as_deref(), cli.output),
         Command::Components(args) => return components::components(cli.output, args),
         Command::Plugin { command } => return plugin_dev::plugin(command, cli.output),
+        Command::Wrapper { command } => return plugin_dev::wrapper(command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -508,7 +514,8 @@ fn dispatch(kms: &Invocation, paths: &home::Paths, command: Command) -> anyhow::
         Command::Init(_)
         | Command::Components(_)
         | Command::Completions { .. }
-        | Command::Plugin { .. } => {
+        | Command::Plugin { .. }
+        | Command::Wrapper { .. } => {
             unreachable!("`init`, `components` and `completions` run before the vault is opened")
         }
         Command::CreateKey(args) => keys::create_key(kms, args),
