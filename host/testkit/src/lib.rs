@@ -52,9 +52,49 @@ impl Scratch {
     /// ```
     pub fn new() -> Self {
         let clock = Arc::new(ManualClock::new(START));
-        let service = Arc::new(
-            Service::in_memory_with_clock(clock.clone()).expect("an in-memory vault opens"),
-        );
+        let service =
+            Service::in_memory_with_clock(clock.clone()).expect("an in-memory vault opens");
+        Self::over(service, clock)
+    }
+
+    /// A fresh KMS at [`START`] on a new SQLite vault file at `path` (in a temporary directory
+    /// of the test's): what `kms serve` keeps, for tests that reopen it or read it beside.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("kms-testkit-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("vault.db");
+    /// let _ = std::fs::remove_file(&path);
+    /// let kms = kms_testkit::Scratch::on_sqlite(&path).unwrap();
+    /// kms.key(kms_testkit::KeySpec::SymmetricDefault);
+    /// assert!(path.exists());
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn on_sqlite(path: &std::path::Path) -> Result<Self, KmsError> {
+        let clock = Arc::new(ManualClock::new(START));
+        let vault = kms_vault::Vault::create(
+            Box::new(kms_vault::SqliteStore::open(path)?),
+            kms_vault::RootKey::generate()?,
+            kms_service::DEFAULT_ACCOUNT,
+            kms_service::DEFAULT_REGION,
+        )?;
+        Ok(Self::over(Service::new(vault, clock.clone())?, clock))
+    }
+
+    /// Loads a component from a file (what `cargo build --target wasm32-wasip2` wrote).
+    ///
+    /// ```
+    /// let kms = kms_testkit::Scratch::new();
+    /// assert!(kms.load_file(std::path::Path::new("no-such.wasm")).is_err());
+    /// ```
+    pub fn load_file(&self, path: &std::path::Path) -> Result<GuestComponent, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.load(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn over(service: Service, clock: Arc<ManualClock>) -> Self {
+        let service = Arc::new(service);
         let runtime =
             kms_runtime::Runtime::new(service.clone(), kms_runtime::RuntimeConfig::default())
                 .expect("the component runtime starts");
