@@ -298,21 +298,48 @@ impl Service {
             })?;
             return Ok((ciphertext, label));
         }
+        let ciphertext = self.seal_in_vault(record, kind, plaintext, context)?;
+        let material_id = self.material_id(&record.key_id, record.current_version)?;
+        Ok((ciphertext, material_id))
+    }
+
+    /// A blob sealed under the key's current material in the vault (for a key of an external
+    /// key store, the inner layer).
+    pub(super) fn seal_in_vault(
+        &self,
+        record: &KeyRecord,
+        kind: BlobKind,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsResult<Vec<u8>> {
         let material = self.shared.vault.key_material(
             &record.key_id,
             KeySpec::SymmetricDefault,
             record.current_version,
         )?;
-        let ciphertext = blob::seal(
+        blob::seal(
             kind,
             &record.key_id,
             record.current_version,
             material.symmetric()?,
             plaintext,
             context,
-        )?;
-        let material_id = self.material_id(&record.key_id, record.current_version)?;
-        Ok((ciphertext, material_id))
+        )
+    }
+
+    /// Opens a blob sealed under version `version` of the key's material in the vault.
+    pub(super) fn open_in_vault(
+        &self,
+        record: &KeyRecord,
+        version: u32,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsResult<Zeroizing<Vec<u8>>> {
+        let material =
+            self.shared
+                .vault
+                .key_material(&record.key_id, KeySpec::SymmetricDefault, version)?;
+        blob::open(ciphertext, material.symmetric()?, context)
     }
 
     /// Decrypts a blob: resolves the key named in its header, checks `expected_key` if given,
@@ -382,12 +409,7 @@ impl Service {
             })?;
             (plaintext, label)
         } else {
-            let material = self.shared.vault.key_material(
-                &record.key_id,
-                KeySpec::SymmetricDefault,
-                header.version,
-            )?;
-            let plaintext = blob::open(ciphertext, material.symmetric()?, context)?;
+            let plaintext = self.open_in_vault(&record, header.version, ciphertext, context)?;
             (plaintext, self.material_id(&record.key_id, header.version)?)
         };
         // Judged only now that the header is authenticated; refused like any bad blob.

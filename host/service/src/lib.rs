@@ -209,6 +209,17 @@ fn page_limit(limit: Option<u32>, default: u32, max: u32) -> KmsResult<usize> {
     }
 }
 
+/// The id of the request `caller` makes: the front door's (an HTTP request's), else a new one.
+fn request_id_of(caller: &Caller) -> String {
+    match &caller.source {
+        CallSource::Api {
+            request_id: Some(id),
+            ..
+        } => id.clone(),
+        _ => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
 /// An opaque pagination marker wrapping `position`.
 fn encode_marker(position: &str) -> String {
     URL_SAFE_NO_PAD.encode(position)
@@ -605,13 +616,7 @@ impl Service {
         outcome: &str,
         message: Option<String>,
     ) -> KmsResult<()> {
-        let request_id = match &caller.source {
-            CallSource::Api {
-                request_id: Some(id),
-                ..
-            } => id.clone(),
-            _ => uuid::Uuid::new_v4().to_string(),
-        };
+        let request_id = request_id_of(caller);
         let also_used = note.also_used;
         let event = AuditEvent {
             time: self.now(),

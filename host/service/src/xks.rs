@@ -326,13 +326,7 @@ impl Service {
         XksRequestMeta {
             principal: caller.principal.clone(),
             operation: operation.to_string(),
-            request_id: match &caller.source {
-                CallSource::Api {
-                    request_id: Some(id),
-                    ..
-                } => id.clone(),
-                _ => uuid::Uuid::new_v4().to_string(),
-            },
+            request_id: request_id_of(caller),
             key_arn,
         }
     }
@@ -429,19 +423,7 @@ impl Service {
     ) -> KmsResult<Vec<u8>> {
         let key_arn = self.key_arn(&record.key_id);
         let (client, proxy, xks_key_id) = self.external_key_of(record)?;
-        let material = self.shared.vault.key_material(
-            &record.key_id,
-            KeySpec::SymmetricDefault,
-            record.current_version,
-        )?;
-        let inner = kms_crypto::blob::seal(
-            kind,
-            &record.key_id,
-            record.current_version,
-            material.symmetric()?,
-            plaintext,
-            context,
-        )?;
+        let inner = self.seal_in_vault(record, kind, plaintext, context)?;
         let (header, body) = inner.split_at(kms_crypto::blob::HEADER_LEN);
         let meta = self.xks_meta(caller, "Encrypt", Some(key_arn.clone()));
         let layer = kms_core::blocking::section(|| {
@@ -484,12 +466,7 @@ impl Service {
         .map_err(|f| f.for_crypto(&key_arn))?;
         let mut inner = head.to_vec();
         inner.extend_from_slice(&body);
-        let material = self.shared.vault.key_material(
-            &record.key_id,
-            KeySpec::SymmetricDefault,
-            header.version,
-        )?;
-        kms_crypto::blob::open(&inner, material.symmetric()?, context)
+        self.open_in_vault(record, header.version, &inner, context)
     }
 
     /// The client, proxy and external key id of a key in a connected external key store.
