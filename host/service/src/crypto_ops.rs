@@ -281,7 +281,7 @@ impl Service {
                 self.material_id(&record.key_id, record.current_version)?,
             ));
         }
-        if record.custom_key_store_id.is_some() {
+        if record.in_hsm() {
             // Inside the HSM: the blob is the same format, sealed by the token.
             let label = custom_key_stores::token_key_label(&record.key_id, record.current_version);
             let token = self.token_of(record)?;
@@ -400,7 +400,7 @@ impl Service {
                 self.open_external(caller, &record, ciphertext, context)?,
                 self.material_id(&record.key_id, header.version)?,
             )
-        } else if record.custom_key_store_id.is_some() {
+        } else if record.in_hsm() {
             let label = custom_key_stores::token_key_label(&record.key_id, header.version);
             let token = self.token_of(&record)?;
             let plaintext = kms_core::blocking::section(|| {

@@ -797,7 +797,7 @@ impl Service {
     /// Destroys the material of a deleted key in its HSM, when its store is connected; as in
     /// AWS, a disconnected store's HSM keeps the material (the operator may delete it there).
     pub(crate) fn erase_from_hsm(&self, record: &KeyRecord) {
-        if record.custom_key_store_id.is_none() || record.xks_key_id.is_some() {
+        if !record.in_hsm() {
             return;
         }
         if let Ok(token) = self.token_of(record) {

@@ -97,8 +97,7 @@ impl Service {
     pub(super) fn metadata(&self, record: &KeyRecord) -> KmsResult<KeyMetadata> {
         // A key of EXTERNAL origin names its current material whether or not it is in the
         // vault now; before its first import it has none.
-        let in_hsm = record.custom_key_store_id.is_some() && record.xks_key_id.is_none();
-        let (current_key_material_id, expiration) = if in_hsm {
+        let (current_key_material_id, expiration) = if record.in_hsm() {
             // The material is in the HSM, which names it by the key and version.
             (
                 Some(custom_key_stores::token_key_label(

@@ -563,7 +563,7 @@ impl Service {
         version: u32,
         f: impl FnOnce(&dyn BlobKey) -> KmsResult<T>,
     ) -> KmsResult<T> {
-        if record.origin == Origin::AwsCloudhsm {
+        if record.in_hsm() {
             let token = self.token_of(record)?;
             let label = crate::custom_key_stores::token_key_label(&record.key_id, version);
             return kms_core::blocking::section(|| {

@@ -163,6 +163,12 @@ impl KeyRecord {
         }
     }
 
+    /// Whether the key's material lives inside the HSM of a custom key store (origin
+    /// `AWS_CLOUDHSM`), rather than in the vault.
+    pub fn in_hsm(&self) -> bool {
+        self.origin == Origin::AwsCloudhsm
+    }
+
     /// The key's ARN.
     pub fn arn(&self) -> String {
         kms_core::arn::Arn::kms_key(&self.region, &self.account, &self.key_id).to_string()
