@@ -53,7 +53,7 @@ mod rotation;
 mod xks;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
@@ -186,7 +186,18 @@ struct Shared {
     plugin_verdicts: [AtomicU64; 4],
     // The HSM tokens this process is logged in to, by custom key store id.
     hsm_tokens: Mutex<std::collections::HashMap<String, Arc<kms_vault::hsm::HsmToken>>>,
+    // What a test runs before every call (fault injection); `interceptor_set` spares the
+    // lock when there is none, as in production.
+    interceptor: RwLock<Option<Arc<CallInterceptor>>>,
+    interceptor_set: AtomicBool,
 }
+
+/// What [`Service::set_call_interceptor`] runs before every operation, with the operation's
+/// name (`"Encrypt"`) and its caller: `Err` answers that error in place of the call (which is
+/// audited with it), and the interceptor may change the vault through the service it is given
+/// before answering `Ok` (disable the key the call is about to use). Fault injection for tests
+/// (`kms-testkit`); production leaves it unset.
+pub type CallInterceptor = dyn Fn(&Service, &Caller, &str) -> KmsResult<()> + Send + Sync;
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -361,6 +372,8 @@ impl Service {
             xks_client: RwLock::new(None),
             plugin_verdicts: Default::default(),
             hsm_tokens: Mutex::new(std::collections::HashMap::new()),
+            interceptor: RwLock::new(None),
+            interceptor_set: Default::default(),
         };
         shared
             .audit
@@ -490,6 +503,37 @@ impl Service {
             .unwrap_or_else(|p| p.into_inner()) = limits;
     }
 
+    /// Installs (or with `None` removes) the [`CallInterceptor`] every operation of every
+    /// region of this service passes first.
+    pub fn set_call_interceptor(&self, interceptor: Option<Arc<CallInterceptor>>) {
+        let mut slot = self
+            .shared
+            .interceptor
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        self.shared
+            .interceptor_set
+            .store(interceptor.is_some(), Ordering::Release);
+        *slot = interceptor;
+    }
+
+    /// What the interceptor, if any, answers for `operation` by `caller`.
+    fn intercept(&self, caller: &Caller, operation: &str) -> KmsResult<()> {
+        if !self.shared.interceptor_set.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let interceptor = self
+            .shared
+            .interceptor
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match interceptor {
+            Some(interceptor) => interceptor(self, caller, operation),
+            None => Ok(()),
+        }
+    }
+
     /// The resource quotas in force.
     pub fn resource_limits(&self) -> ResourceLimits {
         *self.shared.limits.read().unwrap_or_else(|p| p.into_inner())
@@ -586,7 +630,9 @@ impl Service {
         op: impl FnOnce(&mut AuditNote) -> KmsResult<T>,
     ) -> KmsResult<T> {
         let mut note = AuditNote::default();
-        let result = op(&mut note);
+        let result = self
+            .intercept(caller, operation)
+            .and_then(|()| op(&mut note));
         self.record(caller, operation, note, result.as_ref().err())?;
         result
     }

@@ -1893,3 +1893,51 @@ fn responses_holding_secrets_do_not_print_them() {
         "GenerateRandomResponse { plaintext: SecretBytes(32 bytes) }"
     );
 }
+
+#[test]
+fn a_call_interceptor_answers_in_place_of_the_call_and_the_refusal_is_audited() {
+    let f = fixture();
+    let key = f.key();
+    let throttled = Arc::new(std::sync::atomic::AtomicU32::new(1));
+    let left = throttled.clone();
+    f.service
+        .set_call_interceptor(Some(Arc::new(move |_, _, operation| {
+            if operation == "Encrypt"
+                && left
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Err(KmsError::Throttling("Rate exceeded".into()));
+            }
+            Ok(())
+        })));
+    assert!(matches!(
+        f.encrypt(&key, b"x"),
+        Err(KmsError::Throttling(_))
+    ));
+    // The next one runs: the interceptor answered only once.
+    let blob = f.encrypt(&key, b"x").unwrap();
+    let trail = f.service.lookup_audit_events(&f.me, 0, 1000).unwrap();
+    let outcomes: Vec<_> = trail
+        .iter()
+        .filter(|(_, e)| e.operation == "Encrypt")
+        .map(|(_, e)| e.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, ["ThrottlingException", "Success"]);
+
+    // An interceptor may change the vault through the service before letting the call run:
+    // the key is disabled just before the Decrypt that would have used it.
+    let target = key.clone();
+    f.service
+        .set_call_interceptor(Some(Arc::new(move |service, _, operation| {
+            if operation == "Decrypt" {
+                let root = Caller::account_root(service.account());
+                service.disable_key(&root, KeyRequest::new(&target))?;
+            }
+            Ok(())
+        })));
+    assert!(matches!(f.decrypt(&blob), Err(KmsError::Disabled(_))));
+    f.service.set_call_interceptor(None);
+    f.service.enable_key(&f.me, KeyRequest::new(&key)).unwrap();
+    assert_eq!(f.decrypt(&blob).unwrap(), b"x");
+}

@@ -17,11 +17,21 @@
 
 use std::sync::Arc;
 
+mod components;
+mod faults;
+
+pub use components::{TARGET, build_component, trapping_component};
+pub use faults::Fault;
 pub use kms_authz::{PluginVerdict, PolicyRequest};
 pub use kms_core::types::{KeySpec, KeyUsage};
+/// The component runtime (`Operations` for capability sets, `RuntimeConfig`, …).
+pub use kms_runtime;
 pub use kms_runtime::{Capabilities, GuestComponent, KeySelector, RunError, Tenant};
+/// The service's requests and answers (`EncryptRequest`, …), for calls the kit has no
+/// shortcut for.
+pub use kms_service;
 pub use kms_service::audit::AuditEvent;
-pub use kms_service::{Caller, KmsError, ManualClock, Service};
+pub use kms_service::{Caller, KmsError, KmsResult, ManualClock, Service};
 
 use kms_service as svc;
 
@@ -35,6 +45,8 @@ pub struct Scratch {
     clock: Arc<ManualClock>,
     runtime: kms_runtime::Runtime,
     root: Caller,
+    faults: Arc<faults::Faults>,
+    plugins: std::sync::atomic::AtomicU32,
 }
 
 impl Default for Scratch {
@@ -99,12 +111,16 @@ impl Scratch {
             kms_runtime::Runtime::new(service.clone(), kms_runtime::RuntimeConfig::default())
                 .expect("the component runtime starts");
         service.set_policy_engine(Arc::new(runtime.plugin_runner().clone()));
+        let faults = Arc::new(faults::Faults::default());
+        service.set_call_interceptor(Some(faults.interceptor()));
         let root = Caller::account_root(service.account());
         Scratch {
             service,
             clock,
             runtime,
             root,
+            faults,
+            plugins: Default::default(),
         }
     }
 
@@ -308,6 +324,174 @@ impl Scratch {
             .expect("the deletion is scheduled");
     }
 
+    /// Replaces `key`'s key policy with `policy` (a JSON policy document).
+    ///
+    /// ```
+    /// use kms_testkit::{KeySpec, KmsError, Scratch};
+    /// let kms = Scratch::new();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// let app = kms.principal("arn:aws:iam::111122223333:role/app", &[]);
+    /// kms.key_policy(&key, r#"{"Version": "2012-10-17", "Statement": [
+    ///     {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+    ///      "Action": "kms:*", "Resource": "*"},
+    ///     {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/app"},
+    ///      "Action": "kms:Encrypt", "Resource": "*"}]}"#);
+    /// let request = kms_service::EncryptRequest::new(&key, b"hi".to_vec());
+    /// assert!(kms.service().encrypt(&app, request).is_ok());
+    /// ```
+    pub fn key_policy(&self, key: &str, policy: &str) {
+        self.service
+            .put_key_policy(
+                &self.root,
+                svc::PutKeyPolicyRequest {
+                    key_id: key.into(),
+                    policy_name: None,
+                    policy: policy.into(),
+                    bypass_policy_lockout_safety_check: None,
+                },
+            )
+            .expect("the key policy is put");
+    }
+
+    /// Grants `grantee` (a principal ARN) the `operations` (`"Decrypt"`, …) on `key`; answers
+    /// the grant id.
+    ///
+    /// ```
+    /// use kms_testkit::{KeySpec, Scratch};
+    /// let kms = Scratch::new();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// let app = kms.principal("arn:aws:iam::111122223333:role/app", &[]);
+    /// let request = || kms_service::EncryptRequest::new(&key, b"hi".to_vec());
+    /// assert!(kms.service().encrypt(&app, request()).is_err());
+    /// kms.grant(&key, "arn:aws:iam::111122223333:role/app", &["Encrypt"]);
+    /// assert!(kms.service().encrypt(&app, request()).is_ok());
+    /// ```
+    pub fn grant(&self, key: &str, grantee: &str, operations: &[&str]) -> String {
+        self.service
+            .create_grant(
+                &self.root,
+                svc::CreateGrantRequest {
+                    key_id: key.into(),
+                    grantee_principal: grantee.into(),
+                    operations: operations.iter().map(|o| o.to_string()).collect(),
+                    ..Default::default()
+                },
+            )
+            .expect("the grant is created")
+            .grant_id
+    }
+
+    /// A symmetric key of EXTERNAL origin with material imported into it (random, wrapped
+    /// with RSAES-OAEP SHA-256 as a caller of ImportKeyMaterial would); answers its id. With
+    /// `Some(days)` the material expires after that many days: [`advance_days`](Self::advance_days)
+    /// past it and the key is `PendingImport`, its ciphertexts undecryptable, as in AWS.
+    ///
+    /// ```
+    /// use kms_testkit::{KeySpec, KmsError, Scratch};
+    /// let kms = Scratch::new();
+    /// let key = kms.imported_key(Some(30));
+    /// let blob = kms.encrypt(&key, b"until the end of the month");
+    /// kms.advance_days(31);
+    /// let decrypt = kms.service().decrypt(kms.root(), kms_service::DecryptRequest::new(blob));
+    /// assert!(matches!(decrypt, Err(KmsError::InvalidState(_))), "{decrypt:?}");
+    /// ```
+    pub fn imported_key(&self, expires_after_days: Option<u64>) -> String {
+        use kms_core::types::{ExpirationModel, Origin, WrappingAlgorithmSpec, WrappingKeySpec};
+        let key = self
+            .service
+            .create_key(
+                &self.root,
+                svc::CreateKeyRequest {
+                    origin: Some(Origin::External),
+                    ..Default::default()
+                },
+            )
+            .expect("the key is created")
+            .key_metadata
+            .key_id;
+        let algorithm = WrappingAlgorithmSpec::RsaesOaepSha256;
+        let parameters = self
+            .service
+            .get_parameters_for_import(
+                &self.root,
+                svc::GetParametersForImportRequest::new(&key, algorithm, WrappingKeySpec::Rsa2048),
+            )
+            .expect("import parameters are given");
+        let material = kms_crypto::random_bytes(32).expect("randomness");
+        let wrapped =
+            kms_crypto::key_import::wrap_for_import(&parameters.public_key, algorithm, &material)
+                .expect("the material is wrapped");
+        let mut request =
+            svc::ImportKeyMaterialRequest::new(&key, parameters.import_token, wrapped);
+        if let Some(days) = expires_after_days {
+            request.expiration_model = Some(ExpirationModel::KeyMaterialExpires);
+            request.valid_to = Some(self.service.now_seconds() + days * 86_400);
+        }
+        self.service
+            .import_key_material(&self.root, request)
+            .expect("the material is imported");
+        key
+    }
+
+    /// Encrypts `plaintext` under `key` as the account's root; answers the ciphertext blob.
+    ///
+    /// ```
+    /// use kms_testkit::{KeySpec, Scratch};
+    /// let kms = Scratch::new();
+    /// let blob = kms.encrypt(&kms.key(KeySpec::SymmetricDefault), b"hi");
+    /// assert!(blob.len() > 2);
+    /// ```
+    pub fn encrypt(&self, key: &str, plaintext: &[u8]) -> Vec<u8> {
+        self.service
+            .encrypt(
+                &self.root,
+                svc::EncryptRequest::new(key, plaintext.to_vec()),
+            )
+            .expect("the plaintext is encrypted")
+            .ciphertext_blob
+    }
+
+    /// Attaches the policy plugin `component` with its `config` to `key`, or with `None` to the
+    /// account (where it can only deny); answers the attachment's name.
+    ///
+    /// ```
+    /// use kms_testkit::{KeySpec, KmsError, Scratch, trapping_component};
+    /// let kms = Scratch::new();
+    /// let key = kms.key(KeySpec::SymmetricDefault);
+    /// kms.attach_plugin(Some(&key), &trapping_component("policy-plugin").unwrap(), &[]);
+    /// // A plugin that fails denies: authorization fails closed.
+    /// let request = kms_service::EncryptRequest::new(&key, b"hi".to_vec());
+    /// assert!(matches!(kms.service().encrypt(kms.root(), request),
+    ///     Err(KmsError::AccessDenied(_))));
+    /// ```
+    pub fn attach_plugin(
+        &self,
+        key: Option<&str>,
+        component: &[u8],
+        config: &[(&str, &str)],
+    ) -> String {
+        let name = format!(
+            "testkit-{}",
+            self.plugins
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        self.service
+            .attach_policy_plugin(
+                &self.root,
+                svc::AttachPolicyPluginRequest {
+                    key_id: key.map(str::to_string),
+                    plugin_name: name.clone(),
+                    component: component.to_vec(),
+                    config: config
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                },
+            )
+            .expect("the plugin is attached");
+        name
+    }
+
     /// Loads a component (a WebAssembly component binary) as the host would.
     ///
     /// ```
@@ -483,3 +667,28 @@ fn kms_crypto_digest(component: &[u8]) -> String {
 /// A place in the audit trail ([`Scratch::audit_mark`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditMark(u64);
+
+/// A policy request for `action` by `arn:aws:iam::111122223333:user/alice` on a key of the
+/// account, at [`START`], with no tags and no context: change the fields a case is about.
+///
+/// ```
+/// let mut request = kms_testkit::request("kms:Decrypt");
+/// request.encryption_context.push(("tenant".into(), "acme".into()));
+/// assert_eq!(request.account, "111122223333");
+/// ```
+pub fn request(action: &str) -> PolicyRequest {
+    PolicyRequest {
+        principal: "arn:aws:iam::111122223333:user/alice".into(),
+        account: kms_service::DEFAULT_ACCOUNT.into(),
+        action: action.into(),
+        key_arn: format!(
+            "arn:aws:kms:{}:{}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            kms_service::DEFAULT_REGION,
+            kms_service::DEFAULT_ACCOUNT
+        ),
+        key_tags: Vec::new(),
+        encryption_context: Vec::new(),
+        via_service: None,
+        time: START,
+    }
+}

@@ -35,7 +35,7 @@ pub(super) enum PluginCommand {
         config: Vec<(String, String)>,
     },
     /// Run a table of requests with expected verdicts (CASES.json: Component, Config, Cases of
-    /// Name, Request, Expect and optionally Reason); exits 1 if a verdict differs.
+    /// Name, Request, Expect and optionally Reason and Config); exits 1 if a verdict differs.
     Test {
         /// The cases file.
         cases: PathBuf,
@@ -256,6 +256,9 @@ struct Case {
     /// A part of the reason a `Deny` or `Failed` must give.
     #[serde(default)]
     reason: Option<String>,
+    /// Settings for this case, over the file's `Config`.
+    #[serde(default)]
+    config: BTreeMap<String, String>,
 }
 
 /// A verdict as printed.
@@ -355,7 +358,14 @@ fn test(cases_path: &Path, component: Option<&Path>) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut failed = 0;
     for case in &file.cases {
-        let answer = verdict(&runner.evaluate(&plugin, &case.request.clone().policy_request()));
+        let answer = if case.config.is_empty() {
+            runner.evaluate(&plugin, &case.request.clone().policy_request())
+        } else {
+            let mut configured = plugin.clone();
+            configured.config.extend(case.config.clone());
+            runner.evaluate(&configured, &case.request.clone().policy_request())
+        };
+        let answer = verdict(&answer);
         let verdict_ok = answer.verdict.eq_ignore_ascii_case(&case.expect);
         let reason_ok = case
             .reason
