@@ -113,3 +113,129 @@ fn the_example_projects_own_tests_pass_and_its_cases_run_through_kms_plugin_test
         "{stdout}"
     );
 }
+
+/// One step of the README's walk-through: commands, or a file to write.
+enum Step {
+    Commands(String),
+    File { path: String, text: String },
+}
+
+/// The walk-through in README.md's "Testing your components", in order: its `sh` blocks and
+/// the blocks that name a file (```` ```rust file=src/lib.rs ````).
+fn walkthrough() -> Vec<Step> {
+    let readme = std::fs::read_to_string(repository().join("README.md")).unwrap();
+    let start = readme
+        .find("### Testing your components\n")
+        .expect("README.md has its section");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n### ").map_or(section.len(), |i| i + 4)];
+    let mut steps = Vec::new();
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        let Some(info) = line.strip_prefix("```") else {
+            continue;
+        };
+        let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+        let text = body.join("\n") + "\n";
+        if let Some(path) = info
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("file="))
+        {
+            steps.push(Step::File {
+                path: path.to_string(),
+                text,
+            });
+        } else if info.starts_with("sh") {
+            steps.push(Step::Commands(text));
+        }
+    }
+    steps
+}
+
+/// The profile settings of this repository's build, so that the walk-through's project reuses
+/// what the host's build made (the README's project leaves them out; they change no result).
+fn host_profiles() -> String {
+    let manifest = std::fs::read_to_string(repository().join("Cargo.toml")).unwrap();
+    let start = manifest.find("[profile.dev]").unwrap();
+    let end = manifest.find("[profile.release]").unwrap();
+    manifest[start..end].to_string()
+}
+
+#[test]
+fn the_readme_walks_an_author_from_an_empty_directory_to_a_passing_test() {
+    let steps = walkthrough();
+    let files: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::File { path, .. } => Some(path.as_str()),
+            Step::Commands(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        files,
+        ["Cargo.toml", "src/lib.rs", "tests/guard.rs", "cases.json"]
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kms"), bin.join("kms")).unwrap();
+    let mut path = std::ffi::OsString::from(&bin);
+    if let Some(cargo) = std::env::var_os("CARGO").map(PathBuf::from) {
+        path.push(":");
+        path.push(cargo.parent().unwrap());
+    }
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+
+    let mut script = String::from("set -euo pipefail\n");
+    let mut prepared = false;
+    for step in &steps {
+        match step {
+            Step::Commands(commands) => script.push_str(commands),
+            Step::File { path, text } => {
+                if !prepared {
+                    // Not the reader's steps, only this build's: the project shares this
+                    // build's target directory, dependency versions and profile settings.
+                    script.push_str(&format!(
+                        "ln -s '{}' target\ncp '{}' Cargo.lock\nmkdir -p .cargo\n\
+                         cat > .cargo/config.toml <<'KMS_WALKTHROUGH_EOF'\n{}KMS_WALKTHROUGH_EOF\n",
+                        target_dir().display(),
+                        example().join("Cargo.lock").display(),
+                        host_profiles()
+                    ));
+                    prepared = true;
+                }
+                let text = text.replace("/path/to/kms", &repository().display().to_string());
+                script.push_str(&format!(
+                    "mkdir -p \"$(dirname '{path}')\"\ncat > '{path}' <<'KMS_WALKTHROUGH_EOF'\n{text}KMS_WALKTHROUGH_EOF\n"
+                ));
+            }
+        }
+    }
+    let started = Instant::now();
+    let output = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(scratch.path())
+        .env("PATH", path)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the README's walk-through failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("test decrypt_needs_a_purpose ... ok"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "README.md's walk-through: from an empty directory to a passing test in {:.1?}",
+        started.elapsed()
+    );
+}

@@ -869,6 +869,17 @@ fn the_stock_components_are_compiled_in_listed_and_written_out() {
         std::fs::read(home.path("stock/tenant-app.wasm")).unwrap(),
         stock::bytes(stock::TENANT_APP)
     );
+    // The WIT a component author builds against: the host's own, file for file.
+    home.ok(&["components", "--wit", "wit"]);
+    let repository_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+    for entry in std::fs::read_dir(&repository_wit).unwrap() {
+        let name = entry.unwrap().file_name();
+        assert_eq!(
+            std::fs::read(home.path("wit").join(&name)).unwrap(),
+            std::fs::read(repository_wit.join(&name)).unwrap(),
+            "{name:?}"
+        );
+    }
     let out = home.run(&["run", "stock:tenant-ap"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

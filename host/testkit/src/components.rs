@@ -10,8 +10,14 @@ use std::sync::Mutex;
 /// The target components are built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
-/// The `kms:vault` WIT package, as the host is built from it.
-const WIT: [(&str, &str); 10] = [
+/// The `kms:vault` WIT package the host is built from, file by file (name, text): what a
+/// component's `wit_bindgen::generate!` reads (`kms components --wit DIR` writes it out).
+///
+/// ```
+/// let (_, worlds) = kms_testkit::WIT.iter().find(|(name, _)| *name == "worlds.wit").unwrap();
+/// assert!(worlds.contains("world policy-plugin"));
+/// ```
+pub const WIT: [(&str, &str); 10] = [
     ("app.wit", include_str!("../wit/app.wit")),
     ("config.wit", include_str!("../wit/config.wit")),
     ("data-keys.wit", include_str!("../wit/data-keys.wit")),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 mod components;
 mod faults;
 
-pub use components::{TARGET, build_component, trapping_component};
+pub use components::{TARGET, WIT, build_component, trapping_component};
 pub use faults::Fault;
 pub use kms_authz::{PluginVerdict, PolicyRequest};
 pub use kms_core::types::{KeySpec, KeyUsage};

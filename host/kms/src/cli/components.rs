@@ -16,6 +16,10 @@ pub(super) struct ComponentsArgs {
     /// Write each stock component to DIR as NAME.wasm (created if missing) instead of listing.
     #[arg(long, value_name = "DIR")]
     write: Option<PathBuf>,
+    /// Write the kms:vault WIT package the host is built from to DIR (created if missing): what
+    /// a component's wit_bindgen::generate! reads.
+    #[arg(long, value_name = "DIR", conflicts_with = "write")]
+    wit: Option<PathBuf>,
 }
 
 /// One stock component, as listed.
@@ -31,6 +35,19 @@ struct Listed {
 
 pub(super) fn components(out: Output, args: ComponentsArgs) -> anyhow::Result<()> {
     let stock = kms_guest_components::STOCK;
+    if let Some(dir) = args.wit {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, text) in kms_testkit::WIT {
+            let file = dir.join(name);
+            std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+        }
+        eprintln!(
+            "wrote the kms:vault WIT package ({} files) to {}",
+            kms_testkit::WIT.len(),
+            dir.display()
+        );
+        return Ok(());
+    }
     if let Some(dir) = args.write {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for component in stock {
