@@ -8,6 +8,10 @@ use std::process::Command;
 use std::sync::Mutex;
 
 /// The target components are built for.
+///
+/// ```
+/// assert_eq!(kms_testkit::TARGET, "wasm32-wasip2");
+/// ```
 pub const TARGET: &str = "wasm32-wasip2";
 
 /// The `kms:vault` WIT package the host is built from, file by file (name, text): what a

@@ -11,6 +11,18 @@ use kms_service::{Caller, KmsError, KmsResult, Service};
 use crate::Scratch;
 
 /// What happens at the call a fault is injected at ([`Scratch::inject`]).
+///
+/// ```
+/// use kms_testkit::{Fault, KeySpec, KmsError, Scratch};
+/// let kms = Scratch::new();
+/// let key = kms.imported_key(None);
+/// let blob = kms.encrypt(&key, b"x");
+/// kms.inject("Decrypt", 1, Fault::ExpireImportedMaterial(key.clone()));
+/// let decrypt = kms.service().decrypt(kms.root(), kms_service::DecryptRequest::new(blob));
+/// assert!(matches!(decrypt, Err(KmsError::InvalidState(_))), "{decrypt:?}");
+/// kms.inject("*", 1, Fault::Fail(KmsError::Internal("the disk is full".into())));
+/// assert!(kms.service().list_keys(kms.root(), Default::default()).is_err());
+/// ```
 #[derive(Debug)]
 pub enum Fault {
     /// The call answers `ThrottlingException`, as AWS KMS does past a request quota.

@@ -36,10 +36,25 @@ pub use kms_service::{Caller, KmsError, KmsResult, ManualClock, Service};
 use kms_service as svc;
 
 /// Where the scratch KMS's clock starts: 2026-01-01T00:00:00Z.
+///
+/// ```
+/// let kms = kms_testkit::Scratch::new();
+/// assert_eq!(kms.service().now_seconds(), kms_testkit::START);
+/// kms.advance_days(1);
+/// assert_eq!(kms.service().now_seconds(), kms_testkit::START + 86_400);
+/// ```
 pub const START: u64 = 1_767_225_600;
 
 /// A scratch KMS: an in-memory vault (account 111122223333, region us-east-1, a random root
-/// key), a clock that moves only when told, and the component runtime over them.
+/// key), a clock that moves only when told, and the component runtime over them. Each is
+/// independent of every other: tests may run in parallel.
+///
+/// ```
+/// use kms_testkit::{KeySpec, Scratch};
+/// let (a, b) = (Scratch::new(), Scratch::new());
+/// a.key(KeySpec::SymmetricDefault);
+/// assert!(b.service().list_keys(b.root(), Default::default()).unwrap().keys.is_empty());
+/// ```
 pub struct Scratch {
     service: Arc<Service>,
     clock: Arc<ManualClock>,
@@ -665,6 +680,14 @@ fn kms_crypto_digest(component: &[u8]) -> String {
 }
 
 /// A place in the audit trail ([`Scratch::audit_mark`]).
+///
+/// ```
+/// use kms_testkit::{KeySpec, Scratch};
+/// let kms = Scratch::new();
+/// let before = kms.audit_mark();
+/// kms.key(KeySpec::SymmetricDefault);
+/// assert_ne!(kms.audit_mark(), before);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditMark(u64);
 
