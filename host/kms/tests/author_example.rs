@@ -239,3 +239,55 @@ fn the_readme_walks_an_author_from_an_empty_directory_to_a_passing_test() {
         started.elapsed()
     );
 }
+
+/// The kit and the crates under it package for crates.io: each names its dependencies with a
+/// version, and carries what it compiles (the WIT the runtime and the kit read is inside each
+/// package, not only beside it in this repository). `cargo package` without `--no-verify`
+/// also builds each from its packaged sources (a few minutes: it is not run here).
+#[test]
+fn the_test_kit_and_the_crates_under_it_package_for_crates_io() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let scratch = tempfile::tempdir().unwrap();
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(repository())
+        .args(["package", "--no-verify", "--allow-dirty"]);
+    for crate_name in [
+        "kms-core",
+        "kms-crypto",
+        "kms-vault",
+        "kms-authz",
+        "kms-service",
+        "kms-runtime",
+        "kms-testkit",
+    ] {
+        command.args(["-p", crate_name]);
+    }
+    let output = command
+        .env("CARGO_TARGET_DIR", scratch.path())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed = Command::new("tar")
+        .arg("tzf")
+        .arg(scratch.path().join("package/kms-testkit-0.1.0.crate"))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for file in [
+        "src/lib.rs",
+        "src/faults.rs",
+        "src/components.rs",
+        "wit/worlds.wit",
+        "README.md",
+    ] {
+        assert!(
+            listed.contains(&format!("kms-testkit-0.1.0/{file}\n")),
+            "{file} is not in the package:\n{listed}"
+        );
+    }
+}

@@ -14,7 +14,7 @@ pub use self::plugin::kms::vault::config;
 /// World `tenant-command-with-reveal` (every guest import, and `app`).
 pub mod command {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "wit",
         world: "kms:vault/tenant-command-with-reveal",
         with: {
             "kms:vault/keys.key": crate::handles::KeyHandle,
@@ -28,7 +28,7 @@ pub mod command {
 /// World `policy-plugin`.
 pub mod plugin {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "wit",
         world: "kms:vault/policy-plugin",
         with: {
             "kms:vault/types": super::command::kms::vault::types,
@@ -41,7 +41,7 @@ pub mod plugin {
 /// World `data-key-wrapper`.
 pub mod wrapper {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "wit",
         world: "kms:vault/data-key-wrapper",
         with: {
             "kms:vault/types": super::command::kms::vault::types,

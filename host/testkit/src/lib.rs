@@ -175,8 +175,8 @@ impl Scratch {
         self.service.run_maintenance().expect("due work runs");
     }
 
-    /// A new key of `spec` (its usage: ENCRYPT_DECRYPT where the spec has it, else the spec's
-    /// first); answers its id.
+    /// A new key of `spec`, any spec (its usage: ENCRYPT_DECRYPT where the spec has it, else
+    /// GENERATE_VERIFY_MAC, ENCAPSULATE_DECAPSULATE for ML-KEM, SIGN_VERIFY); answers its id.
     ///
     /// ```
     /// use kms_testkit::{Scratch, KeySpec};
@@ -192,6 +192,9 @@ impl Scratch {
             }
             KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
                 KeyUsage::GenerateVerifyMac
+            }
+            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+                KeyUsage::EncapsulateDecapsulate
             }
             _ => KeyUsage::SignVerify,
         };
@@ -713,5 +716,24 @@ pub fn request(action: &str) -> PolicyRequest {
         encryption_context: Vec::new(),
         via_service: None,
         time: START,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_of_every_spec_in_a_line() {
+        let kms = Scratch::new();
+        for spec in KeySpec::ALL {
+            let key = kms.key(*spec);
+            let metadata = kms
+                .service()
+                .describe_key(kms.root(), kms_service::KeyRequest::new(&key))
+                .unwrap()
+                .key_metadata;
+            assert_eq!(metadata.key_spec, *spec);
+        }
     }
 }
