@@ -9,18 +9,23 @@ fn stock(name: &str) -> &'static [u8] {
     kms_guest_components::stock(name).unwrap().bytes
 }
 
+/// The account's root as a tenant allowed every operation on the key of `alias`.
+fn tenant_on(kms: &Scratch, alias: &str) -> Tenant {
+    let caps = Capabilities::builder()
+        .allow(
+            KeySelector::Alias(alias.into()),
+            kms_testkit::kms_runtime::Operations::all(),
+        )
+        .build();
+    Tenant::new(kms.root().clone(), caps)
+}
+
 /// A scratch KMS with a key under `alias/orders` and a tenant allowed everything on it.
 fn orders() -> (Scratch, String, Tenant) {
     let kms = Scratch::new();
     let key = kms.key(KeySpec::SymmetricDefault);
     kms.alias("alias/orders", &key);
-    let caps = Capabilities::builder()
-        .allow(
-            KeySelector::Alias("alias/orders".into()),
-            kms_testkit::kms_runtime::Operations::all(),
-        )
-        .build();
-    let tenant = Tenant::new(kms.root().clone(), caps);
+    let tenant = tenant_on(&kms, "alias/orders");
     (kms, key, tenant)
 }
 
@@ -80,13 +85,7 @@ fn imported_material_that_expires_while_sealed_data_waits() {
     let kms = Scratch::new();
     let key = kms.imported_key(Some(30));
     kms.alias("alias/imported", &key);
-    let caps = Capabilities::builder()
-        .allow(
-            KeySelector::Alias("alias/imported".into()),
-            kms_testkit::kms_runtime::Operations::all(),
-        )
-        .build();
-    let tenant = Tenant::new(kms.root().clone(), caps);
+    let tenant = tenant_on(&kms, "alias/imported");
     let wrapper = kms.load(stock("data-key-wrapper")).unwrap();
     let context = Default::default();
     let sealed = kms
