@@ -90,8 +90,108 @@ use core::ops::Deref;
 /// aborts the instance with a trap, which the host audits and reports as a failed call.
 #[cfg(target_arch = "wasm32")]
 mod wasm_runtime {
+    use core::alloc::{GlobalAlloc, Layout};
+    use core::cell::{Cell, UnsafeCell};
+
     #[global_allocator]
-    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+    static ALLOCATOR: ArenaFirst = ArenaFirst;
+
+    /// Bytes of an instance's first allocations served from its initial linear memory.
+    const ARENA_BYTES: usize = 32 << 10;
+
+    #[repr(C, align(16))]
+    struct Arena {
+        bytes: UnsafeCell<[u8; ARENA_BYTES]>,
+        // Offset of the first free byte.
+        next: Cell<usize>,
+    }
+
+    // SAFETY: a component instance runs one thread; nothing here is shared between threads.
+    unsafe impl Sync for Arena {}
+
+    static ARENA: Arena = Arena {
+        bytes: UnsafeCell::new([0; ARENA_BYTES]),
+        next: Cell::new(0),
+    };
+
+    /// The global allocator: an instance's first allocations (up to [`ARENA_BYTES`]) are
+    /// bump-allocated from a static arena inside its initial memory, and the rest come from
+    /// dlmalloc. Most instances live for one call (a policy decision, a request) and allocate a
+    /// few KiB: served from the arena they never grow their memory, and growing it is the
+    /// costliest part of a fresh instance for the host (a change of page protection, undone
+    /// with a TLB shootdown when the instance's slot is reset). Freeing the newest arena block
+    /// returns it; other arena blocks are kept until the instance ends.
+    struct ArenaFirst;
+
+    impl ArenaFirst {
+        fn base() -> usize {
+            ARENA.bytes.get() as usize
+        }
+
+        fn owns(ptr: *mut u8) -> bool {
+            (Self::base()..Self::base() + ARENA_BYTES).contains(&(ptr as usize))
+        }
+
+        /// A block of `layout` from the arena, if it has room.
+        fn bump(layout: Layout) -> Option<*mut u8> {
+            let start = (Self::base() + ARENA.next.get()).next_multiple_of(layout.align());
+            let end = start.checked_add(layout.size())?;
+            if end > Self::base() + ARENA_BYTES {
+                return None;
+            }
+            ARENA.next.set(end - Self::base());
+            Some(start as *mut u8)
+        }
+    }
+
+    // SAFETY: arena blocks are disjoint, aligned as asked and within the arena; every other
+    // block is dlmalloc's, and goes back to dlmalloc.
+    unsafe impl GlobalAlloc for ArenaFirst {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            match Self::bump(layout) {
+                Some(ptr) => ptr,
+                // SAFETY: as the caller promised for `layout`.
+                None => unsafe { dlmalloc::GlobalDlmalloc.alloc(layout) },
+            }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if !Self::owns(ptr) {
+                // SAFETY: dlmalloc made this block.
+                return unsafe { dlmalloc::GlobalDlmalloc.dealloc(ptr, layout) };
+            }
+            if ptr as usize + layout.size() == Self::base() + ARENA.next.get() {
+                ARENA.next.set(ptr as usize - Self::base());
+            }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if !Self::owns(ptr) {
+                // SAFETY: dlmalloc made this block.
+                return unsafe { dlmalloc::GlobalDlmalloc.realloc(ptr, layout, new_size) };
+            }
+            let offset = ptr as usize - Self::base();
+            let newest = offset + layout.size() == ARENA.next.get();
+            if new_size <= layout.size() || (newest && offset + new_size <= ARENA_BYTES) {
+                if newest {
+                    ARENA.next.set(offset + new_size);
+                }
+                return ptr;
+            }
+            // SAFETY: `layout.align()` is a valid alignment and `new_size` non-zero, as the
+            // caller promised.
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            // SAFETY: as above; the old block holds `layout.size()` initialised bytes.
+            unsafe {
+                let new = self.alloc(new_layout);
+                if !new.is_null() {
+                    core::ptr::copy_nonoverlapping(ptr, new, layout.size());
+                    self.dealloc(ptr, layout);
+                }
+                new
+            }
+        }
+    }
 
     #[panic_handler]
     fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
