@@ -521,6 +521,34 @@ impl Scratch {
         self.runtime.load(component)
     }
 
+    /// A tenant: `caller` with the capabilities `grants` give, written as `kms run --allow`
+    /// takes them (`SELECTOR=OPERATIONS`: `alias/orders=encrypt,decrypt`,
+    /// `tag:tenant:acme=all`, `key/KEY-ID=sign`). Panics on a grant that does not parse,
+    /// naming it.
+    ///
+    /// ```
+    /// use kms_testkit::{KeySpec, Scratch};
+    /// let kms = Scratch::new();
+    /// kms.alias("alias/orders", &kms.key(KeySpec::SymmetricDefault));
+    /// let app = kms.load(kms_guest_components::stock("tenant-app").unwrap().bytes).unwrap();
+    /// let tenant = kms.tenant(kms.root(), &["alias/orders=all"]);
+    /// assert!(kms.run(&app, &tenant, &["alias/orders"]).unwrap().is_ok());
+    /// // Nothing granted on the key: the app cannot even open it.
+    /// let stranger = kms.tenant(kms.root(), &["alias/other=all"]);
+    /// assert!(kms.run(&app, &stranger, &["alias/orders"]).unwrap().is_err());
+    /// ```
+    pub fn tenant(&self, caller: &Caller, grants: &[&str]) -> Tenant {
+        let mut caps = Capabilities::builder();
+        for grant in grants {
+            caps = caps.grant(
+                grant
+                    .parse()
+                    .unwrap_or_else(|e| panic!("capability grant {grant:?}: {e}")),
+            );
+        }
+        Tenant::new(caller.clone(), caps.build())
+    }
+
     /// Runs a tenant application once, for `tenant`, with `args`; answers what its `run`
     /// returned, or how the host stopped it.
     ///

@@ -1,9 +1,7 @@
 //! Faults injected while the stock components run, through the kit as authors use it: the
 //! component sees the refusal its host call would get in production, and the trail records it.
 
-use kms_testkit::{
-    Capabilities, Fault, KeySelector, KeySpec, RunError, Scratch, Tenant, trapping_component,
-};
+use kms_testkit::{Fault, KeySpec, RunError, Scratch, Tenant, trapping_component};
 
 fn stock(name: &str) -> &'static [u8] {
     kms_guest_components::stock(name).unwrap().bytes
@@ -11,13 +9,7 @@ fn stock(name: &str) -> &'static [u8] {
 
 /// The account's root as a tenant allowed every operation on the key of `alias`.
 fn tenant_on(kms: &Scratch, alias: &str) -> Tenant {
-    let caps = Capabilities::builder()
-        .allow(
-            KeySelector::Alias(alias.into()),
-            kms_testkit::kms_runtime::Operations::all(),
-        )
-        .build();
-    Tenant::new(kms.root().clone(), caps)
+    kms.tenant(kms.root(), &[&format!("{alias}=all")])
 }
 
 /// A scratch KMS with a key under `alias/orders` and a tenant allowed everything on it.
