@@ -146,18 +146,112 @@ pub(super) enum LogFormat {
     Off,
 }
 
-/// Installs the request log on standard output.
-fn start_request_log(format: LogFormat) {
+/// Installs the request log on standard output; answers its writer, to flush when serving
+/// ends.
+fn start_request_log(format: LogFormat) -> Option<BatchedStdout> {
+    let writer = BatchedStdout::start();
     let builder = tracing_subscriber::fmt()
-        .with_writer(io::stdout)
+        .with_writer(writer.clone())
         .with_max_level(tracing::Level::INFO)
         .with_target(false);
     // A second installation (only in tests that run serve twice in a process) keeps the first.
     let _ = match format {
-        LogFormat::Off => return,
+        LogFormat::Off => return None,
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    Some(writer)
+}
+
+/// The request log's writer. Lines are gathered in memory and one thread writes them to
+/// standard output, at most [`LOG_FLUSH_INTERVAL`] after they were logged, instead of a `write`
+/// system call (and a wake-up of whatever reads the pipe) per request on the worker that served
+/// it: about 5% of `kms serve`'s CPU under load in a profile. A reader that stops reading
+/// still holds the workers back once [`LOG_BUFFER_LIMIT`] bytes wait, as direct writes did.
+#[derive(Clone)]
+struct BatchedStdout(Arc<LogBatch>);
+
+#[derive(Default)]
+struct LogBatch {
+    pending: std::sync::Mutex<Vec<u8>>,
+    // Signalled when lines are waiting past the limit (for the writer thread), and when the
+    // writer thread took them (for workers held back).
+    changed: std::sync::Condvar,
+}
+
+/// How long a request's log line may wait before it is written.
+const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+/// How many bytes of log lines may wait before the workers that log are held back.
+const LOG_BUFFER_LIMIT: usize = 1 << 20;
+
+impl BatchedStdout {
+    fn start() -> Self {
+        let batch = Arc::new(LogBatch::default());
+        let writer = BatchedStdout(batch.clone());
+        let weak = Arc::downgrade(&batch);
+        drop(batch);
+        std::thread::Builder::new()
+            .name("kms-request-log".into())
+            .spawn(move || {
+                while let Some(batch) = weak.upgrade() {
+                    let lines = {
+                        let pending = batch.pending.lock().unwrap_or_else(|p| p.into_inner());
+                        let (mut pending, _) = batch
+                            .changed
+                            .wait_timeout(pending, LOG_FLUSH_INTERVAL)
+                            .unwrap_or_else(|p| p.into_inner());
+                        std::mem::take(&mut *pending)
+                    };
+                    batch.changed.notify_all();
+                    drop(batch);
+                    write_out(&lines);
+                }
+            })
+            .expect("spawning the request log's writer");
+        writer
+    }
+
+    /// Writes out every line logged so far.
+    fn flush(&self) {
+        let lines = std::mem::take(&mut *self.0.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        write_out(&lines);
+    }
+}
+
+fn write_out(lines: &[u8]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut stdout = io::stdout().lock();
+    // A closed standard output loses the log, as a direct write would.
+    let _ = stdout.write_all(lines).and_then(|()| stdout.flush());
+}
+
+impl io::Write for &LogBatch {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        while pending.len() >= LOG_BUFFER_LIMIT {
+            self.changed.notify_all();
+            pending = self
+                .changed
+                .wait(pending)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        pending.extend_from_slice(line);
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BatchedStdout {
+    type Writer = &'a LogBatch;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        &self.0
+    }
 }
 
 pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow::Result<()> {
@@ -208,10 +302,44 @@ pub(super) fn serve(kms: &Invocation, args: ServeArgs, paths: &Paths) -> anyhow:
         }
         stdout.flush()?;
     }
-    start_request_log(args.log_format);
-    server.run(kms_server::shutdown_signal())?;
+    let request_log = start_request_log(args.log_format);
+    let served = server.run(kms_server::shutdown_signal());
+    if let Some(log) = &request_log {
+        log.flush();
+    }
+    served?;
     // The last key uses noted since the last batch (GetKeyLastUsage).
     kms.service.flush_key_usage()?;
     eprintln!("kms serve: stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod request_log_tests {
+    use super::*;
+
+    #[test]
+    fn lines_wait_in_order_and_a_full_buffer_holds_the_logger_until_the_writer_takes_it() {
+        let batch = Arc::new(LogBatch::default());
+        (&*batch).write_all(b"one\n").unwrap();
+        (&*batch).write_all(b"two\n").unwrap();
+        assert_eq!(&*batch.pending.lock().unwrap(), b"one\ntwo\n");
+
+        batch.pending.lock().unwrap().resize(LOG_BUFFER_LIMIT, b'x');
+        let logger = {
+            let batch = batch.clone();
+            std::thread::spawn(move || (&*batch).write_all(b"held\n").unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !logger.is_finished(),
+            "a full buffer must hold the logger back"
+        );
+        // What the writer thread does: take the lines, then tell the held-back loggers.
+        let taken = std::mem::take(&mut *batch.pending.lock().unwrap());
+        batch.changed.notify_all();
+        logger.join().unwrap();
+        assert_eq!(taken.len(), LOG_BUFFER_LIMIT);
+        assert_eq!(&*batch.pending.lock().unwrap(), b"held\n");
+    }
 }
