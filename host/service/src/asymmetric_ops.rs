@@ -272,7 +272,7 @@ mod b64_opt {
 }
 
 /// The usages a key spec allows, first the default one.
-pub(crate) fn usages_of(spec: KeySpec) -> &'static [KeyUsage] {
+pub fn usages_of(spec: KeySpec) -> &'static [KeyUsage] {
     use KeySpec::*;
     match spec {
         SymmetricDefault => &[KeyUsage::EncryptDecrypt],

@@ -66,6 +66,7 @@ pub use asymmetric_ops::{
     DeriveSharedSecretRequest, DeriveSharedSecretResponse, GenerateDataKeyPairRequest,
     GenerateDataKeyPairResponse, GenerateMacRequest, GenerateMacResponse, GetPublicKeyResponse,
     SignRequest, SignResponse, VerifyMacRequest, VerifyMacResponse, VerifyRequest, VerifyResponse,
+    usages_of,
 };
 pub use audit::Durability;
 pub use audit_api::{

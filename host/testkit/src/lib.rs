@@ -175,8 +175,9 @@ impl Scratch {
         self.service.run_maintenance().expect("due work runs");
     }
 
-    /// A new key of `spec`, any spec (its usage: ENCRYPT_DECRYPT where the spec has it, else
-    /// GENERATE_VERIFY_MAC, ENCAPSULATE_DECAPSULATE for ML-KEM, SIGN_VERIFY); answers its id.
+    /// A new key of `spec`, any spec, with the spec's first usage (ENCRYPT_DECRYPT where the
+    /// spec has it, GENERATE_VERIFY_MAC for HMAC, ENCAPSULATE_DECAPSULATE for ML-KEM, else
+    /// SIGN_VERIFY); answers its id.
     ///
     /// ```
     /// use kms_testkit::{Scratch, KeySpec};
@@ -186,19 +187,7 @@ impl Scratch {
     ///     .unwrap().key_metadata.key_usage, kms_testkit::KeyUsage::SignVerify);
     /// ```
     pub fn key(&self, spec: KeySpec) -> String {
-        let usage = match spec {
-            KeySpec::SymmetricDefault | KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
-                KeyUsage::EncryptDecrypt
-            }
-            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
-                KeyUsage::GenerateVerifyMac
-            }
-            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
-                KeyUsage::EncapsulateDecapsulate
-            }
-            _ => KeyUsage::SignVerify,
-        };
-        self.key_for(spec, usage)
+        self.key_for(spec, kms_service::usages_of(spec)[0])
     }
 
     /// A new key of `spec` and `usage`; answers its id.
@@ -626,7 +615,7 @@ impl Scratch {
         let plugin = kms_vault::PluginAttachment {
             scope: kms_vault::PluginScope::Account(self.service.account().into()),
             name: "under-test".into(),
-            digest: kms_crypto_digest(component),
+            digest: kms_service::component_digest(component),
             component: component.to_vec(),
             config: config
                 .iter()
@@ -700,14 +689,6 @@ impl Scratch {
             events.extend(page);
         }
     }
-}
-
-/// SHA-256 of a component, hex: how the host names it (and caches its compilation).
-fn kms_crypto_digest(component: &[u8]) -> String {
-    kms_crypto::sha256(component)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A place in the audit trail ([`Scratch::audit_mark`]).

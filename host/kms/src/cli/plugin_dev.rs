@@ -67,6 +67,18 @@ pub(super) enum WrapperCommand {
     },
 }
 
+/// A check that `open` refused: `opened` says what it did instead.
+fn refused(
+    answer: Result<Result<Vec<u8>, kms_core::KmsError>, kms_runtime::RunError>,
+    opened: &str,
+) -> Result<(), String> {
+    match answer {
+        Ok(Err(_)) => Ok(()),
+        Ok(Ok(_)) => Err(opened.to_string()),
+        Err(e) => Err(format!("the host stopped it: {e}")),
+    }
+}
+
 pub(super) fn wrapper(command: WrapperCommand) -> anyhow::Result<()> {
     let WrapperCommand::Test {
         component,
@@ -79,13 +91,7 @@ pub(super) fn wrapper(command: WrapperCommand) -> anyhow::Result<()> {
         "alias/wrapper-test",
         &kms.key(kms_testkit::KeySpec::SymmetricDefault),
     );
-    let capabilities = kms_testkit::Capabilities::builder()
-        .allow(
-            kms_testkit::KeySelector::Alias("alias/wrapper-test".into()),
-            kms_runtime::Operations::all(),
-        )
-        .build();
-    let mut tenant = kms_testkit::Tenant::new(kms.root().clone(), capabilities);
+    let mut tenant = kms.tenant(kms.root(), &["alias/wrapper-test=all"]);
     for (name, value) in config {
         tenant = tenant.with_config(name, value);
     }
@@ -147,11 +153,10 @@ pub(super) fn wrapper(command: WrapperCommand) -> anyhow::Result<()> {
         );
         check(
             format!("{what} with another context is refused"),
-            match session.open(&sealed, &other) {
-                Ok(Err(_)) => Ok(()),
-                Ok(Ok(_)) => Err("opened under another encryption context".into()),
-                Err(e) => Err(format!("the host stopped it: {e}")),
-            },
+            refused(
+                session.open(&sealed, &other),
+                "opened under another encryption context",
+            ),
         );
         let mut tampered = sealed.clone();
         if let Some(last) = tampered.last_mut() {
@@ -159,11 +164,10 @@ pub(super) fn wrapper(command: WrapperCommand) -> anyhow::Result<()> {
         }
         check(
             format!("{what} tampered is refused"),
-            match session.open(&tampered, &context) {
-                Ok(Err(_)) => Ok(()),
-                Ok(Ok(_)) => Err("opened a tampered envelope".into()),
-                Err(e) => Err(format!("the host stopped it: {e}")),
-            },
+            refused(
+                session.open(&tampered, &context),
+                "opened a tampered envelope",
+            ),
         );
     }
     println!(
@@ -300,7 +304,7 @@ fn attachment(
     Ok(PluginAttachment {
         scope: PluginScope::Account("111122223333".into()),
         name: component.display().to_string(),
-        digest: hex::encode(kms_crypto::sha256(&bytes)),
+        digest: kms_service::component_digest(&bytes),
         component: bytes,
         config,
         attached_at: now(),
